@@ -1,0 +1,58 @@
+// The one small object every command gets: the streams (and whether each is
+// a terminal), the global options, and a lazily created client, so that
+// `boxd --help` touches neither the config files nor the network.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "client/client.hpp"
+#include "client/config.hpp"
+
+namespace boxd::cli {
+
+struct GlobalOptions {
+  client::ConfigFlags flags;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  bool no_color = false;
+};
+
+class Context {
+ public:
+  Context();
+  ~Context();
+
+  std::ostream& out;   // data only
+  std::ostream& err;   // messages, progress, notices
+  bool stdin_tty = false;
+  bool stdout_tty = false;
+  bool stderr_tty = false;
+
+  GlobalOptions global;
+
+  // The command chosen by parsing. Leaf commands set it in their callback;
+  // main runs it after parsing succeeded and maps its result/exception to an
+  // exit code. Returns the process exit code.
+  std::function<int()> action;
+
+  // Resolved once, on first use.
+  const client::ResolvedConfig& config();
+  client::Client& client();
+
+  // Colour only on a terminal, never with --no-color or NO_COLOR.
+  bool color_stdout() const;
+  bool color_stderr() const;
+
+  // "warning: ..." / "error: ..." lines on stderr.
+  void warn(const std::string& message);
+
+ private:
+  std::unique_ptr<client::ResolvedConfig> m_config;
+  std::unique_ptr<client::Client> m_client;
+};
+
+}  // namespace boxd::cli

@@ -1,0 +1,2 @@
+// Placeholder until the CLI tree lands.
+int main() { return 0; }

@@ -1,0 +1,17 @@
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace boxd {
+// Writes content to path via a temp file in the same directory, fsync, then
+// rename: readers see the old or the new file, never a torn one, even after
+// kill -9. The file gets `mode` (e.g. 0600) before any byte is written.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                       unsigned mode = 0644);
+// Whole file, or nullopt if it does not exist. Throws boxd::Error on other errors.
+std::optional<std::string> read_file(const std::filesystem::path& path);
+// Creates the directory (and parents) and sets its mode (e.g. 0700).
+void ensure_dir(const std::filesystem::path& dir, unsigned mode = 0755);
+}  // namespace boxd

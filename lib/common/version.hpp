@@ -1,0 +1,4 @@
+#pragma once
+namespace boxd {
+inline constexpr const char* k_version = BOXD_VERSION;
+}

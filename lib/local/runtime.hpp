@@ -1,0 +1,112 @@
+// The box runtime: how boxd local turns a box record into running processes.
+//
+// Two implementations behind one interface:
+//  - "namespace" (default when root): each box is an init process in its own
+//    mount, PID, UTS and IPC namespaces, with an overlay root whose lower
+//    layers are the host's directories (read-only) and whose upper layer is
+//    the box's persistent disk directory; hostname = box name; processes run
+//    as user boxd (uid 1000) in /home/boxd. Suspend freezes the box's cgroup.
+//  - "process": plain directories, no isolation (for machines without the
+//    privileges for namespaces). Announced at startup.
+//
+// The server owns all bookkeeping (records, statuses, persistence); the
+// runtime only acts on disk and processes and reports what it finds.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boxd::local {
+
+// What the runtime needs to know about a box. `dir` is the box's own
+// directory under the state dir (the runtime keeps its disk there).
+struct BoxSpec {
+  std::string id;
+  std::string name;
+  std::filesystem::path dir;
+  std::vector<std::pair<std::string, std::string>> env;  // box-level env (CreateVm env)
+};
+
+// A running box's handle, persisted by the server so that a restarted server
+// (even after kill -9) can adopt a box whose init is still alive.
+struct BoxHandle {
+  int init_pid = 0;                  // host pid of the box's init (0 = none)
+  std::uint64_t init_start_time = 0; // /proc/<pid>/stat field 22, guards pid reuse
+};
+
+struct ExecSpec {
+  std::string command;   // run as /bin/sh -c COMMAND; empty = login shell
+  bool tty = false;
+  unsigned cols = 80;
+  unsigned rows = 24;
+  std::string term;      // TERM for the PTY case ("" = xterm-256color)
+};
+
+struct ExitStatus {
+  int exit_code = 0;     // exit code, or 128+signal when killed by a signal
+  int signal = 0;        // the signal number, 0 when it exited normally
+};
+
+// One running exec. The fds are non-blocking and owned by this object.
+class ExecProcess {
+ public:
+  virtual ~ExecProcess() = default;
+  // Write end of the command's stdin (the PTY master in tty mode); -1 once closed.
+  virtual int stdin_fd() const = 0;
+  // Read end of stdout (the PTY master in tty mode).
+  virtual int stdout_fd() const = 0;
+  // Read end of stderr; -1 in tty mode (the PTY merges it into stdout).
+  virtual int stderr_fd() const = 0;
+  // Half-close: EOF on the command's stdin. In tty mode the PTY master must
+  // stay open for output, so this writes the terminal's EOF character (^D).
+  virtual void close_stdin() = 0;
+  virtual void resize(unsigned cols, unsigned rows) = 0;
+  // Signals the command's whole process group.
+  virtual void kill_group(int signal) = 0;
+  // Non-blocking: the status once the main process has exited.
+  virtual std::optional<ExitStatus> poll_exit() = 0;
+  // Blocks until the main process has exited.
+  virtual ExitStatus wait_exit() = 0;
+  // An fd that becomes readable when the main process exits (a pidfd), or -1.
+  virtual int exit_fd() const = 0;
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+  virtual std::string kind() const = 0;  // "namespace" | "process"
+
+  // Prepares the box's disk (empty upper layer, /home/boxd, passwd entry...).
+  virtual void create(const BoxSpec& box) = 0;
+  // Copies src's disk into dst's dir (fork). src may be running.
+  virtual void copy_disk(const BoxSpec& src, const BoxSpec& dst) = 0;
+  // Starts the box; returns when it is ready to exec. Appends the boot's
+  // console output to `dir/console.log`.
+  virtual BoxHandle boot(const BoxSpec& box) = 0;
+  // True when the handle's init is still alive (pid and start time match).
+  virtual bool alive(const BoxSpec& box, const BoxHandle& handle) = 0;
+  // Kills every process of the box. Safe on a dead handle.
+  virtual void stop(const BoxSpec& box, const BoxHandle& handle) = 0;
+  // Freezes / thaws every process of the box.
+  virtual void suspend(const BoxSpec& box, const BoxHandle& handle) = 0;
+  virtual void resume(const BoxSpec& box, const BoxHandle& handle) = 0;
+  // Removes the box's directory (after stop).
+  virtual void destroy(const BoxSpec& box) = 0;
+  // Starts a command inside the running box.
+  virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
+                                            const ExecSpec& spec) = 0;
+};
+
+// kind: "namespace", "process" or "auto" (namespace when possible).
+// Throws boxd::Error when the requested kind cannot work here.
+std::unique_ptr<Runtime> make_runtime(const std::string& kind);
+
+// The hidden entry point of a box's init process: boxd re-executes itself as
+// `boxd local __box-init ...` inside the new namespaces. Returns an exit code.
+int box_init_main(int argc, char** argv);
+
+}  // namespace boxd::local
