@@ -13,7 +13,7 @@ std::string shell_quote(const std::string& word);
 // exactly that argv. An empty argv gives "" (meaning: a login shell).
 std::string join_command(const std::vector<std::string>& argv);
 // Prefixes the command with `export K='V'; ` for each env pair and
-// `cd 'DIR' && ` for a working directory. Env names must already be valid.
+// `cd 'DIR' || exit 1; ` for a working directory. Env names must already be valid.
 std::string wrap_command(const std::string& command,
                          const std::vector<std::pair<std::string, std::string>>& env,
                          const std::string& workdir);
