@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <vector>
 #include <grpcpp/support/status.h>
 
 #include "common/error.hpp"
@@ -112,7 +113,8 @@ TEST_CASE("gRPC status codes map to the SDK's error classes") {
 }
 
 TEST_CASE("base64url round trip") {
-  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00", 3)}) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                                      std::string("\xff\xfe\x00", 3)}) {
     CHECK(base64url_decode(base64url_encode(s)) == s);
   }
   CHECK(base64url_encode("\xfb\xff") == "-_8");
