@@ -22,7 +22,10 @@ struct ConfigFlags {
 
 // Where a value came from, for `auth status`, `doctor` and -v.
 enum class Source { Flag, Env, Profile, Credentials, Preset, Default, None };
-std::string source_name(Source s);  // "flag --api-url", "env BOXD_API_URL", ...
+std::string source_name(Source s);  // "flag", "environment variable", "profile", ...
+// With the setting's name ("api_url", "api_key", ...): "flag --api-url",
+// "env BOXD_API_URL", "profile", "credentials.json", "preset", ...
+std::string describe_source(const std::string& key, Source s);
 
 struct Endpoint {
   std::string target;   // "host:port" for grpc::CreateChannel

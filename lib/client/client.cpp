@@ -1,0 +1,370 @@
+// The client: credentials, the channel, and every call's failure path.
+//
+// Credentials. A direct token (--token, BOXD_TOKEN, credentials.json) is sent
+// as is. An API key is traded for a JWT: first the in-memory token, then the
+// on-disk cache (token_cache.hpp), then one exchange whose result is cached.
+// A token is only used while it has more than five minutes left. When the
+// server answers UNAUTHENTICATED to a token this process did not just obtain
+// (a cached one, possibly revoked or signed by a since-restarted server), the
+// cache entry is dropped, the key is exchanged once more and the call is
+// retried exactly once; UNAUTHENTICATED means the server refused the call
+// before doing anything, so even CreateVm is safe to retry then.
+//
+// The channel is created lazily (`boxd --help` and config-only commands never
+// touch the network) and calls do not use wait_for_ready, so a dead endpoint
+// gives UNAVAILABLE at once instead of hanging until the deadline. Keepalive
+// pings every 5 s (also without calls and without data) detect a vanished
+// peer during a long, quiet exec within about 10 s. Every unary call gets a
+// 60 s deadline.
+//
+// Exec is a bidi stream; ExecSession serialises writers (stdin relay and
+// resize may come from different threads) while one reader drains output.
+#include "client/client.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <mutex>
+
+#include "client/call_error.hpp"
+#include "client/token_cache.hpp"
+#include "common/error.hpp"
+#include "common/shell_quote.hpp"
+#include "common/version.hpp"
+
+namespace boxd::client {
+
+namespace {
+
+constexpr auto k_unary_deadline = std::chrono::seconds(60);
+constexpr int k_keepalive_time_ms = 5000;
+constexpr int k_keepalive_timeout_ms = 5000;
+constexpr int k_max_receive_bytes = 16 * 1024 * 1024;
+constexpr std::size_t k_stdin_chunk_bytes = 128 * 1024;
+
+std::string client_id() { return std::string("boxd-cli/") + k_version; }
+
+Error not_logged_in() {
+  return Error(ErrorClass::Authentication, "not logged in",
+               "run 'boxd auth login' or set BOXD_API_KEY");
+}
+
+class GrpcExecSession final : public ExecSession {
+ public:
+  GrpcExecSession(std::unique_ptr<grpc::ClientContext> context,
+                  std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> stream,
+                  ResolvedConfig config)
+      : m_context(std::move(context)), m_stream(std::move(stream)), m_config(std::move(config)) {}
+
+  ~GrpcExecSession() override {
+    if (!m_finished) {
+      m_context->TryCancel();
+      api::ExecChunk ignored;
+      while (m_stream->Read(&ignored)) {
+      }
+      m_stream->Finish();
+    }
+  }
+
+  GrpcExecSession(const GrpcExecSession&) = delete;
+  GrpcExecSession& operator=(const GrpcExecSession&) = delete;
+
+  bool write_stdin(const std::string& data) override {
+    std::lock_guard lock(m_write_mutex);
+    if (m_writes_done) {
+      return false;
+    }
+    std::size_t offset = 0;
+    do {
+      api::ExecChunk chunk;
+      chunk.set_stdin(true);
+      chunk.set_data(data.substr(offset, k_stdin_chunk_bytes));
+      if (!m_stream->Write(chunk)) {
+        return false;
+      }
+      offset += k_stdin_chunk_bytes;
+    } while (offset < data.size());
+    return true;
+  }
+
+  bool resize(unsigned cols, unsigned rows) override {
+    std::lock_guard lock(m_write_mutex);
+    if (m_writes_done) {
+      return false;
+    }
+    api::ExecChunk chunk;
+    chunk.set_window_change(true);
+    chunk.set_cols(cols);
+    chunk.set_rows(rows);
+    return m_stream->Write(chunk);
+  }
+
+  void close_stdin() override {
+    std::lock_guard lock(m_write_mutex);
+    if (!m_writes_done) {
+      m_writes_done = true;
+      m_stream->WritesDone();
+    }
+  }
+
+  bool read(api::ExecChunk& chunk) override {
+    while (m_stream->Read(&chunk)) {
+      if (chunk.stdin() || chunk.window_change()) {
+        continue;  // echoes of client-side chunk kinds: not output
+      }
+      m_had_output = true;
+      return true;
+    }
+    return false;
+  }
+
+  void finish() override {
+    if (m_finished) {
+      return;
+    }
+    m_finished = true;
+    const grpc::Status status = m_stream->Finish();
+    if (!status.ok()) {
+      throw error_from_call(status, m_config, m_had_output);
+    }
+  }
+
+  void cancel() override { m_context->TryCancel(); }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> m_context;
+  std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> m_stream;
+  const ResolvedConfig m_config;  // a copy: the session may outlive its Client
+  std::mutex m_write_mutex;
+  bool m_writes_done = false;
+  bool m_had_output = false;
+  bool m_finished = false;
+};
+
+}  // namespace
+
+struct Client::Impl {
+  ResolvedConfig config;
+  TokenCache cache = TokenCache::default_cache();
+
+  std::mutex mutex;  // guards everything below
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<api::BoxdApi::Stub> stub;
+  std::string jwt;               // the token in use (from the key)
+  std::int64_t jwt_expires_at = 0;
+
+  explicit Impl(ResolvedConfig c) : config(std::move(c)) {}
+
+  bool uses_key() const { return config.token.empty() && !config.api_key.empty(); }
+
+  api::BoxdApi::Stub& get_stub() {
+    std::lock_guard lock(mutex);
+    if (!stub) {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, k_keepalive_time_ms);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, k_keepalive_timeout_ms);
+      args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+      args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+      args.SetMaxReceiveMessageSize(k_max_receive_bytes);
+      args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, client_id());
+      const auto credentials = config.endpoint.tls
+                                   ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                   : grpc::InsecureChannelCredentials();
+      channel = grpc::CreateCustomChannel(config.endpoint.target, credentials, args);
+      stub = api::BoxdApi::NewStub(channel);
+    }
+    return *stub;
+  }
+
+  // The bearer token for the next call. `fresh` tells whether it was
+  // obtained by an exchange just now (then a refusal is final).
+  std::string bearer(bool& fresh) {
+    fresh = false;
+    if (!config.token.empty()) {
+      return config.token;
+    }
+    if (config.api_key.empty()) {
+      throw not_logged_in();
+    }
+    std::lock_guard lock(mutex);
+    const std::int64_t now = unix_now();
+    if (!jwt.empty() && token_fresh(jwt_expires_at, now)) {
+      return jwt;
+    }
+    if (auto cached = cache.load(config.exchange_url, config.api_key, now)) {
+      jwt = cached->token;
+      jwt_expires_at = cached->expires_at;
+      return jwt;
+    }
+    const ExchangeResult result = exchange_api_key(config.exchange_url, config.api_key);
+    jwt = result.token;
+    jwt_expires_at = result.expires_at;
+    cache.store(config.exchange_url, config.api_key, {jwt, jwt_expires_at});
+    fresh = true;
+    return jwt;
+  }
+
+  // After the server refused the token: forget it everywhere.
+  void drop_token() {
+    std::lock_guard lock(mutex);
+    jwt.clear();
+    jwt_expires_at = 0;
+    cache.drop(config.exchange_url, config.api_key);
+  }
+
+  void prepare(grpc::ClientContext& context, const std::string& token) const {
+    context.AddMetadata("authorization", "Bearer " + token);
+    context.AddMetadata("x-boxd-client", client_id());
+  }
+
+  template <typename Request, typename Response>
+  using Method = grpc::Status (api::BoxdApi::Stub::*)(grpc::ClientContext*, const Request&,
+                                                       Response*);
+
+  template <typename Request, typename Response>
+  Response call(Method<Request, Response> method, const Request& request) {
+    for (int attempt = 0;; ++attempt) {
+      bool fresh = false;
+      const std::string token = bearer(fresh);
+      api::BoxdApi::Stub& s = get_stub();
+      grpc::ClientContext context;
+      prepare(context, token);
+      context.set_deadline(std::chrono::system_clock::now() + k_unary_deadline);
+      Response response;
+      const grpc::Status status = (s.*method)(&context, request, &response);
+      if (status.ok()) {
+        return response;
+      }
+      if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && attempt == 0 &&
+          uses_key() && !fresh) {
+        drop_token();
+        continue;
+      }
+      throw error_from_call(status, config);
+    }
+  }
+};
+
+Client::Client(ResolvedConfig config) : m_impl(std::make_unique<Impl>(std::move(config))) {}
+
+Client::~Client() = default;
+
+const ResolvedConfig& Client::config() const { return m_impl->config; }
+
+api::CreateVmResponse Client::create_vm(const api::CreateVmRequest& request) {
+  return m_impl->call(&api::BoxdApi::Stub::CreateVm, request);
+}
+
+api::GetVmResponse Client::get_vm(const std::string& vm) {
+  api::GetVmRequest request;
+  request.set_vm_id(vm);
+  return m_impl->call(&api::BoxdApi::Stub::GetVm, request);
+}
+
+std::vector<api::GetVmResponse> Client::list_vms() {
+  const api::ListVmsResponse response =
+      m_impl->call(&api::BoxdApi::Stub::ListVms, api::ListVmsRequest());
+  return {response.vms().begin(), response.vms().end()};
+}
+
+api::ForkVmResponse Client::fork_vm(const api::ForkVmRequest& request) {
+  return m_impl->call(&api::BoxdApi::Stub::ForkVm, request);
+}
+
+void Client::start_vm(const std::string& vm) {
+  api::StartVmRequest request;
+  request.set_vm_id(vm);
+  m_impl->call(&api::BoxdApi::Stub::StartVm, request);
+}
+
+void Client::stop_vm(const std::string& vm) {
+  api::StopVmRequest request;
+  request.set_vm_id(vm);
+  m_impl->call(&api::BoxdApi::Stub::StopVm, request);
+}
+
+void Client::reboot_vm(const std::string& vm) {
+  api::RebootVmRequest request;
+  request.set_vm_id(vm);
+  m_impl->call(&api::BoxdApi::Stub::RebootVm, request);
+}
+
+void Client::destroy_vm(const std::string& vm) {
+  api::DestroyVmRequest request;
+  request.set_vm_id(vm);
+  m_impl->call(&api::BoxdApi::Stub::DestroyVm, request);
+}
+
+api::SuspendVmResponse Client::suspend_vm(const std::string& vm) {
+  api::SuspendVmRequest request;
+  request.set_vm_id(vm);
+  return m_impl->call(&api::BoxdApi::Stub::SuspendVm, request);
+}
+
+api::ResumeVmResponse Client::resume_vm(const std::string& vm) {
+  api::ResumeVmRequest request;
+  request.set_vm_id(vm);
+  return m_impl->call(&api::BoxdApi::Stub::ResumeVm, request);
+}
+
+std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
+  // bearer() refreshes a token within five minutes of expiry, so a stream
+  // does not start with a token about to lapse. No retry once the stream is
+  // open: stdin may already have been consumed.
+  bool fresh = false;
+  const std::string token = m_impl->bearer(fresh);
+  api::BoxdApi::Stub& stub = m_impl->get_stub();
+  auto context = std::make_unique<grpc::ClientContext>();
+  m_impl->prepare(*context, token);
+  if (request.deadline) {
+    context->set_deadline(std::chrono::system_clock::now() + *request.deadline);
+  }
+  auto stream = stub.Exec(context.get());
+
+  api::ExecChunk first;
+  first.set_vm_id(request.vm);
+  std::string command = request.command;
+  if (request.tty && !request.term.empty() && !command.empty()) {
+    command = "export TERM=" + shell_quote(request.term) + "; " + command;
+  }
+  first.set_command(command);
+  first.set_tty(request.tty);
+  if (request.tty) {
+    first.set_cols(request.cols);
+    first.set_rows(request.rows);
+  }
+  // A failed first write shows up as the stream's status on read/finish.
+  stream->Write(first);
+  return std::make_unique<GrpcExecSession>(std::move(context), std::move(stream),
+                                           m_impl->config);
+}
+
+api::WhoamiResponse Client::whoami() {
+  return m_impl->call(&api::BoxdApi::Stub::Whoami, api::WhoamiRequest());
+}
+
+api::GetConfigResponse Client::get_config() {
+  return m_impl->call(&api::BoxdApi::Stub::GetConfig, api::GetConfigRequest());
+}
+
+std::string Client::current_token() {
+  bool fresh = false;
+  return m_impl->bearer(fresh);
+}
+
+std::string Client::credential_source() const {
+  const ResolvedConfig& config = m_impl->config;
+  const char* key = !config.token.empty() ? "token" : !config.api_key.empty() ? "api_key" : nullptr;
+  if (key == nullptr) {
+    return "none";
+  }
+  auto it = config.sources.find(key);
+  const Source source = it == config.sources.end() ? Source::None : it->second;
+  switch (source) {
+    case Source::Flag: return key == std::string("token") ? "--token" : "--api-key";
+    case Source::Env: return key == std::string("token") ? "BOXD_TOKEN" : "BOXD_API_KEY";
+    case Source::Credentials: return "credentials.json";
+    default: return source_name(source);
+  }
+}
+
+}  // namespace boxd::client
