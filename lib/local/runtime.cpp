@@ -1,0 +1,193 @@
+// make_runtime() and the small helpers both runtimes share.
+#include "local/runtime.hpp"
+
+#include "common/error.hpp"
+#include "local/runtime_support.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <spawn.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace boxd::local {
+
+void throw_errno(const std::string& what) {
+  throw Error(ErrorClass::Internal, what + ": " + std::strerror(errno));
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (auto& s : strings) {
+    pointers.push_back(s.data());
+  }
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+std::optional<ProcStat> read_proc_stat(int pid) {
+  if (pid <= 0) {
+    return std::nullopt;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!in || !std::getline(in, text)) {
+    return std::nullopt;
+  }
+  // "pid (comm) S ppid ...": comm may hold spaces and parentheses.
+  auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream fields(text.substr(close_paren + 1));
+  ProcStat stat;
+  std::string field;
+  for (int index = 3; index <= 22 && (fields >> field); ++index) {
+    if (index == 3) {
+      stat.state = field.empty() ? '?' : field[0];
+    } else if (index == 22) {
+      stat.start_time = std::stoull(field);
+      return stat;
+    }
+  }
+  return std::nullopt;
+}
+
+bool process_matches(int pid, std::uint64_t start_time) {
+  auto stat = read_proc_stat(pid);
+  return stat && stat->start_time == start_time && stat->state != 'Z' && stat->state != 'X';
+}
+
+namespace {
+
+void remove_tree_at(const std::filesystem::path& path, dev_t device) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) < 0) {
+    if (errno == ENOENT) {
+      return;
+    }
+    throw_errno("lstat " + path.string());
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (st.st_dev != device) {
+      throw Error(ErrorClass::Internal,
+                  "refusing to remove " + path.string() + ": it is a mount point");
+    }
+    chmod(path.c_str(), 0700);  // overlay work dirs can be mode 000
+    std::error_code ec;
+    std::vector<std::filesystem::path> children;
+    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+      children.push_back(entry.path());
+    }
+    if (ec) {
+      throw Error(ErrorClass::Internal, "listing " + path.string() + ": " + ec.message());
+    }
+    for (const auto& child : children) {
+      remove_tree_at(child, device);
+    }
+    if (rmdir(path.c_str()) < 0 && errno != ENOENT) {
+      throw_errno("rmdir " + path.string());
+    }
+  } else if (unlink(path.c_str()) < 0 && errno != ENOENT) {
+    throw_errno("unlink " + path.string());
+  }
+}
+
+}  // namespace
+
+void remove_tree(const std::filesystem::path& root) {
+  struct stat st {};
+  if (lstat(root.c_str(), &st) < 0) {
+    if (errno == ENOENT) {
+      return;
+    }
+    throw_errno("lstat " + root.string());
+  }
+  remove_tree_at(root, st.st_dev);
+}
+
+CommandResult run_command(const std::vector<std::string>& argv_in) {
+  auto strings = argv_in;
+  auto argv = c_strings(strings);
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+    throw_errno("pipe");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  char* empty_env[] = {nullptr};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), empty_env);
+  posix_spawn_file_actions_destroy(&actions);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(err_pipe[0]);
+    errno = rc;
+    throw_errno("running " + argv_in[0]);
+  }
+  CommandResult result;
+  char buffer[4096];
+  while (true) {
+    ssize_t n = read(err_pipe[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    if (result.error_output.size() < 8192) {
+      result.error_output.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  close(err_pipe[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      throw_errno("waitpid");
+    }
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+void append_console(const std::filesystem::path& box_dir, const std::string& line) {
+  int fd = open((box_dir / "console.log").c_str(),
+                O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return;
+  }
+  std::string text = line + "\n";
+  ssize_t ignored = write(fd, text.data(), text.size());
+  (void)ignored;
+  close(fd);
+}
+
+std::unique_ptr<Runtime> make_runtime(const std::string& kind) {
+  if (kind == "process") {
+    return make_process_runtime();
+  }
+  if (kind == "namespace" || kind == "auto") {
+    std::string why;
+    if (namespace_runtime_supported(&why)) {
+      return make_namespace_runtime();
+    }
+    if (kind == "auto") {
+      return make_process_runtime();
+    }
+    throw Error(ErrorClass::Usage, "the namespace runtime cannot work here: " + why,
+                "run as root, or use --runtime process (no isolation)");
+  }
+  throw Error(ErrorClass::Usage,
+              "unknown runtime '" + kind + "' (expected auto, namespace or process)");
+}
+
+}  // namespace boxd::local

@@ -1,0 +1,544 @@
+// Spawning an exec'd command, with pipes or a PTY, optionally inside a box.
+//
+// The server is multi-threaded (gRPC), so between fork() and execve() the
+// child may only make async-signal-safe calls: no malloc, no locks, no C++.
+// Everything (argv, envp, paths, fds, the PTY) is therefore prepared in the
+// parent, and the child only does syscalls.
+//
+// Plain case (process runtime): fork(); the child becomes the command.
+//
+// Box case (namespace runtime): setns(CLONE_NEWPID) only affects the
+// caller's future children, so one fork is not enough. The child ("middle")
+// writes itself into the box's cgroup, setns()es into the box's ipc, uts, pid
+// and mnt namespaces (fds opened by the parent before fork), then makes the
+// command with a raw clone(CLONE_PARENT | SIGCHLD): the grandchild is born in
+// the box's PID namespace but its parent is the server, so the server can
+// wait for it and pidfd_open() it like any child. The middle writes the
+// grandchild's host pid (clone's return value: the middle itself still lives
+// in the host PID namespace) to a report pipe and exits; the server reaps it.
+//
+// The report pipe is close-on-exec. The command writes {stage, errno} to it
+// if a step before execve fails; a successful execve closes it, so the
+// parent reads until EOF and knows whether the command really started.
+//
+// The command always runs setsid(): it leads its own process group, so
+// kill_group() reaches everything it started. With a PTY, the slave becomes
+// its controlling terminal (TIOCSCTTY) and fds 0/1/2; the master (ours) is
+// both stdin_fd and stdout_fd. Our fds are close-on-exec and non-blocking.
+//
+// Exit: waitid(P_PIDFD) on a pidfd, which cannot be fooled by pid reuse and
+// doubles as exit_fd() (readable once the process has exited). The server
+// must not set SIGCHLD to SIG_IGN, or the kernel would reap our children.
+// An ExecProcess destroyed before its command exited kills the command's
+// group and leaves the zombie to reap_orphans(), so nothing blocks.
+#include "local/runtime_support.hpp"
+
+#include "common/error.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <grp.h>
+#include <mutex>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+namespace boxd::local {
+namespace {
+
+struct Report {
+  int stage = 0;   // 0 = "pid" record from the middle process, else a failed step
+  int error = 0;   // errno of the failed step
+  int pid = 0;
+};
+
+enum Stage : int {
+  k_stage_pid = 0,
+  k_stage_cgroup = 1,
+  k_stage_setns = 2,
+  k_stage_clone = 3,
+  k_stage_setsid = 4,
+  k_stage_ctty = 5,
+  k_stage_dup = 6,
+  k_stage_chdir = 7,
+  k_stage_ids = 8,
+  k_stage_exec = 9,
+};
+
+const char* stage_name(int stage) {
+  switch (stage) {
+    case k_stage_cgroup: return "joining the box cgroup";
+    case k_stage_setns: return "entering the box namespaces";
+    case k_stage_clone: return "forking inside the box";
+    case k_stage_setsid: return "setsid";
+    case k_stage_ctty: return "setting the controlling terminal";
+    case k_stage_dup: return "setting up stdio";
+    case k_stage_chdir: return "changing to the working directory";
+    case k_stage_ids: return "switching user";
+    case k_stage_exec: return "executing the command";
+    default: return "starting the command";
+  }
+}
+
+void write_report(int fd, int stage, int error, int pid) {
+  Report report{stage, error, pid};
+  ssize_t ignored = write(fd, &report, sizeof report);
+  (void)ignored;
+}
+
+[[noreturn]] void child_fail(int report_fd, int stage) {
+  write_report(report_fd, stage, errno, 0);
+  _exit(127);
+}
+
+// Async-signal-safe: everything was prepared by the parent.
+struct ChildArgs {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;
+  int stdio[3];     // fds to become 0, 1, 2
+  bool tty;
+  int uid;
+  int gid;
+  int report_fd;
+};
+
+[[noreturn]] void become_command(const ChildArgs& args) {
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      signal(sig, SIG_DFL);
+    }
+  }
+  if (setsid() < 0) {
+    child_fail(args.report_fd, k_stage_setsid);
+  }
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = fcntl(args.stdio[i], F_DUPFD_CLOEXEC, 10);
+    if (high[i] < 0) {
+      child_fail(args.report_fd, k_stage_dup);
+    }
+  }
+  if (args.tty && ioctl(high[0], TIOCSCTTY, 0) < 0) {
+    child_fail(args.report_fd, k_stage_ctty);
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (dup2(high[i], i) < 0) {
+      child_fail(args.report_fd, k_stage_dup);
+    }
+  }
+  if (args.cwd[0] != '\0' && chdir(args.cwd) < 0) {
+    // A missing home is not fatal: fall back to /.
+    if (chdir("/") < 0) {
+      child_fail(args.report_fd, k_stage_chdir);
+    }
+  }
+  if (args.uid >= 0) {
+    gid_t groups[1] = {static_cast<gid_t>(args.gid)};
+    if (setgroups(1, groups) < 0 || setgid(static_cast<gid_t>(args.gid)) < 0 ||
+        setuid(static_cast<uid_t>(args.uid)) < 0) {
+      child_fail(args.report_fd, k_stage_ids);
+    }
+  }
+  // Nothing of the server's leaks into the command, whoever opened it.
+  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(args.path, args.argv, args.envp);
+  child_fail(args.report_fd, k_stage_exec);
+}
+
+int pidfd_open(int pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+void set_nonblocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) {
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  }
+}
+
+ExitStatus status_from_siginfo(const siginfo_t& info) {
+  ExitStatus status;
+  if (info.si_code == CLD_EXITED) {
+    status.exit_code = info.si_status;
+  } else {
+    status.signal = info.si_status;
+    status.exit_code = 128 + info.si_status;
+  }
+  return status;
+}
+
+std::mutex g_orphans_mutex;
+std::vector<std::pair<int, int>> g_orphans;  // (pid, pidfd or -1)
+
+class SpawnedProcess final : public ExecProcess {
+ public:
+  SpawnedProcess(int pid, int pidfd, int in, int out, int err, bool tty)
+      : m_pid(pid), m_pidfd(pidfd), m_stdin(in), m_stdout(out), m_stderr(err), m_tty(tty) {}
+
+  ~SpawnedProcess() override {
+    bool exited = poll_exit().has_value();
+    if (!exited) {
+      kill(-m_pid, SIGKILL);
+      kill(m_pid, SIGKILL);
+    }
+    close_fd(m_stdin);
+    if (m_stdout != m_stdin) {
+      close_fd(m_stdout);
+    } else {
+      m_stdout = -1;
+    }
+    close_fd(m_stderr);
+    if (!exited) {
+      std::lock_guard lock(g_orphans_mutex);
+      g_orphans.emplace_back(m_pid, m_pidfd);
+      m_pidfd = -1;
+    }
+    close_fd(m_pidfd);
+  }
+
+  SpawnedProcess(const SpawnedProcess&) = delete;
+  SpawnedProcess& operator=(const SpawnedProcess&) = delete;
+
+  int stdin_fd() const override { return m_stdin; }
+  int stdout_fd() const override { return m_stdout; }
+  int stderr_fd() const override { return m_stderr; }
+  int exit_fd() const override { return m_pidfd; }
+  int pid() const { return m_pid; }
+
+  void close_stdin() override {
+    if (m_tty) {
+      if (m_stdout < 0) {
+        return;
+      }
+      struct termios attrs {};
+      char eof = 4;  // ^D
+      if (tcgetattr(m_stdout, &attrs) == 0 && attrs.c_cc[VEOF] != 0) {
+        eof = static_cast<char>(attrs.c_cc[VEOF]);
+      }
+      ssize_t ignored = write(m_stdout, &eof, 1);
+      (void)ignored;
+      return;
+    }
+    close_fd(m_stdin);
+  }
+
+  void resize(unsigned cols, unsigned rows) override {
+    if (!m_tty || m_stdout < 0) {
+      return;
+    }
+    struct winsize size {};
+    size.ws_col = static_cast<unsigned short>(cols);
+    size.ws_row = static_cast<unsigned short>(rows);
+    ioctl(m_stdout, TIOCSWINSZ, &size);
+  }
+
+  void kill_group(int sig) override {
+    if (kill(-m_pid, sig) < 0 && !poll_exit()) {
+      kill(m_pid, sig);
+    }
+  }
+
+  std::optional<ExitStatus> poll_exit() override {
+    std::lock_guard lock(m_mutex);
+    if (m_status) {
+      return m_status;
+    }
+    siginfo_t info{};
+    int rc = 0;
+    if (m_pidfd >= 0) {
+      rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(m_pidfd), &info,
+                  WEXITED | WNOHANG);
+    } else {
+      rc = waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG);
+    }
+    if (rc == 0 && info.si_pid != 0) {
+      m_status = status_from_siginfo(info);
+    } else if (rc < 0 && errno == ECHILD) {
+      // Someone else reaped it; nothing more can be known.
+      m_status = ExitStatus{255, 0};
+    }
+    return m_status;
+  }
+
+  ExitStatus wait_exit() override {
+    while (true) {
+      if (auto status = poll_exit()) {
+        return *status;
+      }
+      if (m_pidfd >= 0) {
+        struct pollfd pfd {m_pidfd, POLLIN, 0};
+        poll(&pfd, 1, 1000);
+      } else {
+        usleep(10000);
+      }
+    }
+  }
+
+ private:
+  static void close_fd(int& fd) {
+    if (fd >= 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
+
+  int m_pid;
+  int m_pidfd;
+  int m_stdin;
+  int m_stdout;
+  int m_stderr;
+  bool m_tty;
+  std::mutex m_mutex;
+  std::optional<ExitStatus> m_status;
+};
+
+struct Pipe {
+  int read = -1;
+  int write = -1;
+  void make() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+      throw_errno("pipe");
+    }
+    read = fds[0];
+    write = fds[1];
+  }
+  void close_both() {
+    if (read >= 0) {
+      close(read);
+    }
+    if (write >= 0) {
+      close(write);
+    }
+    read = write = -1;
+  }
+};
+
+// Reads one Report; false on EOF.
+bool read_report(int fd, Report& report) {
+  std::size_t got = 0;
+  auto* bytes = reinterpret_cast<char*>(&report);
+  while (got < sizeof report) {
+    ssize_t n = read(fd, bytes + got, sizeof report - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+void reap_orphans() {
+  std::lock_guard lock(g_orphans_mutex);
+  std::erase_if(g_orphans, [](std::pair<int, int>& orphan) {
+    siginfo_t info{};
+    int rc = orphan.second >= 0
+                 ? waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(orphan.second), &info,
+                          WEXITED | WNOHANG)
+                 : waitid(P_PID, static_cast<id_t>(orphan.first), &info, WEXITED | WNOHANG);
+    bool done = (rc == 0 && info.si_pid != 0) || (rc < 0 && errno == ECHILD);
+    if (done && orphan.second >= 0) {
+      close(orphan.second);
+    }
+    return done;
+  });
+}
+
+int spawned_pgid(const ExecProcess& process) {
+  const auto* spawned = dynamic_cast<const SpawnedProcess*>(&process);
+  return spawned != nullptr ? spawned->pid() : 0;
+}
+
+std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
+  reap_orphans();
+  auto argv_strings = plan.argv;
+  auto env_strings = plan.env;
+  auto argv = c_strings(argv_strings);
+  auto envp = c_strings(env_strings);
+
+  // Our ends and the child's ends. In tty mode the master is ours (stdin and
+  // stdout) and the slave is the child's 0/1/2.
+  int our_in = -1;
+  int our_out = -1;
+  int our_err = -1;
+  int child_fds[3] = {-1, -1, -1};
+  std::vector<int> to_close_after_fork;
+  Pipe in_pipe;
+  Pipe out_pipe;
+  Pipe err_pipe;
+  Pipe report;
+  auto cleanup = [&] {
+    for (int fd : to_close_after_fork) {
+      close(fd);
+    }
+    to_close_after_fork.clear();
+  };
+  try {
+    if (plan.tty) {
+      int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (master < 0) {
+        throw_errno("posix_openpt");
+      }
+      our_in = our_out = master;
+      if (grantpt(master) < 0 || unlockpt(master) < 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        throw_errno("unlockpt");
+      }
+      int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (slave < 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        throw_errno("opening the PTY slave");
+      }
+      struct winsize size {};
+      size.ws_col = static_cast<unsigned short>(plan.cols == 0 ? 80 : plan.cols);
+      size.ws_row = static_cast<unsigned short>(plan.rows == 0 ? 24 : plan.rows);
+      ioctl(master, TIOCSWINSZ, &size);
+      child_fds[0] = child_fds[1] = child_fds[2] = slave;
+      to_close_after_fork.push_back(slave);
+    } else {
+      in_pipe.make();
+      out_pipe.make();
+      err_pipe.make();
+      our_in = in_pipe.write;
+      our_out = out_pipe.read;
+      our_err = err_pipe.read;
+      child_fds[0] = in_pipe.read;
+      child_fds[1] = out_pipe.write;
+      child_fds[2] = err_pipe.write;
+      to_close_after_fork = {in_pipe.read, out_pipe.write, err_pipe.write};
+    }
+    report.make();
+  } catch (...) {
+    cleanup();
+    for (int fd : {our_in, our_out, our_err}) {
+      if (fd >= 0 && !(fd == our_out && our_out == our_in)) {
+        close(fd);
+      }
+    }
+    report.close_both();
+    throw;
+  }
+
+  ChildArgs args{plan.path.c_str(), argv.data(), envp.data(), plan.cwd.c_str(),
+                 {child_fds[0], child_fds[1], child_fds[2]}, plan.tty, plan.uid, plan.gid,
+                 report.write};
+  const bool in_box = !plan.ns_fds.empty();
+  const int* ns_fds = plan.ns_fds.data();
+  const std::size_t ns_count = plan.ns_fds.size();
+  const int cgroup_fd = plan.cgroup_procs_fd;
+
+  pid_t child = fork();
+  if (child == 0) {
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
+      child_fail(report.write, k_stage_cgroup);
+    }
+    if (!in_box) {
+      become_command(args);
+    }
+    for (std::size_t i = 0; i < ns_count; ++i) {
+      if (setns(ns_fds[i], 0) < 0) {
+        child_fail(report.write, k_stage_setns);
+      }
+    }
+    long grandchild = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+    if (grandchild < 0) {
+      child_fail(report.write, k_stage_clone);
+    }
+    if (grandchild == 0) {
+      become_command(args);
+    }
+    write_report(report.write, k_stage_pid, 0, static_cast<int>(grandchild));
+    _exit(0);
+  }
+  int fork_errno = errno;
+  cleanup();
+  close(report.write);
+  report.write = -1;
+  auto close_ours = [&] {
+    if (our_in >= 0) {
+      close(our_in);
+    }
+    if (our_out >= 0 && our_out != our_in) {
+      close(our_out);
+    }
+    if (our_err >= 0) {
+      close(our_err);
+    }
+    report.close_both();
+  };
+  if (child < 0) {
+    close_ours();
+    errno = fork_errno;
+    throw_errno("fork");
+  }
+
+  int command_pid = in_box ? 0 : child;
+  Report record;
+  std::optional<Report> failure;
+  if (in_box) {
+    if (read_report(report.read, record) && record.stage == k_stage_pid) {
+      command_pid = record.pid;
+    } else if (record.stage != k_stage_pid) {
+      failure = record;
+    }
+    int ignored_status = 0;
+    while (waitpid(child, &ignored_status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (!failure && command_pid > 0 && read_report(report.read, record)) {
+    failure = record;
+  }
+  report.close_both();
+  if (failure || command_pid <= 0) {
+    if (command_pid > 0) {
+      int ignored_status = 0;
+      while (waitpid(command_pid, &ignored_status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    close_ours();
+    std::string message = "exec failed while ";
+    message += failure ? stage_name(failure->stage) : "starting the command";
+    if (failure && failure->error != 0) {
+      message += ": ";
+      message += std::strerror(failure->error);
+    }
+    throw Error(ErrorClass::Internal, message);
+  }
+
+  int pidfd = pidfd_open(command_pid);
+  for (int fd : {our_in, our_out, our_err}) {
+    if (fd >= 0) {
+      set_nonblocking(fd);
+    }
+  }
+  return std::make_unique<SpawnedProcess>(command_pid, pidfd, our_in, our_out, our_err, plan.tty);
+}
+
+}  // namespace boxd::local

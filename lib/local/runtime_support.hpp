@@ -1,0 +1,81 @@
+// Internal helpers shared by the box runtimes (not part of the server's
+// interface): process spawning with pipes or a PTY, /proc inspection, safe
+// tree removal and running a helper command.
+#pragma once
+
+#include "local/runtime.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boxd::local {
+
+// Everything the child needs, prepared before fork (after fork only
+// async-signal-safe calls are allowed: the server is multi-threaded).
+struct SpawnPlan {
+  std::string path;                // absolute path passed to execve
+  std::vector<std::string> argv;
+  std::vector<std::string> env;    // "KEY=VALUE"
+  std::string cwd;                 // chdir target ("" = keep)
+  bool tty = false;
+  unsigned cols = 80;
+  unsigned rows = 24;
+  int uid = -1;                    // >= 0: setgroups({gid}), setgid, setuid
+  int gid = -1;
+  // Namespace fds to setns() into (opened by the caller, closed by it). When
+  // non-empty the command runs as a grandchild created with CLONE_PARENT so
+  // that it lands inside the target PID namespace yet stays our child.
+  std::vector<int> ns_fds;
+  int cgroup_procs_fd = -1;        // written "0" before the command starts
+};
+
+// Starts the command; throws boxd::Error when it could not be started.
+std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan);
+
+// The process-group id of a spawned process (its pid: it runs setsid()).
+int spawned_pgid(const ExecProcess& process);
+
+// Reaps exec processes whose ExecProcess was destroyed before they exited.
+void reap_orphans();
+
+// /proc/<pid>/stat: start time (field 22) and state (field 3).
+struct ProcStat {
+  std::uint64_t start_time = 0;
+  char state = '?';
+};
+std::optional<ProcStat> read_proc_stat(int pid);
+
+// True when pid runs with the given start time and is not a zombie.
+bool process_matches(int pid, std::uint64_t start_time);
+
+// Removes a directory tree without following symlinks and without crossing
+// into another file system (a mount point inside aborts with an error).
+void remove_tree(const std::filesystem::path& root);
+
+// Runs argv (argv[0] is an absolute path) and waits; returns the exit status
+// (128+N for a signal) and the first few KB of stderr.
+struct CommandResult {
+  int status = 0;
+  std::string error_output;
+};
+CommandResult run_command(const std::vector<std::string>& argv);
+
+// Appends a line to the box's console log (best effort).
+void append_console(const std::filesystem::path& box_dir, const std::string& line);
+
+// errno-based boxd::Error (ErrorClass::Internal).
+[[noreturn]] void throw_errno(const std::string& what);
+
+// Makes a std::vector<std::string> into a NULL-terminated char* array whose
+// pointers stay valid while `strings` lives.
+std::vector<char*> c_strings(std::vector<std::string>& strings);
+
+std::unique_ptr<Runtime> make_process_runtime();
+std::unique_ptr<Runtime> make_namespace_runtime();
+// True when this process can create the namespaces and mount an overlay.
+bool namespace_runtime_supported(std::string* why);
+
+}  // namespace boxd::local
