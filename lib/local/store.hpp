@@ -1,0 +1,114 @@
+// The local server's persistent state: boxes, API tokens and revoked token
+// ids, kept in one JSON document (<state_dir>/state.json).
+//
+// How it works: every change is made on the in-memory copy under a mutex and
+// then the whole document is rewritten with write_file_atomic (temp file,
+// fsync, rename), so a reader, a restart or a kill -9 sees either the old or
+// the new state, never a torn one. The document is small (tens of boxes), so
+// rewriting it whole is cheaper than being clever.
+//
+// What can go wrong: holding the mutex while waiting on a box (boot, stop)
+// would stall every RPC, so callers take a snapshot, release the lock, act,
+// and write back with update(). A box's name is reserved at creation time
+// (status "starting") so two concurrent creates cannot both win.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "local/runtime.hpp"
+
+namespace boxd::local {
+
+struct BoxRecord {
+  std::string id;
+  std::string name;
+  std::string owner;
+  std::string status;            // running, stopped, suspended, starting, stopping, failed
+  std::string image = "host";
+  std::string restart_policy = "never";
+  std::uint32_t vcpu = 2;
+  std::uint64_t memory_bytes = 8ULL << 30;
+  std::uint64_t disk_bytes = 10ULL << 30;
+  std::uint32_t auto_suspend_timeout_secs = 0;
+  std::uint32_t auto_destroy_timeout_secs = 0;
+  std::uint32_t auto_hibernate_timeout_secs = 0;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::string> cmd;
+  std::int64_t created_at = 0;   // unix seconds
+  std::int64_t boot_time_ms = 0;
+  std::string source = "standalone";  // or "fork/<name>"
+  std::string forked_from;
+  BoxHandle handle;
+};
+
+struct TokenRecord {
+  std::string jti;
+  std::string owner;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+};
+
+// The whole document. Plain data: tests build and compare it directly.
+struct StoreData {
+  std::vector<BoxRecord> boxes;
+  std::vector<TokenRecord> tokens;
+  std::map<std::string, std::int64_t> revoked;  // jti -> its expiry (pruned after)
+};
+
+std::string store_to_json(const StoreData& data);
+// Throws boxd::Error(Internal) on a document it cannot read.
+StoreData store_from_json(const std::string& text);
+
+class Store {
+ public:
+  // Loads <dir>/state.json if it exists.
+  explicit Store(std::filesystem::path dir);
+
+  const std::filesystem::path& dir() const { return m_dir; }
+
+  // Runs fn on the data under the lock, then persists if fn returns true.
+  // fn must not block on processes or the network.
+  template <class Fn>
+  auto update(Fn&& fn) -> decltype(fn(std::declval<StoreData&>())) {
+    std::lock_guard lock(m_mutex);
+    if constexpr (std::is_void_v<decltype(fn(m_data))>) {
+      fn(m_data);
+      save_locked();
+    } else {
+      auto result = fn(m_data);
+      save_locked();
+      return result;
+    }
+  }
+  // Runs fn on the data under the lock without persisting.
+  template <class Fn>
+  auto read(Fn&& fn) const -> decltype(fn(std::declval<const StoreData&>())) {
+    std::lock_guard lock(m_mutex);
+    return fn(m_data);
+  }
+
+  // Convenience lookups (copies).
+  std::optional<BoxRecord> find_box(const std::string& owner, const std::string& name_or_id) const;
+  std::vector<BoxRecord> boxes() const;
+
+ private:
+  void save_locked();
+
+  std::filesystem::path m_dir;
+  mutable std::mutex m_mutex;
+  StoreData m_data;
+};
+
+// Finds a box by name or id among the owner's boxes (pointer into data).
+BoxRecord* find_box_in(StoreData& data, const std::string& owner, const std::string& name_or_id);
+
+}  // namespace boxd::local
