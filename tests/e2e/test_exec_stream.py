@@ -1,0 +1,209 @@
+"""Scripted box exec, the stream contract (issue 3): byte-exact binary data
+both ways in bounded memory, stdout and stderr never mixed, a closed local
+stdout cancels the remote command, Ctrl-C cancels and exits 130, -n, --jsonl,
+and a server that vanishes mid-session ends boxd within seconds."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from boxdtest import Failure, Suite, eventually, expect, expect_equal  # noqa: E402
+
+suite = Suite(__file__)
+_vm = []
+
+
+def vm(t):
+    if not _vm:
+        _vm.append(t.alice.create_box(t.box_name("stream")))
+    return _vm[0]
+
+
+def remote_processes(t, box):
+    return t.alice.exec(box, "ps", "-eo", "args").expect_ok().stdout
+
+
+def peak_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@suite.test
+def random_bytes_round_trip_through_cat_byte_for_byte(t):
+    size = 256 << 20
+    box = vm(t)
+    proc = subprocess.Popen([t.bin, "box", "exec", box, "--", "cat"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=t.alice.env())
+    sent = hashlib.sha256()
+    peak = [0]
+
+    def feed():
+        block = os.urandom(1 << 20)
+        for i in range(size >> 20):
+            chunk = hashlib.sha256(block + i.to_bytes(4, "little")).digest() * (1 << 15)
+            sent.update(chunk)
+            proc.stdin.write(chunk)
+            if i % 16 == 0:
+                peak[0] = max(peak[0], peak_rss_kib(proc.pid))
+        proc.stdin.close()
+
+    err = []
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    drain_err = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+    drain_err.start()
+    received = hashlib.sha256()
+    total = 0
+    while True:
+        chunk = proc.stdout.read(1 << 20)
+        if not chunk:
+            break
+        total += len(chunk)
+        received.update(chunk)
+    feeder.join()
+    drain_err.join()
+    code = proc.wait(120)
+    expect_equal(code, 0, f"exit code (stderr {err[0][-500:]!r})")
+    expect_equal(total, size, "bytes received")
+    expect_equal(received.hexdigest(), sent.hexdigest(), "sha256 of what came back")
+    # Bounded memory: 256 MiB went through; boxd must not have held it.
+    expect(peak[0] < 64 * 1024, f"boxd peak RSS {peak[0]} KiB while streaming 256 MiB")
+
+
+@suite.test
+def binary_stdout_is_byte_exact(t):
+    box = vm(t)
+    script = "head -c 4194304 /dev/urandom > /tmp/blob; cat /tmp/blob; sha256sum /tmp/blob >&2"
+    result = t.alice.exec(box, script).expect_ok()
+    remote_sum = result.stderr.split()[0]
+    expect_equal(hashlib.sha256(result.stdout_bytes).hexdigest(), remote_sum, "sha256 of stdout")
+
+
+@suite.test
+def stdout_and_stderr_never_mix(t):
+    box = vm(t)
+    script = "i=0; while [ $i -lt 3000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"
+    result = t.alice.exec(box, script).expect_ok()
+    out = result.stdout.splitlines()
+    err = result.stderr.splitlines()
+    expect_equal(out, [f"out{i}" for i in range(3000)], "stdout lines")
+    expect_equal(err, [f"err{i}" for i in range(3000)], "stderr lines")
+
+
+@suite.test
+def closed_stdout_cancels_the_remote_command_quietly(t):
+    box = vm(t)
+    argv = [t.bin, "box", "exec", box, "--", "sh", "-c", "exec yes boxd-closed-pipe"]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=t.alice.env())
+    first = p.stdout.read(10)
+    p.stdout.close()  # as `| head -c 10` does
+    try:
+        code = p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Failure("boxd kept running after its stdout was closed")
+    err = p.stderr.read().decode()
+    expect_equal(first, b"yes boxd-c"[:10], "the first bytes")
+    expect("error" not in err, f"a closed stdout is not an error, stderr: {err!r}")
+    expect(code in (0, 141), f"exit code after a closed stdout: {code}")
+    eventually(lambda: "yes boxd-closed-pipe" not in remote_processes(t, box), timeout=10,
+               what="remote command killed after the local stdout closed")
+
+
+@suite.test
+def sigint_without_a_pty_cancels_and_exits_130(t):
+    box = vm(t)
+    p = subprocess.Popen([t.bin, "box", "exec", box, "--", "sh", "-c",
+                          "echo started; sleep 1001; echo not-reached"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=t.alice.env())
+    expect_equal(p.stdout.readline(), b"started\n", "first line")
+    p.send_signal(signal.SIGINT)
+    try:
+        code = p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Failure("boxd did not exit after SIGINT")
+    expect_equal(code, 130, "exit code after Ctrl-C")
+    expect(b"not-reached" not in p.stdout.read(), "the remote command went on")
+    eventually(lambda: "sleep 1001" not in remote_processes(t, box), timeout=10,
+               what="the remote process group is gone after Ctrl-C")
+
+
+@suite.test
+def timeout_kills_the_remote_command(t):
+    box = vm(t)
+    started = time.monotonic()
+    result = t.alice.run("box", "exec", "--timeout", "1", box, "--", "sh", "-c",
+                         "sleep 1002 & sleep 1003")
+    expect_equal(result.code, 124, result.describe("exit code on --timeout"))
+    expect(time.monotonic() - started < 10, "timeout took too long")
+    eventually(lambda: "sleep 100" not in remote_processes(t, box), timeout=10,
+               what="no process of the timed-out command left in the box")
+
+
+@suite.test
+def no_stdin_closes_it_at_once(t):
+    box = vm(t)
+    t.alice.run("box", "exec", "-n", box, "--", "cat", hold_stdin=True, timeout=15) \
+        .expect_ok().expect_stdout("")
+
+
+@suite.test
+def jsonl_streams_one_object_per_chunk_then_the_status(t):
+    box = vm(t)
+    result = t.alice.run("box", "exec", "--jsonl", box, "--", "sh", "-c",
+                         "echo one; echo two >&2; exit 3")
+    expect_equal(result.code, 3, result.describe("exit code with --jsonl"))
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    expect(len(objects) >= 3, result.describe("expected output chunks and a final status"))
+    final = objects[-1]
+    expect_equal(final.get("exit_code"), 3, "final object's exit_code")
+    chunks = objects[:-1]
+    out = "".join(o.get("data", "") for o in chunks if o.get("stream") == "stdout")
+    err = "".join(o.get("data", "") for o in chunks if o.get("stream") == "stderr")
+    expect_equal(out, "one\n", "stdout chunks")
+    expect_equal(err, "two\n", "stderr chunks")
+
+
+@suite.test
+def a_vanished_server_ends_the_session_within_seconds(t):
+    server = t.new_server("frozen")
+    cli = t.cli("alice", server=server)
+    name = cli.create_box(t.box_name("frozen"))
+    p = subprocess.Popen([t.bin, "box", "exec", name, "--", "sh", "-c", "echo up; sleep 1000"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=cli.env())
+    try:
+        expect_equal(p.stdout.readline(), b"up\n", "first line")
+        os.kill(server.proc.pid, signal.SIGSTOP)  # alive socket, silent peer
+        started = time.monotonic()
+        try:
+            code = p.wait(20)
+        except subprocess.TimeoutExpired:
+            raise Failure("boxd hung on a silent server (no keepalive)")
+        took = time.monotonic() - started
+        err = p.stderr.read().decode()
+        expect_equal(code, 255, f"exit code (stderr {err!r})")
+        expect("ConnectionError" in err, f"stderr should name ConnectionError: {err!r}")
+        expect(took <= 12, f"took {took:.1f}s to notice the dead server")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.kill(server.proc.pid, signal.SIGCONT)
+
+
+suite.main()
