@@ -1,18 +1,719 @@
-// The "namespace" runtime (being written): until it lands, make_runtime()
-// reports it unavailable and "auto" falls back to the process runtime.
+// The "namespace" runtime: each box is an init process in its own mount,
+// PID, UTS and IPC namespaces with an overlay root (see box_init.cpp for how
+// the root is built).
+//
+// Disk layout of a box (BoxSpec::dir):
+//   disk/upper/<path>  overlay upper layers (writes to /etc, /usr, /var...)
+//   disk/work/<path>   overlay work dirs (scratch space of overlayfs)
+//   disk/home          /home (with boxd/ owned by 1000:1000)
+//   disk/root, disk/tmp  /root and /tmp
+//   rootfs/            mount point of the box's root (empty on the host)
+//   console.log        the init's output, appended at every boot
+// create() seeds upper/etc with passwd and group (user boxd, uid 1000),
+// hostname, hosts and, when the host has /etc/sudoers.d, a NOPASSWD entry.
+//
+// The state the server must not expose to boxes: when the box dir is
+// <state>/boxes/<id>, the whole <state> is hidden from the box; otherwise the
+// box dir's parent (the directory of all boxes) is.
+//
+// boot(): a raw clone() with the four CLONE_NEW* flags (fork semantics), in
+// which the child joins the box's cgroup, points fds 0/1/2 at /dev/null and
+// console.log and fd 3 at a pipe, and re-executes boxd ($BOXD_SELF_EXE, else
+// /proc/self/exe) as `boxd local __box-init`. boot() returns once the init
+// writes "ready" (or fails with what the init reported).
+//
+// Identity: a BoxHandle is (host pid, start time from /proc/<pid>/stat), so a
+// restarted server can adopt a running box and a recycled pid is never
+// mistaken for it. exec() setns()es into /proc/<pid>/ns/* (runtime_spawn.cpp).
+//
+// Freezing: a cgroup per box; freezer v1 (<freezer>/boxd-local/<id>,
+// freezer.state) or cgroup v2 (cgroup.freeze) where available; without
+// either, SIGSTOP/SIGCONT to every process whose PID namespace is the box's.
+// The init joins the cgroup before exec; every exec'd command joins it
+// explicitly (it is the server's child, not the init's). stop() thaws first:
+// a frozen process cannot die.
+#include "common/error.hpp"
+#include "common/files.hpp"
 #include "local/runtime_support.hpp"
 
-namespace boxd::local {
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <mutex>
+#include <poll.h>
+#include <sched.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
-bool namespace_runtime_supported(std::string* why) {
-  if (why != nullptr) {
-    *why = "the namespace runtime is not implemented yet";
-  }
-  return false;
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace boxd::local {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr int k_box_uid = 1000;
+constexpr int k_box_gid = 1000;
+constexpr auto k_boot_timeout = 30s;
+constexpr const char* k_box_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
-std::unique_ptr<Runtime> make_namespace_runtime() { return nullptr; }
+bool write_text(const fs::path& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
 
-int box_init_main(int /*argc*/, char** /*argv*/) { return 1; }
+void sleep_for(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
+
+std::string ns_link(int pid, const char* ns) {
+  char buffer[128];
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
+  ssize_t n = readlink(path.c_str(), buffer, sizeof buffer - 1);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::vector<int> all_pids() {
+  std::vector<int> pids;
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) {
+    return pids;
+  }
+  while (dirent* entry = readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (end != entry->d_name && *end == '\0' && pid > 0) {
+      pids.push_back(static_cast<int>(pid));
+    }
+  }
+  closedir(dir);
+  return pids;
+}
+
+// Every host pid whose PID namespace is init_pid's (the init included).
+std::vector<int> pids_in_namespace_of(int init_pid) {
+  std::vector<int> result;
+  std::string target = ns_link(init_pid, "pid");
+  if (target.empty()) {
+    return result;
+  }
+  for (int pid : all_pids()) {
+    if (ns_link(pid, "pid") == target) {
+      result.push_back(pid);
+    }
+  }
+  return result;
+}
+
+// ----------------------------------------------------------------------------
+// Per-box cgroup for freezing.
+class Freezer {
+ public:
+  enum class Mode { Signals, V1, V2 };
+
+  Freezer() {
+    if (fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
+      init(Mode::V2, "/sys/fs/cgroup/boxd-local");
+    } else if (fs::exists("/sys/fs/cgroup/freezer/tasks")) {
+      init(Mode::V1, "/sys/fs/cgroup/freezer/boxd-local");
+    } else if (fs::exists("/sys/fs/cgroup/unified/cgroup.procs")) {
+      init(Mode::V2, "/sys/fs/cgroup/unified/boxd-local");
+    }
+  }
+
+  Mode mode() const { return m_mode; }
+
+  fs::path dir(const std::string& id) const { return m_base / id; }
+
+  // Creates the box's cgroup (killing leftovers of a previous boot) and
+  // returns an fd on its cgroup.procs, or -1 without cgroups.
+  int prepare(const std::string& id) {
+    if (m_mode == Mode::Signals) {
+      return -1;
+    }
+    if (fs::exists(dir(id))) {
+      kill_all(id);
+    } else if (mkdir(dir(id).c_str(), 0755) < 0 && errno != EEXIST) {
+      return -1;
+    }
+    thaw(id, 0);
+    return open_procs(id);
+  }
+
+  int open_procs(const std::string& id) const {
+    if (m_mode == Mode::Signals) {
+      return -1;
+    }
+    return open((dir(id) / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  }
+
+  std::vector<int> members(const std::string& id) const {
+    std::vector<int> pids;
+    std::istringstream in(read_text(dir(id) / "cgroup.procs"));
+    int pid = 0;
+    while (in >> pid) {
+      pids.push_back(pid);
+    }
+    return pids;
+  }
+
+  bool has_cgroup(const std::string& id) const {
+    return m_mode != Mode::Signals && fs::exists(dir(id) / "cgroup.procs");
+  }
+
+  void freeze(const std::string& id, int init_pid) {
+    if (!has_cgroup(id)) {
+      for (int pid : pids_in_namespace_of(init_pid)) {
+        kill(pid, SIGSTOP);
+      }
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (true) {
+      if (m_mode == Mode::V1) {
+        write_text(dir(id) / "freezer.state", "FROZEN");
+        if (read_text(dir(id) / "freezer.state").starts_with("FROZEN")) {
+          return;
+        }
+      } else {
+        write_text(dir(id) / "cgroup.freeze", "1");
+        if (read_text(dir(id) / "cgroup.events").find("frozen 1") != std::string::npos) {
+          return;
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        thaw(id, init_pid);
+        throw Error(ErrorClass::Internal, "the box did not freeze within 10 seconds");
+      }
+      sleep_for(10ms);
+    }
+  }
+
+  void thaw(const std::string& id, int init_pid) {
+    if (!has_cgroup(id)) {
+      if (init_pid > 0) {
+        for (int pid : pids_in_namespace_of(init_pid)) {
+          kill(pid, SIGCONT);
+        }
+      }
+      return;
+    }
+    if (m_mode == Mode::V1) {
+      write_text(dir(id) / "freezer.state", "THAWED");
+    } else {
+      write_text(dir(id) / "cgroup.freeze", "0");
+    }
+  }
+
+  bool frozen(const std::string& id, int init_pid) const {
+    if (!has_cgroup(id)) {
+      auto stat = read_proc_stat(init_pid);
+      return stat && stat->state == 'T';
+    }
+    if (m_mode == Mode::V1) {
+      return !read_text(dir(id) / "freezer.state").starts_with("THAWED");
+    }
+    return read_text(dir(id) / "cgroup.freeze").starts_with("1");
+  }
+
+  // Thaws and SIGKILLs every member, waits (up to 5 s) for them to leave.
+  void kill_all(const std::string& id) {
+    if (!has_cgroup(id)) {
+      return;
+    }
+    thaw(id, 0);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (true) {
+      auto pids = members(id);
+      if (pids.empty() || std::chrono::steady_clock::now() > deadline) {
+        return;
+      }
+      for (int pid : pids) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, WNOHANG);
+      }
+      reap_orphans();
+      sleep_for(10ms);
+    }
+  }
+
+  void remove(const std::string& id) {
+    if (m_mode == Mode::Signals) {
+      return;
+    }
+    kill_all(id);
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (rmdir(dir(id).c_str()) == 0 || errno == ENOENT) {
+        return;
+      }
+      sleep_for(20ms);
+    }
+  }
+
+ private:
+  void init(Mode mode, const fs::path& base) {
+    if (mkdir(base.c_str(), 0755) < 0 && errno != EEXIST) {
+      return;
+    }
+    m_mode = mode;
+    m_base = base;
+  }
+
+  Mode m_mode = Mode::Signals;
+  fs::path m_base;
+};
+
+// ----------------------------------------------------------------------------
+std::string box_shell() {
+  return access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+}
+
+// The host's passwd/group without entries named `name` or with id 1000, plus ours.
+std::string with_box_entry(const std::string& host_text, const std::string& entry) {
+  std::istringstream in(host_text);
+  std::string out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream split(line);
+    std::string field;
+    while (std::getline(split, field, ':')) {
+      fields.push_back(field);
+    }
+    if (!fields.empty() &&
+        (fields[0] == "boxd" || (fields.size() > 2 && fields[2] == std::to_string(k_box_uid)))) {
+      continue;
+    }
+    out += line + "\n";
+  }
+  return out + entry + "\n";
+}
+
+void mirror_host_dir(const fs::path& path, const fs::path& host) {
+  ensure_dir(path, 0755);
+  struct stat st {};
+  if (stat(host.c_str(), &st) == 0) {
+    chmod(path.c_str(), st.st_mode & 07777);
+    if (chown(path.c_str(), st.st_uid, st.st_gid) < 0) {
+      throw_errno("chown " + path.string());
+    }
+  }
+}
+
+void write_owned(const fs::path& path, const std::string& text, unsigned mode) {
+  write_file_atomic(path, text, mode);
+  if (chown(path.c_str(), 0, 0) < 0) {
+    throw_errno("chown " + path.string());
+  }
+}
+
+fs::path hidden_dir_of(const BoxSpec& box) {
+  fs::path dir = fs::weakly_canonical(box.dir);
+  fs::path parent = dir.parent_path();
+  if (parent.filename() == "boxes" && parent.parent_path() != parent.root_path()) {
+    return parent.parent_path();
+  }
+  return parent;
+}
+
+void write_identity(const BoxSpec& box) {
+  const fs::path etc = box.dir / "disk" / "upper" / "etc";
+  write_owned(etc / "hostname", box.name + "\n", 0644);
+  write_owned(etc / "hosts",
+              "127.0.0.1\tlocalhost\n127.0.1.1\t" + box.name +
+                  "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+              0644);
+}
+
+std::string login_shell_of_box(const BoxSpec& box) {
+  std::istringstream in(read_text(box.dir / "disk" / "upper" / "etc" / "passwd"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("boxd:")) {
+      auto colon = line.rfind(':');
+      std::string shell = line.substr(colon + 1);
+      if (!shell.empty()) {
+        return shell;
+      }
+    }
+  }
+  return "/bin/sh";
+}
+
+class NamespaceRuntime final : public Runtime {
+ public:
+  std::string kind() const override { return "namespace"; }
+
+  void create(const BoxSpec& box) override {
+    const fs::path disk = box.dir / "disk";
+    ensure_dir(box.dir, 0700);
+    ensure_dir(disk, 0755);
+    ensure_dir(disk / "upper", 0755);
+    ensure_dir(disk / "work", 0700);
+    ensure_dir(disk / "home", 0755);
+    ensure_dir(disk / "root", 0700);
+    ensure_dir(disk / "tmp", 01777);
+    ensure_dir(disk / "home" / "boxd", 0755);
+    if (chown((disk / "home" / "boxd").c_str(), k_box_uid, k_box_gid) < 0) {
+      throw_errno("chown home/boxd");
+    }
+    const fs::path etc = disk / "upper" / "etc";
+    mirror_host_dir(etc, "/etc");
+    const std::string shell = box_shell();
+    write_owned(etc / "passwd",
+                with_box_entry(read_text("/etc/passwd"),
+                               "boxd:x:1000:1000::/home/boxd:" + shell),
+                0644);
+    write_owned(etc / "group", with_box_entry(read_text("/etc/group"), "boxd:x:1000:"), 0644);
+    write_identity(box);
+    if (fs::is_directory("/etc/sudoers.d")) {
+      mirror_host_dir(etc / "sudoers.d", "/etc/sudoers.d");
+      write_owned(etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n", 0440);
+    }
+  }
+
+  void copy_disk(const BoxSpec& src, const BoxSpec& dst) override {
+    const fs::path from = src.dir / "disk";
+    const fs::path to = dst.dir / "disk";
+    if (!fs::is_directory(from)) {
+      throw Error(ErrorClass::Internal, "box " + src.name + " has no disk to copy");
+    }
+    ensure_dir(dst.dir, 0700);
+    ensure_dir(to, 0755);
+    for (const char* part : {"upper", "home", "root", "tmp"}) {
+      remove_tree(to / part);
+      if (!fs::exists(from / part)) {
+        continue;
+      }
+      auto result = run_command({"/bin/cp", "-a", "--", (from / part).string(), (to / part).string()});
+      if (result.status != 0) {
+        throw Error(ErrorClass::Internal, "copying the disk of " + src.name + " failed: " +
+                                              result.error_output);
+      }
+    }
+    remove_tree(to / "work");
+    ensure_dir(to / "work", 0700);
+    if (fs::is_directory(to / "upper" / "etc")) {
+      write_identity(dst);
+    }
+  }
+
+  BoxHandle boot(const BoxSpec& box) override {
+    if (!fs::is_directory(box.dir / "disk" / "upper") || !fs::is_directory(box.dir / "disk" / "home")) {
+      create(box);
+    }
+    ensure_dir(box.dir / "disk" / "work", 0700);
+    ensure_dir(box.dir / "rootfs", 0755);
+    const fs::path box_dir = fs::weakly_canonical(box.dir);
+    const std::string hidden = hidden_dir_of(box).string();
+    for (const auto& path : {box_dir.string(), hidden}) {
+      if (path.find_first_of(",:") != std::string::npos) {
+        throw Error(ErrorClass::Internal,
+                    "the state directory path must not contain ',' or ':' (" + path + ")");
+      }
+    }
+
+    const char* override_exe = getenv("BOXD_SELF_EXE");
+    std::string exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
+                                                                         : "/proc/self/exe";
+    std::vector<std::string> argv_strings = {"boxd", "local", "__box-init", box.name,
+                                             box_dir.string(), hidden};
+    std::vector<std::string> env_strings = {std::string("PATH=") + k_box_path, "HOME=/root"};
+    auto argv = c_strings(argv_strings);
+    auto envp = c_strings(env_strings);
+
+    int cgroup_fd = m_freezer.prepare(box.id);
+    int console = open((box.dir / "console.log").c_str(),
+                       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int ready[2] = {-1, -1};
+    auto close_all = [&] {
+      for (int fd : {cgroup_fd, console, null_fd, ready[0], ready[1]}) {
+        if (fd >= 0) {
+          close(fd);
+        }
+      }
+    };
+    if (console < 0 || null_fd < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+      int saved = errno;
+      close_all();
+      errno = saved;
+      throw_errno("preparing the boot of " + box.name);
+    }
+
+    const char* exe_path = exe.c_str();
+    const int ready_write = ready[1];
+    long pid = syscall(SYS_clone,
+                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, 0, 0,
+                       0, 0);
+    if (pid == 0) {
+      // Child: async-signal-safe calls only.
+      if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
+        const char message[] = "boxd: could not join the box cgroup\n";
+        ssize_t ignored = write(console, message, sizeof message - 1);
+        (void)ignored;
+      }
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      int high_null = fcntl(null_fd, F_DUPFD_CLOEXEC, 10);
+      int high_console = fcntl(console, F_DUPFD_CLOEXEC, 10);
+      int high_ready = fcntl(ready_write, F_DUPFD_CLOEXEC, 10);
+      dup2(high_null, 0);
+      dup2(high_console, 1);
+      dup2(high_console, 2);
+      dup2(high_ready, 3);
+      syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+      execve(exe_path, argv.data(), envp.data());
+      const char message[] = "boxd: could not execute boxd for the box init\n";
+      ssize_t ignored = write(2, message, sizeof message - 1);
+      (void)ignored;
+      _exit(127);
+    }
+    int clone_errno = errno;
+    close(ready[1]);
+    ready[1] = -1;
+    if (pid < 0) {
+      close_all();
+      errno = clone_errno;
+      throw_errno("creating the namespaces of " + box.name);
+    }
+
+    std::string reply;
+    const auto deadline = std::chrono::steady_clock::now() + k_boot_timeout;
+    while (reply.find('\n') == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        break;
+      }
+      struct pollfd pfd {ready[0], POLLIN, 0};
+      int rc = poll(&pfd, 1, static_cast<int>(left.count()));
+      if (rc < 0 && errno == EINTR) {
+        continue;
+      }
+      if (rc <= 0) {
+        break;
+      }
+      char buffer[512];
+      ssize_t n = read(ready[0], buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      reply.append(buffer, static_cast<std::size_t>(n));
+    }
+    close_all();
+    if (reply != "ready\n") {
+      kill(static_cast<pid_t>(pid), SIGKILL);
+      waitpid(static_cast<pid_t>(pid), nullptr, 0);
+      m_freezer.remove(box.id);
+      std::string why = reply.empty() ? "the init exited or timed out (see console.log)"
+                                      : reply.substr(0, reply.find('\n'));
+      throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + why);
+    }
+    auto stat = read_proc_stat(static_cast<int>(pid));
+    if (!stat) {
+      throw Error(ErrorClass::Internal, "box " + box.name + " init vanished after boot");
+    }
+    return BoxHandle{static_cast<int>(pid), stat->start_time};
+  }
+
+  bool alive(const BoxSpec& /*box*/, const BoxHandle& handle) override {
+    auto stat = read_proc_stat(handle.init_pid);
+    if (!stat || stat->start_time != handle.init_start_time) {
+      return false;
+    }
+    if (stat->state == 'Z' || stat->state == 'X') {
+      waitpid(handle.init_pid, nullptr, WNOHANG);  // our child: reap it
+      return false;
+    }
+    return true;
+  }
+
+  void stop(const BoxSpec& box, const BoxHandle& handle) override {
+    auto stat = read_proc_stat(handle.init_pid);
+    bool ours = stat && stat->start_time == handle.init_start_time;
+    if (ours) {
+      m_freezer.thaw(box.id, handle.init_pid);
+      kill(handle.init_pid, SIGCONT);
+      kill(handle.init_pid, SIGKILL);
+      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        waitpid(handle.init_pid, nullptr, WNOHANG);
+        reap_orphans();
+        auto now = read_proc_stat(handle.init_pid);
+        if (!now || now->start_time != handle.init_start_time || now->state == 'Z' ||
+            now->state == 'X') {
+          break;
+        }
+        sleep_for(5ms);
+      }
+      waitpid(handle.init_pid, nullptr, WNOHANG);
+    }
+    m_freezer.remove(box.id);
+    reap_orphans();
+    if (ours) {
+      append_console(box.dir, "boxd: box stopped");
+    }
+  }
+
+  void suspend(const BoxSpec& box, const BoxHandle& handle) override {
+    require_alive(box, handle);
+    m_freezer.freeze(box.id, handle.init_pid);
+  }
+
+  void resume(const BoxSpec& box, const BoxHandle& handle) override {
+    m_freezer.thaw(box.id, handle.init_pid);
+  }
+
+  void destroy(const BoxSpec& box) override {
+    m_freezer.remove(box.id);
+    remove_tree(box.dir);
+  }
+
+  std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
+                                    const ExecSpec& spec) override {
+    require_alive(box, handle);
+    if (m_freezer.frozen(box.id, handle.init_pid)) {
+      // A command started now would freeze mid-start (and us with it).
+      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
+    }
+    std::vector<int> ns_fds;
+    auto close_fds = [&ns_fds] {
+      for (int fd : ns_fds) {
+        close(fd);
+      }
+      ns_fds.clear();
+    };
+    for (const char* ns : {"ipc", "uts", "pid", "mnt"}) {
+      std::string path = "/proc/" + std::to_string(handle.init_pid) + "/ns/" + ns;
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        close_fds();
+        throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+      }
+      ns_fds.push_back(fd);
+    }
+    // The fds are of the right process only if it is still the same one.
+    if (!process_matches(handle.init_pid, handle.init_start_time)) {
+      close_fds();
+      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+    }
+
+    SpawnPlan plan;
+    const std::string shell = login_shell_of_box(box);
+    if (spec.command.empty()) {
+      plan.path = shell;
+      plan.argv = {shell, "-l"};
+    } else {
+      plan.path = "/bin/sh";
+      plan.argv = {"sh", "-c", spec.command};
+    }
+    plan.env = {"HOME=/home/boxd", "USER=boxd", "LOGNAME=boxd", "SHELL=" + shell,
+                std::string("PATH=") + k_box_path};
+    if (spec.tty) {
+      plan.env.push_back("TERM=" + (spec.term.empty() ? std::string("xterm-256color") : spec.term));
+    }
+    for (const auto& [key, value] : box.env) {
+      plan.env.push_back(key + "=" + value);
+    }
+    plan.cwd = "/home/boxd";
+    plan.tty = spec.tty;
+    plan.cols = spec.cols;
+    plan.rows = spec.rows;
+    plan.uid = k_box_uid;
+    plan.gid = k_box_gid;
+    plan.ns_fds = ns_fds;
+    plan.cgroup_procs_fd = m_freezer.open_procs(box.id);
+    try {
+      auto process = spawn_process(plan);
+      close_fds();
+      if (plan.cgroup_procs_fd >= 0) {
+        close(plan.cgroup_procs_fd);
+      }
+      return process;
+    } catch (...) {
+      close_fds();
+      if (plan.cgroup_procs_fd >= 0) {
+        close(plan.cgroup_procs_fd);
+      }
+      throw;
+    }
+  }
+
+ private:
+  void require_alive(const BoxSpec& box, const BoxHandle& handle) {
+    if (!alive(box, handle)) {
+      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+    }
+  }
+
+  Freezer m_freezer;
+};
+
+}  // namespace
+
+bool namespace_runtime_supported(std::string* why) {
+  static std::once_flag once;
+  static bool supported = false;
+  static std::string reason;
+  std::call_once(once, [] {
+    if (geteuid() != 0) {
+      reason = "it needs root";
+      return;
+    }
+    if (read_text("/proc/filesystems").find("overlay") == std::string::npos) {
+      reason = "the kernel has no overlayfs";
+      return;
+    }
+    long pid = syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+                       0, 0, 0, 0);
+    if (pid == 0) {
+      _exit(0);
+    }
+    if (pid < 0) {
+      reason = std::string("cannot create namespaces: ") + std::strerror(errno);
+      return;
+    }
+    int status = 0;
+    waitpid(static_cast<pid_t>(pid), &status, 0);
+    supported = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!supported) {
+      reason = "the namespace probe failed";
+    }
+  });
+  if (why != nullptr) {
+    *why = reason;
+  }
+  return supported;
+}
+
+std::unique_ptr<Runtime> make_namespace_runtime() {
+  return std::make_unique<NamespaceRuntime>();
+}
 
 }  // namespace boxd::local

@@ -29,8 +29,12 @@
 // Exit: waitid(P_PIDFD) on a pidfd, which cannot be fooled by pid reuse and
 // doubles as exit_fd() (readable once the process has exited). The server
 // must not set SIGCHLD to SIG_IGN, or the kernel would reap our children.
-// An ExecProcess destroyed before its command exited kills the command's
-// group and leaves the zombie to reap_orphans(), so nothing blocks.
+// Every command stays in a registry until reaped: an ExecProcess destroyed
+// before its command exited kills the command's group and leaves the zombie
+// to reap_orphans(), so nothing blocks; and stop() calls reap_orphans() while
+// a box's init dies, because a PID namespace's init does not finish dying
+// until every process of the namespace has been reaped, including our
+// commands (the status is kept for their ExecProcess).
 #include "local/runtime_support.hpp"
 
 #include "common/error.hpp"
@@ -185,19 +189,56 @@ ExitStatus status_from_siginfo(const siginfo_t& info) {
   return status;
 }
 
-std::mutex g_orphans_mutex;
-std::vector<std::pair<int, int>> g_orphans;  // (pid, pidfd or -1)
+// The exit state of one spawned command, shared by its ExecProcess and the
+// registry of unreaped children (so that stop() can reap a box's commands:
+// a dying PID namespace's init waits until every process of the namespace
+// has been reaped, and ours are reaped only by us).
+struct ChildState {
+  int pid = 0;
+  int pidfd = -1;
+  std::mutex mutex;
+  std::optional<ExitStatus> status;
+
+  ~ChildState() {
+    if (pidfd >= 0) {
+      close(pidfd);
+    }
+  }
+
+  std::optional<ExitStatus> poll() {
+    std::lock_guard lock(mutex);
+    if (status) {
+      return status;
+    }
+    siginfo_t info{};
+    int rc = 0;
+    if (pidfd >= 0) {
+      rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
+                  WEXITED | WNOHANG);
+    } else {
+      rc = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+    }
+    if (rc == 0 && info.si_pid != 0) {
+      status = status_from_siginfo(info);
+    } else if (rc < 0 && errno == ECHILD) {
+      status = ExitStatus{255, 0};  // reaped elsewhere: nothing more can be known
+    }
+    return status;
+  }
+};
+
+std::mutex g_children_mutex;
+std::vector<std::shared_ptr<ChildState>> g_children;  // not yet reaped
 
 class SpawnedProcess final : public ExecProcess {
  public:
-  SpawnedProcess(int pid, int pidfd, int in, int out, int err, bool tty)
-      : m_pid(pid), m_pidfd(pidfd), m_stdin(in), m_stdout(out), m_stderr(err), m_tty(tty) {}
+  SpawnedProcess(std::shared_ptr<ChildState> state, int in, int out, int err, bool tty)
+      : m_state(std::move(state)), m_stdin(in), m_stdout(out), m_stderr(err), m_tty(tty) {}
 
   ~SpawnedProcess() override {
-    bool exited = poll_exit().has_value();
-    if (!exited) {
-      kill(-m_pid, SIGKILL);
-      kill(m_pid, SIGKILL);
+    if (!poll_exit()) {
+      kill(-m_state->pid, SIGKILL);
+      kill(m_state->pid, SIGKILL);
     }
     close_fd(m_stdin);
     if (m_stdout != m_stdin) {
@@ -206,12 +247,7 @@ class SpawnedProcess final : public ExecProcess {
       m_stdout = -1;
     }
     close_fd(m_stderr);
-    if (!exited) {
-      std::lock_guard lock(g_orphans_mutex);
-      g_orphans.emplace_back(m_pid, m_pidfd);
-      m_pidfd = -1;
-    }
-    close_fd(m_pidfd);
+    reap_orphans();  // the zombie stays registered until it is reaped
   }
 
   SpawnedProcess(const SpawnedProcess&) = delete;
@@ -220,8 +256,8 @@ class SpawnedProcess final : public ExecProcess {
   int stdin_fd() const override { return m_stdin; }
   int stdout_fd() const override { return m_stdout; }
   int stderr_fd() const override { return m_stderr; }
-  int exit_fd() const override { return m_pidfd; }
-  int pid() const { return m_pid; }
+  int exit_fd() const override { return m_state->pidfd; }
+  int pid() const { return m_state->pid; }
 
   void close_stdin() override {
     if (m_tty) {
@@ -251,40 +287,20 @@ class SpawnedProcess final : public ExecProcess {
   }
 
   void kill_group(int sig) override {
-    if (kill(-m_pid, sig) < 0 && !poll_exit()) {
-      kill(m_pid, sig);
+    if (kill(-m_state->pid, sig) < 0 && !poll_exit()) {
+      kill(m_state->pid, sig);
     }
   }
 
-  std::optional<ExitStatus> poll_exit() override {
-    std::lock_guard lock(m_mutex);
-    if (m_status) {
-      return m_status;
-    }
-    siginfo_t info{};
-    int rc = 0;
-    if (m_pidfd >= 0) {
-      rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(m_pidfd), &info,
-                  WEXITED | WNOHANG);
-    } else {
-      rc = waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG);
-    }
-    if (rc == 0 && info.si_pid != 0) {
-      m_status = status_from_siginfo(info);
-    } else if (rc < 0 && errno == ECHILD) {
-      // Someone else reaped it; nothing more can be known.
-      m_status = ExitStatus{255, 0};
-    }
-    return m_status;
-  }
+  std::optional<ExitStatus> poll_exit() override { return m_state->poll(); }
 
   ExitStatus wait_exit() override {
     while (true) {
       if (auto status = poll_exit()) {
         return *status;
       }
-      if (m_pidfd >= 0) {
-        struct pollfd pfd {m_pidfd, POLLIN, 0};
+      if (m_state->pidfd >= 0) {
+        struct pollfd pfd {m_state->pidfd, POLLIN, 0};
         poll(&pfd, 1, 1000);
       } else {
         usleep(10000);
@@ -300,14 +316,11 @@ class SpawnedProcess final : public ExecProcess {
     }
   }
 
-  int m_pid;
-  int m_pidfd;
+  std::shared_ptr<ChildState> m_state;
   int m_stdin;
   int m_stdout;
   int m_stderr;
   bool m_tty;
-  std::mutex m_mutex;
-  std::optional<ExitStatus> m_status;
 };
 
 struct Pipe {
@@ -352,19 +365,9 @@ bool read_report(int fd, Report& report) {
 }  // namespace
 
 void reap_orphans() {
-  std::lock_guard lock(g_orphans_mutex);
-  std::erase_if(g_orphans, [](std::pair<int, int>& orphan) {
-    siginfo_t info{};
-    int rc = orphan.second >= 0
-                 ? waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(orphan.second), &info,
-                          WEXITED | WNOHANG)
-                 : waitid(P_PID, static_cast<id_t>(orphan.first), &info, WEXITED | WNOHANG);
-    bool done = (rc == 0 && info.si_pid != 0) || (rc < 0 && errno == ECHILD);
-    if (done && orphan.second >= 0) {
-      close(orphan.second);
-    }
-    return done;
-  });
+  std::lock_guard lock(g_children_mutex);
+  std::erase_if(g_children,
+                [](const std::shared_ptr<ChildState>& child) { return child->poll().has_value(); });
 }
 
 int spawned_pgid(const ExecProcess& process) {
@@ -532,13 +535,19 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
     throw Error(ErrorClass::Internal, message);
   }
 
-  int pidfd = pidfd_open(command_pid);
+  auto state = std::make_shared<ChildState>();
+  state->pid = command_pid;
+  state->pidfd = pidfd_open(command_pid);
+  {
+    std::lock_guard lock(g_children_mutex);
+    g_children.push_back(state);
+  }
   for (int fd : {our_in, our_out, our_err}) {
     if (fd >= 0) {
       set_nonblocking(fd);
     }
   }
-  return std::make_unique<SpawnedProcess>(command_pid, pidfd, our_in, our_out, our_err, plan.tty);
+  return std::make_unique<SpawnedProcess>(std::move(state), our_in, our_out, our_err, plan.tty);
 }
 
 }  // namespace boxd::local

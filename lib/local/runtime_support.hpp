@@ -38,7 +38,8 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan);
 // The process-group id of a spawned process (its pid: it runs setsid()).
 int spawned_pgid(const ExecProcess& process);
 
-// Reaps exec processes whose ExecProcess was destroyed before they exited.
+// Reaps every exited exec'd command without waiting (the status is kept for
+// its ExecProcess); also the ones whose ExecProcess is gone.
 void reap_orphans();
 
 // /proc/<pid>/stat: start time (field 22) and state (field 3).
