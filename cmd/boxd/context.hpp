@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "common/error.hpp"
+
 #include "client/client.hpp"
 #include "client/config.hpp"
 
@@ -23,8 +25,13 @@ struct GlobalOptions {
 
 class Context {
  public:
+  // The real process: std::cout / std::cerr, isatty() on fds 0, 1, 2.
   Context();
+  // Tests: any streams, no terminals.
+  Context(std::ostream& out_stream, std::ostream& err_stream);
   ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
 
   std::ostream& out;   // data only
   std::ostream& err;   // messages, progress, notices
@@ -47,8 +54,13 @@ class Context {
   bool color_stdout() const;
   bool color_stderr() const;
 
+  // Tests (and commands that already hold one) can set the configuration.
+  void set_config(client::ResolvedConfig config);
+
   // "warning: ..." / "error: ..." lines on stderr.
   void warn(const std::string& message);
+  // "error: <message>" and, when there is one, "hint: <hint>".
+  void print_error(const std::string& message, const std::string& hint = {});
 
  private:
   std::unique_ptr<client::ResolvedConfig> m_config;

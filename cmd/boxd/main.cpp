@@ -1,2 +1,20 @@
-// Placeholder until the CLI tree lands.
-int main() { return 0; }
+// boxd: the shortest path from argv to an exit code (dispatch.cpp).
+#include <csignal>
+#include <cstring>
+
+#include "boxd/context.hpp"
+#include "boxd/dispatch.hpp"
+#include "local/runtime.hpp"
+
+int main(int argc, char** argv) {
+  // The box init process re-executes this binary; it must not touch CLI11,
+  // config files or signal dispositions.
+  if (argc >= 3 && std::strcmp(argv[1], "local") == 0 && std::strcmp(argv[2], "__box-init") == 0) {
+    return boxd::local::box_init_main(argc, argv);
+  }
+  // A closed stdout (`boxd box list | head -1`) is not an error: writes fail
+  // with EPIPE instead of killing us, and each command ends quietly.
+  std::signal(SIGPIPE, SIG_IGN);
+  boxd::cli::Context ctx;
+  return boxd::cli::run_cli(argc, argv, ctx);
+}

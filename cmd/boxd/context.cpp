@@ -1,0 +1,74 @@
+#include "boxd/context.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace boxd::cli {
+
+Context::Context() : out(std::cout), err(std::cerr) {
+  stdin_tty = ::isatty(STDIN_FILENO) == 1;
+  stdout_tty = ::isatty(STDOUT_FILENO) == 1;
+  stderr_tty = ::isatty(STDERR_FILENO) == 1;
+}
+
+Context::Context(std::ostream& out_stream, std::ostream& err_stream)
+    : out(out_stream), err(err_stream) {}
+
+Context::~Context() = default;
+
+const client::ResolvedConfig& Context::config() {
+  if (!m_config) {
+    m_config = std::make_unique<client::ResolvedConfig>(client::resolve_config(global.flags));
+    if (global.verbose > 0) {
+      // Never the key or the token: only where each setting came from.
+      err << "debug: environment " << m_config->environment;
+      if (!m_config->profile.empty()) {
+        err << ", profile " << m_config->profile;
+      }
+      err << "\n";
+      err << "debug: api_url " << m_config->api_url << (m_config->endpoint.tls ? " (TLS)" : " (plaintext)")
+          << "\n";
+      err << "debug: exchange_url " << m_config->exchange_url << "\n";
+      for (const auto& [key, source] : m_config->sources) {
+        err << "debug: " << key << " from " << client::source_name(source) << "\n";
+      }
+    }
+  }
+  return *m_config;
+}
+
+client::Client& Context::client() {
+  if (!m_client) {
+    m_client = std::make_unique<client::Client>(config());
+  }
+  return *m_client;
+}
+
+void Context::set_config(client::ResolvedConfig config) {
+  m_client.reset();
+  m_config = std::make_unique<client::ResolvedConfig>(std::move(config));
+}
+
+namespace {
+bool no_color_env() {
+  const char* value = std::getenv("NO_COLOR");
+  return value != nullptr && value[0] != '\0';
+}
+}  // namespace
+
+bool Context::color_stdout() const { return stdout_tty && !global.no_color && !no_color_env(); }
+
+bool Context::color_stderr() const { return stderr_tty && !global.no_color && !no_color_env(); }
+
+void Context::warn(const std::string& message) { err << "warning: " << message << "\n"; }
+
+void Context::print_error(const std::string& message, const std::string& hint) {
+  err << "error: " << message << "\n";
+  if (!hint.empty()) {
+    err << "hint: " << hint << "\n";
+  }
+}
+
+}  // namespace boxd::cli
