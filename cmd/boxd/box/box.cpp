@@ -1,0 +1,45 @@
+#include "boxd/box/box.hpp"
+
+#include "boxd/box/create.hpp"
+#include "boxd/box/destroy.hpp"
+#include "boxd/box/fork.hpp"
+#include "boxd/box/get.hpp"
+#include "boxd/box/list.hpp"
+#include "boxd/box/reboot.hpp"
+#include "boxd/box/resume.hpp"
+#include "boxd/box/start.hpp"
+#include "boxd/box/stop.hpp"
+#include "boxd/box/suspend.hpp"
+#if __has_include("boxd/box/exec.hpp")
+#include "boxd/box/exec.hpp"
+#include "boxd/box/shell.hpp"
+#define BOXD_HAVE_EXEC 1
+#endif
+
+namespace boxd::cli {
+
+void add_box(CLI::App& root, Context& ctx) {
+  CLI::App* box = root.add_subcommand("box", "Create, run and manage boxes");
+  add_box_create(*box, ctx);
+  add_box_list(*box, ctx);
+  add_box_get(*box, ctx);
+  add_box_fork(*box, ctx);
+  add_box_start(*box, ctx);
+  add_box_stop(*box, ctx);
+  add_box_reboot(*box, ctx);
+  add_box_suspend(*box, ctx);
+  add_box_resume(*box, ctx);
+  add_box_destroy(*box, ctx);
+#ifdef BOXD_HAVE_EXEC
+  add_box_exec(*box, ctx);
+  add_box_shell(*box, ctx);
+#endif
+  box->footer(
+      "Examples:\n"
+      "  vm=$(boxd box create)\n"
+      "  boxd box exec \"$vm\" -- uname -a\n"
+      "  boxd box list\n"
+      "  boxd box destroy --yes \"$vm\"");
+}
+
+}  // namespace boxd::cli

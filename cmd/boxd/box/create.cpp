@@ -1,0 +1,102 @@
+#include "boxd/box/create.hpp"
+
+#include "boxd/command.hpp"
+#include "boxd/output.hpp"
+#include "boxd/validators.hpp"
+#include "common/sizes.hpp"
+
+namespace boxd::cli {
+
+CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
+  CLI::App* cmd = parent.add_subcommand("create", "Create a box and print its name");
+  cmd->add_option("NAME", options.name, "Box name (a DNS label; default: picked by the server)")
+      ->check(box_name_validator());
+  cmd->add_option("--image", options.image, "Image reference (default: the server's default image)");
+  cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: the server's)")
+      ->check(CLI::Range(1U, 1024U));
+  cmd->add_option_function<std::string>(
+         "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
+         "Memory size: 512M, 4G, 1.5G, 10GiB or bytes")
+      ->type_name("SIZE")
+      ->check(size_validator());
+  cmd->add_option_function<std::vector<std::string>>(
+         "--env",
+         [&options](const std::vector<std::string>& pairs) {
+           for (const auto& pair : pairs) {
+             options.env.push_back(split_env_pair(pair));
+           }
+         },
+         "Environment variable for the box (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false)
+      ->check(env_pair_validator());
+  cmd->add_option("--restart-policy", options.restart_policy, "Restart policy")
+      ->check(CLI::IsMember({"always", "never"}));
+  cmd->add_option_function<std::uint32_t>(
+         "--auto-suspend-timeout",
+         [&options](const std::uint32_t& secs) { options.auto_suspend_timeout_secs = secs; },
+         "Suspend after S seconds without inbound traffic (0 = never)")
+      ->type_name("S");
+  cmd->add_option_function<std::uint32_t>(
+         "--auto-destroy-timeout",
+         [&options](const std::uint32_t& secs) { options.auto_destroy_timeout_secs = secs; },
+         "Destroy after S seconds (0 = never)")
+      ->type_name("S");
+  cmd->footer(
+      "Examples:\n"
+      "  boxd box create web\n"
+      "  boxd box create web --vcpu 4 --memory 16G --env PORT=8080\n"
+      "  vm=$(boxd box create) && boxd box exec \"$vm\" -- uname -a\n"
+      "  boxd box create --json | jq -r .url");
+  return cmd;
+}
+
+void add_box_create(CLI::App& parent, Context& ctx) {
+  add_leaf<CreateOptions>(parent, ctx, define_box_create, run_create);
+}
+
+api::v1::CreateVmRequest create_request(const CreateOptions& options) {
+  api::v1::CreateVmRequest request;
+  request.set_name(options.name);
+  request.set_image_ref(options.image);
+  for (const auto& [key, value] : options.env) {
+    auto* env = request.add_env();
+    env->set_key(key);
+    env->set_value(value);
+  }
+  request.set_restart_policy(options.restart_policy);
+  auto* config = request.mutable_config();
+  config->set_vcpu(options.vcpu);
+  config->set_memory_bytes(options.memory_bytes);
+  if (options.auto_suspend_timeout_secs) {
+    config->mutable_srf()->set_auto_suspend_timeout_secs(*options.auto_suspend_timeout_secs);
+  }
+  if (options.auto_destroy_timeout_secs) {
+    config->mutable_srf()->set_auto_destroy_timeout_secs(*options.auto_destroy_timeout_secs);
+  }
+  return request;
+}
+
+int run_create(const CreateOptions& options, Context& ctx) {
+  const api::v1::CreateVmResponse response = ctx.client().create_vm(create_request(options));
+  if (options.json) {
+    ctx.out << dump_json(proto_to_json(response));
+    return 0;
+  }
+  ctx.out << response.name() << "\n";
+  ctx.out.flush();
+  ctx.err << "Created box '" << response.name() << "' (" << response.status();
+  if (!response.image().empty()) {
+    ctx.err << ", image " << response.image();
+  }
+  if (response.boot_time_ms() > 0) {
+    ctx.err << ", booted in " << response.boot_time_ms() << " ms";
+  }
+  ctx.err << ")\n";
+  if (!response.url().empty()) {
+    ctx.err << "  url: " << response.url() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace boxd::cli

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "boxd/api/v1/api.pb.h"
+#include "boxd/context.hpp"
+
+namespace boxd::cli {
+
+struct CreateOptions {
+  std::string name;    // empty: the server picks one
+  std::string image;   // empty: the default image
+  unsigned vcpu = 0;   // 0: default
+  std::uint64_t memory_bytes = 0;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string restart_policy;  // "", "always", "never"
+  std::optional<std::uint32_t> auto_suspend_timeout_secs;
+  std::optional<std::uint32_t> auto_destroy_timeout_secs;
+  bool json = false;
+};
+
+CLI::App* define_box_create(CLI::App& parent, CreateOptions& options);
+void add_box_create(CLI::App& parent, Context& ctx);
+api::v1::CreateVmRequest create_request(const CreateOptions& options);
+int run_create(const CreateOptions& options, Context& ctx);
+
+}  // namespace boxd::cli
