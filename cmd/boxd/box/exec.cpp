@@ -1,0 +1,151 @@
+#include "boxd/box/exec.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "boxd/box/exec_relay.hpp"
+#include "boxd/command.hpp"
+#include "boxd/exit_codes.hpp"
+#include "boxd/output.hpp"
+#include "boxd/validators.hpp"
+#include "common/error.hpp"
+#include "common/shell_quote.hpp"
+
+namespace boxd::cli {
+
+CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
+  CLI::App* cmd = parent.add_subcommand("exec", "Run a command in a box");
+  cmd->add_option("VM", options.vm, "Box name or id")->required();
+  cmd->add_option("COMMAND", options.command,
+                  "Command and arguments, after --. One word is run as a shell string; several "
+                  "words reach the remote program as exactly that argv. None: a login shell.");
+  cmd->add_option_function<std::vector<std::string>>(
+         "-e,--env",
+         [&options](const std::vector<std::string>& pairs) {
+           for (const auto& pair : pairs) {
+             options.env.push_back(split_env_pair(pair));
+           }
+         },
+         "Set an environment variable for the command (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false)
+      ->check(env_pair_validator());
+  cmd->add_option("-w,--workdir", options.workdir, "Working directory for the command")->type_name("DIR");
+  cmd->add_option_function<double>(
+         "--timeout", [&options](const double& secs) { options.timeout_secs = secs; },
+         "Kill the command after S seconds (exit 124)")
+      ->type_name("S")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("-n,--no-stdin", options.no_stdin, "Close the command's stdin at once");
+  cmd->add_flag("-i,--interactive", options.interactive, "Relay stdin even when it is a terminal");
+  cmd->footer(
+      "Exit status: the remote command's; 128+N if it was killed by signal N; 124 when\n"
+      "--timeout expired; 130 on Ctrl-C (the remote command is killed); 255 when boxd\n"
+      "itself failed. --json prints {\"stdout\",\"stderr\",\"exit_code\",\"signal\",\"duration_ms\"}.\n"
+      "\n"
+      "Examples:\n"
+      "  boxd box exec web -- uname -a\n"
+      "  boxd box exec web -- 'ls /etc | wc -l'\n"
+      "  boxd box exec web -e PORT=8080 -w /srv -- ./server\n"
+      "  tar c src | boxd box exec web -- tar x -C /home/boxd\n"
+      "  boxd box exec web --timeout 60 --json -- make test");
+  return cmd;
+}
+
+void add_box_exec(CLI::App& parent, Context& ctx) {
+  add_leaf<ExecOptions>(parent, ctx, define_box_exec, run_exec);
+}
+
+std::string exec_command_string(const ExecOptions& options) {
+  return wrap_command(join_command(options.command), options.env, options.workdir);
+}
+
+bool exec_relays_stdin(const ExecOptions& options, bool stdin_tty) {
+  if (options.no_stdin) {
+    return false;
+  }
+  return !stdin_tty || options.interactive;
+}
+
+std::string signal_name(int n) {
+  if (n <= 0 || n >= NSIG) {
+    return "";
+  }
+  const char* abbrev = sigabbrev_np(n);
+  if (abbrev == nullptr) {
+    return "";
+  }
+  return std::string("SIG") + abbrev;
+}
+
+namespace {
+
+// The remote reports death by signal N as 128+N.
+int remote_signal(int exit_code) {
+  const int n = exit_code - 128;
+  return (n > 0 && n < NSIG && !signal_name(n).empty()) ? n : 0;
+}
+
+}  // namespace
+
+int run_exec(const ExecOptions& options, Context& ctx) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    client::ExecRequest request;
+    request.vm = options.vm;
+    request.command = exec_command_string(options);
+    if (options.timeout_secs) {
+      request.deadline = std::chrono::milliseconds(
+          static_cast<std::int64_t>(*options.timeout_secs * 1000.0 + 0.5));
+    }
+    std::unique_ptr<client::ExecSession> session = ctx.client().exec(request);
+
+    RelayOptions relay;
+    relay.relay_stdin = exec_relays_stdin(options, ctx.stdin_tty);
+    relay.collect = options.json;
+    const RelayResult result = relay_exec(*session, relay);
+
+    if (result.interrupted_by != 0) {
+      return 128 + result.interrupted_by;
+    }
+    if (result.stdout_closed) {
+      return 0;
+    }
+    const int signal = remote_signal(result.exit_code);
+    if (options.json) {
+      const auto elapsed = std::chrono::steady_clock::now() - started;
+      nlohmann::json doc = {
+          {"stdout", result.stdout_data},
+          {"stderr", result.stderr_data},
+          {"exit_code", result.exit_code},
+          {"signal", signal != 0 ? nlohmann::json(signal_name(signal)) : nlohmann::json(nullptr)},
+          {"duration_ms",
+           std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()},
+      };
+      const std::string text = dump_json(doc);
+      write_all(1, text.data(), text.size());
+    }
+    if (signal != 0) {
+      ctx.err << "error: remote command killed by signal " << signal << " (" << signal_name(signal)
+              << ")\n";
+    }
+    return result.exit_code;
+  } catch (const Error& e) {
+    if (e.error_class() == ErrorClass::Timeout && options.timeout_secs) {
+      ctx.err << fmt::format("error: command timed out after {} s (TimeoutError)\n",
+                             *options.timeout_secs);
+      return k_exit_exec_timeout;
+    }
+    ctx.err << "error: " << e.what() << " (" << error_class_name(e.error_class()) << ")\n";
+    if (!e.hint().empty()) {
+      ctx.err << "hint: " << e.hint() << "\n";
+    }
+    return k_exit_exec_failure;
+  }
+}
+
+}  // namespace boxd::cli
