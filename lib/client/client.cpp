@@ -28,7 +28,6 @@
 #include "client/call_error.hpp"
 #include "client/token_cache.hpp"
 #include "common/error.hpp"
-#include "common/shell_quote.hpp"
 #include "common/version.hpp"
 
 namespace boxd::client {
@@ -324,7 +323,12 @@ std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
   first.set_vm_id(request.vm);
   std::string command = request.command;
   if (request.tty && !request.term.empty() && !command.empty()) {
-    command = "export TERM=" + shell_quote(request.term) + "; " + command;
+    // contracts.md point 4: always single-quoted, `export TERM='xterm-256color'; cmd`.
+    std::string quoted;
+    for (char c : request.term) {
+      quoted += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);
+    }
+    command = "export TERM='" + quoted + "'; " + command;
   }
   first.set_command(command);
   first.set_tty(request.tty);
