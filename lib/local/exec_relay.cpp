@@ -1,0 +1,376 @@
+// The Exec relay: one bidirectional gRPC stream <-> one process in a box.
+//
+// Why a callback reactor and not the sync API: with the sync API a handler
+// that has sent the final exit chunk cannot return while another thread is
+// blocked in Read() on the same stream, and most clients never half-close
+// (they wait for the exit chunk). The only way out would be TryCancel(),
+// which turns a finished command into a CANCELLED call. A reactor can
+// Finish(OK) at any time: a pending read simply completes with ok=false.
+//
+// How it works: gRPC callbacks (OnReadDone, OnWriteDone, OnCancel) only
+// record what happened in a small shared state and poke a wakeup pipe. One
+// pump thread per call does all the work:
+//  1. waits for the first client chunk (vm_id, command, tty, cols, rows),
+//     resolves the box (it must be running) and starts the process;
+//  2. poll()s stdout, stderr, the exit fd, the command's stdin (only while
+//     there is stdin to write) and the wakeup pipe;
+//  3. sends output as it comes, in chunks of at most 64 KiB, one write in
+//     flight at a time: a slow client stops the reads, the process blocks on
+//     a full pipe, and memory stays bounded (backpressure end to end);
+//  4. relays stdin the same way in the other direction: the next client
+//     chunk is requested only once the previous one is fully written;
+//     a client half-close becomes EOF on stdin (close_stdin) once the
+//     buffered stdin is written; window_change chunks resize the PTY;
+//  5. once the main process has exited, drains the output until EOF, but
+//     stops after 100 ms without data (a background child can keep a pipe
+//     open forever), then ALWAYS sends the final chunk with exit_code
+//     (128+N for signal N) and finishes with OK.
+// Cancellation (client cancel, deadline, disconnect, server shutdown) or a
+// failed write kills the command's process group with SIGKILL, reaps it and
+// finishes with CANCELLED.
+//
+// What can go wrong: the reactor object is deleted by gRPC in OnDone, which
+// can only run after Finish(); so the pump thread never touches the reactor
+// after calling Finish(), and the state both share is reference counted.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/error.hpp"
+#include "local/service.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+using grpc::Status;
+using grpc::StatusCode;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t k_chunk_bytes = 64 * 1024;
+constexpr auto k_drain_quiet = std::chrono::milliseconds(100);
+
+struct ExecShared {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool have_input = false;
+  api::ExecChunk input;
+  bool read_eof = false;
+  bool write_pending = false;
+  bool write_ok = true;
+  bool cancelled = false;
+  int wake[2] = {-1, -1};
+
+  ExecShared() {
+    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+      throw Error(ErrorClass::Internal, "pipe2 failed");
+    }
+  }
+  ~ExecShared() {
+    ::close(wake[0]);
+    ::close(wake[1]);
+  }
+  ExecShared(const ExecShared&) = delete;
+  ExecShared& operator=(const ExecShared&) = delete;
+
+  void wakeup() {
+    const char c = 'x';
+    [[maybe_unused]] auto n = ::write(wake[1], &c, 1);
+  }
+  void drain_wakeups() {
+    char buf[64];
+    while (::read(wake[0], buf, sizeof buf) > 0) {
+    }
+  }
+};
+
+class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk> {
+ public:
+  ExecReactor(BoxdService& service, AuthResult auth)
+      : m_service(service), m_auth(std::move(auth)), m_shared(std::make_shared<ExecShared>()) {
+    StartRead(&m_in);
+    std::thread([this, shared = m_shared] { pump(); }).detach();
+  }
+
+  void OnReadDone(bool ok) override {
+    {
+      std::lock_guard lock(m_shared->mutex);
+      if (ok) {
+        m_shared->input = m_in;
+        m_shared->have_input = true;
+      } else {
+        m_shared->read_eof = true;
+      }
+    }
+    m_shared->wakeup();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(m_shared->mutex);
+      m_shared->write_pending = false;
+      m_shared->write_ok = ok;
+    }
+    m_shared->cv.notify_all();
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(m_shared->mutex);
+      m_shared->cancelled = true;
+    }
+    m_shared->cv.notify_all();
+    m_shared->wakeup();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // One write in flight; blocks the pump thread until gRPC took it.
+  bool send(const api::ExecChunk& chunk) {
+    m_out = chunk;
+    {
+      std::lock_guard lock(m_shared->mutex);
+      m_shared->write_pending = true;
+    }
+    StartWrite(&m_out);
+    std::unique_lock lock(m_shared->mutex);
+    m_shared->cv.wait(lock, [&] { return !m_shared->write_pending; });
+    return m_shared->write_ok;
+  }
+
+  void pump() {
+    // Keep the shared state alive for the whole function, even after Finish.
+    const auto shared = m_shared;
+    Status status;
+    try {
+      status = relay(*shared);
+    } catch (const RpcError& e) {
+      status = e.status;
+    } catch (const Error& e) {
+      status = Status(StatusCode::INTERNAL, e.what());
+    } catch (const std::exception& e) {
+      status = Status(StatusCode::INTERNAL, e.what());
+    }
+    if (m_process) {
+      if (!m_process->poll_exit()) {
+        m_process->kill_group(SIGKILL);
+        m_process->wait_exit();
+      }
+    }
+    m_process.reset();
+    Finish(status);  // `this` may be gone from here on
+  }
+
+  Status relay(ExecShared& s) {
+    if (m_auth.failure != AuthFailure::None) {
+      return Status(StatusCode::UNAUTHENTICATED, m_auth.message());
+    }
+    // 1. The first chunk.
+    api::ExecChunk first;
+    for (;;) {
+      pollfd pfd{s.wake[0], POLLIN, 0};
+      ::poll(&pfd, 1, -1);
+      s.drain_wakeups();
+      std::lock_guard lock(s.mutex);
+      if (s.cancelled) {
+        return Status(StatusCode::CANCELLED, "exec cancelled");
+      }
+      if (s.have_input) {
+        first = s.input;
+        s.have_input = false;
+        break;
+      }
+      if (s.read_eof) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "exec: the first chunk must carry vm_id and command");
+      }
+    }
+    if (first.vm_id().empty()) {
+      return Status(StatusCode::INVALID_ARGUMENT, "exec: the first chunk must carry vm_id");
+    }
+    const auto target = m_service.resolve_exec(m_auth.user_id, first.vm_id());
+    ExecSpec spec;
+    spec.command = first.command();
+    spec.tty = first.tty();
+    if (first.cols() > 0 && first.rows() > 0) {
+      spec.cols = first.cols();
+      spec.rows = first.rows();
+    }
+    m_process = m_service.runtime().exec(target.spec, target.handle, spec);
+    ExecProcess& proc = *m_process;
+
+    std::string stdin_buf;
+    if (first.stdin() && !first.data().empty()) {
+      stdin_buf = first.data();
+    }
+    bool read_outstanding = false;
+    if (stdin_buf.empty()) {
+      StartRead(&m_in);
+      read_outstanding = true;
+    }
+    bool eof_pending = false;
+    bool stdin_closed = false;
+    int out_fd = proc.stdout_fd();
+    int err_fd = proc.stderr_fd();
+    std::optional<ExitStatus> exit_status;
+    Clock::time_point last_data = Clock::now();
+    std::string buf(k_chunk_bytes, '\0');
+
+    auto close_input = [&] {
+      if (!stdin_closed) {
+        proc.close_stdin();
+        stdin_closed = true;
+      }
+      stdin_buf.clear();
+    };
+
+    // Reads one chunk from fd and sends it; false when the client is gone.
+    auto forward = [&](int& fd, bool is_stderr) -> bool {
+      const auto n = ::read(fd, buf.data(), buf.size());
+      if (n > 0) {
+        last_data = Clock::now();
+        api::ExecChunk chunk;
+        chunk.set_data(buf.data(), static_cast<std::size_t>(n));
+        chunk.set_is_stderr(is_stderr);
+        return send(chunk);
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        fd = -1;  // EOF (EIO on a PTY whose other side is closed); the process owns the fd
+      }
+      return true;
+    };
+
+    for (;;) {
+      // 2. Wait for something to do.
+      pollfd fds[5];
+      nfds_t n = 0;
+      fds[n++] = pollfd{s.wake[0], POLLIN, 0};
+      const nfds_t out_index = n;
+      if (out_fd >= 0) {
+        fds[n++] = pollfd{out_fd, POLLIN, 0};
+      }
+      const nfds_t err_index = n;
+      if (err_fd >= 0) {
+        fds[n++] = pollfd{err_fd, POLLIN, 0};
+      }
+      const nfds_t exit_index = n;
+      const int exit_fd = exit_status ? -1 : proc.exit_fd();
+      if (exit_fd >= 0) {
+        fds[n++] = pollfd{exit_fd, POLLIN, 0};
+      }
+      const nfds_t in_index = n;
+      if (!stdin_buf.empty() && proc.stdin_fd() >= 0) {
+        fds[n++] = pollfd{proc.stdin_fd(), POLLOUT, 0};
+      }
+      int timeout = -1;
+      if (exit_status) {
+        timeout = 20;
+      } else if (exit_fd < 0) {
+        timeout = 50;
+      }
+      const int ready = ::poll(fds, n, timeout);
+      if (ready < 0 && errno != EINTR) {
+        return Status(StatusCode::INTERNAL, "exec: poll failed");
+      }
+      s.drain_wakeups();
+
+      // 3. Client events.
+      {
+        std::lock_guard lock(s.mutex);
+        if (s.cancelled) {
+          return Status(StatusCode::CANCELLED, "exec cancelled");
+        }
+        if (s.have_input) {
+          const api::ExecChunk& in = s.input;
+          read_outstanding = false;
+          if (in.window_change() && in.cols() > 0 && in.rows() > 0) {
+            proc.resize(in.cols(), in.rows());
+          }
+          if (!in.data().empty() && !stdin_closed && !exit_status) {
+            stdin_buf += in.data();
+          }
+          s.have_input = false;
+        }
+        if (s.read_eof) {
+          eof_pending = true;
+        }
+      }
+
+      // 4. Stdin.
+      if (!stdin_buf.empty() && proc.stdin_fd() >= 0) {
+        const auto w = ::write(proc.stdin_fd(), stdin_buf.data(), stdin_buf.size());
+        if (w > 0) {
+          stdin_buf.erase(0, static_cast<std::size_t>(w));
+        } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          close_input();  // EPIPE: the command closed its stdin; drop the rest
+        }
+      } else if (proc.stdin_fd() < 0) {
+        stdin_buf.clear();
+      }
+      if (stdin_buf.empty() && eof_pending) {
+        close_input();
+      }
+      if (stdin_buf.empty() && !read_outstanding && !eof_pending && !exit_status) {
+        StartRead(&m_in);
+        read_outstanding = true;
+      }
+      (void)in_index;
+
+      // 5. Output.
+      if (out_fd >= 0 && (fds[out_index].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        if (!forward(out_fd, false)) {
+          return Status(StatusCode::CANCELLED, "exec: client went away");
+        }
+      }
+      if (err_fd >= 0 && (fds[err_index].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        if (!forward(err_fd, true)) {
+          return Status(StatusCode::CANCELLED, "exec: client went away");
+        }
+      }
+
+      // 6. Exit and drain.
+      if (!exit_status && (exit_fd < 0 || (fds[exit_index].revents & POLLIN) != 0)) {
+        exit_status = proc.poll_exit();
+        if (exit_status) {
+          last_data = Clock::now();
+        }
+      }
+      if (exit_status) {
+        if ((out_fd < 0 && err_fd < 0) || Clock::now() - last_data > k_drain_quiet) {
+          break;
+        }
+      }
+    }
+
+    api::ExecChunk final_chunk;
+    final_chunk.set_exit_code(exit_status->exit_code);
+    send(final_chunk);
+    return Status::OK;
+  }
+
+  BoxdService& m_service;
+  AuthResult m_auth;
+  std::shared_ptr<ExecShared> m_shared;
+  std::unique_ptr<ExecProcess> m_process;
+  api::ExecChunk m_in;
+  api::ExecChunk m_out;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* BoxdService::Exec(
+    grpc::CallbackServerContext* context) {
+  return new ExecReactor(*this, authenticate(context));
+}
+
+}  // namespace boxd::local

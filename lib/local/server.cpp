@@ -1,0 +1,320 @@
+#include "local/server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/paths.hpp"
+#include "local/auth.hpp"
+#include "local/runtime.hpp"
+#include "local/service.hpp"
+#include "local/store.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+// Self-pipe for SIGINT/SIGTERM. Handlers (not a blocked mask, not SIG_IGN)
+// because both are inherited by the boxes' processes across exec: a handler
+// resets to the default there, a mask or an ignore would not.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int) {
+  const int saved = errno;
+  const char c = 's';
+  [[maybe_unused]] auto n = ::write(g_signal_pipe[1], &c, 1);
+  errno = saved;
+}
+
+extern "C" void on_sigpipe(int) {}
+
+void install_signal_handlers() {
+  if (g_signal_pipe[0] < 0 && ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    throw Error(ErrorClass::Internal, std::string("pipe2: ") + std::strerror(errno));
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction pipe_sa {};
+  pipe_sa.sa_handler = on_sigpipe;
+  sigemptyset(&pipe_sa.sa_mask);
+  pipe_sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGPIPE, &pipe_sa, nullptr);
+}
+
+void wait_for_stop_signal() {
+  for (;;) {
+    pollfd pfd{g_signal_pipe[0], POLLIN, 0};
+    if (::poll(&pfd, 1, -1) > 0) {
+      char buf[16];
+      if (::read(g_signal_pipe[0], buf, sizeof buf) > 0) {
+        return;
+      }
+    }
+  }
+}
+
+// A free TCP port on addr (for the proxy port when --port 0).
+int pick_free_port(const std::string& addr) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw Error(ErrorClass::Internal, "socket failed");
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = 0;
+  if (::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) != 1) {
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    ::close(fd);
+    throw Error(ErrorClass::Internal, "cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+// The address clients should use for a listen address.
+std::string connect_host(const std::string& listen) {
+  if (listen == "0.0.0.0" || listen.empty()) {
+    return "127.0.0.1";
+  }
+  if (listen == "::" || listen == "[::]") {
+    return "[::1]";
+  }
+  if (listen.find(':') != std::string::npos && listen.front() != '[') {
+    return "[" + listen + "]";
+  }
+  return listen;
+}
+
+std::string listen_spec(const std::string& listen, int port) {
+  std::string host = listen.empty() ? std::string("127.0.0.1") : listen;
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    host = "[" + host + "]";
+  }
+  return host + ":" + std::to_string(port);
+}
+
+class StateLock {
+ public:
+  explicit StateLock(const std::filesystem::path& dir) {
+    const auto path = dir / "server.lock";
+    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (m_fd < 0) {
+      throw Error(ErrorClass::Internal,
+                  "cannot open " + path.string() + ": " + std::strerror(errno));
+    }
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(m_fd);
+      throw Error(ErrorClass::InvalidArgument,
+                  "another boxd local server is using " + dir.string(),
+                  "stop it with 'boxd local stop' or use another --state-dir");
+    }
+  }
+  ~StateLock() { ::close(m_fd); }
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
+void add_exchange_routes(httplib::Server& http, Auth& auth,
+                         const std::function<void(const std::string&)>& log) {
+  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok", "text/plain");
+  });
+  http.Post("/api/v1/auth/token", [&auth, log](const httplib::Request& req,
+                                              httplib::Response& res) {
+    using nlohmann::json;
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("api_key") ||
+        !body["api_key"].is_string()) {
+      res.status = 400;
+      res.set_content(json{{"error", "expected a JSON body {\"api_key\": \"...\"}"}}.dump(),
+                      "application/json");
+      return;
+    }
+    auto issued = auth.exchange(body["api_key"].get<std::string>());
+    if (!issued) {
+      res.status = 401;
+      res.set_content(json{{"error", "invalid API key"}}.dump(), "application/json");
+      if (log) {
+        log("key exchange refused: invalid API key from " + req.remote_addr);
+      }
+      return;
+    }
+    res.status = 200;
+    res.set_content(json{{"token", issued->token},
+                         {"expires_at", issued->expires_at},
+                         {"user_id", issued->user_id}}
+                        .dump(),
+                    "application/json");
+    if (log) {
+      log("token " + issued->jti + " issued to " + issued->user_id);
+    }
+  });
+}
+
+}  // namespace
+
+int serve(const ServeOptions& options) {
+  const auto log = [&](const std::string& line) {
+    if (options.log) {
+      options.log(line);
+    }
+  };
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    throw Error(ErrorClass::Usage, "--tls-cert and --tls-key go together");
+  }
+  if (options.max_boxes < 0 || options.token_ttl <= 0) {
+    throw Error(ErrorClass::Usage, "--max-boxes and --token-ttl must be positive");
+  }
+
+  auto state_dir = options.state_dir.empty() ? local_state_dir() : options.state_dir;
+  ensure_dir(state_dir, 0700);
+  state_dir = std::filesystem::canonical(state_dir);
+  StateLock state_lock(state_dir);
+  ensure_dir(state_dir / "boxes", 0700);
+
+  std::map<std::string, std::string> keys;
+  for (const auto& flag : options.api_keys) {
+    keys.insert(parse_key_flag(flag));
+  }
+  if (keys.empty()) {
+    keys[load_or_create_api_key(state_dir)] = "local";
+  }
+
+  install_signal_handlers();
+
+  auto runtime = make_runtime(options.runtime);
+  if (runtime->kind() == "process") {
+    log("warning: runtime 'process': boxes are plain directories and processes, NOT isolated "
+        "from this machine or from each other");
+  }
+
+  Store store(state_dir);
+  Auth auth(store, keys, options.token_ttl);
+
+  const bool pick = options.port == 0;
+  const int http_port_wanted = options.http_port.value_or(pick ? 0 : 9444);
+  const int proxy_port = options.proxy_port.value_or(pick ? 0 : 9480) == 0
+                             ? pick_free_port(options.listen)
+                             : options.proxy_port.value_or(9480);
+  const bool tls = !options.tls_cert.empty();
+
+  ServiceOptions service_options;
+  service_options.state_dir = state_dir;
+  service_options.max_boxes = options.max_boxes;
+  service_options.proxy_port = proxy_port;
+  service_options.url_scheme = "http";
+  service_options.log = options.log;
+  BoxdService service(service_options, store, auth, *runtime);
+  service.recover();
+
+  // gRPC.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (tls) {
+    auto cert = read_file(options.tls_cert);
+    auto key = read_file(options.tls_key);
+    if (!cert || !key) {
+      throw Error(ErrorClass::Usage, "cannot read --tls-cert or --tls-key");
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    creds = grpc::SslServerCredentials(ssl);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  int grpc_port = 0;
+  builder.AddListeningPort(listen_spec(options.listen, options.port), creds, &grpc_port);
+  builder.RegisterService(&service);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  auto server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    throw Error(ErrorClass::Connection,
+                "cannot listen on " + listen_spec(options.listen, options.port) +
+                    " (gRPC): address in use or not allowed",
+                "use --port to choose another port (0 = any free port)");
+  }
+
+  // HTTP key exchange.
+  httplib::Server http;
+  add_exchange_routes(http, auth, options.log);
+  const std::string http_host = options.listen.empty() ? "127.0.0.1" : options.listen;
+  int http_port = http_port_wanted;
+  if (http_port == 0) {
+    http_port = http.bind_to_any_port(http_host);
+    if (http_port < 0) {
+      http_port = 0;
+    }
+  } else if (!http.bind_to_port(http_host, http_port)) {
+    http_port = 0;
+  }
+  if (http_port == 0) {
+    server->Shutdown();
+    throw Error(ErrorClass::Connection,
+                "cannot listen on " + http_host + ":" + std::to_string(http_port_wanted) +
+                    " (HTTP key exchange): address in use or not allowed",
+                "use --http-port to choose another port");
+  }
+  std::thread http_thread([&http] { http.listen_after_bind(); });
+
+  const std::string host = connect_host(options.listen);
+  if (options.out != nullptr) {
+    auto& out = *options.out;
+    out << "api_url: " << (tls ? "https://" : "http://") << host << ":" << grpc_port << "\n";
+    out << "exchange_url: http://" << host << ":" << http_port << "/api/v1/auth/token\n";
+    out << "state_dir: " << state_dir.string() << "\n";
+    out << "runtime: " << runtime->kind() << "\n";
+    out << "ready" << std::endl;
+  }
+  log("boxd local serving gRPC on " + host + ":" + std::to_string(grpc_port) +
+      ", key exchange on " + host + ":" + std::to_string(http_port) + ", state in " +
+      state_dir.string());
+
+  wait_for_stop_signal();
+  log("shutting down");
+
+  http.stop();
+  if (http_thread.joinable()) {
+    http_thread.join();
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  server->Wait();
+  service.shutdown_boxes();
+  log("stopped");
+  return 0;
+}
+
+}  // namespace boxd::local

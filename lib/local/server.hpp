@@ -1,0 +1,45 @@
+// `boxd local serve`: the whole local server in one call.
+//
+// serve() opens the state dir (one server per state dir, guarded by a lock
+// file), resolves users and keys, recovers the boxes of a previous run
+// (adopting live ones, booting the ones that should run), starts the gRPC
+// API and the HTTP key exchange, announces itself with the contract lines
+// of contracts.md point 1 and blocks until SIGINT/SIGTERM. On the way out it
+// stops the boxes' processes but keeps their statuses, so the next start
+// boots them again.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boxd::local {
+
+struct ServeOptions {
+  int port = 9443;                  // gRPC; 0 = free ports for gRPC, HTTP and proxy
+  std::optional<int> http_port;     // default 9444 (free when port == 0)
+  std::optional<int> proxy_port;    // default 9480 (free when port == 0)
+  std::string listen = "127.0.0.1";
+  std::filesystem::path state_dir;  // empty = local_state_dir()
+  std::vector<std::string> api_keys;  // "KEY=USER"; none = a generated key for "local"
+  std::int64_t token_ttl = 3600;
+  int max_boxes = 50;
+  std::string runtime = "auto";     // auto | namespace | process
+  std::string tls_cert;             // PEM files; both or neither
+  std::string tls_key;
+
+  // Where the contract lines go (the CLI passes std::cout); null = nowhere.
+  std::ostream* out = nullptr;
+  // Human log lines, no secrets (the CLI writes them to stderr); may be empty.
+  std::function<void(const std::string&)> log;
+};
+
+// Blocks until SIGINT/SIGTERM; returns the exit code. Throws boxd::Error
+// when the server cannot start (port in use, state dir locked, bad flags).
+int serve(const ServeOptions& options);
+
+}  // namespace boxd::local

@@ -1,0 +1,739 @@
+#include "local/service.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/error.hpp"
+#include "common/jwt.hpp"
+#include "common/names.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+using grpc::Status;
+using grpc::StatusCode;
+
+std::int64_t now_secs() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+[[noreturn]] void fail(StatusCode code, const std::string& message) {
+  throw RpcError{Status(code, message)};
+}
+
+[[noreturn]] void not_found(const std::string& vm) { fail(StatusCode::NOT_FOUND, "VM '" + vm + "' not found"); }
+
+[[noreturn]] void wrong_state(const BoxRecord& box) {
+  fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
+}
+
+StatusCode code_for(const Error& e) {
+  if (e.grpc_code() >= 0 && e.grpc_code() <= 16) {
+    return static_cast<StatusCode>(e.grpc_code());
+  }
+  switch (e.error_class()) {
+    case ErrorClass::Usage:
+    case ErrorClass::InvalidArgument:
+      return StatusCode::INVALID_ARGUMENT;
+    case ErrorClass::Authentication:
+      return StatusCode::UNAUTHENTICATED;
+    case ErrorClass::NotFound:
+      return StatusCode::NOT_FOUND;
+    case ErrorClass::QuotaExceeded:
+      return StatusCode::RESOURCE_EXHAUSTED;
+    case ErrorClass::Timeout:
+      return StatusCode::DEADLINE_EXCEEDED;
+    case ErrorClass::Connection:
+      return StatusCode::UNAVAILABLE;
+    case ErrorClass::Cancelled:
+      return StatusCode::CANCELLED;
+    case ErrorClass::Internal:
+      break;
+  }
+  return StatusCode::INTERNAL;
+}
+
+void check_name(const std::string& name) {
+  if (!is_valid_name(name)) {
+    std::string reason = name_problem(name);
+    const auto colon = reason.find("': ");
+    if (colon != std::string::npos) {
+      reason = reason.substr(colon + 3);
+    }
+    if (reason.empty()) {
+      reason = "use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')";
+    }
+    fail(StatusCode::INVALID_ARGUMENT, "invalid VM name '" + name + "': " + reason);
+  }
+}
+
+std::string generate_id() {
+  const std::string hex = random_hex(16);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+void apply_config(BoxRecord& box, const api::VmConfig& config) {
+  if (config.vcpu() != 0) {
+    box.vcpu = config.vcpu();
+  }
+  if (config.memory_bytes() != 0) {
+    box.memory_bytes = config.memory_bytes();
+  }
+  if (config.disk_bytes() != 0) {
+    box.disk_bytes = config.disk_bytes();
+  }
+  if (config.has_srf()) {
+    if (config.srf().has_auto_suspend_timeout_secs()) {
+      box.auto_suspend_timeout_secs = config.srf().auto_suspend_timeout_secs();
+    }
+    box.auto_destroy_timeout_secs = config.srf().auto_destroy_timeout_secs();
+  }
+}
+
+}  // namespace
+
+std::string generate_box_name() {
+  static constexpr char k_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string name = "box-";
+  while (name.size() < 10) {
+    unsigned char buf[16];
+    if (RAND_bytes(buf, sizeof buf) != 1) {
+      throw Error(ErrorClass::Internal, "no randomness available");
+    }
+    for (unsigned char c : buf) {
+      if (c < 252 && name.size() < 10) {  // 252 = 7 * 36: no modulo bias
+        name.push_back(k_alphabet[c % 36]);
+      }
+    }
+  }
+  return name;
+}
+
+api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
+  api::GetVmResponse r;
+  r.set_vm_id(box.id);
+  r.set_name(box.name);
+  r.set_image_ref(box.image);
+  r.set_public_ip("127.0.0.1");
+  r.set_status(box.status);
+  r.set_restart_policy(box.restart_policy);
+  r.set_disk_bytes(box.disk_bytes);
+  r.set_auto_suspend_timeout_secs(box.auto_suspend_timeout_secs);
+  r.set_access_domain("localhost");
+  r.set_auto_hibernate_timeout_secs(box.auto_hibernate_timeout_secs);
+  r.set_source(box.source);
+  r.set_vcpu(box.vcpu);
+  r.set_memory_bytes(box.memory_bytes);
+  r.set_created_at(box.created_at);
+  r.set_auto_destroy_timeout_secs(box.auto_destroy_timeout_secs);
+  r.set_boot_time_ms(box.boot_time_ms);
+  auto* info = r.mutable_source_info();
+  if (box.forked_from.empty()) {
+    info->set_kind("standalone");
+  } else {
+    info->set_kind("fork");
+    info->set_name(box.forked_from);
+  }
+  r.set_forked_from(box.forked_from);
+  return r;
+}
+
+BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime)
+    : m_options(std::move(options)), m_store(store), m_auth(auth), m_runtime(runtime) {}
+
+void BoxdService::log(const std::string& line) const {
+  if (m_options.log) {
+    m_options.log(line);
+  }
+}
+
+BoxSpec BoxdService::spec_of(const BoxRecord& box) const {
+  BoxSpec spec;
+  spec.id = box.id;
+  spec.name = box.name;
+  spec.dir = m_options.state_dir / "boxes" / box.id;
+  spec.env = box.env;
+  return spec;
+}
+
+std::string BoxdService::url_of(const std::string& name) const {
+  return m_options.url_scheme + "://" + name + ".localhost:" + std::to_string(m_options.proxy_port);
+}
+
+std::shared_ptr<std::mutex> BoxdService::op_lock(const std::string& id) {
+  std::lock_guard lock(m_locks_mutex);
+  auto& slot = m_op_locks[id];
+  if (!slot) {
+    slot = std::make_shared<std::mutex>();
+  }
+  return slot;
+}
+
+BoxRecord BoxdService::require_box(const std::string& user, const std::string& vm_id) const {
+  if (vm_id.empty()) {
+    fail(StatusCode::INVALID_ARGUMENT, "vm_id is required");
+  }
+  auto box = m_store.find_box(user, vm_id);
+  if (!box) {
+    not_found(vm_id);
+  }
+  return *box;
+}
+
+void BoxdService::set_status(const std::string& id, const std::string& status) {
+  m_store.update([&](StoreData& data) {
+    for (auto& b : data.boxes) {
+      if (b.id == id) {
+        b.status = status;
+      }
+    }
+  });
+}
+
+std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
+  set_status(box.id, "starting");
+  const auto started = std::chrono::steady_clock::now();
+  BoxHandle handle;
+  try {
+    handle = m_runtime.boot(spec_of(box));
+  } catch (...) {
+    set_status(box.id, "failed");
+    throw;
+  }
+  const auto ms = elapsed_ms(started);
+  m_store.update([&](StoreData& data) {
+    for (auto& b : data.boxes) {
+      if (b.id == box.id) {
+        b.status = "running";
+        b.handle = handle;
+        b.boot_time_ms = ms;
+      }
+    }
+  });
+  log("box " + box.name + " (" + box.owner + ") running, booted in " + std::to_string(ms) + " ms");
+  return ms;
+}
+
+void BoxdService::stop_and_record(const BoxRecord& box, const std::string& final_status) {
+  set_status(box.id, "stopping");
+  m_runtime.stop(spec_of(box), box.handle);
+  m_store.update([&](StoreData& data) {
+    for (auto& b : data.boxes) {
+      if (b.id == box.id) {
+        b.status = final_status;
+        b.handle = BoxHandle{};
+      }
+    }
+  });
+}
+
+void BoxdService::reserve(BoxRecord& box) {
+  m_store.update([&](StoreData& data) {
+    int count = 0;
+    for (const auto& b : data.boxes) {
+      if (b.owner != box.owner) {
+        continue;
+      }
+      ++count;
+      if (b.name == box.name) {
+        fail(StatusCode::ALREADY_EXISTS, "VM name '" + box.name + "' already exists");
+      }
+    }
+    if (count >= m_options.max_boxes) {
+      fail(StatusCode::RESOURCE_EXHAUSTED,
+           "quota exceeded: at most " + std::to_string(m_options.max_boxes) + " boxes");
+    }
+    box.status = "starting";
+    box.created_at = now_secs();
+    data.boxes.push_back(box);
+  });
+}
+
+std::int64_t BoxdService::provision(const BoxRecord& box, const BoxRecord* fork_source) {
+  const auto spec = spec_of(box);
+  try {
+    if (fork_source != nullptr) {
+      m_runtime.copy_disk(spec_of(*fork_source), spec);
+    } else {
+      m_runtime.create(spec);
+    }
+    return boot_and_record(box);
+  } catch (...) {
+    try {
+      m_runtime.destroy(spec);
+    } catch (...) {
+    }
+    m_store.update([&](StoreData& data) {
+      std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
+    });
+    throw;
+  }
+}
+
+template <class Fn>
+grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
+  try {
+    const auto auth = authenticate(context);
+    if (auth.failure != AuthFailure::None) {
+      return Status(StatusCode::UNAUTHENTICATED, auth.message());
+    }
+    fn(auth);
+    return Status::OK;
+  } catch (const RpcError& e) {
+    return e.status;
+  } catch (const Error& e) {
+    return Status(code_for(e), e.what());
+  } catch (const std::exception& e) {
+    return Status(StatusCode::INTERNAL, e.what());
+  }
+}
+
+AuthResult BoxdService::authenticate(const grpc::ServerContextBase* context) const {
+  std::optional<std::string> header;
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  if (it != md.end()) {
+    header = std::string(it->second.data(), it->second.size());
+  }
+  return m_auth.check(header);
+}
+
+// ---- lifecycle ----
+
+grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
+                                   const api::CreateVmRequest* request,
+                                   api::CreateVmResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    BoxRecord box;
+    box.id = generate_id();
+    box.owner = auth.user_id;
+    box.name = request->name();
+    if (box.name.empty()) {
+      do {
+        box.name = generate_box_name();
+      } while (m_store.find_box(auth.user_id, box.name));
+    }
+    check_name(box.name);
+    if (!request->image_ref().empty() && request->image_ref() != "host") {
+      fail(StatusCode::INVALID_ARGUMENT,
+           "unknown image '" + request->image_ref() + "': boxd local has only the image 'host'");
+    }
+    const std::string& policy = request->restart_policy();
+    if (!policy.empty() && policy != "always" && policy != "never") {
+      fail(StatusCode::INVALID_ARGUMENT,
+           "invalid restart policy '" + policy + "': use 'always' or 'never'");
+    }
+    if (!policy.empty()) {
+      box.restart_policy = policy;
+    }
+    for (const auto& e : request->env()) {
+      if (!is_valid_env_name(e.key())) {
+        fail(StatusCode::INVALID_ARGUMENT, "invalid environment variable name '" + e.key() + "'");
+      }
+      box.env.emplace_back(e.key(), e.value());
+    }
+    box.cmd.assign(request->cmd().begin(), request->cmd().end());
+    apply_config(box, request->config());
+
+    auto lock = op_lock(box.id);
+    std::lock_guard guard(*lock);
+    reserve(box);
+    log("creating box " + box.name + " (" + box.id + ") for " + box.owner);
+    const auto ms = provision(box, nullptr);
+    response->set_vm_id(box.id);
+    response->set_name(box.name);
+    response->set_public_ip("127.0.0.1");
+    response->set_url(url_of(box.name));
+    response->set_image(box.image);
+    response->set_status("running");
+    response->set_boot_time_ms(static_cast<std::uint64_t>(ms));
+  });
+}
+
+grpc::Status BoxdService::GetVm(grpc::ServerContext* context, const api::GetVmRequest* request,
+                                api::GetVmResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    *response = to_get_vm_response(require_box(auth.user_id, request->vm_id()));
+  });
+}
+
+grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListVmsRequest*,
+                                  api::ListVmsResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto boxes = m_store.boxes();
+    std::sort(boxes.begin(), boxes.end(), [](const BoxRecord& a, const BoxRecord& b) {
+      return a.created_at != b.created_at ? a.created_at < b.created_at : a.name < b.name;
+    });
+    for (const auto& b : boxes) {
+      if (b.owner == auth.user_id) {
+        *response->add_vms() = to_get_vm_response(b);
+      }
+    }
+  });
+}
+
+grpc::Status BoxdService::StartVm(grpc::ServerContext* context, const api::StartVmRequest* request,
+                                  api::StartVmResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    if (box.status == "running" && m_runtime.alive(spec_of(box), box.handle)) {
+      return;
+    }
+    if (box.status == "suspended" && m_runtime.alive(spec_of(box), box.handle)) {
+      m_runtime.resume(spec_of(box), box.handle);
+      set_status(box.id, "running");
+      return;
+    }
+    if (box.handle.init_pid != 0) {
+      m_runtime.stop(spec_of(box), box.handle);
+    }
+    boot_and_record(box);
+  });
+}
+
+grpc::Status BoxdService::StopVm(grpc::ServerContext* context, const api::StopVmRequest* request,
+                                 api::StopVmResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    if (box.status == "stopped") {
+      return;
+    }
+    stop_and_record(box, "stopped");
+    log("box " + box.name + " (" + box.owner + ") stopped");
+  });
+}
+
+grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
+                                   const api::RebootVmRequest* request, api::RebootVmResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    if (box.handle.init_pid != 0) {
+      stop_and_record(box, "stopped");
+    }
+    boot_and_record(box);
+  });
+}
+
+grpc::Status BoxdService::DestroyVm(grpc::ServerContext* context,
+                                    const api::DestroyVmRequest* request, api::DestroyVmResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    set_status(box.id, "destroying");
+    m_runtime.stop(spec_of(box), box.handle);
+    m_runtime.destroy(spec_of(box));
+    m_store.update([&](StoreData& data) {
+      std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
+    });
+    log("box " + box.name + " (" + box.owner + ") destroyed");
+  });
+}
+
+grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
+                                    const api::SuspendVmRequest* request,
+                                    api::SuspendVmResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    if (box.status != "running") {
+      wrong_state(box);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    m_runtime.suspend(spec_of(box), box.handle);
+    set_status(box.id, "suspended");
+    response->set_suspend_us(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              started)
+            .count()));
+  });
+}
+
+grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
+                                   const api::ResumeVmRequest* request,
+                                   api::ResumeVmResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    if (box.status == "running") {
+      return;
+    }
+    if (box.status != "suspended") {
+      wrong_state(box);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    m_runtime.resume(spec_of(box), box.handle);
+    set_status(box.id, "running");
+    response->set_resume_us(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              started)
+            .count()));
+  });
+}
+
+grpc::Status BoxdService::WakeVm(grpc::ServerContext* context, const api::WakeVmRequest* request,
+                                 api::WakeVmResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto id = require_box(auth.user_id, request->vm_id()).id;
+    auto lock = op_lock(id);
+    std::lock_guard guard(*lock);
+    auto box = require_box(auth.user_id, id);
+    const bool alive = box.handle.init_pid != 0 && m_runtime.alive(spec_of(box), box.handle);
+    if (box.status == "running" && alive) {
+      return;
+    }
+    if (box.status == "suspended" && alive) {
+      m_runtime.resume(spec_of(box), box.handle);
+      set_status(box.id, "running");
+      return;
+    }
+    if (box.handle.init_pid != 0) {
+      m_runtime.stop(spec_of(box), box.handle);
+    }
+    boot_and_record(box);
+  });
+}
+
+grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVmRequest* request,
+                                 api::ForkVmResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    const auto source = require_box(auth.user_id, request->source_vm_id());
+    BoxRecord box = source;
+    box.id = generate_id();
+    box.name = request->name().empty() ? source.name + "-fork" : request->name();
+    check_name(box.name);
+    box.source = "fork/" + source.name;
+    box.forked_from = source.name;
+    box.handle = BoxHandle{};
+    box.boot_time_ms = 0;
+    apply_config(box, request->config());
+
+    auto lock = op_lock(box.id);
+    std::lock_guard guard(*lock);
+    reserve(box);
+    std::int64_t ms = 0;
+    {
+      auto source_lock = op_lock(source.id);
+      std::lock_guard source_guard(*source_lock);
+      if (!m_store.find_box(auth.user_id, source.id)) {
+        m_store.update([&](StoreData& data) {
+          std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
+        });
+        not_found(request->source_vm_id());
+      }
+      log("forking box " + source.name + " into " + box.name + " for " + box.owner);
+      ms = provision(box, &source);
+    }
+    response->set_vm_id(box.id);
+    response->set_name(box.name);
+    response->set_public_ip("127.0.0.1");
+    response->set_url(url_of(box.name));
+    response->set_image(box.image);
+    response->set_status("running");
+    response->set_boot_time_ms(static_cast<std::uint64_t>(ms));
+    response->set_forked_from(source.name);
+  });
+}
+
+grpc::Status BoxdService::SetAutoSuspendTimeout(grpc::ServerContext* context,
+                                                const api::SetAutoSuspendTimeoutRequest* request,
+                                                api::SetAutoSuspendTimeoutResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    require_box(auth.user_id, request->vm_id());
+    m_store.update([&](StoreData& data) {
+      if (auto* b = find_box_in(data, auth.user_id, request->vm_id())) {
+        b->auto_suspend_timeout_secs = request->timeout_secs();
+      }
+    });
+  });
+}
+
+grpc::Status BoxdService::SetAutoHibernateTimeout(
+    grpc::ServerContext* context, const api::SetAutoHibernateTimeoutRequest* request,
+    api::SetAutoHibernateTimeoutResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    require_box(auth.user_id, request->vm_id());
+    m_store.update([&](StoreData& data) {
+      if (auto* b = find_box_in(data, auth.user_id, request->vm_id())) {
+        b->auto_hibernate_timeout_secs = request->timeout_secs();
+      }
+    });
+  });
+}
+
+// ---- identity and tokens ----
+
+grpc::Status BoxdService::Whoami(grpc::ServerContext* context, const api::WhoamiRequest*,
+                                 api::WhoamiResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    response->set_user_id(auth.user_id);
+    response->set_display_name(auth.user_id);
+    response->set_default_network_id("default");
+  });
+}
+
+grpc::Status BoxdService::GetConfig(grpc::ServerContext* context, const api::GetConfigRequest*,
+                                    api::GetConfigResponse* response) {
+  return handle(context, [&](const AuthResult&) {
+    response->set_default_image("host");
+    response->set_zone("localhost");
+  });
+}
+
+grpc::Status BoxdService::CreateToken(grpc::ServerContext* context,
+                                      const api::CreateTokenRequest* request,
+                                      api::CreateTokenResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    auto token = m_auth.issue(auth.user_id, request->expires_in_secs(), true);
+    response->set_token(token.token);
+    response->set_expires_at(token.expires_at);
+    log("token " + token.jti + " created for " + auth.user_id);
+  });
+}
+
+grpc::Status BoxdService::ListTokens(grpc::ServerContext* context, const api::ListTokensRequest*,
+                                     api::ListTokensResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    const auto now = now_secs();
+    m_store.read([&](const StoreData& data) {
+      for (const auto& t : data.tokens) {
+        if (t.owner == auth.user_id && t.expires_at > now && data.revoked.count(t.jti) == 0) {
+          auto* info = response->add_tokens();
+          info->set_jti(t.jti);
+          info->set_created_at(t.created_at);
+          info->set_expires_at(t.expires_at);
+        }
+      }
+      return 0;
+    });
+  });
+}
+
+grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
+                                      const api::RevokeTokenRequest* request,
+                                      api::RevokeTokenResponse*) {
+  return handle(context, [&](const AuthResult& auth) {
+    const auto& jti = request->jti();
+    m_store.update([&](StoreData& data) {
+      std::int64_t expires_at = now_secs() + m_auth.token_ttl();
+      bool found = jti == auth.jti;  // a caller may always revoke its own token
+      for (const auto& t : data.tokens) {
+        if (t.jti == jti && t.owner == auth.user_id) {
+          found = true;
+          expires_at = t.expires_at;
+        }
+      }
+      if (!found || jti.empty()) {
+        fail(StatusCode::NOT_FOUND, "token '" + jti + "' not found");
+      }
+      const auto now = now_secs();
+      std::erase_if(data.revoked, [now](const auto& entry) { return entry.second < now; });
+      std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });
+      data.revoked[jti] = expires_at;
+    });
+    log("token " + jti + " revoked by " + auth.user_id);
+  });
+}
+
+// ---- exec support ----
+
+ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string& vm_id) {
+  const auto box = require_box(user, vm_id);
+  if (box.status != "running") {
+    wrong_state(box);
+  }
+  return ExecTarget{spec_of(box), box.handle};
+}
+
+// ---- startup and shutdown ----
+
+void BoxdService::recover() {
+  for (const auto& box : m_store.boxes()) {
+    const auto spec = spec_of(box);
+    const bool alive = box.handle.init_pid != 0 && m_runtime.alive(spec, box.handle);
+    try {
+      if (box.status == "running" || box.status == "starting") {
+        if (alive && box.status == "running") {
+          log("adopted box " + box.name + " (" + box.owner + "), init pid " +
+              std::to_string(box.handle.init_pid));
+          continue;
+        }
+        if (alive) {
+          m_runtime.stop(spec, box.handle);
+        }
+        boot_and_record(box);
+      } else if (box.status == "suspended") {
+        if (alive) {
+          log("adopted suspended box " + box.name + " (" + box.owner + ")");
+          continue;
+        }
+        boot_and_record(box);
+        const auto booted = m_store.find_box(box.owner, box.id);
+        if (booted) {
+          m_runtime.suspend(spec, booted->handle);
+          set_status(box.id, "suspended");
+        }
+      } else if (box.status == "stopping" || box.status == "destroying" ||
+                 box.status == "stopped" || box.status == "failed") {
+        if (alive) {
+          m_runtime.stop(spec, box.handle);
+        }
+        if (box.status == "destroying") {
+          m_runtime.destroy(spec);
+          m_store.update([&](StoreData& data) {
+            std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
+          });
+        } else if (box.status != "failed") {
+          stop_and_record(box, "stopped");
+        }
+      }
+    } catch (const std::exception& e) {
+      log("could not recover box " + box.name + ": " + e.what());
+      set_status(box.id, "failed");
+    }
+  }
+}
+
+void BoxdService::shutdown_boxes() {
+  for (const auto& box : m_store.boxes()) {
+    if (box.handle.init_pid == 0) {
+      continue;
+    }
+    auto lock = op_lock(box.id);
+    std::lock_guard guard(*lock);
+    try {
+      m_runtime.stop(spec_of(box), box.handle);
+      log("stopped box " + box.name + " (" + box.owner + ")");
+    } catch (const std::exception& e) {
+      log("could not stop box " + box.name + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace boxd::local

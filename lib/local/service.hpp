@@ -1,0 +1,151 @@
+// The BoxdApi gRPC service of boxd local: box lifecycle, exec, identity and
+// tokens for the boxes of one machine, on top of Store (records), Auth
+// (JWTs) and Runtime (processes).
+//
+// Rules every RPC follows:
+//  - authenticate first (UNAUTHENTICATED with the contract's messages);
+//  - every box belongs to one user; another user's box is NOT_FOUND;
+//  - the store mutex is held only to read or change records, never while a
+//    box boots or stops; a per-box operation lock serialises lifecycle calls
+//    on one box (two StopVm on the same box run one after the other), while
+//    calls on different boxes run in parallel;
+//  - a record is written before a long action with a transient status
+//    (starting, stopping), and after it with the final one, so a crash in
+//    between is visible and repaired at the next start (recover()).
+//
+// Idempotency choices: StartVm on a running box and StopVm on a stopped box
+// succeed without doing anything; StartVm on a suspended box resumes it;
+// ResumeVm on a running box succeeds; SuspendVm and Exec need `running`
+// (FAILED_PRECONDITION "VM 'NAME' is <status>").
+//
+// Exec is a callback (reactor) method, not a sync one: see exec_relay.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "boxd/api/v1/api.grpc.pb.h"
+#include "local/auth.hpp"
+#include "local/runtime.hpp"
+#include "local/store.hpp"
+
+namespace boxd::local {
+
+namespace api = boxd::api::v1;
+
+struct ServiceOptions {
+  std::filesystem::path state_dir;
+  int max_boxes = 50;
+  int proxy_port = 9480;
+  std::string url_scheme = "http";
+  // Human log lines (no secrets); may be empty.
+  std::function<void(const std::string&)> log;
+};
+
+// An exception carrying the status an RPC should return.
+struct RpcError {
+  grpc::Status status;
+};
+
+// What Exec needs about a running box, resolved under the store lock.
+struct ExecTarget {
+  BoxSpec spec;
+  BoxHandle handle;
+};
+
+using ServiceBase = api::BoxdApi::WithCallbackMethod_Exec<api::BoxdApi::Service>;
+
+class BoxdService final : public ServiceBase {
+ public:
+  BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime);
+
+  // At startup: adopts boxes whose init is alive, boots the ones that
+  // should run, settles transient statuses.
+  void recover();
+  // At shutdown: stops every box's processes, keeping their statuses, so
+  // that recover() boots them again next time.
+  void shutdown_boxes();
+
+  grpc::Status CreateVm(grpc::ServerContext*, const api::CreateVmRequest*,
+                        api::CreateVmResponse*) override;
+  grpc::Status GetVm(grpc::ServerContext*, const api::GetVmRequest*, api::GetVmResponse*) override;
+  grpc::Status ListVms(grpc::ServerContext*, const api::ListVmsRequest*,
+                       api::ListVmsResponse*) override;
+  grpc::Status StartVm(grpc::ServerContext*, const api::StartVmRequest*,
+                       api::StartVmResponse*) override;
+  grpc::Status StopVm(grpc::ServerContext*, const api::StopVmRequest*,
+                      api::StopVmResponse*) override;
+  grpc::Status RebootVm(grpc::ServerContext*, const api::RebootVmRequest*,
+                        api::RebootVmResponse*) override;
+  grpc::Status DestroyVm(grpc::ServerContext*, const api::DestroyVmRequest*,
+                         api::DestroyVmResponse*) override;
+  grpc::Status SuspendVm(grpc::ServerContext*, const api::SuspendVmRequest*,
+                         api::SuspendVmResponse*) override;
+  grpc::Status ResumeVm(grpc::ServerContext*, const api::ResumeVmRequest*,
+                        api::ResumeVmResponse*) override;
+  grpc::Status WakeVm(grpc::ServerContext*, const api::WakeVmRequest*,
+                      api::WakeVmResponse*) override;
+  grpc::Status ForkVm(grpc::ServerContext*, const api::ForkVmRequest*,
+                      api::ForkVmResponse*) override;
+  grpc::Status SetAutoSuspendTimeout(grpc::ServerContext*,
+                                     const api::SetAutoSuspendTimeoutRequest*,
+                                     api::SetAutoSuspendTimeoutResponse*) override;
+  grpc::Status SetAutoHibernateTimeout(grpc::ServerContext*,
+                                       const api::SetAutoHibernateTimeoutRequest*,
+                                       api::SetAutoHibernateTimeoutResponse*) override;
+  grpc::Status Whoami(grpc::ServerContext*, const api::WhoamiRequest*,
+                      api::WhoamiResponse*) override;
+  grpc::Status GetConfig(grpc::ServerContext*, const api::GetConfigRequest*,
+                         api::GetConfigResponse*) override;
+  grpc::Status CreateToken(grpc::ServerContext*, const api::CreateTokenRequest*,
+                           api::CreateTokenResponse*) override;
+  grpc::Status ListTokens(grpc::ServerContext*, const api::ListTokensRequest*,
+                          api::ListTokensResponse*) override;
+  grpc::Status RevokeToken(grpc::ServerContext*, const api::RevokeTokenRequest*,
+                           api::RevokeTokenResponse*) override;
+
+  grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* Exec(
+      grpc::CallbackServerContext* context) override;
+
+  // Used by the exec relay.
+  AuthResult authenticate(const grpc::ServerContextBase* context) const;
+  ExecTarget resolve_exec(const std::string& user, const std::string& vm_id);
+  Runtime& runtime() { return m_runtime; }
+  void log(const std::string& line) const;
+
+ private:
+  BoxSpec spec_of(const BoxRecord& box) const;
+  std::string url_of(const std::string& name) const;
+  std::shared_ptr<std::mutex> op_lock(const std::string& id);
+  BoxRecord require_box(const std::string& user, const std::string& vm_id) const;
+  void set_status(const std::string& id, const std::string& status);
+  // Boots the box and records running + handle. Returns the boot time in ms.
+  std::int64_t boot_and_record(const BoxRecord& box);
+  void stop_and_record(const BoxRecord& box, const std::string& final_status);
+  // Inserts a new record (quota, duplicate checks) with status "starting".
+  void reserve(BoxRecord& box);
+  // Create + boot a reserved record; on failure removes it and rethrows.
+  std::int64_t provision(const BoxRecord& box, const BoxRecord* fork_source);
+
+  template <class Fn>
+  grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
+
+  ServiceOptions m_options;
+  Store& m_store;
+  Auth& m_auth;
+  Runtime& m_runtime;
+  std::mutex m_locks_mutex;
+  std::map<std::string, std::shared_ptr<std::mutex>> m_op_locks;
+};
+
+// GetVmResponse from a record (exposed for tests).
+api::GetVmResponse to_get_vm_response(const BoxRecord& box);
+
+// "box-" + 6 random [a-z0-9].
+std::string generate_box_name();
+
+}  // namespace boxd::local
