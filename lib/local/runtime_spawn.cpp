@@ -48,6 +48,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -80,6 +81,7 @@ enum Stage : int {
   k_stage_chdir = 7,
   k_stage_ids = 8,
   k_stage_exec = 9,
+  k_stage_pty = 10,
 };
 
 const char* stage_name(int stage) {
@@ -93,6 +95,7 @@ const char* stage_name(int stage) {
     case k_stage_chdir: return "changing to the working directory";
     case k_stage_ids: return "switching user";
     case k_stage_exec: return "executing the command";
+    case k_stage_pty: return "opening a terminal inside the box";
     default: return "starting the command";
   }
 }
@@ -165,6 +168,46 @@ struct ChildArgs {
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
   execve(args.path, args.argv, args.envp);
   child_fail(args.report_fd, k_stage_exec);
+}
+
+// Async-signal-safe: passes an fd over a unix socket (SCM_RIGHTS).
+bool send_fd(int socket, int fd) {
+  char byte = 0;
+  struct iovec iov {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr message {};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  return sendmsg(socket, &message, MSG_NOSIGNAL) == 1;
+}
+
+int receive_fd(int socket) {
+  char byte = 0;
+  struct iovec iov {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr message {};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n = 0;
+  do {
+    n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  struct cmsghdr* header = n == 1 ? CMSG_FIRSTHDR(&message) : nullptr;
+  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+    return -1;
+  }
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
+  return fd;
 }
 
 int pidfd_open(int pid) {
@@ -393,6 +436,12 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   Pipe out_pipe;
   Pipe err_pipe;
   Pipe report;
+  // In a box, the PTY comes from the box's own devpts (so that tty(1),
+  // ttyname() and tmux work there): the middle process opens it after
+  // entering the mount namespace and hands us the master over this socket.
+  const bool in_box = !plan.ns_fds.empty();
+  const bool pty_in_box = plan.tty && in_box;
+  int fd_socket[2] = {-1, -1};
   auto cleanup = [&] {
     for (int fd : to_close_after_fork) {
       close(fd);
@@ -400,7 +449,12 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
     to_close_after_fork.clear();
   };
   try {
-    if (plan.tty) {
+    if (pty_in_box) {
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd_socket) < 0) {
+        throw_errno("socketpair");
+      }
+      to_close_after_fork.push_back(fd_socket[1]);
+    } else if (plan.tty) {
       int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
       if (master < 0) {
         throw_errno("posix_openpt");
@@ -446,16 +500,24 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
       }
     }
     report.close_both();
+    for (int fd : fd_socket) {
+      if (fd >= 0) {
+        close(fd);
+      }
+    }
     throw;
   }
 
   ChildArgs args{plan.path.c_str(), argv.data(), envp.data(), plan.cwd.c_str(),
                  {child_fds[0], child_fds[1], child_fds[2]}, plan.tty, plan.uid, plan.gid,
                  report.write};
-  const bool in_box = !plan.ns_fds.empty();
   const int* ns_fds = plan.ns_fds.data();
   const std::size_t ns_count = plan.ns_fds.size();
   const int cgroup_fd = plan.cgroup_procs_fd;
+  const int fd_socket_write = fd_socket[1];
+  struct winsize initial_size {};
+  initial_size.ws_col = static_cast<unsigned short>(plan.cols == 0 ? 80 : plan.cols);
+  initial_size.ws_row = static_cast<unsigned short>(plan.rows == 0 ? 24 : plan.rows);
 
   pid_t child = fork();
   if (child == 0) {
@@ -470,6 +532,26 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
         child_fail(report.write, k_stage_setns);
       }
     }
+    if (pty_in_box) {
+      int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      int unlock = 0;
+      if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+        child_fail(report.write, k_stage_pty);
+      }
+      int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (slave < 0) {
+        child_fail(report.write, k_stage_pty);
+      }
+      ioctl(master, TIOCSWINSZ, &initial_size);
+      if (args.uid >= 0 && fchown(slave, static_cast<uid_t>(args.uid), static_cast<gid_t>(-1)) < 0) {
+        child_fail(report.write, k_stage_pty);
+      }
+      if (!send_fd(fd_socket_write, master)) {
+        child_fail(report.write, k_stage_pty);
+      }
+      close(master);
+      args.stdio[0] = args.stdio[1] = args.stdio[2] = slave;
+    }
     long grandchild = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
     if (grandchild < 0) {
       child_fail(report.write, k_stage_clone);
@@ -482,6 +564,7 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   }
   int fork_errno = errno;
   cleanup();
+  fd_socket[1] = -1;
   close(report.write);
   report.write = -1;
   auto close_ours = [&] {
@@ -495,6 +578,10 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
       close(our_err);
     }
     report.close_both();
+    if (fd_socket[0] >= 0) {
+      close(fd_socket[0]);
+      fd_socket[0] = -1;
+    }
   };
   if (child < 0) {
     close_ours();
@@ -508,6 +595,12 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   if (in_box) {
     if (read_report(report.read, record) && record.stage == k_stage_pid) {
       command_pid = record.pid;
+      if (pty_in_box) {
+        our_in = our_out = receive_fd(fd_socket[0]);
+        if (our_in < 0) {
+          failure = Report{k_stage_pty, EPROTO, 0};
+        }
+      }
     } else if (record.stage != k_stage_pid) {
       failure = record;
     }
@@ -521,6 +614,7 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   report.close_both();
   if (failure || command_pid <= 0) {
     if (command_pid > 0) {
+      kill(command_pid, SIGKILL);
       int ignored_status = 0;
       while (waitpid(command_pid, &ignored_status, 0) < 0 && errno == EINTR) {
       }
@@ -535,6 +629,9 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
     throw Error(ErrorClass::Internal, message);
   }
 
+  if (fd_socket[0] >= 0) {
+    close(fd_socket[0]);
+  }
   auto state = std::make_shared<ChildState>();
   state->pid = command_pid;
   state->pidfd = pidfd_open(command_pid);
