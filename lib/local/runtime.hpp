@@ -7,7 +7,16 @@
 //    the box's persistent disk directory; hostname = box name; processes run
 //    as user boxd (uid 1000) in /home/boxd. Suspend freezes the box's cgroup.
 //  - "process": plain directories, no isolation (for machines without the
-//    privileges for namespaces). Announced at startup.
+//    privileges for namespaces). Announced at startup. There is no init:
+//    boot() returns init_pid = 0, and alive() with init_pid = 0 is true from
+//    boot() until stop() (for a box this runtime object never booted, e.g.
+//    after a server restart: true while the box dir exists). Suspend/resume
+//    SIGSTOP/SIGCONT the process groups of the box's exec'd commands.
+//
+// Requirements on the caller: SIGCHLD must not be SIG_IGN (exec'd commands
+// and box inits are our children and are reaped by the runtime). The box
+// init re-executes the boxd binary: /proc/self/exe, or $BOXD_SELF_EXE when
+// set (tests whose binary is not boxd point it at boxd).
 //
 // The server owns all bookkeeping (records, statuses, persistence); the
 // runtime only acts on disk and processes and reports what it finds.
@@ -96,7 +105,9 @@ class Runtime {
   virtual void resume(const BoxSpec& box, const BoxHandle& handle) = 0;
   // Removes the box's directory (after stop).
   virtual void destroy(const BoxSpec& box) = 0;
-  // Starts a command inside the running box.
+  // Starts a command inside the running box. Throws boxd::Error
+  // (InvalidArgument, "VM 'NAME' is stopped" / "... is suspended") when the
+  // box is not running or is frozen, Internal when the command cannot start.
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
 };
