@@ -79,7 +79,9 @@ void check_name(const std::string& name) {
 }
 
 std::string generate_id() {
-  const std::string hex = random_hex(16);
+  std::string hex = random_hex(16);
+  hex[12] = '4';                                        // version 4 (random)
+  hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];  // RFC 4122 variant
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
@@ -181,7 +183,7 @@ std::shared_ptr<std::mutex> BoxdService::op_lock(const std::string& id) {
   return slot;
 }
 
-BoxRecord BoxdService::require_box(const std::string& user, const std::string& vm_id) const {
+BoxRecord BoxdService::require_box(const std::string& user, const std::string& vm_id) {
   if (vm_id.empty()) {
     fail(StatusCode::INVALID_ARGUMENT, "vm_id is required");
   }
@@ -189,7 +191,30 @@ BoxRecord BoxdService::require_box(const std::string& user, const std::string& v
   if (!box) {
     not_found(vm_id);
   }
+  refresh_liveness(*box);
   return *box;
+}
+
+void BoxdService::refresh_liveness(BoxRecord& box) {
+  if (box.status != "running" && box.status != "suspended") {
+    return;
+  }
+  if (m_runtime.alive(spec_of(box), box.handle)) {
+    return;
+  }
+  // The box's init died behind our back (crash, OOM, kill): say so.
+  const std::string expected = box.status;
+  m_store.update([&](StoreData& data) {
+    for (auto& b : data.boxes) {
+      if (b.id == box.id && b.status == expected && b.handle.init_pid == box.handle.init_pid) {
+        b.status = "stopped";
+        b.handle = BoxHandle{};
+      }
+    }
+  });
+  log("box " + box.name + " (" + box.owner + ") found dead; marked stopped");
+  box.status = "stopped";
+  box.handle = BoxHandle{};
 }
 
 void BoxdService::set_status(const std::string& id, const std::string& status) {
@@ -373,6 +398,11 @@ grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListV
                                   api::ListVmsResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
     auto boxes = m_store.boxes();
+    for (auto& b : boxes) {
+      if (b.owner == auth.user_id) {
+        refresh_liveness(b);
+      }
+    }
     std::sort(boxes.begin(), boxes.end(), [](const BoxRecord& a, const BoxRecord& b) {
       return a.created_at != b.created_at ? a.created_at < b.created_at : a.name < b.name;
     });
@@ -399,7 +429,7 @@ grpc::Status BoxdService::StartVm(grpc::ServerContext* context, const api::Start
       set_status(box.id, "running");
       return;
     }
-    if (box.handle.init_pid != 0) {
+    if (m_runtime.alive(spec_of(box), box.handle)) {
       m_runtime.stop(spec_of(box), box.handle);
     }
     boot_and_record(box);
@@ -428,7 +458,7 @@ grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
     auto lock = op_lock(id);
     std::lock_guard guard(*lock);
     auto box = require_box(auth.user_id, id);
-    if (box.handle.init_pid != 0) {
+    if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
       stop_and_record(box, "stopped");
     }
     boot_and_record(box);
@@ -504,7 +534,7 @@ grpc::Status BoxdService::WakeVm(grpc::ServerContext* context, const api::WakeVm
     auto lock = op_lock(id);
     std::lock_guard guard(*lock);
     auto box = require_box(auth.user_id, id);
-    const bool alive = box.handle.init_pid != 0 && m_runtime.alive(spec_of(box), box.handle);
+    const bool alive = m_runtime.alive(spec_of(box), box.handle);
     if (box.status == "running" && alive) {
       return;
     }
@@ -513,7 +543,7 @@ grpc::Status BoxdService::WakeVm(grpc::ServerContext* context, const api::WakeVm
       set_status(box.id, "running");
       return;
     }
-    if (box.handle.init_pid != 0) {
+    if (m_runtime.alive(spec_of(box), box.handle)) {
       m_runtime.stop(spec_of(box), box.handle);
     }
     boot_and_record(box);
@@ -676,7 +706,7 @@ ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string&
 void BoxdService::recover() {
   for (const auto& box : m_store.boxes()) {
     const auto spec = spec_of(box);
-    const bool alive = box.handle.init_pid != 0 && m_runtime.alive(spec, box.handle);
+    const bool alive = m_runtime.alive(spec, box.handle);
     try {
       if (box.status == "running" || box.status == "starting") {
         if (alive && box.status == "running") {
@@ -722,7 +752,7 @@ void BoxdService::recover() {
 
 void BoxdService::shutdown_boxes() {
   for (const auto& box : m_store.boxes()) {
-    if (box.handle.init_pid == 0) {
+    if (box.status == "stopped" || box.status == "failed") {
       continue;
     }
     auto lock = op_lock(box.id);

@@ -121,7 +121,10 @@ class BoxdService final : public ServiceBase {
   BoxSpec spec_of(const BoxRecord& box) const;
   std::string url_of(const std::string& name) const;
   std::shared_ptr<std::mutex> op_lock(const std::string& id);
-  BoxRecord require_box(const std::string& user, const std::string& vm_id) const;
+  // The caller's box (NOT_FOUND otherwise), its status corrected when its
+  // init died behind our back.
+  BoxRecord require_box(const std::string& user, const std::string& vm_id);
+  void refresh_liveness(BoxRecord& box);
   void set_status(const std::string& id, const std::string& status);
   // Boots the box and records running + handle. Returns the boot time in ms.
   std::int64_t boot_and_record(const BoxRecord& box);
