@@ -251,7 +251,9 @@ class Freezer {
       }
       for (int pid : pids) {
         kill(pid, SIGKILL);
-        waitpid(pid, nullptr, WNOHANG);
+        if (!is_spawned_child(pid)) {
+          waitpid(pid, nullptr, WNOHANG);  // a box init of ours
+        }
       }
       reap_orphans();
       sleep_for(10ms);

@@ -39,6 +39,7 @@
 
 #include "common/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -411,6 +412,12 @@ void reap_orphans() {
   std::lock_guard lock(g_children_mutex);
   std::erase_if(g_children,
                 [](const std::shared_ptr<ChildState>& child) { return child->poll().has_value(); });
+}
+
+bool is_spawned_child(int pid) {
+  std::lock_guard lock(g_children_mutex);
+  return std::any_of(g_children.begin(), g_children.end(),
+                     [pid](const std::shared_ptr<ChildState>& child) { return child->pid == pid; });
 }
 
 int spawned_pgid(const ExecProcess& process) {

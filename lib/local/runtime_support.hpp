@@ -35,6 +35,10 @@ struct SpawnPlan {
 // Starts the command; throws boxd::Error when it could not be started.
 std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan);
 
+// True for a spawned command not yet reaped (its status belongs to its
+// ExecProcess: never waitpid() it elsewhere).
+bool is_spawned_child(int pid);
+
 // The process-group id of a spawned process (its pid: it runs setsid()).
 int spawned_pgid(const ExecProcess& process);
 
