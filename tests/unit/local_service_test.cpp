@@ -1,9 +1,15 @@
 // The BoxdApi service in-process, over a real gRPC channel, with the
 // process runtime: what a client sees for each rule of the contract.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "local/auth.hpp"
 #include "local/runtime.hpp"
@@ -249,4 +255,70 @@ TEST_CASE("service: a revoked token is refused") {
   auto status = h.stub->ListTokens(Harness::ctx(bearer).get(), api::ListTokensRequest{}, &list);
   CHECK(status.error_code() == StatusCode::UNAUTHENTICATED);
   CHECK(status.error_message() == "token revoked");
+}
+
+namespace {
+
+bool process_running_with(const std::string& needle) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string cmdline;
+    const int fd = ::open((entry.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+      cmdline.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos && cmdline.find("sh -c") == std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("service: exec does not wait for a background child holding the pipe") {
+  Harness h;
+  REQUIRE(h.create(h.alice, "bg").ok());
+  const auto started = std::chrono::steady_clock::now();
+  auto o = h.exec(h.alice, "bg", "sleep 7 & echo started; exit 4");
+  REQUIRE(o.status.ok());
+  CHECK(o.out == "started\n");
+  CHECK(o.exit_code == 4);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+}
+
+TEST_CASE("service: a cancelled exec kills the remote command") {
+  Harness h;
+  REQUIRE(h.create(h.alice, "cx").ok());
+  auto c = Harness::ctx(h.alice);
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+  auto stream = h.stub->Exec(c.get());
+  api::ExecChunk first;
+  first.set_vm_id("cx");
+  first.set_command("echo up; exec sleep 98761");
+  stream->Write(first);
+  api::ExecChunk chunk;
+  REQUIRE(stream->Read(&chunk));
+  CHECK(chunk.data() == "up\n");
+  bool seen = false;
+  for (int i = 0; i < 50 && !seen; ++i) {
+    seen = process_running_with("sleep 98761");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(seen);
+  while (stream->Read(&chunk)) {
+  }
+  CHECK(stream->Finish().error_code() == StatusCode::DEADLINE_EXCEEDED);
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    gone = !process_running_with("sleep 98761");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(gone);
 }
