@@ -98,4 +98,14 @@ def bad_size_is_2_without_the_network(t):
         cli.run("box", "create", "sized", "--memory", bad).expect_exit(2)
 
 
+@suite.test
+def the_table_is_documented_in_help(t):
+    # design.md: the table is "documented in `boxd help exit-codes`".
+    result = t.cli("alice", server=False).run("help", "exit-codes").expect_ok()
+    for code, word in ((2, "usage"), (3, "Authentication"), (4, "NotFound"), (8, "Connection"),
+                       (124, "timeout"), (255, "")):
+        expect(str(code) in result.stdout and word.lower() in result.stdout.lower(),
+               result.describe(f"exit code {code} ({word}) is missing from the help"))
+
+
 suite.main()
