@@ -28,6 +28,15 @@ def another_users_box_is_not_found(t):
 
 
 @suite.test
+def whoami_names_the_user(t):
+    expect_equal(t.alice.run("whoami", "--json").expect_ok().json().get("user_id"), "alice",
+                 "alice's whoami user_id")
+    expect_equal(t.bob.run("whoami", "--json").expect_ok().json().get("user_id"), "bob",
+                 "bob's whoami user_id")
+    t.alice.run("whoami").expect_ok().expect_stdout_contains("alice")
+
+
+@suite.test
 def jwt_is_cached_and_exchanged_once(t):
     relay = ExchangeCounter(t.server.exchange_url)
     try:

@@ -25,6 +25,8 @@ def offline(t):
 @suite.test
 def success_is_0(t):
     t.alice.run("box", "list").expect_exit(0)
+    offline(t).run("version").expect_exit(0)
+    offline(t).run("--help").expect_exit(0).expect_stdout_contains("box")
 
 
 @suite.test
