@@ -132,8 +132,18 @@ class Freezer {
  public:
   enum class Mode { Signals, V1, V2 };
 
+  // $BOXD_FREEZER=signals|v1|v2 forces a mechanism (to test each one).
   Freezer() {
-    if (fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
+    const char* forced = getenv("BOXD_FREEZER");
+    const std::string force = forced != nullptr ? forced : "";
+    if (force == "signals") {
+      return;
+    }
+    if (force == "v1" && fs::exists("/sys/fs/cgroup/freezer/tasks")) {
+      init(Mode::V1, "/sys/fs/cgroup/freezer/boxd-local");
+    } else if (force == "v2" && fs::exists("/sys/fs/cgroup/unified/cgroup.procs")) {
+      init(Mode::V2, "/sys/fs/cgroup/unified/boxd-local");
+    } else if (fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
       init(Mode::V2, "/sys/fs/cgroup/boxd-local");
     } else if (fs::exists("/sys/fs/cgroup/freezer/tasks")) {
       init(Mode::V1, "/sys/fs/cgroup/freezer/boxd-local");

@@ -247,6 +247,21 @@ std::string namespace_unavailable() {
   return {};
 }
 
+// Stops every box it was told about when the test case ends, even when a
+// REQUIRE failed half-way (no box init outlives the test).
+struct BoxReaper {
+  std::vector<std::pair<BoxSpec, const BoxHandle*>> boxes;
+  Runtime* runtime = nullptr;
+  ~BoxReaper() {
+    for (const auto& [spec, handle] : boxes) {
+      try {
+        runtime->stop(spec, *handle);
+      } catch (...) {
+      }
+    }
+  }
+};
+
 bool namespace_cases_run() {
   static const std::string why = namespace_unavailable();
   if (!why.empty()) {
@@ -270,6 +285,7 @@ TEST_CASE("namespace runtime: boxes are isolated from each other and from the ho
   runtime->create(b);
   auto ha = runtime->boot(a);
   auto hb = runtime->boot(b);
+  BoxReaper reaper{{{a, &ha}, {b, &hb}}, runtime.get()};
   REQUIRE(runtime->alive(a, ha));
   REQUIRE(runtime->alive(b, hb));
 
@@ -337,6 +353,10 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   BoxSpec box{"idc", "gamma", state.path / "boxes" / "idc", {}};
   runtime->create(box);
   auto handle = runtime->boot(box);
+  BoxHandle again;
+  BoxHandle copy_handle;
+  BoxSpec copy{"idd", "delta", state.path / "boxes" / "idd", {}};
+  BoxReaper reaper{{{box, &handle}, {box, &again}, {copy, &copy_handle}}, runtime.get()};
 
   auto loop = runtime->exec(
       box, handle,
@@ -357,7 +377,7 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   CHECK(loop->wait_exit().signal == SIGKILL);
   CHECK_FALSE(runtime->alive(box, handle));
 
-  auto again = runtime->boot(box);
+  again = runtime->boot(box);
   CHECK(again.init_pid != handle.init_pid);
   CHECK(run(*runtime, box, again, "cat ~/notes.txt").out == "kept\n");
 
@@ -367,9 +387,8 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   CHECK(run(*adopted, box, again, "hostname").out == "gamma\n");
 
   // Fork: the copy has the files, and its own hostname.
-  BoxSpec copy{"idd", "delta", state.path / "boxes" / "idd", {}};
   runtime->copy_disk(box, copy);
-  auto copy_handle = runtime->boot(copy);
+  copy_handle = runtime->boot(copy);
   CHECK(run(*runtime, copy, copy_handle, "cat ~/notes.txt; hostname; cat /etc/hostname").out ==
         "kept\ndelta\ndelta\n");
   CHECK(run(*runtime, copy, copy_handle, "echo changed > ~/notes.txt").exit_code == 0);
