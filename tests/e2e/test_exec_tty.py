@@ -262,7 +262,6 @@ def server_killed_mid_session_restores_the_terminal(t):
         expect(b"error:" in s.output, f"no error message after losing the server: {s.output[-500:]!r}")
     finally:
         s.close()
-        server.start()
 
 
 @suite.test
