@@ -3,13 +3,12 @@
 #include "boxd/auth/auth.hpp"
 #include "boxd/box/box.hpp"
 #include "boxd/config.hpp"
+#include "boxd/docs/docs.hpp"
+#include "boxd/help.hpp"
+#include "boxd/local/local.hpp"
 #include "boxd/version.hpp"
 #include "boxd/whoami.hpp"
 #include "common/version.hpp"
-#if __has_include("boxd/local/local.hpp")
-#include "boxd/local/local.hpp"
-#define BOXD_HAVE_LOCAL 1
-#endif
 
 namespace boxd::cli {
 
@@ -64,9 +63,9 @@ void build_root(CLI::App& root, Context& ctx) {
   add_whoami(root, ctx);
   add_config(root, ctx);
   add_version(root, ctx);
-#ifdef BOXD_HAVE_LOCAL
   add_local(root, ctx);
-#endif
+  add_help(root, ctx);
+  add_docs(root, ctx);
 
   root.footer(
       "Examples:\n"
