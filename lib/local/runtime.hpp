@@ -110,6 +110,25 @@ class Runtime {
   // box is not running or is frozen, Internal when the command cannot start.
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
+
+  // Files (service_files.cpp). An O_PATH directory fd (owned by the caller)
+  // of the box's root as the box sees it: namespace: /proc/<init>/root (the
+  // box must be alive; lookups below it follow the box's own mounts);
+  // process: the box's home tree <dir>/home. Paths are opened beneath it
+  // with openat2(RESOLVE_IN_ROOT). Throws like exec() when not running.
+  virtual int open_root(const BoxSpec& box, const BoxHandle& handle) = 0;
+  // The user's home inside that root ("/home/boxd"; "/" for process).
+  virtual std::string home_in_root() const = 0;
+  // Disks (service_disks.cpp): bind-mounts the host directory `source` at
+  // `target` (absolute, inside the box; created if missing) in the running
+  // box, read-only if asked; unmount_disk undoes it (a no-op when it is not
+  // mounted). The process runtime has no mount namespace: it throws
+  // (FAILED_PRECONDITION).
+  virtual void mount_disk(const BoxSpec& box, const BoxHandle& handle,
+                          const std::filesystem::path& source, const std::string& target,
+                          bool read_only) = 0;
+  virtual void unmount_disk(const BoxSpec& box, const BoxHandle& handle,
+                            const std::string& target) = 0;
 };
 
 // kind: "namespace", "process" or "auto" (namespace when possible).

@@ -34,6 +34,7 @@
 // a frozen process cannot die.
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "local/box_mounts.hpp"
 #include "local/runtime_support.hpp"
 
 #include <cerrno>
@@ -674,6 +675,33 @@ class NamespaceRuntime final : public Runtime {
         close(plan.cgroup_procs_fd);
       }
       throw;
+    }
+  }
+
+  int open_root(const BoxSpec& box, const BoxHandle& handle) override {
+    require_alive(box, handle);
+    const std::string path = "/proc/" + std::to_string(handle.init_pid) + "/root";
+    int fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || !process_matches(handle.init_pid, handle.init_start_time)) {
+      if (fd >= 0) {
+        close(fd);
+      }
+      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+    }
+    return fd;
+  }
+
+  std::string home_in_root() const override { return "/home/boxd"; }
+
+  void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
+                  const std::string& target, bool read_only) override {
+    require_alive(box, handle);
+    inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
+  }
+
+  void unmount_disk(const BoxSpec& box, const BoxHandle& handle, const std::string& target) override {
+    if (alive(box, handle)) {
+      remove_injected_mount(handle.init_pid, handle.init_start_time, target);
     }
   }
 

@@ -13,6 +13,7 @@
 #include "local/runtime_support.hpp"
 
 #include <csignal>
+#include <fcntl.h>
 #include <map>
 #include <mutex>
 #include <pwd.h>
@@ -146,6 +147,28 @@ class ProcessRuntime final : public Runtime {
     m_groups[box.id].push_back(spawned_pgid(*process));
     return process;
   }
+
+  // Files: the box's root is its home tree, so "/" is <dir>/home.
+  int open_root(const BoxSpec& box, const BoxHandle& /*handle*/) override {
+    int fd = open((box.dir / "home").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      throw_errno("opening the home of " + box.name);
+    }
+    return fd;
+  }
+
+  std::string home_in_root() const override { return "/"; }
+
+  void mount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
+                  const std::filesystem::path& /*source*/, const std::string& /*target*/,
+                  bool /*read_only*/) override {
+    throw Error(ErrorClass::InvalidArgument,
+                "disks need the namespace runtime (this server runs the 'process' runtime)", {},
+                9);
+  }
+
+  void unmount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
+                    const std::string& /*target*/) override {}
 
  private:
   void signal_groups(const std::string& id, int sig) {

@@ -248,6 +248,7 @@ std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
     }
   });
   log("box " + box.name + " (" + box.owner + ") running, booted in " + std::to_string(ms) + " ms");
+  apply_disks(box, handle);
   return ms;
 }
 
@@ -478,6 +479,7 @@ grpc::Status BoxdService::DestroyVm(grpc::ServerContext* context,
     m_store.update([&](StoreData& data) {
       std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
     });
+    forget_disks_of(box);
     log("box " + box.name + " (" + box.owner + ") destroyed");
   });
 }

@@ -30,6 +30,7 @@
 
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "local/auth.hpp"
+#include "local/disk_store.hpp"
 #include "local/runtime.hpp"
 #include "local/store.hpp"
 
@@ -111,6 +112,32 @@ class BoxdService final : public ServiceBase {
   grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* Exec(
       grpc::CallbackServerContext* context) override;
 
+  // Files and logs (service_files.cpp).
+  grpc::Status UploadFileStream(grpc::ServerContext*, grpc::ServerReader<api::UploadFileChunk>*,
+                                api::UploadFileResponse*) override;
+  grpc::Status UploadFile(grpc::ServerContext*, const api::UploadFileRequest*,
+                          api::UploadFileResponse*) override;
+  grpc::Status DownloadFile(grpc::ServerContext*, const api::DownloadFileRequest*,
+                            api::DownloadFileResponse*) override;
+  grpc::Status DownloadFileStream(grpc::ServerContext*, const api::DownloadFileRequest*,
+                                  grpc::ServerWriter<api::DownloadFileChunk>*) override;
+  grpc::Status ListDir(grpc::ServerContext*, const api::ListDirRequest*,
+                       api::ListDirResponse*) override;
+  grpc::Status StreamLogs(grpc::ServerContext*, const api::StreamLogsRequest*,
+                          grpc::ServerWriter<api::LogChunk>*) override;
+
+  // Disks (service_disks.cpp).
+  grpc::Status CreateDisk(grpc::ServerContext*, const api::CreateDiskRequest*,
+                          api::DiskInfo*) override;
+  grpc::Status ListDisks(grpc::ServerContext*, const api::ListDisksRequest*,
+                         api::ListDisksResponse*) override;
+  grpc::Status DestroyDisk(grpc::ServerContext*, const api::DestroyDiskRequest*,
+                           api::DestroyDiskResponse*) override;
+  grpc::Status AttachDisk(grpc::ServerContext*, const api::AttachDiskRequest*,
+                          api::DiskInfo*) override;
+  grpc::Status DetachDisk(grpc::ServerContext*, const api::DetachDiskRequest*,
+                          api::DiskInfo*) override;
+
   // Used by the exec relay.
   AuthResult authenticate(const grpc::ServerContextBase* context) const;
   ExecTarget resolve_exec(const std::string& user, const std::string& vm_id);
@@ -137,12 +164,23 @@ class BoxdService final : public ServiceBase {
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
 
+  // Files: the caller's running box and an O_PATH fd of its root (owned by
+  // the caller of this function), with `path` made absolute in the box.
+  int open_box_root(const std::string& user, const std::string& vm, std::string& path,
+                    BoxRecord* box_out = nullptr);
+  // Disks: mounts the box's attached disks after a boot (failures are
+  // logged to the server log and the box's console, the boot goes on);
+  // forgets a destroyed box's attachments.
+  void apply_disks(const BoxRecord& box, const BoxHandle& handle);
+  void forget_disks_of(const BoxRecord& box);
+
   ServiceOptions m_options;
   Store& m_store;
   Auth& m_auth;
   Runtime& m_runtime;
   std::mutex m_locks_mutex;
   std::map<std::string, std::shared_ptr<std::mutex>> m_op_locks;
+  DiskStore m_disks{m_options.state_dir};
 };
 
 // GetVmResponse from a record (exposed for tests).

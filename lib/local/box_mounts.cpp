@@ -1,0 +1,220 @@
+// Injecting a bind mount into a running box, and opening paths beneath a
+// box's root.
+//
+// A box's mounts live in its own mount namespace, whose root is a tmpfs the
+// host cannot name, and the server's state dir (where disks live) is hidden
+// inside it. So a disk cannot be mounted by path from inside the box, and a
+// multi-threaded server cannot setns(CLONE_NEWNS) itself (the kernel refuses
+// a process sharing its fs_struct). The way around both is the new mount
+// API: open_tree(OPEN_TREE_CLONE) makes a detached copy of the disk's
+// directory mount here, on the host; a forked child (single-threaded, own
+// fs_struct) then setns()es into the box's mount namespace, creates the
+// mount point and move_mount()s the detached tree onto it; a read-only
+// attach is a MS_REMOUNT|MS_BIND|MS_RDONLY of that mount point. The box
+// made its mounts private at boot, so nothing propagates back to the host.
+// The child only makes system calls (no allocation after fork) and reports
+// a failure as (step, errno) on a pipe.
+//
+// What can go wrong: the box's init may die and its pid be reused between
+// opening /proc/<pid>/ns/mnt and using it: the fd is taken first and the
+// pid's start time checked afterwards, so a stale fd is never used. A mount
+// point path inside the box may be a symlink the box's user made: it is
+// resolved inside the box's namespace, as root there, which the box's user
+// (passwordless sudo) could do anyway; it cannot reach the host.
+#include "local/box_mounts.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common/error.hpp"
+#include "local/runtime_support.hpp"
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+namespace boxd::local {
+
+namespace {
+
+int sys_open_tree(int dirfd, const char* path, unsigned flags) {
+  return static_cast<int>(syscall(SYS_open_tree, dirfd, path, flags));
+}
+
+int sys_move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
+                   unsigned flags) {
+  return static_cast<int>(syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
+}
+
+int open_mnt_ns(int init_pid, std::uint64_t start_time) {
+  const std::string path = "/proc/" + std::to_string(init_pid) + "/ns/mnt";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || !process_matches(init_pid, start_time)) {
+    if (fd >= 0) {
+      close(fd);
+    }
+    throw Error(ErrorClass::InvalidArgument, "the box is not running", {}, 9);
+  }
+  return fd;
+}
+
+// Every prefix of an absolute path: /a, /a/b, /a/b/c.
+std::vector<std::string> prefixes(const std::string& target) {
+  std::vector<std::string> out;
+  for (std::size_t i = 1; i <= target.size(); ++i) {
+    if (i == target.size() || target[i] == '/') {
+      if (target[i - 1] != '/') {
+        out.push_back(target.substr(0, i));
+      }
+    }
+  }
+  return out;
+}
+
+struct ChildFailure {
+  int step = 0;
+  int error = 0;
+};
+
+// Runs `body` in a forked child inside the mount namespace `ns_fd`; the
+// child returns (step, errno) on failure. Returns the failure, if any.
+template <class Body>
+ChildFailure run_in_namespace(int ns_fd, Body&& body) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) < 0) {
+    throw_errno("pipe");
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int saved = errno;
+    close(report[0]);
+    close(report[1]);
+    errno = saved;
+    throw_errno("fork");
+  }
+  if (pid == 0) {
+    ChildFailure failure;
+    if (setns(ns_fd, CLONE_NEWNS) < 0) {
+      failure = {1, errno};
+    } else {
+      failure = body();
+    }
+    if (failure.step != 0) {
+      ssize_t ignored = write(report[1], &failure, sizeof failure);
+      (void)ignored;
+      _exit(1);
+    }
+    _exit(0);
+  }
+  close(report[1]);
+  ChildFailure failure;
+  ssize_t n = 0;
+  do {
+    n = read(report[0], &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  close(report[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof failure)) {
+    failure = {};
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      failure = {99, 0};
+    }
+  }
+  return failure;
+}
+
+}  // namespace
+
+void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesystem::path& source,
+                       const std::string& target, bool read_only) {
+  if (target.empty() || target[0] != '/') {
+    throw Error(ErrorClass::InvalidArgument, "mount path '" + target + "' is not absolute");
+  }
+  int tree = sys_open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) {
+    throw_errno("open_tree " + source.string());
+  }
+  int ns = -1;
+  try {
+    ns = open_mnt_ns(init_pid, start_time);
+  } catch (...) {
+    close(tree);
+    throw;
+  }
+  const std::vector<std::string> dirs = prefixes(target);
+  const char* target_c = target.c_str();
+  ChildFailure failure = run_in_namespace(ns, [&]() -> ChildFailure {
+    for (const auto& dir : dirs) {
+      if (mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
+        return {2, errno};
+      }
+    }
+    if (sys_move_mount(tree, "", AT_FDCWD, target_c, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      return {3, errno};
+    }
+    if (read_only && mount(nullptr, target_c, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
+      int saved = errno;
+      umount2(target_c, MNT_DETACH);
+      return {4, saved};
+    }
+    return {};
+  });
+  close(ns);
+  close(tree);
+  if (failure.step != 0) {
+    static const char* const k_steps[] = {"",         "entering the box",        "creating the mount point",
+                                          "mounting", "making the mount read-only"};
+    const char* step = failure.step < 5 ? k_steps[failure.step] : "the mount helper";
+    throw Error(ErrorClass::Internal, std::string(step) + " " + target + " failed" +
+                                          (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
+  }
+}
+
+void remove_injected_mount(int init_pid, std::uint64_t start_time, const std::string& target) {
+  int ns = open_mnt_ns(init_pid, start_time);
+  const char* target_c = target.c_str();
+  ChildFailure failure = run_in_namespace(ns, [&]() -> ChildFailure {
+    if (umount2(target_c, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) {
+      return {5, errno};
+    }
+    return {};
+  });
+  close(ns);
+  if (failure.step != 0) {
+    throw Error(ErrorClass::Internal, "unmounting " + target + " failed" +
+                                          (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
+  }
+}
+
+int open_beneath(int root_fd, const std::string& path, int flags, unsigned mode) {
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const std::string relative = path.empty() ? "." : path;
+  long fd = 0;
+  do {
+    fd = syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how);
+  } while (fd < 0 && errno == EAGAIN);
+  return static_cast<int>(fd);
+}
+
+}  // namespace boxd::local
