@@ -355,6 +355,38 @@ std::string Client::current_token() {
   return m_impl->bearer(fresh);
 }
 
+std::unique_ptr<grpc::ClientContext> Client::new_stream_context() {
+  bool fresh = false;
+  const std::string token = m_impl->bearer(fresh);
+  auto context = std::make_unique<grpc::ClientContext>();
+  m_impl->prepare(*context, token);
+  return context;
+}
+
+api::BoxdApi::Stub& Client::stub() { return m_impl->get_stub(); }
+
+void Client::unary(
+    const std::function<grpc::Status(api::BoxdApi::Stub&, grpc::ClientContext&)>& call) {
+  for (int attempt = 0;; ++attempt) {
+    bool fresh = false;
+    const std::string token = m_impl->bearer(fresh);
+    api::BoxdApi::Stub& s = m_impl->get_stub();
+    grpc::ClientContext context;
+    m_impl->prepare(context, token);
+    context.set_deadline(std::chrono::system_clock::now() + k_unary_deadline);
+    const grpc::Status status = call(s, context);
+    if (status.ok()) {
+      return;
+    }
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && attempt == 0 &&
+        m_impl->uses_key() && !fresh) {
+      m_impl->drop_token();
+      continue;
+    }
+    throw error_from_call(status, m_impl->config);
+  }
+}
+
 std::string Client::credential_source() const {
   const ResolvedConfig& config = m_impl->config;
   const char* key = !config.token.empty() ? "token" : !config.api_key.empty() ? "api_key" : nullptr;

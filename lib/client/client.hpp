@@ -9,9 +9,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "boxd/api/v1/api.grpc.pb.h"
@@ -35,6 +39,28 @@ class ExecSession {
   virtual void finish() = 0;
   virtual void cancel() = 0;                               // TryCancel
 };
+
+// Lets another thread (a Ctrl-C watcher) cancel a streaming call in
+// flight: cancel() cancels the current call, and any later one at once.
+class CallCancel {
+ public:
+  void cancel();
+  bool cancelled() const;
+  // Used by the client around each call.
+  void attach(grpc::ClientContext* context);
+  void detach();
+
+ private:
+  mutable std::mutex m_mutex;
+  grpc::ClientContext* m_context = nullptr;
+  bool m_cancelled = false;
+};
+
+// Reads up to `size` bytes into `buffer`; returns the count, 0 at EOF.
+using ReadFn = std::function<std::size_t(char* buffer, std::size_t size)>;
+using WriteFn = std::function<void(std::string_view data)>;
+// Bytes done so far and the total.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 struct ExecRequest {
   std::string vm;          // name or id
@@ -69,6 +95,32 @@ class Client {
   // Exec: sends the first chunk and returns the open stream.
   std::unique_ptr<ExecSession> exec(const ExecRequest& request);
 
+  // Files and logs (client_files.cpp). upload_file streams exactly
+  // total_size bytes from `read` in 1 MiB chunks and checks the server's
+  // bytes_written == total_size (a short read or write is an Error).
+  // download_file streams to `write` and checks that total_size bytes came.
+  std::uint64_t upload_file(const std::string& vm, const std::string& path,
+                            std::uint64_t total_size, const ReadFn& read,
+                            const ProgressFn& progress = {}, CallCancel* cancel = nullptr);
+  std::uint64_t download_file(const std::string& vm, const std::string& path,
+                              const WriteFn& write, const ProgressFn& progress = {},
+                              CallCancel* cancel = nullptr);
+  api::UploadFileResponse upload_small(const std::string& vm, const std::string& path,
+                                       const std::string& data);
+  std::string download_small(const std::string& vm, const std::string& path);
+  api::ListDirResponse list_dir(const std::string& vm, const std::string& path);
+  // Calls `write` for each chunk of the box's console log until the stream
+  // ends (follow: until the box stops or is destroyed, or `cancel`).
+  void stream_logs(const std::string& vm, bool follow, const WriteFn& write,
+                   CallCancel* cancel = nullptr);
+
+  // Disks (client_files.cpp)
+  api::DiskInfo create_disk(const std::string& name, std::uint64_t size_bytes);
+  std::vector<api::DiskInfo> list_disks();
+  void destroy_disk(const std::string& disk);
+  api::DiskInfo attach_disk(const api::AttachDiskRequest& request);
+  api::DiskInfo detach_disk(const std::string& disk, const std::string& vm);
+
   // Identity
   api::WhoamiResponse whoami();
   api::GetConfigResponse get_config();
@@ -79,6 +131,13 @@ class Client {
   std::string credential_source() const;
 
  private:
+  // For calls implemented outside client.cpp: a context carrying the
+  // credentials (no deadline), and a unary call with the usual deadline and
+  // the one retry after UNAUTHENTICATED with a cached token.
+  std::unique_ptr<grpc::ClientContext> new_stream_context();
+  api::BoxdApi::Stub& stub();
+  void unary(const std::function<grpc::Status(api::BoxdApi::Stub&, grpc::ClientContext&)>& call);
+
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };

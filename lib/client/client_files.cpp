@@ -1,0 +1,301 @@
+// Files, logs and disks on the client side.
+//
+// Uploads and downloads are streams of 1 MiB messages: the caller's read
+// function fills one chunk at a time and a download hands each chunk to the
+// caller's write function as it arrives, so memory stays at a chunk or two
+// whatever the file's size (gRPC flow control makes Write() wait for a slow
+// peer). A transfer is only a success when the byte counts agree: an upload
+// whose source gave fewer or more bytes than announced is cancelled (the
+// server then keeps nothing), and the server's bytes_written must equal
+// total_size (silent truncation is a known upstream failure mode); a
+// download that ends before total_size bytes is an Error. Streams have no
+// deadline (a 1 GiB copy may take a while); keepalive pings detect a dead
+// peer. CallCancel lets a Ctrl-C watcher thread cancel the call in flight.
+#include <grpcpp/grpcpp.h>
+
+#include "client/call_error.hpp"
+#include "client/client.hpp"
+#include "common/error.hpp"
+
+namespace boxd::client {
+
+namespace {
+
+constexpr std::size_t k_chunk_bytes = 1024 * 1024;
+
+// Attaches a context to a CallCancel for the life of one call.
+class CancelScope {
+ public:
+  CancelScope(CallCancel* cancel, grpc::ClientContext* context) : m_cancel(cancel) {
+    if (m_cancel != nullptr) {
+      m_cancel->attach(context);
+    }
+  }
+  ~CancelScope() {
+    if (m_cancel != nullptr) {
+      m_cancel->detach();
+    }
+  }
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+
+ private:
+  CallCancel* m_cancel;
+};
+
+Error cancelled_error() { return Error(ErrorClass::Cancelled, "interrupted"); }
+
+}  // namespace
+
+void CallCancel::cancel() {
+  std::lock_guard lock(m_mutex);
+  m_cancelled = true;
+  if (m_context != nullptr) {
+    m_context->TryCancel();
+  }
+}
+
+bool CallCancel::cancelled() const {
+  std::lock_guard lock(m_mutex);
+  return m_cancelled;
+}
+
+void CallCancel::attach(grpc::ClientContext* context) {
+  std::lock_guard lock(m_mutex);
+  m_context = context;
+  if (m_cancelled) {
+    context->TryCancel();
+  }
+}
+
+void CallCancel::detach() {
+  std::lock_guard lock(m_mutex);
+  m_context = nullptr;
+}
+
+std::uint64_t Client::upload_file(const std::string& vm, const std::string& path,
+                                  std::uint64_t total_size, const ReadFn& read,
+                                  const ProgressFn& progress, CallCancel* cancel) {
+  auto context = new_stream_context();
+  CancelScope scope(cancel, context.get());
+  api::UploadFileResponse response;
+  auto writer = stub().UploadFileStream(context.get(), &response);
+  std::string buffer(k_chunk_bytes, '\0');
+  std::uint64_t sent = 0;
+  bool first = true;
+  bool stream_ok = true;
+  std::string local_problem;
+  while (stream_ok && (first || sent < total_size)) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, total_size - sent));
+    std::size_t got = 0;
+    while (got < want) {
+      const std::size_t n = read(buffer.data() + got, want - got);
+      if (n == 0) {
+        break;
+      }
+      got += n;
+    }
+    if (got < want) {
+      local_problem = "the source ended after " + std::to_string(sent + got) + " of " +
+                      std::to_string(total_size) + " bytes";
+      break;
+    }
+    api::UploadFileChunk chunk;
+    if (first) {
+      chunk.set_vm_id(vm);
+      chunk.set_path(path);
+      chunk.set_total_size(total_size);
+      first = false;
+    }
+    chunk.set_data(buffer.data(), got);
+    stream_ok = writer->Write(chunk);
+    if (stream_ok) {
+      sent += got;
+      if (progress) {
+        progress(sent, total_size);
+      }
+    }
+  }
+  if (local_problem.empty() && stream_ok && read(buffer.data(), 1) != 0) {
+    local_problem = "the source grew beyond " + std::to_string(total_size) + " bytes while copying";
+  }
+  if (!local_problem.empty()) {
+    context->TryCancel();
+  } else if (stream_ok) {
+    writer->WritesDone();
+  }
+  const grpc::Status status = writer->Finish();
+  if (!local_problem.empty()) {
+    throw Error(ErrorClass::Internal, local_problem + "; nothing was written");
+  }
+  if (!status.ok()) {
+    if (cancel != nullptr && cancel->cancelled()) {
+      throw cancelled_error();
+    }
+    throw error_from_call(status, config());
+  }
+  if (response.bytes_written() != total_size) {
+    throw Error(ErrorClass::Internal, "short write: the server wrote " +
+                                          std::to_string(response.bytes_written()) + " of " +
+                                          std::to_string(total_size) + " bytes");
+  }
+  return response.bytes_written();
+}
+
+std::uint64_t Client::download_file(const std::string& vm, const std::string& path,
+                                    const WriteFn& write, const ProgressFn& progress,
+                                    CallCancel* cancel) {
+  auto context = new_stream_context();
+  CancelScope scope(cancel, context.get());
+  api::DownloadFileRequest request;
+  request.set_vm_id(vm);
+  request.set_path(path);
+  auto reader = stub().DownloadFileStream(context.get(), request);
+  api::DownloadFileChunk chunk;
+  std::uint64_t total = 0;
+  std::uint64_t received = 0;
+  bool first = true;
+  try {
+    while (reader->Read(&chunk)) {
+      if (first) {
+        total = chunk.total_size();
+        first = false;
+      }
+      received += chunk.data().size();
+      if (received > total) {
+        throw Error(ErrorClass::Internal, "the server sent more than the announced " +
+                                              std::to_string(total) + " bytes");
+      }
+      if (!chunk.data().empty()) {
+        write(chunk.data());
+      }
+      if (progress) {
+        progress(received, total);
+      }
+    }
+  } catch (...) {
+    context->TryCancel();
+    while (reader->Read(&chunk)) {
+    }
+    reader->Finish();
+    throw;
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    if (cancel != nullptr && cancel->cancelled()) {
+      throw cancelled_error();
+    }
+    throw error_from_call(status, config(), received > 0);
+  }
+  if (first || received != total) {
+    throw Error(ErrorClass::Internal, "short read: received " + std::to_string(received) + " of " +
+                                          std::to_string(total) + " bytes");
+  }
+  return received;
+}
+
+api::UploadFileResponse Client::upload_small(const std::string& vm, const std::string& path,
+                                             const std::string& data) {
+  api::UploadFileRequest request;
+  request.set_vm_id(vm);
+  request.set_path(path);
+  request.set_data(data);
+  api::UploadFileResponse response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.UploadFile(&c, request, &response); });
+  if (response.bytes_written() != data.size()) {
+    throw Error(ErrorClass::Internal, "short write: the server wrote " +
+                                          std::to_string(response.bytes_written()) + " of " +
+                                          std::to_string(data.size()) + " bytes");
+  }
+  return response;
+}
+
+std::string Client::download_small(const std::string& vm, const std::string& path) {
+  api::DownloadFileRequest request;
+  request.set_vm_id(vm);
+  request.set_path(path);
+  api::DownloadFileResponse response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.DownloadFile(&c, request, &response); });
+  return response.data();
+}
+
+api::ListDirResponse Client::list_dir(const std::string& vm, const std::string& path) {
+  api::ListDirRequest request;
+  request.set_vm_id(vm);
+  request.set_path(path);
+  api::ListDirResponse response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.ListDir(&c, request, &response); });
+  return response;
+}
+
+void Client::stream_logs(const std::string& vm, bool follow, const WriteFn& write,
+                         CallCancel* cancel) {
+  auto context = new_stream_context();
+  CancelScope scope(cancel, context.get());
+  api::StreamLogsRequest request;
+  request.set_vm_id(vm);
+  request.set_follow(follow);
+  auto reader = stub().StreamLogs(context.get(), request);
+  api::LogChunk chunk;
+  bool had_output = false;
+  try {
+    while (reader->Read(&chunk)) {
+      had_output = true;
+      write(chunk.data());
+    }
+  } catch (...) {
+    context->TryCancel();
+    while (reader->Read(&chunk)) {
+    }
+    reader->Finish();
+    throw;
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    if (cancel != nullptr && cancel->cancelled()) {
+      throw cancelled_error();
+    }
+    throw error_from_call(status, config(), had_output);
+  }
+}
+
+api::DiskInfo Client::create_disk(const std::string& name, std::uint64_t size_bytes) {
+  api::CreateDiskRequest request;
+  request.set_name(name);
+  request.set_size_bytes(size_bytes);
+  api::DiskInfo response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.CreateDisk(&c, request, &response); });
+  return response;
+}
+
+std::vector<api::DiskInfo> Client::list_disks() {
+  api::ListDisksResponse response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) {
+    return s.ListDisks(&c, api::ListDisksRequest(), &response);
+  });
+  return {response.disks().begin(), response.disks().end()};
+}
+
+void Client::destroy_disk(const std::string& disk) {
+  api::DestroyDiskRequest request;
+  request.set_disk_id(disk);
+  api::DestroyDiskResponse response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.DestroyDisk(&c, request, &response); });
+}
+
+api::DiskInfo Client::attach_disk(const api::AttachDiskRequest& request) {
+  api::DiskInfo response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.AttachDisk(&c, request, &response); });
+  return response;
+}
+
+api::DiskInfo Client::detach_disk(const std::string& disk, const std::string& vm) {
+  api::DetachDiskRequest request;
+  request.set_disk_id(disk);
+  request.set_vm(vm);
+  api::DiskInfo response;
+  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.DetachDisk(&c, request, &response); });
+  return response;
+}
+
+}  // namespace boxd::client
