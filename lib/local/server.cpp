@@ -24,6 +24,7 @@
 #include "common/files.hpp"
 #include "common/paths.hpp"
 #include "local/auth.hpp"
+#include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
 #include "local/service.hpp"
 #include "local/store.hpp"
@@ -73,28 +74,6 @@ void wait_for_stop_signal() {
       }
     }
   }
-}
-
-// A free TCP port on addr (for the proxy port when --port 0).
-int pick_free_port(const std::string& addr) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    throw Error(ErrorClass::Internal, "socket failed");
-  }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = 0;
-  if (::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) != 1) {
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  }
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    ::close(fd);
-    throw Error(ErrorClass::Internal, "cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(sa.sin_port);
 }
 
 // The address clients should use for a listen address.
@@ -222,9 +201,10 @@ int serve(const ServeOptions& options) {
 
   const bool pick = options.port == 0;
   const int http_port_wanted = options.http_port.value_or(pick ? 0 : 9444);
-  const int proxy_port = options.proxy_port.value_or(pick ? 0 : 9480) == 0
-                             ? pick_free_port(options.listen)
-                             : options.proxy_port.value_or(9480);
+  // The HTTP proxy for box URLs binds now (so its port is known to the
+  // service's URLs) and starts routing once the service exists.
+  HttpProxy proxy(options.listen, options.proxy_port.value_or(pick ? 0 : 9480));
+  const int proxy_port = proxy.port();
   const bool tls = !options.tls_cert.empty();
 
   ServiceOptions service_options;
@@ -235,6 +215,7 @@ int serve(const ServeOptions& options) {
   service_options.log = options.log;
   BoxdService service(service_options, store, auth, *runtime);
   service.recover();
+  proxy.start([&service](const std::string& host) { return service.route_host(host); });
 
   // gRPC.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -295,18 +276,21 @@ int serve(const ServeOptions& options) {
     auto& out = *options.out;
     out << "api_url: " << (tls ? "https://" : "http://") << host << ":" << grpc_port << "\n";
     out << "exchange_url: http://" << host << ":" << http_port << "/api/v1/auth/token\n";
+    out << "proxy_url: http://" << host << ":" << proxy_port << "\n";
     out << "state_dir: " << state_dir.string() << "\n";
     out << "runtime: " << runtime->kind() << "\n";
     out << "ready" << std::endl;
   }
   log("boxd local serving gRPC on " + host + ":" + std::to_string(grpc_port) +
-      ", key exchange on " + host + ":" + std::to_string(http_port) + ", state in " +
+      ", key exchange on " + host + ":" + std::to_string(http_port) + ", box proxy on " +
+      host + ":" + std::to_string(proxy_port) + ", state in " +
       state_dir.string());
 
   wait_for_stop_signal();
   log("shutting down");
 
   http.stop();
+  proxy.stop();
   if (http_thread.joinable()) {
     http_thread.join();
   }

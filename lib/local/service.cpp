@@ -326,6 +326,11 @@ grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
   }
 }
 
+grpc::Status BoxdService::handle_rpc(const grpc::ServerContext* context,
+                                     const std::function<void(const AuthResult&)>& fn) {
+  return handle(context, fn);
+}
+
 AuthResult BoxdService::authenticate(const grpc::ServerContextBase* context) const {
   std::optional<std::string> header;
   const auto& md = context->client_metadata();
@@ -392,6 +397,7 @@ grpc::Status BoxdService::GetVm(grpc::ServerContext* context, const api::GetVmRe
                                 api::GetVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
     *response = to_get_vm_response(require_box(auth.user_id, request->vm_id()));
+    decorate(*response);
   });
 }
 
@@ -409,7 +415,9 @@ grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListV
     });
     for (const auto& b : boxes) {
       if (b.owner == auth.user_id) {
-        *response->add_vms() = to_get_vm_response(b);
+        auto* vm = response->add_vms();
+        *vm = to_get_vm_response(b);
+        decorate(*vm);
       }
     }
   });
@@ -626,7 +634,7 @@ grpc::Status BoxdService::Whoami(grpc::ServerContext* context, const api::Whoami
   return handle(context, [&](const AuthResult& auth) {
     response->set_user_id(auth.user_id);
     response->set_display_name(auth.user_id);
-    response->set_default_network_id("default");
+    response->set_default_network_id(default_network_id(auth.user_id));
   });
 }
 

@@ -31,6 +31,7 @@
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "local/auth.hpp"
 #include "local/disk_store.hpp"
+#include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
 #include "local/store.hpp"
 
@@ -109,6 +110,44 @@ class BoxdService final : public ServiceBase {
   grpc::Status RevokeToken(grpc::ServerContext*, const api::RevokeTokenRequest*,
                            api::RevokeTokenResponse*) override;
 
+  // Proxies, templates, domains, networks (service_proxies.cpp, service_templates.cpp,
+  // service_domains.cpp, service_networks.cpp).
+  grpc::Status ListProxies(grpc::ServerContext*, const api::ListProxiesRequest*,
+                           api::ListProxiesResponse*) override;
+  grpc::Status SetProxyPort(grpc::ServerContext*, const api::SetProxyPortRequest*,
+                            api::SetProxyPortResponse*) override;
+  grpc::Status CreateProxy(grpc::ServerContext*, const api::CreateProxyRequest*,
+                           api::ProxyInfo*) override;
+  grpc::Status DeleteProxy(grpc::ServerContext*, const api::DeleteProxyRequest*,
+                           api::DeleteProxyResponse*) override;
+  grpc::Status CreateTemplate(grpc::ServerContext*, const api::CreateTemplateRequest*,
+                              api::TemplateInfo*) override;
+  grpc::Status ListTemplates(grpc::ServerContext*, const api::ListTemplatesRequest*,
+                             api::ListTemplatesResponse*) override;
+  grpc::Status DeleteTemplate(grpc::ServerContext*, const api::DeleteTemplateRequest*,
+                              api::DeleteTemplateResponse*) override;
+  grpc::Status CreateVmFromTemplate(grpc::ServerContext*, const api::CreateVmFromTemplateRequest*,
+                                    api::CreateVmResponse*) override;
+  grpc::Status BindDomain(grpc::ServerContext*, const api::BindDomainRequest*,
+                          api::CustomDomainInfo*) override;
+  grpc::Status UnbindDomain(grpc::ServerContext*, const api::UnbindDomainRequest*,
+                            api::UnbindDomainResponse*) override;
+  grpc::Status ListDomains(grpc::ServerContext*, const api::ListDomainsRequest*,
+                           api::ListDomainsResponse*) override;
+  grpc::Status CreateNetwork(grpc::ServerContext*, const api::CreateNetworkRequest*,
+                             api::CreateNetworkResponse*) override;
+  grpc::Status ListNetworks(grpc::ServerContext*, const api::ListNetworksRequest*,
+                            api::ListNetworksResponse*) override;
+
+  // The HTTP proxy's routing (service_proxies.cpp): a Host header (no port,
+  // lower-case) -> the loopback port of the box behind it, or an error.
+  ProxyRoute route_host(const std::string& host);
+  // The user's default network, created on first use (service_networks.cpp).
+  std::string default_network_id(const std::string& user);
+  // What GetVm/ListVms add to a record's response: the proxy's access
+  // domain and the box's custom domains (service_proxies.cpp).
+  void decorate(api::GetVmResponse& response);
+
   grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* Exec(
       grpc::CallbackServerContext* context) override;
 
@@ -163,6 +202,9 @@ class BoxdService final : public ServiceBase {
 
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
+  // handle() for RPCs defined in other files (the template lives in service.cpp).
+  grpc::Status handle_rpc(const grpc::ServerContext* context,
+                          const std::function<void(const AuthResult&)>& fn);
 
   // Files: the caller's running box and an O_PATH fd of its root (owned by
   // the caller of this function), with `path` made absolute in the box.

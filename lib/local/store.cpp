@@ -90,6 +90,7 @@ std::string store_to_json(const StoreData& data) {
     revoked[jti] = exp;
   }
   json doc{{"version", 1}, {"boxes", boxes}, {"tokens", tokens}, {"revoked", revoked}};
+  net_records_to_json(data, doc);
   return doc.dump(2) + "\n";
 }
 
@@ -116,6 +117,7 @@ StoreData store_from_json(const std::string& text) {
     for (const auto& [jti, exp] : revoked.items()) {
       data.revoked[jti] = exp.get<std::int64_t>();
     }
+    net_records_from_json(doc, data);
   } catch (const json::exception& e) {
     throw Error(ErrorClass::Internal, std::string("corrupt state file: ") + e.what());
   }

@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "local/runtime.hpp"
 
 namespace boxd::local {
@@ -57,16 +59,61 @@ struct TokenRecord {
   std::int64_t expires_at = 0;
 };
 
+// A named proxy of a box, or (name "") its default proxy's locked port.
+// A box without a "" record has the default proxy in auto mode.
+struct ProxyRecord {
+  std::string box_id;
+  std::string name;
+  std::uint32_t port = 0;
+};
+
+struct TemplateRecord {
+  std::string id;
+  std::string name;
+  std::string owner;
+  std::string image_ref;
+  std::uint32_t vcpu = 0;            // 0 = the server's default
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t disk_bytes = 0;
+  std::optional<std::uint32_t> auto_suspend_timeout_secs;
+  std::uint32_t auto_destroy_timeout_secs = 0;
+  std::int64_t created_at = 0;
+};
+
+// A custom domain bound to a box; domains are unique server-wide.
+struct DomainRecord {
+  std::string domain;
+  std::string owner;
+  std::string box_id;
+  std::int64_t created_at = 0;
+};
+
+// Network bookkeeping (boxes share the host's network namespace).
+struct NetworkRecord {
+  std::string id;
+  std::string name;
+  std::string owner;
+  std::string subnet;
+  std::int64_t created_at_ms = 0;  // "provisioning" for the first second
+};
+
 // The whole document. Plain data: tests build and compare it directly.
 struct StoreData {
   std::vector<BoxRecord> boxes;
   std::vector<TokenRecord> tokens;
   std::map<std::string, std::int64_t> revoked;  // jti -> its expiry (pruned after)
+  std::vector<ProxyRecord> proxies;
+  std::vector<TemplateRecord> templates;
+  std::vector<DomainRecord> domains;
+  std::vector<NetworkRecord> networks;
 };
 
 std::string store_to_json(const StoreData& data);
 // Throws boxd::Error(Internal) on a document it cannot read.
 StoreData store_from_json(const std::string& text);
+// The proxies/templates/domains/networks part of the document (store_net.cpp).
+void net_records_to_json(const StoreData& data, nlohmann::json& doc);
+void net_records_from_json(const nlohmann::json& doc, StoreData& data);
 
 class Store {
  public:

@@ -1,0 +1,45 @@
+// Small helpers shared by the proxy, template, domain and network RPCs of
+// BoxdService: throwing a status, clocks, ids, name checks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/jwt.hpp"
+#include "common/names.hpp"
+#include "local/service.hpp"
+
+namespace boxd::local::rpc {
+
+[[noreturn]] inline void fail(grpc::StatusCode code, const std::string& message) {
+  throw RpcError{grpc::Status(code, message)};
+}
+
+inline std::int64_t now_secs() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "<prefix>-" + 16 hex digits.
+inline std::string new_id(const std::string& prefix) { return prefix + "-" + random_hex(8); }
+
+// INVALID_ARGUMENT "invalid <kind> name 'X': <why>" unless X is a DNS label.
+inline void check_label(const std::string& kind, const std::string& name) {
+  if (!is_valid_name(name)) {
+    fail(grpc::StatusCode::INVALID_ARGUMENT,
+         "invalid " + kind + " name '" + name +
+             "': use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')");
+  }
+}
+
+}  // namespace boxd::local::rpc
