@@ -125,6 +125,29 @@ class Client {
   api::WhoamiResponse whoami();
   api::GetConfigResponse get_config();
 
+  // Proxies (client_net.cpp). vm "" lists all the caller's proxies; name ""
+  // is the default proxy; port is a number or "auto" (default proxy only).
+  std::vector<api::ProxyInfo> list_proxies(const std::string& vm);
+  api::ProxyInfo create_proxy(const std::string& vm, const std::string& name, std::uint32_t port);
+  void set_proxy_port(const std::string& vm, const std::string& name, const std::string& port);
+  void delete_proxy(const std::string& vm, const std::string& name);
+  // Templates (client_net.cpp).
+  api::TemplateInfo create_template(const api::CreateTemplateRequest& request);
+  std::vector<api::TemplateInfo> list_templates();
+  void delete_template(const std::string& template_id_or_name);
+  api::CreateVmResponse create_vm_from_template(const api::CreateVmFromTemplateRequest& request);
+  // Domains (client_net.cpp).
+  api::CustomDomainInfo bind_domain(const std::string& domain, const std::string& vm);
+  void unbind_domain(const std::string& domain);
+  std::vector<api::CustomDomainInfo> list_domains();
+  // Networks (client_net.cpp). name "" = the server picks one.
+  std::string create_network(const std::string& name);
+  std::vector<api::NetworkInfo> list_networks();
+  // Tokens (client_net.cpp). expires_in_secs 0 = the server's default.
+  api::CreateTokenResponse create_token(std::uint32_t expires_in_secs);
+  std::vector<api::TokenInfo> list_tokens();
+  void revoke_token(const std::string& jti);
+
   // The JWT in use (exchanging if needed), for `auth status` / doctor. Never log it.
   std::string current_token();
   // Where the credential came from ("BOXD_TOKEN", "credentials.json", "--api-key"...).
