@@ -3,9 +3,13 @@
 #include "boxd/auth/auth.hpp"
 #include "boxd/box/box.hpp"
 #include "boxd/config.hpp"
+#include "boxd/domain/domain.hpp"
 #include "boxd/docs/docs.hpp"
 #include "boxd/help.hpp"
 #include "boxd/local/local.hpp"
+#include "boxd/network/network.hpp"
+#include "boxd/template/template.hpp"
+#include "boxd/token/token.hpp"
 #include "boxd/version.hpp"
 #include "boxd/whoami.hpp"
 #include "common/version.hpp"
@@ -59,6 +63,10 @@ void build_root(CLI::App& root, Context& ctx) {
   add_global_options(root, ctx.global);
 
   add_box(root, ctx);
+  add_template(root, ctx);
+  add_domain(root, ctx);
+  add_network(root, ctx);
+  add_token(root, ctx);
   add_auth(root, ctx);
   add_whoami(root, ctx);
   add_config(root, ctx);

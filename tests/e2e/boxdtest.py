@@ -225,6 +225,10 @@ class Server:
         return self.info.get("runtime", "")
 
     @property
+    def proxy_url(self):
+        return self.info["proxy_url"]
+
+    @property
     def log_path(self):
         return self.dir / "server.log"
 
@@ -443,6 +447,14 @@ class Cli:
         """Runs one shell string in the box and expects success; returns stdout."""
         return self.run("box", "exec", vm, "--", script, **kwargs).expect_ok().stdout
 
+    def serve_http(self, vm, port, text):
+        """Starts `python3 -m http.server PORT` in the box (background, detached),
+        serving index.txt containing `text`. Boxes share the host's network."""
+        www = f"/tmp/www-{port}"
+        self.sh(vm, f"mkdir -p {www} && echo {shlex.quote(text)} > {www}/index.txt && "
+                    f"(setsid nohup /usr/bin/python3 -m http.server {port} --bind 127.0.0.1 "
+                    f"--directory {www} >/dev/null 2>&1 < /dev/null &)")
+
     def list_names(self):
         return [vm.get("name") for vm in self.run("box", "list", "--json").expect_ok().json()]
 
@@ -485,6 +497,23 @@ class ExchangeCounter:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def http_get(url, host, path="/", timeout=5.0):
+    """GET `url` + `path` with this Host header. Returns (status, body text);
+    status 0 when no HTTP answer came (connection refused or reset)."""
+    import http.client
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return 0, ""
+    finally:
+        conn.close()
 
 
 def exchange_token(exchange_url, api_key):

@@ -10,6 +10,7 @@
 #include "boxd/box/start.hpp"
 #include "boxd/box/stop.hpp"
 #include "boxd/box/suspend.hpp"
+#include "boxd/proxy/proxy.hpp"
 #if __has_include("boxd/box/exec.hpp")
 #include "boxd/box/exec.hpp"
 #include "boxd/box/shell.hpp"
@@ -30,6 +31,7 @@ void add_box(CLI::App& root, Context& ctx) {
   add_box_suspend(*box, ctx);
   add_box_resume(*box, ctx);
   add_box_destroy(*box, ctx);
+  add_box_proxy(*box, ctx);
 #ifdef BOXD_HAVE_EXEC
   add_box_exec(*box, ctx);
   add_box_shell(*box, ctx);

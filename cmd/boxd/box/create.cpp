@@ -3,6 +3,7 @@
 #include "boxd/command.hpp"
 #include "boxd/output.hpp"
 #include "boxd/validators.hpp"
+#include "common/error.hpp"
 #include "common/sizes.hpp"
 
 namespace boxd::cli {
@@ -12,6 +13,8 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
   cmd->add_option("NAME", options.name, "Box name (a DNS label; default: picked by the server)")
       ->check(box_name_validator());
   cmd->add_option("--image", options.image, "Image reference (default: the server's default image)");
+  cmd->add_option("--template", options.template_name,
+                  "Create from this template (name or id); --vcpu, --memory and the timeouts override it");
   cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: the server's)")
       ->check(CLI::Range(1U, 1024U));
   cmd->add_option_function<std::string>(
@@ -46,6 +49,7 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
       "Examples:\n"
       "  boxd box create web\n"
       "  boxd box create web --vcpu 4 --memory 16G --env PORT=8080\n"
+      "  boxd box create web --template small --memory 8G\n"
       "  vm=$(boxd box create) && boxd box exec \"$vm\" -- uname -a\n"
       "  boxd box create --json | jq -r .url");
   return cmd;
@@ -77,8 +81,24 @@ api::v1::CreateVmRequest create_request(const CreateOptions& options) {
   return request;
 }
 
+api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOptions& options) {
+  if (!options.image.empty() || !options.env.empty() || !options.restart_policy.empty()) {
+    throw Error(ErrorClass::Usage,
+                "--template cannot be combined with --image, --env or --restart-policy");
+  }
+  const api::v1::CreateVmRequest base = create_request(options);
+  api::v1::CreateVmFromTemplateRequest request;
+  request.set_template_id(options.template_name);
+  request.set_name(options.name);
+  *request.mutable_config() = base.config();
+  return request;
+}
+
 int run_create(const CreateOptions& options, Context& ctx) {
-  const api::v1::CreateVmResponse response = ctx.client().create_vm(create_request(options));
+  const api::v1::CreateVmResponse response =
+      options.template_name.empty()
+          ? ctx.client().create_vm(create_request(options))
+          : ctx.client().create_vm_from_template(create_from_template_request(options));
   if (options.json) {
     ctx.out << dump_json(proto_to_json(response));
     return 0;

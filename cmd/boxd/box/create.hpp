@@ -16,6 +16,7 @@ namespace boxd::cli {
 struct CreateOptions {
   std::string name;    // empty: the server picks one
   std::string image;   // empty: the default image
+  std::string template_name;  // non-empty: CreateVmFromTemplate (config flags override)
   unsigned vcpu = 0;   // 0: default
   std::uint64_t memory_bytes = 0;
   std::vector<std::pair<std::string, std::string>> env;
@@ -28,6 +29,8 @@ struct CreateOptions {
 CLI::App* define_box_create(CLI::App& parent, CreateOptions& options);
 void add_box_create(CLI::App& parent, Context& ctx);
 api::v1::CreateVmRequest create_request(const CreateOptions& options);
+// --template: the template request (usage error with --image, --env or --restart-policy).
+api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOptions& options);
 int run_create(const CreateOptions& options, Context& ctx);
 
 }  // namespace boxd::cli

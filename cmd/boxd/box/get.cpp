@@ -24,7 +24,9 @@ std::string box_url(const api::v1::GetVmResponse& box) {
   if (box.access_domain().empty()) {
     return "";
   }
-  return "https://" + box.name() + "." + box.access_domain();
+  // boxd local reports "localhost:<proxy port>": its proxy speaks plain HTTP.
+  const bool local = box.access_domain().rfind("localhost", 0) == 0;
+  return (local ? "http://" : "https://") + box.name() + "." + box.access_domain();
 }
 
 namespace {
