@@ -26,6 +26,7 @@ foreach(lib curl/lib/libcurl.a httplib/libcpp-httplib.a fmt/libfmt.a)
 endforeach()
 
 add_link_options(-static)
+set(CMAKE_SKIP_RPATH ON)  # the swapped targets are still "shared" to CMake
 
 # Re-points one imported target; special cases first, then "libX.so*" -> "libX.a".
 function(boxd_static_swap target)

@@ -8,7 +8,8 @@
 #   - the control file has the CMake project version and no Depends;
 #   - `man --warnings` renders the man page without a single warning;
 #   - the installed bash completion completes `boxd bo` to `box`;
-#   - zsh and fish completions are where those shells look for them.
+#   - zsh and fish completions are where those shells look for them;
+#   - the packaged binary passes tests/e2e/test_auth.py and test_exec_basic.py.
 # Exit 0 = pass, 77 = skipped (chroot needs root and there is no sudo -n).
 # Env: BOXD_CCACHE_LIKE (the dev build dir whose ccache entries to reuse),
 #      BOXD_PACKAGING_REUSE=1 (do not rebuild; use the existing binary/.deb).
@@ -109,6 +110,17 @@ if [[ $words == "box" ]]; then
 else
   fail "bash completion of 'boxd bo' gave '$words' (want 'box')"
 fi
+
+# The packaged binary really works: two end-to-end suites (key exchange over
+# libcurl, gRPC, TLS-less local server, boxes whose init is this binary).
+for suite in test_auth test_exec_basic; do
+  if BOXD_BIN=$boxd PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "tests/e2e/$suite.py" >"$tmp/$suite.log" 2>&1; then
+    pass "e2e $suite with the packaged binary: $(tail -1 "$tmp/$suite.log")"
+  else
+    tail -30 "$tmp/$suite.log" >&2
+    fail "e2e $suite with the packaged binary"
+  fi
+done
 
 echo "packaging test: $failures failure(s) in $(($(date +%s) - start))s" >&2
 ((failures == 0))
