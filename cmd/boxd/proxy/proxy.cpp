@@ -1,0 +1,44 @@
+#include "boxd/proxy/proxy.hpp"
+
+#include "boxd/command.hpp"
+
+namespace boxd::cli {
+
+std::string proxy_url(const api::v1::ProxyInfo& proxy) {
+  if (proxy.domain().empty()) {
+    return "";
+  }
+  const bool local = proxy.domain().find(".localhost") != std::string::npos;
+  return (local ? "http://" : "https://") + proxy.domain();
+}
+
+Table proxy_table(const std::vector<api::v1::ProxyInfo>& proxies) {
+  Table table;
+  table.columns = {"url", "vm", "proxy", "port", "mode"};
+  for (const auto& p : proxies) {
+    table.rows.push_back({proxy_url(p), p.vm_name(), p.is_default() ? "(default)" : p.name(),
+                          std::to_string(p.effective_port()), p.port_mode()});
+  }
+  return table;
+}
+
+void add_box_proxy(CLI::App& box, Context& ctx) {
+  CLI::App* proxy = box.add_subcommand("proxy", "Expose a box's HTTP ports at URLs");
+  proxy->require_subcommand(1);
+  add_leaf<ProxyListOptions>(*proxy, ctx, define_proxy_list, run_proxy_list);
+  add_leaf<ProxyCreateOptions>(*proxy, ctx, define_proxy_create, run_proxy_create);
+  add_leaf<ProxySetPortOptions>(*proxy, ctx, define_proxy_set_port, run_proxy_set_port);
+  add_leaf<ProxyDeleteOptions>(*proxy, ctx, define_proxy_delete, run_proxy_delete);
+  proxy->footer(
+      "Every box has a default proxy: http://<box>.localhost:9480 with boxd local, forwarding\n"
+      "to the box's port 8080 ('auto') until 'set-port' locks it to another port. Named\n"
+      "proxies answer at <proxy>.<box>.<zone>.\n"
+      "\n"
+      "Examples:\n"
+      "  boxd box proxy list web\n"
+      "  boxd box proxy set-port web --port 3000\n"
+      "  boxd box proxy create web api --port 9000\n"
+      "  boxd box proxy delete web api");
+}
+
+}  // namespace boxd::cli
