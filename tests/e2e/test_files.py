@@ -1,0 +1,207 @@
+"""`boxd box cp`: files both ways through UploadFileStream/DownloadFileStream,
+inside the box's own file system, never outside it (issue 4, point 1)."""
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from boxdtest import Suite, expect, expect_equal  # noqa: E402
+
+suite = Suite(__file__)
+_box = []
+
+
+def box(t):
+    if not _box:
+        t.require_isolation()
+        _box.append(t.alice.create_box(t.box_name("files")))
+    return _box[0]
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                return digest.hexdigest()
+            digest.update(block)
+
+
+def remote_sha(t, vm, path):
+    return t.alice.sh(vm, f"sha256sum {path}").split()[0]
+
+
+def server_hwm_kib(t):
+    with open(f"/proc/{t.server.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_measured(t, *args):
+    """Runs boxd like Cli.run, and returns (result code, seconds, client peak RSS KiB, stderr)."""
+    cli = t.alice
+    argv = [t.bin, *[str(a) for a in args]]
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=cli.env(), cwd=cli.home)
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.monotonic() - started, usage.ru_maxrss, err.decode(errors="replace")
+
+
+@suite.test
+def small_file_both_ways_lands_in_the_home_owned_by_boxd(t):
+    vm = box(t)
+    src = t.dir / "hello.txt"
+    src.write_text("hello box\n")
+    t.alice.run("box", "cp", src, f"{vm}:hello.txt").expect_ok()
+    expect_equal(t.alice.sh(vm, "cat /home/boxd/hello.txt"), "hello box\n", "content in the box")
+    expect_equal(t.alice.sh(vm, "stat -c '%u:%g %a' /home/boxd/hello.txt"), "1000:1000 644\n",
+                 "owner and mode")
+    out = t.dir / "back.txt"
+    t.alice.run("box", "cp", f"{vm}:~/hello.txt", out).expect_ok()
+    expect_equal(out.read_text(), "hello box\n", "downloaded content")
+    # Into an existing directory, keeping the name.
+    t.alice.sh(vm, "mkdir -p /home/boxd/in")
+    t.alice.run("box", "cp", src, f"{vm}:in").expect_ok()
+    expect_equal(t.alice.sh(vm, "cat in/hello.txt"), "hello box\n", "copied into a directory")
+
+
+@suite.test
+def one_gib_both_ways_with_bounded_memory(t):
+    vm = box(t)
+    big = t.dir / "big.bin"
+    with open(big, "wb") as f:
+        block = os.urandom(1 << 20)
+        for i in range(1024):
+            f.write(block[i:] + block[:i])
+    want = sha256_file(big)
+    code, up_s, up_rss, err = run_measured(t, "box", "cp", big, f"{vm}:big.bin")
+    expect_equal(code, 0, f"upload exit (stderr {err!r})")
+    expect_equal(remote_sha(t, vm, "big.bin"), want, "sha256 in the box")
+    back = t.dir / "big.back"
+    code, down_s, down_rss, err = run_measured(t, "box", "cp", f"{vm}:big.bin", back)
+    expect_equal(code, 0, f"download exit (stderr {err!r})")
+    expect_equal(sha256_file(back), want, "sha256 downloaded")
+    server_kib = server_hwm_kib(t)
+    print(f"  1 GiB upload {up_s:.1f}s (client peak RSS {up_rss // 1024} MiB), "
+          f"download {down_s:.1f}s (client peak RSS {down_rss // 1024} MiB), "
+          f"server peak RSS {server_kib // 1024} MiB", flush=True)
+    expect(up_rss < 100 * 1024 and down_rss < 100 * 1024, "client peak RSS under 100 MiB")
+    expect(server_kib < 200 * 1024, f"server peak RSS under 200 MiB (got {server_kib // 1024} MiB)")
+    os.unlink(big)
+    os.unlink(back)
+    t.alice.sh(vm, "rm -f big.bin")
+
+
+@suite.test
+def stdin_and_stdout(t):
+    vm = box(t)
+    data = os.urandom(3 * (1 << 20) + 17)
+    t.alice.run("box", "cp", "-", f"{vm}:from-stdin.bin", input=data).expect_ok()
+    expect_equal(remote_sha(t, vm, "from-stdin.bin"), hashlib.sha256(data).hexdigest(),
+                 "stdin upload sha256")
+    result = t.alice.run("box", "cp", f"{vm}:from-stdin.bin", "-").expect_ok()
+    expect(result.stdout_bytes == data, "stdout download is byte for byte the file")
+
+
+@suite.test
+def missing_local_source_fails_with_not_found(t):
+    vm = box(t)
+    t.alice.run("box", "cp", t.dir / "no-such-file", f"{vm}:x").expect_exit(4) \
+        .expect_stderr_contains("not found")
+    t.alice.exec(vm, "test", "-e", "/home/boxd/x").expect_exit(1)
+
+
+@suite.test
+def missing_remote_parent_writes_nothing(t):
+    vm = box(t)
+    src = t.dir / "p.txt"
+    src.write_text("p\n")
+    t.alice.run("box", "cp", src, f"{vm}:no/such/dir/p.txt").expect_exit(4) \
+        .expect_stderr_contains("does not exist")
+    t.alice.exec(vm, "test", "-e", "/home/boxd/no").expect_exit(1)
+    # Nor is a temp file left beside an existing target after a failure.
+    t.alice.run("box", "cp", f"{vm}:no/such/file", t.dir / "nothing").expect_exit(4)
+    expect(not (t.dir / "nothing").exists(), "a failed download created a local file")
+    expect_equal([p.name for p in t.dir.iterdir() if ".boxd-" in p.name], [], "local temp files")
+
+
+@suite.test
+def paths_cannot_leave_the_box(t):
+    vm = box(t)
+    src = t.dir / "escape.txt"
+    src.write_text("escape\n")
+    # ".." above the box's root is refused.
+    t.alice.run("box", "cp", src, f"{vm}:../../../../../etc/boxd-escape").expect_exit(5) \
+        .expect_stderr_contains("outside the box")
+    # An absolute symlink to a host directory the box does not have: nothing anywhere.
+    host_dir = t.dir / "host-only"
+    host_dir.mkdir()
+    t.alice.sh(vm, f"ln -sfn {host_dir} /home/boxd/out")
+    t.alice.run("box", "cp", src, f"{vm}:out/escape.txt").expect_exit(4)
+    expect(not (host_dir / "escape.txt").exists(), "an upload through a symlink reached the host")
+    # An absolute symlink to /etc resolves to the box's /etc, never the host's.
+    marker = f"boxd-e2e-{os.getpid()}-escape"
+    t.alice.sh(vm, "ln -sfn /etc /home/boxd/etc-link")
+    t.alice.run("box", "cp", src, f"{vm}:etc-link/{marker}").expect_ok()
+    expect(not os.path.exists(f"/etc/{marker}"), "an upload through a symlink wrote the host's /etc")
+    expect_equal(t.alice.sh(vm, f"cat /etc/{marker}"), "escape\n", "the file is in the box's /etc")
+    # Downloads too: the box's /etc/hostname, not the host's.
+    out = t.dir / "hostname"
+    t.alice.run("box", "cp", f"{vm}:etc-link/hostname", out).expect_ok()
+    expect_equal(out.read_text(), f"{vm}\n", "hostname read through the symlink")
+
+
+@suite.test
+def recursive_copies_keep_modes(t):
+    vm = box(t)
+    tree = t.dir / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    (tree / "a.txt").write_text("a\n")
+    (tree / "run.sh").write_text("#!/bin/sh\necho ran\n")
+    os.chmod(tree / "run.sh", 0o755)
+    (tree / "sub" / "secret").write_text("s\n")
+    os.chmod(tree / "sub" / "secret", 0o600)
+    (tree / "sub" / "deeper" / "d.txt").write_text("d\n")
+    os.chmod(tree / "sub", 0o700)
+    t.alice.run("box", "cp", tree, f"{vm}:tree").expect_exit(2).expect_stderr_contains("-r")
+    t.alice.run("box", "cp", "-r", tree, f"{vm}:tree").expect_ok()
+    expect_equal(t.alice.sh(vm, "cd tree && ./run.sh && stat -c '%a %n' run.sh a.txt sub sub/secret "
+                                "sub/deeper/d.txt"),
+                 "ran\n755 run.sh\n644 a.txt\n700 sub\n600 sub/secret\n644 sub/deeper/d.txt\n",
+                 "modes in the box")
+    back = t.dir / "back"
+    t.alice.run("box", "cp", "-r", f"{vm}:tree", back).expect_ok()
+    expect_equal((back / "sub" / "deeper" / "d.txt").read_text(), "d\n", "nested file back")
+    expect_equal(stat.S_IMODE(os.stat(back / "run.sh").st_mode), 0o755, "run.sh mode back")
+    expect_equal(stat.S_IMODE(os.stat(back / "sub" / "secret").st_mode), 0o600, "secret mode back")
+    expect_equal(stat.S_IMODE(os.stat(back / "sub").st_mode), 0o700, "sub mode back")
+
+
+@suite.test
+def json_reports_the_copy(t):
+    vm = box(t)
+    src = t.dir / "j.txt"
+    src.write_text("json\n")
+    doc = t.alice.run("box", "cp", src, f"{vm}:j.txt", "--json").expect_ok().json()
+    expect_equal((doc.get("files"), doc.get("bytes")), (1, 5), "files and bytes")
+    expect(isinstance(doc.get("duration_ms"), int), "duration_ms is a number")
+
+
+@suite.test
+def exactly_one_side_is_remote(t):
+    t.alice.run("box", "cp", "a", "b").expect_exit(2)
+    t.alice.run("box", "cp", "vm1:a", "vm2:b").expect_exit(2)
+    t.alice.run("box", "cp", t.dir, "nosuchvm:x").expect_failure()
+
+
+suite.main()
