@@ -4,6 +4,7 @@
 #include "boxd/box/box.hpp"
 #include "boxd/config.hpp"
 #include "boxd/domain/domain.hpp"
+#include "boxd/disk/disk.hpp"
 #include "boxd/docs/docs.hpp"
 #include "boxd/help.hpp"
 #include "boxd/local/local.hpp"
@@ -67,6 +68,7 @@ void build_root(CLI::App& root, Context& ctx) {
   add_domain(root, ctx);
   add_network(root, ctx);
   add_token(root, ctx);
+  add_disk(root, ctx);
   add_auth(root, ctx);
   add_whoami(root, ctx);
   add_config(root, ctx);

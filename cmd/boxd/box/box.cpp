@@ -1,21 +1,20 @@
 #include "boxd/box/box.hpp"
 
+#include "boxd/box/cp.hpp"
 #include "boxd/box/create.hpp"
 #include "boxd/box/destroy.hpp"
+#include "boxd/box/exec.hpp"
 #include "boxd/box/fork.hpp"
 #include "boxd/box/get.hpp"
 #include "boxd/box/list.hpp"
+#include "boxd/box/logs.hpp"
 #include "boxd/box/reboot.hpp"
 #include "boxd/box/resume.hpp"
+#include "boxd/box/shell.hpp"
 #include "boxd/box/start.hpp"
 #include "boxd/box/stop.hpp"
 #include "boxd/box/suspend.hpp"
 #include "boxd/proxy/proxy.hpp"
-#if __has_include("boxd/box/exec.hpp")
-#include "boxd/box/exec.hpp"
-#include "boxd/box/shell.hpp"
-#define BOXD_HAVE_EXEC 1
-#endif
 
 namespace boxd::cli {
 
@@ -32,10 +31,10 @@ void add_box(CLI::App& root, Context& ctx) {
   add_box_resume(*box, ctx);
   add_box_destroy(*box, ctx);
   add_box_proxy(*box, ctx);
-#ifdef BOXD_HAVE_EXEC
   add_box_exec(*box, ctx);
   add_box_shell(*box, ctx);
-#endif
+  add_box_cp(*box, ctx);
+  add_box_logs(*box, ctx);
   box->footer(
       "Examples:\n"
       "  vm=$(boxd box create)\n"
