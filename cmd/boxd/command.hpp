@@ -15,12 +15,18 @@
 
 namespace boxd::cli {
 
+// `prepare`, when given, finishes the options from the context (e.g. the
+// words after `--`) before the action is stored.
 template <class Options>
 CLI::App* add_leaf(CLI::App& parent, Context& ctx, CLI::App* (*define)(CLI::App&, Options&),
-                   int (*run)(const Options&, Context&)) {
+                   int (*run)(const Options&, Context&),
+                   void (*prepare)(Options&, Context&) = nullptr) {
   auto options = std::make_shared<Options>();
   CLI::App* command = define(parent, *options);
-  command->callback([options, &ctx, run] {
+  command->callback([options, &ctx, run, prepare] {
+    if (prepare != nullptr) {
+      prepare(*options, ctx);
+    }
     if constexpr (requires { options->json; }) {
       options->json = options->json || ctx.global.json;
     }

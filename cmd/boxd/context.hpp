@@ -6,7 +6,9 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -40,6 +42,13 @@ class Context {
   bool stderr_tty = false;
 
   GlobalOptions global;
+
+  // The words after the first `--` on the command line, verbatim (CLI11 is
+  // never shown them: it would, e.g., split a word like "[a,b]"). A command
+  // that takes them (box exec) marks them used; anywhere else they are a
+  // usage error.
+  std::optional<std::vector<std::string>> trailing_args;
+  bool trailing_args_used = false;
 
   // The command chosen by parsing. Leaf commands set it in their callback;
   // main runs it after parsing succeeded and maps its result/exception to an

@@ -7,6 +7,7 @@
 
 #include <exception>
 #include <ostream>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -16,38 +17,44 @@
 
 namespace boxd::cli {
 
-namespace {
-
-// The deepest subcommand the parser got to: its help is the useful one.
-const CLI::App* selected_command(const CLI::App& root) {
-  const CLI::App* app = &root;
-  for (;;) {
-    const auto selected = app->get_subcommands();
-    if (selected.empty()) {
-      return app;
+SplitArgs split_trailing_args(int argc, const char* const* argv) {
+  SplitArgs split;
+  for (int i = 0; i < argc; ++i) {
+    if (split.trailing) {
+      split.trailing->emplace_back(argv[i]);
+    } else if (i > 0 && std::string_view(argv[i]) == "--") {
+      split.trailing.emplace();
+    } else {
+      split.parsed.push_back(argv[i]);
     }
-    app = selected.front();
   }
+  return split;
 }
 
-}  // namespace
-
 int run_cli(int argc, const char* const* argv, Context& ctx) {
+  const SplitArgs split = split_trailing_args(argc, argv);
+  ctx.trailing_args = split.trailing;
   CLI::App root;
   build_root(root, ctx);
+  // root.help() delegates to the deepest subcommand the parser reached and
+  // names it in full ("Usage: boxd box create ..."): that is the help shown
+  // for --help, for a parse error and for a group given no subcommand.
   try {
-    root.parse(argc, argv);
+    root.parse(static_cast<int>(split.parsed.size()), split.parsed.data());
+    if (ctx.trailing_args && !ctx.trailing_args_used && !ctx.trailing_args->empty()) {
+      throw CLI::ExtrasError(*ctx.trailing_args);
+    }
   } catch (const CLI::CallForHelp&) {
-    ctx.out << selected_command(root)->help();
+    ctx.out << root.help();
     return k_exit_ok;
   } catch (const CLI::CallForAllHelp&) {
-    ctx.out << selected_command(root)->help("", CLI::AppFormatMode::All);
+    ctx.out << root.help("", CLI::AppFormatMode::All);
     return k_exit_ok;
   } catch (const CLI::CallForVersion& version) {
     ctx.out << version.what() << "\n";
     return k_exit_ok;
   } catch (const CLI::ParseError& e) {
-    ctx.err << "error: " << e.what() << "\n\n" << selected_command(root)->help();
+    ctx.err << "error: " << e.what() << "\n\n" << root.help();
     return k_exit_usage;
   } catch (const Error& e) {
     ctx.print_error(e.what(), e.hint());
@@ -60,7 +67,7 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   }
   if (!ctx.action) {
     // A group without a subcommand (`boxd box`): say what it has.
-    ctx.err << selected_command(root)->help();
+    ctx.err << root.help();
     return k_exit_usage;
   }
   try {

@@ -6,6 +6,18 @@
 
 namespace boxd::cli {
 
+#include <optional>
+#include <string>
+#include <vector>
+
 int run_cli(int argc, const char* const* argv, Context& ctx);
+
+// Splits argv at the first "--": what CLI11 parses, and the words after it
+// (nullopt when there is no "--").
+struct SplitArgs {
+  std::vector<const char*> parsed;
+  std::optional<std::vector<std::string>> trailing;
+};
+SplitArgs split_trailing_args(int argc, const char* const* argv);
 
 }  // namespace boxd::cli

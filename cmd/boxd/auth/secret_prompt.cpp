@@ -19,7 +19,7 @@ constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 int g_fd = -1;
 termios g_saved{};
 
-extern "C" void restore_and_reraise(int sig) {
+void restore_and_reraise(int sig) {
   if (g_fd >= 0) {
     ::tcsetattr(g_fd, TCSANOW, &g_saved);
   }

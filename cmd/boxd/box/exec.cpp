@@ -56,8 +56,18 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
   return cmd;
 }
 
+namespace {
+// The words after `--` are the command, exactly as given.
+void take_trailing_command(ExecOptions& options, Context& ctx) {
+  if (ctx.trailing_args) {
+    options.command.insert(options.command.end(), ctx.trailing_args->begin(), ctx.trailing_args->end());
+    ctx.trailing_args_used = true;
+  }
+}
+}  // namespace
+
 void add_box_exec(CLI::App& parent, Context& ctx) {
-  add_leaf<ExecOptions>(parent, ctx, define_box_exec, run_exec);
+  add_leaf<ExecOptions>(parent, ctx, define_box_exec, run_exec, take_trailing_command);
 }
 
 std::string exec_command_string(const ExecOptions& options) {

@@ -17,11 +17,13 @@ namespace boxd::cli {
 namespace {
 
 constexpr std::size_t k_stdin_chunk = 64 * 1024;
+// After SIGINT/SIGTERM, how long the relay may take to end by itself.
+constexpr int k_wind_down_ms = 3000;
 
 // The self-pipe the signal handler writes to; one relay at a time.
 std::atomic<int> g_signal_pipe{-1};
 
-extern "C" void on_exec_signal(int sig) {
+void on_exec_signal(int sig) {
   const int saved_errno = errno;
   const int fd = g_signal_pipe.load();
   if (fd >= 0) {
@@ -114,25 +116,32 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
 
 void watch_signals(client::ExecSession& session, int signal_fd, int stop_fd,
                    std::atomic<int>& interrupted_by) {
+  int timeout_ms = -1;
   for (;;) {
     pollfd fds[2] = {{signal_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    const int ready = ::poll(fds, 2, timeout_ms);
+    if (ready < 0) {
       if (errno == EINTR) {
         continue;
       }
       return;
     }
+    if ((fds[1].revents & POLLIN) != 0) {
+      return;
+    }
+    const int first = interrupted_by.load();
+    if (ready == 0 || (first != 0 && (fds[0].revents & POLLIN) != 0)) {
+      // A second signal, or the relay did not wind down in time (blocked
+      // writing to a stdout nobody reads): the call is cancelled already.
+      ::_exit(128 + first);
+    }
     if ((fds[0].revents & POLLIN) != 0) {
       unsigned char sig = 0;
       if (::read(signal_fd, &sig, 1) == 1) {
-        int expected = 0;
-        interrupted_by.compare_exchange_strong(expected, sig);
+        interrupted_by.store(sig);
         session.cancel();
+        timeout_ms = k_wind_down_ms;
       }
-      continue;
-    }
-    if ((fds[1].revents & POLLIN) != 0) {
-      return;
     }
   }
 }

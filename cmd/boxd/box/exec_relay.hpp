@@ -14,6 +14,8 @@
 //  - a signal watcher: SIGINT/SIGTERM handlers only write the signal number
 //    into a self-pipe (async-signal-safe); the watcher thread reads it and
 //    cancels the call, which makes the server kill the remote process group.
+//    A second signal, or a relay still running 3 s later (say, blocked
+//    writing to a stdout nobody reads), ends the process with 128+N at once.
 //
 // What can go wrong, and what happens:
 //  - local stdout is closed (`| head`): write(2) fails with EPIPE (SIGPIPE is
