@@ -37,6 +37,14 @@ int run_complete(const CompleteOptions& options, Context& ctx) {
       for (const auto& vm : ctx.client().list_vms()) {
         ctx.out << vm.name() << "\n";
       }
+    } else if (options.kind == "disks") {
+      for (const auto& disk : ctx.client().list_disks()) {
+        ctx.out << disk.name() << "\n";
+      }
+    } else if (options.kind == "templates") {
+      for (const auto& tmpl : ctx.client().list_templates()) {
+        ctx.out << tmpl.name() << "\n";
+      }
     }
   } catch (const std::exception&) {
     return 1;

@@ -19,12 +19,34 @@ const std::map<std::string, std::vector<std::string>>& option_values() {
   return values;
 }
 
-std::string dynamic_kind(const std::string& positional) {
-  static const std::map<std::string, std::string> kinds = {
-      {"VM", "vms"}, {"VMS", "vms"}, {"SRC", "vms"}, {"DISK", "disks"},
-      {"TEMPLATE", "templates"}, {"NAMES", "vms"}};
-  auto it = kinds.find(positional);
-  return it == kinds.end() ? std::string() : it->second;
+// Which names complete a positional: existing boxes for box commands,
+// disks for disk commands, templates for template commands; nothing for a
+// name that is being created.
+std::string dynamic_kind(const std::vector<std::string>& path, const std::string& positional) {
+  if (path.empty() || path.back() == "create") {
+    return {};
+  }
+  if (positional == "VM" || positional == "VMS" || positional == "SRC") {
+    return "vms";
+  }
+  if (positional == "DISK") {
+    return "disks";
+  }
+  if (positional == "TEMPLATE") {
+    return "templates";
+  }
+  if (positional == "NAME" || positional == "NAMES") {
+    if (path.front() == "box") {
+      return "vms";
+    }
+    if (path.front() == "disk") {
+      return "disks";
+    }
+    if (path.front() == "template") {
+      return "templates";
+    }
+  }
+  return {};
 }
 
 CommandDoc read_command(const CLI::App& app, std::vector<std::string> path) {
@@ -44,7 +66,7 @@ CommandDoc read_command(const CLI::App& app, std::vector<std::string> path) {
       PositionalDoc pos;
       pos.name = opt->get_name();
       pos.description = opt->get_description();
-      pos.dynamic = dynamic_kind(pos.name);
+      pos.dynamic = dynamic_kind(path, pos.name);
       doc.positionals.push_back(pos);
       continue;
     }

@@ -48,8 +48,11 @@ def bash_complete(t, words):
     line = " ".join(f"'{w}'" for w in words)
     program = (script + "\nCOMP_WORDS=(" + line + "); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ));"
                " _boxd; printf '%s\\n' \"${COMPREPLY[@]}\"; complete -p boxd >&2\n")
+    env = t.alice.env()
+    # As installed: `boxd` is found on PATH.
+    env["PATH"] = os.path.dirname(t.bin) + os.pathsep + env.get("PATH", "")
     p = subprocess.run(["bash", "--norc", "--noprofile"], input=program.encode(),
-                       capture_output=True, timeout=30, env=t.alice.env())
+                       capture_output=True, timeout=30, env=env)
     expect_equal(p.returncode, 0, f"bash exit (stderr {p.stderr!r})")
     expect(b"complete -F _boxd boxd" in p.stderr, "the script does not register _boxd")
     return sorted(x for x in p.stdout.decode().splitlines() if x)
