@@ -118,6 +118,7 @@ class PtySession:
 def shell_session(t, rows=24, cols=80):
     """An interactive `sh` in the box, ready for input."""
     s = PtySession(t.alice, "box", "exec", vm(t), "--", "sh", rows=rows, cols=cols)
+    s.read_until("$ ")  # the remote shell is up and reading its terminal
     s.type("echo READY-$((40+2))\r")
     s.read_until("READY-42")
     return s
@@ -203,6 +204,7 @@ def escape_sequence_ends_a_hung_session(t):
 def escape_char_none_disables_it(t):
     s = PtySession(t.alice, "box", "exec", "--escape-char", "none", vm(t), "--", "sh")
     try:
+        s.read_until("$ ")
         s.type("echo R-$((1))\r")
         s.read_until("R-1")
         s.type("\r~.\r")
@@ -253,6 +255,7 @@ def server_killed_mid_session_restores_the_terminal(t):
     name = cli.create_box(t.box_name("doomed"))
     s = PtySession(cli, "box", "exec", name, "--", "sh")
     try:
+        s.read_until("$ ")
         s.type("echo UP-$((5+5))\r")
         s.read_until("UP-10")
         server.kill9()

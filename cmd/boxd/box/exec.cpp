@@ -2,12 +2,15 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "boxd/box/exec_pty.hpp"
 #include "boxd/box/exec_relay.hpp"
+#include "boxd/term/terminal.hpp"
 #include "boxd/command.hpp"
 #include "boxd/exit_codes.hpp"
 #include "boxd/output.hpp"
@@ -42,6 +45,14 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("-n,--no-stdin", options.no_stdin, "Close the command's stdin at once");
   cmd->add_flag("-i,--interactive", options.interactive, "Relay stdin even when it is a terminal");
+  cmd->add_option("--tty", options.tty,
+                  "PTY: auto (when stdin, stdout and stderr are terminals), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_flag_callback("-t", [&options] { options.tty = "always"; }, "Force a PTY (--tty=always)");
+  cmd->add_flag_callback("-T", [&options] { options.tty = "never"; }, "No PTY (--tty=never)");
+  cmd->add_option("--escape-char", options.escape_char,
+                  "Escape character of PTY sessions (~. ends a hung session); none disables it")
+      ->type_name("C");
   cmd->footer(
       "Exit status: the remote command's; 128+N if it was killed by signal N; 124 when\n"
       "--timeout expired; 130 on Ctrl-C (the remote command is killed); 255 when boxd\n"
@@ -102,8 +113,24 @@ int remote_signal(int exit_code) {
 
 }  // namespace
 
+namespace {
+
+bool wants_tty(const ExecOptions& options, const Context& ctx) {
+  if (options.tty == "always") {
+    return true;
+  }
+  if (options.tty == "never" || options.json) {
+    return false;
+  }
+  return ctx.stdin_tty && ctx.stdout_tty && ctx.stderr_tty;
+}
+
+}  // namespace
+
 int run_exec(const ExecOptions& options, Context& ctx) {
   const auto started = std::chrono::steady_clock::now();
+  const std::optional<char> escape = parse_escape_char(options.escape_char);
+  const bool tty = wants_tty(options, ctx);
   try {
     client::ExecRequest request;
     request.vm = options.vm;
@@ -112,7 +139,34 @@ int run_exec(const ExecOptions& options, Context& ctx) {
       request.deadline = std::chrono::milliseconds(
           static_cast<std::int64_t>(*options.timeout_secs * 1000.0 + 0.5));
     }
+    if (tty) {
+      request.tty = true;
+      auto size = window_size(1);
+      if (!size) {
+        size = window_size(0);
+      }
+      request.cols = size ? size->cols : 80;
+      request.rows = size ? size->rows : 24;
+      const char* term = std::getenv("TERM");
+      request.term = (term != nullptr && *term != '\0') ? term : "xterm-256color";
+    }
     std::unique_ptr<client::ExecSession> session = ctx.client().exec(request);
+    if (tty) {
+      PtyRelayOptions pty;
+      pty.escape_char = escape;
+      pty.relay_stdin = !options.no_stdin;
+      const PtyRelayResult result = relay_pty(*session, pty);
+      if (result.escaped) {
+        ctx.err << "boxd: session closed by the escape sequence\n";
+        return k_exit_exec_failure;
+      }
+      const int signal = remote_signal(result.exit_code);
+      if (signal != 0) {
+        ctx.err << "error: remote command killed by signal " << signal << " ("
+                << signal_name(signal) << ")\n";
+      }
+      return result.exit_code;
+    }
 
     RelayOptions relay;
     relay.relay_stdin = exec_relays_stdin(options, ctx.stdin_tty);

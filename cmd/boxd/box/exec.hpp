@@ -20,6 +20,8 @@ struct ExecOptions {
   bool no_stdin = false;     // -n: close the remote stdin at once
   bool interactive = false;  // -i: relay stdin even when it is a terminal
   bool json = false;
+  std::string tty = "auto";        // --tty=auto|always|never (-t, -T)
+  std::string escape_char = "~";   // --escape-char C | ^X | none
 };
 
 CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options);
