@@ -36,7 +36,7 @@ _boxd_options() {
     "box proxy create") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy set-port") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box exec") echo "--env -e --workdir -w --timeout --no-stdin -n --interactive -i --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box exec") echo "--env -e --workdir -w --timeout --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -89,7 +89,9 @@ _boxd_takes_value() {
     "box create|--template") return 0 ;;
     "box create|--vcpu") return 0 ;;
     "box exec|--env") return 0 ;;
+    "box exec|--escape-char") return 0 ;;
     "box exec|--timeout") return 0 ;;
+    "box exec|--tty") return 0 ;;
     "box exec|--workdir") return 0 ;;
     "box exec|-e") return 0 ;;
     "box exec|-w") return 0 ;;
@@ -154,6 +156,8 @@ _boxd_option_values() {
   case "$1" in
     --environment) echo "production staging local" ;;
     --restart-policy) echo "always never" ;;
+    --tty) echo "auto always never" ;;
+    --escape-char) echo "none ~" ;;
     --runtime) echo "auto namespace process" ;;
   esac
 }

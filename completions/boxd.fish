@@ -94,6 +94,10 @@ complete -c boxd -n "__boxd_path_is 'box exec'" -l workdir -s w -r
 complete -c boxd -n "__boxd_path_is 'box exec'" -l timeout -r
 complete -c boxd -n "__boxd_path_is 'box exec'" -l no-stdin -s n
 complete -c boxd -n "__boxd_path_is 'box exec'" -l interactive -s i
+complete -c boxd -n "__boxd_path_is 'box exec'" -l tty -r -a 'auto always never'
+complete -c boxd -n "__boxd_path_is 'box exec'" -s t
+complete -c boxd -n "__boxd_path_is 'box exec'" -s T
+complete -c boxd -n "__boxd_path_is 'box exec'" -l escape-char -r -a 'none ~'
 complete -c boxd -n "__boxd_path_is 'box exec'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box shell'" -l env -s e -r
 complete -c boxd -n "__boxd_path_is 'box shell'" -l workdir -s w -r
