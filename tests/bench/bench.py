@@ -1,0 +1,792 @@
+"""boxd benchmarks: boxd against its peers and the raw limit, on one machine.
+
+    tests/bench/run [--quick] [--only REGEX] [--json PATH] [--boxd PATH]
+
+How it works:
+- One temp dir holds everything: a `boxd local serve --port 0` on its own
+  state dir (its stdout contract lines give the URLs), one box "vm", an
+  OpenSSH server on a free loopback port with its own host key, config and
+  authorized_keys, and Python stubs generated from our proto for the
+  Python-SDK-style baseline (tests/bench/py_get.py, one fresh process per
+  call: key exchange over HTTP, channel, GetVm).
+- Every measurement runs a few warm-up rounds (not recorded), then N rounds;
+  the table shows median, min and max, and the ratio to each baseline
+  measured in the same run ("x1.8" = boxd is 1.8 times as fast, "x0.5" =
+  half as fast; for times the ratio is baseline/boxd, for rates boxd/baseline).
+- Every boxd client process is reaped with wait4(), so its peak RSS
+  (ru_maxrss) comes from the kernel; the server's CPU time per GiB streamed
+  is the utime+stime delta of its /proc/<pid>/stat over a transfer.
+- Interactive echo: a PTY (pty.fork) runs `boxd box exec -t vm -- 'stty raw
+  -echo; exec cat'` (readline-like: the remote program echoes each byte
+  itself); each keystroke is written to the PTY master and timed until the
+  same byte comes back.
+- Nothing here fails on a time: targets are reported as met / NOT MET. The
+  run exits nonzero only when something broke (a command failed). It is not
+  a ctest suite (ctest globs tests/e2e/test_*.py only).
+
+What can go wrong: the machine is shared, so concurrent builds inflate
+figures (the load average is recorded in the JSON); throughput runs write
+1 GiB files under the temp dir (disk space; the dir is removed at the end
+unless --keep); sshd needs root for its privilege separation (/run/sshd).
+
+Python 3 stdlib only (plus python3-grpcio in the baseline's own process).
+"""
+
+import argparse
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import pwd
+from pathlib import Path
+
+GIB = 1 << 30
+MIB = 1 << 20
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+KEY = "bxd_bench00000000000000000000000000000000"
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------
+# processes
+
+
+def run_timed(argv, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+              cwd=None, feed=None, timeout=600):
+    """Runs argv; returns (seconds, peak RSS KiB of argv's process, exit code).
+    feed: argv of a producer whose stdout becomes argv's stdin (a pipeline
+    `feed | argv`, timed as a whole)."""
+    started = time.perf_counter()
+    producer = None
+    if feed is not None:
+        producer = subprocess.Popen(feed, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        stdin = producer.stdout
+    stderr_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout, stderr=stderr_file,
+                            cwd=cwd, start_new_session=True)
+    if producer is not None:
+        producer.stdout.close()
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.0005 if time.perf_counter() - started < 0.2 else 0.005)
+    if producer is not None:
+        producer.wait()
+    elapsed = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != 0:
+        stderr_file.seek(0)
+        tail = stderr_file.read().decode(errors="replace")[-1500:]
+        raise BenchError(f"{' '.join(map(str, argv))} exited {code}: {tail}")
+    return elapsed, usage.ru_maxrss, code
+
+
+def proc_cpu_seconds(pid):
+    """utime+stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def proc_hwm_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+# --------------------------------------------------------------------------
+# the systems under test
+
+
+class BoxdServer:
+    def __init__(self, binary, dir_):
+        self.binary = binary
+        self.dir = dir_
+        self.proc = None
+        self.info = {}
+
+    def start(self):
+        home = self.dir / "server-home"
+        home.mkdir(parents=True, exist_ok=True)
+        env = clean_env(home)
+        stdout_path = self.dir / "server.stdout"
+        argv = [self.binary, "local", "serve", "--port", "0", "--state-dir",
+                str(self.dir / "state"), "--api-key", f"{KEY}=bench", "--max-boxes", "10"]
+        with open(stdout_path, "wb") as out, open(self.dir / "server.log", "ab") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=env, cwd=self.dir, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            info, ready = {}, False
+            for line in stdout_path.read_text(errors="replace").splitlines():
+                if line.strip() == "ready":
+                    ready = True
+                    break
+                key, sep, value = line.partition(": ")
+                if sep:
+                    info[key.strip()] = value.strip()
+            if ready:
+                self.info = info
+                return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = (self.dir / "server.log").read_text(errors="replace")[-1500:]
+                raise BenchError(f"boxd local serve did not get ready:\n{tail}")
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def clean_env(home):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOXD_")}
+    env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+                "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
+                "NO_COLOR": "1", "LC_ALL": "C"})
+    return env
+
+
+class SshServer:
+    """sshd on a free loopback port, everything in its own dir."""
+
+    def __init__(self, dir_):
+        self.dir = dir_
+        self.proc = None
+        self.port = 0
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+
+    def start(self):
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        if not os.path.exists(sshd) or not shutil.which("ssh"):
+            raise BenchError("openssh-server/openssh-client missing (scripts/setup installs them)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in ("host_key", "user_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(self.dir / name)], check=True)
+        shutil.copy(self.dir / "user_key.pub", self.dir / "authorized_keys")
+        if os.getuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.port = free_port()
+        config = self.dir / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {self.port}", "ListenAddress 127.0.0.1",
+            f"HostKey {self.dir / 'host_key'}",
+            f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
+            f"PidFile {self.dir / 'sshd.pid'}",
+            "StrictModes no", "UsePAM no", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
+            "Subsystem sftp internal-sftp", "MaxStartups 100:30:200", "MaxSessions 100",
+            "LogLevel ERROR", "PrintMotd no", "PrintLastLog no", "",
+        ]))
+        self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "sshd.log", "ab"),
+                                     start_new_session=True)
+        wait_port(self.port)
+        run_timed(self.ssh("true"))  # accepts the host key once
+
+    def options(self):
+        return ["-F", "/dev/null", "-i", str(self.dir / "user_key"),
+                "-o", f"UserKnownHostsFile={self.dir / 'known_hosts'}",
+                "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes",
+                "-o", "LogLevel=ERROR"]
+
+    def ssh(self, *command, tty=False):
+        return ["ssh", *self.options(), *(["-tt"] if tty else []), "-p", str(self.port),
+                f"{self.user}@127.0.0.1", *command]
+
+    def scp(self, source, destination):
+        return ["scp", "-q", *self.options(), "-P", str(self.port), source, destination]
+
+    def remote(self, path):
+        return f"{self.user}@127.0.0.1:{path}"
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+# --------------------------------------------------------------------------
+# measurements
+
+
+class Bench:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.binary = args.boxd
+        self.quick = args.quick
+        self.size = args.size_mib * MIB
+        self.results = {}
+        self.order = []
+        self.server = BoxdServer(self.binary, work / "boxd")
+        self.sshd = SshServer(work / "ssh")
+        self.cli_home = work / "cli-home"
+        self.cli_home.mkdir()
+        self.stubs = work / "pystubs"
+        self.reps_fast = 5 if self.quick else 20
+        self.reps_slow = 2 if self.quick else 3
+        self.only = re.compile(args.only) if args.only else None
+
+    # --- plumbing
+
+    def env(self, cache_home=None):
+        env = clean_env(self.cli_home)
+        env["BOXD_CONFIG_DIR"] = str(self.cli_home / "boxd-config")
+        env["BOXD_API_URL"] = self.server.info["api_url"]
+        env["BOXD_EXCHANGE_URL"] = self.server.info["exchange_url"]
+        env["BOXD_API_KEY"] = KEY
+        if cache_home is not None:
+            env["XDG_CACHE_HOME"] = str(cache_home)
+        return env
+
+    def boxd(self, *args):
+        return [self.binary, *args]
+
+    def wanted(self, key):
+        return self.only is None or bool(self.only.search(key))
+
+    def record(self, key, label, unit, samples, better, rss_kib=None, extra=None):
+        entry = {
+            "label": label, "unit": unit, "better": better, "samples": samples,
+            "median": statistics.median(samples), "min": min(samples), "max": max(samples),
+        }
+        if rss_kib:
+            entry["boxd_peak_rss_kib"] = max(rss_kib)
+        entry.update(extra or {})
+        self.results[key] = entry
+        self.order.append(key)
+        log(f"{label}: median {fmt(entry['median'], unit)} "
+            f"(min {fmt(entry['min'], unit)}, max {fmt(entry['max'], unit)})"
+            + (f", boxd peak RSS {max(rss_kib) / 1024:.1f} MiB" if rss_kib else ""))
+
+    def latency(self, key, label, make_argv, reps=None, warmup=3, env=None, boxd=True,
+                prepare=None):
+        """Times whole processes; `prepare(i)` runs before each (untimed)."""
+        if not self.wanted(key):
+            return
+        reps = reps or self.reps_fast
+        samples, rss = [], []
+        for i in range(warmup + reps):
+            e = prepare(i) if prepare else env
+            seconds, maxrss, _ = run_timed(make_argv(), env=e if e is not None else env)
+            if i >= warmup:
+                samples.append(seconds * 1000)
+                rss.append(maxrss)
+        self.record(key, label, "ms", samples, "lower", rss if boxd else None)
+
+    def throughput(self, key, label, run_once, boxd=True, reps=None, server_cpu=False):
+        """run_once(size) -> (seconds, peak RSS KiB or 0); one small warm-up."""
+        if not self.wanted(key):
+            return
+        reps = reps or self.reps_slow
+        run_once(min(self.size, 64 * MIB))
+        samples, rss, cpu = [], [], []
+        for _ in range(reps):
+            before = proc_cpu_seconds(self.server.proc.pid) if server_cpu else 0
+            seconds, maxrss = run_once(self.size)
+            if server_cpu:
+                cpu.append((proc_cpu_seconds(self.server.proc.pid) - before) / (self.size / GIB))
+            samples.append(self.size / MIB / seconds)
+            rss.append(maxrss)
+        extra = {"bytes": self.size}
+        if cpu:
+            extra["server_cpu_s_per_gib"] = statistics.median(cpu)
+        self.record(key, label, "MiB/s", samples, "higher", rss if boxd else None, extra)
+
+    # --- setup
+
+    def setup(self):
+        log(f"work dir {self.work}")
+        self.server.start()
+        log(f"boxd local serve ready (runtime {self.server.info.get('runtime', '?')}, "
+            f"pid {self.server.proc.pid})")
+        run_timed(self.boxd("box", "create", "vm"), env=self.env(), timeout=120)
+        self.sshd.start()
+        log(f"sshd on 127.0.0.1:{self.sshd.port}")
+        self.generate_stubs()
+        self.data = self.work / "data.bin"
+        block = os.urandom(MIB)
+        with open(self.data, "wb") as f:
+            for _ in range(self.size // MIB):
+                f.write(block)
+
+    def generate_stubs(self):
+        self.stubs.mkdir()
+        proto_root = ROOT / "proto"
+        proto = "boxd/api/v1/api.proto"
+        try:
+            import grpc_tools  # noqa: F401
+            argv = [sys.executable, "-m", "grpc_tools.protoc"]
+            plugin = []
+        except ImportError:
+            plugin_path = shutil.which("grpc_python_plugin")
+            if not shutil.which("protoc") or not plugin_path:
+                raise BenchError("need grpc_tools, or protoc + grpc_python_plugin "
+                                 "(protobuf-compiler, protobuf-compiler-grpc)")
+            argv = ["protoc"]
+            plugin = [f"--plugin=protoc-gen-grpc_python={plugin_path}"]
+        subprocess.run([*argv, *plugin, f"-I{proto_root}", f"--python_out={self.stubs}",
+                        f"--grpc_python_out={self.stubs}", proto], check=True)
+        for package in (self.stubs / "boxd", self.stubs / "boxd/api", self.stubs / "boxd/api/v1"):
+            (package / "__init__.py").touch()
+
+    def teardown(self):
+        try:
+            if self.server.proc is not None and self.server.proc.poll() is None:
+                self.results_server_hwm = proc_hwm_kib(self.server.proc.pid)
+        except OSError:
+            pass
+        self.sshd.stop()
+        self.server.stop()
+
+    # --- the measurements
+
+    def run_all(self):
+        env = self.env()
+        # start-up
+        self.latency("startup.version", "boxd version", lambda: self.boxd("version"),
+                     reps=self.reps_fast * 2, warmup=5, env=env)
+        self.latency("startup.help", "boxd --help", lambda: self.boxd("--help"),
+                     reps=self.reps_fast * 2, warmup=5, env=env)
+        # one unary call
+        run_timed(self.boxd("box", "get", "vm"), env=env)  # fills the token cache
+        self.latency("get.cached", "box get (cached token)", lambda: self.boxd("box", "get", "vm"),
+                     env=env)
+        fresh_dir = self.work / "fresh-caches"
+
+        def fresh(i):
+            cache = fresh_dir / str(i)
+            cache.mkdir(parents=True)
+            return self.env(cache_home=cache)
+        self.latency("get.fresh", "box get (fresh exchange)", lambda: self.boxd("box", "get", "vm"),
+                     prepare=fresh)
+        self.latency("py.get", "python3 grpcio GetVm (fresh process)",
+                     lambda: ["/usr/bin/python3", str(HERE / "py_get.py"), str(self.stubs), "vm"],
+                     env=env, boxd=False, reps=max(5, self.reps_fast // 2), warmup=2)
+        # exec round trip
+        self.latency("exec.true", "box exec vm -- true",
+                     lambda: self.boxd("box", "exec", "vm", "--", "true"), env=env)
+        self.latency("ssh.true", "ssh 127.0.0.1 true", lambda: self.sshd.ssh("true"), boxd=False)
+        # streams
+        self.streams(env)
+        # interactive
+        self.echo("echo.boxd", "box exec -t (PTY echo)",
+                  self.boxd("box", "exec", "-t", "vm", "--",
+                            "stty raw -echo; printf READY; exec cat"), env, boxd=True)
+        self.echo("echo.ssh", "ssh -tt (PTY echo)",
+                  self.sshd.ssh("stty raw -echo; printf READY; exec cat", tty=True),
+                  clean_env(self.cli_home), boxd=False)
+        # many at once
+        self.concurrent(env)
+        # raw limits
+        self.throughput("raw.tcp", "loopback TCP (2 processes)", self.tcp_once, boxd=False)
+        self.throughput("raw.cat", "head | cat pipe",
+                        lambda n: (run_timed(["sh", "-c", f"head -c {n} /dev/zero | cat"])[0], 0),
+                        boxd=False)
+
+    def streams(self, env):
+        zero = lambda n: ["head", "-c", str(n), "/dev/zero"]  # noqa: E731
+        self.throughput("exec.out", "box exec: 1 GiB out (stdout)", lambda n: run_timed(
+            self.boxd("box", "exec", "vm", "--", *zero(n)), env=env)[:2], server_cpu=True)
+        self.throughput("exec.in", "box exec: 1 GiB in (stdin)", lambda n: run_timed(
+            self.boxd("box", "exec", "vm", "--", "cat > /dev/null"), env=env, feed=zero(n))[:2],
+            server_cpu=True)
+        self.throughput("ssh.out", "ssh: 1 GiB out (stdout)", lambda n: run_timed(
+            self.sshd.ssh(*zero(n)))[:2], boxd=False)
+        self.throughput("ssh.in", "ssh: 1 GiB in (stdin)", lambda n: run_timed(
+            self.sshd.ssh("cat > /dev/null"), feed=zero(n))[:2], boxd=False)
+        data = str(self.data)
+        # Transfers of less than the full size copy a prefix of the data file.
+        def source(n):
+            if n == self.size:
+                return data
+            part = self.work / f"data-{n}.bin"
+            if not part.exists():
+                with open(self.data, "rb") as f, open(part, "wb") as out:
+                    out.write(f.read(n))
+            return str(part)
+        down = self.work / "down.bin"
+        scp_dir = self.work / "scp-remote"
+        scp_dir.mkdir(exist_ok=True)
+
+        def cp_up(n):
+            return run_timed(self.boxd("box", "cp", source(n), "vm:bench.bin"), env=env)[:2]
+
+        def cp_down(n):
+            run_timed(self.boxd("box", "cp", source(n), "vm:bench.bin"), env=env)
+            down.unlink(missing_ok=True)
+            return run_timed(self.boxd("box", "cp", "vm:bench.bin", str(down)), env=env)[:2]
+
+        def scp_up(n):
+            return run_timed(self.sshd.scp(source(n), self.sshd.remote(scp_dir / "up.bin")))[:2]
+
+        def scp_down(n):
+            shutil.copy(source(n), scp_dir / "down-src.bin")
+            down.unlink(missing_ok=True)
+            return run_timed(self.sshd.scp(self.sshd.remote(scp_dir / "down-src.bin"),
+                                           str(down)))[:2]
+        self.throughput("cp.up", "box cp: 1 GiB up", cp_up, server_cpu=True)
+        self.throughput("cp.down", "box cp: 1 GiB down", cp_down)
+        self.throughput("scp.up", "scp: 1 GiB up", scp_up, boxd=False)
+        self.throughput("scp.down", "scp: 1 GiB down", scp_down, boxd=False)
+        # cp.down's server CPU: measured around the download alone.
+        if self.wanted("cp.down"):
+            run_timed(self.boxd("box", "cp", data, "vm:bench.bin"), env=env)
+            down.unlink(missing_ok=True)
+            before = proc_cpu_seconds(self.server.proc.pid)
+            run_timed(self.boxd("box", "cp", "vm:bench.bin", str(down)), env=env)
+            self.results["cp.down"]["server_cpu_s_per_gib"] = (
+                (proc_cpu_seconds(self.server.proc.pid) - before) / (self.size / GIB))
+            down.unlink(missing_ok=True)
+
+    def tcp_once(self, n):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        started = time.perf_counter()
+        child = os.fork()
+        if child == 0:
+            try:
+                listener.close()
+                s = socket.create_connection(("127.0.0.1", port))
+                buf = b"\0" * MIB
+                left = n
+                while left > 0:
+                    s.sendall(buf if left >= MIB else buf[:left])
+                    left -= MIB
+                s.close()
+            finally:
+                os._exit(0)
+        conn, _ = listener.accept()
+        listener.close()
+        buf = bytearray(MIB)
+        view = memoryview(buf)
+        got = 0
+        while True:
+            k = conn.recv_into(view)
+            if k == 0:
+                break
+            got += k
+        conn.close()
+        os.waitpid(child, 0)
+        elapsed = time.perf_counter() - started
+        if got != n:
+            raise BenchError(f"tcp: received {got} of {n} bytes")
+        return elapsed, 0
+
+    def echo(self, key, label, argv, env, boxd):
+        if not self.wanted(key):
+            return
+        keystrokes = 300 if self.quick else 1000
+        sessions = 1 if self.quick else 3
+        p50s, p99s, rss, all_ms = [], [], [], []
+        for _ in range(sessions):
+            ms, maxrss = self.echo_session(argv, env, keystrokes)
+            all_ms += ms
+            ordered = sorted(ms)
+            p50s.append(ordered[len(ordered) // 2])
+            p99s.append(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+            rss.append(maxrss)
+        extra = {"keystrokes_per_session": keystrokes, "sessions": sessions,
+                 "max_ms": max(all_ms)}
+        self.record(key + ".p50", label + " p50", "ms", p50s, "lower", rss if boxd else None, extra)
+        self.record(key + ".p99", label + " p99", "ms", p99s, "lower", rss if boxd else None, extra)
+
+    @staticmethod
+    def echo_session(argv, env, keystrokes, warmup=50):
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execvpe(argv[0], argv, env)
+            finally:
+                os._exit(127)
+
+        def read_until(predicate, timeout):
+            data = b""
+            deadline = time.monotonic() + timeout
+            while not predicate(data):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    raise BenchError(f"PTY session: timed out (got {data[-200:]!r})")
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    raise BenchError(f"PTY session ended early (got {data[-200:]!r})")
+                data += chunk
+            return data
+        try:
+            read_until(lambda d: b"READY" in d, 30)
+            ms = []
+            letters = b"abcdefghijklmnopqrstuvwxyz"
+            for i in range(warmup + keystrokes):
+                byte = letters[i % len(letters):i % len(letters) + 1]
+                started = time.perf_counter()
+                os.write(fd, byte)
+                read_until(lambda d, b=byte: b in d, 10)
+                if i >= warmup:
+                    ms.append((time.perf_counter() - started) * 1000)
+            os.write(fd, b"\r~.")  # the escape sequence ends both boxd and ssh sessions
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+                if done == pid:
+                    return ms, usage.ru_maxrss
+                if select.select([fd], [], [], 0.05)[0]:
+                    try:
+                        os.read(fd, 4096)
+                    except OSError:
+                        pass
+            os.kill(pid, signal.SIGKILL)
+            _, _, usage = os.wait4(pid, 0)
+            return ms, usage.ru_maxrss
+        finally:
+            os.close(fd)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+    def concurrent(self, env, sessions=200):
+        key = "exec.concurrent"
+        if not self.wanted(key):
+            return
+        samples, rss = [], []
+        for _ in range(1 if self.quick else self.reps_slow):
+            started = time.perf_counter()
+            procs = [subprocess.Popen(self.boxd("box", "exec", "vm", "--", "true"), env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE) for _ in range(sessions)]
+            failures = []
+            for p in procs:
+                _, status, usage = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                rss.append(usage.ru_maxrss)
+                if p.returncode != 0:
+                    failures.append(f"exit {p.returncode}: {p.stderr.read().decode()[-300:]}")
+                p.stderr.close()
+            samples.append((time.perf_counter() - started) * 1000)
+            if failures:
+                raise BenchError(f"{len(failures)} of {sessions} concurrent execs failed; "
+                                 f"first: {failures[0]}")
+        self.record(key, f"{sessions} concurrent box exec (all ok)", "ms", samples, "lower", rss,
+                    {"sessions": sessions})
+
+
+# --------------------------------------------------------------------------
+# report
+
+BASELINES = {
+    "get.cached": ["py.get"],
+    "get.fresh": ["py.get"],
+    "exec.true": ["ssh.true"],
+    "exec.out": ["ssh.out", "raw.tcp", "raw.cat"],
+    "exec.in": ["ssh.in", "raw.tcp", "raw.cat"],
+    "cp.up": ["scp.up", "raw.tcp"],
+    "cp.down": ["scp.down", "raw.tcp"],
+    "echo.boxd.p50": ["echo.ssh.p50"],
+    "echo.boxd.p99": ["echo.ssh.p99"],
+}
+
+
+def fmt(value, unit):
+    if unit == "ms":
+        return f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms"
+    return f"{value:.0f} {unit}"
+
+
+def ratio(results, key, base):
+    a, b = results[key], results[base]
+    if a["better"] == "lower":
+        return b["median"] / a["median"]
+    return a["median"] / b["median"]
+
+
+def targets(results):
+    """(target text, met, measured text) for each target that was measured."""
+    out = []
+
+    def have(*keys):
+        return all(k in results for k in keys)
+
+    def med(k):
+        return results[k]["median"]
+    if have("startup.version"):
+        out.append(("boxd version < 5 ms", med("startup.version") < 5, fmt(med("startup.version"), "ms")))
+    if have("get.cached"):
+        out.append(("box get (cached) < 15 ms", med("get.cached") < 15, fmt(med("get.cached"), "ms")))
+    if have("get.cached", "py.get"):
+        r = ratio(results, "get.cached", "py.get")
+        out.append(("box get (cached) >= 10x faster than Python fresh process", r >= 10, f"x{r:.1f}"))
+    if have("exec.true"):
+        out.append(("box exec vm -- true < 25 ms", med("exec.true") < 25, fmt(med("exec.true"), "ms")))
+    if have("exec.true", "ssh.true"):
+        r = ratio(results, "exec.true", "ssh.true")
+        out.append(("box exec true faster than ssh true", r > 1, f"x{r:.2f}"))
+    for key in ("exec.out", "exec.in", "cp.up", "cp.down"):
+        if have(key):
+            out.append((f"{results[key]['label']} >= 1 GiB/s", med(key) >= 1024,
+                        fmt(med(key), "MiB/s")))
+        if have(key, "raw.tcp"):
+            r = ratio(results, key, "raw.tcp")
+            out.append((f"{results[key]['label']} >= half of loopback TCP", r >= 0.5, f"x{r:.2f}"))
+    if have("echo.boxd.p99"):
+        out.append(("interactive echo p99 < 5 ms", med("echo.boxd.p99") < 5,
+                    fmt(med("echo.boxd.p99"), "ms")))
+    peaks = [(k, r["boxd_peak_rss_kib"]) for k, r in results.items() if "boxd_peak_rss_kib" in r]
+    if peaks:
+        worst_key, worst = max(peaks, key=lambda p: p[1])
+        out.append(("boxd peak RSS < 32 MiB in every case", worst < 32 * 1024,
+                    f"max {worst / 1024:.1f} MiB ({results[worst_key]['label']})"))
+    return out
+
+
+def table(results, order):
+    rows = [("measurement", "median", "min", "max", "boxd RSS", "server CPU", "vs baselines")]
+    for key in order:
+        r = results[key]
+        rss = f"{r['boxd_peak_rss_kib'] / 1024:.1f} MiB" if "boxd_peak_rss_kib" in r else ""
+        cpu = f"{r['server_cpu_s_per_gib']:.2f} s/GiB" if "server_cpu_s_per_gib" in r else ""
+        versus = ", ".join(f"x{ratio(results, key, b):.2f} {results[b]['label']}"
+                           for b in BASELINES.get(key, []) if b in results)
+        rows.append((r["label"], fmt(r["median"], r["unit"]), fmt(r["min"], r["unit"]),
+                     fmt(r["max"], r["unit"]), rss, cpu, versus))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def build_if_missing(args):
+    if args.boxd:
+        return
+    build = ROOT / "build" / "bench-release"
+    args.boxd = str(build / "boxd")
+    if not os.path.exists(args.boxd) or args.rebuild:
+        log(f"building {args.boxd} (release preset)")
+        subprocess.run(["cmake", "--preset", "release", "-B", str(build)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", str(build), "-j2", "--target", "boxd"], cwd=ROOT,
+                       check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="boxd benchmarks (see tests/bench/bench.py)")
+    parser.add_argument("--quick", action="store_true", help="64 MiB transfers, fewer rounds")
+    parser.add_argument("--boxd", help="the boxd binary (default: build/bench-release/boxd, "
+                                       "built with the release preset when missing)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild build/bench-release first")
+    parser.add_argument("--size-mib", type=int, help="transfer size (default 1024, quick 64)")
+    parser.add_argument("--only", help="run only measurements whose key matches this regex")
+    parser.add_argument("--json", help="where to write the JSON results "
+                                       "(default build/bench-release/bench.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = parser.parse_args()
+    if args.size_mib is None:
+        args.size_mib = 64 if args.quick else 1024
+    build_if_missing(args)
+    args.boxd = str(Path(args.boxd).resolve())
+    json_path = Path(args.json or ROOT / "build" / "bench-release" / "bench.json")
+    work = Path(tempfile.mkdtemp(prefix="boxd-bench-"))
+    bench = Bench(args, work)
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    error = None
+    try:
+        bench.setup()
+        bench.run_all()
+    except (BenchError, subprocess.CalledProcessError) as e:
+        error = str(e)
+        log(f"FAILED: {error}")
+    finally:
+        bench.teardown()
+        if args.keep or error:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    version = subprocess.run([args.boxd, "version"], capture_output=True, text=True).stdout.strip()
+    report = {
+        "boxd": args.boxd, "boxd_version": version, "quick": args.quick,
+        "transfer_bytes": args.size_mib * MIB, "cpus": os.cpu_count(),
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+        "seconds": round(time.monotonic() - started, 1),
+        "server_peak_rss_kib": getattr(bench, "results_server_hwm", None),
+        "results": bench.results,
+        "targets": [{"target": t, "met": m, "measured": v} for t, m, v in targets(bench.results)],
+        "error": error,
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    size_note = f"{args.size_mib} MiB transfers" if args.size_mib != 1024 else "1 GiB transfers"
+    print(f"boxd benchmarks: {version}, {os.cpu_count()} CPUs, {size_note}, "
+          f"load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}, "
+          f"{report['seconds']:.0f} s")
+    print("ratios: xN = boxd is N times as fast as the baseline (median vs median)\n")
+    print(table(bench.results, bench.order))
+    if report["server_peak_rss_kib"]:
+        print(f"\nboxd local serve peak RSS: {report['server_peak_rss_kib'] / 1024:.1f} MiB")
+    print("\ntargets:")
+    for target, met, measured in targets(bench.results):
+        print(f"  {'met    ' if met else 'NOT MET'}  {target}: {measured}")
+    print(f"\nJSON: {json_path}")
+    return 1 if error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
