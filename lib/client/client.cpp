@@ -150,6 +150,7 @@ struct Client::Impl {
   std::unique_ptr<api::BoxdApi::Stub> stub;
   std::string jwt;               // the token in use (from the key)
   std::int64_t jwt_expires_at = 0;
+  std::string cli_latest;        // x-boxd-cli-latest seen on a response
 
   explicit Impl(ResolvedConfig c) : config(std::move(c)) {}
 
@@ -210,6 +211,17 @@ struct Client::Impl {
     cache.drop(config.exchange_url, config.api_key);
   }
 
+  // After a unary call (ok or not): remembers x-boxd-cli-latest, if sent.
+  void note_metadata(const grpc::ClientContext& context) {
+    const auto& metadata = context.GetServerInitialMetadata();
+    auto it = metadata.find("x-boxd-cli-latest");
+    if (it == metadata.end()) {
+      return;
+    }
+    std::lock_guard lock(mutex);
+    cli_latest.assign(it->second.data(), it->second.size());
+  }
+
   void prepare(grpc::ClientContext& context, const std::string& token) const {
     context.AddMetadata("authorization", "Bearer " + token);
     context.AddMetadata("x-boxd-client", client_id());
@@ -230,6 +242,7 @@ struct Client::Impl {
       context.set_deadline(std::chrono::system_clock::now() + k_unary_deadline);
       Response response;
       const grpc::Status status = (s.*method)(&context, request, &response);
+      note_metadata(context);
       if (status.ok()) {
         return response;
       }
@@ -375,6 +388,7 @@ void Client::unary(
     m_impl->prepare(context, token);
     context.set_deadline(std::chrono::system_clock::now() + k_unary_deadline);
     const grpc::Status status = call(s, context);
+    m_impl->note_metadata(context);
     if (status.ok()) {
       return;
     }
@@ -385,6 +399,11 @@ void Client::unary(
     }
     throw error_from_call(status, m_impl->config);
   }
+}
+
+std::string Client::advertised_cli_latest() const {
+  std::lock_guard lock(m_impl->mutex);
+  return m_impl->cli_latest;
 }
 
 std::string Client::credential_source() const {
