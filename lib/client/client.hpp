@@ -153,6 +153,11 @@ class Client {
   // Where the credential came from ("BOXD_TOKEN", "credentials.json", "--api-key"...).
   std::string credential_source() const;
 
+  // The newest CLI version a server advertised (`x-boxd-cli-latest` in the
+  // initial metadata of any unary call so far); "" when none did. The CLI
+  // decides whether to print an update notice (update_notice.hpp).
+  std::string advertised_cli_latest() const;
+
  private:
   // For calls implemented outside client.cpp: a context carrying the
   // credentials (no deadline), and a unary call with the usual deadline and
@@ -170,11 +175,6 @@ class Client {
 // network errors -> Connection, malformed/oversized body or a redirect ->
 // Internal. Never follows redirects. Never puts the key in a message.
 struct ExchangeResult {
-  // The newest CLI version a server advertised (`x-boxd-cli-latest` in the
-  // initial metadata of any unary call so far); "" when none did. The CLI
-  // decides whether to print an update notice (update_notice.hpp).
-  std::string advertised_cli_latest() const;
-
   std::string token;
   std::int64_t expires_at = 0;
   std::string user_id;
