@@ -58,6 +58,9 @@ class Context {
   // Resolved once, on first use.
   const client::ResolvedConfig& config();
   client::Client& client();
+  // The client if a command created one (else null): for what runs after
+  // the command, such as the update notice.
+  client::Client* existing_client() { return m_client.get(); }
 
   // Colour only on a terminal, never with --no-color or NO_COLOR.
   bool color_stdout() const;

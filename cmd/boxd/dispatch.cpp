@@ -5,6 +5,8 @@
 
 #include "boxd/dispatch.hpp"
 
+#include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <ostream>
 #include <string_view>
@@ -13,7 +15,9 @@
 
 #include "boxd/exit_codes.hpp"
 #include "boxd/root.hpp"
+#include "client/update_notice.hpp"
 #include "common/error.hpp"
+#include "common/version.hpp"
 
 namespace boxd::cli {
 
@@ -30,6 +34,46 @@ SplitArgs split_trailing_args(int argc, const char* const* argv) {
   }
   return split;
 }
+
+namespace {
+
+bool env_set(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && value[0] != '\0';
+}
+
+// After the command: one stderr line when a server advertised a newer CLI
+// (update_notice.hpp has the rules).
+void maybe_print_update_notice(Context& ctx) {
+  client::Client* client = ctx.existing_client();
+  if (client == nullptr) {
+    return;
+  }
+  const client::NoticeSituation situation{ctx.stderr_tty, ctx.global.json, env_set("CI"),
+                                          env_set("BOXD_NO_UPDATE_NOTIFIER")};
+  if (!client::notice_allowed(situation)) {
+    return;
+  }
+  const std::string advertised = client->advertised_cli_latest();
+  if (advertised.empty()) {
+    return;
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (auto line = client::take_update_notice(advertised, k_version, now,
+                                             client::default_notice_state_file())) {
+    ctx.err << *line << "\n";
+  }
+}
+
+int run_action(Context& ctx) {
+  const int code = run_action(ctx);
+  maybe_print_update_notice(ctx);
+  return code;
+}
+
+}  // namespace
 
 int run_cli(int argc, const char* const* argv, Context& ctx) {
   const SplitArgs split = split_trailing_args(argc, argv);

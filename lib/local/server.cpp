@@ -10,12 +10,14 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <httplib.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
@@ -46,6 +48,38 @@ extern "C" void on_stop_signal(int) {
 }
 
 extern "C" void on_sigpipe(int) {}
+
+// Adds `x-boxd-cli-latest` to the initial metadata of every call (also a
+// failed one: gRPC then sends it with the status).
+class CliLatestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit CliLatestInterceptor(std::string version) : m_version(std::move(version)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"x-boxd-cli-latest", m_version});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  std::string m_version;
+};
+
+class CliLatestInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CliLatestInterceptorFactory(std::string version) : m_version(std::move(version)) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* /*info*/) override {
+    return new CliLatestInterceptor(m_version);
+  }
+
+ private:
+  std::string m_version;
+};
 
 void install_signal_handlers() {
   if (g_signal_pipe[0] < 0 && ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -241,6 +275,11 @@ int serve(const ServeOptions& options) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  if (!options.advertise_cli_latest.empty()) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<CliLatestInterceptorFactory>(options.advertise_cli_latest));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   auto server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     throw Error(ErrorClass::Connection,

@@ -31,6 +31,9 @@ struct ServeOptions {
   std::string runtime = "auto";     // auto | namespace | process
   std::string tls_cert;             // PEM files; both or neither
   std::string tls_key;
+  // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in
+  // its initial metadata, as boxd's servers do (tests of the update notice).
+  std::string advertise_cli_latest;
 
   // Where the contract lines go (the CLI passes std::cout); null = nowhere.
   std::ostream* out = nullptr;

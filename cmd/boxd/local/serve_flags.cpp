@@ -37,6 +37,10 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
+  // Hidden (no group): for tests of the CLI's update notice.
+  command.add_option("--advertise-cli-latest", options.advertise_cli_latest,
+                     "Send x-boxd-cli-latest: VERSION with every response")
+      ->group("");
 }
 
 std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options) {
@@ -55,6 +59,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
                            std::to_string(options.max_boxes), "--runtime", options.runtime});
   if (!options.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
+  }
+  if (!options.advertise_cli_latest.empty()) {
+    argv.insert(argv.end(), {"--advertise-cli-latest", options.advertise_cli_latest});
   }
   return argv;
 }
