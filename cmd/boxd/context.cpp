@@ -1,5 +1,7 @@
 #include "boxd/context.hpp"
 
+#include "boxd/auth/credentials_store.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,9 +20,25 @@ Context::Context(std::ostream& out_stream, std::ostream& err_stream)
 
 Context::~Context() = default;
 
+namespace {
+// When credentials.json supplies the credential, warn (as ssh does for a
+// key) if others can read the file.
+void warn_loose_credentials_to(std::ostream& err, const client::ResolvedConfig& config) {
+  for (const auto& [key, source] : config.sources) {
+    if (source == client::Source::Credentials) {
+      if (auto problem = credentials_permission_problem(credentials_path())) {
+        err << "warning: " << *problem << "\n";
+      }
+      return;
+    }
+  }
+}
+}  // namespace
+
 const client::ResolvedConfig& Context::config() {
   if (!m_config) {
     m_config = std::make_unique<client::ResolvedConfig>(client::resolve_config(global.flags));
+    warn_loose_credentials_to(err, *m_config);
     if (global.verbose > 0) {
       // Never the key or the token: only where each setting came from.
       err << "debug: environment " << m_config->environment;

@@ -1,5 +1,9 @@
 #include "boxd/auth/credentials_store.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
@@ -48,6 +52,21 @@ bool remove_credentials(const std::filesystem::path& path, const std::string& en
   doc.erase(entry);
   save(path, doc);
   return true;
+}
+
+std::optional<std::string> credentials_permission_problem(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    return std::nullopt;
+  }
+  const unsigned mode = info.st_mode & 07777U;
+  if ((mode & 077U) == 0) {
+    return std::nullopt;
+  }
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", mode);
+  return "permissions " + std::string(octal) + " for '" + path.string() +
+         "' are too open: it holds your credentials; run 'chmod 600 " + path.string() + "'";
 }
 
 }  // namespace boxd::cli

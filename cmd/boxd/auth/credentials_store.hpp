@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace boxd::cli {
@@ -17,5 +18,10 @@ void store_api_key(const std::filesystem::path& path, const std::string& entry,
 
 // Removes the entry. Returns false when there was none.
 bool remove_credentials(const std::filesystem::path& path, const std::string& entry);
+
+// Like ssh with a private key: when the file can be read or written by
+// anyone but its owner (any of mode 077), the warning to print; nullopt when
+// the mode is fine or the file does not exist.
+std::optional<std::string> credentials_permission_problem(const std::filesystem::path& path);
 
 }  // namespace boxd::cli
