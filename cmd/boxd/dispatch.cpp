@@ -68,9 +68,19 @@ void maybe_print_update_notice(Context& ctx) {
 }
 
 int run_action(Context& ctx) {
-  const int code = run_action(ctx);
-  maybe_print_update_notice(ctx);
-  return code;
+  try {
+    const int code = ctx.action();
+    ctx.out.flush();
+    return code;
+  } catch (const Error& e) {
+    ctx.out.flush();
+    ctx.print_error(e.what(), e.hint());
+    return exit_code_for(e.error_class());
+  } catch (const std::exception& e) {
+    ctx.out.flush();
+    ctx.print_error(e.what());
+    return exit_code_for(ErrorClass::Internal);
+  }
 }
 
 }  // namespace
@@ -114,19 +124,9 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
     ctx.err << root.help();
     return k_exit_usage;
   }
-  try {
-    const int code = ctx.action();
-    ctx.out.flush();
-    return code;
-  } catch (const Error& e) {
-    ctx.out.flush();
-    ctx.print_error(e.what(), e.hint());
-    return exit_code_for(e.error_class());
-  } catch (const std::exception& e) {
-    ctx.out.flush();
-    ctx.print_error(e.what());
-    return exit_code_for(ErrorClass::Internal);
-  }
+  const int code = run_action(ctx);
+  maybe_print_update_notice(ctx);
+  return code;
 }
 
 }  // namespace boxd::cli
