@@ -2,6 +2,7 @@
 
 #include "boxd/command.hpp"
 #include "boxd/output.hpp"
+#include "boxd/term/spinner.hpp"
 #include "boxd/validators.hpp"
 #include "common/error.hpp"
 #include "common/sizes.hpp"
@@ -15,6 +16,8 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
   cmd->add_option("--image", options.image, "Image reference (default: the server's default image)");
   cmd->add_option("--template", options.template_name,
                   "Create from this template (name or id); --vcpu, --memory and the timeouts override it");
+  cmd->add_option("--from-snapshot", options.snapshot,
+                  "Create from this snapshot (name or id): its disk and size; --vcpu, --memory and the timeouts override it");
   cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: the server's)")
       ->check(CLI::Range(1U, 1024U));
   cmd->add_option_function<std::string>(
@@ -50,6 +53,7 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
       "  boxd box create web\n"
       "  boxd box create web --vcpu 4 --memory 16G --env PORT=8080\n"
       "  boxd box create web --template small --memory 8G\n"
+      "  boxd box create web-copy --from-snapshot before-upgrade\n"
       "  vm=$(boxd box create) && boxd box exec \"$vm\" -- uname -a\n"
       "  boxd box create --json | jq -r .url");
   return cmd;
@@ -95,10 +99,18 @@ api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOp
 }
 
 int run_create(const CreateOptions& options, Context& ctx) {
+  if (!options.snapshot.empty()) {
+    return run_create_from_snapshot(options, ctx);  // create_from_snapshot.cpp
+  }
+  Spinner spinner(ctx.err, ctx.stderr_tty && !ctx.global.quiet,
+                  options.template_name.empty()
+                      ? std::string("Creating box...")
+                      : "Creating box from template '" + options.template_name + "'...");
   const api::v1::CreateVmResponse response =
       options.template_name.empty()
           ? ctx.client().create_vm(create_request(options))
           : ctx.client().create_vm_from_template(create_from_template_request(options));
+  spinner.stop();
   if (options.json) {
     ctx.out << dump_json(proto_to_json(response));
     return 0;

@@ -2,6 +2,7 @@
 
 #include "boxd/command.hpp"
 #include "boxd/output.hpp"
+#include "boxd/term/spinner.hpp"
 #include "boxd/validators.hpp"
 
 namespace boxd::cli {
@@ -26,7 +27,10 @@ int run_fork(const ForkOptions& options, Context& ctx) {
   api::v1::ForkVmRequest request;
   request.set_source_vm_id(options.source);
   request.set_name(options.name);
+  Spinner spinner(ctx.err, ctx.stderr_tty && !ctx.global.quiet,
+                  "Forking '" + options.source + "'...");
   const api::v1::ForkVmResponse response = ctx.client().fork_vm(request);
+  spinner.stop();
   if (options.json) {
     ctx.out << dump_json(proto_to_json(response));
     return 0;
