@@ -5,6 +5,7 @@
 #include "boxd/config.hpp"
 #include "boxd/domain/domain.hpp"
 #include "boxd/disk/disk.hpp"
+#include "boxd/doctor/doctor.hpp"
 #include "boxd/docs/docs.hpp"
 #include "boxd/help.hpp"
 #include "boxd/local/local.hpp"
@@ -72,6 +73,7 @@ void build_root(CLI::App& root, Context& ctx) {
   add_auth(root, ctx);
   add_whoami(root, ctx);
   add_config(root, ctx);
+  add_doctor(root, ctx);
   add_version(root, ctx);
   add_local(root, ctx);
   add_help(root, ctx);
