@@ -189,4 +189,82 @@ def a_vanished_server_ends_the_session_within_seconds(t):
         os.kill(server.proc.pid, signal.SIGCONT)
 
 
+@suite.test
+def jsonl_streams_one_object_per_chunk_then_the_status(t):
+    box = vm(t)
+    result = t.alice.run("box", "exec", "--jsonl", box, "--", "sh", "-c",
+                         "echo one; echo two >&2; exit 3")
+    expect_equal(result.code, 3, result.describe("exit code with --jsonl"))
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    expect(len(objects) >= 3, result.describe("expected output chunks and a final status"))
+    final = objects[-1]
+    expect_equal(final.get("exit_code"), 3, "final object's exit_code")
+    expect("duration_ms" in final and final.get("signal") is None, f"final object {final}")
+    chunks = objects[:-1]
+    expect(all("stream" in o and "exit_code" not in o for o in chunks), f"chunks {chunks}")
+    out = "".join(o.get("data", "") for o in chunks if o.get("stream") == "stdout")
+    err = "".join(o.get("data", "") for o in chunks if o.get("stream") == "stderr")
+    expect_equal(out, "one\n", "stdout chunks")
+    expect_equal(err, "two\n", "stderr chunks")
+
+
+@suite.test
+def jsonl_lines_arrive_as_the_command_produces_them(t):
+    box = vm(t)
+    p = subprocess.Popen([t.bin, "box", "exec", "--jsonl", box, "--", "sh", "-c",
+                          "echo first; sleep 30; echo never"],
+                         env=t.alice.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        line = p.stdout.readline()  # must come long before the sleep ends
+        expect_equal(json.loads(line), {"stream": "stdout", "data": "first\n"}, "first line")
+    finally:
+        p.send_signal(signal.SIGINT)
+        rest = p.stdout.read()
+        code = p.wait(timeout=15)
+    expect_equal(code, 130, "exit code after Ctrl-C")
+    final = json.loads(rest.splitlines()[-1])
+    expect_equal(final.get("exit_code"), 130, f"final status line after Ctrl-C: {rest!r}")
+
+
+@suite.test
+def jsonl_keeps_binary_and_split_utf8_exact(t):
+    box = vm(t)
+    # 64 KiB of random bytes, then a UTF-8 text whose characters straddle chunk
+    # boundaries (printf with a pause between the two halves of each character).
+    script = ("head -c 65536 /dev/urandom > /tmp/jb; cat /tmp/jb; sha256sum /tmp/jb >&2; "
+              "printf '\\342\\202'; sleep 0.2; printf '\\254 caf\\303'; sleep 0.2; printf '\\251\\n' >&2")
+    result = t.alice.run("box", "exec", "--jsonl", box, "--", script).expect_ok()
+    import base64
+    out = bytearray()
+    err = bytearray()
+    for line in result.stdout.splitlines()[:-1]:
+        o = json.loads(line)
+        data = o["data"].encode() if "data" in o else base64.b64decode(o["data_base64"])
+        (out if o["stream"] == "stdout" else err).extend(data)
+    remote_sum = bytes(err).split()[0].decode()
+    expect_equal(hashlib.sha256(bytes(out[:65536])).hexdigest(), remote_sum, "binary bytes")
+    expect_equal(bytes(out[65536:]), "\u20ac caf".encode() + b"\xc3", "stdout text tail")
+    expect(bytes(err).endswith(b"\xa9\n"), f"stderr tail {bytes(err[-8:])!r}")
+
+
+@suite.test
+def jsonl_timeout_still_ends_with_a_status_line(t):
+    box = vm(t)
+    result = t.alice.run("box", "exec", "--jsonl", "--timeout", "1", box, "--", "sleep", "30")
+    expect_equal(result.code, 124, result.describe("exit code on --timeout"))
+    final = json.loads(result.stdout.splitlines()[-1])
+    expect_equal(final.get("exit_code"), 124, "final exit_code")
+    expect("timed out" in final.get("error", ""), f"final error: {final}")
+
+
+@suite.test
+def json_and_jsonl_together_are_a_usage_error(t):
+    box = vm(t)
+    result = t.alice.run("--json", "box", "exec", "--jsonl", box, "--", "true")
+    expect_equal(result.code, 2, result.describe("--json with --jsonl"))
+    expect_equal(result.stdout, "", "nothing on stdout")
+    expect(result.stderr.startswith("error: "), result.describe("error line"))
+
+
 suite.main()

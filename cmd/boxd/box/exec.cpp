@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "boxd/box/exec_jsonl.hpp"
 #include "boxd/box/exec_pty.hpp"
 #include "boxd/box/exec_relay.hpp"
 #include "boxd/term/terminal.hpp"
@@ -43,6 +44,8 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
          "Kill the command after S seconds (exit 124)")
       ->type_name("S")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--jsonl", options.jsonl,
+                "Stream JSON lines: one per output chunk, then one with the status");
   cmd->add_flag("-n,--no-stdin", options.no_stdin, "Close the command's stdin at once");
   cmd->add_flag("-i,--interactive", options.interactive, "Relay stdin even when it is a terminal");
   cmd->add_option("--tty", options.tty,
@@ -57,13 +60,17 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
       "Exit status: the remote command's; 128+N if it was killed by signal N; 124 when\n"
       "--timeout expired; 130 on Ctrl-C (the remote command is killed); 255 when boxd\n"
       "itself failed. --json prints {\"stdout\",\"stderr\",\"exit_code\",\"signal\",\"duration_ms\"}.\n"
+      "--jsonl prints {\"stream\":\"stdout\"|\"stderr\",\"data\":...} per chunk as it arrives\n"
+      "(\"data_base64\" instead of \"data\" when a chunk is not UTF-8), then\n"
+      "{\"exit_code\",\"signal\",\"duration_ms\"} (plus \"error\" when boxd failed).\n"
       "\n"
       "Examples:\n"
       "  boxd box exec web -- uname -a\n"
       "  boxd box exec web -- 'ls /etc | wc -l'\n"
       "  boxd box exec web -e PORT=8080 -w /srv -- ./server\n"
       "  tar c src | boxd box exec web -- tar x -C /home/boxd\n"
-      "  boxd box exec web --timeout 60 --json -- make test");
+      "  boxd box exec web --timeout 60 --json -- make test\n"
+      "  boxd box exec web --jsonl -- make test | jq -r 'select(.stream) | .data'");
   return cmd;
 }
 
@@ -119,7 +126,7 @@ bool wants_tty(const ExecOptions& options, const Context& ctx) {
   if (options.tty == "always") {
     return true;
   }
-  if (options.tty == "never" || options.json) {
+  if (options.tty == "never" || options.json || options.jsonl) {
     return false;
   }
   return ctx.stdin_tty && ctx.stdout_tty && ctx.stderr_tty;
@@ -127,10 +134,53 @@ bool wants_tty(const ExecOptions& options, const Context& ctx) {
 
 }  // namespace
 
+namespace {
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point started) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               started)
+      .count();
+}
+
+// The status part shared by --json and the last line of --jsonl.
+nlohmann::json status_document(int exit_code, std::chrono::steady_clock::time_point started) {
+  const int signal = remote_signal(exit_code);
+  return {
+      {"exit_code", exit_code},
+      {"signal", signal != 0 ? nlohmann::json(signal_name(signal)) : nlohmann::json(nullptr)},
+      {"duration_ms", elapsed_ms(started)},
+  };
+}
+
+void check_output_modes(const ExecOptions& options) {
+  if (options.json && options.jsonl) {
+    throw Error(ErrorClass::Usage, "--json and --jsonl cannot be combined");
+  }
+  if ((options.json || options.jsonl) && options.tty == "always") {
+    throw Error(ErrorClass::Usage,
+                std::string(options.json ? "--json" : "--jsonl") + " needs split streams, not a PTY",
+                "drop -t/--tty=always");
+  }
+}
+
+}  // namespace
+
 int run_exec(const ExecOptions& options, Context& ctx) {
   const auto started = std::chrono::steady_clock::now();
+  check_output_modes(options);
   const std::optional<char> escape = parse_escape_char(options.escape_char);
   const bool tty = wants_tty(options, ctx);
+  JsonlWriter jsonl(1);
+  bool jsonl_open = options.jsonl;
+  // --jsonl always ends with a status line, also when boxd itself failed.
+  auto fail = [&](int code, const std::string& message) {
+    if (jsonl_open) {
+      nlohmann::json status = status_document(code, started);
+      status["error"] = message;
+      jsonl.finish(status);
+    }
+    return code;
+  };
   try {
     client::ExecRequest request;
     request.vm = options.vm;
@@ -171,27 +221,28 @@ int run_exec(const ExecOptions& options, Context& ctx) {
     RelayOptions relay;
     relay.relay_stdin = exec_relays_stdin(options, ctx.stdin_tty);
     relay.collect = options.json;
+    if (options.jsonl) {
+      relay.on_output = [&jsonl](bool is_stderr, std::string_view data) {
+        return jsonl.chunk(is_stderr, data);
+      };
+    }
     const RelayResult result = relay_exec(*session, relay);
 
     if (result.interrupted_by != 0) {
-      return 128 + result.interrupted_by;
+      return fail(128 + result.interrupted_by,
+                  "interrupted by " + signal_name(result.interrupted_by));
     }
     if (result.stdout_closed) {
       return 0;
     }
     const int signal = remote_signal(result.exit_code);
     if (options.json) {
-      const auto elapsed = std::chrono::steady_clock::now() - started;
-      nlohmann::json doc = {
-          {"stdout", result.stdout_data},
-          {"stderr", result.stderr_data},
-          {"exit_code", result.exit_code},
-          {"signal", signal != 0 ? nlohmann::json(signal_name(signal)) : nlohmann::json(nullptr)},
-          {"duration_ms",
-           std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()},
-      };
+      nlohmann::json doc = {{"stdout", result.stdout_data}, {"stderr", result.stderr_data}};
+      doc.update(status_document(result.exit_code, started));
       const std::string text = dump_json(doc);
       write_all(1, text.data(), text.size());
+    } else if (options.jsonl) {
+      jsonl.finish(status_document(result.exit_code, started));
     }
     if (signal != 0) {
       ctx.err << "error: remote command killed by signal " << signal << " (" << signal_name(signal)
@@ -200,15 +251,17 @@ int run_exec(const ExecOptions& options, Context& ctx) {
     return result.exit_code;
   } catch (const Error& e) {
     if (e.error_class() == ErrorClass::Timeout && options.timeout_secs) {
-      ctx.err << fmt::format("error: command timed out after {} s (TimeoutError)\n",
-                             *options.timeout_secs);
-      return k_exit_exec_timeout;
+      const std::string message =
+          fmt::format("command timed out after {} s (TimeoutError)", *options.timeout_secs);
+      ctx.err << "error: " << message << "\n";
+      return fail(k_exit_exec_timeout, message);
     }
-    ctx.err << "error: " << e.what() << " (" << error_class_name(e.error_class()) << ")\n";
+    const std::string message = fmt::format("{} ({})", e.what(), error_class_name(e.error_class()));
+    ctx.err << "error: " << message << "\n";
     if (!e.hint().empty()) {
       ctx.err << "hint: " << e.hint() << "\n";
     }
-    return k_exit_exec_failure;
+    return fail(k_exit_exec_failure, message);
   }
 }
 

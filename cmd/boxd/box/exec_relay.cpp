@@ -195,7 +195,12 @@ RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options
       if (data.empty() || result.stdout_closed) {
         continue;  // after EPIPE: drain until the cancelled call ends
       }
-      if (options.collect) {
+      if (options.on_output) {
+        if (!options.on_output(chunk.is_stderr(), data)) {
+          result.stdout_closed = true;
+          session.cancel();
+        }
+      } else if (options.collect) {
         (chunk.is_stderr() ? result.stderr_data : result.stdout_data) += data;
       } else if (chunk.is_stderr()) {
         if (stderr_open && !write_all(options.stderr_fd, data.data(), data.size())) {

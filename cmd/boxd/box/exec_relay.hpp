@@ -6,7 +6,8 @@
 //    fd 1 (or fd 2 when is_stderr) byte for byte, unbuffered, looping on
 //    partial writes, and remembers the exit_code of the final chunk (a stream
 //    that ends without one means 0). With `collect`, output is kept in
-//    memory instead (exec --json).
+//    memory instead (exec --json); with `on_output`, each chunk is handed to
+//    that callback instead (exec --jsonl).
 //  - a stdin pump (only when stdin is relayed) poll(2)s fd 0 and a wake-up
 //    pipe, sends what it reads in chunks of up to 64 KiB, and half-closes the
 //    stream at EOF, so `echo x | boxd box exec vm -- cat` ends. When stdin is
@@ -32,7 +33,9 @@
 //    (except in collect mode, which by definition keeps everything).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "client/client.hpp"
 
@@ -41,6 +44,9 @@ namespace boxd::cli {
 struct RelayOptions {
   bool relay_stdin = false;  // pump fd 0 into the session; else close stdin at once
   bool collect = false;      // keep output in memory instead of writing it
+  // When set, every output chunk goes here instead of fds 1/2 (exec --jsonl);
+  // returning false means the sink is closed, handled like EPIPE on stdout.
+  std::function<bool(bool is_stderr, std::string_view data)> on_output;
   int stdin_fd = 0;
   int stdout_fd = 1;
   int stderr_fd = 2;
