@@ -141,6 +141,21 @@ def typed_line_reaches_the_remote_shell_and_its_echo_comes_back(t):
 
 
 @suite.test
+def keys_typed_before_the_session_is_up_are_not_lost(t):
+    # Typed at once, while boxd is still connecting: the bytes wait in the local
+    # terminal's input queue and must survive the switch to raw mode.
+    s = PtySession(t.alice, "box", "exec", vm(t), "--", "sh", "-c",
+                   "sleep 1; read line; echo \"got:$line:$((6*7))\"")
+    try:
+        s.type("early-bird\r")
+        s.read_until("got:early-bird:42")
+        expect_equal(s.wait(), 0, "exit code")
+        s.expect_restored("a session with typeahead")
+    finally:
+        s.close()
+
+
+@suite.test
 def normal_exit_restores_the_terminal(t):
     s = shell_session(t)
     try:

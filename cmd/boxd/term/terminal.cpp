@@ -24,7 +24,7 @@ struct sigaction g_previous[std::size(k_signals)];
 extern "C" void restore_and_reraise(int sig) {
   const int fd = g_raw_fd.load();
   if (fd >= 0) {
-    ::tcsetattr(fd, TCSAFLUSH, &g_saved);
+    ::tcsetattr(fd, TCSANOW, &g_saved);  // never wait on output in a handler
   }
   ::signal(sig, SIG_DFL);
   ::raise(sig);
@@ -57,7 +57,9 @@ RawTerminal::RawTerminal(int fd) : m_fd(fd) {
   ::cfmakeraw(&raw);
   raw.c_cc[VMIN] = 1;
   raw.c_cc[VTIME] = 0;
-  if (::tcsetattr(fd, TCSAFLUSH, &raw) != 0) {
+  // TCSADRAIN, not TCSAFLUSH: keys typed while the session was being set up
+  // stay in the input queue and reach the remote side (as ssh does).
+  if (::tcsetattr(fd, TCSADRAIN, &raw) != 0) {
     const int saved_errno = errno;
     restore();
     throw Error(ErrorClass::Internal,
@@ -72,7 +74,7 @@ void RawTerminal::restore() {
   if (g_raw_fd.load() != m_fd) {
     return;
   }
-  ::tcsetattr(m_fd, TCSAFLUSH, &m_saved);
+  ::tcsetattr(m_fd, TCSADRAIN, &m_saved);
   g_raw_fd.store(-1);
   for (std::size_t i = 0; i < std::size(k_signals); ++i) {
     ::sigaction(k_signals[i], &g_previous[i], nullptr);
