@@ -1,6 +1,9 @@
 #include "boxd/box/bulk.hpp"
 
+#include <fmt/format.h>
+
 #include "boxd/exit_codes.hpp"
+#include "boxd/output.hpp"
 #include "common/error.hpp"
 
 namespace boxd::cli {
@@ -27,6 +30,20 @@ int for_each_box(Context& ctx, const std::vector<std::string>& names,
     }
   }
   return first_failure;
+}
+
+void report_timed(Context& ctx, const BulkOptions& options, const std::string& name,
+                  const google::protobuf::Message& response, const std::string& done,
+                  std::int64_t micros) {
+  if (options.json) {
+    nlohmann::json json = proto_to_json(response);
+    json["name"] = name;
+    ctx.out << json.dump() << "\n";
+    ctx.out.flush();
+  } else if (!options.quiet) {
+    ctx.err << fmt::format("{} box '{}' in {:.1f} ms\n", done, name,
+                           static_cast<double>(micros) / 1000.0);
+  }
 }
 
 }  // namespace boxd::cli

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/message.h>
 
 #include "boxd/context.hpp"
 
@@ -28,5 +29,11 @@ CLI::App* define_bulk_command(CLI::App& parent, const std::string& verb, const s
 // Returns 0, or the exit code of the first failure.
 int for_each_box(Context& ctx, const std::vector<std::string>& names,
                  const std::function<void(const std::string&)>& one);
+
+// Reports one box's timed result: its response as one JSON line (plus
+// "name") with --json, else "<Done> box 'NAME' in X ms" on stderr unless -q.
+void report_timed(Context& ctx, const BulkOptions& options, const std::string& name,
+                  const google::protobuf::Message& response, const std::string& done,
+                  std::int64_t micros);
 
 }  // namespace boxd::cli

@@ -1,9 +1,6 @@
 #include "boxd/box/resume.hpp"
 
-#include <fmt/format.h>
-
 #include "boxd/command.hpp"
-#include "boxd/output.hpp"
 
 namespace boxd::cli {
 
@@ -21,14 +18,7 @@ void add_box_resume(CLI::App& parent, Context& ctx) {
 int run_resume(const ResumeOptions& options, Context& ctx) {
   return for_each_box(ctx, options.names, [&](const std::string& name) {
     const auto response = ctx.client().resume_vm(name);
-    if (options.json) {
-      nlohmann::json json = proto_to_json(response);
-      json["name"] = name;
-      ctx.out << json.dump() << "\n";
-      ctx.out.flush();
-    } else if (!options.quiet) {
-      ctx.err << fmt::format("Resumed box '{}' in {:.1f} ms\n", name, static_cast<double>(response.resume_us()) / 1000.0);
-    }
+    report_timed(ctx, options, name, response, "Resumed", response.resume_us());
   });
 }
 
