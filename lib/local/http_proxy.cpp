@@ -1,25 +1,37 @@
 // The HTTP reverse proxy that makes box URLs work: http://<box>.localhost:9480.
 //
 // How it works: one thread accepts connections; each connection gets a
-// thread that reads the request head (up to the blank line, at most 64 KiB),
-// takes the Host header, asks the resolver (BoxdService::route_host) where
-// that host goes, connects to 127.0.0.1:<port> (boxes share the host's
-// network namespace, so a box's port is a loopback port), sends the head on
-// unchanged except for X-Forwarded-For/-Proto lines added after the request
-// line, and from then on only splices bytes: the connection thread copies
-// client -> upstream, a second thread copies upstream -> client. Nothing is
-// buffered beyond one 64 KiB chunk per direction, so bodies stream both ways
-// (uploads, server-sent events, WebSocket upgrades all pass through). When
-// one side ends its writes, the other side's write half is shut down
-// (half-close), and the connection ends when both directions are done.
+// thread that serves its requests one after the other (HTTP/1.1 keep-alive).
+// For every request it reads the head (up to the blank line, at most 64
+// KiB), takes that request's own Host header, asks the resolver
+// (BoxdService::route_host) where that host goes, and sends the request to
+// 127.0.0.1:<port> (boxes share the host's network namespace, so a box's
+// port is a loopback port) with X-Forwarded-For/-Proto lines added after the
+// request line. The upstream connection is reused while consecutive
+// requests go to the same port and replaced when one goes elsewhere, so two
+// boxes can be reached over one client connection.
 //
-// What can go wrong: an unknown host gets a 404 and an unreachable upstream
-// a 502, each with a one-line text body, then the connection closes. Because
-// the proxy splices after the first head, later requests on the same
-// keep-alive connection go to the same upstream even if their Host differs;
-// browsers and HTTP clients open one connection per origin, so this does not
-// show in practice. stop() shuts down every open socket, which wakes the
-// blocked reads, and waits for the connection threads to finish.
+// Message framing follows RFC 9112: a body is delimited by Content-Length
+// or chunked transfer coding (copied as is, chunk by chunk), a response
+// without either runs until the upstream closes (and then the client
+// connection ends too); HEAD, 1xx, 204 and 304 responses have no body.
+// Bodies are streamed in bounded pieces, never buffered whole, so uploads
+// and server-sent events pass through. An Upgrade request (WebSocket) or a
+// 101 response turns the connection into a plain two-way splice, a second
+// thread copying upstream -> client, with half-closes passed on. A
+// `Connection: close` on either side (or HTTP/1.0 without keep-alive) ends
+// the connection after the response. With bot protection on for the box
+// (SetBotProtection), a request whose User-Agent is missing or names an
+// automated client gets 403.
+//
+// What can go wrong: an unknown host gets a 404, an unreachable upstream a
+// 502 and a malformed request a 400, each with a one-line text body, then
+// the connection closes. Requests are relayed one at a time: a pipelining
+// client waits for each response in turn, and an upstream that answers
+// before reading the whole request body sees the body sent anyway. An idle
+// keep-alive connection is closed after 30 s. stop() shuts down every open
+// socket, which wakes the blocked reads, and waits for the connection
+// threads to finish.
 #include "local/http_proxy.hpp"
 
 #include <arpa/inet.h>
@@ -33,6 +45,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 #include "common/error.hpp"
 
@@ -62,6 +76,7 @@ bool send_all(int fd, const char* data, std::size_t size) {
 const char* reason_phrase(int status) {
   switch (status) {
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
     case 431: return "Request Header Fields Too Large";
@@ -92,6 +107,42 @@ std::string trim(const std::string& text) {
   }
   const auto end = text.find_last_not_of(" \t\r");
   return text.substr(begin, end - begin + 1);
+}
+
+// The value of header `name` (lower-case) in a request head, trimmed; ""
+// when absent.
+std::string header_of(const std::string& head, const std::string& name) {
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string::npos && pos + 2 < head.size()) {
+    const std::size_t start = pos + 2;
+    const std::size_t end = head.find("\r\n", start);
+    const std::string line = head.substr(start, end == std::string::npos ? std::string::npos
+                                                                         : end - start);
+    const auto colon = line.find(':');
+    if (colon != std::string::npos && lower(trim(line.substr(0, colon))) == name) {
+      return trim(line.substr(colon + 1));
+    }
+    pos = end;
+  }
+  return "";
+}
+
+// Bot protection: a request without a User-Agent, or whose User-Agent names
+// an automated client (crawlers, command-line tools, HTTP libraries).
+bool looks_automated(const std::string& head) {
+  const std::string agent = lower(header_of(head, "user-agent"));
+  if (agent.empty()) {
+    return true;
+  }
+  static const char* const k_markers[] = {"bot",    "crawl",  "spider",         "slurp",
+                                          "curl/",  "wget/",  "python-requests", "python-urllib",
+                                          "go-http-client", "libwww", "httpie", "scrapy"};
+  for (const char* marker : k_markers) {
+    if (agent.find(marker) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // The Host header's host, lower-cased, without port or trailing dot.
@@ -301,92 +352,377 @@ void HttpProxy::accept_loop() {
   }
 }
 
-void HttpProxy::serve_connection(int client) {
-  track(client, true);
+namespace {
+
+// A socket with a read buffer: HTTP framing reads lines and exact counts,
+// and whatever arrives beyond the current message stays for the next one.
+class Conn {
+ public:
+  explicit Conn(int fd) : m_fd(fd) {}
+  int fd() const { return m_fd; }
+  std::string& buffer() { return m_buffer; }
+
+  // Reads more bytes; `timeout_ms` < 0 waits forever. 1 = got some,
+  // 0 = EOF, -1 = error, -2 = timeout.
+  int fill(int timeout_ms) {
+    for (;;) {
+      if (timeout_ms >= 0) {
+        pollfd pfd{m_fd, POLLIN, 0};
+        const int ready = ::poll(&pfd, 1, timeout_ms);
+        if (ready == 0) {
+          return -2;
+        }
+        if (ready < 0) {
+          if (errno == EINTR) {
+            continue;
+          }
+          return -1;
+        }
+      }
+      char chunk[16384];
+      const ssize_t n = ::recv(m_fd, chunk, sizeof chunk, 0);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return n == 0 ? 0 : -1;
+      }
+      m_buffer.append(chunk, static_cast<std::size_t>(n));
+      return 1;
+    }
+  }
+
+  // A message head (through the blank line) into `head`. Same codes as
+  // fill(), plus -3 when the head exceeds k_max_head_bytes.
+  int read_head(std::string& head, int timeout_ms) {
+    for (;;) {
+      const auto end = m_buffer.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        head = m_buffer.substr(0, end + 4);
+        m_buffer.erase(0, end + 4);
+        return 1;
+      }
+      if (m_buffer.size() > k_max_head_bytes) {
+        return -3;
+      }
+      const int got = fill(timeout_ms);
+      if (got <= 0 || got == -2) {
+        return got;
+      }
+    }
+  }
+
+  // One CRLF-terminated line (with its CRLF).
+  bool read_line(std::string& line) {
+    for (;;) {
+      const auto end = m_buffer.find("\r\n");
+      if (end != std::string::npos) {
+        line = m_buffer.substr(0, end + 2);
+        m_buffer.erase(0, end + 2);
+        return true;
+      }
+      if (m_buffer.size() > k_max_head_bytes || fill(-1) <= 0) {
+        return false;
+      }
+    }
+  }
+
+  // Copies exactly `count` bytes to `to` (buffer first, then the socket).
+  bool copy_exact(std::uint64_t count, int to) {
+    while (count > 0) {
+      if (m_buffer.empty() && fill(-1) <= 0) {
+        return false;
+      }
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(count, m_buffer.size()));
+      if (!send_all(to, m_buffer.data(), n)) {
+        return false;
+      }
+      m_buffer.erase(0, n);
+      count -= n;
+    }
+    return true;
+  }
+
+  // Copies until EOF.
+  bool copy_to_eof(int to) {
+    for (;;) {
+      if (!m_buffer.empty() && !send_all(to, m_buffer.data(), m_buffer.size())) {
+        return false;
+      }
+      m_buffer.clear();
+      const int got = fill(-1);
+      if (got == 0) {
+        return true;
+      }
+      if (got < 0) {
+        return false;
+      }
+    }
+  }
+
+  // Copies a chunked body (chunks, the last chunk and trailers) as is.
+  bool copy_chunked(int to) {
+    for (;;) {
+      std::string line;
+      if (!read_line(line) || !send_all(to, line.data(), line.size())) {
+        return false;
+      }
+      std::uint64_t size = 0;
+      try {
+        size = std::stoull(line, nullptr, 16);
+      } catch (...) {
+        return false;
+      }
+      if (size == 0) {
+        for (;;) {  // trailers up to the blank line
+          if (!read_line(line) || !send_all(to, line.data(), line.size())) {
+            return false;
+          }
+          if (line == "\r\n") {
+            return true;
+          }
+        }
+      }
+      if (!copy_exact(size + 2, to)) {  // the data and its CRLF
+        return false;
+      }
+    }
+  }
+
+ private:
+  int m_fd;
+  std::string m_buffer;
+};
+
+bool has_token(const std::string& value, const std::string& token) {
+  std::size_t start = 0;
+  const std::string text = lower(value);
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    if (trim(text.substr(start, end - start)) == token) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+enum class BodyKind { None, Length, Chunked, UntilClose };
+
+struct Framing {
+  BodyKind kind = BodyKind::None;
+  std::uint64_t length = 0;
+};
+
+// How the body after `head` is delimited (RFC 9112 section 6.3).
+// Requests without Content-Length or chunked encoding have no body.
+std::optional<Framing> framing_of(const std::string& head, bool is_request) {
+  if (has_token(header_of(head, "transfer-encoding"), "chunked")) {
+    return Framing{BodyKind::Chunked, 0};
+  }
+  const std::string length = header_of(head, "content-length");
+  if (!length.empty()) {
+    if (!std::all_of(length.begin(), length.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+        length.size() > 18) {
+      return std::nullopt;
+    }
+    return Framing{BodyKind::Length, std::stoull(length)};
+  }
+  return Framing{is_request ? BodyKind::None : BodyKind::UntilClose, 0};
+}
+
+bool copy_body(Conn& from, const Framing& framing, int to) {
+  switch (framing.kind) {
+    case BodyKind::None: return true;
+    case BodyKind::Length: return from.copy_exact(framing.length, to);
+    case BodyKind::Chunked: return from.copy_chunked(to);
+    case BodyKind::UntilClose: return from.copy_to_eof(to);
+  }
+  return false;
+}
+
+int status_of(const std::string& response_head) {
+  // "HTTP/1.1 200 OK"
+  const auto space = response_head.find(' ');
+  if (space == std::string::npos || space + 4 > response_head.size()) {
+    return 0;
+  }
+  try {
+    return std::stoi(response_head.substr(space + 1, 3));
+  } catch (...) {
+    return 0;
+  }
+}
+
+// HTTP/1.0 closes unless it asks to keep alive; HTTP/1.1 keeps alive
+// unless it asks to close.
+bool wants_close(const std::string& head, bool http10) {
+  const std::string connection = header_of(head, "connection");
+  return http10 ? !has_token(connection, "keep-alive") : has_token(connection, "close");
+}
+
+}  // namespace
+
+void HttpProxy::serve_connection(int client_fd) {
+  track(client_fd, true);
   struct Closer {
     HttpProxy* self;
     int fd;
     ~Closer() {
-      self->track(fd, false);
-      ::close(fd);
+      if (fd >= 0) {
+        self->track(fd, false);
+        ::close(fd);
+      }
     }
-  } client_closer{this, client};
+  };
+  Closer client_closer{this, client_fd};
+  Conn client(client_fd);
+  Closer upstream_closer{this, -1};
+  std::unique_ptr<Conn> upstream;
+  int upstream_port = 0;
+  const std::string peer = peer_address(client_fd);
 
-  // The request head.
-  std::string head;
-  std::size_t head_end = std::string::npos;
-  char buffer[8192];
-  while (head_end == std::string::npos) {
-    if (head.size() > k_max_head_bytes) {
-      send_error(client, 431, "request head too large");
+  for (bool first = true;; first = false) {
+    std::string head;
+    const int got = client.read_head(head, k_head_timeout_ms);
+    if (got == -3) {
+      send_error(client_fd, 431, "request head too large");
       return;
     }
-    pollfd pfd{client, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, k_head_timeout_ms);
-    if (ready == 0) {
-      send_error(client, 408, "request head not received in time");
+    if (got == -2 && first) {
+      send_error(client_fd, 408, "request head not received in time");
       return;
     }
-    if (ready < 0 && errno == EINTR) {
-      continue;
+    if (got <= 0) {
+      return;  // EOF, error, or an idle keep-alive connection timing out
     }
-    const ssize_t n = ready < 0 ? -1 : ::recv(client, buffer, sizeof buffer, 0);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
+
+    // Route this request by its own Host header.
+    const std::string host = host_of(head);
+    if (host.empty()) {
+      send_error(client_fd, 400, "no Host header");
       return;
     }
-    head.append(buffer, static_cast<std::size_t>(n));
-    head_end = head.find("\r\n\r\n");
-  }
-
-  const std::string host = host_of(head.substr(0, head_end + 2));
-  if (host.empty()) {
-    send_error(client, 400, "no Host header");
-    return;
-  }
-  const ProxyRoute route = m_resolver ? m_resolver(host) : ProxyRoute{};
-  if (route.port <= 0) {
-    send_error(client, route.status,
-               route.message.empty() ? "no box answers for host '" + host + "'" : route.message);
-    return;
-  }
-  const int upstream = connect_loopback(route.port);
-  if (upstream < 0) {
-    send_error(client, 502,
-               "bad gateway: nothing listens on port " + std::to_string(route.port) + " for '" +
-                   host + "'");
-    return;
-  }
-  track(upstream, true);
-  struct UpCloser {
-    HttpProxy* self;
-    int fd;
-    ~UpCloser() {
-      self->track(fd, false);
-      ::close(fd);
+    const auto request_framing = framing_of(head, true);
+    if (!request_framing) {
+      send_error(client_fd, 400, "bad Content-Length");
+      return;
     }
-  } upstream_closer{this, upstream};
+    const ProxyRoute route = m_resolver ? m_resolver(host) : ProxyRoute{};
+    if (route.port <= 0) {
+      send_error(client_fd, route.status,
+                 route.message.empty() ? "no box answers for host '" + host + "'" : route.message);
+      return;
+    }
+    if (route.refuse_bots && looks_automated(head)) {
+      send_error(client_fd, 403,
+                 "bot protection is on for '" + host + "': automated clients are refused");
+      return;
+    }
+    if (!upstream || route.port != upstream_port) {
+      if (upstream) {
+        track(upstream->fd(), false);
+        ::close(upstream->fd());
+        upstream.reset();
+        upstream_closer.fd = -1;
+      }
+      const int fd = connect_loopback(route.port);
+      if (fd < 0) {
+        send_error(client_fd, 502,
+                   "bad gateway: nothing listens on port " + std::to_string(route.port) +
+                       " for '" + host + "'");
+        return;
+      }
+      track(fd, true);
+      upstream_closer.fd = fd;
+      upstream = std::make_unique<Conn>(fd);
+      upstream_port = route.port;
+    }
+    const int up = upstream->fd();
 
-  // Forward the head with X-Forwarded-* after the request line, then the
-  // body bytes that came with it.
-  const std::size_t line_end = head.find("\r\n");
-  std::string forwarded = head.substr(0, line_end + 2);
-  const std::string peer = peer_address(client);
-  if (!peer.empty()) {
-    forwarded += "X-Forwarded-For: " + peer + "\r\n";
-  }
-  forwarded += "X-Forwarded-Proto: http\r\n";
-  forwarded += head.substr(line_end + 2);
-  if (!send_all(upstream, forwarded.data(), forwarded.size())) {
-    send_error(client, 502, "bad gateway: the upstream closed the connection");
-    return;
-  }
+    // The head with X-Forwarded-* after the request line.
+    const std::size_t line_end = head.find("\r\n");
+    const std::string request_line = head.substr(0, line_end);
+    const bool http10 = request_line.ends_with("HTTP/1.0");
+    const bool is_head = request_line.starts_with("HEAD ");
+    const bool upgrade = !header_of(head, "upgrade").empty() || request_line.starts_with("CONNECT ");
+    std::string forwarded = head.substr(0, line_end + 2);
+    if (!peer.empty()) {
+      forwarded += "X-Forwarded-For: " + peer + "\r\n";
+    }
+    forwarded += "X-Forwarded-Proto: http\r\n";
+    forwarded += head.substr(line_end + 2);
+    if (!send_all(up, forwarded.data(), forwarded.size())) {
+      send_error(client_fd, 502, "bad gateway: the upstream closed the connection");
+      return;
+    }
 
-  std::thread back([client, upstream] { pump(upstream, client); });
-  pump(client, upstream);
-  back.join();
+    if (upgrade) {
+      // WebSocket and friends: after the head, bytes both ways until the end.
+      if (!client.buffer().empty() &&
+          !send_all(up, client.buffer().data(), client.buffer().size())) {
+        return;
+      }
+      client.buffer().clear();
+      if (!upstream->buffer().empty()) {
+        send_all(client_fd, upstream->buffer().data(), upstream->buffer().size());
+        upstream->buffer().clear();
+      }
+      std::thread back([client_fd, up] { pump(up, client_fd); });
+      pump(client_fd, up);
+      back.join();
+      return;
+    }
+    if (!copy_body(client, *request_framing, up)) {
+      return;
+    }
+
+    // The response (after any 1xx interim ones), relayed as it arrives.
+    std::string response;
+    int status = 0;
+    for (;;) {
+      if (upstream->read_head(response, -1) <= 0) {
+        send_error(client_fd, 502, "bad gateway: the upstream closed the connection");
+        return;
+      }
+      status = status_of(response);
+      if (!send_all(client_fd, response.data(), response.size())) {
+        return;
+      }
+      if (status < 100 || status >= 200 || status == 101) {
+        break;
+      }
+    }
+    if (status == 101) {
+      if (!upstream->buffer().empty()) {
+        send_all(client_fd, upstream->buffer().data(), upstream->buffer().size());
+        upstream->buffer().clear();
+      }
+      std::thread back([client_fd, up] { pump(up, client_fd); });
+      pump(client_fd, up);
+      back.join();
+      return;
+    }
+    auto response_framing = framing_of(response, false);
+    if (!response_framing) {
+      return;
+    }
+    if (is_head || status == 204 || status == 304) {
+      response_framing = Framing{BodyKind::None, 0};
+    }
+    if (!copy_body(*upstream, *response_framing, client_fd)) {
+      return;
+    }
+    const bool upstream_http10 = response.starts_with("HTTP/1.0");
+    if (response_framing->kind == BodyKind::UntilClose || wants_close(head, http10) ||
+        wants_close(response, upstream_http10)) {
+      ::shutdown(client_fd, SHUT_WR);
+      return;
+    }
+  }
 }
 
 }  // namespace boxd::local

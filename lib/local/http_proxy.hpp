@@ -17,6 +17,7 @@ struct ProxyRoute {
   int port = 0;          // > 0: forward to 127.0.0.1:port
   int status = 404;      // else: answer this status ...
   std::string message;   // ... with this short text
+  bool refuse_bots = false;  // 403 for a missing or automated User-Agent
 };
 
 // host: the Host header without the port, lower-cased.

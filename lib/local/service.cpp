@@ -6,8 +6,11 @@
 #include <chrono>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/jwt.hpp"
 #include "common/names.hpp"
+#include "local/service_rpc.hpp"
+#include "local/ssh_keys.hpp"
 
 namespace boxd::local {
 
@@ -38,32 +41,6 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
 }
 
-StatusCode code_for(const Error& e) {
-  if (e.grpc_code() >= 0 && e.grpc_code() <= 16) {
-    return static_cast<StatusCode>(e.grpc_code());
-  }
-  switch (e.error_class()) {
-    case ErrorClass::Usage:
-    case ErrorClass::InvalidArgument:
-      return StatusCode::INVALID_ARGUMENT;
-    case ErrorClass::Authentication:
-      return StatusCode::UNAUTHENTICATED;
-    case ErrorClass::NotFound:
-      return StatusCode::NOT_FOUND;
-    case ErrorClass::QuotaExceeded:
-      return StatusCode::RESOURCE_EXHAUSTED;
-    case ErrorClass::Timeout:
-      return StatusCode::DEADLINE_EXCEEDED;
-    case ErrorClass::Connection:
-      return StatusCode::UNAVAILABLE;
-    case ErrorClass::Cancelled:
-      return StatusCode::CANCELLED;
-    case ErrorClass::Internal:
-      break;
-  }
-  return StatusCode::INTERNAL;
-}
-
 void check_name(const std::string& name) {
   if (!is_valid_name(name)) {
     std::string reason = name_problem(name);
@@ -78,13 +55,17 @@ void check_name(const std::string& name) {
   }
 }
 
-std::string generate_id() {
+}  // namespace
+
+std::string generate_box_id() {
   std::string hex = random_hex(16);
   hex[12] = '4';                                        // version 4 (random)
   hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];  // RFC 4122 variant
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
+
+namespace {
 
 void apply_config(BoxRecord& box, const api::VmConfig& config) {
   if (config.vcpu() != 0) {
@@ -142,13 +123,18 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
   r.set_auto_destroy_timeout_secs(box.auto_destroy_timeout_secs);
   r.set_boot_time_ms(box.boot_time_ms);
   auto* info = r.mutable_source_info();
-  if (box.forked_from.empty()) {
-    info->set_kind("standalone");
-  } else {
+  const auto slash = box.source.find('/');
+  if (!box.forked_from.empty()) {
     info->set_kind("fork");
     info->set_name(box.forked_from);
+  } else if (slash != std::string::npos) {  // "template/<name>", "snapshot/<name>"
+    info->set_kind(box.source.substr(0, slash));
+    info->set_name(box.source.substr(slash + 1));
+  } else {
+    info->set_kind("standalone");
   }
   r.set_forked_from(box.forked_from);
+  r.set_bot_protection(box.bot_protection);
   return r;
 }
 
@@ -218,6 +204,9 @@ void BoxdService::refresh_liveness(BoxRecord& box) {
 }
 
 void BoxdService::set_status(const std::string& id, const std::string& status) {
+  if (status == "running") {
+    touch_activity(id);
+  }
   m_store.update([&](StoreData& data) {
     for (auto& b : data.boxes) {
       if (b.id == id) {
@@ -247,6 +236,7 @@ std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
       }
     }
   });
+  touch_activity(box.id);
   log("box " + box.name + " (" + box.owner + ") running, booted in " + std::to_string(ms) + " ms");
   apply_disks(box, handle);
   return ms;
@@ -287,11 +277,12 @@ void BoxdService::reserve(BoxRecord& box) {
   });
 }
 
-std::int64_t BoxdService::provision(const BoxRecord& box, const BoxRecord* fork_source) {
+std::int64_t BoxdService::provision(const BoxRecord& box,
+                                    const std::function<void(const BoxSpec&)>& fill_disk) {
   const auto spec = spec_of(box);
   try {
-    if (fork_source != nullptr) {
-      m_runtime.copy_disk(spec_of(*fork_source), spec);
+    if (fill_disk) {
+      fill_disk(spec);
     } else {
       m_runtime.create(spec);
     }
@@ -308,27 +299,24 @@ std::int64_t BoxdService::provision(const BoxRecord& box, const BoxRecord* fork_
   }
 }
 
+void BoxdService::with_locked_box(const std::string& user, const std::string& vm_id,
+                                  const std::function<void(const BoxRecord&)>& fn) {
+  const auto id = require_box(user, vm_id).id;
+  auto lock = op_lock(id);
+  std::lock_guard guard(*lock);
+  fn(require_box(user, id));
+}
+
+// Every RPC body runs through run_rpc (service_rpc.hpp): authentication
+// first, then every failure turned into its status.
 template <class Fn>
 grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
-  try {
-    const auto auth = authenticate(context);
-    if (auth.failure != AuthFailure::None) {
-      return Status(StatusCode::UNAUTHENTICATED, auth.message());
-    }
-    fn(auth);
-    return Status::OK;
-  } catch (const RpcError& e) {
-    return e.status;
-  } catch (const Error& e) {
-    return Status(code_for(e), e.what());
-  } catch (const std::exception& e) {
-    return Status(StatusCode::INTERNAL, e.what());
-  }
+  return run_rpc(*this, context, std::forward<Fn>(fn));
 }
 
 grpc::Status BoxdService::handle_rpc(const grpc::ServerContext* context,
                                      const std::function<void(const AuthResult&)>& fn) {
-  return handle(context, fn);
+  return run_rpc(*this, context, fn);
 }
 
 AuthResult BoxdService::authenticate(const grpc::ServerContextBase* context) const {
@@ -348,7 +336,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
                                    api::CreateVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
     BoxRecord box;
-    box.id = generate_id();
+    box.id = generate_box_id();
     box.owner = auth.user_id;
     box.name = request->name();
     if (box.name.empty()) {
@@ -382,7 +370,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     std::lock_guard guard(*lock);
     reserve(box);
     log("creating box " + box.name + " (" + box.id + ") for " + box.owner);
-    const auto ms = provision(box, nullptr);
+    const auto ms = provision(box);
     response->set_vm_id(box.id);
     response->set_name(box.name);
     response->set_public_ip("127.0.0.1");
@@ -426,69 +414,61 @@ grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListV
 grpc::Status BoxdService::StartVm(grpc::ServerContext* context, const api::StartVmRequest* request,
                                   api::StartVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    if (box.status == "running" && m_runtime.alive(spec_of(box), box.handle)) {
-      return;
-    }
-    if (box.status == "suspended" && m_runtime.alive(spec_of(box), box.handle)) {
-      m_runtime.resume(spec_of(box), box.handle);
-      set_status(box.id, "running");
-      return;
-    }
-    if (m_runtime.alive(spec_of(box), box.handle)) {
-      m_runtime.stop(spec_of(box), box.handle);
-    }
-    boot_and_record(box);
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      if (box.status == "running" && m_runtime.alive(spec_of(box), box.handle)) {
+        return;
+      }
+      if (box.status == "suspended" && m_runtime.alive(spec_of(box), box.handle)) {
+        m_runtime.resume(spec_of(box), box.handle);
+        set_status(box.id, "running");
+        return;
+      }
+      if (m_runtime.alive(spec_of(box), box.handle)) {
+        m_runtime.stop(spec_of(box), box.handle);
+      }
+      boot_and_record(box);
+    });
   });
 }
 
 grpc::Status BoxdService::StopVm(grpc::ServerContext* context, const api::StopVmRequest* request,
                                  api::StopVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    if (box.status == "stopped") {
-      return;
-    }
-    stop_and_record(box, "stopped");
-    log("box " + box.name + " (" + box.owner + ") stopped");
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      if (box.status == "stopped") {
+        return;
+      }
+      stop_and_record(box, "stopped");
+      log("box " + box.name + " (" + box.owner + ") stopped");
+    });
   });
 }
 
 grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
                                    const api::RebootVmRequest* request, api::RebootVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
-      stop_and_record(box, "stopped");
-    }
-    boot_and_record(box);
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
+        stop_and_record(box, "stopped");
+      }
+      boot_and_record(box);
+    });
   });
 }
 
 grpc::Status BoxdService::DestroyVm(grpc::ServerContext* context,
                                     const api::DestroyVmRequest* request, api::DestroyVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    set_status(box.id, "destroying");
-    m_runtime.stop(spec_of(box), box.handle);
-    m_runtime.destroy(spec_of(box));
-    m_store.update([&](StoreData& data) {
-      std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      set_status(box.id, "destroying");
+      m_runtime.stop(spec_of(box), box.handle);
+      m_runtime.destroy(spec_of(box));
+      m_store.update([&](StoreData& data) {
+        std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
+      });
+      forget_disks_of(box);
+      log("box " + box.name + " (" + box.owner + ") destroyed");
     });
-    forget_disks_of(box);
-    log("box " + box.name + " (" + box.owner + ") destroyed");
   });
 }
 
@@ -496,20 +476,18 @@ grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
                                     const api::SuspendVmRequest* request,
                                     api::SuspendVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    if (box.status != "running") {
-      wrong_state(box);
-    }
-    const auto started = std::chrono::steady_clock::now();
-    m_runtime.suspend(spec_of(box), box.handle);
-    set_status(box.id, "suspended");
-    response->set_suspend_us(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              started)
-            .count()));
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      if (box.status != "running") {
+        wrong_state(box);
+      }
+      const auto started = std::chrono::steady_clock::now();
+      m_runtime.suspend(spec_of(box), box.handle);
+      set_status(box.id, "suspended");
+      response->set_suspend_us(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                started)
+              .count()));
+    });
   });
 }
 
@@ -517,46 +495,42 @@ grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
                                    const api::ResumeVmRequest* request,
                                    api::ResumeVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    if (box.status == "running") {
-      return;
-    }
-    if (box.status != "suspended") {
-      wrong_state(box);
-    }
-    const auto started = std::chrono::steady_clock::now();
-    m_runtime.resume(spec_of(box), box.handle);
-    set_status(box.id, "running");
-    response->set_resume_us(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              started)
-            .count()));
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      if (box.status == "running") {
+        return;
+      }
+      if (box.status != "suspended") {
+        wrong_state(box);
+      }
+      const auto started = std::chrono::steady_clock::now();
+      m_runtime.resume(spec_of(box), box.handle);
+      set_status(box.id, "running");
+      response->set_resume_us(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                started)
+              .count()));
+    });
   });
 }
 
 grpc::Status BoxdService::WakeVm(grpc::ServerContext* context, const api::WakeVmRequest* request,
                                  api::WakeVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    auto id = require_box(auth.user_id, request->vm_id()).id;
-    auto lock = op_lock(id);
-    std::lock_guard guard(*lock);
-    auto box = require_box(auth.user_id, id);
-    const bool alive = m_runtime.alive(spec_of(box), box.handle);
-    if (box.status == "running" && alive) {
-      return;
-    }
-    if (box.status == "suspended" && alive) {
-      m_runtime.resume(spec_of(box), box.handle);
-      set_status(box.id, "running");
-      return;
-    }
-    if (m_runtime.alive(spec_of(box), box.handle)) {
-      m_runtime.stop(spec_of(box), box.handle);
-    }
-    boot_and_record(box);
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      const bool alive = m_runtime.alive(spec_of(box), box.handle);
+      if (box.status == "running" && alive) {
+        return;
+      }
+      if (box.status == "suspended" && alive) {
+        m_runtime.resume(spec_of(box), box.handle);
+        set_status(box.id, "running");
+        return;
+      }
+      if (m_runtime.alive(spec_of(box), box.handle)) {
+        m_runtime.stop(spec_of(box), box.handle);
+      }
+      boot_and_record(box);
+    });
   });
 }
 
@@ -565,7 +539,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
   return handle(context, [&](const AuthResult& auth) {
     const auto source = require_box(auth.user_id, request->source_vm_id());
     BoxRecord box = source;
-    box.id = generate_id();
+    box.id = generate_box_id();
     box.name = request->name().empty() ? source.name + "-fork" : request->name();
     check_name(box.name);
     box.source = "fork/" + source.name;
@@ -588,7 +562,8 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
         not_found(request->source_vm_id());
       }
       log("forking box " + source.name + " into " + box.name + " for " + box.owner);
-      ms = provision(box, &source);
+      const auto current = require_box(auth.user_id, source.id);
+      ms = provision(box, [&](const BoxSpec& dst) { copy_disk_frozen(current, dst); });
     }
     response->set_vm_id(box.id);
     response->set_name(box.name);
@@ -609,6 +584,7 @@ grpc::Status BoxdService::SetAutoSuspendTimeout(grpc::ServerContext* context,
     m_store.update([&](StoreData& data) {
       if (auto* b = find_box_in(data, auth.user_id, request->vm_id())) {
         b->auto_suspend_timeout_secs = request->timeout_secs();
+        touch_activity(b->id);
       }
     });
   });
@@ -622,7 +598,48 @@ grpc::Status BoxdService::SetAutoHibernateTimeout(
     m_store.update([&](StoreData& data) {
       if (auto* b = find_box_in(data, auth.user_id, request->vm_id())) {
         b->auto_hibernate_timeout_secs = request->timeout_secs();
+        touch_activity(b->id);
       }
+    });
+  });
+}
+
+// boxd local records the new size (GetVm shows it) but does not limit a
+// box's CPU or memory: boxes share the host's, as the runtime's cgroup is
+// only a freezer. Nothing needs a reboot, so `rebooted` is always false.
+grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::ResizeVmRequest* request,
+                                   api::ResizeVmResponse* response) {
+  return handle(context, [&](const AuthResult& auth) {
+    if (request->vcpu() > 1024) {
+      fail(StatusCode::INVALID_ARGUMENT,
+           "invalid vcpu count " + std::to_string(request->vcpu()) + ": use 1-1024");
+    }
+    if (request->memory_bytes() != 0 && request->memory_bytes() < (64ULL << 20)) {
+      fail(StatusCode::INVALID_ARGUMENT, "invalid memory size " +
+                                             std::to_string(request->memory_bytes()) +
+                                             ": at least 64 MiB");
+    }
+    if (request->vcpu() == 0 && request->memory_bytes() == 0) {
+      fail(StatusCode::INVALID_ARGUMENT, "nothing to resize: give vcpu and/or memory_bytes");
+    }
+    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      BoxRecord resized = box;
+      m_store.update([&](StoreData& data) {
+        if (auto* b = find_box_in(data, auth.user_id, box.id)) {
+          if (request->vcpu() != 0) {
+            b->vcpu = request->vcpu();
+          }
+          if (request->memory_bytes() != 0) {
+            b->memory_bytes = request->memory_bytes();
+          }
+          resized = *b;
+        }
+      });
+      response->set_vcpu(resized.vcpu);
+      response->set_memory_bytes(resized.memory_bytes);
+      response->set_rebooted(false);
+      log("box " + box.name + " (" + box.owner + ") resized to " + std::to_string(resized.vcpu) +
+          " vcpu, " + std::to_string(resized.memory_bytes) + " bytes");
     });
   });
 }
@@ -634,6 +651,14 @@ grpc::Status BoxdService::Whoami(grpc::ServerContext* context, const api::Whoami
   return handle(context, [&](const AuthResult& auth) {
     response->set_user_id(auth.user_id);
     response->set_display_name(auth.user_id);
+    const auto keys = ssh_keys_file(m_options.state_dir, auth.user_id);
+    if (!keys.empty()) {
+      if (const auto text = read_file(keys)) {
+        for (const auto& fp : ssh_key_fingerprints(*text)) {
+          response->add_fingerprints(fp);
+        }
+      }
+    }
     response->set_default_network_id(default_network_id(auth.user_id));
   });
 }
@@ -708,12 +733,14 @@ ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string&
   if (box.status != "running") {
     wrong_state(box);
   }
+  touch_activity(box.id);
   return ExecTarget{spec_of(box), box.handle};
 }
 
 // ---- startup and shutdown ----
 
 void BoxdService::recover() {
+  prepare_disk_images();
   for (const auto& box : m_store.boxes()) {
     const auto spec = spec_of(box);
     const bool alive = m_runtime.alive(spec, box.handle);
@@ -739,6 +766,10 @@ void BoxdService::recover() {
           m_runtime.suspend(spec, booted->handle);
           set_status(box.id, "suspended");
         }
+      } else if (box.status == "hibernated") {
+        if (alive) {
+          m_runtime.stop(spec, box.handle);
+        }
       } else if (box.status == "stopping" || box.status == "destroying" ||
                  box.status == "stopped" || box.status == "failed") {
         if (alive) {
@@ -758,9 +789,11 @@ void BoxdService::recover() {
       set_status(box.id, "failed");
     }
   }
+  start_idle_watcher();
 }
 
 void BoxdService::shutdown_boxes() {
+  stop_idle_watcher();
   for (const auto& box : m_store.boxes()) {
     if (box.status == "stopped" || box.status == "failed") {
       continue;

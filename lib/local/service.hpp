@@ -21,12 +21,15 @@
 // Exec is a callback (reactor) method, not a sync one: see exec_relay.cpp.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "local/auth.hpp"
@@ -64,10 +67,14 @@ using ServiceBase = api::BoxdApi::WithCallbackMethod_Exec<api::BoxdApi::Service>
 class BoxdService final : public ServiceBase {
  public:
   BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime);
+  ~BoxdService() override;
 
   // At startup: adopts boxes whose init is alive, boots the ones that
-  // should run, settles transient statuses.
+  // should run, settles transient statuses; starts the idle watcher.
   void recover();
+  // Inbound traffic for a box (exec, files, proxied HTTP): restarts its
+  // idle clock (service_idle.cpp).
+  void touch_activity(const std::string& box_id);
   // At shutdown: stops every box's processes, keeping their statuses, so
   // that recover() boots them again next time.
   void shutdown_boxes();
@@ -99,6 +106,8 @@ class BoxdService final : public ServiceBase {
   grpc::Status SetAutoHibernateTimeout(grpc::ServerContext*,
                                        const api::SetAutoHibernateTimeoutRequest*,
                                        api::SetAutoHibernateTimeoutResponse*) override;
+  grpc::Status ResizeVm(grpc::ServerContext*, const api::ResizeVmRequest*,
+                        api::ResizeVmResponse*) override;
   grpc::Status Whoami(grpc::ServerContext*, const api::WhoamiRequest*,
                       api::WhoamiResponse*) override;
   grpc::Status GetConfig(grpc::ServerContext*, const api::GetConfigRequest*,
@@ -120,6 +129,10 @@ class BoxdService final : public ServiceBase {
                            api::ProxyInfo*) override;
   grpc::Status DeleteProxy(grpc::ServerContext*, const api::DeleteProxyRequest*,
                            api::DeleteProxyResponse*) override;
+  grpc::Status SetBotProtection(grpc::ServerContext*, const api::SetBotProtectionRequest*,
+                                api::SetBotProtectionResponse*) override;
+  grpc::Status ExposePort(grpc::ServerContext*, const api::ExposePortRequest*,
+                          api::ExposePortResponse*) override;
   grpc::Status CreateTemplate(grpc::ServerContext*, const api::CreateTemplateRequest*,
                               api::TemplateInfo*) override;
   grpc::Status ListTemplates(grpc::ServerContext*, const api::ListTemplatesRequest*,
@@ -138,6 +151,18 @@ class BoxdService final : public ServiceBase {
                              api::CreateNetworkResponse*) override;
   grpc::Status ListNetworks(grpc::ServerContext*, const api::ListNetworksRequest*,
                             api::ListNetworksResponse*) override;
+
+  // Snapshots (service_snapshots.cpp).
+  grpc::Status CreateSnapshot(grpc::ServerContext*, const api::CreateSnapshotRequest*,
+                              api::CreateSnapshotResponse*) override;
+  grpc::Status GetSnapshot(grpc::ServerContext*, const api::GetSnapshotRequest*,
+                           api::GetSnapshotResponse*) override;
+  grpc::Status ListSnapshots(grpc::ServerContext*, const api::ListSnapshotsRequest*,
+                             api::ListSnapshotsResponse*) override;
+  grpc::Status DeleteSnapshot(grpc::ServerContext*, const api::DeleteSnapshotRequest*,
+                              api::DeleteSnapshotResponse*) override;
+  grpc::Status CreateVmFromSnapshot(grpc::ServerContext*, const api::CreateVmFromSnapshotRequest*,
+                                    api::CreateVmResponse*) override;
 
   // The HTTP proxy's routing (service_proxies.cpp): a Host header (no port,
   // lower-case) -> the loopback port of the box behind it, or an error.
@@ -197,8 +222,23 @@ class BoxdService final : public ServiceBase {
   void stop_and_record(const BoxRecord& box, const std::string& final_status);
   // Inserts a new record (quota, duplicate checks) with status "starting".
   void reserve(BoxRecord& box);
-  // Create + boot a reserved record; on failure removes it and rethrows.
-  std::int64_t provision(const BoxRecord& box, const BoxRecord* fork_source);
+  // Create + boot a reserved record: `fill_disk(spec)` makes its disk (a
+  // copy of a fork's source or of a snapshot), or, when empty, a new disk.
+  // On failure removes the record and rethrows.
+  std::int64_t provision(const BoxRecord& box,
+                         const std::function<void(const BoxSpec&)>& fill_disk = {});
+  // Copies a box's disk into `dst` consistently: a running box is frozen
+  // for the copy and thawed after (service_snapshots.cpp).
+  void copy_disk_frozen(const BoxRecord& source, const BoxSpec& dst);
+  // Runs fn(box) on the caller's box under the box's operation lock, the
+  // record read again once the lock is held (the pattern of every
+  // lifecycle RPC).
+  void with_locked_box(const std::string& user, const std::string& vm_id,
+                       const std::function<void(const BoxRecord&)>& fn);
+  // Snapshots: the directory holding a snapshot's disk.
+  std::filesystem::path snapshot_dir(const std::string& id) const {
+    return m_options.state_dir / "snapshots" / id;
+  }
 
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
@@ -215,6 +255,14 @@ class BoxdService final : public ServiceBase {
   // forgets a destroyed box's attachments.
   void apply_disks(const BoxRecord& box, const BoxHandle& handle);
   void forget_disks_of(const BoxRecord& box);
+  // At startup: decides whether disks are size-limited images (says so in
+  // the log) and mounts the images of existing disks.
+  void prepare_disk_images();
+
+  // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
+  void start_idle_watcher();
+  void stop_idle_watcher();
+  void idle_tick();
 
   ServiceOptions m_options;
   Store& m_store;
@@ -223,6 +271,12 @@ class BoxdService final : public ServiceBase {
   std::mutex m_locks_mutex;
   std::map<std::string, std::shared_ptr<std::mutex>> m_op_locks;
   DiskStore m_disks{m_options.state_dir};
+  bool m_disk_images = false;  // set by prepare_disk_images()
+  std::mutex m_idle_mutex;
+  std::condition_variable m_idle_cv;
+  bool m_idle_stop = false;
+  std::thread m_idle_thread;
+  std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
 };
 
 // GetVmResponse from a record (exposed for tests).
@@ -230,5 +284,7 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box);
 
 // "box-" + 6 random [a-z0-9].
 std::string generate_box_name();
+// A random (version 4) UUID: a new box's id.
+std::string generate_box_id();
 
 }  // namespace boxd::local

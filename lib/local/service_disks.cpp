@@ -3,7 +3,10 @@
 // forget_disks_of after a destroy).
 //
 // A disk is a directory <state>/disks/<id> owned by boxd (1000:1000) and a
-// record in DiskStore. Its size is recorded, not enforced. Attaching records
+// record in DiskStore. Where loop devices work (disk_images.hpp) the
+// directory is the mount point of an ext4 image of exactly the disk's size,
+// so the size is enforced; elsewhere it is a plain directory and the size is
+// only recorded (the server says so at startup). Attaching records
 // (box, mount path, mode) first, under the DiskStore lock, so two concurrent
 // attaches of one disk cannot both win; then, when the box runs, the runtime
 // bind-mounts the directory inside the box (box_mounts.cpp); a failed mount
@@ -22,6 +25,7 @@
 #include "common/jwt.hpp"
 #include "common/files.hpp"
 #include "common/names.hpp"
+#include "local/disk_images.hpp"
 #include "local/runtime_support.hpp"
 #include "local/service.hpp"
 #include "local/service_rpc.hpp"
@@ -33,6 +37,7 @@ namespace {
 using grpc::StatusCode;
 
 constexpr std::uint64_t k_default_disk_bytes = 10ULL << 30;
+constexpr std::uint64_t k_min_image_bytes = 4ULL << 20;
 
 std::string new_disk_id() {
   const std::string hex = random_hex(16);
@@ -116,17 +121,26 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
     disk.created_at = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
+    if (m_disk_images && disk.size_bytes < k_min_image_bytes) {
+      rpc_fail(StatusCode::INVALID_ARGUMENT, "disk size " + std::to_string(disk.size_bytes) +
+                                                 " is too small: at least 4 MiB");
+    }
     const auto dir = m_disks.data_dir(disk.id);
+    const bool box_user = m_runtime.kind() == "namespace";
     m_disks.update([&](std::vector<DiskRecord>& disks) {
       for (const auto& d : disks) {
         if (d.owner == disk.owner && d.name == name) {
           rpc_fail(StatusCode::ALREADY_EXISTS, "disk name '" + name + "' already exists");
         }
       }
-      ensure_dir(dir.parent_path(), 0700);
-      ensure_dir(dir, 0755);
-      if (m_runtime.kind() == "namespace" && chown(dir.c_str(), 1000, 1000) < 0) {
-        throw_errno("chown " + dir.string());
+      if (m_disk_images) {
+        DiskImages::create(dir, disk.size_bytes, box_user ? 1000 : 0, box_user ? 1000 : 0);
+      } else {
+        ensure_dir(dir.parent_path(), 0700);
+        ensure_dir(dir, 0755);
+        if (box_user && chown(dir.c_str(), 1000, 1000) < 0) {
+          throw_errno("chown " + dir.string());
+        }
       }
       disks.push_back(disk);
     });
@@ -171,6 +185,7 @@ grpc::Status BoxdService::DestroyDisk(grpc::ServerContext* context,
       removed = *it;
       disks.erase(it);
     });
+    DiskImages::remove(m_disks.data_dir(removed.id));
     remove_tree(m_disks.data_dir(removed.id));
     log("disk " + removed.name + " (" + removed.id + ") destroyed");
   });
@@ -280,9 +295,27 @@ grpc::Status BoxdService::DetachDisk(grpc::ServerContext* context,
   });
 }
 
+void BoxdService::prepare_disk_images() {
+  const std::string problem = DiskImages::probe(m_options.state_dir / "disks");
+  m_disk_images = problem.empty();
+  if (m_disk_images) {
+    log("disks: sizes enforced (ext4 images on loop devices)");
+  } else {
+    log("disks: sizes NOT enforced, disks are plain directories (" + problem + ")");
+  }
+  for (const auto& disk : m_disks.all()) {
+    try {
+      DiskImages::ensure_mounted(m_disks.data_dir(disk.id));
+    } catch (const std::exception& e) {
+      log("disk " + disk.name + " (" + disk.id + "): " + e.what());
+    }
+  }
+}
+
 void BoxdService::apply_disks(const BoxRecord& box, const BoxHandle& handle) {
   for (const auto& disk : m_disks.attached_to(box.id)) {
     try {
+      DiskImages::ensure_mounted(m_disks.data_dir(disk.id));
       m_runtime.mount_disk(spec_of(box), handle, m_disks.data_dir(disk.id), disk.mount_path,
                            disk.read_only);
     } catch (const std::exception& e) {

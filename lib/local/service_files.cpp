@@ -316,6 +316,7 @@ int BoxdService::open_box_root(const std::string& user, const std::string& vm, s
   if (box.status != "running" && box.status != "suspended") {
     rpc_fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
   }
+  touch_activity(box.id);
   const std::string home = m_runtime.home_in_root();
   path = absolute_in_box(path, home == "/" ? "/home/boxd" : home);
   if (home == "/") {

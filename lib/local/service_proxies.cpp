@@ -11,6 +11,10 @@
 //   <box>.localhost          -> the box's default proxy port
 //   <proxy>.<box>.localhost  -> that proxy's port
 //   a bound custom domain    -> its box's default proxy port
+// ExposePort(N) is a named proxy "port-N" -> N (tcp only: the local proxy
+// speaks HTTP), listed like any other. SetBotProtection is a flag on the box
+// that the HTTP proxy enforces (http_proxy.cpp: requests whose User-Agent is
+// missing or names an automated client get 403).
 // The upstream is 127.0.0.1:<port>: boxes share the host's network
 // namespace. Box names are unique per user, not server-wide; when two users
 // have a box of the same name, a running one wins, then the oldest.
@@ -112,6 +116,7 @@ grpc::Status BoxdService::ListProxies(grpc::ServerContext* context,
         def->set_is_default(true);
         def->set_effective_port(default_port_of(data, box.id, &locked));
         def->set_port_mode(locked ? "locked" : "auto");
+        def->set_bot_protection(box.bot_protection);
         std::vector<ProxyRecord> named;
         for (const auto& p : data.proxies) {
           if (p.box_id == box.id && !p.name.empty()) {
@@ -129,6 +134,7 @@ grpc::Status BoxdService::ListProxies(grpc::ServerContext* context,
           info->set_is_default(false);
           info->set_port_mode("locked");
           info->set_effective_port(p.port);
+          info->set_bot_protection(box.bot_protection);
         }
       }
       return 0;
@@ -231,6 +237,57 @@ grpc::Status BoxdService::DeleteProxy(grpc::ServerContext* context,
   });
 }
 
+grpc::Status BoxdService::SetBotProtection(grpc::ServerContext* context,
+                                           const api::SetBotProtectionRequest* request,
+                                           api::SetBotProtectionResponse*) {
+  return handle_rpc(context, [&](const AuthResult& auth) {
+    const auto box = require_box(auth.user_id, request->vm_id());
+    m_store.update([&](StoreData& data) {
+      if (auto* b = find_box_in(data, auth.user_id, box.id)) {
+        b->bot_protection = request->enabled();
+      }
+    });
+    log("bot protection of box " + box.name + " " + (request->enabled() ? "on" : "off"));
+  });
+}
+
+grpc::Status BoxdService::ExposePort(grpc::ServerContext* context,
+                                     const api::ExposePortRequest* request,
+                                     api::ExposePortResponse* response) {
+  return handle_rpc(context, [&](const AuthResult& auth) {
+    const auto box = require_box(auth.user_id, request->vm());
+    const std::string protocol = request->protocol().empty() ? "tcp" : request->protocol();
+    if (protocol != "tcp" && protocol != "udp") {
+      fail(StatusCode::INVALID_ARGUMENT, "invalid protocol '" + protocol + "': use tcp or udp");
+    }
+    if (protocol == "udp") {
+      fail(StatusCode::INVALID_ARGUMENT,
+           "boxd local exposes tcp ports only (through its HTTP proxy)");
+    }
+    if (request->vm_port() == 0 || request->vm_port() > 65535) {
+      fail(StatusCode::INVALID_ARGUMENT,
+           "invalid port " + std::to_string(request->vm_port()) + ": use 1-65535");
+    }
+    const std::string name = "port-" + std::to_string(request->vm_port());
+    m_store.update([&](StoreData& data) {
+      prune_orphans(data);
+      for (const auto& p : data.proxies) {
+        if (p.box_id == box.id && p.name == name) {
+          return;  // exposed already
+        }
+      }
+      data.proxies.push_back(ProxyRecord{box.id, name, request->vm_port()});
+    });
+    response->set_vm_name(box.name);
+    response->set_vm_id(box.id);
+    response->set_dns(name + "." + box.name + k_proxy_suffix);
+    response->set_public_port(static_cast<std::uint32_t>(m_options.proxy_port));
+    response->set_vm_port(request->vm_port());
+    response->set_protocol(protocol);
+    log("port " + std::to_string(request->vm_port()) + " of box " + box.name + " exposed");
+  });
+}
+
 ProxyRoute BoxdService::route_host(const std::string& host) {
   std::string box_name;
   std::string proxy_name;
@@ -279,16 +336,35 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
   if (!box) {
     return ProxyRoute{0, 404, "no box answers for host '" + host + "'"};
   }
+  if (box->status == "suspended" && box->auto_suspend_timeout_secs > 0) {
+    // Suspended for being idle: traffic wakes it (upstream's SRF).
+    auto lock = op_lock(box->id);
+    std::lock_guard guard(*lock);
+    if (auto current = m_store.find_box(box->owner, box->id);
+        current && current->status == "suspended" && m_runtime.alive(spec_of(*current), current->handle)) {
+      try {
+        m_runtime.resume(spec_of(*current), current->handle);
+        set_status(current->id, "running");
+        box->status = "running";
+        log("box " + box->name + " (" + box->owner + ") resumed by HTTP traffic");
+      } catch (const std::exception& e) {
+        log("could not resume box " + box->name + ": " + e.what());
+      }
+    }
+  }
   if (box->status != "running") {
     return ProxyRoute{0, 503, "box '" + box->name + "' is " + box->status};
   }
+  touch_activity(box->id);
+  const bool bots_refused = box->bot_protection;
   return m_store.read([&](const StoreData& data) {
     if (proxy_name.empty()) {
-      return ProxyRoute{static_cast<int>(default_port_of(data, box->id, nullptr)), 0, ""};
+      return ProxyRoute{static_cast<int>(default_port_of(data, box->id, nullptr)), 0, "",
+                        bots_refused};
     }
     for (const auto& p : data.proxies) {
       if (p.box_id == box->id && p.name == proxy_name) {
-        return ProxyRoute{static_cast<int>(p.port), 0, ""};
+        return ProxyRoute{static_cast<int>(p.port), 0, "", bots_refused};
       }
     }
     return ProxyRoute{0, 404,

@@ -1,6 +1,6 @@
-// Shared by the service's .cpp files that live outside service.cpp
-// (service_files.cpp, service_disks.cpp): running one RPC body with
-// authentication first and every failure turned into the right status.
+// The one way an RPC body runs (BoxdService::handle and handle_rpc use it,
+// service_files.cpp and service_disks.cpp call it directly): authentication
+// first, and every failure turned into the right status.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

@@ -36,6 +36,7 @@ json box_to_json(const BoxRecord& b) {
               {"boot_time_ms", b.boot_time_ms},
               {"source", b.source},
               {"forked_from", b.forked_from},
+              {"bot_protection", b.bot_protection},
               {"init_pid", b.handle.init_pid},
               {"init_start_time", b.handle.init_start_time}};
 }
@@ -66,6 +67,7 @@ BoxRecord box_from_json(const json& j) {
   b.boot_time_ms = j.value("boot_time_ms", std::int64_t{0});
   b.source = j.value("source", "standalone");
   b.forked_from = j.value("forked_from", "");
+  b.bot_protection = j.value("bot_protection", false);
   b.handle.init_pid = j.value("init_pid", 0);
   b.handle.init_start_time = j.value("init_start_time", std::uint64_t{0});
   return b;

@@ -49,6 +49,7 @@ struct BoxRecord {
   std::int64_t boot_time_ms = 0;
   std::string source = "standalone";  // or "fork/<name>"
   std::string forked_from;
+  bool bot_protection = false;   // SetBotProtection: the HTTP proxy refuses bots
   BoxHandle handle;
 };
 
@@ -97,6 +98,25 @@ struct NetworkRecord {
   std::int64_t created_at_ms = 0;  // "provisioning" for the first second
 };
 
+// A snapshot: a copy of a box's disk in <state_dir>/snapshots/<id>/, taken
+// with the box frozen (service_snapshots.cpp). Saving the same name again
+// replaces the data and bumps the version; the id stays.
+struct SnapshotRecord {
+  std::string id;
+  std::string name;
+  std::string owner;
+  std::uint64_t version = 1;
+  std::string status = "ready";
+  std::uint64_t size_bytes = 0;
+  std::uint32_t vcpu = 0;
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t disk_bytes = 0;
+  std::uint64_t use_count = 0;
+  std::string source_vm;   // the box's name when it was taken
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
 // The whole document. Plain data: tests build and compare it directly.
 struct StoreData {
   std::vector<BoxRecord> boxes;
@@ -106,6 +126,7 @@ struct StoreData {
   std::vector<TemplateRecord> templates;
   std::vector<DomainRecord> domains;
   std::vector<NetworkRecord> networks;
+  std::vector<SnapshotRecord> snapshots;
 };
 
 std::string store_to_json(const StoreData& data);

@@ -1,5 +1,5 @@
-// JSON for the store's proxies, templates, domains and networks (the
-// "net" half of state.json). Missing arrays read as empty, so a state file
+// JSON for the store's proxies, templates, domains, networks and snapshots
+// (the "net" half of state.json). Missing arrays read as empty, so a state file
 // written before these records existed still loads.
 #include <nlohmann/json.hpp>
 
@@ -54,6 +54,23 @@ void net_records_to_json(const StoreData& data, json& doc) {
                             {"subnet", n.subnet},
                             {"created_at_ms", n.created_at_ms}});
   }
+  json snapshots = json::array();
+  for (const auto& s : data.snapshots) {
+    snapshots.push_back(json{{"id", s.id},
+                             {"name", s.name},
+                             {"owner", s.owner},
+                             {"version", s.version},
+                             {"status", s.status},
+                             {"size_bytes", s.size_bytes},
+                             {"vcpu", s.vcpu},
+                             {"memory_bytes", s.memory_bytes},
+                             {"disk_bytes", s.disk_bytes},
+                             {"use_count", s.use_count},
+                             {"source_vm", s.source_vm},
+                             {"created_at", s.created_at},
+                             {"updated_at", s.updated_at}});
+  }
+  doc["snapshots"] = std::move(snapshots);
   doc["proxies"] = std::move(proxies);
   doc["templates"] = std::move(templates);
   doc["domains"] = std::move(domains);
@@ -86,6 +103,23 @@ void net_records_from_json(const json& doc, StoreData& data) {
                                         j.at("owner").get<std::string>(),
                                         j.at("box_id").get<std::string>(),
                                         j.value("created_at", std::int64_t{0})});
+  }
+  for (const auto& j : array_or_empty(doc, "snapshots")) {
+    SnapshotRecord s;
+    s.id = j.at("id").get<std::string>();
+    s.name = j.at("name").get<std::string>();
+    s.owner = j.at("owner").get<std::string>();
+    s.version = j.value("version", std::uint64_t{1});
+    s.status = j.value("status", "ready");
+    s.size_bytes = j.value("size_bytes", std::uint64_t{0});
+    s.vcpu = j.value("vcpu", 0U);
+    s.memory_bytes = j.value("memory_bytes", std::uint64_t{0});
+    s.disk_bytes = j.value("disk_bytes", std::uint64_t{0});
+    s.use_count = j.value("use_count", std::uint64_t{0});
+    s.source_vm = j.value("source_vm", "");
+    s.created_at = j.value("created_at", std::int64_t{0});
+    s.updated_at = j.value("updated_at", std::int64_t{0});
+    data.snapshots.push_back(std::move(s));
   }
   for (const auto& j : array_or_empty(doc, "networks")) {
     data.networks.push_back(NetworkRecord{j.at("id").get<std::string>(), j.value("name", ""),
