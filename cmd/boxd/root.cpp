@@ -10,6 +10,7 @@
 #include "boxd/help.hpp"
 #include "boxd/local/local.hpp"
 #include "boxd/network/network.hpp"
+#include "boxd/snapshot/snapshot.hpp"
 #include "boxd/template/template.hpp"
 #include "boxd/token/token.hpp"
 #include "boxd/version.hpp"
@@ -66,6 +67,7 @@ void build_root(CLI::App& root, Context& ctx) {
 
   add_box(root, ctx);
   add_template(root, ctx);
+  add_snapshot(root, ctx);
   add_domain(root, ctx);
   add_network(root, ctx);
   add_token(root, ctx);

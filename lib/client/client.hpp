@@ -147,6 +147,23 @@ class Client {
   api::CreateTokenResponse create_token(std::uint32_t expires_in_secs);
   std::vector<api::TokenInfo> list_tokens();
   void revoke_token(const std::string& jti);
+  // Snapshots (client_net.cpp). `snapshot` is a name or an id; name "" = the VM's name.
+  api::CreateSnapshotResponse create_snapshot(const std::string& vm, const std::string& name);
+  api::SnapshotInfo get_snapshot(const std::string& snapshot);
+  std::vector<api::SnapshotInfo> list_snapshots();
+  void delete_snapshot(const std::string& snapshot);
+  api::CreateVmResponse create_vm_from_snapshot(const api::CreateVmFromSnapshotRequest& request);
+  // Sizing, idle timeouts, wake (client_net.cpp). 0 = unchanged for resize,
+  // off for the timeouts.
+  api::ResizeVmResponse resize_vm(const std::string& vm, std::uint32_t vcpu,
+                                  std::uint64_t memory_bytes);
+  void set_auto_suspend_timeout(const std::string& vm, std::uint32_t secs);
+  void set_auto_hibernate_timeout(const std::string& vm, std::uint32_t secs);
+  void wake_vm(const std::string& vm);
+  // Bot protection and exposed ports (client_net.cpp). protocol "tcp" | "udp".
+  void set_bot_protection(const std::string& vm, bool enabled);
+  api::ExposePortResponse expose_port(const std::string& vm, std::uint32_t port,
+                                      const std::string& protocol);
 
   // The JWT in use (exchanging if needed), for `auth status` / doctor. Never log it.
   std::string current_token();

@@ -1,6 +1,6 @@
-// Typed calls for proxies, templates, domains, networks and tokens: each
-// builds its request and runs it through Client::unary (credentials,
-// deadline, the retry rule of client.cpp).
+// Typed calls for proxies, templates, domains, networks, tokens, snapshots,
+// sizing and idle timeouts: each builds its request and runs it through
+// Client::unary (credentials, deadline, the retry rule of client.cpp).
 #include <grpcpp/grpcpp.h>
 
 #include "client/client.hpp"
@@ -128,6 +128,81 @@ void Client::revoke_token(const std::string& jti) {
   api::RevokeTokenRequest request;
   request.set_jti(jti);
   typed_call(runner(), &api::BoxdApi::Stub::RevokeToken, request);
+}
+
+api::CreateSnapshotResponse Client::create_snapshot(const std::string& vm, const std::string& name) {
+  api::CreateSnapshotRequest request;
+  request.set_vm(vm);
+  request.set_name(name);
+  return typed_call(runner(), &api::BoxdApi::Stub::CreateSnapshot, request);
+}
+
+api::SnapshotInfo Client::get_snapshot(const std::string& snapshot) {
+  api::GetSnapshotRequest request;
+  request.set_name(snapshot);
+  return typed_call(runner(), &api::BoxdApi::Stub::GetSnapshot, request).snapshot();
+}
+
+std::vector<api::SnapshotInfo> Client::list_snapshots() {
+  const auto response =
+      typed_call(runner(), &api::BoxdApi::Stub::ListSnapshots, api::ListSnapshotsRequest());
+  return {response.snapshots().begin(), response.snapshots().end()};
+}
+
+void Client::delete_snapshot(const std::string& snapshot) {
+  api::DeleteSnapshotRequest request;
+  request.set_name(snapshot);
+  typed_call(runner(), &api::BoxdApi::Stub::DeleteSnapshot, request);
+}
+
+api::CreateVmResponse Client::create_vm_from_snapshot(
+    const api::CreateVmFromSnapshotRequest& request) {
+  return typed_call(runner(), &api::BoxdApi::Stub::CreateVmFromSnapshot, request);
+}
+
+api::ResizeVmResponse Client::resize_vm(const std::string& vm, std::uint32_t vcpu,
+                                        std::uint64_t memory_bytes) {
+  api::ResizeVmRequest request;
+  request.set_vm_id(vm);
+  request.set_vcpu(vcpu);
+  request.set_memory_bytes(memory_bytes);
+  return typed_call(runner(), &api::BoxdApi::Stub::ResizeVm, request);
+}
+
+void Client::set_auto_suspend_timeout(const std::string& vm, std::uint32_t secs) {
+  api::SetAutoSuspendTimeoutRequest request;
+  request.set_vm_id(vm);
+  request.set_timeout_secs(secs);
+  typed_call(runner(), &api::BoxdApi::Stub::SetAutoSuspendTimeout, request);
+}
+
+void Client::set_auto_hibernate_timeout(const std::string& vm, std::uint32_t secs) {
+  api::SetAutoHibernateTimeoutRequest request;
+  request.set_vm_id(vm);
+  request.set_timeout_secs(secs);
+  typed_call(runner(), &api::BoxdApi::Stub::SetAutoHibernateTimeout, request);
+}
+
+void Client::wake_vm(const std::string& vm) {
+  api::WakeVmRequest request;
+  request.set_vm_id(vm);
+  typed_call(runner(), &api::BoxdApi::Stub::WakeVm, request);
+}
+
+void Client::set_bot_protection(const std::string& vm, bool enabled) {
+  api::SetBotProtectionRequest request;
+  request.set_vm_id(vm);
+  request.set_enabled(enabled);
+  typed_call(runner(), &api::BoxdApi::Stub::SetBotProtection, request);
+}
+
+api::ExposePortResponse Client::expose_port(const std::string& vm, std::uint32_t port,
+                                            const std::string& protocol) {
+  api::ExposePortRequest request;
+  request.set_vm(vm);
+  request.set_vm_port(port);
+  request.set_protocol(protocol);
+  return typed_call(runner(), &api::BoxdApi::Stub::ExposePort, request);
 }
 
 #undef runner

@@ -9,11 +9,14 @@
 #include "boxd/box/list.hpp"
 #include "boxd/box/logs.hpp"
 #include "boxd/box/reboot.hpp"
+#include "boxd/box/resize.hpp"
 #include "boxd/box/resume.hpp"
+#include "boxd/box/set_timeout.hpp"
 #include "boxd/box/shell.hpp"
 #include "boxd/box/start.hpp"
 #include "boxd/box/stop.hpp"
 #include "boxd/box/suspend.hpp"
+#include "boxd/box/wake.hpp"
 #include "boxd/proxy/proxy.hpp"
 
 namespace boxd::cli {
@@ -29,6 +32,10 @@ void add_box(CLI::App& root, Context& ctx) {
   add_box_reboot(*box, ctx);
   add_box_suspend(*box, ctx);
   add_box_resume(*box, ctx);
+  add_box_wake(*box, ctx);
+  add_box_resize(*box, ctx);
+  add_box_set_auto_suspend(*box, ctx);
+  add_box_set_auto_hibernate(*box, ctx);
   add_box_destroy(*box, ctx);
   add_box_proxy(*box, ctx);
   add_box_exec(*box, ctx);

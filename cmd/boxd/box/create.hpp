@@ -17,6 +17,7 @@ struct CreateOptions {
   std::string name;    // empty: the server picks one
   std::string image;   // empty: the default image
   std::string template_name;  // non-empty: CreateVmFromTemplate (config flags override)
+  std::string snapshot;       // non-empty: CreateVmFromSnapshot (config flags override)
   unsigned vcpu = 0;   // 0: default
   std::uint64_t memory_bytes = 0;
   std::vector<std::pair<std::string, std::string>> env;
@@ -32,5 +33,9 @@ api::v1::CreateVmRequest create_request(const CreateOptions& options);
 // --template: the template request (usage error with --image, --env or --restart-policy).
 api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOptions& options);
 int run_create(const CreateOptions& options, Context& ctx);
+// --from-snapshot (create_from_snapshot.cpp): usage error with --template,
+// --image, --env or --restart-policy.
+api::v1::CreateVmFromSnapshotRequest create_from_snapshot_request(const CreateOptions& options);
+int run_create_from_snapshot(const CreateOptions& options, Context& ctx);
 
 }  // namespace boxd::cli

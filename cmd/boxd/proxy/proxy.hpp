@@ -18,7 +18,8 @@ void add_box_proxy(CLI::App& box, Context& ctx);
 // The URL a proxy answers at: http:// for a local server's *.localhost
 // domains, https:// otherwise.
 std::string proxy_url(const api::v1::ProxyInfo& proxy);
-// Columns: url, vm, proxy ("(default)" for the default one), port, mode.
+// Columns: url, vm, proxy ("(default)" for the default one), port, mode,
+// bots ("refused" with bot protection on, else "allowed").
 Table proxy_table(const std::vector<api::v1::ProxyInfo>& proxies);
 
 struct ProxyListOptions {
@@ -55,5 +56,24 @@ struct ProxyDeleteOptions {
 };
 CLI::App* define_proxy_delete(CLI::App& parent, ProxyDeleteOptions& options);
 int run_proxy_delete(const ProxyDeleteOptions& options, Context& ctx);
+
+struct ProxyBotProtectionOptions {
+  std::string vm;
+  bool enabled = false;
+  bool json = false;
+  bool quiet = false;
+};
+CLI::App* define_proxy_bot_protection(CLI::App& parent, ProxyBotProtectionOptions& options);
+int run_proxy_bot_protection(const ProxyBotProtectionOptions& options, Context& ctx);
+
+struct ProxyExposeOptions {
+  std::string vm;
+  std::uint32_t port = 0;
+  std::string protocol = "tcp";
+  bool json = false;
+  bool quiet = false;
+};
+CLI::App* define_proxy_expose(CLI::App& parent, ProxyExposeOptions& options);
+int run_proxy_expose(const ProxyExposeOptions& options, Context& ctx);
 
 }  // namespace boxd::cli

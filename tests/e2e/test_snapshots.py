@@ -1,0 +1,115 @@
+"""Snapshots (issue 4, "the rest of the SDK", point 1): `boxd snapshot
+create|list|get|delete` and `boxd box create NAME --from-snapshot S`. A
+snapshot is a real copy of the box's disk taken with the box frozen; a box
+created from it boots with that data, and snapshots survive a restart."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from boxdtest import Suite, expect, expect_equal  # noqa: E402
+
+suite = Suite(__file__)
+
+
+@suite.test
+def restore_brings_back_the_snapshotted_data(t):
+    vm = t.alice.create_box(t.box_name("snap"))
+    t.alice.sh(vm, "echo original > ~/note && touch ~/gone")
+    doc = t.alice.run("snapshot", "create", vm, "before", "--json", timeout=60).expect_ok().json()
+    expect_equal((doc.get("name"), doc.get("version"), doc.get("status")), ("before", 1, "ready"),
+                 "CreateSnapshotResponse")
+    expect(doc.get("snapshot_id"), f"no snapshot_id in {doc!r}")
+    expect_equal(t.alice.status(vm), "running", "the box runs again after the snapshot")
+
+    t.alice.sh(vm, "echo changed > ~/note && rm -f ~/gone && touch ~/later")
+    copy = t.box_name("from-snap")
+    created = t.alice.run("box", "create", copy, "--from-snapshot", "before", "--json",
+                          timeout=60).expect_ok().json()
+    t.alice.created.append(copy)
+    expect_equal((created.get("name"), created.get("status")), (copy, "running"), "created box")
+    expect_equal(t.alice.sh(copy, "cat ~/note"), "original\n", "the snapshot's content")
+    t.alice.exec(copy, "test", "-e", "/home/boxd/later").expect_exit(1)
+    t.alice.exec(copy, "test", "-e", "/home/boxd/gone").expect_ok()
+    expect_equal(t.alice.sh(copy, "hostname"), copy + "\n", "the new box has its own name")
+    expect_equal(t.alice.sh(vm, "cat ~/note"), "changed\n", "the original box keeps its change")
+    box = t.alice.get(copy)
+    expect_equal(box.get("source"), "snapshot/before", "source")
+    expect_equal(box["source_info"].get("kind"), "snapshot", "source_info.kind")
+
+    info = t.alice.run("snapshot", "get", "before", "--json").expect_ok().json()
+    expect_equal(info.get("use_count"), 1, "use_count after one box")
+    expect_equal(info.get("source_vm"), vm, "source_vm")
+    expect(info.get("size_bytes", 0) > 0, f"size_bytes: {info!r}")
+    expect(isinstance(info.get("created_at"), int) and info["created_at"] > 0, "created_at")
+
+
+@suite.test
+def same_name_bumps_the_version_and_replaces_the_data(t):
+    vm = t.alice.create_box(t.box_name("ver"))
+    t.alice.sh(vm, "echo one > ~/v")
+    first = t.alice.run("snapshot", "create", vm, "--json", timeout=60).expect_ok().json()
+    expect_equal((first.get("name"), first.get("version")), (vm, 1), "default name = the box's")
+    t.alice.sh(vm, "echo two > ~/v")
+    second = t.alice.run("snapshot", "create", vm, vm, "--json", timeout=60).expect_ok().json()
+    expect_equal(second.get("version"), 2, "version bumped")
+    expect_equal(second.get("snapshot_id"), first.get("snapshot_id"), "same id")
+    copy = t.box_name("ver-copy")
+    t.alice.run("box", "create", copy, "--from-snapshot", second["snapshot_id"],
+                timeout=60).expect_ok()
+    t.alice.created.append(copy)
+    expect_equal(t.alice.sh(copy, "cat ~/v"), "two\n", "the newest version's data")
+
+
+@suite.test
+def list_get_delete_and_not_found(t):
+    vm = t.alice.create_box(t.box_name("lst"))
+    other = t.alice.create_box(t.box_name("lst2"))
+    t.alice.run("snapshot", "create", vm, "s-one", timeout=60).expect_ok().expect_stdout("s-one\n")
+    t.alice.run("snapshot", "create", other, "s-two", timeout=60).expect_ok()
+    names = [s["name"] for s in t.alice.run("snapshot", "list", "--json").expect_ok().json()]
+    expect({"s-one", "s-two"} <= set(names), f"listed snapshots: {names!r}")
+    t.alice.run("snapshot", "list", vm, "-q").expect_ok().expect_stdout("s-one\n")
+    rows = t.alice.run("snapshot", "list").expect_ok().lines()
+    expect(any(r.split("\t")[0] == "s-two" for r in rows), f"TSV rows: {rows!r}")
+    expect_equal(t.bob.run("snapshot", "list", "--json").expect_ok().json(), [],
+                 "another user's snapshots")
+    t.bob.run("snapshot", "get", "s-one").expect_exit(4).expect_error_line(
+        "snapshot 's-one' not found")
+    t.bob.run("box", "create", t.box_name("x"), "--from-snapshot", "s-one").expect_exit(4)
+
+    t.alice.run("snapshot", "delete", "s-one").expect_ok()
+    t.alice.run("snapshot", "get", "s-one").expect_exit(4).expect_error_line(
+        "snapshot 's-one' not found")
+    t.alice.run("snapshot", "delete", "s-one").expect_exit(4)
+    t.alice.run("box", "create", t.box_name("x"), "--from-snapshot", "s-one").expect_exit(4) \
+        .expect_error_line("snapshot 's-one' not found")
+    t.alice.run("snapshot", "create", "no-such-box").expect_exit(4).expect_error_line(
+        "VM 'no-such-box' not found")
+    t.alice.run("snapshot", "create", vm, "Bad_Name").expect_exit(2)
+    t.alice.run("box", "create", t.box_name("x"), "--from-snapshot", "s-two",
+                "--template", "t").expect_exit(2)
+    ids = sorted(s["snapshot_id"] for s in t.alice.run("snapshot", "list", "--json").expect_ok().json())
+    dirs = sorted(p.name for p in (t.server.state_dir / "snapshots").iterdir())
+    expect_equal(dirs, ids, "one directory per snapshot, none left by the deleted one")
+
+
+@suite.test
+def stopped_box_and_restart(t):
+    vm = t.alice.create_box(t.box_name("stp"))
+    t.alice.sh(vm, "echo kept > ~/k")
+    t.alice.run("box", "stop", vm).expect_ok()
+    t.alice.run("snapshot", "create", vm, "cold", timeout=60).expect_ok()
+    expect_equal(t.alice.status(vm), "stopped", "a stopped box stays stopped")
+    t.server.restart()
+    info = t.alice.run("snapshot", "get", "cold", "--json").expect_ok().json()
+    expect_equal(info.get("version"), 1, "snapshot after restart")
+    copy = t.box_name("cold-copy")
+    t.alice.run("box", "create", copy, "--from-snapshot", "cold", "--memory", "4G",
+                timeout=60).expect_ok()
+    t.alice.created.append(copy)
+    expect_equal(t.alice.sh(copy, "cat ~/k"), "kept\n", "data after a restart")
+    expect_equal(t.alice.get(copy).get("memory_bytes"), 4 << 30, "--memory overrides")
+
+
+suite.main()
