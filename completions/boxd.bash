@@ -4,15 +4,17 @@
 
 _boxd_subcommands() {
   case "$1" in
-    "") echo "box template domain network token disk auth whoami config version local help completion" ;;
-    "box") echo "create list get fork start stop reboot suspend resume destroy proxy exec shell cp logs" ;;
-    "box proxy") echo "list create set-port delete" ;;
+    "") echo "box template snapshot domain network token disk auth whoami config doctor version local help completion" ;;
+    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs" ;;
+    "box proxy") echo "list create set-port delete expose bot-protection" ;;
     "template") echo "create list delete" ;;
+    "snapshot") echo "create list get delete" ;;
     "domain") echo "bind list unbind" ;;
     "network") echo "create list" ;;
     "token") echo "create list revoke" ;;
     "disk") echo "create list attach detach destroy" ;;
     "auth") echo "login logout status" ;;
+    "config") echo "profiles" ;;
     "local") echo "serve start stop status" ;;
   esac
 }
@@ -21,7 +23,7 @@ _boxd_options() {
   case "$1" in
     "") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box create") echo "--image --template --vcpu --memory --env --restart-policy --auto-suspend-timeout --auto-destroy-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box create") echo "--image --template --from-snapshot --vcpu --memory --env --restart-policy --auto-suspend-timeout --auto-destroy-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -30,13 +32,19 @@ _boxd_options() {
     "box reboot") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box suspend") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box resume") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box wake") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box resize") echo "--vcpu --memory --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box set-auto-suspend") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box set-auto-hibernate") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box destroy") echo "--yes -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy create") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy set-port") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box exec") echo "--env -e --workdir -w --timeout --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box proxy expose") echo "--protocol --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box proxy bot-protection") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -44,6 +52,11 @@ _boxd_options() {
     "template create") echo "--image --vcpu --memory --disk --auto-suspend-timeout --auto-destroy-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "snapshot") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "snapshot create") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "snapshot list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "snapshot get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "snapshot delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "domain") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "domain bind") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "domain list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -67,6 +80,8 @@ _boxd_options() {
     "auth status") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "whoami") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "config profiles") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --runtime --tls-cert --tls-key --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -83,6 +98,7 @@ _boxd_takes_value() {
     "box create|--auto-destroy-timeout") return 0 ;;
     "box create|--auto-suspend-timeout") return 0 ;;
     "box create|--env") return 0 ;;
+    "box create|--from-snapshot") return 0 ;;
     "box create|--image") return 0 ;;
     "box create|--memory") return 0 ;;
     "box create|--restart-policy") return 0 ;;
@@ -96,13 +112,17 @@ _boxd_takes_value() {
     "box exec|-e") return 0 ;;
     "box exec|-w") return 0 ;;
     "box proxy create|--port") return 0 ;;
+    "box proxy expose|--protocol") return 0 ;;
     "box proxy set-port|--port") return 0 ;;
+    "box resize|--memory") return 0 ;;
+    "box resize|--vcpu") return 0 ;;
     "box shell|--env") return 0 ;;
     "box shell|--workdir") return 0 ;;
     "box shell|-e") return 0 ;;
     "box shell|-w") return 0 ;;
     "disk attach|--mount") return 0 ;;
     "disk create|--size") return 0 ;;
+    "doctor|--timeout") return 0 ;;
     "local serve|--api-key") return 0 ;;
     "local serve|--http-port") return 0 ;;
     "local serve|--listen") return 0 ;;
@@ -171,15 +191,22 @@ _boxd_positional_kind() {
     "box reboot") echo vms ;;
     "box suspend") echo vms ;;
     "box resume") echo vms ;;
+    "box wake") echo vms ;;
+    "box resize") echo vms ;;
+    "box set-auto-suspend") echo vms ;;
+    "box set-auto-hibernate") echo vms ;;
     "box destroy") echo vms ;;
     "box proxy list") echo vms ;;
     "box proxy set-port") echo vms ;;
     "box proxy delete") echo vms ;;
+    "box proxy expose") echo vms ;;
+    "box proxy bot-protection") echo vms ;;
     "box exec") echo vms ;;
     "box shell") echo vms ;;
     "box cp") echo vms ;;
     "box logs") echo vms ;;
     "template delete") echo templates ;;
+    "snapshot list") echo vms ;;
     "disk attach") echo disks ;;
     "disk detach") echo disks ;;
     "disk destroy") echo disks ;;
