@@ -4,6 +4,7 @@
 #include "boxd/output.hpp"
 #include "boxd/term/spinner.hpp"
 #include "boxd/validators.hpp"
+#include "boxd/vm_config_flags.hpp"
 #include "common/error.hpp"
 #include "common/sizes.hpp"
 
@@ -13,18 +14,11 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
   CLI::App* cmd = parent.add_subcommand("create", "Create a box and print its name");
   cmd->add_option("NAME", options.name, "Box name (a DNS label; default: picked by the server)")
       ->check(box_name_validator());
-  cmd->add_option("--image", options.image, "Image reference (default: the server's default image)");
+  define_vm_config_flags(cmd, options);
   cmd->add_option("--template", options.template_name,
                   "Create from this template (name or id); --vcpu, --memory and the timeouts override it");
   cmd->add_option("--from-snapshot", options.snapshot,
                   "Create from this snapshot (name or id): its disk and size; --vcpu, --memory and the timeouts override it");
-  cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: the server's)")
-      ->check(CLI::Range(1U, 1024U));
-  cmd->add_option_function<std::string>(
-         "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
-         "Memory size: 512M, 4G, 1.5G, 10GiB or bytes")
-      ->type_name("SIZE")
-      ->check(size_validator());
   cmd->add_option_function<std::vector<std::string>>(
          "--env",
          [&options](const std::vector<std::string>& pairs) {
@@ -38,16 +32,6 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
       ->check(env_pair_validator());
   cmd->add_option("--restart-policy", options.restart_policy, "Restart policy")
       ->check(CLI::IsMember({"always", "never"}));
-  cmd->add_option_function<std::uint32_t>(
-         "--auto-suspend-timeout",
-         [&options](const std::uint32_t& secs) { options.auto_suspend_timeout_secs = secs; },
-         "Suspend after S seconds without inbound traffic (0 = never)")
-      ->type_name("S");
-  cmd->add_option_function<std::uint32_t>(
-         "--auto-destroy-timeout",
-         [&options](const std::uint32_t& secs) { options.auto_destroy_timeout_secs = secs; },
-         "Destroy after S seconds (0 = never)")
-      ->type_name("S");
   cmd->footer(
       "Examples:\n"
       "  boxd box create web\n"

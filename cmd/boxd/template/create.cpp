@@ -1,6 +1,7 @@
 #include "boxd/template/template.hpp"
 
 #include "boxd/validators.hpp"
+#include "boxd/vm_config_flags.hpp"
 #include "common/sizes.hpp"
 
 namespace boxd::cli {
@@ -10,29 +11,12 @@ CLI::App* define_template_create(CLI::App& parent, TemplateCreateOptions& option
   cmd->add_option("NAME", options.name, "Template name (a DNS label)")
       ->required()
       ->check(box_name_validator());
-  cmd->add_option("--image", options.image, "Image reference (default: the server's default image)");
-  cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: the server's)")
-      ->check(CLI::Range(1U, 1024U));
-  cmd->add_option_function<std::string>(
-         "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
-         "Memory size: 512M, 4G, 1.5G, 10GiB or bytes")
-      ->type_name("SIZE")
-      ->check(size_validator());
+  define_vm_config_flags(cmd, options);
   cmd->add_option_function<std::string>(
          "--disk", [&options](const std::string& text) { options.disk_bytes = *parse_size(text); },
          "Disk size: 10G, 20GiB or bytes")
       ->type_name("SIZE")
       ->check(size_validator());
-  cmd->add_option_function<std::uint32_t>(
-         "--auto-suspend-timeout",
-         [&options](const std::uint32_t& secs) { options.auto_suspend_timeout_secs = secs; },
-         "Suspend after S seconds without inbound traffic (0 = never)")
-      ->type_name("S");
-  cmd->add_option_function<std::uint32_t>(
-         "--auto-destroy-timeout",
-         [&options](const std::uint32_t& secs) { options.auto_destroy_timeout_secs = secs; },
-         "Destroy after S seconds (0 = never)")
-      ->type_name("S");
   cmd->footer(
       "Examples:\n"
       "  boxd template create small --vcpu 1 --memory 4G\n"
