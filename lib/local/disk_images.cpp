@@ -78,7 +78,7 @@ void mount_image(const fs::path& image, const fs::path& dir) {
   }
 }
 
-void unmount(const fs::path& dir) {
+void unmount_dir(const fs::path& dir) {
   if (umount2(dir.c_str(), 0) < 0 && errno != EINVAL && errno != ENOENT) {
     if (umount2(dir.c_str(), MNT_DETACH) < 0) {
       throw_errno("umount " + dir.string());
@@ -100,9 +100,7 @@ std::string DiskImages::probe(const fs::path& scratch_dir) {
   }
   const fs::path dir = scratch_dir / ".disk-probe";
   std::error_code ec;
-  if (is_mount_point(dir)) {
-    unmount(dir);
-  }
+  unmount(dir);
   fs::remove(image_of(dir), ec);
   fs::remove_all(dir, ec);
   try {
@@ -159,10 +157,14 @@ void DiskImages::ensure_mounted(const fs::path& dir) {
   mount_image(image, dir);
 }
 
-void DiskImages::remove(const fs::path& dir) {
+void DiskImages::unmount(const fs::path& dir) {
   if (is_mount_point(dir)) {
-    unmount(dir);
+    unmount_dir(dir);
   }
+}
+
+void DiskImages::remove(const fs::path& dir) {
+  unmount(dir);
   const fs::path image = image_of(dir);
   if (unlink(image.c_str()) < 0 && errno != ENOENT) {
     throw_errno("remove " + image.string());

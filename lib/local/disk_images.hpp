@@ -8,9 +8,9 @@
 // box user, lazy inode tables so a 10 GiB disk is made in well under a
 // second and takes a few MB until written) on a file ftruncate()d to the
 // size; `mount -o loop` (util-linux sets up the loop device and frees it at
-// unmount). Mounts are redone at server start for disks whose directory is
-// not a mount point (after a reboot of the host or a kill -9 of the server
-// followed by a cleanup); unmounted at DestroyDisk.
+// unmount). A graceful server stop unmounts every image (no loop device is
+// left behind) and the next start mounts them again; after a kill -9 the
+// mounts stay and are adopted. DestroyDisk unmounts and removes the image.
 //
 // What can go wrong: loop devices need root and a /dev/loop-control the
 // container lets us use, and mkfs.ext4 must be installed. probe() tries the
@@ -43,6 +43,8 @@ class DiskImages {
   // Mounts the disk's image on `dir` unless it is mounted already. No-op
   // for a directory-only disk (no image).
   static void ensure_mounted(const std::filesystem::path& dir);
+  // Unmounts `dir` if it is a mount point (the loop device goes with it).
+  static void unmount(const std::filesystem::path& dir);
   // Unmounts `dir` if it is a mount point and removes the image.
   static void remove(const std::filesystem::path& dir);
   static bool is_mount_point(const std::filesystem::path& dir);

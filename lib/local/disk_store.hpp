@@ -2,8 +2,9 @@
 // from state.json so disks can evolve on their own), data directories in
 // <state_dir>/disks/<id>/.
 //
-// A disk is a plain directory: its size is recorded and reported, not
-// enforced (boxd local has no block devices or quotas). It is attached to at
+// A disk is a directory: where loop devices work, the mount point of an
+// ext4 image of exactly its size (disk_images.hpp), so the size is
+// enforced; elsewhere a plain directory whose size is only recorded. It is attached to at
 // most one box at a time; the attachment (box id, mount path, read-only) is
 // recorded here and applied by the runtime as a bind mount inside the box,
 // now if the box runs and again at every boot. Same persistence scheme as

@@ -807,6 +807,7 @@ void BoxdService::shutdown_boxes() {
       log("could not stop box " + box.name + ": " + e.what());
     }
   }
+  unmount_disk_images();
 }
 
 }  // namespace boxd::local

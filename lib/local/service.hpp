@@ -258,6 +258,10 @@ class BoxdService final : public ServiceBase {
   // At startup: decides whether disks are size-limited images (says so in
   // the log) and mounts the images of existing disks.
   void prepare_disk_images();
+  // At shutdown, once the boxes are stopped: unmounts the disk images, so
+  // a stopped server leaves no loop device behind (the next start mounts
+  // them again).
+  void unmount_disk_images();
 
   // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
   void start_idle_watcher();

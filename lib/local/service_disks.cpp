@@ -312,6 +312,16 @@ void BoxdService::prepare_disk_images() {
   }
 }
 
+void BoxdService::unmount_disk_images() {
+  for (const auto& disk : m_disks.all()) {
+    try {
+      DiskImages::unmount(m_disks.data_dir(disk.id));
+    } catch (const std::exception& e) {
+      log("disk " + disk.name + " (" + disk.id + "): " + e.what());
+    }
+  }
+}
+
 void BoxdService::apply_disks(const BoxRecord& box, const BoxHandle& handle) {
   for (const auto& disk : m_disks.attached_to(box.id)) {
     try {

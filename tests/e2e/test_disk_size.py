@@ -36,6 +36,17 @@ def writing_past_the_size_fails_with_enospc(t):
     leftovers = sorted(p.name for p in (t.server.state_dir / "disks").iterdir()
                        if not p.name.startswith("."))
     expect_equal(leftovers, [], "image and mount point removed")
+    # A stopped server leaves no image mounted (no loop device leaks).
+    t.alice.run("disk", "create", "kept", "--size", "8M").expect_ok()
+    server = t.server  # (the t.server property starts a stopped server)
+    disks_dir = str(server.state_dir / "disks")
+    server.stop()
+    with open("/proc/mounts") as mounts:
+        left = [m for m in mounts.read().splitlines() if disks_dir in m]
+    expect(left == [], f"disk images unmounted at stop, still mounted: {left!r}")
+    server.start()
+    t.alice.run("disk", "attach", "kept", vm, "--mount", "/kept").expect_ok()
+    t.alice.sh(vm, "echo fine > /kept/f")
 
 
 suite.main()

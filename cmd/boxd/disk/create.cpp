@@ -12,7 +12,8 @@ CLI::App* define_disk_create(CLI::App& parent, DiskCreateOptions& options) {
   cmd->add_option("NAME", options.name, "Disk name (lowercase letters, digits, '-')")->required();
   cmd->add_option("--size", options.size, "Size: 512M, 10G, 1.5T, bytes (default 10G)");
   cmd->footer(
-      "boxd local records the size but does not enforce it.\n"
+      "boxd local enforces the size (an ext4 image on a loop device: writing more fails\n"
+      "with ENOSPC in the box) where loop devices work, and says at startup when not.\n"
       "\n"
       "Examples:\n"
       "  boxd disk create data --size 10G\n"
