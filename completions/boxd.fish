@@ -70,14 +70,14 @@ complete -c boxd -n "__boxd_path_is 'box'" -a shell -d 'Open a login shell in a 
 complete -c boxd -n "__boxd_path_is 'box'" -a cp -d 'Copy files between this machine and a box'
 complete -c boxd -n "__boxd_path_is 'box'" -a logs -d 'Show a box\'s console output'
 complete -c boxd -n "__boxd_path_is 'box create'" -l image -r
-complete -c boxd -n "__boxd_path_is 'box create'" -l template -r
-complete -c boxd -n "__boxd_path_is 'box create'" -l from-snapshot -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l vcpu -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l memory -r
-complete -c boxd -n "__boxd_path_is 'box create'" -l env -r
-complete -c boxd -n "__boxd_path_is 'box create'" -l restart-policy -r -a 'always never'
 complete -c boxd -n "__boxd_path_is 'box create'" -l auto-suspend-timeout -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l auto-destroy-timeout -r
+complete -c boxd -n "__boxd_path_is 'box create'" -l template -r
+complete -c boxd -n "__boxd_path_is 'box create'" -l from-snapshot -r
+complete -c boxd -n "__boxd_path_is 'box create'" -l env -r
+complete -c boxd -n "__boxd_path_is 'box create'" -l restart-policy -r -a 'always never'
 complete -c boxd -n "__boxd_path_is 'box get'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box fork'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box start'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
@@ -131,9 +131,9 @@ complete -c boxd -n "__boxd_path_is 'template'" -a delete -d 'Delete templates (
 complete -c boxd -n "__boxd_path_is 'template create'" -l image -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l vcpu -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l memory -r
-complete -c boxd -n "__boxd_path_is 'template create'" -l disk -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l auto-suspend-timeout -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l auto-destroy-timeout -r
+complete -c boxd -n "__boxd_path_is 'template create'" -l disk -r
 complete -c boxd -n "__boxd_path_is 'template delete'" -a "(timeout 2 boxd __complete templates 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a create -d 'Save a copy of a box\'s disk (saving a name again bumps its version)'
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a list -d 'List your snapshots'
