@@ -24,6 +24,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "client/call_error.hpp"
@@ -40,7 +41,7 @@ constexpr int k_keepalive_time_ms = 5000;
 constexpr int k_keepalive_timeout_ms = 5000;
 constexpr int k_max_receive_bytes = 16 * 1024 * 1024;
 constexpr int k_stream_window_bytes = 4 * 1024 * 1024;
-constexpr std::size_t k_stdin_chunk_bytes = 128 * 1024;
+constexpr std::size_t k_stdin_chunk_bytes = 1024 * 1024;
 
 std::string client_id() { return std::string("boxd-cli/") + k_version; }
 
@@ -74,12 +75,15 @@ class GrpcExecSession final : public ExecSession {
     if (m_writes_done) {
       return false;
     }
+    // One chunk message reused for every write: its data buffer keeps its
+    // capacity, so bulk stdin does not allocate (and fault in) fresh memory
+    // per chunk.
     std::size_t offset = 0;
     do {
-      api::ExecChunk chunk;
-      chunk.set_stdin(true);
-      chunk.set_data(data.substr(offset, k_stdin_chunk_bytes));
-      if (!m_stream->Write(chunk)) {
+      m_stdin_chunk.set_stdin(true);
+      m_stdin_chunk.set_data(data.data() + offset,
+                             std::min(k_stdin_chunk_bytes, data.size() - offset));
+      if (!m_stream->Write(m_stdin_chunk)) {
         return false;
       }
       offset += k_stdin_chunk_bytes;
@@ -136,6 +140,7 @@ class GrpcExecSession final : public ExecSession {
   std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> m_stream;
   const ResolvedConfig m_config;  // a copy: the session may outlive its Client
   std::mutex m_write_mutex;
+  api::ExecChunk m_stdin_chunk;  // guarded by m_write_mutex
   bool m_writes_done = false;
   bool m_had_output = false;
   bool m_finished = false;

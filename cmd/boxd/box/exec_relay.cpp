@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,7 +17,7 @@ namespace boxd::cli {
 
 namespace {
 
-constexpr std::size_t k_stdin_chunk = 64 * 1024;
+constexpr std::size_t k_stdin_chunk = 1024 * 1024;  // a file gives 1 MiB per read, a pipe what it holds
 // After SIGINT/SIGTERM, how long the relay may take to end by itself.
 constexpr int k_wind_down_ms = 3000;
 
@@ -108,7 +109,10 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
       session.close_stdin();
       return;
     }
-    if (!session.write_stdin(buffer.substr(0, static_cast<std::size_t>(n)))) {
+    buffer.resize(static_cast<std::size_t>(n));  // keeps the capacity: no copy, no allocation
+    const bool sent = session.write_stdin(buffer);
+    buffer.resize(k_stdin_chunk);
+    if (!sent) {
       return;
     }
   }
@@ -171,6 +175,14 @@ RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options
   std::atomic<int> interrupted_by{0};
   SignalRoute route(signals);
 
+  // Bigger local pipes, fewer wake-ups for bulk data (best effort; a file or
+  // terminal is left alone).
+  for (const int fd : {options.stdin_fd, options.stdout_fd}) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+      ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(k_stdin_chunk));
+    }
+  }
   std::thread watcher(watch_signals, std::ref(session), signals.read_end(), stop_watcher.read_end(),
                       std::ref(interrupted_by));
   std::thread stdin_pump;

@@ -9,7 +9,7 @@
 //    memory instead (exec --json); with `on_output`, each chunk is handed to
 //    that callback instead (exec --jsonl).
 //  - a stdin pump (only when stdin is relayed) poll(2)s fd 0 and a wake-up
-//    pipe, sends what it reads in chunks of up to 64 KiB, and half-closes the
+//    pipe, sends what it reads in chunks of up to 1 MiB, and half-closes the
 //    stream at EOF, so `echo x | boxd box exec vm -- cat` ends. When stdin is
 //    not relayed, the stream is half-closed before anything else.
 //  - a signal watcher: SIGINT/SIGTERM handlers only write the signal number
