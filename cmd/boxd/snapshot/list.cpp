@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "boxd/snapshot/snapshot.hpp"
+#include "common/error.hpp"
 
 namespace boxd::cli {
 
@@ -19,6 +20,16 @@ CLI::App* define_snapshot_list(CLI::App& parent, SnapshotListOptions& options) {
 int run_snapshot_list(const SnapshotListOptions& options, Context& ctx) {
   auto snapshots = ctx.client().list_snapshots();
   if (!options.vm.empty()) {
+    // source_vm is a project field (boxd-api.md, P): a server that does not
+    // set it must not turn the filter into a silently empty list.
+    const bool reported = std::any_of(snapshots.begin(), snapshots.end(), [](const auto& s) {
+      return !s.source_vm().empty();
+    });
+    if (!snapshots.empty() && !reported) {
+      throw Error(ErrorClass::InvalidArgument,
+                  "this server does not report which box a snapshot was taken from",
+                  "run 'boxd snapshot list' without VM");
+    }
     std::erase_if(snapshots,
                   [&](const api::v1::SnapshotInfo& s) { return s.source_vm() != options.vm; });
   }
