@@ -24,6 +24,13 @@ inline std::int64_t now_secs() {
       .count();
 }
 
+// Microseconds elapsed since `started` (steady clock), for *_us response fields.
+inline std::uint64_t micros_since(std::chrono::steady_clock::time_point started) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count());
+}
+
 inline std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -9,6 +9,7 @@
 #include "common/files.hpp"
 #include "common/jwt.hpp"
 #include "common/names.hpp"
+#include "local/rpc_helpers.hpp"
 #include "local/service_rpc.hpp"
 #include "local/ssh_keys.hpp"
 
@@ -65,9 +66,7 @@ std::string generate_box_id() {
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
 
-namespace {
-
-void apply_config(BoxRecord& box, const api::VmConfig& config) {
+void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
   if (config.vcpu() != 0) {
     box.vcpu = config.vcpu();
   }
@@ -84,8 +83,6 @@ void apply_config(BoxRecord& box, const api::VmConfig& config) {
     box.auto_destroy_timeout_secs = config.srf().auto_destroy_timeout_secs();
   }
 }
-
-}  // namespace
 
 std::string generate_box_name() {
   static constexpr char k_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -331,20 +328,25 @@ AuthResult BoxdService::authenticate(const grpc::ServerContextBase* context) con
 
 // ---- lifecycle ----
 
+BoxRecord BoxdService::new_box(const std::string& owner, const std::string& name) const {
+  BoxRecord box;
+  box.id = generate_box_id();
+  box.owner = owner;
+  box.name = name;
+  if (box.name.empty()) {
+    do {
+      box.name = generate_box_name();
+    } while (m_store.find_box(owner, box.name));
+  }
+  check_name(box.name);
+  return box;
+}
+
 grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
                                    const api::CreateVmRequest* request,
                                    api::CreateVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    BoxRecord box;
-    box.id = generate_box_id();
-    box.owner = auth.user_id;
-    box.name = request->name();
-    if (box.name.empty()) {
-      do {
-        box.name = generate_box_name();
-      } while (m_store.find_box(auth.user_id, box.name));
-    }
-    check_name(box.name);
+    BoxRecord box = new_box(auth.user_id, request->name());
     if (!request->image_ref().empty() && request->image_ref() != "host") {
       fail(StatusCode::INVALID_ARGUMENT,
            "unknown image '" + request->image_ref() + "': boxd local has only the image 'host'");
@@ -364,20 +366,14 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
       box.env.emplace_back(e.key(), e.value());
     }
     box.cmd.assign(request->cmd().begin(), request->cmd().end());
-    apply_config(box, request->config());
+    apply_vm_config(box, request->config());
 
     auto lock = op_lock(box.id);
     std::lock_guard guard(*lock);
     reserve(box);
     log("creating box " + box.name + " (" + box.id + ") for " + box.owner);
     const auto ms = provision(box);
-    response->set_vm_id(box.id);
-    response->set_name(box.name);
-    response->set_public_ip("127.0.0.1");
-    response->set_url(url_of(box.name));
-    response->set_image(box.image);
-    response->set_status("running");
-    response->set_boot_time_ms(static_cast<std::uint64_t>(ms));
+    fill_created(*response, box, url_of(box.name), ms);
   });
 }
 
@@ -483,10 +479,7 @@ grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
       const auto started = std::chrono::steady_clock::now();
       m_runtime.suspend(spec_of(box), box.handle);
       set_status(box.id, "suspended");
-      response->set_suspend_us(static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                started)
-              .count()));
+      response->set_suspend_us(rpc::micros_since(started));
     });
   });
 }
@@ -505,10 +498,7 @@ grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
       const auto started = std::chrono::steady_clock::now();
       m_runtime.resume(spec_of(box), box.handle);
       set_status(box.id, "running");
-      response->set_resume_us(static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                started)
-              .count()));
+      response->set_resume_us(rpc::micros_since(started));
     });
   });
 }
@@ -546,7 +536,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
     box.forked_from = source.name;
     box.handle = BoxHandle{};
     box.boot_time_ms = 0;
-    apply_config(box, request->config());
+    apply_vm_config(box, request->config());
 
     auto lock = op_lock(box.id);
     std::lock_guard guard(*lock);
@@ -565,13 +555,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
       const auto current = require_box(auth.user_id, source.id);
       ms = provision(box, [&](const BoxSpec& dst) { copy_disk_frozen(current, dst); });
     }
-    response->set_vm_id(box.id);
-    response->set_name(box.name);
-    response->set_public_ip("127.0.0.1");
-    response->set_url(url_of(box.name));
-    response->set_image(box.image);
-    response->set_status("running");
-    response->set_boot_time_ms(static_cast<std::uint64_t>(ms));
+    fill_created(*response, box, url_of(box.name), ms);
     response->set_forked_from(source.name);
   });
 }

@@ -220,6 +220,9 @@ class BoxdService final : public ServiceBase {
   // Boots the box and records running + handle. Returns the boot time in ms.
   std::int64_t boot_and_record(const BoxRecord& box);
   void stop_and_record(const BoxRecord& box, const std::string& final_status);
+  // A new record owned by `owner`: a fresh id, and `name`, or a generated
+  // free name when empty; INVALID_ARGUMENT for a bad name.
+  BoxRecord new_box(const std::string& owner, const std::string& name) const;
   // Inserts a new record (quota, duplicate checks) with status "starting".
   void reserve(BoxRecord& box);
   // Create + boot a reserved record: `fill_disk(spec)` makes its disk (a
@@ -285,6 +288,22 @@ class BoxdService final : public ServiceBase {
 
 // GetVmResponse from a record (exposed for tests).
 api::GetVmResponse to_get_vm_response(const BoxRecord& box);
+
+// The fields of a create request's VmConfig that are set override the record's.
+void apply_vm_config(BoxRecord& box, const api::VmConfig& config);
+
+// Fills a CreateVmResponse or ForkVmResponse for a box that just booted.
+template <typename Response>
+void fill_created(Response& response, const BoxRecord& box, const std::string& url,
+                  std::int64_t boot_ms) {
+  response.set_vm_id(box.id);
+  response.set_name(box.name);
+  response.set_public_ip("127.0.0.1");
+  response.set_url(url);
+  response.set_image(box.image);
+  response.set_status("running");
+  response.set_boot_time_ms(static_cast<std::uint64_t>(boot_ms));
+}
 
 // "box-" + 6 random [a-z0-9].
 std::string generate_box_name();

@@ -254,16 +254,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
     if (!snap || request->snapshot().empty()) {
       snapshot_not_found(request->snapshot());
     }
-    BoxRecord box;
-    box.id = generate_box_id();
-    box.owner = auth.user_id;
-    box.name = request->name();
-    if (box.name.empty()) {
-      do {
-        box.name = generate_box_name();
-      } while (m_store.find_box(auth.user_id, box.name));
-    }
-    rpc::check_label("VM", box.name);
+    BoxRecord box = new_box(auth.user_id, request->name());
     if (snap->vcpu != 0) {
       box.vcpu = snap->vcpu;
     }
@@ -273,22 +264,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
     if (snap->disk_bytes != 0) {
       box.disk_bytes = snap->disk_bytes;
     }
-    const auto& config = request->config();
-    if (config.vcpu() != 0) {
-      box.vcpu = config.vcpu();
-    }
-    if (config.memory_bytes() != 0) {
-      box.memory_bytes = config.memory_bytes();
-    }
-    if (config.disk_bytes() != 0) {
-      box.disk_bytes = config.disk_bytes();
-    }
-    if (config.has_srf()) {
-      if (config.srf().has_auto_suspend_timeout_secs()) {
-        box.auto_suspend_timeout_secs = config.srf().auto_suspend_timeout_secs();
-      }
-      box.auto_destroy_timeout_secs = config.srf().auto_destroy_timeout_secs();
-    }
+    apply_vm_config(box, request->config());
     box.source = "snapshot/" + snap->name;
 
     auto box_lock = op_lock(box.id);
@@ -314,13 +290,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
         }
       }
     });
-    response->set_vm_id(box.id);
-    response->set_name(box.name);
-    response->set_public_ip("127.0.0.1");
-    response->set_url(url_of(box.name));
-    response->set_image(box.image);
-    response->set_status("running");
-    response->set_boot_time_ms(static_cast<std::uint64_t>(ms));
+    fill_created(*response, box, url_of(box.name), ms);
   });
 }
 
