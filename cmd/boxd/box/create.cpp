@@ -82,18 +82,49 @@ api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOp
   return request;
 }
 
-int run_create(const CreateOptions& options, Context& ctx) {
-  if (!options.snapshot.empty()) {
-    return run_create_from_snapshot(options, ctx);  // create_from_snapshot.cpp
+api::v1::CreateVmFromSnapshotRequest create_from_snapshot_request(const CreateOptions& options) {
+  if (!options.template_name.empty() || !options.image.empty() || !options.env.empty() ||
+      !options.restart_policy.empty()) {
+    throw Error(ErrorClass::Usage,
+                "--from-snapshot cannot be combined with --template, --image, --env or "
+                "--restart-policy");
   }
-  Spinner spinner(ctx.err, ctx.stderr_tty && !ctx.global.quiet,
-                  options.template_name.empty()
-                      ? std::string("Creating box...")
-                      : "Creating box from template '" + options.template_name + "'...");
-  const api::v1::CreateVmResponse response =
-      options.template_name.empty()
-          ? ctx.client().create_vm(create_request(options))
-          : ctx.client().create_vm_from_template(create_from_template_request(options));
+  const api::v1::CreateVmRequest base = create_request(options);
+  api::v1::CreateVmFromSnapshotRequest request;
+  request.set_snapshot(options.snapshot);
+  request.set_name(options.name);
+  *request.mutable_config() = base.config();
+  return request;
+}
+
+namespace {
+
+// One call for the three ways to create a box (plain, --template, --from-snapshot).
+api::v1::CreateVmResponse create_vm(const CreateOptions& options, Context& ctx) {
+  if (!options.snapshot.empty()) {
+    return ctx.client().create_vm_from_snapshot(create_from_snapshot_request(options));
+  }
+  if (!options.template_name.empty()) {
+    return ctx.client().create_vm_from_template(create_from_template_request(options));
+  }
+  return ctx.client().create_vm(create_request(options));
+}
+
+std::string creating_message(const CreateOptions& options) {
+  if (!options.snapshot.empty()) {
+    return "Creating box from snapshot '" + options.snapshot + "'...";
+  }
+  if (!options.template_name.empty()) {
+    return "Creating box from template '" + options.template_name + "'...";
+  }
+  return "Creating box...";
+}
+
+}  // namespace
+
+int run_create(const CreateOptions& options, Context& ctx) {
+  Spinner spinner(ctx.err, ctx.stderr_tty && !ctx.global.quiet, creating_message(options));
+  const api::v1::CreateVmResponse response = create_vm(options, ctx);
   spinner.stop();
   if (options.json) {
     ctx.out << dump_json(proto_to_json(response));

@@ -33,9 +33,7 @@ api::v1::CreateVmRequest create_request(const CreateOptions& options);
 // --template: the template request (usage error with --image, --env or --restart-policy).
 api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOptions& options);
 int run_create(const CreateOptions& options, Context& ctx);
-// --from-snapshot (create_from_snapshot.cpp): usage error with --template,
-// --image, --env or --restart-policy.
+// --from-snapshot: usage error with --template, --image, --env or --restart-policy.
 api::v1::CreateVmFromSnapshotRequest create_from_snapshot_request(const CreateOptions& options);
-int run_create_from_snapshot(const CreateOptions& options, Context& ctx);
 
 }  // namespace boxd::cli
