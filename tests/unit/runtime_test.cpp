@@ -19,6 +19,15 @@
 
 namespace {
 
+// Box ids name host-wide cgroups (<freezer>/boxd-local/<id>), and booting a
+// box kills whatever is left in its cgroup: ids unique to this process keep
+// two test runs on one machine (two checkouts' CI) from killing each other's
+// boxes.
+std::string unique_box_id(const char* tag) {
+  static int counter = 0;
+  return std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
 namespace fs = std::filesystem;
 using boxd::local::BoxHandle;
 using boxd::local::BoxSpec;
@@ -279,8 +288,10 @@ TEST_CASE("namespace runtime: boxes are isolated from each other and from the ho
   TempDir state;
   auto runtime = boxd::local::make_runtime("namespace");
   CHECK(runtime->kind() == "namespace");
-  BoxSpec a{"ida", "alpha", state.path / "boxes" / "ida", {{"GREETING", "hello"}}};
-  BoxSpec b{"idb", "beta", state.path / "boxes" / "idb", {}};
+  const std::string id_a = unique_box_id("ida");
+  const std::string id_b = unique_box_id("idb");
+  BoxSpec a{id_a, "alpha", state.path / "boxes" / id_a, {{"GREETING", "hello"}}};
+  BoxSpec b{id_b, "beta", state.path / "boxes" / id_b, {}};
   runtime->create(a);
   runtime->create(b);
   auto ha = runtime->boot(a);
@@ -350,12 +361,14 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   }
   TempDir state;
   auto runtime = boxd::local::make_runtime("namespace");
-  BoxSpec box{"idc", "gamma", state.path / "boxes" / "idc", {}};
+  const std::string id_c = unique_box_id("idc");
+  BoxSpec box{id_c, "gamma", state.path / "boxes" / id_c, {}};
   runtime->create(box);
   auto handle = runtime->boot(box);
   BoxHandle again;
   BoxHandle copy_handle;
-  BoxSpec copy{"idd", "delta", state.path / "boxes" / "idd", {}};
+  const std::string id_d = unique_box_id("idd");
+  BoxSpec copy{id_d, "delta", state.path / "boxes" / id_d, {}};
   BoxReaper reaper{{{box, &handle}, {box, &again}, {copy, &copy_handle}}, runtime.get()};
 
   auto loop = runtime->exec(
