@@ -33,11 +33,36 @@ namespace boxd::local {
 
 // What the runtime needs to know about a box. `dir` is the box's own
 // directory under the state dir (the runtime keeps its disk there).
+// Resource limits the runtime enforces (0 = no limit of that kind).
+struct BoxLimits {
+  std::uint64_t memory_bytes = 0;  // --memory
+  std::uint32_t vcpu = 0;          // --vcpu (CPU time of that many cores)
+  std::uint64_t pids = 0;          // processes and threads
+};
+
+// A user network the box joins (box create --network NAME).
+struct BoxNetworkRef {
+  std::string id;
+  std::string name;
+};
+
 struct BoxSpec {
   std::string id;
   std::string name;
   std::filesystem::path dir;
   std::vector<std::pair<std::string, std::string>> env;  // box-level env (CreateVm env)
+  // First host uid/gid of the box's user namespace (box uid N = host uid
+  // id_base + N); 0 = no user namespace.
+  std::uint32_t id_base = 0;
+  BoxLimits limits;
+  std::vector<BoxNetworkRef> networks;
+};
+
+// One layer of isolation and whether this runtime has it in force here.
+struct IsolationLayer {
+  std::string name;     // "user namespace", "network namespace", "memory limit", ...
+  bool enforced = false;
+  std::string detail;   // how, or why not
 };
 
 // A running box's handle, persisted by the server so that a restarted server
@@ -129,6 +154,17 @@ class Runtime {
                           bool read_only) = 0;
   virtual void unmount_disk(const BoxSpec& box, const BoxHandle& handle,
                             const std::string& target) = 0;
+
+  // The address (IPv4 literal) where the box's own ports are reached from
+  // the host: the HTTP proxy, domains and exposed ports connect there.
+  virtual std::string address(const BoxSpec& /*box*/, const BoxHandle& /*handle*/) {
+    return "127.0.0.1";
+  }
+  // Applies box.limits to the running box at once (boot applies them too).
+  virtual void apply_limits(const BoxSpec& /*box*/, const BoxHandle& /*handle*/) {}
+  // Every isolation layer and whether it is in force (boxd local status,
+  // boxd doctor, the server's start-up lines).
+  virtual std::vector<IsolationLayer> isolation() const { return {}; }
 };
 
 // kind: "namespace", "process" or "auto" (namespace when possible).
