@@ -1,4 +1,4 @@
-// How a leaf command is wired (conventions.md "Parse, then run"): a
+// How a leaf command is wired (docs/design.md, section 10, "Parse, then run"): a
 // `define_*` function declares the subcommand and binds its flags to a plain
 // options struct; the subcommand's callback (run by CLI11 only after the
 // whole command line parsed) copies the global --json/-q into the struct and

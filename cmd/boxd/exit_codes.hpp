@@ -1,5 +1,5 @@
 // The one table that turns an error class into a process exit code
-// (design.md "Output and errors"; `boxd help exit-codes` prints it).
+// (docs/design.md, section 5 "Exit codes"; `boxd help exit-codes` prints it).
 #pragma once
 
 #include <string>

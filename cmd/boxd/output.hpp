@@ -17,7 +17,7 @@ namespace boxd::cli {
 
 class Context;
 
-// A proto message as a JSON object (contracts.md point 5): snake_case proto
+// A proto message as a JSON object (docs/design.md, section 4): snake_case proto
 // field names, all fields present (defaults included, unset sub-messages as
 // their default object), int64/uint64 as JSON numbers, enums by name, bytes
 // as base64.

@@ -350,7 +350,7 @@ std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
   first.set_vm_id(request.vm);
   std::string command = request.command;
   if (request.tty && !request.term.empty() && !command.empty()) {
-    // contracts.md point 4: always single-quoted, `export TERM='xterm-256color'; cmd`.
+    // docs/wire-contract.md section 3: always single-quoted, `export TERM='xterm-256color'; cmd`.
     std::string quoted;
     for (char c : request.term) {
       quoted += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);

@@ -29,7 +29,7 @@ std::string describe_source(const std::string& key, Source s);
 
 struct Endpoint {
   std::string target;   // "host:port" for grpc::CreateChannel
-  bool tls = false;     // scheme rules of boxd-api.md
+  bool tls = false;     // scheme rules: docs/wire-contract.md, section 5
 };
 
 // Parses an api_url: http:// plaintext, https:// TLS, bare host:port TLS

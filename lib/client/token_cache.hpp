@@ -1,4 +1,4 @@
-// The on-disk cache of exchanged JWTs (contracts.md point 3):
+// The on-disk cache of exchanged JWTs (docs/design.md, section 3):
 // <cache_dir>/tokens/<sha256_hex(exchange_url + "\n" + api_key)>.json, mode
 // 0600 in a 0700 directory, {"token": "...", "expires_at": N}. A token is
 // reused until k_token_refresh_margin before it expires.

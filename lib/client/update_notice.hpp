@@ -1,5 +1,5 @@
 // The update notice: a server may advertise the newest CLI version in the
-// `x-boxd-cli-latest` response header (boxd-api.md "Version notice"). When
+// `x-boxd-cli-latest` response header (docs/wire-contract.md, section 9). When
 // it is newer than this binary, the CLI prints one line on stderr, at most
 // once a day, and never where it could get in the way (see notice_allowed).
 #pragma once

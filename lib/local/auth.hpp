@@ -38,7 +38,7 @@ struct AuthResult {
   AuthFailure failure = AuthFailure::None;
   std::string user_id;
   std::string jti;
-  // The message of contracts.md point 6 for the failure ("" when None).
+  // The message of docs/wire-contract.md section 8 for the failure ("" when None).
   std::string message() const;
 };
 

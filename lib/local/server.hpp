@@ -4,7 +4,7 @@
 // file), resolves users and keys, recovers the boxes of a previous run
 // (adopting live ones, booting the ones that should run), starts the gRPC
 // API and the HTTP key exchange, announces itself with the contract lines
-// of contracts.md point 1 and blocks until SIGINT/SIGTERM. On the way out it
+// of docs/design.md section 8 and blocks until SIGINT/SIGTERM. On the way out it
 // stops the boxes' processes but keeps their statuses, so the next start
 // boots them again.
 #pragma once

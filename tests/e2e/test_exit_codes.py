@@ -1,4 +1,4 @@
-"""Exit codes of design.md's table, one per error class (issue 2)."""
+"""Exit codes of the table in docs/design.md (section 5), one per error class (issue 2)."""
 
 import os
 import sys
@@ -102,7 +102,7 @@ def bad_size_is_2_without_the_network(t):
 
 @suite.test
 def the_table_is_documented_in_help(t):
-    # design.md: the table is "documented in `boxd help exit-codes`".
+    # docs/design.md, section 5: the table is printed by `boxd help exit-codes`.
     result = t.cli("alice", server=False).run("help", "exit-codes").expect_ok()
     for code, word in ((2, "usage"), (3, "Authentication"), (4, "NotFound"), (8, "Connection"),
                        (124, "timeout"), (255, "")):

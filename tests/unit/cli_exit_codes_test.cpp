@@ -1,4 +1,4 @@
-// The one exit-code table (design.md) and how run_cli applies it, without a
+// The one exit-code table (docs/design.md, section 5) and how run_cli applies it, without a
 // network: usage errors are found before any call is made.
 #include <doctest/doctest.h>
 

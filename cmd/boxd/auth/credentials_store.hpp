@@ -1,4 +1,4 @@
-// credentials.json (contracts.md point 3): {"NAME": {"api_key": "..."}},
+// credentials.json (docs/design.md, section 3): {"NAME": {"api_key": "..."}},
 // keyed by the active profile, else the environment name. Written
 // atomically (temp file, fsync, rename), mode 0600, in a 0700 directory;
 // other entries are kept as they are.

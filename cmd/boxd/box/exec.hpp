@@ -27,7 +27,7 @@ struct ExecOptions {
 
 CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options);
 void add_box_exec(CLI::App& parent, Context& ctx);
-// The one command string sent to the server (design.md "Exec").
+// The one command string sent to the server (docs/design.md, section 6 "Exec").
 std::string exec_command_string(const ExecOptions& options);
 // Whether local stdin is pumped to the remote command.
 bool exec_relays_stdin(const ExecOptions& options, bool stdin_tty);

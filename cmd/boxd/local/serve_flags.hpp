@@ -11,7 +11,7 @@
 
 namespace boxd::cli {
 
-// Binds the serve flags of contracts.md point 1 to options.
+// Binds the serve flags of docs/design.md, section 8, to options.
 void add_serve_flags(CLI::App& command, local::ServeOptions& options);
 
 // The same flags as argv words (for `local start`). Keys are NOT included:

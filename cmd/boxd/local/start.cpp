@@ -1,5 +1,5 @@
 // `boxd local start`: `boxd local serve` in the background, then the CLI is
-// logged in to it (credentials.json entry "local", contracts.md point 3).
+// logged in to it (credentials.json entry "local", docs/design.md section 3).
 //
 // The server runs in its own session (setsid), with stdin from /dev/null,
 // stdout (the contract lines) in <state_dir>/server.out and stderr appended

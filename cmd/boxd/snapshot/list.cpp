@@ -20,7 +20,7 @@ CLI::App* define_snapshot_list(CLI::App& parent, SnapshotListOptions& options) {
 int run_snapshot_list(const SnapshotListOptions& options, Context& ctx) {
   auto snapshots = ctx.client().list_snapshots();
   if (!options.vm.empty()) {
-    // source_vm is a project field (boxd-api.md, P): a server that does not
+    // source_vm is a project field (P, docs/wire-contract.md section 1): a server that does not
     // set it must not turn the filter into a silently empty list.
     const bool reported = std::any_of(snapshots.begin(), snapshots.end(), [](const auto& s) {
       return !s.source_vm().empty();
