@@ -1,4 +1,4 @@
-// The box's init: `boxd local __box-init NAME BOX_DIR HIDDEN_DIR`.
+// The box's init: `boxd local __box-init NAME BOX_DIR HIDDEN_DIR [ID_BASE]`.
 //
 // The server clone()s this process into new mount, PID, UTS and IPC
 // namespaces and re-executes boxd here, with stdout/stderr appended to
@@ -31,6 +31,35 @@
 // Then pivot_root(".", ".") + a lazy unmount of the old root leaves nothing
 // of the host reachable except through those mounts.
 //
+// User namespace (ID_BASE > 0, see box_idmap.hpp): the init builds the root
+// as host root in its own mount namespace, then creates the box's user
+// namespace (box ids 0..65535 = host ids ID_BASE..ID_BASE+65535) and:
+//   - the host's directories and files are mounted idmapped through it
+//     (open_tree + mount_setattr(MOUNT_ATTR_IDMAP)) before they become the
+//     overlays' lower layers, so host root's files are box root's files
+//     (setuid-root sudo works, apt can replace them in the upper layer) and
+//     nothing is owned by the host's real root inside;
+//   - what the host keeps private is masked: every entry below a host
+//     directory (but /usr, see below) that "other" may not read is covered
+//     by an empty file or an empty opaque directory of the same mode in a
+//     mask layer above the host's (/etc/shadow, SSH host keys, 0600 files,
+//     0700 directories); masks are taken at every boot, so a private file
+//     created on the host later is visible only after the box's next boot
+//     if it is world-readable at all, and /usr is not scanned (package
+//     contents; scanning it costs ~1 s a boot);
+//   - tmpfs mounts (/, /dev, /run, /dev/shm) belong to box root;
+//   - /proc and /sys paths that container runtimes mask are covered (kcore,
+//     keys, timer_list, sched_debug, ..., /sys/firmware), and /proc/sys,
+//     /proc/sysrq-trigger, /proc/irq, /proc/bus are read-only;
+//   - after pivot_root and sethostname the init joins the user namespace
+//     and becomes box root (uid 0 inside, ID_BASE on the host). The mount,
+//     UTS, IPC, PID and network namespaces stay owned by the host's user
+//     namespace: box root can neither undo a mount nor mount anything,
+//     change the hostname, or touch the network configuration.
+// If the kernel or file system refuses an idmapped mount, the lower layers
+// are mounted as they are (host root's files then show as nobody and sudo
+// cannot work) and the console says so.
+//
 // After "ready" is written to fd 3, this process is PID 1 of the box: it
 // reaps orphans forever. SIGTERM makes it SIGTERM then SIGKILL everything
 // else and exit; SIGKILL from the server (stop) makes the kernel kill every
@@ -44,10 +73,14 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <ftw.h>
+#include <grp.h>
+#include <sched.h>
 #include <stdexcept>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,16 +117,45 @@ void make_dir(const fs::path& path, mode_t mode) {
   chmod(path.c_str(), mode);
 }
 
+constexpr std::uint32_t k_id_count = 65536;
+
+struct Layout {
+  fs::path disk;            // BOX_DIR/disk
+  fs::path hidden;          // never shown in the box
+  fs::path layers;          // BOX_DIR/layers: idmapped lowers and masks (this mount ns only)
+  std::uint32_t base = 0;   // host id of box root; 0 = no user namespace
+  int userns = -1;          // the box's user namespace (idmapping), -1 = none
+  bool idmap = false;       // idmapped mounts work here
+};
+
+// The host id that shows as `host_id` inside the box.
+std::uint32_t shift(const Layout& layout, std::uint32_t host_id) {
+  if (layout.base == 0) {
+    return host_id;
+  }
+  return layout.base + (host_id < k_id_count ? host_id : k_id_count - 2);  // else nobody
+}
+
+// Options that make a tmpfs belong to box root.
+std::string owned_by_box(const Layout& layout) {
+  if (layout.base == 0) {
+    return {};
+  }
+  return ",uid=" + std::to_string(layout.base) + ",gid=" + std::to_string(layout.base);
+}
+
 // A directory mirroring `host`'s mode and owner (the merged view of an
-// overlay takes its root's attributes from the upper dir).
-void mirror_dir(const fs::path& path, const struct stat& host) {
+// overlay takes its root's attributes from the upper dir), owned by the
+// box's view of the host's owner.
+void mirror_dir(const fs::path& path, const struct stat& host, const Layout& layout) {
   if (mkdir(path.c_str(), host.st_mode & 07777) < 0 && errno != EEXIST) {
     fail("mkdir " + path.string());
   }
+  const uid_t uid = shift(layout, host.st_uid);
+  const gid_t gid = shift(layout, host.st_gid);
   struct stat st {};
-  if (stat(path.c_str(), &st) == 0 &&
-      (st.st_uid != host.st_uid || st.st_gid != host.st_gid)) {
-    if (chown(path.c_str(), host.st_uid, host.st_gid) < 0) {
+  if (stat(path.c_str(), &st) == 0 && (st.st_uid != uid || st.st_gid != gid)) {
+    if (chown(path.c_str(), uid, gid) < 0) {
       fail("chown " + path.string());
     }
   }
@@ -105,12 +167,91 @@ void make_parents(const fs::path& path) {
   fs::create_directories(path, ec);
 }
 
-void bind_file_readonly(const fs::path& host, const fs::path& target) {
+// The box's user namespace: a child unshares one, we (host root) write its
+// maps, keep an fd on it and let the child go.
+int make_userns(std::uint32_t base) {
+  int to_child[2];
+  int from_child[2];
+  if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
+    fail("pipe");
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    fail("fork");
+  }
+  if (child == 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    // /proc is still the host's: it names us by our host pid, not by the
+    // pid fork() returned in the box's PID namespace.
+    char reply[32] = {};
+    ssize_t n = readlink("/proc/self", reply + 1, sizeof reply - 2);
+    reply[0] = n > 0 && unshare(CLONE_NEWUSER) == 0 ? 'u' : 'x';
+    ssize_t ignored = write(from_child[1], reply, sizeof reply);
+    ignored = read(to_child[0], reply, 1);
+    (void)ignored;
+    _exit(0);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  char reply[32] = {};
+  ssize_t got = read(from_child[0], reply, sizeof reply);
+  close(from_child[0]);
+  int fd = -1;
+  if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == 'u') {
+    reply[sizeof reply - 1] = '\0';
+    const std::string map = "0 " + std::to_string(base) + " " + std::to_string(k_id_count) + "\n";
+    const std::string proc = std::string("/proc/") + (reply + 1) + "/";
+    bool mapped = true;
+    for (const char* file : {"uid_map", "gid_map"}) {
+      int map_fd = open((proc + file).c_str(), O_WRONLY | O_CLOEXEC);
+      mapped = mapped && map_fd >= 0 &&
+               write(map_fd, map.data(), map.size()) == static_cast<ssize_t>(map.size());
+      if (map_fd >= 0) {
+        close(map_fd);
+      }
+    }
+    fd = mapped ? open((proc + "ns/user").c_str(), O_RDONLY | O_CLOEXEC) : -1;
+  }
+  int saved = errno;
+  close(to_child[1]);
+  waitpid(child, nullptr, 0);
+  if (fd < 0) {
+    errno = saved;
+    fail("creating the box's user namespace");
+  }
+  return fd;
+}
+
+// Mounts a clone of the host's `source` (a directory or a file, without the
+// mounts below it) at `target`, idmapped through the box's user namespace.
+// False when the kernel or the file system cannot.
+bool mount_idmapped(const fs::path& source, const fs::path& target, const Layout& layout,
+                    bool read_only) {
+  int tree = open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) {
+    return false;
+  }
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_IDMAP | (read_only ? MOUNT_ATTR_RDONLY : 0);
+  attr.userns_fd = static_cast<std::uint64_t>(layout.userns);
+  bool ok = mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) == 0 &&
+            move_mount(tree, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0;
+  int saved = errno;
+  close(tree);
+  errno = saved;
+  return ok;
+}
+
+void bind_file_readonly(const fs::path& host, const fs::path& target, const Layout& layout) {
   int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     fail("creating " + target.string());
   }
   close(fd);
+  if (layout.idmap && mount_idmapped(host, target, layout, true)) {
+    return;
+  }
   do_mount(host.string(), target, nullptr, MS_BIND);
   mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
 }
@@ -127,13 +268,8 @@ bool is_strict_ancestor(const fs::path& ancestor, const fs::path& path) {
   return p.compare(0, a.size(), a) == 0 && p[a.size()] == '/';
 }
 
-struct Layout {
-  fs::path disk;    // BOX_DIR/disk
-  fs::path hidden;  // never shown in the box
-};
-
-void build_dev(const fs::path& dev) {
-  do_mount("boxdev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m");
+void build_dev(const fs::path& dev, const Layout& layout) {
+  do_mount("boxdev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m" + owned_by_box(layout));
   for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
     fs::path host = fs::path("/dev") / name;
     fs::path target = dev / name;
@@ -146,12 +282,12 @@ void build_dev(const fs::path& dev) {
   }
   make_dir(dev / "pts", 0755);
   do_mount("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC,
-           "newinstance,ptmxmode=0666,mode=0620,gid=5");
+           "newinstance,ptmxmode=0666,mode=0620,gid=" + std::to_string(shift(layout, 5)));
   if (symlink("pts/ptmx", (dev / "ptmx").c_str()) < 0) {
     fail("symlink /dev/ptmx");
   }
   make_dir(dev / "shm", 01777);
-  do_mount("shm", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  do_mount("shm", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + owned_by_box(layout));
   const std::pair<const char*, const char*> links[] = {
       {"fd", "/proc/self/fd"},
       {"stdin", "/proc/self/fd/0"},
@@ -165,24 +301,164 @@ void build_dev(const fs::path& dev) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Masks: what "other" may not read on the host is covered in the box.
+struct MaskScan {
+  const Layout* layout = nullptr;
+  std::size_t host_prefix = 0;  // length of the scanned host dir's path
+  fs::path host_dir;
+  fs::path mask_dir;
+  std::size_t count = 0;
+};
+thread_local MaskScan* t_scan = nullptr;
+
+// Creates `rel`'s parents in the mask layer with the host's attributes (a
+// merged directory takes them from the topmost layer that has it).
+void mask_parents(const MaskScan& scan, const fs::path& rel) {
+  fs::path host = scan.host_dir;
+  fs::path mask = scan.mask_dir;
+  for (const auto& part : rel.parent_path()) {
+    host /= part;
+    mask /= part;
+    struct stat st {};
+    if (lstat(host.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      mirror_dir(mask, st, *scan.layout);
+    }
+  }
+}
+
+void add_mask(MaskScan& scan, const fs::path& rel, const struct stat& st) {
+  mask_parents(scan, rel);
+  const fs::path mask = scan.mask_dir / rel;
+  if (S_ISDIR(st.st_mode)) {
+    mirror_dir(mask, st, *scan.layout);
+    if (setxattr(mask.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0) {
+      fail("marking " + mask.string() + " opaque");
+    }
+  } else {
+    int fd = open(mask.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
+    if (fd < 0) {
+      fail("creating " + mask.string());
+    }
+    if (fchown(fd, shift(*scan.layout, st.st_uid), shift(*scan.layout, st.st_gid)) < 0) {
+      close(fd);
+      fail("chown " + mask.string());
+    }
+    close(fd);
+  }
+  ++scan.count;
+}
+
+int scan_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
+  MaskScan& scan = *t_scan;
+  if (ftw->level == 0 || flag == FTW_SL || flag == FTW_NS) {
+    return FTW_CONTINUE;
+  }
+  const fs::path host(path);
+  if (host == scan.layout->hidden) {
+    return FTW_SKIP_SUBTREE;  // the server's state is handled by populate()
+  }
+  const bool dir = S_ISDIR(st->st_mode);
+  const bool hidden = (st->st_mode & S_IROTH) == 0 || (dir && (st->st_mode & S_IXOTH) == 0);
+  if (!hidden) {
+    return FTW_CONTINUE;
+  }
+  add_mask(scan, fs::path(std::string(path).substr(scan.host_prefix + 1)), *st);
+  return dir ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+}
+
+// Builds the mask layer of one host directory; false when nothing is masked.
+bool build_masks(const fs::path& host, const fs::path& mask_dir, const Layout& layout) {
+  MaskScan scan;
+  scan.layout = &layout;
+  scan.host_dir = host;
+  scan.host_prefix = host.string().size();
+  scan.mask_dir = mask_dir;
+  make_parents(mask_dir);
+  t_scan = &scan;
+  nftw(host.c_str(), scan_entry, 32, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL);
+  t_scan = nullptr;
+  return scan.count > 0;
+}
+
 void mount_overlay(const fs::path& host, const fs::path& target, const fs::path& rel,
                    const struct stat& host_stat, const Layout& layout) {
   fs::path upper = layout.disk / "upper" / rel;
   fs::path work = layout.disk / "work" / rel;
   make_parents(upper.parent_path());
   make_parents(work.parent_path());
-  mirror_dir(upper, host_stat);
+  mirror_dir(upper, host_stat, layout);
   make_dir(work, 0700);
-  std::string options = "lowerdir=" + host.string() + ",upperdir=" + upper.string() +
+  std::string lowers = host.string();
+  if (layout.idmap) {
+    fs::path clone = layout.layers / "lower" / rel;
+    make_parents(clone);
+    if (mount_idmapped(host, clone, layout, true)) {
+      lowers = clone.string();
+    } else {
+      say("boxd: warning: no idmapped mount of " + host.string() + " (" + std::strerror(errno) +
+          "): its files show as nobody in the box");
+    }
+  }
+  if (layout.base > 0 && rel != "usr" &&
+      build_masks(host, layout.layers / "mask" / rel, layout)) {
+    lowers = (layout.layers / "mask" / rel).string() + ":" + lowers;
+  }
+  std::string options = "lowerdir=" + lowers + ",upperdir=" + upper.string() +
                         ",workdir=" + work.string();
   if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) == 0) {
     return;
   }
   int saved = errno;
+  if (layout.base > 0) {
+    // Without the overlay the host's own files would show unmasked.
+    errno = saved;
+    fail("overlay for " + host.string());
+  }
   say("boxd: warning: no overlay for " + host.string() + " (" + std::strerror(saved) +
       "), mounting it read-only");
   do_mount(host.string(), target, nullptr, MS_BIND | MS_REC);
   mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
+}
+
+// Top-level special directories; true when `name` was one.
+bool populate_special(const std::string& name, const fs::path& target, const struct stat& st,
+                      const Layout& layout) {
+  if (name == "proc") {
+    make_dir(target, 0555);
+    do_mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    return true;
+  }
+  if (name == "sys") {
+    make_dir(target, 0555);
+    if (mount("sysfs", target.c_str(), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              nullptr) < 0) {
+      do_mount("/sys", target, nullptr, MS_BIND | MS_REC);
+      mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
+    }
+    return true;
+  }
+  if (name == "dev") {
+    make_dir(target, 0755);
+    build_dev(target, layout);
+    return true;
+  }
+  if (name == "run") {
+    make_dir(target, 0755);
+    do_mount("run", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" + owned_by_box(layout));
+    make_dir(target / "lock", 01777);
+    if (layout.base > 0 && chown((target / "lock").c_str(), layout.base, layout.base) < 0) {
+      fail("chown /run/lock");
+    }
+    return true;
+  }
+  if (name == "home" || name == "root" || name == "tmp") {
+    make_dir(target, st.st_mode & 07777);
+    do_mount((layout.disk / name).string(), target, nullptr, MS_BIND);
+    mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_NODEV, nullptr);
+    return true;
+  }
+  return false;
 }
 
 void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path& rel_dir,
@@ -206,58 +482,31 @@ void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path
         if (symlink(link, target.c_str()) < 0) {
           fail("symlink " + target.string());
         }
+        if (layout.base > 0 && lchown(target.c_str(), layout.base, layout.base) < 0) {
+          fail("chown " + target.string());
+        }
       }
       continue;
     }
     if (S_ISREG(st.st_mode)) {
-      bind_file_readonly(host, target);
+      if (layout.base == 0 || (st.st_mode & S_IROTH) != 0) {
+        bind_file_readonly(host, target, layout);
+      }
       continue;
     }
-    if (!S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(st.st_mode) || (top && populate_special(name, target, st, layout))) {
       continue;
-    }
-    if (top) {
-      if (name == "proc") {
-        make_dir(target, 0555);
-        do_mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-        continue;
-      }
-      if (name == "sys") {
-        make_dir(target, 0555);
-        if (mount("sysfs", target.c_str(), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  nullptr) < 0) {
-          do_mount("/sys", target, nullptr, MS_BIND | MS_REC);
-          mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
-        }
-        continue;
-      }
-      if (name == "dev") {
-        make_dir(target, 0755);
-        build_dev(target);
-        continue;
-      }
-      if (name == "run") {
-        make_dir(target, 0755);
-        do_mount("run", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
-        make_dir(target / "lock", 01777);
-        continue;
-      }
-      if (name == "home" || name == "root" || name == "tmp") {
-        make_dir(target, st.st_mode & 07777);
-        do_mount((layout.disk / name).string(), target, nullptr, MS_BIND);
-        continue;
-      }
     }
     if (host == layout.hidden) {
       make_dir(target, 0755);
       continue;
     }
     if (is_strict_ancestor(host, layout.hidden)) {
-      mirror_dir(target, st);
+      mirror_dir(target, st, layout);
       populate(host, target, rel, layout);
       continue;
     }
-    mirror_dir(target, st);
+    mirror_dir(target, st, layout);
     mount_overlay(host, target, rel, st, layout);
   }
   if (ec) {
@@ -266,20 +515,68 @@ void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path
   }
 }
 
-void build_root(const std::string& name, const fs::path& box_dir, const fs::path& hidden) {
-  Layout layout{box_dir / "disk", hidden};
+// /proc and /sys paths container runtimes hide or make read-only.
+void mask_kernel_files(const fs::path& root) {
+  for (const char* file : {"proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug",
+                           "proc/latency_stats", "proc/timer_stats", "proc/kallsyms"}) {
+    struct stat st {};
+    if (lstat((root / file).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      do_mount("/dev/null", root / file, nullptr, MS_BIND);
+    }
+  }
+  for (const char* dir : {"proc/acpi", "proc/scsi", "proc/asound", "sys/firmware",
+                          "sys/devices/virtual/powercap", "sys/kernel/debug", "sys/kernel/security"}) {
+    if (fs::is_directory(root / dir)) {
+      mount("boxmask", (root / dir).c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            "mode=0555,size=4k");
+    }
+  }
+  for (const char* path : {"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger"}) {
+    const fs::path target = root / path;
+    if (!fs::exists(target)) {
+      continue;
+    }
+    do_mount(target.string(), target, nullptr, MS_BIND | MS_REC);
+    do_mount({}, target, nullptr,
+             MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  }
+}
+
+// Joins the box's user namespace as its root: from here on this process
+// is host uid `base`, with capabilities only over the box's own objects.
+void become_box_root(int userns) {
+  if (setns(userns, CLONE_NEWUSER) < 0) {
+    fail("joining the box's user namespace");
+  }
+  close(userns);
+  if (setgroups(0, nullptr) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+    fail("becoming the box's root");
+  }
+}
+
+void build_root(const std::string& name, const fs::path& box_dir, const fs::path& hidden,
+                std::uint32_t base) {
+  Layout layout{box_dir / "disk", hidden, box_dir / "layers", base, -1, false};
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
     fail("making mounts private");
   }
+  if (base > 0) {
+    layout.userns = make_userns(base);
+    make_dir(layout.layers, 0700);
+    do_mount("boxlayers", layout.layers, "tmpfs", 0, "mode=0700");
+    make_dir(layout.layers / "lower", 0700);
+    layout.idmap = true;
+  }
   const fs::path root = box_dir / "rootfs";
   make_dir(root, 0755);
-  do_mount("boxroot", root, "tmpfs", 0, "mode=0755");
+  do_mount("boxroot", root, "tmpfs", 0, "mode=0755" + owned_by_box(layout));
   populate("/", root, {}, layout);
   for (const char* dir : {"proc", "sys", "dev", "tmp", "home", "root", "run"}) {
     if (!fs::exists(root / dir)) {
       throw std::runtime_error(std::string("the host has no /") + dir);
     }
   }
+  mask_kernel_files(root);
   say("boxd: root ready");
   if (chdir(root.c_str()) < 0) {
     fail("chdir to the new root");
@@ -297,6 +594,10 @@ void build_root(const std::string& name, const fs::path& box_dir, const fs::path
     fail("sethostname");
   }
   say("boxd: hostname " + name);
+  if (layout.userns >= 0) {
+    become_box_root(layout.userns);
+    say("boxd: user namespace: box root is host uid " + std::to_string(base));
+  }
 }
 
 void on_signal(int /*sig*/) {}
@@ -343,15 +644,19 @@ int run_init() {
 int box_init_main(int argc, char** argv) {
   // argv: boxd local __box-init NAME BOX_DIR HIDDEN_DIR
   if (argc < 6) {
-    std::fprintf(stderr, "usage: boxd local __box-init NAME BOX_DIR HIDDEN_DIR\n");
+    std::fprintf(stderr, "usage: boxd local __box-init NAME BOX_DIR HIDDEN_DIR [ID_BASE]\n");
     return 2;
   }
   const std::string name = argv[3];
   const fs::path box_dir = argv[4];
   const fs::path hidden = argv[5];
+  std::uint32_t base = 0;
+  if (argc > 6) {
+    base = static_cast<std::uint32_t>(std::strtoul(argv[6], nullptr, 10));
+  }
   say("boxd: booting box " + name);
   try {
-    build_root(name, box_dir, hidden);
+    build_root(name, box_dir, hidden, base);
   } catch (const std::exception& e) {
     std::string message = std::string("error: ") + e.what() + "\n";
     say(std::string("boxd: ") + message.substr(0, message.size() - 1));

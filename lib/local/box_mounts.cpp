@@ -34,6 +34,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "common/error.hpp"
@@ -141,6 +142,34 @@ ChildFailure run_in_namespace(int ns_fd, Body&& body) {
   return failure;
 }
 
+// A box with a user namespace of its own sees the disk idmapped through it:
+// files stored as box ids (boxd = 1000) show as the box's own ids whichever
+// box the disk is attached to. Without one, the tree stays as it is.
+void idmap_to_box(int tree, int init_pid) {
+  const std::string path = "/proc/" + std::to_string(init_pid) + "/ns/user";
+  struct stat box_ns {};
+  struct stat our_ns {};
+  if (stat(path.c_str(), &box_ns) < 0 || stat("/proc/self/ns/user", &our_ns) < 0 ||
+      box_ns.st_ino == our_ns.st_ino) {
+    return;
+  }
+  int userns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (userns < 0) {
+    return;
+  }
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<std::uint64_t>(userns);
+  int rc = mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+  int saved = errno;
+  close(userns);
+  if (rc < 0) {
+    close(tree);
+    errno = saved;
+    throw_errno("idmapping the disk for the box");
+  }
+}
+
 }  // namespace
 
 void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesystem::path& source,
@@ -152,6 +181,7 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
   if (tree < 0) {
     throw_errno("open_tree " + source.string());
   }
+  idmap_to_box(tree, init_pid);
   int ns = -1;
   try {
     ns = open_mnt_ns(init_pid, start_time);

@@ -11,6 +11,16 @@
 //   console.log        the init's output, appended at every boot
 // create() seeds upper/etc with passwd and group (user boxd, uid 1000),
 // hostname, hosts and, when the host has /etc/sudoers.d, a NOPASSWD entry.
+//   idmap              the box's host id range (box_idmap.hpp)
+//   disk/.idbase       the range the disk's files are owned by
+//
+// User namespace: each box has an id range of its own (box_idmap.hpp); the
+// init builds the root as host root and then joins the box's user namespace
+// (box_init.cpp). boot() shifts the disk to the box's range first (a fork,
+// a snapshot or an older disk comes with another one). exec() joins the
+// box's user namespace last, after the namespaces the host's user namespace
+// owns, so a command is box uid 1000 = host uid base+1000 with no
+// capabilities outside the box.
 //
 // The state the server must not expose to boxes: when the box dir is
 // <state>/boxes/<id>, the whole <state> is hidden from the box; otherwise the
@@ -34,6 +44,7 @@
 // a frozen process cannot die.
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "local/box_idmap.hpp"
 #include "local/box_mounts.hpp"
 #include "local/runtime_support.hpp"
 
@@ -67,6 +78,13 @@ using namespace std::chrono_literals;
 constexpr int k_box_uid = 1000;
 constexpr int k_box_gid = 1000;
 constexpr auto k_boot_timeout = 30s;
+constexpr const char* k_box_sudoers =
+    "Defaults\tenv_reset\n"
+    "Defaults\tmail_badpass\n"
+    "Defaults\tsecure_path=\"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\n"
+    "root\tALL=(ALL:ALL) ALL\n"
+    "%sudo\tALL=(ALL:ALL) ALL\n"
+    "@includedir /etc/sudoers.d\n";
 constexpr const char* k_box_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string read_text(const fs::path& path) {
@@ -323,6 +341,20 @@ std::string with_box_entry(const std::string& host_text, const std::string& entr
   return out + entry + "\n";
 }
 
+// One shadow-style line per entry of a passwd/group text: NAME + tail.
+std::string shadow_for(const std::string& entries, const std::string& tail) {
+  std::istringstream in(entries);
+  std::string out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon != std::string::npos && colon > 0) {
+      out += line.substr(0, colon) + tail + "\n";
+    }
+  }
+  return out;
+}
+
 void mirror_host_dir(const fs::path& path, const fs::path& host) {
   ensure_dir(path, 0755);
   struct stat st {};
@@ -334,9 +366,13 @@ void mirror_host_dir(const fs::path& path, const fs::path& host) {
   }
 }
 
-void write_owned(const fs::path& path, const std::string& text, unsigned mode) {
+// Written as box root's: host root on a disk not yet shifted to the box's
+// id range (create), the range's base on a shifted one (box_idmap.hpp).
+void write_owned(const fs::path& disk, const fs::path& path, const std::string& text,
+                 unsigned mode) {
   write_file_atomic(path, text, mode);
-  if (chown(path.c_str(), 0, 0) < 0) {
+  const std::uint32_t base = disk_id_base(disk);
+  if (chown(path.c_str(), base, base) < 0) {
     throw_errno("chown " + path.string());
   }
 }
@@ -352,8 +388,8 @@ fs::path hidden_dir_of(const BoxSpec& box) {
 
 void write_identity(const BoxSpec& box) {
   const fs::path etc = box.dir / "disk" / "upper" / "etc";
-  write_owned(etc / "hostname", box.name + "\n", 0644);
-  write_owned(etc / "hosts",
+  write_owned(box.dir / "disk", etc / "hostname", box.name + "\n", 0644);
+  write_owned(box.dir / "disk", etc / "hosts",
               "127.0.0.1\tlocalhost\n127.0.1.1\t" + box.name +
                   "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
               0644);
@@ -394,15 +430,23 @@ class NamespaceRuntime final : public Runtime {
     const fs::path etc = disk / "upper" / "etc";
     mirror_host_dir(etc, "/etc");
     const std::string shell = box_shell();
-    write_owned(etc / "passwd",
+    write_owned(box.dir / "disk", etc / "passwd",
                 with_box_entry(read_text("/etc/passwd"),
                                "boxd:x:1000:1000::/home/boxd:" + shell),
                 0644);
-    write_owned(etc / "group", with_box_entry(read_text("/etc/group"), "boxd:x:1000:"), 0644);
+    write_owned(box.dir / "disk", etc / "group", with_box_entry(read_text("/etc/group"), "boxd:x:1000:"), 0644);
     write_identity(box);
+    // The host's shadow files are masked in the box (not readable by
+    // others); PAM (sudo's account check) needs an entry per user: no
+    // password for anyone, nothing expires.
+    write_owned(box.dir / "disk", etc / "shadow", shadow_for(read_text(etc / "passwd"), ":*:20000:0:99999:7:::"), 0640);
+    write_owned(box.dir / "disk", etc / "gshadow", shadow_for(read_text(etc / "group"), ":*::"), 0640);
     if (fs::is_directory("/etc/sudoers.d")) {
       mirror_host_dir(etc / "sudoers.d", "/etc/sudoers.d");
-      write_owned(etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n", 0440);
+      write_owned(box.dir / "disk", etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n", 0440);
+      // The host's own /etc/sudoers is not readable by others, so the box
+      // never sees it (box_init.cpp masks it): the box gets Debian's default.
+      write_owned(box.dir / "disk", etc / "sudoers", k_box_sudoers, 0440);
     }
   }
 
@@ -427,6 +471,7 @@ class NamespaceRuntime final : public Runtime {
     }
     remove_tree(to / "work");
     ensure_dir(to / "work", 0700);
+    set_disk_id_base(to, disk_id_base(from));
     if (fs::is_directory(to / "upper" / "etc")) {
       write_identity(dst);
     }
@@ -438,6 +483,8 @@ class NamespaceRuntime final : public Runtime {
     }
     ensure_dir(box.dir / "disk" / "work", 0700);
     ensure_dir(box.dir / "rootfs", 0755);
+    const std::uint32_t id_base = box_id_base(box.dir);
+    ensure_disk_ids(box.dir / "disk", id_base);
     const fs::path box_dir = fs::weakly_canonical(box.dir);
     const std::string hidden = hidden_dir_of(box).string();
     for (const auto& path : {box_dir.string(), hidden}) {
@@ -451,7 +498,7 @@ class NamespaceRuntime final : public Runtime {
     std::string exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
                                                                          : "/proc/self/exe";
     std::vector<std::string> argv_strings = {"boxd", "local", "__box-init", box.name,
-                                             box_dir.string(), hidden};
+                                             box_dir.string(), hidden, std::to_string(id_base)};
     std::vector<std::string> env_strings = {std::string("PATH=") + k_box_path, "HOME=/root"};
     auto argv = c_strings(argv_strings);
     auto envp = c_strings(env_strings);
@@ -605,6 +652,7 @@ class NamespaceRuntime final : public Runtime {
 
   void destroy(const BoxSpec& box) override {
     m_freezer.remove(box.id);
+    release_box_ids(box.dir);
     remove_tree(box.dir);
   }
 
@@ -630,6 +678,15 @@ class NamespaceRuntime final : public Runtime {
         throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
       }
       ns_fds.push_back(fd);
+    }
+    // The box's user namespace is joined last (runtime_spawn.cpp): the
+    // others belong to the host's user namespace and need host root.
+    std::string user_ns = "/proc/" + std::to_string(handle.init_pid) + "/ns/user";
+    int user_fd = ns_link(handle.init_pid, "user") != ns_link(getpid(), "user")
+                      ? open(user_ns.c_str(), O_RDONLY | O_CLOEXEC)
+                      : -1;
+    if (user_fd >= 0) {
+      ns_fds.push_back(user_fd);
     }
     // The fds are of the right process only if it is still the same one.
     if (!process_matches(handle.init_pid, handle.init_start_time)) {
@@ -661,6 +718,10 @@ class NamespaceRuntime final : public Runtime {
     plan.uid = k_box_uid;
     plan.gid = k_box_gid;
     plan.ns_fds = ns_fds;
+    if (user_fd >= 0) {
+      plan.userns_fd = user_fd;
+      plan.pty_uid = static_cast<int>(box_id_base(box.dir)) + k_box_uid;
+    }
     plan.cgroup_procs_fd = m_freezer.open_procs(box.id);
     try {
       auto process = spawn_process(plan);
@@ -692,6 +753,16 @@ class NamespaceRuntime final : public Runtime {
   }
 
   std::string home_in_root() const override { return "/home/boxd"; }
+
+  std::vector<IsolationLayer> isolation() const override {
+    return {
+        {"user namespace", true,
+         "box root and boxd map to a host id range of the box's own (2^30 and up)"},
+        {"root file system", true,
+         "overlay per box, host directories idmapped read-only below it; host files not "
+         "readable by others masked; /home, /root, /tmp, the server's state not shown"},
+    };
+  }
 
   void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
                   const std::string& target, bool read_only) override {
@@ -730,7 +801,8 @@ bool namespace_runtime_supported(std::string* why) {
       reason = "the kernel has no overlayfs";
       return;
     }
-    long pid = syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+    long pid = syscall(SYS_clone,
+                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | SIGCHLD,
                        0, 0, 0, 0);
     if (pid == 0) {
       _exit(0);

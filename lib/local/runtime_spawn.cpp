@@ -521,6 +521,8 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   const int* ns_fds = plan.ns_fds.data();
   const std::size_t ns_count = plan.ns_fds.size();
   const int cgroup_fd = plan.cgroup_procs_fd;
+  const int userns_fd = plan.userns_fd;
+  const int pty_uid = plan.pty_uid >= 0 ? plan.pty_uid : plan.uid;
   const int fd_socket_write = fd_socket[1];
   struct winsize initial_size {};
   initial_size.ws_col = static_cast<unsigned short>(plan.cols == 0 ? 80 : plan.cols);
@@ -535,7 +537,7 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
       become_command(args);
     }
     for (std::size_t i = 0; i < ns_count; ++i) {
-      if (setns(ns_fds[i], 0) < 0) {
+      if (ns_fds[i] != userns_fd && setns(ns_fds[i], 0) < 0) {
         child_fail(report.write, k_stage_setns);
       }
     }
@@ -550,7 +552,7 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
         child_fail(report.write, k_stage_pty);
       }
       ioctl(master, TIOCSWINSZ, &initial_size);
-      if (args.uid >= 0 && fchown(slave, static_cast<uid_t>(args.uid), static_cast<gid_t>(-1)) < 0) {
+      if (pty_uid >= 0 && fchown(slave, static_cast<uid_t>(pty_uid), static_cast<gid_t>(-1)) < 0) {
         child_fail(report.write, k_stage_pty);
       }
       if (!send_fd(fd_socket_write, master)) {
@@ -558,6 +560,9 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
       }
       close(master);
       args.stdio[0] = args.stdio[1] = args.stdio[2] = slave;
+    }
+    if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
+      child_fail(report.write, k_stage_setns);
     }
     long grandchild = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
     if (grandchild < 0) {

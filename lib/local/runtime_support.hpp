@@ -29,6 +29,10 @@ struct SpawnPlan {
   // non-empty the command runs as a grandchild created with CLONE_PARENT so
   // that it lands inside the target PID namespace yet stays our child.
   std::vector<int> ns_fds;
+  // The box's user namespace (also in ns_fds, last): joined after the PTY
+  // is made, which then belongs to host uid pty_uid (the box user's host id).
+  int userns_fd = -1;
+  int pty_uid = -1;
   int cgroup_procs_fd = -1;        // written "0" before the command starts
 };
 
