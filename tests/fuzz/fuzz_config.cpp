@@ -15,10 +15,13 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using boxd::fuzz::require;
   const auto field = boxd::fuzz::fields(boxd::fuzz::as_text(data, size), 7);
-  const std::map<std::string, std::string> env = {
-      {"BOXD_PROFILE", field[2]},      {"BOXD_ENVIRONMENT", field[3]}, {"BOXD_API_URL", field[4]},
-      {"BOXD_EXCHANGE_URL", field[5]}, {"BOXD_API_KEY", field[6]}};
-  const boxd::client::Getenv getenv = [&env](const std::string& name) -> std::optional<std::string> {
+  const std::map<std::string, std::string> env = {{"BOXD_PROFILE", field[2]},
+                                                  {"BOXD_ENVIRONMENT", field[3]},
+                                                  {"BOXD_API_URL", field[4]},
+                                                  {"BOXD_EXCHANGE_URL", field[5]},
+                                                  {"BOXD_API_KEY", field[6]}};
+  const boxd::client::Getenv getenv =
+      [&env](const std::string& name) -> std::optional<std::string> {
     const auto it = env.find(name);
     if (it == env.end() || it->second.empty()) {
       return std::nullopt;

@@ -49,8 +49,11 @@ std::optional<std::uint64_t> reference(std::string_view text) {
     unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
   }
   int shift = -1;
-  const char* const k_units[][3] = {
-      {"", "b", "b"}, {"k", "kb", "kib"}, {"m", "mb", "mib"}, {"g", "gb", "gib"}, {"t", "tb", "tib"}};
+  const char* const k_units[][3] = {{"", "b", "b"},
+                                    {"k", "kb", "kib"},
+                                    {"m", "mb", "mib"},
+                                    {"g", "gb", "gib"},
+                                    {"t", "tb", "tib"}};
   for (int u = 0; u < 5; ++u) {
     for (const char* name : k_units[u]) {
       if (unit == name) {
