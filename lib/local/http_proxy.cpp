@@ -179,8 +179,8 @@ bool valid_host(const std::string& host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     return host.find_first_not_of("0123456789abcdef:.", 1) == host.size() - 1;
   }
-  return !host.empty() && host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") ==
-                              std::string::npos;
+  return !host.empty() &&
+         host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") == std::string::npos;
 }
 
 std::string peer_address(int fd) {

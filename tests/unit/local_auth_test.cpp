@@ -44,8 +44,8 @@ TEST_CASE("missing, malformed, foreign, expired and revoked tokens are refused")
   CHECK(auth.check("Bearer " + foreign).failure == AuthFailure::Invalid);
   // A header whose "alg" is not a string is invalid, not an exception (the
   // Exec RPC authenticates outside the handler's try; found by fuzz_jwt).
-  const auto odd_alg = boxd::base64url_encode(R"({"alg":1})") + "." +
-                       foreign.substr(foreign.find('.') + 1);
+  const auto odd_alg =
+      boxd::base64url_encode(R"({"alg":1})") + "." + foreign.substr(foreign.find('.') + 1);
   CHECK(auth.check("Bearer " + odd_alg).failure == AuthFailure::Invalid);
 
   const auto secret = load_or_create_secret(dir.path());
