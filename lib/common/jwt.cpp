@@ -137,9 +137,11 @@ std::optional<JwtClaims> jwt_verify(std::string_view token, std::string_view sec
   if (!header) {
     return std::nullopt;
   }
+  // Compared as JSON: an "alg" that is not a string (value() would throw on
+  // it) is just not HS256.
   auto header_json = nlohmann::json::parse(*header, nullptr, false);
-  if (header_json.is_discarded() || !header_json.is_object() ||
-      header_json.value("alg", "") != "HS256") {
+  if (header_json.is_discarded() || !header_json.is_object() || !header_json.contains("alg") ||
+      header_json["alg"] != "HS256") {
     return std::nullopt;
   }
   const std::string expected = hmac_sha256(secret, token.substr(0, second));

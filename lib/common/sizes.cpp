@@ -16,6 +16,19 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// floor(frac / scale * 2^shift) without overflow (frac < scale <= 10^9,
+// shift <= 40): long division, 10 bits at a time.
+std::uint64_t scaled_fraction(std::uint64_t frac, std::uint64_t scale, int shift) {
+  std::uint64_t result = 0;
+  std::uint64_t rest = frac;
+  for (int done = 0; done < shift; done += 10) {
+    rest <<= 10;
+    result = (result << 10) + rest / scale;
+    rest %= scale;
+  }
+  return result;
+}
+
 }  // namespace
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
@@ -53,28 +66,29 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
     return std::nullopt;
   }
   const std::string unit = lower(text.substr(i));
-  std::uint64_t multiplier = 0;
+  int shift = 0;
   if (unit.empty() || unit == "b") {
-    multiplier = 1;
+    shift = 0;
   } else if (unit == "k" || unit == "kb" || unit == "kib") {
-    multiplier = 1ULL << 10;
+    shift = 10;
   } else if (unit == "m" || unit == "mb" || unit == "mib") {
-    multiplier = 1ULL << 20;
+    shift = 20;
   } else if (unit == "g" || unit == "gb" || unit == "gib") {
-    multiplier = 1ULL << 30;
+    shift = 30;
   } else if (unit == "t" || unit == "tb" || unit == "tib") {
-    multiplier = 1ULL << 40;
+    shift = 40;
   } else {
     return std::nullopt;
   }
-  if (multiplier == 1 && frac != 0) {
+  if (shift == 0 && frac != 0) {
     return std::nullopt;  // fractional bytes
   }
-  if (whole > UINT64_MAX / multiplier) {
+  if (whole > (UINT64_MAX >> shift)) {
     return std::nullopt;
   }
-  const std::uint64_t result = whole * multiplier + (frac * multiplier) / frac_scale;
-  return result;
+  // Cannot overflow: whole << shift leaves the low `shift` bits free and
+  // the fraction is below 2^shift.
+  return (whole << shift) + scaled_fraction(frac, frac_scale, shift);
 }
 
 std::string format_size(std::uint64_t bytes) {

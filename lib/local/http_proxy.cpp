@@ -172,6 +172,17 @@ std::string host_of(const std::string& head) {
   return "";
 }
 
+// A host as host_of returns it that can name a box or a domain: a DNS-ish
+// name or a bracketed IPv6 literal. Anything else (white space, a second
+// colon, a line break folded into the value) is a malformed request.
+bool valid_host(const std::string& host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    return host.find_first_not_of("0123456789abcdef:.", 1) == host.size() - 1;
+  }
+  return !host.empty() &&
+         host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") == std::string::npos;
+}
+
 std::string peer_address(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
@@ -602,8 +613,8 @@ void HttpProxy::serve_connection(int client_fd) {
 
     // Route this request by its own Host header.
     const std::string host = host_of(head);
-    if (host.empty()) {
-      send_error(client_fd, 400, "no Host header");
+    if (!valid_host(host)) {
+      send_error(client_fd, 400, host.empty() ? "no Host header" : "malformed Host header");
       return;
     }
     const auto request_framing = framing_of(head, true);

@@ -26,6 +26,7 @@
 #include "common/files.hpp"
 #include "common/paths.hpp"
 #include "local/auth.hpp"
+#include "local/exchange_body.hpp"
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
 #include "local/service.hpp"
@@ -164,15 +165,14 @@ void add_exchange_routes(httplib::Server& http, Auth& auth,
   http.Post("/api/v1/auth/token", [&auth, log](const httplib::Request& req,
                                               httplib::Response& res) {
     using nlohmann::json;
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("api_key") ||
-        !body["api_key"].is_string()) {
+    const auto api_key = api_key_from_exchange_body(req.body);
+    if (!api_key) {
       res.status = 400;
       res.set_content(json{{"error", "expected a JSON body {\"api_key\": \"...\"}"}}.dump(),
                       "application/json");
       return;
     }
-    auto issued = auth.exchange(body["api_key"].get<std::string>());
+    auto issued = auth.exchange(*api_key);
     if (!issued) {
       res.status = 401;
       res.set_content(json{{"error", "invalid API key"}}.dump(), "application/json");

@@ -30,7 +30,9 @@ How it works and what can go wrong:
   its servers, and kills any process still running from its temp directory.
   On failure the directory is kept (server logs, every command with its
   output in commands.log) and its path is printed.
-- The file exits nonzero on any failure and closes with `N passed, N failed`.
+- The file exits nonzero on any failure and closes with `N passed, N failed`;
+  when every test was skipped it exits 77 (SKIP_EXIT), which ctest reports as
+  skipped, not passed.
 
 Python 3 stdlib only (run with /usr/bin/python3).
 """
@@ -58,6 +60,9 @@ BOB_KEY = "bxd_bob00000000000000000000000000000000000"
 USERS = {"alice": ALICE_KEY, "bob": BOB_KEY}
 
 SERVER_READY_TIMEOUT = 30.0
+# Exit code of a suite none of whose tests could run here (every one raised
+# Skip): tests/CMakeLists.txt sets it as the suites' SKIP_RETURN_CODE.
+SKIP_EXIT = 77
 DEFAULT_RUN_TIMEOUT = 30.0
 
 
@@ -657,6 +662,8 @@ class Suite:
         if skipped:
             print(f"{skipped} skipped")
         print(f"{passed} passed, {failed} failed", flush=True)
+        if skipped and not passed and not failed:
+            sys.exit(SKIP_EXIT)  # the whole suite cannot run here: ctest shows SKIP
         sys.exit(1 if failed else 0)
 
     def teardown(self):

@@ -62,6 +62,12 @@ TEST_CASE("sizes") {
   CHECK_FALSE(parse_size("1.5"));
   CHECK_FALSE(parse_size("99999999999999999999"));
   CHECK_FALSE(parse_size("20000000000T"));
+  // Found by tests/fuzz/fuzz_sizes: the fraction of a T size overflowed
+  // 64 bits (frac * 2^40) and gave a wrong, smaller size.
+  CHECK(parse_size("1.999999999T") == 2199023254452ULL);
+  CHECK(parse_size("0.5T") == 1ULL << 39);
+  CHECK(parse_size("16777215.999999999T") == 18446744073709550516ULL);
+  CHECK_FALSE(parse_size("16777216T"));
   CHECK(format_size(0) == "0B");
   CHECK(format_size(4ULL << 30) == "4GiB");
   CHECK(format_size(1536ULL << 20) == "1.5GiB");
@@ -143,6 +149,13 @@ TEST_CASE("JWT sign and verify") {
   std::string none = base64url_encode(R"({"alg":"none"})") + "." + forged_payload + ".";
   CHECK_FALSE(jwt_verify(none, "secret"));
   CHECK_FALSE(jwt_verify("garbage", "secret"));
+  // Found by tests/fuzz/fuzz_jwt: an "alg" that is not a string threw
+  // nlohmann::json::type_error out of jwt_verify (every RPC's first step).
+  for (const char* header : {R"({"alg":1})", R"({"alg":["HS256"]})", R"({"alg":null})", "{}"}) {
+    const std::string input = base64url_encode(header) + "." + forged_payload;
+    CHECK_NOTHROW(CHECK_FALSE(jwt_verify(input + ".", "secret")));
+    CHECK_NOTHROW(CHECK_FALSE(jwt_verify(input + "." + base64url_encode(input), "secret")));
+  }
   CHECK_FALSE(jwt_verify("a.b.c.d", "secret"));
   auto unverified = jwt_decode_unverified(forged);
   REQUIRE(unverified);

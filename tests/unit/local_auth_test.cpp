@@ -42,6 +42,11 @@ TEST_CASE("missing, malformed, foreign, expired and revoked tokens are refused")
   claims.expires_at = 4102444800;  // 2100
   const auto foreign = boxd::jwt_sign(claims, "another-secret-another-secret-xx");
   CHECK(auth.check("Bearer " + foreign).failure == AuthFailure::Invalid);
+  // A header whose "alg" is not a string is invalid, not an exception (the
+  // Exec RPC authenticates outside the handler's try; found by fuzz_jwt).
+  const auto odd_alg =
+      boxd::base64url_encode(R"({"alg":1})") + "." + foreign.substr(foreign.find('.') + 1);
+  CHECK(auth.check("Bearer " + odd_alg).failure == AuthFailure::Invalid);
 
   const auto secret = load_or_create_secret(dir.path());
   claims.expires_at = 2;  // long ago
