@@ -21,6 +21,7 @@ it matters at once), and never touches anything off this machine.
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import stat
@@ -76,6 +77,44 @@ class SecuritySuite(Suite):
                   "(a real server with the namespace runtime)")
             sys.exit(SKIP_EXIT)
         super().main()
+
+    def use_server_with_state_in_var_lib(self):
+        """Makes the suite's server one whose state dir is where an installed
+        server keeps it (/var/lib/<token>/state, parent mode 0700), not in the
+        suite's temp dir under /tmp (which every box replaces by its own /tmp,
+        so a test there would pass without any defence)."""
+        expect(self._server is None, "the suite's server is already in use")
+        base = Path("/var/lib") / token()
+        base.mkdir(mode=0o700)
+        server = self.new_server("server", start=False)
+        server.state_dir = base / "state"
+        self._server = server
+
+        def remove():
+            self.kill_host_processes_mentioning(str(base))
+            with open("/proc/self/mountinfo") as f:
+                mounted = [line.split()[4] for line in f if line.split()[4].startswith(str(base))]
+            if mounted:
+                print(f"note: left {base} in place: still mounted there: {mounted[:3]}")
+                return
+            shutil.rmtree(base, ignore_errors=True)
+
+        self.at_end(remove)
+        return server
+
+    def kill_host_processes_mentioning(self, text):
+        """Kills (by pid) host processes whose command line contains `text`."""
+        marker = text.encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker not in f.read():
+                        continue
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                continue
 
     # -- host side ------------------------------------------------------------
 
@@ -137,6 +176,28 @@ class SecuritySuite(Suite):
             except ProcessLookupError:
                 pass
         return pids
+
+    def host_loop_disk(self):
+        """A host block device the box must not read: a read-only loop device
+        over a small ext4 image holding a secret file (detached at the end).
+        Returns (major, minor, sha256 of its first 4 MiB, file name, secret)."""
+        import hashlib
+        src = self.dir / "loop-src"
+        src.mkdir()
+        name, secret = "secret.txt", token("loop-secret")
+        (src / name).write_text(secret + "\n")
+        image = self.dir / "loop.img"
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(src), str(image), "8M"], check=True,
+                       capture_output=True, timeout=60)
+        device = subprocess.run(["losetup", "--find", "--show", "--read-only", str(image)],
+                                check=True, capture_output=True, text=True,
+                                timeout=30).stdout.strip()
+        self.at_end(lambda: subprocess.run(["losetup", "-d", device], capture_output=True,
+                                           timeout=30))
+        rdev = os.stat(device).st_rdev
+        with open(image, "rb") as f:
+            digest = hashlib.sha256(f.read(4 << 20)).hexdigest()
+        return os.major(rdev), os.minor(rdev), digest, name, secret
 
     # -- inside a box ---------------------------------------------------------
 
@@ -298,6 +359,28 @@ def port_of(url):
     return int(url.rstrip("/").rsplit(":", 1)[1].split("/")[0])
 
 
+def tcp_connections(port):
+    """Every TCP connection (not listener) of this network namespace with
+    `port` at either end, as (local, remote, state) from /proc/net/tcp{,6}.
+    Closed ones stay in TIME_WAIT for a minute, so a connection made and
+    closed between two calls still shows up as new."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, state = fields[1], fields[2], fields[3]
+            if state == "0A":
+                continue
+            ports = {int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)}
+            if port in ports:
+                found.add((local, remote))
+    return found
+
+
 class AbstractListener:
     """A host listener on an abstract unix socket that counts connections
     and greets each with a banner."""
@@ -334,30 +417,37 @@ class AbstractListener:
 
 
 class SlowClients:
-    """N TCP connections that send part of a request head and then nothing."""
+    """N TCP connections that send part of a request head and then nothing
+    (or, with drip, one more header byte per second: slowloris), never the
+    blank line that ends the head."""
 
-    def __init__(self, host, port, count, partial):
+    def __init__(self, host, port, count, partial, drip=False):
         self.socks = []
+        self.stopping = threading.Event()
         for _ in range(count):
             s = socket.create_connection((host, port), timeout=5)
             s.sendall(partial)
             self.socks.append(s)
+        self.thread = None
+        if drip:
+            self.thread = threading.Thread(target=self._drip, daemon=True)
+            self.thread.start()
 
-    def still_open(self):
-        """How many of them the server has not closed (yet)."""
-        alive = 0
-        for s in self.socks:
-            s.setblocking(False)
-            try:
-                data = s.recv(1, socket.MSG_PEEK)
-                alive += 0 if data == b"" else 1
-            except BlockingIOError:
-                alive += 1
-            except OSError:
-                pass
-        return alive
+    def _drip(self):
+        line = b"\r\nX-Slow: " + b"a" * 4096
+        i = 0
+        while not self.stopping.wait(1.0):
+            for s in list(self.socks):
+                try:
+                    s.send(line[i % len(line):i % len(line) + 1])
+                except OSError:
+                    pass
+            i += 1
 
     def close(self):
+        self.stopping.set()
+        if self.thread:
+            self.thread.join(3)
         for s in self.socks:
             try:
                 s.close()

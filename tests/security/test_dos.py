@@ -45,9 +45,9 @@ def slow_connections_do_not_block_the_key_exchange(t):
     t.require_isolation()
     port = port_of(t.server.exchange_url)
     slow = SlowClients("127.0.0.1", port, SLOW_CLIENTS,
-                       b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Le")
+                       b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x", drip=True)
     try:
-        time.sleep(0.5)
+        time.sleep(2.5)
         ok, secs, detail = exchange_works(t)
         expect(ok and secs < RESPONSIVE_SECS,
                f"ATTACK WORKED: with {SLOW_CLIENTS} connections that never finish their "
@@ -62,9 +62,9 @@ def slow_connections_do_not_block_the_key_exchange(t):
 def slow_connections_do_not_block_the_proxy(t):
     t.require_isolation()
     port = port_of(t.server.proxy_url)
-    slow = SlowClients("127.0.0.1", port, SLOW_CLIENTS, b"GET / HTTP/1.1\r\nHost: x")
+    slow = SlowClients("127.0.0.1", port, SLOW_CLIENTS, b"GET / HTTP/1.1\r\nHost: x", drip=True)
     try:
-        time.sleep(0.5)
+        time.sleep(2.5)
         (status, _body), secs = timed(lambda: http_get(t.server.proxy_url,
                                                        f"{token('nobody')}.localhost", "/",
                                                        timeout=RESPONSIVE_SECS * 2))
@@ -216,43 +216,52 @@ def disk_sizes_beyond_the_filesystem_are_refused(t):
         t.alice.run("disk", "destroy", name, "--yes", timeout=60)
 
 
+def create_until_refused(cli, prefix, size, tries, made):
+    """Creates disks until one is refused (its Result) or `tries` were made (None)."""
+    for _ in range(tries):
+        name = f"{prefix}-{len(made)}-{os.getpid()}"
+        result = cli.run("disk", "create", name, "--size", size, timeout=120)
+        if result.code != 0:
+            return result
+        made.append(name)
+    return None
+
+
 @suite.test
-def disk_count_and_bytes_beyond_a_quota_are_refused(t):
+def disk_bytes_beyond_the_filesystem_are_refused(t):
+    # Disks of a third of the file system each: a quota (or the file system
+    # check) must stop the user's total before it exceeds the file system.
     t.require_isolation()
-    fs_bytes = filesystem_bytes(t.server.state_dir)
+    fs_gib = filesystem_bytes(t.server.state_dir) >> 30
+    third_gib = max(1, fs_gib // 3)
     made = []
     try:
-        # Bytes: disks of a third of the file system each; a quota (or the
-        # file system) must stop the total before it exceeds the file system.
-        third_gib = max(1, fs_bytes // 3 // (1 << 30))
-        refused = None
-        for i in range(6):
-            name = f"{t.box_name('big')}"
-            result = t.bob.run("disk", "create", name, "--size", f"{third_gib}G", timeout=120)
-            if result.code != 0:
-                refused = result
-                break
-            made.append(name)
+        refused = create_until_refused(t.bob, "third", f"{third_gib}G", 6, made)
         total = len(made) * third_gib
-        expect(refused is not None and total <= fs_bytes >> 30,
-               f"ATTACK WORKED: {len(made)} disks of {third_gib} GiB ({total} GiB) accepted on a "
-               f"{fs_bytes >> 30} GiB file system")
-        # Count: small disks until a quota refuses one (bounded).
-        for i in range(200):
-            name = t.box_name("many")
-            result = t.bob.run("disk", "create", name, "--size", "8M", timeout=60)
-            if result.code != 0:
-                refused = result
-                break
-            made.append(name)
-        else:
-            fail(f"ATTACK WORKED: {len(made)} disks accepted for one user, no quota refused one")
+        expect(refused is not None and total <= fs_gib,
+               f"ATTACK WORKED: {len(made)} disks of {third_gib} GiB ({total} GiB) accepted for "
+               f"one user on a {fs_gib} GiB file system")
+        print(f"     ({len(made)} of {third_gib} GiB accepted; refused with exit {refused.code}: "
+              f"{refused.stderr.strip()!r})", flush=True)
+    finally:
+        for name in made:
+            t.bob.run("disk", "destroy", name, "--yes", timeout=60)
+
+
+@suite.test
+def disk_count_beyond_a_quota_is_refused(t):
+    t.require_isolation()
+    made = []
+    try:
+        refused = create_until_refused(t.alice, "many", "8M", 200, made)
+        expect(refused is not None,
+               f"ATTACK WORKED: {len(made)} disks accepted for one user, no quota refused one")
         expect_equal(refused.code, 6, f"exit code of the refused disk create (a quota: "
                                       f"RESOURCE_EXHAUSTED; stderr {refused.stderr!r})")
         print(f"     ({len(made)} disks accepted before the quota)", flush=True)
     finally:
         for name in made:
-            t.bob.run("disk", "destroy", name, "--yes", timeout=60)
+            t.alice.run("disk", "destroy", name, "--yes", timeout=60)
 
 
 suite.main()

@@ -21,6 +21,7 @@ def world(t):
     """Host secrets and victims planted BEFORE the box exists, then the box."""
     if _world:
         return _world
+    t.use_server_with_state_in_var_lib()
     t.require_isolation()
     w = {}
     tag = token()
@@ -107,8 +108,8 @@ def cp_through_symlinks_writes_no_host_file(t):
     vm = w["vm"]
     victim_path, _ = w["victim"]
     before = file_identity(victim_path)
-    users_file = t.server.state_dir / "store.json"
-    watched = [victim_path, "/etc/passwd"] + ([str(users_file)] if users_file.exists() else [])
+    state_file = t.server.state_dir / "state.json"  # the server rewrites it: check the payload
+    watched = [victim_path, "/etc/passwd", str(t.server.state_dir / "jwt_secret")]
     identities = {p: file_identity(p) for p in watched}
     new_host = f"/etc/{token()}"
     host_dir = t.dir / "host-only-dir"
@@ -116,8 +117,9 @@ def cp_through_symlinks_writes_no_host_file(t):
     payload = token("payload")
     links = {"sec-w-victim": victim_path, "sec-w-passwd": "/etc/passwd", "sec-w-new": new_host,
              "sec-w-dir": str(host_dir), "sec-w-proc": f"/proc/1/root{victim_path}"}
-    if users_file.exists():
-        links["sec-w-store"] = str(users_file)
+    if state_file.exists():
+        links["sec-w-state"] = str(state_file)
+        links["sec-w-jwt"] = str(t.server.state_dir / "jwt_secret")
     t.alice.sh(vm, "; ".join(f"ln -sfn {q(target)} /home/boxd/{name}"
                              for name, target in links.items()))
     for name in links:
@@ -128,6 +130,8 @@ def cp_through_symlinks_writes_no_host_file(t):
                      f"ATTACK WORKED? host file {path} (type, mode, owner, hash) after uploads "
                      "through symlinks made in the box")
     expect(not os.path.exists(new_host), f"ATTACK WORKED: {new_host} created on the host")
+    expect(payload not in state_file.read_text(), f"ATTACK WORKED: the server's {state_file} "
+                                                  "was written through a symlink")
     expect(not any(host_dir.iterdir()), f"ATTACK WORKED: a file was dropped into the host's "
                                         f"{host_dir} through a symlink")
     expect_equal(file_identity(victim_path), before, "the victim file")
