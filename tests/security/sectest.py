@@ -426,7 +426,10 @@ class SlowClients:
         self.stopping = threading.Event()
         for _ in range(count):
             s = socket.create_connection((host, port), timeout=5)
-            s.sendall(partial)
+            try:
+                s.sendall(partial)
+            except OSError:
+                pass  # refused at once (a 503 and a close): still counts as an attempt
             self.socks.append(s)
         self.thread = None
         if drip:
