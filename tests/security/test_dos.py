@@ -253,7 +253,7 @@ def disk_count_beyond_a_quota_is_refused(t):
     t.require_isolation()
     made = []
     try:
-        refused = create_until_refused(t.alice, "many", "8M", 200, made)
+        refused = create_until_refused(t.alice, "many", "8M", 60, made)
         expect(refused is not None,
                f"ATTACK WORKED: {len(made)} disks accepted for one user, no quota refused one")
         expect_equal(refused.code, 6, f"exit code of the refused disk create (a quota: "
