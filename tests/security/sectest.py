@@ -57,6 +57,22 @@ class SecuritySuite(Suite):
         self.cleanups = []
         self._attackers = {}
 
+    def fixture(self, store, build):
+        """Builds a shared fixture once: `store` (a dict) is filled by
+        build(store); a failure is remembered and re-raised for every later
+        test, so a box that cannot be created costs one timeout, not one per
+        test."""
+        if "error" in store:
+            fail(f"fixture failed earlier: {store['error']}")
+        if not store.get("ready"):
+            try:
+                build(store)
+            except Exception as e:
+                store["error"] = str(e).splitlines()[0] if str(e) else repr(e)
+                raise
+            store["ready"] = True
+        return store
+
     def at_end(self, fn):
         self.cleanups.append(fn)
         return fn
@@ -83,12 +99,15 @@ class SecuritySuite(Suite):
         server keeps it (/var/lib/<token>/state, parent mode 0700), not in the
         suite's temp dir under /tmp (which every box replaces by its own /tmp,
         so a test there would pass without any defence)."""
+        if getattr(self, "_var_lib_server", None) is not None:
+            return self._var_lib_server
         expect(self._server is None, "the suite's server is already in use")
         base = Path("/var/lib") / token()
         base.mkdir(mode=0o700)
         server = self.new_server("server", start=False)
         server.state_dir = base / "state"
         self._server = server
+        self._var_lib_server = server
 
         def remove():
             self.kill_host_processes_mentioning(str(base))

@@ -23,11 +23,12 @@ _world = {}
 def world(t):
     """Host secrets planted BEFORE the box exists, then alice's box and the
     attacker's shells in it (shared by the tests of this file)."""
-    if _world:
-        return _world
+    return t.fixture(_world, lambda w: build_world(t, w))
+
+
+def build_world(t, w):
     t.use_server_with_state_in_var_lib()
     t.require_isolation()
-    w = {}
     tag = token()
     w["etc_secret"] = (f"/etc/{tag}.secret", token("etc-secret"))
     w["varlib_secret"] = (f"/var/lib/{tag}/secret", token("varlib-secret"))
@@ -44,8 +45,6 @@ def world(t):
     w["vm"] = t.alice.create_box(t.box_name("target"))
     w["attacker"] = t.attacker(t.alice, w["vm"])
     print(f"     ({w['attacker'].describe()})", flush=True)
-    _world.update(w)
-    return _world
 
 
 def secrets(w, *keys):

@@ -19,11 +19,12 @@ _world = {}
 
 def world(t):
     """Host secrets and victims planted BEFORE the box exists, then the box."""
-    if _world:
-        return _world
+    return t.fixture(_world, lambda w: build_world(t, w))
+
+
+def build_world(t, w):
     t.use_server_with_state_in_var_lib()
     t.require_isolation()
-    w = {}
     tag = token()
     w["dir"] = f"/var/tmp/{tag}"
     w["etc_secret"] = (f"/etc/{tag}.secret", token("etc-secret"))
@@ -37,8 +38,6 @@ def world(t):
     t.host_file(*w["victim"], mode=0o644)
     t.host_file(*w["uid1000"], mode=0o600, uid=1000, gid=1000)
     w["vm"] = t.alice.create_box(t.box_name("files"))
-    _world.update(w)
-    return _world
 
 
 def download(t, vm, path):
