@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sectest import (SecuritySuite, eventually, exchange_token, expect, expect_equal,  # noqa: E402
+from sectest import (SecuritySuite, dead_port, eventually, exchange_token, expect, expect_equal,  # noqa: E402
                      fail, http_get, port_of, tcp_connections, token)
 
 suite = SecuritySuite(__file__)
@@ -105,18 +105,29 @@ def a_domain_bind_cannot_steal_another_tenants_url(t):
     alice_text, bob_text = token("alice-page"), token("bob-page")
     serve(t.alice, alice_box, alice_proxy["effective_port"], alice_text)
     serving(t.alice, alice_box, alice_proxy["effective_port"])
-    bob_port = default_proxy(t.bob, bob_box)["effective_port"]
+    # A port of its own, so bob's page is really served even where boxes
+    # share one loopback (then his default port would be alice's).
+    bob_port = dead_port()
+    t.bob.run("box", "proxy", "set-port", bob_box, "--port", bob_port).expect_ok()
     serve(t.bob, bob_box, bob_port, bob_text)
     alice_host = alice_proxy["domain"].rsplit(":", 1)[0]
     bound = f"{token('shop')[:30]}.example.com"
     t.alice.run("domain", "bind", bound, alice_box).expect_ok()
+    serving(t.bob, bob_box, bob_port)
+    own = default_proxy(t.bob, bob_box)["domain"]
+    eventually(lambda: bob_text in fetch(t, own)[1], 15, 0.3, f"bob's page at his URL {own}")
     for host in (alice_host, bound):
         t.bob.run("domain", "bind", host, bob_box)
-        for url_host in sorted({host, alice_proxy["domain"]}):
+    # Once while alice's box runs, once after she stops it (her URL is then
+    # free for whoever claimed its name).
+    for moment in ("running", "stopped"):
+        if moment == "stopped":
+            t.alice.run("box", "stop", alice_box, timeout=60).expect_ok()
+        for url_host in sorted({alice_host, alice_proxy["domain"], bound}):
             status, body = fetch(t, url_host)
             expect(bob_text not in body,
-                   f"ATTACK WORKED: bob bound {host} to his box and now {url_host} answers "
-                   f"with bob's page ({status} {body!r})")
+                   f"ATTACK WORKED: bob bound {url_host.rsplit(':', 1)[0]} to his box and, "
+                   f"alice's box {moment}, {url_host} answers with bob's page ({status} {body!r})")
 
 
 def server_answers(t):
