@@ -378,9 +378,14 @@ def port_of(url):
     return int(url.rstrip("/").rsplit(":", 1)[1].split("/")[0])
 
 
+# 127.0.0.1, ::ffff:127.0.0.1 and ::1 as /proc/net/tcp{,6} print them.
+_LOOPBACK_HEX = {"0100007F", "0000000000000000FFFF00000100007F",
+                 "00000000000000000000000001000000"}
+
+
 def tcp_connections(port):
     """Every TCP connection (not listener) of this network namespace with
-    `port` at either end, as (local, remote, state) from /proc/net/tcp{,6}.
+    loopback:`port` at either end, as (local, remote) from /proc/net/tcp{,6}.
     Closed ones stay in TIME_WAIT for a minute, so a connection made and
     closed between two calls still shows up as new."""
     found = set()
@@ -394,8 +399,8 @@ def tcp_connections(port):
             local, remote, state = fields[1], fields[2], fields[3]
             if state == "0A":
                 continue
-            ports = {int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)}
-            if port in ports:
+            ends = [end.rsplit(":", 1) for end in (local, remote)]
+            if any(int(p, 16) == port and address in _LOOPBACK_HEX for address, p in ends):
                 found.add((local, remote))
     return found
 
