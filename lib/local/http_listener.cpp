@@ -145,9 +145,8 @@ HttpListener::HttpListener(const std::string& listen, int port, const std::strin
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   ::getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  m_port = addr.ss_family == AF_INET6
-               ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-               : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  m_port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                      : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   if (::pipe2(m_wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     ::close(m_listen_fd);
     throw Error(ErrorClass::Internal, std::string("pipe2: ") + std::strerror(errno));
@@ -203,8 +202,8 @@ int HttpListener::active() const {
 }
 
 void HttpListener::refuse(int fd) {
-  const std::string response = http_error_response(
-      503, "too many connections to the " + m_what + ": try again later");
+  const std::string response =
+      http_error_response(503, "too many connections to the " + m_what + ": try again later");
   ::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(fd, SHUT_WR);
 }

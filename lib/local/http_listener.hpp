@@ -26,10 +26,10 @@
 namespace boxd::local {
 
 struct HttpLimits {
-  int max_connections = 128;         // open connections (and their threads) at once
-  int header_timeout_ms = 5000;      // from the first byte (accept) to the end of a head
-  int body_timeout_ms = 30000;       // key exchange: the whole body; proxy: without a byte
-  int idle_timeout_ms = 30000;       // keep-alive: waiting for the next request
+  int max_connections = 128;                 // open connections (and their threads) at once
+  int header_timeout_ms = 5000;              // from the first byte (accept) to the end of a head
+  int body_timeout_ms = 30000;               // key exchange: the whole body; proxy: without a byte
+  int idle_timeout_ms = 30000;               // keep-alive: waiting for the next request
   std::size_t max_header_bytes = 32 * 1024;  // 431 past it
   std::size_t max_body_bytes = 64 * 1024;    // key exchange only: 413 past it
 };
@@ -55,7 +55,9 @@ class HttpConn {
 };
 
 bool send_all(int fd, const char* data, std::size_t size);
-inline bool send_all(int fd, const std::string& data) { return send_all(fd, data.data(), data.size()); }
+inline bool send_all(int fd, const std::string& data) {
+  return send_all(fd, data.data(), data.size());
+}
 // The peer's IP address as text ("" when unknown).
 std::string peer_address(int fd);
 

@@ -74,9 +74,8 @@ std::size_t HttpHead::count(std::string_view name) const {
 
 std::string HttpHead::serialize() const {
   const std::string version = "HTTP/1." + std::to_string(version_minor);
-  std::string out = method.empty()
-                        ? version + " " + std::to_string(status) + " " + reason + "\r\n"
-                        : method + " " + target + " " + version + "\r\n";
+  std::string out = method.empty() ? version + " " + std::to_string(status) + " " + reason + "\r\n"
+                                   : method + " " + target + " " + version + "\r\n";
   for (const auto& [key, value] : headers) {
     out += key + ": " + value + "\r\n";
   }
@@ -189,7 +188,8 @@ bool HttpParser::finish_head() {
   // endings is refused before the scan gets past it).
   const auto start = std::min(m_raw_head.find_first_not_of("\r\n"), m_raw_head.size());
   const auto end = m_raw_head.find("\r\n\r\n", start);
-  const std::string raw = m_raw_head.substr(start, end == std::string::npos ? end : end + 2 - start);
+  const std::string raw =
+      m_raw_head.substr(start, end == std::string::npos ? end : end + 2 - start);
   if (const char* problem = line_ending_problem(raw)) {
     return refuse(problem);
   }
@@ -293,21 +293,36 @@ bool HttpParser::body_until_close() const {
 
 const char* http_reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
   }
 }
 

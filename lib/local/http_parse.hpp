@@ -45,10 +45,11 @@ struct HttpHead {
   int version_minor = 1;  // HTTP/1.<minor>
   // Every header line in order, names as received, values trimmed.
   std::vector<std::pair<std::string, std::string>> headers;
-  bool chunked = false;                       // the body is in chunked coding
+  bool chunked = false;  // the body is in chunked coding
   std::optional<std::uint64_t> content_length;
   bool keep_alive = true;  // the connection may carry another message after this one
-  bool upgrade = false;    // a request to switch protocols (Upgrade + Connection: upgrade, or CONNECT)
+  bool upgrade =
+      false;  // a request to switch protocols (Upgrade + Connection: upgrade, or CONNECT)
 
   // The first value of header `name` (any case), "" when absent.
   std::string header(std::string_view name) const;

@@ -81,9 +81,9 @@ bool looks_automated(const std::string& user_agent) {
   if (agent.empty()) {
     return true;
   }
-  static const char* const k_markers[] = {"bot",    "crawl",  "spider",         "slurp",
-                                          "curl/",  "wget/",  "python-requests", "python-urllib",
-                                          "go-http-client", "libwww", "httpie", "scrapy"};
+  static const char* const k_markers[] = {
+      "bot",           "crawl",          "spider", "slurp",  "curl/", "wget/", "python-requests",
+      "python-urllib", "go-http-client", "libwww", "httpie", "scrapy"};
   for (const char* marker : k_markers) {
     if (agent.find(marker) != std::string::npos) {
       return true;
@@ -134,9 +134,9 @@ int connect_to(const std::string& address, int port) {
     ::close(fd);
     return -1;
   }
-  set_timeout(fd, SO_SNDTIMEO, static_cast<int>(
-                                   std::chrono::duration_cast<std::chrono::seconds>(
-                                       k_upstream_timeout).count()));
+  set_timeout(fd, SO_SNDTIMEO,
+              static_cast<int>(
+                  std::chrono::duration_cast<std::chrono::seconds>(k_upstream_timeout).count()));
   return fd;
 }
 
@@ -225,7 +225,10 @@ class ProxySession {
  public:
   ProxySession(int fd, const ProxyResolver& resolver, const HttpLimits& limits,
                HttpListener& listener)
-      : m_client(fd), m_resolver(resolver), m_limits(limits), m_listener(listener),
+      : m_client(fd),
+        m_resolver(resolver),
+        m_limits(limits),
+        m_listener(listener),
         m_request(HttpParser::Kind::Request, limits.max_header_bytes),
         m_response(HttpParser::Kind::Response, k_max_response_head),
         m_peer(peer_address(fd)) {}
@@ -274,15 +277,15 @@ bool ProxySession::read_request(bool first, Clock::time_point accepted) {
   }
   const auto head_deadline =
       (first ? accepted : Clock::now()) + std::chrono::milliseconds(m_limits.header_timeout_ms);
-  const int got = parse_until(m_client, m_request, HttpParser::State::HeadDone,
-                              [&] { return head_deadline; });
+  const int got =
+      parse_until(m_client, m_request, HttpParser::State::HeadDone, [&] { return head_deadline; });
   if (got == -2) {
     answer(408, "request head not received in time");
     return false;
   }
   if (got == -3) {
-    answer(m_request.error_status() == 0 ? 400 : m_request.error_status(),
-           "bad request: " + m_request.error());
+    const int status = m_request.error_status() == 0 ? 400 : m_request.error_status();
+    answer(status, (status == 400 ? "bad request: " : "") + m_request.error());
     return false;
   }
   return got == 1;
@@ -320,9 +323,8 @@ bool ProxySession::relay_request() {
     answer(502, "bad gateway: the box closed the connection");
     return false;
   }
-  m_request.on_body([up, chunked = head.chunked](std::string_view data) {
-    return send_body(up, data, chunked);
-  });
+  m_request.on_body(
+      [up, chunked = head.chunked](std::string_view data) { return send_body(up, data, chunked); });
   const auto body_wait = std::chrono::milliseconds(m_limits.body_timeout_ms);
   const int got = parse_until(m_client, m_request, HttpParser::State::Done,
                               [&] { return Clock::now() + body_wait; });
@@ -369,9 +371,8 @@ bool ProxySession::relay_response() {
   }
   const bool chunked = m_response.head().chunked;
   const bool until_close = m_response.body_until_close();
-  m_response.on_body([client, chunked](std::string_view data) {
-    return send_body(client, data, chunked);
-  });
+  m_response.on_body(
+      [client, chunked](std::string_view data) { return send_body(client, data, chunked); });
   const int got = parse_until(*m_upstream, m_response, HttpParser::State::Done, wait);
   m_response.on_body(nullptr);
   if (got != 1 || (chunked && !send_all(client, "0\r\n\r\n", 5))) {
@@ -433,7 +434,9 @@ void ProxySession::run() {
 HttpProxy::HttpProxy(const std::string& listen, int port)
     : m_listener(listen, port, "HTTP proxy", "use --proxy-port to choose another port") {}
 
-HttpProxy::~HttpProxy() { stop(); }
+HttpProxy::~HttpProxy() {
+  stop();
+}
 
 void HttpProxy::start(ProxyResolver resolver, HttpLimits limits) {
   m_resolver = std::move(resolver);

@@ -12,10 +12,10 @@ namespace boxd::local {
 
 // Where a Host header goes: a box's address and port, or an HTTP error to answer.
 struct ProxyRoute {
-  int port = 0;          // > 0: forward to address:port
-  int status = 404;      // else: answer this status ...
-  std::string message;   // ... with this short text
-  bool refuse_bots = false;  // 403 for a missing or automated User-Agent
+  int port = 0;                       // > 0: forward to address:port
+  int status = 404;                   // else: answer this status ...
+  std::string message;                // ... with this short text
+  bool refuse_bots = false;           // 403 for a missing or automated User-Agent
   std::string address = "127.0.0.1";  // the box's own address (Runtime::address)
 };
 

@@ -47,14 +47,17 @@ int read_until(HttpConn& conn, HttpParser& parser, HttpParser::State until,
   }
 }
 
-std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
+std::string path_of(const std::string& target) {
+  return target.substr(0, target.find('?'));
+}
 
 }  // namespace
 
 KeyExchangeEndpoint::KeyExchangeEndpoint(const std::string& listen, int port, Auth& auth,
                                          std::function<void(const std::string&)> log)
     : m_listener(listen, port, "HTTP key exchange", "use --http-port to choose another port"),
-      m_auth(auth), m_log(std::move(log)) {}
+      m_auth(auth),
+      m_log(std::move(log)) {}
 
 void KeyExchangeEndpoint::start(HttpLimits limits) {
   m_limits = limits;
@@ -72,7 +75,9 @@ void KeyExchangeEndpoint::serve(int fd) {
     return answer(http_error_response(408, "request head not received in time"));
   }
   if (got == -3) {
-    return answer(http_error_response(parser.error_status(), "bad request: " + parser.error()));
+    const int status = parser.error_status();
+    return answer(
+        http_error_response(status, (status == 400 ? "bad request: " : "") + parser.error()));
   }
   if (got != 1) {
     return;
@@ -101,8 +106,9 @@ void KeyExchangeEndpoint::serve(int fd) {
   if (head.header("expect") == "100-continue") {
     answer("HTTP/1.1 100 Continue\r\n\r\n");
   }
-  const int body_got = read_until(conn, parser, HttpParser::State::Done,
-                                  Clock::now() + std::chrono::milliseconds(m_limits.body_timeout_ms));
+  const int body_got =
+      read_until(conn, parser, HttpParser::State::Done,
+                 Clock::now() + std::chrono::milliseconds(m_limits.body_timeout_ms));
   if (too_large) {
     return answer(json_error(413, "request body too large"));
   }

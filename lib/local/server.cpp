@@ -229,8 +229,8 @@ int serve(const ServeOptions& options) {
   // HTTP key exchange (bound now, served once gRPC is up).
   KeyExchangeEndpoint exchange(options.listen, http_port_wanted, auth, options.log);
   const int http_port = exchange.port();
-  service.set_server_ports({{options.port, "gRPC"}, {http_port, "key exchange"},
-                            {proxy_port, "HTTP proxy"}});
+  service.set_server_ports(
+      {{options.port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
 
   // gRPC.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -271,8 +271,8 @@ int serve(const ServeOptions& options) {
 
   const HttpLimits limits = http_limits_of(options);
   exchange.start(limits);
-  service.set_server_ports({{grpc_port, "gRPC"}, {http_port, "key exchange"},
-                            {proxy_port, "HTTP proxy"}});
+  service.set_server_ports(
+      {{grpc_port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
   proxy.start([&service](const std::string& host) { return service.route_host(host); }, limits);
 
   const std::string host = connect_host(options.listen);

@@ -388,7 +388,7 @@ std::optional<ProxyHost> parse_proxy_host(const std::string& host) {
 }  // namespace
 
 std::optional<BoxRecord> BoxdService::box_for_host(const std::string& host,
-                                                  std::string& proxy_name) {
+                                                   std::string& proxy_name) {
   std::string box_id;
   std::string domain_owner;
   m_store.read([&](const StoreData& data) {

@@ -85,7 +85,8 @@ TEST_CASE("http parse: a request with a body, whole or byte by byte") {
 TEST_CASE("http parse: chunked bodies are decoded, extensions and trailers dropped") {
   const Parsed p = parse(
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n", HttpParser::Kind::Request, 3);
+      "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n",
+      HttpParser::Kind::Request, 3);
   REQUIRE(p.state == HttpParser::State::Done);
   CHECK(p.head.chunked);
   CHECK(p.body == "abcde");
@@ -107,20 +108,21 @@ TEST_CASE("http parse: request smuggling is refused with 400") {
   check_refused(start + "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
   check_refused(start + "Content-Length: 3, 3\r\n\r\nabc");
   check_refused(start + "Content-Length: +3\r\n\r\nabc");
-  check_refused(start + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n");    // space before colon
-  check_refused(start + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  check_refused(start + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n");  // space before colon
+  check_refused(start +
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   check_refused(start + "Transfer-Encoding: gzip\r\n\r\nabc");
   check_refused(start + "Transfer-Encoding: chunked, gzip\r\n\r\nabc");
-  check_refused(start + "X-A: b\r\n folded\r\n\r\n");                      // obs-fold
+  check_refused(start + "X-A: b\r\n folded\r\n\r\n");  // obs-fold
   check_refused(start + "Content-Length: 1\r\n 2\r\n\r\nabc");
-  check_refused("GET / HTTP/1.1\nHost: a\n\n");                            // bare LF
-  check_refused("GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n");                // bare CR
+  check_refused("GET / HTTP/1.1\nHost: a\n\n");              // bare LF
+  check_refused("GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n");  // bare CR
   check_refused("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
-  check_refused("GET / HTTP/1.1\r\nX: y\r\n\r\n");                         // no Host
-  check_refused("GET http://other/ HTTP/1.1\r\nHost: a\r\n\r\n");          // absolute form
+  check_refused("GET / HTTP/1.1\r\nX: y\r\n\r\n");                 // no Host
+  check_refused("GET http://other/ HTTP/1.1\r\nHost: a\r\n\r\n");  // absolute form
   check_refused("CONNECT a:80 HTTP/1.1\r\nHost: a\r\n\r\n");
   check_refused("GET / HTTP/2.0\r\nHost: a\r\n\r\n");
-  check_refused("GET /\r\n\r\n");                                          // HTTP/0.9
+  check_refused("GET /\r\n\r\n");  // HTTP/0.9
   check_refused("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n");
 }
 
