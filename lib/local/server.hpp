@@ -3,7 +3,7 @@
 // serve() opens the state dir (one server per state dir, guarded by a lock
 // file), resolves users and keys, recovers the boxes of a previous run
 // (adopting live ones, booting the ones that should run), starts the gRPC
-// API, the HTTP key exchange and the box proxy, announces itself with the contract lines
+// API and the HTTP key exchange, announces itself with the contract lines
 // of contracts.md point 1 and blocks until SIGINT/SIGTERM. On the way out it
 // stops the boxes' processes but keeps their statuses, so the next start
 // boots them again.
