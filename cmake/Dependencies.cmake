@@ -13,4 +13,12 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 add_library(httplib INTERFACE)
 target_link_libraries(httplib INTERFACE PkgConfig::HTTPLIB)
+# http-parser (libhttp-parser-dev): the local server's HTTP parsing. An imported
+# target on the .so, so that Static.cmake swaps it for the .a Debian ships.
+find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
+find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)
+add_library(http_parser::http_parser UNKNOWN IMPORTED)
+set_target_properties(http_parser::http_parser PROPERTIES
+  IMPORTED_LOCATION "${HTTP_PARSER_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${HTTP_PARSER_INCLUDE_DIR}")
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -182,6 +182,9 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-cert -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-key -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l http-max-connections -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l http-header-timeout -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l http-body-timeout -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l port -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l http-port -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l proxy-port -r
@@ -193,6 +196,9 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-cert -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-key -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l http-max-connections -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l http-header-timeout -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l http-body-timeout -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l wait -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l no-login
 complete -c boxd -n "__boxd_path_is 'local stop'" -l state-dir -r

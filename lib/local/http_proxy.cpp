@@ -1,98 +1,67 @@
-// The HTTP reverse proxy that makes box URLs work: http://<box>.localhost:9480.
+// The HTTP reverse proxy that makes box URLs work:
+// http://<box>.<user>.localhost:9480 (names: service_proxies.cpp).
 //
-// How it works: one thread accepts connections; each connection gets a
-// thread that serves its requests one after the other (HTTP/1.1 keep-alive).
-// For every request it reads the head (up to the blank line, at most 64
-// KiB), takes that request's own Host header, asks the resolver
-// (BoxdService::route_host) where that host goes, and sends the request to
-// 127.0.0.1:<port> (boxes share the host's network namespace, so a box's
-// port is a loopback port) with X-Forwarded-For/-Proto lines added after the
-// request line. The upstream connection is reused while consecutive
-// requests go to the same port and replaced when one goes elsewhere, so two
-// boxes can be reached over one client connection.
-//
-// Message framing follows RFC 9112: a body is delimited by Content-Length
-// or chunked transfer coding (copied as is, chunk by chunk), a response
-// without either runs until the upstream closes (and then the client
-// connection ends too); HEAD, 1xx, 204 and 304 responses have no body.
-// Bodies are streamed in bounded pieces, never buffered whole, so uploads
-// and server-sent events pass through. An Upgrade request (WebSocket) or a
-// 101 response turns the connection into a plain two-way splice, a second
-// thread copying upstream -> client, with half-closes passed on. A
+// How it works: an HttpListener (http_listener.hpp) accepts connections, at
+// most HttpLimits::max_connections at once (503 past it), each served by a
+// thread of its own that handles its requests one after the other (HTTP/1.1
+// keep-alive). Every request is parsed by HttpParser (http_parse.hpp, on
+// http-parser), which refuses ambiguous framing (request smuggling) with
+// 400 and a head over max_header_bytes with 431. The request's own Host
+// header goes to the resolver (BoxdService::route_host), which answers with
+// the box's address (Runtime::address) and port; the request is sent there
+// as the parser understood it: the head written out again with
+// X-Forwarded-For/-Proto first, the body as its Content-Length says or
+// re-chunked, so the box sees exactly one request whatever the client sent.
+// The upstream connection is reused while consecutive requests go to the
+// same place and replaced when one goes elsewhere, so two boxes can be
+// reached over one client connection. Responses are parsed and re-framed the
+// same way; HEAD, 1xx, 204 and 304 responses have no body, a response
+// without a length runs until the box closes (and then the client
+// connection ends too). Bodies are streamed in bounded pieces, never
+// buffered whole, so uploads and server-sent events pass through. An
+// Upgrade request (WebSocket) or a 101 response turns the connection into a
+// plain two-way splice, a second thread copying upstream -> client. A
 // `Connection: close` on either side (or HTTP/1.0 without keep-alive) ends
-// the connection after the response. With bot protection on for the box
-// (SetBotProtection), a request whose User-Agent is missing or names an
-// automated client gets 403.
+// the connection after the response. With bot protection on for the box, a
+// request whose User-Agent is missing or names an automated client gets 403.
+//
+// Time limits: the first request's head must arrive within header_timeout
+// of the accept (408 otherwise), later ones within header_timeout of their
+// first byte; an idle keep-alive connection is closed after idle_timeout; a
+// request body that stops for body_timeout is cut; a box that sends nothing
+// for k_upstream_timeout (5 min, long polls allowed) is cut; a client that
+// reads nothing for k_send_timeout is cut.
 //
 // What can go wrong: an unknown host gets a 404, an unreachable upstream a
-// 502 and a malformed request a 400, each with a one-line text body, then
-// the connection closes. Requests are relayed one at a time: a pipelining
-// client waits for each response in turn, and an upstream that answers
-// before reading the whole request body sees the body sent anyway. An idle
-// keep-alive connection is closed after 30 s. stop() shuts down every open
-// socket, which wakes the blocked reads, and waits for the connection
-// threads to finish.
+// 502, a malformed request a 400, each with a one-line text body, then the
+// connection closes. Requests are relayed one at a time: a pipelining
+// client waits for each response in turn.
 #include "local/http_proxy.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <memory>
-#include <optional>
+#include <thread>
+#include <vector>
 
-#include "common/error.hpp"
+#include "local/http_parse.hpp"
 
 namespace boxd::local {
 
 namespace {
 
-constexpr std::size_t k_max_head_bytes = 64 * 1024;
 constexpr std::size_t k_chunk_bytes = 64 * 1024;
-constexpr int k_head_timeout_ms = 30000;
-
-bool send_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-  }
-}
-
-void send_error(int fd, int status, const std::string& message) {
-  const std::string body = message + "\n";
-  const std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
-                               "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  send_all(fd, response.data(), response.size());
-}
+constexpr std::size_t k_max_response_head = 64 * 1024;
+constexpr auto k_upstream_timeout = std::chrono::minutes(5);
+constexpr int k_send_timeout_secs = 60;
+constexpr int k_connect_timeout_secs = 5;
 
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -100,76 +69,27 @@ std::string lower(std::string text) {
   return text;
 }
 
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t");
-  if (begin == std::string::npos) {
-    return "";
-  }
-  const auto end = text.find_last_not_of(" \t\r");
-  return text.substr(begin, end - begin + 1);
-}
-
-// The value of header `name` (lower-case) in a request head, trimmed; ""
-// when absent.
-std::string header_of(const std::string& head, const std::string& name) {
-  std::size_t pos = head.find("\r\n");
-  while (pos != std::string::npos && pos + 2 < head.size()) {
-    const std::size_t start = pos + 2;
-    const std::size_t end = head.find("\r\n", start);
-    const std::string line = head.substr(start, end == std::string::npos ? std::string::npos
-                                                                         : end - start);
-    const auto colon = line.find(':');
-    if (colon != std::string::npos && lower(trim(line.substr(0, colon))) == name) {
-      return trim(line.substr(colon + 1));
-    }
-    pos = end;
-  }
-  return "";
+void set_timeout(int fd, int option, int secs) {
+  timeval tv{secs, 0};
+  ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
 }
 
 // Bot protection: a request without a User-Agent, or whose User-Agent names
 // an automated client (crawlers, command-line tools, HTTP libraries).
-bool looks_automated(const std::string& head) {
-  const std::string agent = lower(header_of(head, "user-agent"));
+bool looks_automated(const std::string& user_agent) {
+  const std::string agent = lower(user_agent);
   if (agent.empty()) {
     return true;
   }
-  static const char* const k_markers[] = {"bot",    "crawl",  "spider",         "slurp",
-                                          "curl/",  "wget/",  "python-requests", "python-urllib",
-                                          "go-http-client", "libwww", "httpie", "scrapy"};
+  static const char* const k_markers[] = {
+      "bot",           "crawl",          "spider", "slurp",  "curl/", "wget/", "python-requests",
+      "python-urllib", "go-http-client", "libwww", "httpie", "scrapy"};
   for (const char* marker : k_markers) {
     if (agent.find(marker) != std::string::npos) {
       return true;
     }
   }
   return false;
-}
-
-// The Host header's host, lower-cased, without port or trailing dot.
-std::string host_of(const std::string& head) {
-  std::size_t pos = head.find("\r\n");
-  while (pos != std::string::npos && pos + 2 < head.size()) {
-    const std::size_t start = pos + 2;
-    const std::size_t end = head.find("\r\n", start);
-    const std::string line = head.substr(start, end == std::string::npos ? std::string::npos
-                                                                         : end - start);
-    const auto colon = line.find(':');
-    if (colon != std::string::npos && lower(trim(line.substr(0, colon))) == "host") {
-      std::string host = lower(trim(line.substr(colon + 1)));
-      if (!host.empty() && host.front() == '[') {
-        const auto close = host.find(']');
-        host = close == std::string::npos ? host : host.substr(0, close + 1);
-      } else if (const auto port = host.rfind(':'); port != std::string::npos) {
-        host.resize(port);
-      }
-      while (!host.empty() && host.back() == '.') {
-        host.pop_back();
-      }
-      return host;
-    }
-    pos = end;
-  }
-  return "";
 }
 
 // A host as host_of returns it that can name a box or a domain: a DNS-ish
@@ -183,34 +103,51 @@ bool valid_host(const std::string& host) {
          host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-_") == std::string::npos;
 }
 
-std::string peer_address(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return "";
+// A Host header's host, lower-cased, without port or trailing dot.
+std::string host_of(const std::string& value) {
+  std::string host = lower(value);
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    host = close == std::string::npos ? host : host.substr(0, close + 1);
+  } else if (const auto port = host.rfind(':'); port != std::string::npos) {
+    host.resize(port);
   }
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
-  } else if (addr.ss_family == AF_INET6) {
-    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+  while (!host.empty() && host.back() == '.') {
+    host.pop_back();
   }
-  return text;
+  return host;
 }
 
-int connect_loopback(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// Connects to address:port (an IPv4 or IPv6 literal), at most
+// k_connect_timeout_secs; -1 when it cannot.
+int connect_to(const std::string& address, int port) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<std::uint16_t>(port));
+    len = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    len = sizeof *v6;
+  } else {
+    return -1;
+  }
+  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return -1;
   }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<std::uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+  set_timeout(fd, SO_SNDTIMEO, k_connect_timeout_secs);  // bounds connect() too
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     ::close(fd);
     return -1;
   }
+  set_timeout(fd, SO_SNDTIMEO,
+              static_cast<int>(
+                  std::chrono::duration_cast<std::chrono::seconds>(k_upstream_timeout).count()));
   return fd;
 }
 
@@ -240,500 +177,287 @@ void pump(int from, int to) {
   }
 }
 
-}  // namespace
-
-HttpProxy::HttpProxy(const std::string& listen, int port) {
-  const std::string host = listen.empty() || listen == "localhost" ? "127.0.0.1" : listen;
-  const bool v6 = host.find(':') != std::string::npos;
-  m_listen_fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (m_listen_fd < 0) {
-    throw Error(ErrorClass::Internal, std::string("socket: ") + std::strerror(errno));
+// Sends body bytes as they are, or as one chunk of a chunked body (an empty
+// piece would end the body, so it is skipped).
+bool send_body(int to, std::string_view data, bool chunked) {
+  if (!chunked) {
+    return send_all(to, data.data(), data.size());
   }
-  const int one = 1;
-  ::setsockopt(m_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  bool bound = false;
-  if (v6) {
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(static_cast<std::uint16_t>(port));
-    std::string bare = host;
-    if (bare.front() == '[') {
-      bare = bare.substr(1, bare.size() - 2);
-    }
-    bound = ::inet_pton(AF_INET6, bare.c_str(), &sa.sin6_addr) == 1 &&
-            ::bind(m_listen_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  } else {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(port));
-    bound = ::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) == 1 &&
-            ::bind(m_listen_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  }
-  if (!bound || ::listen(m_listen_fd, 128) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(m_listen_fd);
-    m_listen_fd = -1;
-    throw Error(ErrorClass::Connection,
-                "cannot listen on " + host + ":" + std::to_string(port) + " (HTTP proxy): " + why,
-                "use --proxy-port to choose another port");
-  }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  ::getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  m_port = addr.ss_family == AF_INET6
-               ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-               : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  if (::pipe2(m_wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    ::close(m_listen_fd);
-    throw Error(ErrorClass::Internal, std::string("pipe2: ") + std::strerror(errno));
-  }
-}
-
-HttpProxy::~HttpProxy() {
-  stop();
-  for (int fd : {m_listen_fd, m_wake_pipe[0], m_wake_pipe[1]}) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-}
-
-void HttpProxy::start(ProxyResolver resolver) {
-  m_resolver = std::move(resolver);
-  m_accept_thread = std::thread([this] { accept_loop(); });
-}
-
-void HttpProxy::stop() {
-  if (m_stopping.exchange(true)) {
-    return;
-  }
-  const char c = 'x';
-  [[maybe_unused]] auto n = ::write(m_wake_pipe[1], &c, 1);
-  if (m_accept_thread.joinable()) {
-    m_accept_thread.join();
-  }
-  std::unique_lock lock(m_mutex);
-  for (int fd : m_open_fds) {
-    ::shutdown(fd, SHUT_RDWR);
-  }
-  m_idle.wait(lock, [this] { return m_active == 0; });
-}
-
-void HttpProxy::track(int fd, bool add) {
-  std::lock_guard lock(m_mutex);
-  if (add) {
-    m_open_fds.insert(fd);
-    if (m_stopping) {
-      ::shutdown(fd, SHUT_RDWR);
-    }
-  } else {
-    m_open_fds.erase(fd);
-  }
-}
-
-void HttpProxy::accept_loop() {
-  while (!m_stopping) {
-    pollfd fds[2] = {{m_listen_fd, POLLIN, 0}, {m_wake_pipe[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return;
-    }
-    if (fds[1].revents != 0) {
-      return;
-    }
-    const int client = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) {
-      continue;
-    }
-    {
-      std::lock_guard lock(m_mutex);
-      ++m_active;
-    }
-    std::thread([this, client] {
-      try {
-        serve_connection(client);
-      } catch (...) {
-      }
-      std::lock_guard lock(m_mutex);
-      --m_active;
-      m_idle.notify_all();
-    }).detach();
-  }
-}
-
-namespace {
-
-// A socket with a read buffer: HTTP framing reads lines and exact counts,
-// and whatever arrives beyond the current message stays for the next one.
-class Conn {
- public:
-  explicit Conn(int fd) : m_fd(fd) {}
-  int fd() const { return m_fd; }
-  std::string& buffer() { return m_buffer; }
-
-  // Reads more bytes; `timeout_ms` < 0 waits forever. 1 = got some,
-  // 0 = EOF, -1 = error, -2 = timeout.
-  int fill(int timeout_ms) {
-    for (;;) {
-      if (timeout_ms >= 0) {
-        pollfd pfd{m_fd, POLLIN, 0};
-        const int ready = ::poll(&pfd, 1, timeout_ms);
-        if (ready == 0) {
-          return -2;
-        }
-        if (ready < 0) {
-          if (errno == EINTR) {
-            continue;
-          }
-          return -1;
-        }
-      }
-      char chunk[16384];
-      const ssize_t n = ::recv(m_fd, chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        return n == 0 ? 0 : -1;
-      }
-      m_buffer.append(chunk, static_cast<std::size_t>(n));
-      return 1;
-    }
-  }
-
-  // A message head (through the blank line) into `head`. Same codes as
-  // fill(), plus -3 when the head exceeds k_max_head_bytes.
-  int read_head(std::string& head, int timeout_ms) {
-    for (;;) {
-      const auto end = m_buffer.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        head = m_buffer.substr(0, end + 4);
-        m_buffer.erase(0, end + 4);
-        return 1;
-      }
-      if (m_buffer.size() > k_max_head_bytes) {
-        return -3;
-      }
-      const int got = fill(timeout_ms);
-      if (got <= 0 || got == -2) {
-        return got;
-      }
-    }
-  }
-
-  // One CRLF-terminated line (with its CRLF).
-  bool read_line(std::string& line) {
-    for (;;) {
-      const auto end = m_buffer.find("\r\n");
-      if (end != std::string::npos) {
-        line = m_buffer.substr(0, end + 2);
-        m_buffer.erase(0, end + 2);
-        return true;
-      }
-      if (m_buffer.size() > k_max_head_bytes || fill(-1) <= 0) {
-        return false;
-      }
-    }
-  }
-
-  // Copies exactly `count` bytes to `to` (buffer first, then the socket).
-  bool copy_exact(std::uint64_t count, int to) {
-    while (count > 0) {
-      if (m_buffer.empty() && fill(-1) <= 0) {
-        return false;
-      }
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(count, m_buffer.size()));
-      if (!send_all(to, m_buffer.data(), n)) {
-        return false;
-      }
-      m_buffer.erase(0, n);
-      count -= n;
-    }
+  if (data.empty()) {
     return true;
   }
-
-  // Copies until EOF.
-  bool copy_to_eof(int to) {
-    for (;;) {
-      if (!m_buffer.empty() && !send_all(to, m_buffer.data(), m_buffer.size())) {
-        return false;
-      }
-      m_buffer.clear();
-      const int got = fill(-1);
-      if (got == 0) {
-        return true;
-      }
-      if (got < 0) {
-        return false;
-      }
-    }
-  }
-
-  // Copies a chunked body (chunks, the last chunk and trailers) as is.
-  bool copy_chunked(int to) {
-    for (;;) {
-      std::string line;
-      if (!read_line(line) || !send_all(to, line.data(), line.size())) {
-        return false;
-      }
-      std::uint64_t size = 0;
-      try {
-        size = std::stoull(line, nullptr, 16);
-      } catch (...) {
-        return false;
-      }
-      if (size == 0) {
-        for (;;) {  // trailers up to the blank line
-          if (!read_line(line) || !send_all(to, line.data(), line.size())) {
-            return false;
-          }
-          if (line == "\r\n") {
-            return true;
-          }
-        }
-      }
-      if (!copy_exact(size + 2, to)) {  // the data and its CRLF
-        return false;
-      }
-    }
-  }
-
- private:
-  int m_fd;
-  std::string m_buffer;
-};
-
-bool has_token(const std::string& value, const std::string& token) {
-  std::size_t start = 0;
-  const std::string text = lower(value);
-  while (start <= text.size()) {
-    auto end = text.find(',', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
-    if (trim(text.substr(start, end - start)) == token) {
-      return true;
-    }
-    start = end + 1;
-  }
-  return false;
+  char size[32];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return send_all(to, size, static_cast<std::size_t>(n)) &&
+         send_all(to, data.data(), data.size()) && send_all(to, "\r\n", 2);
 }
 
-enum class BodyKind { None, Length, Chunked, UntilClose };
-
-struct Framing {
-  BodyKind kind = BodyKind::None;
-  std::uint64_t length = 0;
-};
-
-// How the body after `head` is delimited (RFC 9112 section 6.3).
-// Requests without Content-Length or chunked encoding have no body.
-std::optional<Framing> framing_of(const std::string& head, bool is_request) {
-  if (has_token(header_of(head, "transfer-encoding"), "chunked")) {
-    return Framing{BodyKind::Chunked, 0};
-  }
-  const std::string length = header_of(head, "content-length");
-  if (!length.empty()) {
-    if (!std::all_of(length.begin(), length.end(), [](unsigned char c) { return std::isdigit(c); }) ||
-        length.size() > 18) {
-      return std::nullopt;
+// Reads from `conn` and parses until the parser reaches one of the states
+// in `until` (or an error). `deadline` returns the read deadline for the
+// next read. Returns 1 when reached, 0 on EOF, -1 on a read error, -2 when
+// a deadline passed, -3 when the parser failed.
+template <typename Deadline>
+int parse_until(HttpConn& conn, HttpParser& parser, HttpParser::State until, Deadline deadline) {
+  for (;;) {
+    auto& buffer = conn.buffer();
+    if (!buffer.empty()) {
+      const auto used = parser.feed(buffer.data(), buffer.size());
+      buffer.erase(0, used);
     }
-    return Framing{BodyKind::Length, std::stoull(length)};
-  }
-  return Framing{is_request ? BodyKind::None : BodyKind::UntilClose, 0};
-}
-
-bool copy_body(Conn& from, const Framing& framing, int to) {
-  switch (framing.kind) {
-    case BodyKind::None: return true;
-    case BodyKind::Length: return from.copy_exact(framing.length, to);
-    case BodyKind::Chunked: return from.copy_chunked(to);
-    case BodyKind::UntilClose: return from.copy_to_eof(to);
-  }
-  return false;
-}
-
-int status_of(const std::string& response_head) {
-  // "HTTP/1.1 200 OK"
-  const auto space = response_head.find(' ');
-  if (space == std::string::npos || space + 4 > response_head.size()) {
-    return 0;
-  }
-  try {
-    return std::stoi(response_head.substr(space + 1, 3));
-  } catch (...) {
-    return 0;
-  }
-}
-
-// HTTP/1.0 closes unless it asks to keep alive; HTTP/1.1 keeps alive
-// unless it asks to close.
-bool wants_close(const std::string& head, bool http10) {
-  const std::string connection = header_of(head, "connection");
-  return http10 ? !has_token(connection, "keep-alive") : has_token(connection, "close");
-}
-
-}  // namespace
-
-void HttpProxy::serve_connection(int client_fd) {
-  track(client_fd, true);
-  struct Closer {
-    HttpProxy* self;
-    int fd;
-    ~Closer() {
-      if (fd >= 0) {
-        self->track(fd, false);
-        ::close(fd);
-      }
+    const auto state = parser.state();
+    if (state == HttpParser::State::Error) {
+      return -3;
     }
-  };
-  Closer client_closer{this, client_fd};
-  Conn client(client_fd);
-  Closer upstream_closer{this, -1};
-  std::unique_ptr<Conn> upstream;
-  int upstream_port = 0;
-  const std::string peer = peer_address(client_fd);
-
-  for (bool first = true;; first = false) {
-    std::string head;
-    const int got = client.read_head(head, k_head_timeout_ms);
-    if (got == -3) {
-      send_error(client_fd, 431, "request head too large");
-      return;
+    if (state == until || state == HttpParser::State::Done) {
+      return 1;
     }
-    if (got == -2 && first) {
-      send_error(client_fd, 408, "request head not received in time");
-      return;
+    if (!buffer.empty() && state == HttpParser::State::HeadDone) {
+      continue;
+    }
+    const int got = conn.fill(deadline());
+    if (got == 0 && state == HttpParser::State::Body) {
+      parser.finish();
+      return parser.state() == HttpParser::State::Done ? 1 : 0;
     }
     if (got <= 0) {
-      return;  // EOF, error, or an idle keep-alive connection timing out
+      return got;
     }
+  }
+}
 
-    // Route this request by its own Host header.
-    const std::string host = host_of(head);
-    if (!valid_host(host)) {
-      send_error(client_fd, 400, host.empty() ? "no Host header" : "malformed Host header");
+void splice(int client_fd, int upstream_fd) {
+  std::thread back([client_fd, upstream_fd] { pump(upstream_fd, client_fd); });
+  pump(client_fd, upstream_fd);
+  back.join();
+}
+
+// One client connection.
+class ProxySession {
+ public:
+  ProxySession(int fd, const ProxyResolver& resolver, const HttpLimits& limits,
+               HttpListener& listener)
+      : m_client(fd),
+        m_resolver(resolver),
+        m_limits(limits),
+        m_listener(listener),
+        m_request(HttpParser::Kind::Request, limits.max_header_bytes),
+        m_response(HttpParser::Kind::Response, k_max_response_head),
+        m_peer(peer_address(fd)) {}
+  ~ProxySession() { drop_upstream(); }
+
+  void run();
+
+ private:
+  // Each returns false when the connection is over.
+  bool read_request(bool first, Clock::time_point accepted);
+  bool open_upstream(const ProxyRoute& route, const std::string& host);
+  bool relay_request();
+  bool relay_response();
+  void drop_upstream();
+  void answer(int status, const std::string& message) {
+    send_all(m_client.fd(), http_error_response(status, message));
+  }
+
+  HttpConn m_client;
+  const ProxyResolver& m_resolver;
+  const HttpLimits& m_limits;
+  HttpListener& m_listener;
+  HttpParser m_request;
+  HttpParser m_response;
+  std::string m_peer;
+  std::unique_ptr<HttpConn> m_upstream;
+  std::string m_upstream_key;  // address:port of m_upstream
+};
+
+void ProxySession::drop_upstream() {
+  if (m_upstream) {
+    m_listener.track(m_upstream->fd(), false);
+    ::close(m_upstream->fd());
+    m_upstream.reset();
+    m_upstream_key.clear();
+  }
+}
+
+bool ProxySession::read_request(bool first, Clock::time_point accepted) {
+  m_request.reset();
+  if (!first && m_client.buffer().empty()) {
+    const auto idle = std::chrono::milliseconds(m_limits.idle_timeout_ms);
+    if (m_client.fill(Clock::now() + idle) <= 0) {
+      return false;  // closed, or idle too long
+    }
+  }
+  const auto head_deadline =
+      (first ? accepted : Clock::now()) + std::chrono::milliseconds(m_limits.header_timeout_ms);
+  const int got =
+      parse_until(m_client, m_request, HttpParser::State::HeadDone, [&] { return head_deadline; });
+  if (got == -2) {
+    answer(408, "request head not received in time");
+    return false;
+  }
+  if (got == -3) {
+    const int status = m_request.error_status() == 0 ? 400 : m_request.error_status();
+    answer(status, (status == 400 ? "bad request: " : "") + m_request.error());
+    return false;
+  }
+  return got == 1;
+}
+
+bool ProxySession::open_upstream(const ProxyRoute& route, const std::string& host) {
+  const std::string key = route.address + ":" + std::to_string(route.port);
+  if (m_upstream && key == m_upstream_key) {
+    return true;
+  }
+  drop_upstream();
+  const int fd = connect_to(route.address, route.port);
+  if (fd < 0) {
+    answer(502, "bad gateway: nothing listens on port " + std::to_string(route.port) +
+                    " of the box for '" + host + "'");
+    return false;
+  }
+  m_listener.track(fd, true);
+  m_upstream = std::make_unique<HttpConn>(fd);
+  m_upstream_key = key;
+  return true;
+}
+
+bool ProxySession::relay_request() {
+  const HttpHead& head = m_request.head();
+  HttpHead forwarded = head;
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (!m_peer.empty()) {
+    extra.emplace_back("X-Forwarded-For", m_peer);
+  }
+  extra.emplace_back("X-Forwarded-Proto", "http");
+  forwarded.headers.insert(forwarded.headers.begin(), extra.begin(), extra.end());
+  const int up = m_upstream->fd();
+  if (!send_all(up, forwarded.serialize())) {
+    answer(502, "bad gateway: the box closed the connection");
+    return false;
+  }
+  m_request.on_body(
+      [up, chunked = head.chunked](std::string_view data) { return send_body(up, data, chunked); });
+  const auto body_wait = std::chrono::milliseconds(m_limits.body_timeout_ms);
+  const int got = parse_until(m_client, m_request, HttpParser::State::Done,
+                              [&] { return Clock::now() + body_wait; });
+  m_request.on_body(nullptr);
+  if (got == -3 && m_request.error_status() != 0) {
+    answer(m_request.error_status(), "bad request: " + m_request.error());
+  }
+  if (got != 1) {
+    return false;
+  }
+  return !head.chunked || send_all(up, "0\r\n\r\n", 5);
+}
+
+bool ProxySession::relay_response() {
+  const int client = m_client.fd();
+  const auto wait = [] { return Clock::now() + k_upstream_timeout; };
+  for (;;) {  // interim (1xx) responses first
+    m_response.reset();
+    m_response.expect_no_body(m_request.head().method == "HEAD");
+    const int got = parse_until(*m_upstream, m_response, HttpParser::State::HeadDone, wait);
+    if (got != 1) {
+      answer(got == -2 ? 504 : 502,
+             got == -2 ? "gateway timeout: the box did not answer"
+                       : "bad gateway: the box closed the connection or sent no valid HTTP");
+      return false;
+    }
+    const HttpHead& head = m_response.head();
+    if (!send_all(client, head.serialize())) {
+      return false;
+    }
+    if (head.status == 101) {
+      parse_until(*m_upstream, m_response, HttpParser::State::Done, wait);
+      send_all(client, m_upstream->buffer());
+      m_upstream->buffer().clear();
+      splice(client, m_upstream->fd());
+      return false;
+    }
+    if (head.status >= 200 || head.status < 100) {
+      break;
+    }
+    if (parse_until(*m_upstream, m_response, HttpParser::State::Done, wait) != 1) {
+      return false;
+    }
+  }
+  const bool chunked = m_response.head().chunked;
+  const bool until_close = m_response.body_until_close();
+  m_response.on_body(
+      [client, chunked](std::string_view data) { return send_body(client, data, chunked); });
+  const int got = parse_until(*m_upstream, m_response, HttpParser::State::Done, wait);
+  m_response.on_body(nullptr);
+  if (got != 1 || (chunked && !send_all(client, "0\r\n\r\n", 5))) {
+    return false;
+  }
+  if (until_close || !m_request.head().keep_alive || !m_response.head().keep_alive) {
+    ::shutdown(client, SHUT_WR);
+    return false;
+  }
+  return true;
+}
+
+void ProxySession::run() {
+  const auto accepted = Clock::now();
+  set_timeout(m_client.fd(), SO_SNDTIMEO, k_send_timeout_secs);
+  for (bool first = true;; first = false) {
+    if (!read_request(first, accepted)) {
       return;
     }
-    const auto request_framing = framing_of(head, true);
-    if (!request_framing) {
-      send_error(client_fd, 400, "bad Content-Length");
+    const HttpHead& head = m_request.head();
+    const std::string host = host_of(head.header("host"));
+    if (!valid_host(host)) {
+      answer(400, host.empty() ? "no Host header" : "malformed Host header");
       return;
     }
     const ProxyRoute route = m_resolver ? m_resolver(host) : ProxyRoute{};
     if (route.port <= 0) {
-      send_error(client_fd, route.status,
-                 route.message.empty() ? "no box answers for host '" + host + "'" : route.message);
+      answer(route.status,
+             route.message.empty() ? "no box answers for host '" + host + "'" : route.message);
       return;
     }
-    if (route.refuse_bots && looks_automated(head)) {
-      send_error(client_fd, 403,
-                 "bot protection is on for '" + host + "': automated clients are refused");
+    if (route.refuse_bots && looks_automated(head.header("user-agent"))) {
+      answer(403, "bot protection is on for '" + host + "': automated clients are refused");
       return;
     }
-    if (!upstream || route.port != upstream_port) {
-      if (upstream) {
-        track(upstream->fd(), false);
-        ::close(upstream->fd());
-        upstream.reset();
-        upstream_closer.fd = -1;
-      }
-      const int fd = connect_loopback(route.port);
-      if (fd < 0) {
-        send_error(client_fd, 502,
-                   "bad gateway: nothing listens on port " + std::to_string(route.port) +
-                       " for '" + host + "'");
+    if (!open_upstream(route, host)) {
+      return;
+    }
+    if (head.upgrade) {
+      // WebSocket and friends: the head, then bytes both ways until the end.
+      if (!relay_request()) {
         return;
       }
-      track(fd, true);
-      upstream_closer.fd = fd;
-      upstream = std::make_unique<Conn>(fd);
-      upstream_port = route.port;
-    }
-    const int up = upstream->fd();
-
-    // The head with X-Forwarded-* after the request line.
-    const std::size_t line_end = head.find("\r\n");
-    const std::string request_line = head.substr(0, line_end);
-    const bool http10 = request_line.ends_with("HTTP/1.0");
-    const bool is_head = request_line.starts_with("HEAD ");
-    const bool upgrade = !header_of(head, "upgrade").empty() || request_line.starts_with("CONNECT ");
-    std::string forwarded = head.substr(0, line_end + 2);
-    if (!peer.empty()) {
-      forwarded += "X-Forwarded-For: " + peer + "\r\n";
-    }
-    forwarded += "X-Forwarded-Proto: http\r\n";
-    forwarded += head.substr(line_end + 2);
-    if (!send_all(up, forwarded.data(), forwarded.size())) {
-      send_error(client_fd, 502, "bad gateway: the upstream closed the connection");
+      send_all(m_upstream->fd(), m_client.buffer());
+      m_client.buffer().clear();
+      send_all(m_client.fd(), m_upstream->buffer());
+      m_upstream->buffer().clear();
+      splice(m_client.fd(), m_upstream->fd());
       return;
     }
-
-    if (upgrade) {
-      // WebSocket and friends: after the head, bytes both ways until the end.
-      if (!client.buffer().empty() &&
-          !send_all(up, client.buffer().data(), client.buffer().size())) {
-        return;
-      }
-      client.buffer().clear();
-      if (!upstream->buffer().empty()) {
-        send_all(client_fd, upstream->buffer().data(), upstream->buffer().size());
-        upstream->buffer().clear();
-      }
-      std::thread back([client_fd, up] { pump(up, client_fd); });
-      pump(client_fd, up);
-      back.join();
-      return;
-    }
-    if (!copy_body(client, *request_framing, up)) {
-      return;
-    }
-
-    // The response (after any 1xx interim ones), relayed as it arrives.
-    std::string response;
-    int status = 0;
-    for (;;) {
-      if (upstream->read_head(response, -1) <= 0) {
-        send_error(client_fd, 502, "bad gateway: the upstream closed the connection");
-        return;
-      }
-      status = status_of(response);
-      if (!send_all(client_fd, response.data(), response.size())) {
-        return;
-      }
-      if (status < 100 || status >= 200 || status == 101) {
-        break;
-      }
-    }
-    if (status == 101) {
-      if (!upstream->buffer().empty()) {
-        send_all(client_fd, upstream->buffer().data(), upstream->buffer().size());
-        upstream->buffer().clear();
-      }
-      std::thread back([client_fd, up] { pump(up, client_fd); });
-      pump(client_fd, up);
-      back.join();
-      return;
-    }
-    auto response_framing = framing_of(response, false);
-    if (!response_framing) {
-      return;
-    }
-    if (is_head || status == 204 || status == 304) {
-      response_framing = Framing{BodyKind::None, 0};
-    }
-    if (!copy_body(*upstream, *response_framing, client_fd)) {
-      return;
-    }
-    const bool upstream_http10 = response.starts_with("HTTP/1.0");
-    if (response_framing->kind == BodyKind::UntilClose || wants_close(head, http10) ||
-        wants_close(response, upstream_http10)) {
-      ::shutdown(client_fd, SHUT_WR);
+    if (!relay_request() || !relay_response()) {
       return;
     }
   }
+}
+
+}  // namespace
+
+HttpProxy::HttpProxy(const std::string& listen, int port)
+    : m_listener(listen, port, "HTTP proxy", "use --proxy-port to choose another port") {}
+
+HttpProxy::~HttpProxy() {
+  stop();
+}
+
+void HttpProxy::start(ProxyResolver resolver, HttpLimits limits) {
+  m_resolver = std::move(resolver);
+  m_limits = limits;
+  m_listener.start(limits, [this](int fd) { serve_connection(fd); });
+}
+
+void HttpProxy::serve_connection(int client_fd) {
+  ProxySession session(client_fd, m_resolver, m_limits, m_listener);
+  session.run();
 }
 
 }  // namespace boxd::local

@@ -2,22 +2,21 @@
 // See http_proxy.cpp for how it works.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <set>
+#include <memory>
 #include <string>
-#include <thread>
+
+#include "local/http_listener.hpp"
 
 namespace boxd::local {
 
-// Where a Host header goes: a loopback port, or an HTTP error to answer.
+// Where a Host header goes: a box's address and port, or an HTTP error to answer.
 struct ProxyRoute {
-  int port = 0;          // > 0: forward to 127.0.0.1:port
-  int status = 404;      // else: answer this status ...
-  std::string message;   // ... with this short text
-  bool refuse_bots = false;  // 403 for a missing or automated User-Agent
+  int port = 0;                       // > 0: forward to address:port
+  int status = 404;                   // else: answer this status ...
+  std::string message;                // ... with this short text
+  bool refuse_bots = false;           // 403 for a missing or automated User-Agent
+  std::string address = "127.0.0.1";  // the box's own address (Runtime::address)
 };
 
 // host: the Host header without the port, lower-cased.
@@ -32,28 +31,19 @@ class HttpProxy {
   HttpProxy(const HttpProxy&) = delete;
   HttpProxy& operator=(const HttpProxy&) = delete;
 
-  int port() const { return m_port; }
+  int port() const { return m_listener.port(); }
 
-  // Starts accepting connections (one thread each).
-  void start(ProxyResolver resolver);
+  // Starts accepting connections (a thread each, at most limits.max_connections).
+  void start(ProxyResolver resolver, HttpLimits limits = {});
   // Stops accepting, cuts every open connection and waits for their threads.
-  void stop();
+  void stop() { m_listener.stop(); }
 
  private:
-  void accept_loop();
   void serve_connection(int client_fd);
-  void track(int fd, bool add);
 
-  int m_listen_fd = -1;
-  int m_wake_pipe[2] = {-1, -1};
-  int m_port = 0;
+  HttpListener m_listener;
   ProxyResolver m_resolver;
-  std::thread m_accept_thread;
-  std::atomic<bool> m_stopping{false};
-  std::mutex m_mutex;
-  std::condition_variable m_idle;
-  std::set<int> m_open_fds;
-  int m_active = 0;
+  HttpLimits m_limits;
 };
 
 }  // namespace boxd::local

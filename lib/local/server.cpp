@@ -11,14 +11,12 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
-#include <httplib.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
 
@@ -26,8 +24,8 @@
 #include "common/files.hpp"
 #include "common/paths.hpp"
 #include "local/auth.hpp"
-#include "local/exchange_body.hpp"
 #include "local/http_proxy.hpp"
+#include "local/key_exchange_http.hpp"
 #include "local/runtime.hpp"
 #include "local/service.hpp"
 #include "local/store.hpp"
@@ -157,40 +155,12 @@ class StateLock {
   int m_fd = -1;
 };
 
-void add_exchange_routes(httplib::Server& http, Auth& auth,
-                         const std::function<void(const std::string&)>& log) {
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok", "text/plain");
-  });
-  http.Post("/api/v1/auth/token", [&auth, log](const httplib::Request& req,
-                                              httplib::Response& res) {
-    using nlohmann::json;
-    const auto api_key = api_key_from_exchange_body(req.body);
-    if (!api_key) {
-      res.status = 400;
-      res.set_content(json{{"error", "expected a JSON body {\"api_key\": \"...\"}"}}.dump(),
-                      "application/json");
-      return;
-    }
-    auto issued = auth.exchange(*api_key);
-    if (!issued) {
-      res.status = 401;
-      res.set_content(json{{"error", "invalid API key"}}.dump(), "application/json");
-      if (log) {
-        log("key exchange refused: invalid API key from " + req.remote_addr);
-      }
-      return;
-    }
-    res.status = 200;
-    res.set_content(json{{"token", issued->token},
-                         {"expires_at", issued->expires_at},
-                         {"user_id", issued->user_id}}
-                        .dump(),
-                    "application/json");
-    if (log) {
-      log("token " + issued->jti + " issued to " + issued->user_id);
-    }
-  });
+HttpLimits http_limits_of(const ServeOptions& options) {
+  HttpLimits limits;
+  limits.max_connections = options.http_max_connections;
+  limits.header_timeout_ms = options.http_header_timeout * 1000;
+  limits.body_timeout_ms = options.http_body_timeout * 1000;
+  return limits;
 }
 
 }  // namespace
@@ -206,6 +176,12 @@ int serve(const ServeOptions& options) {
   }
   if (options.max_boxes < 0 || options.token_ttl <= 0) {
     throw Error(ErrorClass::Usage, "--max-boxes and --token-ttl must be positive");
+  }
+  if (options.http_max_connections < 1 || options.http_header_timeout < 1 ||
+      options.http_body_timeout < 1) {
+    throw Error(ErrorClass::Usage,
+                "--http-max-connections, --http-header-timeout and --http-body-timeout must be "
+                "positive");
   }
 
   auto state_dir = options.state_dir.empty() ? local_state_dir() : options.state_dir;
@@ -249,7 +225,12 @@ int serve(const ServeOptions& options) {
   service_options.log = options.log;
   BoxdService service(service_options, store, auth, *runtime);
   service.recover();
-  proxy.start([&service](const std::string& host) { return service.route_host(host); });
+
+  // HTTP key exchange (bound now, served once gRPC is up).
+  KeyExchangeEndpoint exchange(options.listen, http_port_wanted, auth, options.log);
+  const int http_port = exchange.port();
+  service.set_server_ports(
+      {{options.port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
 
   // gRPC.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -288,27 +269,11 @@ int serve(const ServeOptions& options) {
                 "use --port to choose another port (0 = any free port)");
   }
 
-  // HTTP key exchange.
-  httplib::Server http;
-  add_exchange_routes(http, auth, options.log);
-  const std::string http_host = options.listen.empty() ? "127.0.0.1" : options.listen;
-  int http_port = http_port_wanted;
-  if (http_port == 0) {
-    http_port = http.bind_to_any_port(http_host);
-    if (http_port < 0) {
-      http_port = 0;
-    }
-  } else if (!http.bind_to_port(http_host, http_port)) {
-    http_port = 0;
-  }
-  if (http_port == 0) {
-    server->Shutdown();
-    throw Error(ErrorClass::Connection,
-                "cannot listen on " + http_host + ":" + std::to_string(http_port_wanted) +
-                    " (HTTP key exchange): address in use or not allowed",
-                "use --http-port to choose another port");
-  }
-  std::thread http_thread([&http] { http.listen_after_bind(); });
+  const HttpLimits limits = http_limits_of(options);
+  exchange.start(limits);
+  service.set_server_ports(
+      {{grpc_port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
+  proxy.start([&service](const std::string& host) { return service.route_host(host); }, limits);
 
   const std::string host = connect_host(options.listen);
   if (options.out != nullptr) {
@@ -328,11 +293,8 @@ int serve(const ServeOptions& options) {
   wait_for_stop_signal();
   log("shutting down");
 
-  http.stop();
+  exchange.stop();
   proxy.stop();
-  if (http_thread.joinable()) {
-    http_thread.join();
-  }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server->Wait();
   service.shutdown_boxes();

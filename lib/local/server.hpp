@@ -29,6 +29,12 @@ struct ServeOptions {
   std::int64_t token_ttl = 3600;
   int max_boxes = 50;
   std::string runtime = "auto";     // auto | namespace | process
+  // Abuse limits of the HTTP endpoints (key exchange, proxy), each endpoint
+  // on its own: open connections (503 past it), seconds for a request head,
+  // seconds for a body (key exchange: all of it; proxy: without progress).
+  int http_max_connections = 128;
+  int http_header_timeout = 5;
+  int http_body_timeout = 30;
   std::string tls_cert;             // PEM files; both or neither
   std::string tls_key;
   // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in

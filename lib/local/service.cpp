@@ -153,10 +153,6 @@ BoxSpec BoxdService::spec_of(const BoxRecord& box) const {
   return spec;
 }
 
-std::string BoxdService::url_of(const std::string& name) const {
-  return m_options.url_scheme + "://" + name + ".localhost:" + std::to_string(m_options.proxy_port);
-}
-
 std::shared_ptr<std::mutex> BoxdService::op_lock(const std::string& id) {
   std::lock_guard lock(m_locks_mutex);
   auto& slot = m_op_locks[id];
@@ -373,7 +369,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     reserve(box);
     log("creating box " + box.name + " (" + box.id + ") for " + box.owner);
     const auto ms = provision(box);
-    fill_created(*response, box, url_of(box.name), ms);
+    fill_created(*response, box, url_of(box), ms);
   });
 }
 
@@ -555,7 +551,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
       const auto current = require_box(auth.user_id, source.id);
       ms = provision(box, [&](const BoxSpec& dst) { copy_disk_frozen(current, dst); });
     }
-    fill_created(*response, box, url_of(box.name), ms);
+    fill_created(*response, box, url_of(box), ms);
     response->set_forked_from(source.name);
   });
 }

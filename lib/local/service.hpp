@@ -165,8 +165,11 @@ class BoxdService final : public ServiceBase {
                                     api::CreateVmResponse*) override;
 
   // The HTTP proxy's routing (service_proxies.cpp): a Host header (no port,
-  // lower-case) -> the loopback port of the box behind it, or an error.
+  // lower-case) -> the address and port of the box behind it, or an error.
   ProxyRoute route_host(const std::string& host);
+  // The server's own ports (gRPC, key exchange, proxy), which a proxy may
+  // not reach while boxes are reached on the host's loopback.
+  void set_server_ports(std::vector<std::pair<int, std::string>> ports);
   // The user's default network, created on first use (service_networks.cpp).
   std::string default_network_id(const std::string& user);
   // What GetVm/ListVms add to a record's response: the proxy's access
@@ -210,7 +213,15 @@ class BoxdService final : public ServiceBase {
 
  private:
   BoxSpec spec_of(const BoxRecord& box) const;
-  std::string url_of(const std::string& name) const;
+  // The box's URL (service_proxies.cpp): http://<box>.<owner>.localhost:<proxy port>.
+  std::string url_of(const BoxRecord& box) const;
+  // INVALID_ARGUMENT when `port` of `box` can only mean the server itself.
+  void check_proxy_port(const BoxRecord& box, std::uint32_t port);
+  // The server port `port` is, when the box's address is the host's loopback.
+  std::optional<std::string> server_port_name(const std::string& address, int port);
+  // The box a proxy host name or bound domain belongs to; `proxy_name` gets
+  // the named proxy ("" = default).
+  std::optional<BoxRecord> box_for_host(const std::string& host, std::string& proxy_name);
   std::shared_ptr<std::mutex> op_lock(const std::string& id);
   // The caller's box (NOT_FOUND otherwise), its status corrected when its
   // init died behind our back.
@@ -284,6 +295,8 @@ class BoxdService final : public ServiceBase {
   bool m_idle_stop = false;
   std::thread m_idle_thread;
   std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
+  std::mutex m_ports_mutex;
+  std::vector<std::pair<int, std::string>> m_server_ports;  // port, what
 };
 
 // GetVmResponse from a record (exposed for tests).

@@ -7,18 +7,28 @@
 // point at a box by id, so a destroyed box's proxies are ignored and pruned
 // at the next change, and a new box with the same name starts clean.
 //
-// Routing (route_host), for the Host header without its port:
-//   <box>.localhost          -> the box's default proxy port
-//   <proxy>.<box>.localhost  -> that proxy's port
-//   a bound custom domain    -> its box's default proxy port
+// Names: box names are unique per user, not server-wide, so every URL names
+// the owner too, and the same box name of two users gives two URLs that
+// never meet (box and user names are DNS labels, so the dots cannot be
+// confused):
+//   <box>.<user>.localhost          -> the box's default proxy port
+//   <proxy>.<box>.<user>.localhost  -> that proxy's port
+//   a bound custom domain           -> its box's default proxy port
+// ListProxies, CreateProxy, ExposePort, CreateVm/ForkVm's url and GetVm's
+// access_domain ("<user>.localhost:<port>") all use this one form.
 // ExposePort(N) is a named proxy "port-N" -> N (tcp only: the local proxy
 // speaks HTTP), listed like any other. SetBotProtection is a flag on the box
 // that the HTTP proxy enforces (http_proxy.cpp: requests whose User-Agent is
 // missing or names an automated client get 403).
-// The upstream is 127.0.0.1:<port>: boxes share the host's network
-// namespace. Box names are unique per user, not server-wide; when two users
-// have a box of the same name, a running one wins, then the oldest.
+//
+// The upstream is the box's own address (Runtime::address) and the port.
+// While that address is the host's loopback (boxes without a network
+// namespace), the server's own ports (gRPC, key exchange, proxy) are
+// refused: at SetProxyPort/CreateProxy/ExposePort time, and again when a
+// request is routed (the ports may have changed since).
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "local/rpc_helpers.hpp"
 #include "local/service.hpp"
@@ -57,6 +67,16 @@ std::uint32_t default_port_of(const StoreData& data, const std::string& box_id, 
   return k_default_proxy_port;
 }
 
+bool is_loopback(const std::string& address) {
+  return address.empty() || address.rfind("127.", 0) == 0 || address == "::1" ||
+         address == "localhost";
+}
+
+// The host name of a box's proxy: [<proxy>.]<box>.<owner>.localhost.
+std::string proxy_host(const std::string& proxy, const BoxRecord& box) {
+  return (proxy.empty() ? "" : proxy + ".") + box.name + "." + box.owner + k_proxy_suffix;
+}
+
 std::uint32_t parse_port(const std::string& text) {
   if (text.empty() || text.size() > 5 ||
       !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
@@ -71,9 +91,50 @@ std::uint32_t parse_port(const std::string& text) {
 
 }  // namespace
 
+std::string BoxdService::url_of(const BoxRecord& box) const {
+  return m_options.url_scheme + "://" + box.name + "." + box.owner + k_proxy_suffix + ":" +
+         std::to_string(m_options.proxy_port);
+}
+
+void BoxdService::set_server_ports(std::vector<std::pair<int, std::string>> ports) {
+  std::lock_guard lock(m_ports_mutex);
+  m_server_ports = std::move(ports);
+}
+
+std::optional<std::string> BoxdService::server_port_name(const std::string& address, int port) {
+  if (!is_loopback(address)) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(m_ports_mutex);
+  for (const auto& [reserved, what] : m_server_ports) {
+    if (reserved == port) {
+      return what;
+    }
+  }
+  if (port == m_options.proxy_port) {
+    return std::string("HTTP proxy");
+  }
+  return std::nullopt;
+}
+
+void BoxdService::check_proxy_port(const BoxRecord& box, std::uint32_t port) {
+  const auto what =
+      server_port_name(m_runtime.address(spec_of(box), box.handle), static_cast<int>(port));
+  if (what) {
+    fail(StatusCode::INVALID_ARGUMENT,
+         "port " + std::to_string(port) + " is this boxd server's own port (" + *what +
+             "), not a port of VM '" + box.name + "': use another port");
+  }
+}
+
 void BoxdService::decorate(api::GetVmResponse& response) {
-  response.set_access_domain(std::string("localhost:") + std::to_string(m_options.proxy_port));
   m_store.read([&](const StoreData& data) {
+    for (const auto& b : data.boxes) {
+      if (b.id == response.vm_id()) {
+        response.set_access_domain(b.owner + k_proxy_suffix + ":" +
+                                   std::to_string(m_options.proxy_port));
+      }
+    }
     for (const auto& d : data.domains) {
       if (d.box_id == response.vm_id()) {
         auto* info = response.add_custom_domains();
@@ -112,7 +173,7 @@ grpc::Status BoxdService::ListProxies(grpc::ServerContext* context,
         def->set_name("");
         def->set_vm_name(box.name);
         def->set_vm_id(box.id);
-        def->set_domain(box.name + k_proxy_suffix + port_suffix);
+        def->set_domain(proxy_host("", box) + port_suffix);
         def->set_is_default(true);
         def->set_effective_port(default_port_of(data, box.id, &locked));
         def->set_port_mode(locked ? "locked" : "auto");
@@ -130,7 +191,7 @@ grpc::Status BoxdService::ListProxies(grpc::ServerContext* context,
           info->set_name(p.name);
           info->set_vm_name(box.name);
           info->set_vm_id(box.id);
-          info->set_domain(p.name + "." + box.name + k_proxy_suffix + port_suffix);
+          info->set_domain(proxy_host(p.name, box) + port_suffix);
           info->set_is_default(false);
           info->set_port_mode("locked");
           info->set_effective_port(p.port);
@@ -154,6 +215,9 @@ grpc::Status BoxdService::SetProxyPort(grpc::ServerContext* context,
            "port 'auto' is only for the default proxy; give proxy '" + name + "' a number");
     }
     const std::uint32_t port = automatic ? 0 : parse_port(request->port());
+    if (!automatic) {
+      check_proxy_port(box, port);
+    }
     m_store.update([&](StoreData& data) {
       prune_orphans(data);
       if (name.empty()) {
@@ -191,6 +255,7 @@ grpc::Status BoxdService::CreateProxy(grpc::ServerContext* context,
       fail(StatusCode::INVALID_ARGUMENT,
            "invalid port " + std::to_string(request->port()) + ": use 1-65535");
     }
+    check_proxy_port(box, request->port());
     m_store.update([&](StoreData& data) {
       prune_orphans(data);
       for (const auto& p : data.proxies) {
@@ -204,8 +269,7 @@ grpc::Status BoxdService::CreateProxy(grpc::ServerContext* context,
     response->set_name(name);
     response->set_vm_name(box.name);
     response->set_vm_id(box.id);
-    response->set_domain(name + "." + box.name + k_proxy_suffix + ":" +
-                         std::to_string(m_options.proxy_port));
+    response->set_domain(proxy_host(name, box) + ":" + std::to_string(m_options.proxy_port));
     response->set_is_default(false);
     response->set_port_mode("locked");
     response->set_effective_port(request->port());
@@ -268,6 +332,7 @@ grpc::Status BoxdService::ExposePort(grpc::ServerContext* context,
       fail(StatusCode::INVALID_ARGUMENT,
            "invalid port " + std::to_string(request->vm_port()) + ": use 1-65535");
     }
+    check_proxy_port(box, request->vm_port());
     const std::string name = "port-" + std::to_string(request->vm_port());
     m_store.update([&](StoreData& data) {
       prune_orphans(data);
@@ -280,7 +345,7 @@ grpc::Status BoxdService::ExposePort(grpc::ServerContext* context,
     });
     response->set_vm_name(box.name);
     response->set_vm_id(box.id);
-    response->set_dns(name + "." + box.name + k_proxy_suffix);
+    response->set_dns(proxy_host(name, box));
     response->set_public_port(static_cast<std::uint32_t>(m_options.proxy_port));
     response->set_vm_port(request->vm_port());
     response->set_protocol(protocol);
@@ -288,53 +353,75 @@ grpc::Status BoxdService::ExposePort(grpc::ServerContext* context,
   });
 }
 
-ProxyRoute BoxdService::route_host(const std::string& host) {
-  std::string box_name;
-  std::string proxy_name;
+namespace {
+
+struct ProxyHost {
+  std::string proxy;  // "" = the default proxy
+  std::string box;
+  std::string owner;
+};
+
+// "<box>.<owner>.localhost" or "<proxy>.<box>.<owner>.localhost".
+std::optional<ProxyHost> parse_proxy_host(const std::string& host) {
+  const std::string suffix = k_proxy_suffix;
+  if (host.size() <= suffix.size() || !host.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  std::vector<std::string> labels;
+  const std::string rest = host.substr(0, host.size() - suffix.size());
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    auto dot = rest.find('.', start);
+    dot = dot == std::string::npos ? rest.size() : dot;
+    labels.push_back(rest.substr(start, dot - start));
+    start = dot + 1;
+  }
+  if (labels.size() == 2) {
+    return ProxyHost{"", labels[0], labels[1]};
+  }
+  if (labels.size() == 3) {
+    return ProxyHost{labels[0], labels[1], labels[2]};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<BoxRecord> BoxdService::box_for_host(const std::string& host,
+                                                   std::string& proxy_name) {
   std::string box_id;
-  bool by_domain = false;
+  std::string domain_owner;
   m_store.read([&](const StoreData& data) {
     for (const auto& d : data.domains) {
       if (d.domain == host) {
         box_id = d.box_id;
-        by_domain = true;
+        domain_owner = d.owner;
       }
     }
     return 0;
   });
-  if (!by_domain) {
-    const std::string suffix = k_proxy_suffix;
-    if (host.size() <= suffix.size() ||
-        host.compare(host.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      return ProxyRoute{0, 404, "no box answers for host '" + host + "'"};
-    }
-    const std::string label = host.substr(0, host.size() - suffix.size());
-    const auto dot = label.find('.');
-    if (dot == std::string::npos) {
-      box_name = label;
-    } else {
-      proxy_name = label.substr(0, dot);
-      box_name = label.substr(dot + 1);
-      if (box_name.find('.') != std::string::npos) {
-        return ProxyRoute{0, 404, "no box answers for host '" + host + "'"};
-      }
-    }
+  const auto parsed = box_id.empty() ? parse_proxy_host(host) : std::nullopt;
+  if (box_id.empty() && !parsed) {
+    return std::nullopt;
   }
-
-  // The box: by id (domain), or by name (running first, then the oldest).
-  std::optional<BoxRecord> box;
   for (const auto& b : m_store.boxes()) {
-    const bool match = by_domain ? b.id == box_id : b.name == box_name;
-    if (!match) {
-      continue;
-    }
-    if (!box || (box->status != "running" && b.status == "running") ||
-        (box->status == b.status && b.created_at < box->created_at)) {
-      box = b;
+    const bool match = parsed ? b.owner == parsed->owner && b.name == parsed->box
+                              : b.id == box_id && b.owner == domain_owner;
+    if (match) {
+      proxy_name = parsed ? parsed->proxy : "";
+      return b;
     }
   }
+  return std::nullopt;
+}
+
+ProxyRoute BoxdService::route_host(const std::string& host) {
+  std::string proxy_name;
+  auto box = box_for_host(host, proxy_name);
   if (!box) {
-    return ProxyRoute{0, 404, "no box answers for host '" + host + "'"};
+    return ProxyRoute{0, 404,
+                      "no box answers for host '" + host +
+                          "' (box URLs are <box>.<user>.localhost, or a bound domain)"};
   }
   if (box->status == "suspended" && box->auto_suspend_timeout_secs > 0) {
     // Suspended for being idle: traffic wakes it (upstream's SRF).
@@ -356,20 +443,28 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
     return ProxyRoute{0, 503, "box '" + box->name + "' is " + box->status};
   }
   touch_activity(box->id);
-  const bool bots_refused = box->bot_protection;
-  return m_store.read([&](const StoreData& data) {
+  ProxyRoute route = m_store.read([&](const StoreData& data) {
     if (proxy_name.empty()) {
       return ProxyRoute{static_cast<int>(default_port_of(data, box->id, nullptr)), 0, "",
-                        bots_refused};
+                        box->bot_protection};
     }
     for (const auto& p : data.proxies) {
       if (p.box_id == box->id && p.name == proxy_name) {
-        return ProxyRoute{static_cast<int>(p.port), 0, "", bots_refused};
+        return ProxyRoute{static_cast<int>(p.port), 0, "", box->bot_protection};
       }
     }
-    return ProxyRoute{0, 404,
-                      "no proxy '" + proxy_name + "' on box '" + box->name + "'"};
+    return ProxyRoute{0, 404, "no proxy '" + proxy_name + "' on box '" + box->name + "'"};
   });
+  if (route.port <= 0) {
+    return route;
+  }
+  route.address = m_runtime.address(spec_of(*box), box->handle);
+  if (const auto what = server_port_name(route.address, route.port)) {
+    return ProxyRoute{0, 403,
+                      "port " + std::to_string(route.port) + " of box '" + box->name +
+                          "' is this boxd server's own port (" + *what + ")"};
+  }
+  return route;
 }
 
 }  // namespace boxd::local

@@ -290,7 +290,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
         }
       }
     });
-    fill_created(*response, box, url_of(box.name), ms);
+    fill_created(*response, box, url_of(box), ms);
   });
 }
 

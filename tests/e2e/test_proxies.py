@@ -1,6 +1,6 @@
 """Proxies (issue 4 point 3): `boxd box proxy list|create|set-port|delete`
-and the local server's HTTP proxy routing <box>.localhost and
-<proxy>.<box>.localhost by Host header to 127.0.0.1:<port>.
+and the local server's HTTP proxy routing <box>.<user>.localhost and
+<proxy>.<box>.<user>.localhost by Host header to the box's address and port.
 
 Boxes share the host's network namespace, so every test uses ports nobody
 else uses (dead_port())."""
@@ -44,9 +44,9 @@ def every_box_has_a_default_proxy(t):
     expect_equal(p.get("port_mode"), "auto", "port_mode")
     expect_equal(p.get("effective_port"), 8080, "effective_port")
     expect_equal(p.get("vm_name"), vm, "vm_name")
-    expect_equal(p.get("domain"), f"{vm}.localhost:{proxy_port(t)}", "domain")
+    expect_equal(p.get("domain"), f"{vm}.alice.localhost:{proxy_port(t)}", "domain")
     url = t.alice.get(vm).get("url")
-    expect_equal(url, f"http://{vm}.localhost:{proxy_port(t)}", "box get url")
+    expect_equal(url, f"http://{vm}.alice.localhost:{proxy_port(t)}", "box get url")
 
 
 @suite.test
@@ -55,14 +55,14 @@ def default_proxy_routes_and_follows_set_port(t):
     first, second = dead_port(), dead_port()
     t.alice.run("box", "proxy", "set-port", vm, "--port", first).expect_ok()
     t.alice.serve_http(vm, first, "first-server")
-    answers(t, f"{vm}.localhost:{proxy_port(t)}", "first-server")
-    answers(t, f"{vm}.localhost", "first-server")
+    answers(t, f"{vm}.alice.localhost:{proxy_port(t)}", "first-server")
+    answers(t, f"{vm}.alice.localhost", "first-server")
 
     t.alice.serve_http(vm, second, "second-server")
     doc = t.alice.run("box", "proxy", "set-port", vm, "--port", second, "--json").expect_ok().json()
     expect_equal(doc.get("effective_port"), second, "set-port --json effective_port")
     expect_equal(doc.get("port_mode"), "locked", "set-port --json port_mode")
-    answers(t, f"{vm}.localhost", "second-server")
+    answers(t, f"{vm}.alice.localhost", "second-server")
 
     doc = t.alice.run("box", "proxy", "set-port", vm, "--port", "auto", "--json").expect_ok().json()
     expect_equal((doc.get("port_mode"), doc.get("effective_port")), ("auto", 8080), "after auto")
@@ -74,13 +74,13 @@ def named_proxy_routes_until_deleted(t):
     port = dead_port()
     t.alice.serve_http(vm, port, "named-server")
     url = t.alice.run("box", "proxy", "create", vm, "api", "--port", port).expect_ok().stdout.strip()
-    expect_equal(url, f"http://api.{vm}.localhost:{proxy_port(t)}", "create prints the URL")
-    answers(t, f"api.{vm}.localhost", "named-server")
+    expect_equal(url, f"http://api.{vm}.alice.localhost:{proxy_port(t)}", "create prints the URL")
+    answers(t, f"api.{vm}.alice.localhost", "named-server")
     names = [p["name"] for p in t.alice.run("box", "proxy", "list", vm, "--json").expect_ok().json()]
     expect_equal(names, ["", "api"], "proxy names")
 
     t.alice.run("box", "proxy", "delete", vm, "api").expect_ok()
-    status, _ = http_get(t.server.proxy_url, f"api.{vm}.localhost", "/index.txt")
+    status, _ = http_get(t.server.proxy_url, f"api.{vm}.alice.localhost", "/index.txt")
     expect_equal(status, 404, "a deleted proxy no longer answers")
 
 
@@ -88,7 +88,7 @@ def named_proxy_routes_until_deleted(t):
 def upstream_down_is_a_502(t):
     vm = t.alice.create_box(t.box_name("down"))
     t.alice.run("box", "proxy", "set-port", vm, "--port", dead_port()).expect_ok()
-    status, body = http_get(t.server.proxy_url, f"{vm}.localhost")
+    status, body = http_get(t.server.proxy_url, f"{vm}.alice.localhost")
     expect_equal(status, 502, f"status with nothing listening (body {body!r})")
     expect(body.strip(), "a 502 carries a short text")
 
@@ -102,7 +102,7 @@ def large_bodies_stream_through(t):
     t.alice.sh(vm, f"head -c 20000000 /dev/zero | tr '\\0' x > /tmp/www-{port}/big.bin")
     status, body = eventually(
         lambda: (lambda r: r if r[0] == 200 else None)(
-            http_get(t.server.proxy_url, f"{vm}.localhost", "/big.bin", timeout=30)),
+            http_get(t.server.proxy_url, f"{vm}.alice.localhost", "/big.bin", timeout=30)),
         timeout=15, what="big.bin through the proxy")
     expect_equal(len(body), 20000000, "bytes received through the proxy")
 

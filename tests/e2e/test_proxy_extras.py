@@ -33,13 +33,13 @@ def exposed_port_is_reachable_and_listed(t):
                  (vm, port, "tcp"), "ExposePortResponse")
     expect_equal(doc.get("public_port"), proxy_port(t), "public_port is the proxy's port")
     host = doc.get("dns")
-    expect_equal(host, f"port-{port}.{vm}.localhost", "dns")
+    expect_equal(host, f"port-{port}.{vm}.alice.localhost", "dns")
     eventually(lambda: http_get(t.server.proxy_url, host, "/index.txt") ==
                (200, f"exposed-{vm}\n"), timeout=15, what="the exposed port answering")
     names = [p["name"] for p in t.alice.run("box", "proxy", "list", vm, "--json").expect_ok().json()]
     expect(f"port-{port}" in names, f"exposed port listed: {names!r}")
     t.alice.run("box", "proxy", "expose", vm, str(port)).expect_ok() \
-        .expect_stdout(f"port-{port}.{vm}.localhost:{proxy_port(t)}\n")  # again: same answer
+        .expect_stdout(f"port-{port}.{vm}.alice.localhost:{proxy_port(t)}\n")  # again: same answer
     t.alice.run("box", "proxy", "expose", vm, str(port), "--protocol", "udp").expect_exit(5)
     t.alice.run("box", "proxy", "expose", vm, "0").expect_exit(2)
     t.alice.run("box", "proxy", "expose", "no-such-box", "80").expect_exit(4)
@@ -51,8 +51,8 @@ def bot_protection_refuses_automated_clients(t):
     port = dead_port()
     t.alice.serve_http(vm, port, "human")
     t.alice.run("box", "proxy", "set-port", vm, "--port", str(port)).expect_ok()
-    url = f"http://{vm}.localhost:{proxy_port(t)}/index.txt"
-    resolve = f"{vm}.localhost:{proxy_port(t)}:127.0.0.1"
+    url = f"http://{vm}.alice.localhost:{proxy_port(t)}/index.txt"
+    resolve = f"{vm}.alice.localhost:{proxy_port(t)}:127.0.0.1"
     eventually(lambda: curl("--resolve", resolve, url).stdout == "human\n", timeout=15,
                what="the box answering through the proxy")
     t.alice.run("box", "proxy", "bot-protection", vm, "on").expect_ok()
@@ -111,22 +111,22 @@ def keep_alive_requests_are_routed_by_their_own_host(t):
     serve_keep_alive(t, b, pb)
     t.alice.run("box", "proxy", "set-port", a, "--port", str(pa)).expect_ok()
     t.alice.run("box", "proxy", "set-port", b, "--port", str(pb)).expect_ok()
-    eventually(lambda: http_get(t.server.proxy_url, f"{a}.localhost")[0] == 200 and
-               http_get(t.server.proxy_url, f"{b}.localhost")[0] == 200,
+    eventually(lambda: http_get(t.server.proxy_url, f"{a}.alice.localhost")[0] == 200 and
+               http_get(t.server.proxy_url, f"{b}.alice.localhost")[0] == 200,
                timeout=15, what="both boxes answering")
     # One curl, one TCP connection (kept alive: same URL host, HTTP/1.1 on
     # both sides), three requests whose Host headers say a, b, a.
     url = t.server.proxy_url + "/"
-    out = curl("-v", url, "-H", f"Host: {a}.localhost", "--next", url, "-H", f"Host: {b}.localhost",
-               "--next", url, "-H", f"Host: {a}.localhost")
+    out = curl("-v", url, "-H", f"Host: {a}.alice.localhost", "--next", url, "-H",
+               f"Host: {b}.alice.localhost", "--next", url, "-H", f"Host: {a}.alice.localhost")
     expect_equal(out.stdout, f"{a} GET 0\n{b} GET 0\n{a} GET 0\n",
                  f"each request answered by its own box (curl said: {out.stderr[-1500:]})")
     expect(out.stderr.count("Connected to") == 1 and "Re-using existing connection" in out.stderr,
            f"one connection, reused (curl said: {out.stderr[-1500:]})")
     # Request bodies (Content-Length, then chunked) keep the framing right.
-    out = curl("-v", url, "-H", f"Host: {a}.localhost", "--data", "x=12345", "--next", url, "-H",
-               f"Host: {b}.localhost", "-H", "Transfer-Encoding: chunked", "--data", "abc",
-               "--next", url, "-H", f"Host: {a}.localhost")
+    out = curl("-v", url, "-H", f"Host: {a}.alice.localhost", "--data", "x=12345", "--next", url,
+               "-H", f"Host: {b}.alice.localhost", "-H", "Transfer-Encoding: chunked", "--data",
+               "abc", "--next", url, "-H", f"Host: {a}.alice.localhost")
     expect_equal(out.stdout, f"{a} POST 7\n{b} POST 3\n{a} GET 0\n",
                  f"bodies on one connection (curl said: {out.stderr[-1500:]})")
     expect(out.stderr.count("Connected to") == 1, f"one connection: {out.stderr[-1500:]}")

@@ -140,7 +140,7 @@ TEST_CASE("service: create, get, duplicates, names and ownership") {
   CHECK(created.name() == "web");
   CHECK(created.status() == "running");
   CHECK(created.image() == "host");
-  CHECK(created.url() == "http://web.localhost:9480");
+  CHECK(created.url() == "http://web.alice.localhost:9480");
 
   api::GetVmResponse got;
   REQUIRE(h.get(h.alice, "web", &got).ok());

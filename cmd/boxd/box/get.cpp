@@ -24,8 +24,11 @@ std::string box_url(const api::v1::GetVmResponse& box) {
   if (box.access_domain().empty()) {
     return "";
   }
-  // boxd local reports "localhost:<proxy port>": its proxy speaks plain HTTP.
-  const bool local = box.access_domain().rfind("localhost", 0) == 0;
+  // boxd local reports "<user>.localhost:<proxy port>": its proxy speaks plain HTTP.
+  const std::string& domain = box.access_domain();
+  const bool local = domain.rfind("localhost", 0) == 0 ||
+                     domain.find(".localhost:") != std::string::npos ||
+                     domain.ends_with(".localhost");
   return (local ? "http://" : "https://") + box.name() + "." + box.access_domain();
 }
 

@@ -37,6 +37,18 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
+  command.add_option("--http-max-connections", options.http_max_connections,
+                     "Open connections per HTTP endpoint (key exchange, proxy); 503 past it")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  command.add_option("--http-header-timeout", options.http_header_timeout,
+                     "Seconds a client has to send a request head (408 after)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  command.add_option("--http-body-timeout", options.http_body_timeout,
+                     "Seconds for a key exchange body; a proxied body may pause this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   // Hidden (no group): for tests of the CLI's update notice.
   command.add_option("--advertise-cli-latest", options.advertise_cli_latest,
                      "Send x-boxd-cli-latest: VERSION with every response")
@@ -57,6 +69,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   }
   argv.insert(argv.end(), {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
                            std::to_string(options.max_boxes), "--runtime", options.runtime});
+  argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
+                           "--http-header-timeout", std::to_string(options.http_header_timeout),
+                           "--http-body-timeout", std::to_string(options.http_body_timeout)});
   if (!options.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }

@@ -10,7 +10,8 @@ CLI::App* define_proxy_expose(CLI::App& parent, ProxyExposeOptions& options) {
       ->check(CLI::IsMember({"tcp", "udp"}));
   cmd->footer(
       "Prints the address to reach it at (DNS name:public port). With boxd local the port\n"
-      "is served through the local HTTP proxy at http://port-PORT.<box>.localhost:9480 (tcp only).\n"
+      "is served through the local HTTP proxy at http://port-PORT.<box>.<user>.localhost:9480\n"
+      "(tcp only).\n"
       "\n"
       "Examples:\n"
       "  boxd box proxy expose web 5432\n"

@@ -34,9 +34,9 @@ void add_box_proxy(CLI::App& box, Context& ctx) {
   add_leaf<ProxyBotProtectionOptions>(*proxy, ctx, define_proxy_bot_protection,
                                       run_proxy_bot_protection);
   proxy->footer(
-      "Every box has a default proxy: http://<box>.localhost:9480 with boxd local, forwarding\n"
-      "to the box's port 8080 ('auto') until 'set-port' locks it to another port. Named\n"
-      "proxies answer at <proxy>.<box>.<zone>.\n"
+      "Every box has a default proxy: http://<box>.<user>.localhost:9480 with boxd local,\n"
+      "forwarding to the box's port 8080 ('auto') until 'set-port' locks it to another port.\n"
+      "Named proxies answer at <proxy>.<box>.<zone> (boxd local: <proxy>.<box>.<user>.localhost).\n"
       "\n"
       "Examples:\n"
       "  boxd box proxy list web\n"
