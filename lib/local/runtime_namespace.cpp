@@ -610,33 +610,6 @@ class NamespaceRuntime final : public Runtime {
 
   std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                     const ExecSpec& spec) override {
-    require_alive(box, handle);
-    if (m_freezer.frozen(box.id, handle.init_pid)) {
-      // A command started now would freeze mid-start (and us with it).
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
-    }
-    std::vector<int> ns_fds;
-    auto close_fds = [&ns_fds] {
-      for (int fd : ns_fds) {
-        close(fd);
-      }
-      ns_fds.clear();
-    };
-    for (const char* ns : {"ipc", "uts", "pid", "mnt"}) {
-      std::string path = "/proc/" + std::to_string(handle.init_pid) + "/ns/" + ns;
-      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        close_fds();
-        throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
-      }
-      ns_fds.push_back(fd);
-    }
-    // The fds are of the right process only if it is still the same one.
-    if (!process_matches(handle.init_pid, handle.init_start_time)) {
-      close_fds();
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
-    }
-
     SpawnPlan plan;
     const std::string shell = login_shell_of_box(box);
     if (spec.command.empty()) {
@@ -660,37 +633,33 @@ class NamespaceRuntime final : public Runtime {
     plan.rows = spec.rows;
     plan.uid = k_box_uid;
     plan.gid = k_box_gid;
-    plan.ns_fds = ns_fds;
-    plan.cgroup_procs_fd = m_freezer.open_procs(box.id);
+    return spawn_in_box(box, handle, plan);
+  }
+
+  std::unique_ptr<ExecProcess> run_self(const BoxSpec& box, const BoxHandle& handle,
+                                        const std::vector<std::string>& args,
+                                        int box_uid) override {
+    SpawnPlan plan;
+    plan.path = "boxd";
+    plan.argv = {"boxd"};
+    plan.argv.insert(plan.argv.end(), args.begin(), args.end());
+    plan.env = {std::string("PATH=") + k_box_path, "LC_ALL=C"};
+    plan.cwd = "/";
+    plan.uid = box_uid;
+    plan.gid = box_uid;
+    plan.drop_capabilities = true;
+    plan.exec_fd = open_self_exe();
     try {
-      auto process = spawn_process(plan);
-      close_fds();
-      if (plan.cgroup_procs_fd >= 0) {
-        close(plan.cgroup_procs_fd);
-      }
+      auto process = spawn_in_box(box, handle, plan);
+      close(plan.exec_fd);
       return process;
     } catch (...) {
-      close_fds();
-      if (plan.cgroup_procs_fd >= 0) {
-        close(plan.cgroup_procs_fd);
-      }
+      close(plan.exec_fd);
       throw;
     }
   }
 
-  int open_root(const BoxSpec& box, const BoxHandle& handle) override {
-    require_alive(box, handle);
-    const std::string path = "/proc/" + std::to_string(handle.init_pid) + "/root";
-    int fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || !process_matches(handle.init_pid, handle.init_start_time)) {
-      if (fd >= 0) {
-        close(fd);
-      }
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
-    }
-    return fd;
-  }
-
+  std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
   std::string home_in_root() const override { return "/home/boxd"; }
 
   void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
@@ -706,6 +675,55 @@ class NamespaceRuntime final : public Runtime {
   }
 
  private:
+  // The one way anything runs inside a running box (exec and the file
+  // helper): joins these namespaces and the box's cgroup, then the plan's
+  // uid/gid. Refuses a frozen box (the process would freeze mid-start).
+  std::unique_ptr<ExecProcess> spawn_in_box(const BoxSpec& box, const BoxHandle& handle,
+                                            SpawnPlan& plan) {
+    require_alive(box, handle);
+    if (m_freezer.frozen(box.id, handle.init_pid)) {
+      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
+    }
+    std::vector<int> ns_fds;
+    auto close_fds = [&ns_fds] {
+      for (int fd : ns_fds) {
+        close(fd);
+      }
+      ns_fds.clear();
+    };
+    for (const char* ns : {"ipc", "uts", "pid", "mnt"}) {
+      std::string path = "/proc/" + std::to_string(handle.init_pid) + "/ns/" + ns;
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        close_fds();
+        throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+      }
+      ns_fds.push_back(fd);
+    }
+    // The fds are of the right process only if it is still the same one.
+    if (!process_matches(handle.init_pid, handle.init_start_time)) {
+      close_fds();
+      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+    }
+    plan.ns_fds = ns_fds;
+    plan.cgroup_procs_fd = m_freezer.open_procs(box.id);
+    auto close_all = [&] {
+      close_fds();
+      if (plan.cgroup_procs_fd >= 0) {
+        close(plan.cgroup_procs_fd);
+        plan.cgroup_procs_fd = -1;
+      }
+    };
+    try {
+      auto process = spawn_process(plan);
+      close_all();
+      return process;
+    } catch (...) {
+      close_all();
+      throw;
+    }
+  }
+
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {
     if (!alive(box, handle)) {
       throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
