@@ -349,26 +349,35 @@ void BoxdService::check_disk_quota(int count, std::uint64_t total, std::uint64_t
   }
 }
 
+// As the box's user first (its home, /tmp), then as the box's root without
+// capabilities (root-owned directories such as / or /mnt): never more than
+// the box's own root could do.
 void BoxdService::make_mount_point(const BoxRecord& box, const BoxHandle& handle,
                                    const std::string& path) {
   const BoxSpec spec = spec_of(box);
-  BoxFileChannel helper(m_runtime.run_self(spec, handle,
-                                           {"local", "__box-file", "mkdir",
-                                            m_runtime.files_root(spec), path},
-                                           0),
-                        nullptr);
-  const auto frame = helper.receive(8);
-  if (frame.type == 'O' && frame.payload.empty()) {
-    return;
+  int error = 0;
+  for (const int uid : {1000, 0}) {
+    BoxFileChannel helper(m_runtime.run_self(spec, handle,
+                                             {"local", "__box-file", "mkdir",
+                                              m_runtime.files_root(spec), path},
+                                             uid),
+                          nullptr);
+    const auto frame = helper.receive(8);
+    if (frame.type == 'O' && frame.payload.empty()) {
+      return;
+    }
+    if (frame.type != 'E' || frame.payload.size() != 5) {
+      rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
+    }
+    error = static_cast<int>(box_file::get_u32(frame.payload, 1) & 0xFFFF);
+    if (error != EACCES && error != EPERM) {
+      break;
+    }
   }
-  if (frame.type == 'E' && frame.payload.size() == 5) {
-    const int error = static_cast<int>(box_file::get_u32(frame.payload, 1) & 0xFFFF);
-    rpc_fail(error == EACCES || error == EPERM || error == EROFS ? StatusCode::PERMISSION_DENIED
-                                                                 : StatusCode::FAILED_PRECONDITION,
-             "cannot create the mount point " + path + " in VM '" + box.name +
-                 "': " + std::strerror(error));
-  }
-  rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
+  rpc_fail(error == EACCES || error == EPERM || error == EROFS ? StatusCode::PERMISSION_DENIED
+                                                               : StatusCode::FAILED_PRECONDITION,
+           "cannot create the mount point " + path + " in VM '" + box.name +
+               "': " + std::strerror(error));
 }
 
 void BoxdService::prepare_disk_images() {
