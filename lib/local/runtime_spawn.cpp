@@ -129,9 +129,9 @@ struct ChildArgs {
   int report_fd;
 };
 
-// Async-signal-safe: no_new_privs, empty bounding, permitted, effective and
-// inheritable sets.
-bool drop_all_capabilities() {
+// Async-signal-safe, before the ids change (it needs CAP_SETPCAP):
+// no_new_privs and an empty bounding set.
+bool drop_bounding_set() {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     return false;
   }
@@ -140,6 +140,12 @@ bool drop_all_capabilities() {
       return false;
     }
   }
+  return true;
+}
+
+// Async-signal-safe, after the ids change: empty ambient, permitted,
+// effective and inheritable sets (uid 0 keeps none either).
+bool drop_all_capabilities() {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   struct __user_cap_header_struct header {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2] = {};
@@ -178,6 +184,9 @@ bool drop_all_capabilities() {
     if (chdir("/") < 0) {
       child_fail(args.report_fd, k_stage_chdir);
     }
+  }
+  if (args.drop_capabilities && !drop_bounding_set()) {
+    child_fail(args.report_fd, k_stage_ids);
   }
   if (args.uid >= 0) {
     gid_t groups[1] = {static_cast<gid_t>(args.gid)};
