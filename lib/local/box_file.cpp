@@ -99,21 +99,6 @@ void send_frame(char type, std::string_view payload) {
   _exit(1);
 }
 
-// One frame from the server; false on EOF or a malformed frame.
-bool receive_frame(char& type, std::string& payload) {
-  char header[5];
-  if (!read_all(0, header, sizeof header)) {
-    return false;
-  }
-  type = header[0];
-  const std::uint32_t size = get_u32(std::string_view(header, sizeof header), 1);
-  if (size > k_max_frame_payload) {
-    return false;
-  }
-  payload.resize(size);
-  return read_all(0, payload.data(), size);
-}
-
 int open_root(const char* root) {
   int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -223,6 +208,34 @@ void write_chunk(const std::string& data) {
   }
 }
 
+// Moves `size` bytes of a 'D' frame from stdin (a pipe) into the temp file
+// without copying them through this process (splice), or by read/write
+// where the file system cannot splice. False on EOF.
+bool receive_data(std::uint64_t size, std::string& buffer) {
+  while (size > 0) {
+    ssize_t n = splice(0, nullptr, g_temp.fd, nullptr, size, SPLICE_F_MOVE);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno == EINVAL) {
+      buffer.resize(size);
+      if (!read_all(0, buffer.data(), size)) {
+        return false;
+      }
+      write_chunk(buffer);
+      return true;
+    }
+    if (n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EIO)) {
+      abort_upload(Reason::Write, errno);
+    }
+    if (n <= 0) {
+      return false;
+    }
+    size -= static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
 int upload(const char* root, const std::string& path) {
   int root_fd = open_root(root);
   g_temp.dir = open_beneath(root_fd, parent_of(path), O_PATH | O_DIRECTORY);
@@ -244,11 +257,23 @@ int upload(const char* root, const std::string& path) {
   std::uint64_t written = 0;
   char type = 0;
   std::string payload;
-  while (receive_frame(type, payload)) {
+  char header[5];
+  while (read_all(0, header, sizeof header)) {
+    type = header[0];
+    const std::uint32_t size = get_u32(std::string_view(header, sizeof header), 1);
+    if (size > k_max_frame_payload) {
+      abort_upload(Reason::Protocol, EPROTO);
+    }
     if (type == 'D') {
-      write_chunk(payload);
-      written += payload.size();
+      if (!receive_data(size, payload)) {
+        break;
+      }
+      written += size;
       continue;
+    }
+    payload.resize(size);
+    if (!read_all(0, payload.data(), size)) {
+      break;
     }
     if (type != 'C' || payload.size() != 8) {
       abort_upload(Reason::Protocol, EPROTO);

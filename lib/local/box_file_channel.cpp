@@ -4,8 +4,10 @@
 // after k_idle_timeout.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -32,10 +34,10 @@ constexpr int k_poll_slice_ms = 250;
 BoxFileChannel::BoxFileChannel(std::unique_ptr<ExecProcess> process,
                                std::function<bool()> cancelled)
     : m_process(std::move(process)), m_cancelled(std::move(cancelled)) {
-  // Fewer wake-ups per 1 MiB chunk; best effort (the default is 64 KiB).
+  // Room for a few 1 MiB frames in flight; best effort (the default is 64 KiB).
   for (int fd : {m_process->stdin_fd(), m_process->stdout_fd()}) {
     if (fd >= 0) {
-      fcntl(fd, F_SETPIPE_SZ, static_cast<int>(box_file::k_chunk_bytes));
+      fcntl(fd, F_SETPIPE_SZ, static_cast<int>(4 * box_file::k_chunk_bytes));
     }
   }
 }
@@ -79,19 +81,25 @@ bool BoxFileChannel::send(char type, std::string_view payload) {
   std::string header(1, type);
   box_file::put_u32(header, static_cast<std::uint32_t>(payload.size()));
   const int fd = m_process->stdin_fd();
-  for (std::string_view part : {std::string_view(header), payload}) {
-    while (!part.empty()) {
-      if (fd < 0 || !wait_for(fd, POLLOUT)) {
-        return false;
-      }
-      ssize_t n = ::write(fd, part.data(), part.size());
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-        continue;
-      }
-      if (n <= 0) {
-        return false;  // EPIPE: the helper exited (SIGPIPE is ignored)
-      }
-      part.remove_prefix(static_cast<std::size_t>(n));
+  std::string_view parts[2] = {header, payload};
+  while (!parts[0].empty() || !parts[1].empty()) {
+    if (fd < 0 || !wait_for(fd, POLLOUT)) {
+      return false;
+    }
+    iovec iov[2] = {{const_cast<char*>(parts[0].data()), parts[0].size()},
+                    {const_cast<char*>(parts[1].data()), parts[1].size()}};
+    ssize_t n = ::writev(fd, iov, 2);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;  // EPIPE: the helper exited (SIGPIPE is ignored)
+    }
+    auto done = static_cast<std::size_t>(n);
+    for (auto& part : parts) {
+      const std::size_t used = std::min(done, part.size());
+      part.remove_prefix(used);
+      done -= used;
     }
   }
   return true;
