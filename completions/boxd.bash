@@ -84,8 +84,8 @@ _boxd_options() {
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --runtime --tls-cert --tls-key --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --runtime --tls-cert --tls-key --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --runtime --tls-cert --tls-key --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --runtime --tls-cert --tls-key --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -127,6 +127,8 @@ _boxd_takes_value() {
     "local serve|--http-port") return 0 ;;
     "local serve|--listen") return 0 ;;
     "local serve|--max-boxes") return 0 ;;
+    "local serve|--max-disk-bytes") return 0 ;;
+    "local serve|--max-disks") return 0 ;;
     "local serve|--port") return 0 ;;
     "local serve|--proxy-port") return 0 ;;
     "local serve|--runtime") return 0 ;;
@@ -138,6 +140,8 @@ _boxd_takes_value() {
     "local start|--http-port") return 0 ;;
     "local start|--listen") return 0 ;;
     "local start|--max-boxes") return 0 ;;
+    "local start|--max-disk-bytes") return 0 ;;
+    "local start|--max-disks") return 0 ;;
     "local start|--port") return 0 ;;
     "local start|--proxy-port") return 0 ;;
     "local start|--runtime") return 0 ;;
