@@ -4,6 +4,7 @@
 
 #include "boxd/context.hpp"
 #include "boxd/dispatch.hpp"
+#include "local/box_file.hpp"
 #include "local/runtime.hpp"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,10 @@ int main(int argc, char** argv) {
   // config files or signal dispositions.
   if (argc >= 3 && std::strcmp(argv[1], "local") == 0 && std::strcmp(argv[2], "__box-init") == 0) {
     return boxd::local::box_init_main(argc, argv);
+  }
+  // The file helper the server starts inside a box (box_file.hpp).
+  if (argc >= 3 && std::strcmp(argv[1], "local") == 0 && std::strcmp(argv[2], "__box-file") == 0) {
+    return boxd::local::box_file_main(argc, argv);
   }
   // A closed stdout (`boxd box list | head -1`) is not an error: writes fail
   // with EPIPE instead of killing us, and each command ends quietly.

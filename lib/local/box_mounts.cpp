@@ -20,7 +20,10 @@
 // pid's start time checked afterwards, so a stale fd is never used. A mount
 // point path inside the box may be a symlink the box's user made: it is
 // resolved inside the box's namespace, as root there, which the box's user
-// (passwordless sudo) could do anyway; it cannot reach the host.
+// (passwordless sudo) could do anyway; it cannot reach the host. The mount
+// point must exist: the server creates it first with the file helper, as
+// root in the box without capabilities (service_disks.cpp), never as host
+// root.
 #include "local/box_mounts.hpp"
 
 #include <fcntl.h>
@@ -73,19 +76,6 @@ int open_mnt_ns(int init_pid, std::uint64_t start_time) {
     throw Error(ErrorClass::InvalidArgument, "the box is not running", {}, 9);
   }
   return fd;
-}
-
-// Every prefix of an absolute path: /a, /a/b, /a/b/c.
-std::vector<std::string> prefixes(const std::string& target) {
-  std::vector<std::string> out;
-  for (std::size_t i = 1; i <= target.size(); ++i) {
-    if (i == target.size() || target[i] == '/') {
-      if (target[i - 1] != '/') {
-        out.push_back(target.substr(0, i));
-      }
-    }
-  }
-  return out;
 }
 
 struct ChildFailure {
@@ -179,7 +169,7 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
   }
   int tree = sys_open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (tree < 0) {
-    throw_errno("open_tree " + source.string());
+    throw_errno("preparing the disk for mounting");
   }
   idmap_to_box(tree, init_pid);
   int ns = -1;
@@ -189,14 +179,8 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
     close(tree);
     throw;
   }
-  const std::vector<std::string> dirs = prefixes(target);
   const char* target_c = target.c_str();
   ChildFailure failure = run_in_namespace(ns, [&]() -> ChildFailure {
-    for (const auto& dir : dirs) {
-      if (mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
-        return {2, errno};
-      }
-    }
     if (sys_move_mount(tree, "", AT_FDCWD, target_c, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
       return {3, errno};
     }

@@ -172,11 +172,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     try {
       status = relay(*shared);
     } catch (const RpcError& e) {
-      status = e.status;
+      status = m_service.client_status(e.status.error_code(), e.status.error_message());
     } catch (const Error& e) {
-      status = Status(StatusCode::INTERNAL, e.what());
+      status = m_service.client_status(StatusCode::INTERNAL, e.what());
     } catch (const std::exception& e) {
-      status = Status(StatusCode::INTERNAL, e.what());
+      status = m_service.client_status(StatusCode::INTERNAL, e.what());
     }
     if (m_process) {
       if (!m_process->poll_exit()) {

@@ -136,16 +136,22 @@ class Runtime {
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
 
-  // Files (service_files.cpp). An O_PATH directory fd (owned by the caller)
-  // of the box's root as the box sees it: namespace: /proc/<init>/root (the
-  // box must be alive; lookups below it follow the box's own mounts);
-  // process: the box's home tree <dir>/home. Paths are opened beneath it
-  // with openat2(RESOLVE_IN_ROOT). Throws like exec() when not running.
-  virtual int open_root(const BoxSpec& box, const BoxHandle& handle) = 0;
+  // Files (service_files.cpp, box_file.hpp). Runs boxd itself as
+  // `boxd ARGS...` inside the running box, the way exec() runs a command
+  // (namespace: the same namespaces and cgroup, as in-box uid/gid
+  // `box_uid`, no capabilities; process: as the server's user), with pipes
+  // for stdin/stdout/stderr. The binary is opened on the host first, so the
+  // box's root need not contain it. Throws like exec().
+  virtual std::unique_ptr<ExecProcess> run_self(const BoxSpec& box, const BoxHandle& handle,
+                                                const std::vector<std::string>& args,
+                                                int box_uid) = 0;
+  // The directory the file helper resolves paths beneath: namespace: "/"
+  // (the box's own root, seen from inside); process: the box's home tree.
+  virtual std::string files_root(const BoxSpec& box) const = 0;
   // The user's home inside that root ("/home/boxd"; "/" for process).
   virtual std::string home_in_root() const = 0;
   // Disks (service_disks.cpp): bind-mounts the host directory `source` at
-  // `target` (absolute, inside the box; created if missing) in the running
+  // `target` (absolute, inside the box; must exist, see make_mount_point) in the running
   // box, read-only if asked; unmount_disk undoes it (a no-op when it is not
   // mounted). The process runtime has no mount namespace: it throws
   // (FAILED_PRECONDITION).

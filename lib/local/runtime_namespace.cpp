@@ -658,9 +658,88 @@ class NamespaceRuntime final : public Runtime {
 
   std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                     const ExecSpec& spec) override {
+    SpawnPlan plan;
+    const std::string shell = login_shell_of_box(box);
+    if (spec.command.empty()) {
+      plan.path = shell;
+      plan.argv = {shell, "-l"};
+    } else {
+      plan.path = "/bin/sh";
+      plan.argv = {"sh", "-c", spec.command};
+    }
+    plan.env = {"HOME=/home/boxd", "USER=boxd", "LOGNAME=boxd", "SHELL=" + shell,
+                std::string("PATH=") + k_box_path};
+    if (spec.tty) {
+      plan.env.push_back("TERM=" + (spec.term.empty() ? std::string("xterm-256color") : spec.term));
+    }
+    for (const auto& [key, value] : box.env) {
+      plan.env.push_back(key + "=" + value);
+    }
+    plan.cwd = "/home/boxd";
+    plan.tty = spec.tty;
+    plan.cols = spec.cols;
+    plan.rows = spec.rows;
+    plan.uid = k_box_uid;
+    plan.gid = k_box_gid;
+    return spawn_in_box(box, handle, plan);
+  }
+
+  std::unique_ptr<ExecProcess> run_self(const BoxSpec& box, const BoxHandle& handle,
+                                        const std::vector<std::string>& args,
+                                        int box_uid) override {
+    SpawnPlan plan;
+    plan.path = "boxd";
+    plan.argv = {"boxd"};
+    plan.argv.insert(plan.argv.end(), args.begin(), args.end());
+    plan.env = {std::string("PATH=") + k_box_path, "LC_ALL=C"};
+    plan.cwd = "/";
+    plan.uid = box_uid;
+    plan.gid = box_uid;
+    plan.drop_capabilities = true;
+    plan.exec_fd = open_self_exe();
+    try {
+      auto process = spawn_in_box(box, handle, plan);
+      close(plan.exec_fd);
+      return process;
+    } catch (...) {
+      close(plan.exec_fd);
+      throw;
+    }
+  }
+
+  std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
+  std::string home_in_root() const override { return "/home/boxd"; }
+
+  std::vector<IsolationLayer> isolation() const override {
+    return {
+        {"user namespace", true,
+         "box root and boxd map to a host id range of the box's own (2^30 and up)"},
+        {"root file system", true,
+         "overlay per box, host directories idmapped read-only below it; host files not "
+         "readable by others masked; /home, /root, /tmp, the server's state not shown"},
+    };
+  }
+
+  void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
+                  const std::string& target, bool read_only) override {
+    require_alive(box, handle);
+    inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
+  }
+
+  void unmount_disk(const BoxSpec& box, const BoxHandle& handle, const std::string& target) override {
+    if (alive(box, handle)) {
+      remove_injected_mount(handle.init_pid, handle.init_start_time, target);
+    }
+  }
+
+ private:
+  // The one way anything runs inside a running box (exec and the file
+  // helper): joins these namespaces and the box's cgroup, then the plan's
+  // uid/gid. Refuses a frozen box (the process would freeze mid-start).
+  std::unique_ptr<ExecProcess> spawn_in_box(const BoxSpec& box, const BoxHandle& handle,
+                                            SpawnPlan& plan) {
     require_alive(box, handle);
     if (m_freezer.frozen(box.id, handle.init_pid)) {
-      // A command started now would freeze mid-start (and us with it).
       throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
     }
     std::vector<int> ns_fds;
@@ -693,90 +772,29 @@ class NamespaceRuntime final : public Runtime {
       close_fds();
       throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
     }
-
-    SpawnPlan plan;
-    const std::string shell = login_shell_of_box(box);
-    if (spec.command.empty()) {
-      plan.path = shell;
-      plan.argv = {shell, "-l"};
-    } else {
-      plan.path = "/bin/sh";
-      plan.argv = {"sh", "-c", spec.command};
-    }
-    plan.env = {"HOME=/home/boxd", "USER=boxd", "LOGNAME=boxd", "SHELL=" + shell,
-                std::string("PATH=") + k_box_path};
-    if (spec.tty) {
-      plan.env.push_back("TERM=" + (spec.term.empty() ? std::string("xterm-256color") : spec.term));
-    }
-    for (const auto& [key, value] : box.env) {
-      plan.env.push_back(key + "=" + value);
-    }
-    plan.cwd = "/home/boxd";
-    plan.tty = spec.tty;
-    plan.cols = spec.cols;
-    plan.rows = spec.rows;
-    plan.uid = k_box_uid;
-    plan.gid = k_box_gid;
     plan.ns_fds = ns_fds;
     if (user_fd >= 0) {
       plan.userns_fd = user_fd;
-      plan.pty_uid = static_cast<int>(box_id_base(box.dir)) + k_box_uid;
+      plan.pty_uid = static_cast<int>(box_id_base(box.dir)) + plan.uid;
     }
     plan.cgroup_procs_fd = m_freezer.open_procs(box.id);
+    auto close_all = [&] {
+      close_fds();
+      if (plan.cgroup_procs_fd >= 0) {
+        close(plan.cgroup_procs_fd);
+        plan.cgroup_procs_fd = -1;
+      }
+    };
     try {
       auto process = spawn_process(plan);
-      close_fds();
-      if (plan.cgroup_procs_fd >= 0) {
-        close(plan.cgroup_procs_fd);
-      }
+      close_all();
       return process;
     } catch (...) {
-      close_fds();
-      if (plan.cgroup_procs_fd >= 0) {
-        close(plan.cgroup_procs_fd);
-      }
+      close_all();
       throw;
     }
   }
 
-  int open_root(const BoxSpec& box, const BoxHandle& handle) override {
-    require_alive(box, handle);
-    const std::string path = "/proc/" + std::to_string(handle.init_pid) + "/root";
-    int fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || !process_matches(handle.init_pid, handle.init_start_time)) {
-      if (fd >= 0) {
-        close(fd);
-      }
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
-    }
-    return fd;
-  }
-
-  std::string home_in_root() const override { return "/home/boxd"; }
-
-  std::vector<IsolationLayer> isolation() const override {
-    return {
-        {"user namespace", true,
-         "box root and boxd map to a host id range of the box's own (2^30 and up)"},
-        {"root file system", true,
-         "overlay per box, host directories idmapped read-only below it; host files not "
-         "readable by others masked; /home, /root, /tmp, the server's state not shown"},
-    };
-  }
-
-  void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
-                  const std::string& target, bool read_only) override {
-    require_alive(box, handle);
-    inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
-  }
-
-  void unmount_disk(const BoxSpec& box, const BoxHandle& handle, const std::string& target) override {
-    if (alive(box, handle)) {
-      remove_injected_mount(handle.init_pid, handle.init_start_time, target);
-    }
-  }
-
- private:
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {
     if (!alive(box, handle)) {
       throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");

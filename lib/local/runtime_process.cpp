@@ -148,15 +148,29 @@ class ProcessRuntime final : public Runtime {
     return process;
   }
 
-  // Files: the box's root is its home tree, so "/" is <dir>/home.
-  int open_root(const BoxSpec& box, const BoxHandle& /*handle*/) override {
-    int fd = open((box.dir / "home").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      throw_errno("opening the home of " + box.name);
+  // Files: the box's root is its home tree, so "/" is <dir>/home; the
+  // helper runs as the server's own user (there is no other here).
+  std::unique_ptr<ExecProcess> run_self(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
+                                        const std::vector<std::string>& args,
+                                        int /*box_uid*/) override {
+    SpawnPlan plan;
+    plan.path = "boxd";
+    plan.argv = {"boxd"};
+    plan.argv.insert(plan.argv.end(), args.begin(), args.end());
+    plan.env = {"PATH=/usr/bin:/bin", "LC_ALL=C"};
+    plan.cwd = "/";
+    plan.exec_fd = open_self_exe();
+    try {
+      auto process = spawn_process(plan);
+      close(plan.exec_fd);
+      return process;
+    } catch (...) {
+      close(plan.exec_fd);
+      throw;
     }
-    return fd;
   }
 
+  std::string files_root(const BoxSpec& box) const override { return (box.dir / "home").string(); }
   std::string home_in_root() const override { return "/"; }
 
   void mount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,

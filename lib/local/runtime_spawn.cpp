@@ -48,7 +48,9 @@
 #include <mutex>
 #include <poll.h>
 #include <sched.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,6 +117,7 @@ void write_report(int fd, int stage, int error, int pid) {
 // Async-signal-safe: everything was prepared by the parent.
 struct ChildArgs {
   const char* path;
+  int exec_fd;
   char* const* argv;
   char* const* envp;
   const char* cwd;
@@ -122,8 +125,32 @@ struct ChildArgs {
   bool tty;
   int uid;
   int gid;
+  bool drop_capabilities;
   int report_fd;
 };
+
+// Async-signal-safe, before the ids change (it needs CAP_SETPCAP):
+// no_new_privs and an empty bounding set.
+bool drop_bounding_set() {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    return false;
+  }
+  for (int cap = 0; cap < 64; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Async-signal-safe, after the ids change: empty ambient, permitted,
+// effective and inheritable sets (uid 0 keeps none either).
+bool drop_all_capabilities() {
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct header {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  return syscall(SYS_capset, &header, data) == 0;
+}
 
 [[noreturn]] void become_command(const ChildArgs& args) {
   sigset_t all;
@@ -158,6 +185,9 @@ struct ChildArgs {
       child_fail(args.report_fd, k_stage_chdir);
     }
   }
+  if (args.drop_capabilities && !drop_bounding_set()) {
+    child_fail(args.report_fd, k_stage_ids);
+  }
   if (args.uid >= 0) {
     gid_t groups[1] = {static_cast<gid_t>(args.gid)};
     if (setgroups(1, groups) < 0 || setgid(static_cast<gid_t>(args.gid)) < 0 ||
@@ -165,9 +195,16 @@ struct ChildArgs {
       child_fail(args.report_fd, k_stage_ids);
     }
   }
+  if (args.drop_capabilities && !drop_all_capabilities()) {
+    child_fail(args.report_fd, k_stage_ids);
+  }
   // Nothing of the server's leaks into the command, whoever opened it.
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(args.path, args.argv, args.envp);
+  if (args.exec_fd >= 0) {
+    syscall(SYS_execveat, args.exec_fd, "", args.argv, args.envp, AT_EMPTY_PATH);
+  } else {
+    execve(args.path, args.argv, args.envp);
+  }
   child_fail(args.report_fd, k_stage_exec);
 }
 
@@ -408,6 +445,17 @@ bool read_report(int fd, Report& report) {
 
 }  // namespace
 
+int open_self_exe() {
+  const char* override_exe = getenv("BOXD_SELF_EXE");
+  const char* exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
+                                                                      : "/proc/self/exe";
+  int fd = open(exe, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw_errno("opening the boxd binary");
+  }
+  return fd;
+}
+
 void reap_orphans() {
   std::lock_guard lock(g_children_mutex);
   std::erase_if(g_children,
@@ -515,9 +563,9 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
     throw;
   }
 
-  ChildArgs args{plan.path.c_str(), argv.data(), envp.data(), plan.cwd.c_str(),
+  ChildArgs args{plan.path.c_str(), plan.exec_fd, argv.data(), envp.data(), plan.cwd.c_str(),
                  {child_fds[0], child_fds[1], child_fds[2]}, plan.tty, plan.uid, plan.gid,
-                 report.write};
+                 plan.drop_capabilities, report.write};
   const int* ns_fds = plan.ns_fds.data();
   const std::size_t ns_count = plan.ns_fds.size();
   const int cgroup_fd = plan.cgroup_procs_fd;

@@ -17,6 +17,9 @@ namespace boxd::local {
 // async-signal-safe calls are allowed: the server is multi-threaded).
 struct SpawnPlan {
   std::string path;                // absolute path passed to execve
+  // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead (boxd itself, opened
+  // on the host before entering a box whose root may not contain it).
+  int exec_fd = -1;
   std::vector<std::string> argv;
   std::vector<std::string> env;    // "KEY=VALUE"
   std::string cwd;                 // chdir target ("" = keep)
@@ -24,6 +27,9 @@ struct SpawnPlan {
   unsigned cols = 80;
   unsigned rows = 24;
   int uid = -1;                    // >= 0: setgroups({gid}), setgid, setuid
+  // After the ids: no_new_privs, an empty bounding set and no capabilities
+  // (uid 0 keeps none either, even across execve).
+  bool drop_capabilities = false;
   int gid = -1;
   // Namespace fds to setns() into (opened by the caller, closed by it). When
   // non-empty the command runs as a grandchild created with CLONE_PARENT so
@@ -81,6 +87,10 @@ void append_console(const std::filesystem::path& box_dir, const std::string& lin
 // Makes a std::vector<std::string> into a NULL-terminated char* array whose
 // pointers stay valid while `strings` lives.
 std::vector<char*> c_strings(std::vector<std::string>& strings);
+
+// An fd of the boxd binary ($BOXD_SELF_EXE, else /proc/self/exe) for
+// SpawnPlan::exec_fd; the caller closes it. Throws boxd::Error.
+int open_self_exe();
 
 std::unique_ptr<Runtime> make_process_runtime();
 std::unique_ptr<Runtime> make_namespace_runtime();

@@ -174,8 +174,8 @@ int serve(const ServeOptions& options) {
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     throw Error(ErrorClass::Usage, "--tls-cert and --tls-key go together");
   }
-  if (options.max_boxes < 0 || options.token_ttl <= 0) {
-    throw Error(ErrorClass::Usage, "--max-boxes and --token-ttl must be positive");
+  if (options.max_boxes < 0 || options.token_ttl <= 0 || options.max_disks < 0) {
+    throw Error(ErrorClass::Usage, "--max-boxes, --max-disks and --token-ttl must be positive");
   }
   if (options.http_max_connections < 1 || options.http_header_timeout < 1 ||
       options.http_body_timeout < 1) {
@@ -220,6 +220,8 @@ int serve(const ServeOptions& options) {
   ServiceOptions service_options;
   service_options.state_dir = state_dir;
   service_options.max_boxes = options.max_boxes;
+  service_options.max_disks = options.max_disks;
+  service_options.max_disk_bytes = options.max_disk_bytes;
   service_options.proxy_port = proxy_port;
   service_options.url_scheme = "http";
   service_options.log = options.log;

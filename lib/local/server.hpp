@@ -28,6 +28,8 @@ struct ServeOptions {
   std::vector<std::string> api_keys;  // "KEY=USER"; none = a generated key for "local"
   std::int64_t token_ttl = 3600;
   int max_boxes = 50;
+  int max_disks = 20;                           // per user
+  std::uint64_t max_disk_bytes = 200ULL << 30;  // per user, all disks together
   std::string runtime = "auto";     // auto | namespace | process
   // Abuse limits of the HTTP endpoints (key exchange, proxy), each endpoint
   // on its own: open connections (503 past it), seconds for a request head,

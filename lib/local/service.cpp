@@ -307,6 +307,19 @@ grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
   return run_rpc(*this, context, std::forward<Fn>(fn));
 }
 
+grpc::Status BoxdService::client_status(grpc::StatusCode code, const std::string& message) const {
+  const std::string state = m_options.state_dir.string();
+  std::string out = message;
+  for (auto at = out.find(state); !state.empty() && at != std::string::npos;
+       at = out.find(state, at)) {
+    out.replace(at, state.size(), "<state>");
+  }
+  if (out != message) {
+    log("error (the client sees it without host paths): " + message);
+  }
+  return grpc::Status(code, out);
+}
+
 grpc::Status BoxdService::handle_rpc(const grpc::ServerContext* context,
                                      const std::function<void(const AuthResult&)>& fn) {
   return run_rpc(*this, context, fn);
@@ -362,6 +375,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
       box.env.emplace_back(e.key(), e.value());
     }
     box.cmd.assign(request->cmd().begin(), request->cmd().end());
+    check_disk_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
 
     auto lock = op_lock(box.id);
@@ -532,6 +546,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
     box.forked_from = source.name;
     box.handle = BoxHandle{};
     box.boot_time_ms = 0;
+    check_disk_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
 
     auto lock = op_lock(box.id);

@@ -33,6 +33,7 @@
 
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "local/auth.hpp"
+#include "local/box_file.hpp"
 #include "local/disk_store.hpp"
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
@@ -45,6 +46,8 @@ namespace api = boxd::api::v1;
 struct ServiceOptions {
   std::filesystem::path state_dir;
   int max_boxes = 50;
+  int max_disks = 20;                          // disks per user
+  std::uint64_t max_disk_bytes = 200ULL << 30;  // per user: all disks; per box disk
   int proxy_port = 9480;
   std::string url_scheme = "http";
   // Human log lines (no secrets); may be empty.
@@ -210,6 +213,9 @@ class BoxdService final : public ServiceBase {
   ExecTarget resolve_exec(const std::string& user, const std::string& vm_id);
   Runtime& runtime() { return m_runtime; }
   void log(const std::string& line) const;
+  // A status for the client whose message never names a host path: the
+  // state dir is replaced by "<state>" (the full message goes to the log).
+  grpc::Status client_status(grpc::StatusCode code, const std::string& message) const;
 
  private:
   BoxSpec spec_of(const BoxRecord& box) const;
@@ -260,10 +266,13 @@ class BoxdService final : public ServiceBase {
   grpc::Status handle_rpc(const grpc::ServerContext* context,
                           const std::function<void(const AuthResult&)>& fn);
 
-  // Files: the caller's running box and an O_PATH fd of its root (owned by
-  // the caller of this function), with `path` made absolute in the box.
-  int open_box_root(const std::string& user, const std::string& vm, std::string& path,
-                    BoxRecord* box_out = nullptr);
+  // Files: starts the file helper (box_file.hpp) for `op` on `path` in the
+  // caller's running box; `path` comes back absolute and normalised in the
+  // box, as messages show it.
+  std::unique_ptr<BoxFileChannel> start_box_file(const grpc::ServerContext* context,
+                                                 const std::string& user, const std::string& vm,
+                                                 const std::string& op, std::string& path,
+                                                 BoxRecord* box_out = nullptr);
   // Disks: mounts the box's attached disks after a boot (failures are
   // logged to the server log and the box's console, the boot goes on);
   // forgets a destroyed box's attachments.
@@ -272,6 +281,18 @@ class BoxdService final : public ServiceBase {
   // At startup: decides whether disks are size-limited images (says so in
   // the log) and mounts the images of existing disks.
   void prepare_disk_images();
+  // Every size a request gives for a disk (CreateDisk, a box's or a
+  // template's disk_bytes; 0 = the default, not checked): at least 4 MiB,
+  // at most --max-disk-bytes and the free space of the state dir's file
+  // system. `what` names it in the message.
+  void check_disk_size(std::uint64_t bytes, const std::string& what) const;
+  // CreateDisk: a user with `count` disks of `total` bytes adds one of
+  // `adding` bytes (--max-disks, --max-disk-bytes).
+  void check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const;
+  // The mount point of a disk, made inside the box by the file helper as the
+  // box's user or, failing that, the box's root without capabilities.
+  void make_mount_point(const BoxRecord& box, const BoxHandle& handle, const std::string& path);
+  void mount_failed(const BoxRecord& box, const DiskRecord& disk, const std::string& why);
   // At shutdown, once the boxes are stopped: unmounts the disk images, so
   // a stopped server leaves no loop device behind (the next start mounts
   // them again).

@@ -17,14 +17,18 @@
 // Destroying a box forgets its attachments (its mount namespace died with
 // it): disks outlive boxes. DestroyDisk is refused while attached.
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "common/jwt.hpp"
 #include "common/files.hpp"
 #include "common/names.hpp"
+#include "common/sizes.hpp"
 #include "local/disk_images.hpp"
 #include "local/runtime_support.hpp"
 #include "local/service.hpp"
@@ -43,6 +47,16 @@ std::string new_disk_id() {
   const std::string hex = random_hex(16);
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+// Free bytes of the file system holding `dir` (for unprivileged users); 0
+// when unknown.
+std::uint64_t free_bytes(const std::filesystem::path& dir) {
+  struct statvfs st {};
+  if (statvfs(dir.c_str(), &st) < 0) {
+    return 0;
+  }
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 [[noreturn]] void disk_not_found(const std::string& disk) {
@@ -121,18 +135,22 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
     disk.created_at = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-    if (m_disk_images && disk.size_bytes < k_min_image_bytes) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "disk size " + std::to_string(disk.size_bytes) +
-                                                 " is too small: at least 4 MiB");
-    }
+    check_disk_size(disk.size_bytes, "disk size");
     const auto dir = m_disks.data_dir(disk.id);
     const bool box_user = m_runtime.kind() == "namespace";
     m_disks.update([&](std::vector<DiskRecord>& disks) {
+      int count = 0;
+      std::uint64_t total = 0;
       for (const auto& d : disks) {
         if (d.owner == disk.owner && d.name == name) {
           rpc_fail(StatusCode::ALREADY_EXISTS, "disk name '" + name + "' already exists");
         }
+        if (d.owner == disk.owner) {
+          ++count;
+          total += d.size_bytes;
+        }
       }
+      check_disk_quota(count, total, disk.size_bytes);
       if (m_disk_images) {
         DiskImages::create(dir, disk.size_bytes, box_user ? 1000 : 0, box_user ? 1000 : 0);
       } else {
@@ -234,6 +252,9 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
                        m_runtime.alive(spec_of(box), box.handle);
     if (alive) {
       try {
+        if (m_runtime.kind() == "namespace") {
+          make_mount_point(box, box.handle, mount_path);
+        }
         m_runtime.mount_disk(spec_of(box), box.handle, m_disks.data_dir(disk.id), mount_path,
                              disk.read_only);
       } catch (...) {
@@ -295,6 +316,70 @@ grpc::Status BoxdService::DetachDisk(grpc::ServerContext* context,
   });
 }
 
+void BoxdService::check_disk_size(std::uint64_t bytes, const std::string& what) const {
+  if (bytes == 0) {
+    return;
+  }
+  if (bytes < k_min_image_bytes) {
+    rpc_fail(StatusCode::INVALID_ARGUMENT, what + " " + format_size(bytes) + " is too small: at least 4 MiB");
+  }
+  if (bytes > m_options.max_disk_bytes) {
+    rpc_fail(StatusCode::RESOURCE_EXHAUSTED,
+             "quota exceeded: " + what + " " + format_size(bytes) + " is more than this server's limit of " +
+                 format_size(m_options.max_disk_bytes) + " per user");
+  }
+  const std::uint64_t free = free_bytes(m_options.state_dir);
+  if (free != 0 && bytes > free) {
+    rpc_fail(StatusCode::RESOURCE_EXHAUSTED, what + " " + format_size(bytes) +
+                                                 " is more than the server has free (" +
+                                                 format_size(free) + ")");
+  }
+}
+
+void BoxdService::check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const {
+  if (count >= m_options.max_disks) {
+    rpc_fail(StatusCode::RESOURCE_EXHAUSTED,
+             "quota exceeded: at most " + std::to_string(m_options.max_disks) + " disks");
+  }
+  if (total + adding > m_options.max_disk_bytes) {
+    rpc_fail(StatusCode::RESOURCE_EXHAUSTED,
+             "quota exceeded: your disks would total " + format_size(total + adding) +
+                 ", at most " + format_size(m_options.max_disk_bytes) + " (" +
+                 format_size(total) + " in use)");
+  }
+}
+
+// As the box's user first (its home, /tmp), then as the box's root without
+// capabilities (root-owned directories such as / or /mnt): never more than
+// the box's own root could do.
+void BoxdService::make_mount_point(const BoxRecord& box, const BoxHandle& handle,
+                                   const std::string& path) {
+  const BoxSpec spec = spec_of(box);
+  int error = 0;
+  for (const int uid : {1000, 0}) {
+    BoxFileChannel helper(m_runtime.run_self(spec, handle,
+                                             {"local", "__box-file", "mkdir",
+                                              m_runtime.files_root(spec), path},
+                                             uid),
+                          nullptr);
+    const auto frame = helper.receive(8);
+    if (frame.type == 'O' && frame.payload.empty()) {
+      return;
+    }
+    if (frame.type != 'E' || frame.payload.size() != 5) {
+      rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
+    }
+    error = static_cast<int>(box_file::get_u32(frame.payload, 1) & 0xFFFF);
+    if (error != EACCES && error != EPERM) {
+      break;
+    }
+  }
+  rpc_fail(error == EACCES || error == EPERM || error == EROFS ? StatusCode::PERMISSION_DENIED
+                                                               : StatusCode::FAILED_PRECONDITION,
+           "cannot create the mount point " + path + " in VM '" + box.name +
+               "': " + std::strerror(error));
+}
+
 void BoxdService::prepare_disk_images() {
   const std::string problem = DiskImages::probe(m_options.state_dir / "disks");
   m_disk_images = problem.empty();
@@ -326,15 +411,25 @@ void BoxdService::apply_disks(const BoxRecord& box, const BoxHandle& handle) {
   for (const auto& disk : m_disks.attached_to(box.id)) {
     try {
       DiskImages::ensure_mounted(m_disks.data_dir(disk.id));
+      if (m_runtime.kind() == "namespace") {
+        make_mount_point(box, handle, disk.mount_path);
+      }
       m_runtime.mount_disk(spec_of(box), handle, m_disks.data_dir(disk.id), disk.mount_path,
                            disk.read_only);
+    } catch (const RpcError& e) {
+      mount_failed(box, disk, e.status.error_message());
     } catch (const std::exception& e) {
-      const std::string line = "boxd: could not mount disk " + disk.name + " at " +
-                               disk.mount_path + ": " + e.what();
-      log(line + " (box " + box.name + ")");
-      append_console(spec_of(box).dir, line);
+      mount_failed(box, disk, e.what());
     }
   }
+}
+
+void BoxdService::mount_failed(const BoxRecord& box, const DiskRecord& disk,
+                               const std::string& why) {
+  const std::string line =
+      "boxd: could not mount disk " + disk.name + " at " + disk.mount_path + ": " + why;
+  log(line + " (box " + box.name + ")");
+  append_console(spec_of(box).dir, line);
 }
 
 void BoxdService::forget_disks_of(const BoxRecord& box) {

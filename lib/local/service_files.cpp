@@ -1,34 +1,32 @@
 // Files and logs of a box: UploadFileStream / UploadFile, DownloadFileStream
 // / DownloadFile, ListDir and StreamLogs.
 //
-// Where files live. A file is read and written inside the box's file system
-// as the box sees it, never by a host path built from the request: the
-// runtime gives an O_PATH fd of the box's root (namespace runtime:
-// /proc/<init>/root, whose lookups follow the box's own overlay and bind
-// mounts; process runtime: the box's home tree), and every path is opened
-// beneath it with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so ".."
-// and symlinks (absolute ones included) resolve as if that fd were "/" and
-// cannot reach the host. Before that, the path is made absolute in the box
+// Where files live. The server never opens a box's file itself: each call
+// starts the file helper inside the box (box_file.hpp; namespace runtime: in
+// the box's namespaces as the box's user boxd, uid 1000, no capabilities), so
+// it reads and writes exactly what that user could, and symlinks made in the
+// box resolve in the box. Before that, the path is made absolute in the box
 // (relative = relative to /home/boxd, "~" = /home/boxd) and normalised
 // lexically; a ".." that climbs above "/" is refused as outside the box.
+// Messages name that box path, never a host path, and are built here from
+// the helper's (reason, errno), never from its text.
 //
-// Uploads create a temp file beside the target (owned by boxd 1000:1000,
-// mode 0644 under the namespace runtime), write the chunks as they arrive
-// (one 1 MiB message in memory at a time) and rename it over the target only
-// when exactly total_size bytes arrived; any failure, a short or long
-// stream, or a cancelled call unlinks it, so the target is either the old
-// file or the whole new one. The parent directory must exist (NOT_FOUND).
-// Downloads send total_size first and then at most total_size bytes in
-// 1 MiB chunks; gRPC flow control blocks Write() when the client is slow, so
-// memory stays bounded both ways. A FIFO or device is refused (opened with
-// O_NONBLOCK so a FIFO cannot hang the call).
+// Uploads: the helper writes a temp file beside the target and renames it
+// over the target only when exactly total_size bytes arrived (a short or long
+// stream or a cancelled call aborts it: the temp file is removed), so the
+// target is either the old file or the whole new one; a new file is 0644, a
+// replaced one keeps its mode. The parent directory must exist (NOT_FOUND).
+// Devices, FIFOs and sockets are refused both ways. One 1 MiB message is in
+// memory at a time; gRPC flow control and the helper's pipes bound the rest.
+// Downloads send total_size first and then at most total_size bytes.
 //
 // StreamLogs reads <box dir>/console.log (every boot's console output is
 // appended there by the runtime) from the start. With follow it polls for
 // new bytes every 200 ms and ends (OK) when the box is gone, or when it is
 // stopped and no lifecycle operation holds its lock (so a reboot, which
 // stops and boots under the lock, is followed through); a cancelled call
-// (client Ctrl-C, server shutdown) ends it at the next poll.
+// (client Ctrl-C, server shutdown) ends it at the next poll. The console log
+// is the server's own file, never one of the box's.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -41,8 +39,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/jwt.hpp"
-#include "local/box_mounts.hpp"
+#include "local/box_file.hpp"
 #include "local/service.hpp"
 #include "local/service_rpc.hpp"
 
@@ -51,12 +48,11 @@ namespace boxd::local {
 namespace {
 
 using grpc::StatusCode;
+using box_file::k_chunk_bytes;
+using box_file::Reason;
 
-constexpr std::size_t k_chunk_bytes = 1024 * 1024;
 constexpr std::uint64_t k_unary_download_limit = 8 * 1024 * 1024;
-constexpr int k_list_limit = 10000;
 constexpr int k_box_uid = 1000;
-constexpr int k_box_gid = 1000;
 
 class UniqueFd {
  public:
@@ -150,145 +146,137 @@ std::string permissions_string(mode_t mode) {
   return s;
 }
 
-[[noreturn]] void fail_open(int error, const std::string& path, const std::string& vm,
-                            const char* what) {
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
+}
+
+[[noreturn]] void fail_errno(int error, Reason reason, const std::string& path,
+                             const std::string& vm) {
+  const std::string in_vm = " in VM '" + vm + "'";
   switch (error) {
     case ENOENT:
-      rpc_fail(StatusCode::NOT_FOUND, std::string(what) + " '" + path + "' not found in VM '" + vm + "'");
     case ENOTDIR:
+      if (reason == Reason::OpenParent) {
+        rpc_fail(StatusCode::NOT_FOUND, "directory '" + parent_of(path) + "' does not exist" + in_vm);
+      }
+      if (error == ENOENT) {
+        rpc_fail(StatusCode::NOT_FOUND, "'" + path + "' not found" + in_vm);
+      }
       rpc_fail(StatusCode::FAILED_PRECONDITION,
-               "a component of '" + path + "' is not a directory in VM '" + vm + "'");
-    case EISDIR:
-      rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + vm + "'");
+               "a component of '" + path + "' is not a directory" + in_vm);
     case EXDEV:
     case ELOOP:
       rpc_fail(StatusCode::INVALID_ARGUMENT, "path '" + path + "' leads outside the box or loops");
     case EACCES:
     case EPERM:
+      rpc_fail(StatusCode::PERMISSION_DENIED,
+               "'" + path + "': permission denied" + in_vm + " (files are read and written as the box's user boxd)");
     case EROFS:
-      rpc_fail(StatusCode::PERMISSION_DENIED, "'" + path + "': " + std::strerror(error));
+      rpc_fail(StatusCode::PERMISSION_DENIED, "'" + path + "': read-only file system" + in_vm);
+    case ENOSPC:
+    case EDQUOT:
+      rpc_fail(StatusCode::RESOURCE_EXHAUSTED, "no space left writing '" + path + "'" + in_vm);
     default:
-      rpc_fail(StatusCode::INTERNAL, "'" + path + "': " + std::strerror(error));
+      rpc_fail(StatusCode::INTERNAL, "'" + path + "'" + in_vm + ": " + std::strerror(error));
   }
 }
 
-// One upload in progress: a temp file beside the target, renamed at commit.
+// Turns the helper's 'E' frame (or anything unexpected) into a status.
+[[noreturn]] void fail_from(const BoxFileChannel::Frame& frame, const std::string& path,
+                            const std::string& vm) {
+  if (frame.type != 'E' || frame.payload.size() != 5) {
+    rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
+  }
+  const auto reason = static_cast<Reason>(frame.payload[0]);
+  const int error = static_cast<int>(box_file::get_u32(frame.payload, 1) & 0xFFFF);
+  switch (reason) {
+    case Reason::IsDirectory:
+      rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + vm + "'");
+    case Reason::NotRegular:
+      rpc_fail(StatusCode::FAILED_PRECONDITION,
+               "'" + path + "' is not a regular file in VM '" + vm +
+                   "' (devices, FIFOs and sockets are refused)");
+    case Reason::Count:
+      rpc_fail(StatusCode::INVALID_ARGUMENT, "upload of '" + path + "' ended short; nothing written");
+    case Reason::Protocol:
+      rpc_fail(StatusCode::INTERNAL, "the file helper in the box refused the request");
+    default:
+      fail_errno(error, reason, path, vm);
+  }
+}
+
+// Reads the helper's next frame and fails unless it is of type `want`.
+BoxFileChannel::Frame expect_frame(BoxFileChannel& helper, char want, std::size_t size,
+                                   const std::string& path, const std::string& vm) {
+  auto frame = helper.receive();
+  if (frame.type != want) {
+    fail_from(frame, path, vm);
+  }
+  if (size != std::string::npos && frame.payload.size() != size) {
+    rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent a malformed reply");
+  }
+  return frame;
+}
+
+// After a write to the helper failed: its 'E' frame says why.
+[[noreturn]] void fail_after_send(BoxFileChannel& helper, const std::string& path,
+                                  const std::string& vm) {
+  fail_from(helper.receive(), path, vm);
+}
+
+// One upload through the helper: start() once the first chunk is known,
+// add() for every chunk, commit() at the end.
 class Upload {
  public:
-  Upload(int root_fd, const std::string& path, const std::string& vm, bool chown_to_box)
-      : m_path(path), m_vm(vm) {
-    const auto slash = path.rfind('/');
-    const std::string parent = path.substr(0, slash).empty() ? "/" : path.substr(0, slash);
-    m_name = path.substr(slash + 1);
-    if (m_name.empty()) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "'" + path + "' is not a file path");
-    }
-    m_dir.reset(open_beneath(root_fd, parent, O_PATH | O_DIRECTORY));
-    if (m_dir.get() < 0) {
-      int error = errno;
-      if (error == ENOENT || error == ENOTDIR) {
-        rpc_fail(StatusCode::NOT_FOUND,
-                 "directory '" + parent + "' does not exist in VM '" + vm + "'");
-      }
-      fail_open(error, parent, vm, "directory");
-    }
-    struct stat st {};
-    if (fstatat(m_dir.get(), m_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-      rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + vm + "'");
-    }
-    m_temp = "." + m_name.substr(0, 100) + ".boxd-upload-" + random_hex(6);
-    m_file.reset(openat(m_dir.get(), m_temp.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (m_file.get() < 0) {
-      fail_open(errno, path, vm, "file");
-    }
-    if (chown_to_box && fchown(m_file.get(), k_box_uid, k_box_gid) < 0) {
-      int error = errno;
-      abort_upload();
-      fail_open(error, path, vm, "file");
-    }
-    fchmod(m_file.get(), 0644);
+  Upload(std::unique_ptr<BoxFileChannel> helper, std::string path, std::string vm,
+         std::uint64_t total)
+      : m_helper(std::move(helper)), m_path(std::move(path)), m_vm(std::move(vm)), m_total(total) {
+    expect_frame(*m_helper, 'R', 0, m_path, m_vm);
   }
 
-  ~Upload() { abort_upload(); }
-  Upload(const Upload&) = delete;
-  Upload& operator=(const Upload&) = delete;
-
-  void write_data(const std::string& data) {
-    std::size_t offset = 0;
-    while (offset < data.size()) {
-      ssize_t n = ::write(m_file.get(), data.data() + offset, data.size() - offset);
-      if (n < 0 && errno == EINTR) {
-        continue;
+  void add(const std::string& data) {
+    if (m_written + data.size() > m_total) {
+      rpc_fail(StatusCode::INVALID_ARGUMENT, "upload of '" + m_path + "' is longer than its total_size " +
+                                                 std::to_string(m_total));
+    }
+    for (std::size_t offset = 0; offset < data.size(); offset += k_chunk_bytes) {
+      const auto part = std::string_view(data).substr(offset, k_chunk_bytes);
+      if (!m_helper->send('D', part)) {
+        fail_after_send(*m_helper, m_path, m_vm);
       }
-      if (n <= 0) {
-        int error = errno;
-        if (error == ENOSPC || error == EDQUOT) {
-          rpc_fail(StatusCode::RESOURCE_EXHAUSTED, "no space left writing '" + m_path + "'");
-        }
-        rpc_fail(StatusCode::INTERNAL, "writing '" + m_path + "': " + std::strerror(error));
-      }
-      offset += static_cast<std::size_t>(n);
     }
     m_written += data.size();
   }
 
-  std::uint64_t written() const { return m_written; }
-
-  void commit() {
-    if (renameat(m_dir.get(), m_temp.c_str(), m_dir.get(), m_name.c_str()) < 0) {
-      fail_open(errno, m_path, m_vm, "file");
+  std::uint64_t commit() {
+    if (m_written != m_total) {
+      rpc_fail(StatusCode::INVALID_ARGUMENT,
+               "upload of '" + m_path + "' ended after " + std::to_string(m_written) + " of " +
+                   std::to_string(m_total) + " bytes; nothing written");
     }
-    m_temp.clear();
-    m_file.reset();
+    std::string payload;
+    box_file::put_u64(payload, m_written);
+    if (!m_helper->send('C', payload)) {
+      fail_after_send(*m_helper, m_path, m_vm);
+    }
+    const auto done = expect_frame(*m_helper, 'O', 8, m_path, m_vm);
+    if (box_file::get_u64(done.payload, 0) != m_written) {
+      rpc_fail(StatusCode::INTERNAL, "the file helper in the box miscounted the upload");
+    }
+    return m_written;
   }
 
  private:
-  void abort_upload() {
-    if (!m_temp.empty() && m_dir.get() >= 0) {
-      unlinkat(m_dir.get(), m_temp.c_str(), 0);
-      m_temp.clear();
-    }
-  }
-
+  std::unique_ptr<BoxFileChannel> m_helper;
   std::string m_path;
   std::string m_vm;
-  std::string m_name;
-  std::string m_temp;
-  UniqueFd m_dir;
-  UniqueFd m_file;
+  std::uint64_t m_total;
   std::uint64_t m_written = 0;
 };
 
-// A regular file of the box opened for reading, with its size.
-struct OpenedFile {
-  UniqueFd fd;
-  std::uint64_t size = 0;
-};
-
-void open_for_download(int root_fd, const std::string& path, const std::string& vm,
-                       OpenedFile& out) {
-  out.fd.reset(open_beneath(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
-  if (out.fd.get() < 0) {
-    fail_open(errno, path, vm, "file");
-  }
-  struct stat st {};
-  if (fstat(out.fd.get(), &st) < 0) {
-    fail_open(errno, path, vm, "file");
-  }
-  if (S_ISDIR(st.st_mode)) {
-    rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + vm + "'");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    rpc_fail(StatusCode::FAILED_PRECONDITION,
-             "'" + path + "' is not a regular file in VM '" + vm + "'");
-  }
-  fcntl(out.fd.get(), F_SETFL, fcntl(out.fd.get(), F_GETFL) & ~O_NONBLOCK);
-  out.size = static_cast<std::uint64_t>(st.st_size);
-}
-
 // Reads up to `want` bytes (fewer only at end of file).
-std::string read_some(int fd, std::size_t want, const std::string& path) {
+std::string read_some(int fd, std::size_t want) {
   std::string buffer(want, '\0');
   std::size_t got = 0;
   while (got < want) {
@@ -297,7 +285,7 @@ std::string read_some(int fd, std::size_t want, const std::string& path) {
       continue;
     }
     if (n < 0) {
-      rpc_fail(StatusCode::INTERNAL, "reading '" + path + "': " + std::strerror(errno));
+      rpc_fail(StatusCode::INTERNAL, std::string("reading the console log: ") + std::strerror(errno));
     }
     if (n == 0) {
       break;
@@ -308,29 +296,85 @@ std::string read_some(int fd, std::size_t want, const std::string& path) {
   return buffer;
 }
 
+// Receives a download: on_size(size) once, then on_data(bytes) per data
+// frame (at most `size` bytes in all) until the helper's 'O'.
+template <class OnSize, class OnData>
+void receive_download(BoxFileChannel& helper, const std::string& path, const std::string& vm,
+                      std::uint64_t max_size, OnSize&& on_size, OnData&& on_data) {
+  const auto head = expect_frame(helper, 'S', 8, path, vm);
+  const std::uint64_t size = box_file::get_u64(head.payload, 0);
+  if (size > max_size) {
+    rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is larger than 8 MiB: use DownloadFileStream");
+  }
+  on_size(size);
+  std::uint64_t got = 0;
+  while (true) {
+    auto frame = helper.receive();
+    if (frame.type == 'O' && frame.payload.empty()) {
+      return;
+    }
+    if (frame.type != 'D' || frame.payload.empty() || got + frame.payload.size() > size) {
+      fail_from(frame, path, vm);
+    }
+    got += frame.payload.size();
+    on_data(std::move(frame.payload));
+  }
+}
+
+// A DirEntry from the helper's 'N' frame; false when it is malformed.
+bool parse_entry(const std::string& payload, api::DirEntry& out) {
+  constexpr std::size_t k_fixed = 4 + 8 + 8;
+  if (payload.size() <= k_fixed || payload.size() > k_fixed + box_file::k_max_name_bytes) {
+    return false;
+  }
+  const std::string name = payload.substr(k_fixed);
+  if (name == "." || name == ".." || name.find_first_of(std::string("/\0", 2)) != std::string::npos) {
+    return false;
+  }
+  const auto mode = static_cast<mode_t>(box_file::get_u32(payload, 0));
+  out.set_name(name);
+  out.set_is_dir(S_ISDIR(mode));
+  out.set_size_bytes(box_file::get_u64(payload, 4));
+  out.set_permissions(permissions_string(mode));
+  out.set_modified_at(static_cast<std::int64_t>(box_file::get_u64(payload, 12)));
+  return true;
+}
+
 }  // namespace
 
-int BoxdService::open_box_root(const std::string& user, const std::string& vm, std::string& path,
-                               BoxRecord* box_out) {
+std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerContext* context,
+                                                            const std::string& user,
+                                                            const std::string& vm,
+                                                            const std::string& op,
+                                                            std::string& path,
+                                                            BoxRecord* box_out) {
   const BoxRecord box = require_box(user, vm);
-  if (box.status != "running" && box.status != "suspended") {
+  if (box.status != "running") {
     rpc_fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
   }
   touch_activity(box.id);
-  const std::string home = m_runtime.home_in_root();
-  path = absolute_in_box(path, home == "/" ? "/home/boxd" : home);
-  if (home == "/") {
+  path = absolute_in_box(path, "/home/boxd");
+  std::string helper_path = path;
+  if (m_runtime.home_in_root() == "/") {
     // Process runtime: the root IS the home tree.
     if (path == "/home/boxd") {
-      path = "/";
+      helper_path = "/";
     } else if (path.starts_with("/home/boxd/")) {
-      path = path.substr(10);
+      helper_path = path.substr(10);
     }
+  }
+  if (op == "upload" && helper_path == "/") {
+    rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + box.name + "'");
   }
   if (box_out != nullptr) {
     *box_out = box;
   }
-  return m_runtime.open_root(spec_of(box), box.handle);
+  const BoxSpec spec = spec_of(box);
+  auto process = m_runtime.run_self(
+      spec, box.handle, {"local", "__box-file", op, m_runtime.files_root(spec), helper_path},
+      k_box_uid);
+  return std::make_unique<BoxFileChannel>(std::move(process),
+                                          [context] { return context->IsCancelled(); });
 }
 
 grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
@@ -343,27 +387,15 @@ grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
     }
     std::string path = chunk.path();
     BoxRecord box;
-    UniqueFd root(open_box_root(auth.user_id, chunk.vm_id(), path, &box));
-    const std::uint64_t total = chunk.total_size();
-    Upload upload(root.get(), path, box.name, m_runtime.kind() == "namespace");
-    root.reset();
+    auto helper = start_box_file(context, auth.user_id, chunk.vm_id(), "upload", path, &box);
+    Upload upload(std::move(helper), path, box.name, chunk.total_size());
     do {
-      if (upload.written() + chunk.data().size() > total) {
-        rpc_fail(StatusCode::INVALID_ARGUMENT,
-                 "upload of '" + path + "' is longer than its total_size " + std::to_string(total));
-      }
-      upload.write_data(chunk.data());
+      upload.add(chunk.data());
     } while (reader->Read(&chunk));
     if (context->IsCancelled()) {
       rpc_fail(StatusCode::CANCELLED, "upload cancelled; nothing written");
     }
-    if (upload.written() != total) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT,
-               "upload of '" + path + "' ended after " + std::to_string(upload.written()) + " of " +
-                   std::to_string(total) + " bytes; nothing written");
-    }
-    upload.commit();
-    response->set_bytes_written(upload.written());
+    response->set_bytes_written(upload.commit());
   });
 }
 
@@ -373,11 +405,10 @@ grpc::Status BoxdService::UploadFile(grpc::ServerContext* context,
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     std::string path = request->path();
     BoxRecord box;
-    UniqueFd root(open_box_root(auth.user_id, request->vm_id(), path, &box));
-    Upload upload(root.get(), path, box.name, m_runtime.kind() == "namespace");
-    upload.write_data(request->data());
-    upload.commit();
-    response->set_bytes_written(upload.written());
+    auto helper = start_box_file(context, auth.user_id, request->vm_id(), "upload", path, &box);
+    Upload upload(std::move(helper), path, box.name, request->data().size());
+    upload.add(request->data());
+    response->set_bytes_written(upload.commit());
   });
 }
 
@@ -387,14 +418,12 @@ grpc::Status BoxdService::DownloadFile(grpc::ServerContext* context,
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     std::string path = request->path();
     BoxRecord box;
-    UniqueFd root(open_box_root(auth.user_id, request->vm_id(), path, &box));
-    OpenedFile file;
-    open_for_download(root.get(), path, box.name, file);
-    if (file.size > k_unary_download_limit) {
-      rpc_fail(StatusCode::FAILED_PRECONDITION,
-               "'" + path + "' is larger than 8 MiB: use DownloadFileStream");
-    }
-    response->set_data(read_some(file.fd.get(), static_cast<std::size_t>(file.size), path));
+    auto helper = start_box_file(context, auth.user_id, request->vm_id(), "download", path, &box);
+    std::string data;
+    receive_download(
+        *helper, path, box.name, k_unary_download_limit, [](std::uint64_t) {},
+        [&](std::string part) { data += part; });
+    response->set_data(std::move(data));
   });
 }
 
@@ -404,30 +433,28 @@ grpc::Status BoxdService::DownloadFileStream(grpc::ServerContext* context,
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     std::string path = request->path();
     BoxRecord box;
-    UniqueFd root(open_box_root(auth.user_id, request->vm_id(), path, &box));
-    OpenedFile file;
-    open_for_download(root.get(), path, box.name, file);
-    root.reset();
-    std::uint64_t sent = 0;
-    bool first = true;
-    while (first || sent < file.size) {
-      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, file.size - sent));
-      api::DownloadFileChunk chunk;
-      if (want > 0) {
-        std::string data = read_some(file.fd.get(), want, path);
-        if (data.empty()) {
-          break;  // the file shrank: the client sees fewer bytes than total_size
-        }
-        sent += data.size();
-        chunk.set_data(std::move(data));
-      }
-      if (first) {
-        chunk.set_total_size(file.size);
-        first = false;
+    auto helper = start_box_file(context, auth.user_id, request->vm_id(), "download", path, &box);
+    std::uint64_t total = 0;
+    bool sent_total = false;
+    auto write = [&](api::DownloadFileChunk& chunk) {
+      if (!sent_total) {
+        chunk.set_total_size(total);  // with the first chunk
+        sent_total = true;
       }
       if (!writer->Write(chunk)) {
         rpc_fail(StatusCode::CANCELLED, "download cancelled");
       }
+    };
+    receive_download(
+        *helper, path, box.name, UINT64_MAX, [&](std::uint64_t size) { total = size; },
+        [&](std::string part) {
+          api::DownloadFileChunk chunk;
+          chunk.set_data(std::move(part));
+          write(chunk);
+        });
+    if (!sent_total) {
+      api::DownloadFileChunk chunk;  // an empty file (or one that shrank to nothing)
+      write(chunk);
     }
   });
 }
@@ -437,49 +464,32 @@ grpc::Status BoxdService::ListDir(grpc::ServerContext* context, const api::ListD
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     std::string path = request->path().empty() ? std::string("~") : request->path();
     BoxRecord box;
-    UniqueFd root(open_box_root(auth.user_id, request->vm_id(), path, &box));
-    UniqueFd dir(open_beneath(root.get(), path, O_RDONLY | O_DIRECTORY));
-    if (dir.get() < 0) {
-      if (errno == ENOTDIR) {
-        rpc_fail(StatusCode::FAILED_PRECONDITION,
-                 "'" + path + "' is not a directory in VM '" + box.name + "'");
-      }
-      fail_open(errno, path, box.name, "directory");
-    }
-    DIR* stream = fdopendir(dup(dir.get()));
-    if (stream == nullptr) {
-      fail_open(errno, path, box.name, "directory");
-    }
+    auto helper = start_box_file(context, auth.user_id, request->vm_id(), "list", path, &box);
     std::vector<api::DirEntry> entries;
-    bool truncated = false;
-    while (dirent* entry = readdir(stream)) {
-      const std::string name = entry->d_name;
-      if (name == "." || name == "..") {
-        continue;
-      }
-      if (static_cast<int>(entries.size()) >= k_list_limit) {
-        truncated = true;
+    while (true) {
+      auto frame = helper->receive(4 + 8 + 8 + box_file::k_max_name_bytes);
+      if (frame.type == 'O' && frame.payload.size() == 1) {
+        response->set_truncated(frame.payload[0] != 0);
         break;
       }
-      struct stat st {};
-      if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        continue;  // vanished meanwhile
+      api::DirEntry entry;
+      if (frame.type != 'N' || static_cast<int>(entries.size()) >= box_file::k_list_limit ||
+          !parse_entry(frame.payload, entry)) {
+        if (frame.type == 'E' && frame.payload.size() == 5 &&
+            static_cast<Reason>(frame.payload[0]) == Reason::Open &&
+            box_file::get_u32(frame.payload, 1) == ENOTDIR) {
+          rpc_fail(StatusCode::FAILED_PRECONDITION,
+                   "'" + path + "' is not a directory in VM '" + box.name + "'");
+        }
+        fail_from(frame, path, box.name);
       }
-      api::DirEntry out;
-      out.set_name(name);
-      out.set_is_dir(S_ISDIR(st.st_mode));
-      out.set_size_bytes(static_cast<std::uint64_t>(st.st_size));
-      out.set_permissions(permissions_string(st.st_mode));
-      out.set_modified_at(st.st_mtim.tv_sec);
-      entries.push_back(std::move(out));
+      entries.push_back(std::move(entry));
     }
-    closedir(stream);
     std::sort(entries.begin(), entries.end(),
               [](const api::DirEntry& a, const api::DirEntry& b) { return a.name() < b.name(); });
     for (auto& e : entries) {
       *response->add_entries() = std::move(e);
     }
-    response->set_truncated(truncated);
   });
 }
 
@@ -499,7 +509,7 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
         }
       }
       while (true) {
-        std::string data = read_some(file.get(), 64 * 1024, log_path.string());
+        std::string data = read_some(file.get(), 64 * 1024);
         if (data.empty()) {
           return true;
         }

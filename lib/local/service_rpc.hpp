@@ -45,11 +45,11 @@ grpc::Status run_rpc(BoxdService& service, const grpc::ServerContext* context, F
     fn(auth);
     return grpc::Status::OK;
   } catch (const RpcError& e) {
-    return e.status;
+    return service.client_status(e.status.error_code(), e.status.error_message());
   } catch (const Error& e) {
-    return grpc::Status(status_code_of(e), e.what());
+    return service.client_status(status_code_of(e), e.what());
   } catch (const std::exception& e) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+    return service.client_status(grpc::StatusCode::INTERNAL, e.what());
   }
 }
 

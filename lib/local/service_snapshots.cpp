@@ -264,6 +264,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
     if (snap->disk_bytes != 0) {
       box.disk_bytes = snap->disk_bytes;
     }
+    check_disk_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
     box.source = "snapshot/" + snap->name;
 

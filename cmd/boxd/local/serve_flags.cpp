@@ -4,6 +4,8 @@
 
 #include "boxd/local/serve_flags.hpp"
 
+#include "common/sizes.hpp"
+
 namespace boxd::cli {
 
 void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
@@ -32,6 +34,21 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--max-boxes", options.max_boxes, "At most this many boxes per user")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  command.add_option("--max-disks", options.max_disks, "At most this many disks per user")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command
+      .add_option_function<std::string>(
+          "--max-disk-bytes",
+          [&options](const std::string& text) {
+            const auto bytes = parse_size(text);
+            if (!bytes || *bytes == 0) {
+              throw CLI::ValidationError("--max-disk-bytes",
+                                         "invalid size '" + text + "': use e.g. 200G, 512M");
+            }
+            options.max_disk_bytes = *bytes;
+          },
+          "Per user: the disks' sizes together, and each box's disk, at most this (default 200G)");
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
@@ -68,7 +85,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
     argv.insert(argv.end(), {"--state-dir", options.state_dir.string()});
   }
   argv.insert(argv.end(), {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
-                           std::to_string(options.max_boxes), "--runtime", options.runtime});
+                           std::to_string(options.max_boxes), "--max-disks",
+                           std::to_string(options.max_disks), "--max-disk-bytes",
+                           std::to_string(options.max_disk_bytes), "--runtime", options.runtime});
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});

@@ -1,0 +1,142 @@
+// The server's end of a box file helper (protocol: box_file.hpp). The
+// helper runs as the box's user, who can ptrace or replace it: everything
+// read here is bounded and checked, and a helper that stalls is given up
+// after k_idle_timeout.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+
+#include "local/box_file.hpp"
+#include "local/service_rpc.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+using grpc::StatusCode;
+using namespace std::chrono_literals;
+
+constexpr auto k_idle_timeout = 60s;
+constexpr int k_poll_slice_ms = 250;
+
+[[noreturn]] void helper_broke(const char* what) {
+  rpc_fail(StatusCode::INTERNAL, std::string("the file helper in the box ") + what);
+}
+
+}  // namespace
+
+BoxFileChannel::BoxFileChannel(std::unique_ptr<ExecProcess> process,
+                               std::function<bool()> cancelled)
+    : m_process(std::move(process)), m_cancelled(std::move(cancelled)) {
+  // Room for a few 1 MiB frames in flight; best effort (the default is 64 KiB).
+  for (int fd : {m_process->stdin_fd(), m_process->stdout_fd()}) {
+    if (fd >= 0) {
+      fcntl(fd, F_SETPIPE_SZ, static_cast<int>(4 * box_file::k_chunk_bytes));
+    }
+  }
+}
+
+BoxFileChannel::~BoxFileChannel() {
+  // A helper still running here was given up on: it removes its temp file
+  // when its stdin closes; kill it only if it does not exit promptly.
+  m_process->close_stdin();
+  for (int i = 0; i < 20 && !m_process->poll_exit(); ++i) {
+    pollfd pfd{m_process->exit_fd(), POLLIN, 0};
+    if (pfd.fd < 0 || poll(&pfd, 1, 50) < 0) {
+      usleep(50000);
+    }
+  }
+  if (!m_process->poll_exit()) {
+    m_process->kill_group(SIGKILL);
+  }
+}
+
+bool BoxFileChannel::wait_for(int fd, short events) {
+  const auto deadline = std::chrono::steady_clock::now() + k_idle_timeout;
+  while (true) {
+    if (m_cancelled && m_cancelled()) {
+      rpc_fail(StatusCode::CANCELLED, "cancelled");
+    }
+    pollfd pfd{fd, events, 0};
+    int rc = poll(&pfd, 1, k_poll_slice_ms);
+    if (rc < 0 && errno != EINTR) {
+      return false;
+    }
+    if (rc > 0) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      helper_broke("stopped responding");
+    }
+  }
+}
+
+bool BoxFileChannel::send(char type, std::string_view payload) {
+  std::string header(1, type);
+  box_file::put_u32(header, static_cast<std::uint32_t>(payload.size()));
+  const int fd = m_process->stdin_fd();
+  std::string_view parts[2] = {header, payload};
+  while (!parts[0].empty() || !parts[1].empty()) {
+    if (fd < 0 || !wait_for(fd, POLLOUT)) {
+      return false;
+    }
+    iovec iov[2] = {{const_cast<char*>(parts[0].data()), parts[0].size()},
+                    {const_cast<char*>(parts[1].data()), parts[1].size()}};
+    ssize_t n = ::writev(fd, iov, 2);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;  // EPIPE: the helper exited (SIGPIPE is ignored)
+    }
+    auto done = static_cast<std::size_t>(n);
+    for (auto& part : parts) {
+      const std::size_t used = std::min(done, part.size());
+      part.remove_prefix(used);
+      done -= used;
+    }
+  }
+  return true;
+}
+
+void BoxFileChannel::read_exact(char* data, std::size_t size) {
+  const int fd = m_process->stdout_fd();
+  while (size > 0) {
+    if (!wait_for(fd, POLLIN)) {
+      helper_broke("failed");
+    }
+    ssize_t n = ::read(fd, data, size);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      continue;
+    }
+    if (n <= 0) {
+      helper_broke("exited unexpectedly");
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+BoxFileChannel::Frame BoxFileChannel::receive(std::size_t max_payload) {
+  char header[5];
+  read_exact(header, sizeof header);
+  Frame frame;
+  frame.type = header[0];
+  const std::uint32_t size = box_file::get_u32(std::string_view(header, sizeof header), 1);
+  if (size > max_payload) {
+    helper_broke("sent an oversized frame");
+  }
+  frame.payload.resize(size);
+  read_exact(frame.payload.data(), size);
+  return frame;
+}
+
+void BoxFileChannel::close_input() { m_process->close_stdin(); }
+
+}  // namespace boxd::local
