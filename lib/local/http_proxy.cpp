@@ -5,10 +5,10 @@
 // For every request it reads the head (up to the blank line, at most 64
 // KiB), takes that request's own Host header, asks the resolver
 // (BoxdService::route_host) where that host goes, and sends the request to
-// 127.0.0.1:<port> (boxes share the host's network namespace, so a box's
-// port is a loopback port) with X-Forwarded-For/-Proto lines added after the
-// request line. The upstream connection is reused while consecutive
-// requests go to the same port and replaced when one goes elsewhere, so two
+// the box's address and port (the box's bridge address with the namespace
+// runtime, 127.0.0.1 with the process runtime) with X-Forwarded-For/-Proto
+// lines added after the request line. The upstream connection is reused while
+// consecutive requests go to the same box and port and replaced when one goes elsewhere, so two
 // boxes can be reached over one client connection.
 //
 // Message framing follows RFC 9112: a body is delimited by Content-Length
@@ -187,15 +187,17 @@ std::string peer_address(int fd) {
   return text;
 }
 
-int connect_loopback(int port) {
+int connect_upstream(const std::string& address, int port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    return -1;
+  }
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return -1;
   }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<std::uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     ::close(fd);
     return -1;
@@ -583,6 +585,7 @@ void HttpProxy::serve_connection(int client_fd) {
   Closer upstream_closer{this, -1};
   std::unique_ptr<Conn> upstream;
   int upstream_port = 0;
+  std::string upstream_address;
   const std::string peer = peer_address(client_fd);
 
   for (bool first = true;; first = false) {
@@ -622,14 +625,14 @@ void HttpProxy::serve_connection(int client_fd) {
                  "bot protection is on for '" + host + "': automated clients are refused");
       return;
     }
-    if (!upstream || route.port != upstream_port) {
+    if (!upstream || route.port != upstream_port || route.address != upstream_address) {
       if (upstream) {
         track(upstream->fd(), false);
         ::close(upstream->fd());
         upstream.reset();
         upstream_closer.fd = -1;
       }
-      const int fd = connect_loopback(route.port);
+      const int fd = connect_upstream(route.address, route.port);
       if (fd < 0) {
         send_error(client_fd, 502,
                    "bad gateway: nothing listens on port " + std::to_string(route.port) +
@@ -640,6 +643,7 @@ void HttpProxy::serve_connection(int client_fd) {
       upstream_closer.fd = fd;
       upstream = std::make_unique<Conn>(fd);
       upstream_port = route.port;
+      upstream_address = route.address;
     }
     const int up = upstream->fd();
 

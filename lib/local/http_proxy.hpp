@@ -12,12 +12,13 @@
 
 namespace boxd::local {
 
-// Where a Host header goes: a loopback port, or an HTTP error to answer.
+// Where a Host header goes: a box's address and port, or an HTTP error to answer.
 struct ProxyRoute {
-  int port = 0;          // > 0: forward to 127.0.0.1:port
+  int port = 0;          // > 0: forward to address:port
   int status = 404;      // else: answer this status ...
   std::string message;   // ... with this short text
   bool refuse_bots = false;  // 403 for a missing or automated User-Agent
+  std::string address = "127.0.0.1";  // the box's address (Runtime::address)
 };
 
 // host: the Host header without the port, lower-cased.

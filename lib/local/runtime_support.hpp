@@ -79,7 +79,7 @@ void append_console(const std::filesystem::path& box_dir, const std::string& lin
 std::vector<char*> c_strings(std::vector<std::string>& strings);
 
 std::unique_ptr<Runtime> make_process_runtime();
-std::unique_ptr<Runtime> make_namespace_runtime();
+std::unique_ptr<Runtime> make_namespace_runtime(const RuntimeOptions& options);
 // True when this process can create the namespaces and mount an overlay.
 bool namespace_runtime_supported(std::string* why);
 

@@ -29,6 +29,7 @@ struct ServeOptions {
   std::int64_t token_ttl = 3600;
   int max_boxes = 50;
   std::string runtime = "auto";     // auto | namespace | process
+  std::string bridge_subnet;        // namespace runtime: the boxes' bridge ("" = picked)
   std::string tls_cert;             // PEM files; both or neither
   std::string tls_key;
   // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in

@@ -15,8 +15,9 @@
 // speaks HTTP), listed like any other. SetBotProtection is a flag on the box
 // that the HTTP proxy enforces (http_proxy.cpp: requests whose User-Agent is
 // missing or names an automated client get 403).
-// The upstream is 127.0.0.1:<port>: boxes share the host's network
-// namespace. Box names are unique per user, not server-wide; when two users
+// The upstream is the box's own address (Runtime::address: its bridge
+// address with the namespace runtime, 127.0.0.1 with the process runtime).
+// Box names are unique per user, not server-wide; when two users
 // have a box of the same name, a running one wins, then the oldest.
 #include <algorithm>
 
@@ -357,14 +358,15 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
   }
   touch_activity(box->id);
   const bool bots_refused = box->bot_protection;
+  const std::string address = m_runtime.address(spec_of(*box), box->handle);
   return m_store.read([&](const StoreData& data) {
     if (proxy_name.empty()) {
       return ProxyRoute{static_cast<int>(default_port_of(data, box->id, nullptr)), 0, "",
-                        bots_refused};
+                        bots_refused, address};
     }
     for (const auto& p : data.proxies) {
       if (p.box_id == box->id && p.name == proxy_name) {
-        return ProxyRoute{static_cast<int>(p.port), 0, "", bots_refused};
+        return ProxyRoute{static_cast<int>(p.port), 0, "", bots_refused, address};
       }
     }
     return ProxyRoute{0, 404,

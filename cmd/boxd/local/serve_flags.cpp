@@ -35,6 +35,10 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
+  command.add_option("--bridge-subnet", options.bridge_subnet,
+                     "Private IPv4 subnet of the boxes' bridge, e.g. 10.64.1.0/24 (default: a free "
+                     "/24 picked per state dir)")
+      ->type_name("CIDR");
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
   // Hidden (no group): for tests of the CLI's update notice.
@@ -57,6 +61,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   }
   argv.insert(argv.end(), {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
                            std::to_string(options.max_boxes), "--runtime", options.runtime});
+  if (!options.bridge_subnet.empty()) {
+    argv.insert(argv.end(), {"--bridge-subnet", options.bridge_subnet});
+  }
   if (!options.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }
