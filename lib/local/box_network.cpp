@@ -11,18 +11,18 @@
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <fcntl.h>
 #include <fstream>
-#include <linux/openat2.h>
 #include <optional>
-#include <sched.h>
 #include <set>
 #include <sstream>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 namespace boxd::local {
 
@@ -42,11 +42,14 @@ std::string ipv4_text(std::uint32_t address) {
          std::to_string((address >> 8) & 255) + "." + std::to_string(address & 255);
 }
 
-std::string Ipv4Net::str() const { return ipv4_text(base) + "/" + std::to_string(prefix); }
+std::string Ipv4Net::str() const {
+  return ipv4_text(base) + "/" + std::to_string(prefix);
+}
 
 Ipv4Net parse_cidr(const std::string& text) {
   const auto slash = text.find('/');
-  const std::string bad = "invalid subnet '" + text + "': use a private IPv4 prefix such as 10.64.1.0/24";
+  const std::string bad =
+      "invalid subnet '" + text + "': use a private IPv4 prefix such as 10.64.1.0/24";
   if (slash == std::string::npos) {
     throw Error(ErrorClass::Usage, bad);
   }
@@ -61,10 +64,12 @@ Ipv4Net parse_cidr(const std::string& text) {
   }
   Ipv4Net net{ntohl(address.s_addr), std::stoi(length)};
   if (net.prefix < 16 || net.prefix > 29) {
-    throw Error(ErrorClass::Usage, "invalid subnet '" + text + "': the prefix length must be 16 to 29");
+    throw Error(ErrorClass::Usage,
+                "invalid subnet '" + text + "': the prefix length must be 16 to 29");
   }
   if ((net.base & ~net.mask()) != 0) {
-    throw Error(ErrorClass::Usage, "invalid subnet '" + text + "': host bits are set (did you mean " +
+    throw Error(ErrorClass::Usage, "invalid subnet '" + text +
+                                       "': host bits are set (did you mean " +
                                        Ipv4Net{net.base & net.mask(), net.prefix}.str() + "?)");
   }
   return net;
@@ -85,7 +90,9 @@ std::uint32_t parse_ipv4(const std::string& text) {
   return ntohl(address.s_addr);
 }
 
-std::uint32_t gateway_of(const Ipv4Net& net) { return net.base + 1; }
+std::uint32_t gateway_of(const Ipv4Net& net) {
+  return net.base + 1;
+}
 
 bool overlaps_user_networks(const Ipv4Net& net) {
   const std::uint64_t end = std::uint64_t{net.base} | ~net.mask();
@@ -109,7 +116,8 @@ std::vector<HostRoute> host_routes() {
     if (!(fields >> device >> destination >> gateway >> flags >> refs >> use >> metric >> mask)) {
       continue;
     }
-    const std::uint32_t dest = ntohl(static_cast<std::uint32_t>(std::stoul(destination, nullptr, 16)));
+    const std::uint32_t dest =
+        ntohl(static_cast<std::uint32_t>(std::stoul(destination, nullptr, 16)));
     const std::uint32_t bits = ntohl(static_cast<std::uint32_t>(std::stoul(mask, nullptr, 16)));
     if (bits == 0) {
       continue;
@@ -229,8 +237,8 @@ bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
   if (fd < 0) {
     return false;
   }
-  const bool ok = write(static_cast<int>(fd), text.data(), text.size()) ==
-                  static_cast<ssize_t>(text.size());
+  const bool ok =
+      write(static_cast<int>(fd), text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(static_cast<int>(fd));
   return ok;
 }
@@ -276,7 +284,8 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
     m_subnet = *wanted;
   } else if (m_subnet.prefix == 0 || colliding_route(m_subnet, m_bridge)) {
     m_subnet = Ipv4Net{};
-    const std::uint32_t start = static_cast<std::uint32_t>(std::stoul(m_hash, nullptr, 16)) % (36 * 256);
+    const std::uint32_t start =
+        static_cast<std::uint32_t>(std::stoul(m_hash, nullptr, 16)) % (36 * 256);
     for (std::uint32_t i = 0; i < 36 * 256 && m_subnet.prefix == 0; ++i) {
       const std::uint32_t n = (start + i) % (36 * 256);
       Ipv4Net candidate{(10U << 24) | ((64 + n / 256) << 16) | ((n % 256) << 8), 24};
@@ -312,7 +321,9 @@ BoxNetwork::~BoxNetwork() {
   }
 }
 
-int BoxNetwork::clone_flags() const { return m_enabled ? CLONE_NEWNET : 0; }
+int BoxNetwork::clone_flags() const {
+  return m_enabled ? CLONE_NEWNET : 0;
+}
 
 void BoxNetwork::setup() {
   const std::string ip = tool("ip");
@@ -375,7 +386,8 @@ void BoxNetwork::setup_firewall() {
   const std::string subnet = m_subnet.str();
   try {
     reset_chain(iptables, "filter", in);
-    must({iptables, "-w", "-A", in, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"});
+    must({iptables, "-w", "-A", in, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j",
+          "ACCEPT"});
     must({iptables, "-w", "-A", in, "-j", "DROP"});
     reset_chain(iptables, "filter", fwd);
     must({iptables, "-w", "-A", fwd, "-i", m_bridge, "-o", "bxd-+", "-j", "DROP"});
@@ -455,7 +467,8 @@ void BoxNetwork::load_state() {
       return;
     }
     for (const auto& [id, j] : doc.at("members").items()) {
-      Member member{j.value("name", ""), j.value("pid", 0), j.value("start_time", std::uint64_t{0}), {}};
+      Member member{
+          j.value("name", ""), j.value("pid", 0), j.value("start_time", std::uint64_t{0}), {}};
       if (!process_matches(member.pid, member.start_time) || !j.contains("links")) {
         continue;  // dead: its veths went with its namespace
       }
@@ -476,10 +489,14 @@ void BoxNetwork::save_state() const {
   for (const auto& [id, m] : m_members) {
     json links = json::array();
     for (const auto& l : m.links) {
-      links.push_back(json{{"network_id", l.network_id}, {"network_name", l.network_name},
-                           {"subnet", l.subnet}, {"address", l.address}, {"host_if", l.host_if}});
+      links.push_back(json{{"network_id", l.network_id},
+                           {"network_name", l.network_name},
+                           {"subnet", l.subnet},
+                           {"address", l.address},
+                           {"host_if", l.host_if}});
     }
-    members[id] = json{{"name", m.name}, {"pid", m.pid}, {"start_time", m.start_time}, {"links", links}};
+    members[id] =
+        json{{"name", m.name}, {"pid", m.pid}, {"start_time", m.start_time}, {"links", links}};
   }
   const json doc{{"bridge", m_bridge}, {"subnet", m_subnet.str()}, {"members", members}};
   write_file_atomic(m_state_file, doc.dump(2) + "\n", 0600);
@@ -524,7 +541,8 @@ void BoxNetwork::add_link(const std::string& box_id, int pid, const Link& link,
     must({tool("bridge"), "link", "set", "dev", link.host_if, "isolated", "on"});
   }
   must({ip, "link", "set", link.host_if, "up"});
-  must({nsenter, netns, ip, "addr", "add", link.address + "/" + std::to_string(prefix), "dev", peer});
+  must({nsenter, netns, ip, "addr", "add", link.address + "/" + std::to_string(prefix), "dev",
+        peer});
   must({nsenter, netns, ip, "link", "set", peer, "up"});
 }
 
@@ -549,7 +567,8 @@ void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_ti
   const std::string netns = "--net=/proc/" + std::to_string(init_pid) + "/ns/net";
   try {
     must({tool("nsenter"), netns, ip, "link", "set", "lo", "up"});
-    Link main{"", "", m_subnet.str(), allocate(m_subnet, ""), "bxv" + m_hash + short_hash(box.id, 6)};
+    Link main{"", "", m_subnet.str(), allocate(m_subnet, ""),
+              "bxv" + m_hash + short_hash(box.id, 6)};
     add_link(box.id, init_pid, main, "eth0", m_bridge, true);
     must({tool("nsenter"), netns, ip, "route", "add", "default", "via",
           ipv4_text(gateway_of(m_subnet))});
@@ -583,8 +602,8 @@ void BoxNetwork::detach(const BoxSpec& box, int init_pid) {
   }
   std::lock_guard lock(m_mutex);
   auto it = m_members.find(box.id);
-  if (it == m_members.end() || (it->second.pid != init_pid &&
-                                process_matches(it->second.pid, it->second.start_time))) {
+  if (it == m_members.end() ||
+      (it->second.pid != init_pid && process_matches(it->second.pid, it->second.start_time))) {
     return;
   }
   const auto peers = peers_of(box.id);

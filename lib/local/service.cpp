@@ -372,7 +372,8 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     box.cmd.assign(request->cmd().begin(), request->cmd().end());
     apply_vm_config(box, request->config());
     box.networks = resolve_networks(
-        auth.user_id, std::vector<std::string>(request->networks().begin(), request->networks().end()));
+        auth.user_id,
+        std::vector<std::string>(request->networks().begin(), request->networks().end()));
 
     auto lock = op_lock(box.id);
     std::lock_guard guard(*lock);

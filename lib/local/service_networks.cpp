@@ -86,7 +86,8 @@ std::vector<BoxNetworkRef> BoxdService::resolve_networks(const std::string& user
     if (!ref) {
       fail(StatusCode::NOT_FOUND, "network '" + name + "' not found");
     }
-    if (std::none_of(refs.begin(), refs.end(), [&](const BoxNetworkRef& r) { return r.id == ref->id; })) {
+    if (std::none_of(refs.begin(), refs.end(),
+                     [&](const BoxNetworkRef& r) { return r.id == ref->id; })) {
       refs.push_back(*ref);
     }
   }

@@ -79,7 +79,8 @@ BoxRecord box_from_json(const json& j) {
   b.bot_protection = j.value("bot_protection", false);
   if (j.contains("networks")) {
     for (const auto& n : j.at("networks")) {
-      b.networks.push_back(BoxNetworkRef{n.value("id", ""), n.value("name", ""), n.value("subnet", "")});
+      b.networks.push_back(
+          BoxNetworkRef{n.value("id", ""), n.value("name", ""), n.value("subnet", "")});
     }
   }
   b.handle.init_pid = j.value("init_pid", 0);

@@ -1,7 +1,7 @@
 // Subnet parsing and overlap of the box network (box_network.hpp); the
 // bridge itself is exercised by tests/e2e/test_box_network.py.
-#include "local/box_network.hpp"
 #include "common/error.hpp"
+#include "local/box_network.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,8 +18,8 @@ TEST_CASE("box network: parse_cidr accepts a private prefix and prints it back")
 }
 
 TEST_CASE("box network: parse_cidr refuses what it cannot use") {
-  for (const char* bad : {"10.64.3.0", "10.64.3.1/24", "10.64.3.0/8", "10.64.3.0/30",
-                          "10.64.3.0/", "10.64.3.0/2x", "host/24", "10.64.300.0/24"}) {
+  for (const char* bad : {"10.64.3.0", "10.64.3.1/24", "10.64.3.0/8", "10.64.3.0/30", "10.64.3.0/",
+                          "10.64.3.0/2x", "host/24", "10.64.300.0/24"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(parse_cidr(bad), Error);
   }

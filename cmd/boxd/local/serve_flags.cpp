@@ -35,9 +35,10 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
-  command.add_option("--bridge-subnet", options.bridge_subnet,
-                     "Private IPv4 subnet of the boxes' bridge, e.g. 10.64.1.0/24 (default: a free "
-                     "/24 picked per state dir)")
+  command
+      .add_option("--bridge-subnet", options.bridge_subnet,
+                  "Private IPv4 subnet of the boxes' bridge, e.g. 10.64.1.0/24 (default: a free "
+                  "/24 picked per state dir)")
       ->type_name("CIDR");
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
