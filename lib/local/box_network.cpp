@@ -581,6 +581,7 @@ void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_ti
                 "bxv" + m_hash + short_hash(box.id + "/" + ref.id, 6)};
       add_link(box.id, init_pid, link, "eth" + std::to_string(index++), bridge, false);
     }
+    sync_network_drops();
   } catch (...) {
     for (const auto& link : m_members[box.id].links) {
       try_run({ip, "link", "del", link.host_if});
@@ -699,6 +700,40 @@ void BoxNetwork::prune_network_bridges() {
   for (const auto& name : links_with_prefix("bxn" + m_hash)) {
     if (used.count(name) == 0) {
       try_run({tool("ip"), "link", "del", name});
+    }
+  }
+  sync_network_drops();
+}
+
+// A box outside a user network must not reach its subnet through the host
+// either: with no host route there, the packet would leave by the default
+// route. One DROP per subnet in use, from the server bridge.
+void BoxNetwork::sync_network_drops() {
+  const std::string iptables = tool("iptables");
+  if (!m_firewall || iptables.empty()) {
+    return;
+  }
+  std::set<std::string> wanted;
+  for (const auto& [id, member] : m_members) {
+    for (const auto& link : member.links) {
+      if (!link.network_id.empty()) {
+        wanted.insert(link.subnet);
+      }
+    }
+  }
+  const std::string fwd = "BOXD-" + m_hash + "-FWD";
+  for (const auto& subnet : wanted) {
+    if (m_dropped.count(subnet) == 0 &&
+        try_run({iptables, "-w", "-I", fwd, "1", "-i", m_bridge, "-d", subnet, "-j", "DROP"})) {
+      m_dropped.insert(subnet);
+    }
+  }
+  for (auto it = m_dropped.begin(); it != m_dropped.end();) {
+    if (wanted.count(*it) == 0) {
+      try_run({iptables, "-w", "-D", fwd, "-i", m_bridge, "-d", *it, "-j", "DROP"});
+      it = m_dropped.erase(it);
+    } else {
+      ++it;
     }
   }
 }

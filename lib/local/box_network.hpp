@@ -12,7 +12,8 @@
 //                (bridge) and eth1.. (networks in order)
 //   iptables     chains BOXD-H-IN (INPUT from the bridges: established only),
 //                BOXD-H-FWD (FORWARD: out of the bridge yes, box to box via
-//                the host no, into it only replies) and nat BOXD-H-NAT
+//                the host no, to the subnet of a user network in use no, into
+//                it only replies) and nat BOXD-H-NAT
 //                (MASQUERADE of the subnet), each jumped to from the built-in
 //                chain; net.ipv4.ip_forward is set to 1 (and left so)
 // The subnet: --bridge-subnet, else the one of the previous run (state file
@@ -34,6 +35,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,7 @@ class BoxNetwork {
                 const std::string& master, bool isolated);
   void ensure_network_bridge(const std::string& name);
   void prune_network_bridges();
+  void sync_network_drops();
   void write_hosts(const std::string& box_id) const;
   std::vector<std::string> peers_of(const std::string& box_id) const;
   std::string network_bridge(const std::string& network_id) const;
@@ -117,6 +120,7 @@ class BoxNetwork {
   Ipv4Net m_subnet;
   mutable std::mutex m_mutex;
   std::map<std::string, Member> m_members;  // by box id
+  std::set<std::string> m_dropped;          // user network subnets with a DROP in BOXD-H-FWD
 };
 
 }  // namespace boxd::local

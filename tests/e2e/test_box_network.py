@@ -171,7 +171,17 @@ def boxes_on_one_network_talk_by_name_others_cannot(t):
                  "nothing listens on n1 (the probe can fail)")
     peer_address = t.alice.sh(n1, f"getent hosts {n2}").split()[0]
     n2_bridge = box_address(t.alice, n2)
-    # The loner knows no name and reaches n2 at none of its addresses.
+    # The loner knows no name and reaches n2 at none of its addresses. The
+    # network's subnet has no host route: without the server's DROP the probe
+    # would leave this machine by the default route, so check that first.
+    subnet = next(n["subnet"] for n in t.alice.run("network", "list", "--json").expect_ok().json()
+                  if n["name"] == net)
+    expect(peer_address.rsplit(".", 1)[0] == subnet.rsplit(".", 1)[0],
+           f"n2's network address {peer_address} in the network's subnet {subnet}")
+    h = net_hash(t.server)
+    drops = [r for r in iptables_rules()
+             if r.startswith(f"-A BOXD-{h}-FWD") and f"-d {subnet}" in r and r.endswith("-j DROP")]
+    expect(drops, f"a DROP for {subnet} from the bridge: {ours(iptables_rules(), h)}")
     t.alice.exec(loner, f"getent hosts {n2}").expect_exit(2)
     for address in (peer_address, n2_bridge):
         got = probe(t.alice, loner, address, 7000)
