@@ -78,6 +78,7 @@ complete -c boxd -n "__boxd_path_is 'box create'" -l template -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l from-snapshot -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l env -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l restart-policy -r -a 'always never'
+complete -c boxd -n "__boxd_path_is 'box create'" -l network -r
 complete -c boxd -n "__boxd_path_is 'box get'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box fork'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box start'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
@@ -182,6 +183,7 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disks -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disk-bytes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l runtime -r -a 'auto namespace process'
+complete -c boxd -n "__boxd_path_is 'local serve'" -l bridge-subnet -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-cert -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-key -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l http-max-connections -r
@@ -198,6 +200,7 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-disks -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-disk-bytes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l runtime -r -a 'auto namespace process'
+complete -c boxd -n "__boxd_path_is 'local start'" -l bridge-subnet -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-cert -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-key -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l http-max-connections -r

@@ -171,14 +171,14 @@ void append_console(const std::filesystem::path& box_dir, const std::string& lin
   close(fd);
 }
 
-std::unique_ptr<Runtime> make_runtime(const std::string& kind) {
+std::unique_ptr<Runtime> make_runtime(const std::string& kind, const RuntimeOptions& options) {
   if (kind == "process") {
     return make_process_runtime();
   }
   if (kind == "namespace" || kind == "auto") {
     std::string why;
     if (namespace_runtime_supported(&why)) {
-      return make_namespace_runtime();
+      return make_namespace_runtime(options);
     }
     if (kind == "auto") {
       return make_process_runtime();

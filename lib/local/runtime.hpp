@@ -2,7 +2,8 @@
 //
 // Two implementations behind one interface:
 //  - "namespace" (default when root): each box is an init process in its own
-//    mount, PID, UTS and IPC namespaces, with an overlay root whose lower
+//    mount, PID, UTS, IPC and network namespaces (box_network.hpp: an
+//    address on the server's bridge), with an overlay root whose lower
 //    layers are the host's directories (read-only) and whose upper layer is
 //    the box's persistent disk directory; hostname = box name; processes run
 //    as user boxd (uid 1000) in /home/boxd. Suspend freezes the box's cgroup.
@@ -44,6 +45,7 @@ struct BoxLimits {
 struct BoxNetworkRef {
   std::string id;
   std::string name;
+  std::string subnet;  // the network's CIDR (its boxes get addresses there)
 };
 
 struct BoxSpec {
@@ -171,11 +173,21 @@ class Runtime {
   // Every isolation layer and whether it is in force (boxd local status,
   // boxd doctor, the server's start-up lines).
   virtual std::vector<IsolationLayer> isolation() const { return {}; }
+  // The subnet of the boxes' bridge ("" = boxes use the host's network).
+  virtual std::string bridge_subnet() const { return ""; }
+};
+
+// Server-wide settings of a runtime. state_dir names what the runtime
+// creates host-wide (bridge, veths, iptables chains: box_network.hpp); empty
+// = boxes keep the host's network (unit tests).
+struct RuntimeOptions {
+  std::filesystem::path state_dir;
+  std::string bridge_subnet;  // --bridge-subnet; empty = picked
 };
 
 // kind: "namespace", "process" or "auto" (namespace when possible).
 // Throws boxd::Error when the requested kind cannot work here.
-std::unique_ptr<Runtime> make_runtime(const std::string& kind);
+std::unique_ptr<Runtime> make_runtime(const std::string& kind, const RuntimeOptions& options = {});
 
 // The hidden entry point of a box's init process: boxd re-executes itself as
 // `boxd local __box-init ...` inside the new namespaces. Returns an exit code.

@@ -30,7 +30,9 @@
 // which the child joins the box's cgroup, points fds 0/1/2 at /dev/null and
 // console.log and fd 3 at a pipe, and re-executes boxd ($BOXD_SELF_EXE, else
 // /proc/self/exe) as `boxd local __box-init`. boot() returns once the init
-// writes "ready" (or fails with what the init reported).
+// writes "ready" (or fails with what the init reported) and the box's
+// network is set up (CLONE_NEWNET too when the server has a bridge:
+// box_network.hpp; attach_network, detached in stop() and destroy()).
 //
 // Identity: a BoxHandle is (host pid, start time from /proc/<pid>/stat), so a
 // restarted server can adopt a running box and a recycled pid is never
@@ -46,6 +48,7 @@
 #include "common/files.hpp"
 #include "local/box_idmap.hpp"
 #include "local/box_mounts.hpp"
+#include "local/box_network.hpp"
 #include "local/runtime_support.hpp"
 
 #include <cerrno>
@@ -412,6 +415,9 @@ std::string login_shell_of_box(const BoxSpec& box) {
 
 class NamespaceRuntime final : public Runtime {
  public:
+  explicit NamespaceRuntime(const RuntimeOptions& options)
+      : m_network(options.state_dir, options.bridge_subnet) {}
+
   std::string kind() const override { return "namespace"; }
 
   void create(const BoxSpec& box) override {
@@ -525,8 +531,9 @@ class NamespaceRuntime final : public Runtime {
     const char* exe_path = exe.c_str();
     const int ready_write = ready[1];
     long pid = syscall(SYS_clone,
-                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, 0, 0,
-                       0, 0);
+                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+                           m_network.clone_flags() | SIGCHLD,
+                       0, 0, 0, 0);
     if (pid == 0) {
       // Child: async-signal-safe calls only.
       if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
@@ -599,6 +606,7 @@ class NamespaceRuntime final : public Runtime {
     if (!stat) {
       throw Error(ErrorClass::Internal, "box " + box.name + " init vanished after boot");
     }
+    attach_network(box, static_cast<int>(pid), stat->start_time);
     return BoxHandle{static_cast<int>(pid), stat->start_time};
   }
 
@@ -636,6 +644,7 @@ class NamespaceRuntime final : public Runtime {
     }
     m_freezer.remove(box.id);
     reap_orphans();
+    m_network.detach(box, handle.init_pid);
     if (ours) {
       append_console(box.dir, "boxd: box stopped");
     }
@@ -652,6 +661,7 @@ class NamespaceRuntime final : public Runtime {
 
   void destroy(const BoxSpec& box) override {
     m_freezer.remove(box.id);
+    m_network.detach(box, 0);
     release_box_ids(box.dir);
     remove_tree(box.dir);
   }
@@ -711,13 +721,17 @@ class NamespaceRuntime final : public Runtime {
   std::string home_in_root() const override { return "/home/boxd"; }
 
   std::vector<IsolationLayer> isolation() const override {
-    return {
+    std::vector<IsolationLayer> layers = {
         {"user namespace", true,
          "box root and boxd map to a host id range of the box's own (2^30 and up)"},
         {"root file system", true,
          "overlay per box, host directories idmapped read-only below it; host files not "
          "readable by others masked; /home, /root, /tmp, the server's state not shown"},
     };
+    for (auto& layer : m_network.isolation()) {
+      layers.push_back(std::move(layer));
+    }
+    return layers;
   }
 
   void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
@@ -731,6 +745,15 @@ class NamespaceRuntime final : public Runtime {
       remove_injected_mount(handle.init_pid, handle.init_start_time, target);
     }
   }
+
+  std::string address(const BoxSpec& box, const BoxHandle& /*handle*/) override {
+    // Never 127.0.0.1 for a box of the bridge whose address is unknown: that
+    // would be the host's own port. "" makes the proxy answer 502.
+    return m_network.enabled() ? m_network.address(box.id) : "127.0.0.1";
+  }
+
+
+  std::string bridge_subnet() const override { return m_network.subnet(); }
 
  private:
   // The one way anything runs inside a running box (exec and the file
@@ -749,7 +772,7 @@ class NamespaceRuntime final : public Runtime {
       }
       ns_fds.clear();
     };
-    for (const char* ns : {"ipc", "uts", "pid", "mnt"}) {
+    for (const char* ns : {"ipc", "uts", "net", "pid", "mnt"}) {
       std::string path = "/proc/" + std::to_string(handle.init_pid) + "/ns/" + ns;
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -795,6 +818,19 @@ class NamespaceRuntime final : public Runtime {
     }
   }
 
+  // The box's network (box_network.cpp) before boot() returns; a box whose
+  // network cannot be set up does not boot.
+  void attach_network(const BoxSpec& box, int pid, std::uint64_t start_time) {
+    try {
+      m_network.attach(box, pid, start_time);
+    } catch (const Error& e) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      m_freezer.remove(box.id);
+      throw Error(e.error_class(), "box " + box.name + " failed to boot: network: " + e.what());
+    }
+  }
+
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {
     if (!alive(box, handle)) {
       throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
@@ -802,6 +838,7 @@ class NamespaceRuntime final : public Runtime {
   }
 
   Freezer m_freezer;
+  BoxNetwork m_network;
 };
 
 }  // namespace
@@ -842,8 +879,8 @@ bool namespace_runtime_supported(std::string* why) {
   return supported;
 }
 
-std::unique_ptr<Runtime> make_namespace_runtime() {
-  return std::make_unique<NamespaceRuntime>();
+std::unique_ptr<Runtime> make_namespace_runtime(const RuntimeOptions& options) {
+  return std::make_unique<NamespaceRuntime>(options);
 }
 
 }  // namespace boxd::local

@@ -93,7 +93,7 @@ std::vector<char*> c_strings(std::vector<std::string>& strings);
 int open_self_exe();
 
 std::unique_ptr<Runtime> make_process_runtime();
-std::unique_ptr<Runtime> make_namespace_runtime();
+std::unique_ptr<Runtime> make_namespace_runtime(const RuntimeOptions& options);
 // True when this process can create the namespaces and mount an overlay.
 bool namespace_runtime_supported(std::string* why);
 

@@ -200,7 +200,7 @@ int serve(const ServeOptions& options) {
 
   install_signal_handlers();
 
-  auto runtime = make_runtime(options.runtime);
+  auto runtime = make_runtime(options.runtime, RuntimeOptions{state_dir, options.bridge_subnet});
   if (runtime->kind() == "process") {
     log("warning: runtime 'process': boxes are plain directories and processes, NOT isolated "
         "from this machine or from each other");
@@ -285,6 +285,9 @@ int serve(const ServeOptions& options) {
     out << "proxy_url: http://" << host << ":" << proxy_port << "\n";
     out << "state_dir: " << state_dir.string() << "\n";
     out << "runtime: " << runtime->kind() << "\n";
+    if (!runtime->bridge_subnet().empty()) {
+      out << "bridge_subnet: " << runtime->bridge_subnet() << "\n";
+    }
     out << "ready" << std::endl;
   }
   log("boxd local serving gRPC on " + host + ":" + std::to_string(grpc_port) +

@@ -37,6 +37,7 @@ struct ServeOptions {
   int http_max_connections = 128;
   int http_header_timeout = 5;
   int http_body_timeout = 30;
+  std::string bridge_subnet;        // namespace runtime: the boxes' bridge ("" = picked)
   std::string tls_cert;             // PEM files; both or neither
   std::string tls_key;
   // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in

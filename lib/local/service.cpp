@@ -132,6 +132,9 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
   }
   r.set_forked_from(box.forked_from);
   r.set_bot_protection(box.bot_protection);
+  for (const auto& n : box.networks) {
+    r.add_networks(n.name);
+  }
   return r;
 }
 
@@ -150,6 +153,7 @@ BoxSpec BoxdService::spec_of(const BoxRecord& box) const {
   spec.name = box.name;
   spec.dir = m_options.state_dir / "boxes" / box.id;
   spec.env = box.env;
+  spec.networks = box.networks;
   return spec;
 }
 
@@ -377,6 +381,9 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     box.cmd.assign(request->cmd().begin(), request->cmd().end());
     check_disk_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
+    box.networks = resolve_networks(
+        auth.user_id,
+        std::vector<std::string>(request->networks().begin(), request->networks().end()));
 
     auto lock = op_lock(box.id);
     std::lock_guard guard(*lock);

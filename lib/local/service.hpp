@@ -175,6 +175,10 @@ class BoxdService final : public ServiceBase {
   void set_server_ports(std::vector<std::pair<int, std::string>> ports);
   // The user's default network, created on first use (service_networks.cpp).
   std::string default_network_id(const std::string& user);
+  // CreateVmRequest.networks (names or ids of the user's networks) -> refs;
+  // NOT_FOUND for an unknown one.
+  std::vector<BoxNetworkRef> resolve_networks(const std::string& user,
+                                              const std::vector<std::string>& wanted);
   // What GetVm/ListVms add to a record's response: the proxy's access
   // domain and the box's custom domains (service_proxies.cpp).
   void decorate(api::GetVmResponse& response);

@@ -1,8 +1,12 @@
-// Networks of boxd local: bookkeeping only. Boxes share the host's network
-// namespace, so a network here is a record (id, name, a 10.x.y.0/24 subnet
-// unique on this server) whose status reads "provisioning" for its first
-// second and "ready" after, as upstream networks settle. Every user has a
-// network named "default", created on first use; Whoami reports its id.
+// Networks of boxd local: a record (id, name, a 10.x.y.0/24 subnet unique on
+// this server) whose status reads "provisioning" for its first second and
+// "ready" after, as upstream networks settle. Every user has a network named
+// "default", created on first use; Whoami reports its id. Boxes join networks
+// at creation (CreateVmRequest.networks, resolve_networks); the namespace
+// runtime then gives each network a bridge of its own with the box addresses
+// in its subnet and the members' names in /etc/hosts (box_network.hpp).
+// There is no DeleteNetwork in the API: a network lives as long as the server
+// state.
 #include <algorithm>
 
 #include "local/rpc_helpers.hpp"
@@ -62,6 +66,32 @@ std::string BoxdService::default_network_id(const std::string& user) {
     bool added = false;
     return ensure_default(data, user, added);
   });
+}
+
+std::vector<BoxNetworkRef> BoxdService::resolve_networks(const std::string& user,
+                                                         const std::vector<std::string>& wanted) {
+  std::vector<BoxNetworkRef> refs;
+  for (const auto& name : wanted) {
+    if (name == "default") {
+      default_network_id(user);
+    }
+    const auto ref = m_store.read([&](const StoreData& data) -> std::optional<BoxNetworkRef> {
+      for (const auto& n : data.networks) {
+        if (n.owner == user && (n.name == name || n.id == name)) {
+          return BoxNetworkRef{n.id, n.name, n.subnet};
+        }
+      }
+      return std::nullopt;
+    });
+    if (!ref) {
+      fail(StatusCode::NOT_FOUND, "network '" + name + "' not found");
+    }
+    if (std::none_of(refs.begin(), refs.end(),
+                     [&](const BoxNetworkRef& r) { return r.id == ref->id; })) {
+      refs.push_back(*ref);
+    }
+  }
+  return refs;
 }
 
 grpc::Status BoxdService::CreateNetwork(grpc::ServerContext* context,

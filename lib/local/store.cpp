@@ -13,6 +13,14 @@ using nlohmann::json;
 
 constexpr const char* k_state_file = "state.json";
 
+json networks_to_json(const std::vector<BoxNetworkRef>& networks) {
+  json list = json::array();
+  for (const auto& n : networks) {
+    list.push_back(json{{"id", n.id}, {"name", n.name}, {"subnet", n.subnet}});
+  }
+  return list;
+}
+
 json box_to_json(const BoxRecord& b) {
   json env = json::array();
   for (const auto& [k, v] : b.env) {
@@ -37,6 +45,7 @@ json box_to_json(const BoxRecord& b) {
               {"source", b.source},
               {"forked_from", b.forked_from},
               {"bot_protection", b.bot_protection},
+              {"networks", networks_to_json(b.networks)},
               {"init_pid", b.handle.init_pid},
               {"init_start_time", b.handle.init_start_time}};
 }
@@ -68,6 +77,12 @@ BoxRecord box_from_json(const json& j) {
   b.source = j.value("source", "standalone");
   b.forked_from = j.value("forked_from", "");
   b.bot_protection = j.value("bot_protection", false);
+  if (j.contains("networks")) {
+    for (const auto& n : j.at("networks")) {
+      b.networks.push_back(
+          BoxNetworkRef{n.value("id", ""), n.value("name", ""), n.value("subnet", "")});
+    }
+  }
   b.handle.init_pid = j.value("init_pid", 0);
   b.handle.init_start_time = j.value("init_start_time", std::uint64_t{0});
   return b;

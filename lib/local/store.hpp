@@ -50,6 +50,7 @@ struct BoxRecord {
   std::string source = "standalone";  // or "fork/<name>"
   std::string forked_from;
   bool bot_protection = false;   // SetBotProtection: the HTTP proxy refuses bots
+  std::vector<BoxNetworkRef> networks;  // box create --network (id, name, subnet)
   BoxHandle handle;
 };
 
@@ -89,7 +90,8 @@ struct DomainRecord {
   std::int64_t created_at = 0;
 };
 
-// Network bookkeeping (boxes share the host's network namespace).
+// A user network: the namespace runtime gives its boxes a bridge of their own
+// and addresses in `subnet` (box_network.hpp).
 struct NetworkRecord {
   std::string id;
   std::string name;

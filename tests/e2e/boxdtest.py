@@ -454,10 +454,11 @@ class Cli:
 
     def serve_http(self, vm, port, text):
         """Starts `python3 -m http.server PORT` in the box (background, detached),
-        serving index.txt containing `text`. Boxes share the host's network."""
+        serving index.txt containing `text`, on every address of the box (the
+        proxy connects to the box's own address, as to a VM's)."""
         www = f"/tmp/www-{port}"
         self.sh(vm, f"mkdir -p {www} && echo {shlex.quote(text)} > {www}/index.txt && "
-                    f"(setsid nohup /usr/bin/python3 -m http.server {port} --bind 127.0.0.1 "
+                    f"(setsid nohup /usr/bin/python3 -m http.server {port} --bind 0.0.0.0 "
                     f"--directory {www} >/dev/null 2>&1 < /dev/null &)")
 
     def list_names(self):

@@ -93,7 +93,7 @@ class H(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = answer
     def log_message(self, *args):
         pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
 """
 
 

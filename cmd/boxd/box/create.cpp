@@ -32,11 +32,16 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
       ->check(env_pair_validator());
   cmd->add_option("--restart-policy", options.restart_policy, "Restart policy")
       ->check(CLI::IsMember({"always", "never"}));
+  cmd->add_option("--network", options.networks,
+                  "Join this network (name or id, repeatable): its boxes reach each other by name")
+      ->type_name("NAME")
+      ->allow_extra_args(false);
   cmd->footer(
       "Examples:\n"
       "  boxd box create web\n"
       "  boxd box create web --vcpu 4 --memory 16G --env PORT=8080\n"
       "  boxd box create web --template small --memory 8G\n"
+      "  boxd box create api --network backend\n"
       "  boxd box create web-copy --from-snapshot before-upgrade\n"
       "  vm=$(boxd box create) && boxd box exec \"$vm\" -- uname -a\n"
       "  boxd box create --json | jq -r .url");
@@ -57,6 +62,9 @@ api::v1::CreateVmRequest create_request(const CreateOptions& options) {
     env->set_value(value);
   }
   request.set_restart_policy(options.restart_policy);
+  for (const auto& network : options.networks) {
+    request.add_networks(network);
+  }
   auto* config = request.mutable_config();
   config->set_vcpu(options.vcpu);
   config->set_memory_bytes(options.memory_bytes);
@@ -70,9 +78,10 @@ api::v1::CreateVmRequest create_request(const CreateOptions& options) {
 }
 
 api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOptions& options) {
-  if (!options.image.empty() || !options.env.empty() || !options.restart_policy.empty()) {
+  if (!options.image.empty() || !options.env.empty() || !options.restart_policy.empty() ||
+      !options.networks.empty()) {
     throw Error(ErrorClass::Usage,
-                "--template cannot be combined with --image, --env or --restart-policy");
+                "--template cannot be combined with --image, --env, --restart-policy or --network");
   }
   const api::v1::CreateVmRequest base = create_request(options);
   api::v1::CreateVmFromTemplateRequest request;
@@ -84,10 +93,10 @@ api::v1::CreateVmFromTemplateRequest create_from_template_request(const CreateOp
 
 api::v1::CreateVmFromSnapshotRequest create_from_snapshot_request(const CreateOptions& options) {
   if (!options.template_name.empty() || !options.image.empty() || !options.env.empty() ||
-      !options.restart_policy.empty()) {
+      !options.restart_policy.empty() || !options.networks.empty()) {
     throw Error(ErrorClass::Usage,
-                "--from-snapshot cannot be combined with --template, --image, --env or "
-                "--restart-policy");
+                "--from-snapshot cannot be combined with --template, --image, --env, "
+                "--restart-policy or --network");
   }
   const api::v1::CreateVmRequest base = create_request(options);
   api::v1::CreateVmFromSnapshotRequest request;

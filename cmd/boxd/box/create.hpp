@@ -22,6 +22,7 @@ struct CreateOptions {
   std::uint64_t memory_bytes = 0;
   std::vector<std::pair<std::string, std::string>> env;
   std::string restart_policy;  // "", "always", "never"
+  std::vector<std::string> networks;  // --network NAME (repeatable)
   std::optional<std::uint32_t> auto_suspend_timeout_secs;
   std::optional<std::uint32_t> auto_destroy_timeout_secs;
   bool json = false;

@@ -37,7 +37,8 @@ CLI::App* define_local_serve(CLI::App& parent, LocalServeOptions& options) {
   CLI::App* cmd = parent.add_subcommand("serve", "Run the local boxd server in the foreground");
   add_serve_flags(*cmd, options.serve);
   cmd->footer(
-      "Prints api_url, exchange_url, state_dir, runtime and 'ready' on stdout once it\n"
+      "Prints api_url, exchange_url, state_dir, runtime (bridge_subnet with the namespace\n"
+      "runtime) and 'ready' on stdout once it\n"
       "accepts calls; logs go to stderr. SIGINT/SIGTERM stop it (boxes keep their\n"
       "status and start again with the server).\n"
       "\n"

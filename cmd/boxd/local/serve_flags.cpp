@@ -52,6 +52,11 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
+  command
+      .add_option("--bridge-subnet", options.bridge_subnet,
+                  "Private IPv4 subnet of the boxes' bridge, e.g. 10.64.1.0/24 (default: a free "
+                  "/24 picked per state dir)")
+      ->type_name("CIDR");
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
   command.add_option("--http-max-connections", options.http_max_connections,
@@ -91,6 +96,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});
+  if (!options.bridge_subnet.empty()) {
+    argv.insert(argv.end(), {"--bridge-subnet", options.bridge_subnet});
+  }
   if (!options.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }

@@ -1,0 +1,754 @@
+// See box_network.hpp for the model. Everything is done with the iproute2
+// and iptables commands (run_command: posix_spawn, argv only); inside a
+// box's network namespace through `nsenter --net=/proc/<init>/ns/net`, so
+// this multi-threaded server never setns()es itself.
+#include "local/box_network.hpp"
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "local/runtime_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace boxd::local {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---------------------------------------------------------------- addresses
+
+bool Ipv4Net::overlaps(const Ipv4Net& other) const {
+  const std::uint64_t a_end = std::uint64_t{base} | ~mask();
+  const std::uint64_t b_end = std::uint64_t{other.base} | ~other.mask();
+  return base <= (b_end & 0xffffffffU) && other.base <= (a_end & 0xffffffffU);
+}
+
+std::string ipv4_text(std::uint32_t address) {
+  return std::to_string(address >> 24) + "." + std::to_string((address >> 16) & 255) + "." +
+         std::to_string((address >> 8) & 255) + "." + std::to_string(address & 255);
+}
+
+std::string Ipv4Net::str() const {
+  return ipv4_text(base) + "/" + std::to_string(prefix);
+}
+
+Ipv4Net parse_cidr(const std::string& text) {
+  const auto slash = text.find('/');
+  const std::string bad =
+      "invalid subnet '" + text + "': use a private IPv4 prefix such as 10.64.1.0/24";
+  if (slash == std::string::npos) {
+    throw Error(ErrorClass::Usage, bad);
+  }
+  in_addr address{};
+  if (inet_pton(AF_INET, text.substr(0, slash).c_str(), &address) != 1) {
+    throw Error(ErrorClass::Usage, bad);
+  }
+  const std::string length = text.substr(slash + 1);
+  if (length.empty() || length.size() > 2 ||
+      length.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ErrorClass::Usage, bad);
+  }
+  Ipv4Net net{ntohl(address.s_addr), std::stoi(length)};
+  if (net.prefix < 16 || net.prefix > 29) {
+    throw Error(ErrorClass::Usage,
+                "invalid subnet '" + text + "': the prefix length must be 16 to 29");
+  }
+  if ((net.base & ~net.mask()) != 0) {
+    throw Error(ErrorClass::Usage, "invalid subnet '" + text +
+                                       "': host bits are set (did you mean " +
+                                       Ipv4Net{net.base & net.mask(), net.prefix}.str() + "?)");
+  }
+  return net;
+}
+
+namespace {
+
+constexpr const char* k_state_file = "network.json";
+// The subnets of user networks (service_networks.cpp: 10.100.0.0/24 up).
+constexpr std::uint32_t k_networks_first = (10U << 24) | (100U << 16);
+constexpr std::uint32_t k_networks_last = (10U << 24) | 0xffffffU;
+
+std::uint32_t parse_ipv4(const std::string& text) {
+  in_addr address{};
+  if (inet_pton(AF_INET, text.c_str(), &address) != 1) {
+    return 0;
+  }
+  return ntohl(address.s_addr);
+}
+
+std::uint32_t gateway_of(const Ipv4Net& net) {
+  return net.base + 1;
+}
+
+bool overlaps_user_networks(const Ipv4Net& net) {
+  const std::uint64_t end = std::uint64_t{net.base} | ~net.mask();
+  return net.base <= k_networks_last && end >= k_networks_first;
+}
+
+struct HostRoute {
+  std::string device;
+  Ipv4Net net;
+};
+
+// The main routing table (/proc/net/route), default routes left out.
+std::vector<HostRoute> host_routes() {
+  std::vector<HostRoute> routes;
+  std::ifstream in("/proc/net/route");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string device, destination, gateway, flags, refs, use, metric, mask;
+    if (!(fields >> device >> destination >> gateway >> flags >> refs >> use >> metric >> mask)) {
+      continue;
+    }
+    const std::uint32_t dest =
+        ntohl(static_cast<std::uint32_t>(std::stoul(destination, nullptr, 16)));
+    const std::uint32_t bits = ntohl(static_cast<std::uint32_t>(std::stoul(mask, nullptr, 16)));
+    if (bits == 0) {
+      continue;
+    }
+    routes.push_back({device, Ipv4Net{dest & bits, __builtin_popcount(bits)}});
+  }
+  return routes;
+}
+
+// The first route (not on `own`) that overlaps net, or nullopt.
+std::optional<HostRoute> colliding_route(const Ipv4Net& net, const std::string& own) {
+  for (const auto& route : host_routes()) {
+    if (route.device != own && route.net.overlaps(net)) {
+      return route;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string short_hash(const std::string& text, int digits) {
+  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : text) {
+    hash = (hash ^ c) * 1099511628211ULL;
+  }
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
+  return std::string(buffer).substr(16 - static_cast<std::size_t>(digits));
+}
+
+std::string tool(const char* name) {
+  for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
+    std::string path = std::string(dir) + name;
+    if (access(path.c_str(), X_OK) == 0) {
+      return path;
+    }
+  }
+  return "";
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+// Runs argv; throws boxd::Error naming the command (not its host path).
+void must(const std::vector<std::string>& argv) {
+  const auto result = run_command(argv);
+  if (result.status != 0) {
+    std::string shown = fs::path(argv[0]).filename().string();
+    for (std::size_t i = 1; i < argv.size() && i < 8; ++i) {
+      shown += " " + argv[i];
+    }
+    throw Error(ErrorClass::Internal, "`" + shown + "` failed: " + trimmed(result.error_output));
+  }
+}
+
+bool try_run(const std::vector<std::string>& argv) {
+  try {
+    return run_command(argv).status == 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void write_sysctl(const std::string& path, const char* value) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t ignored = write(fd, value, std::char_traits<char>::length(value));
+    (void)ignored;
+    close(fd);
+  }
+}
+
+// The host side of our bridges and veths gets no IPv6 link-local address:
+// nothing on this host answers a box over IPv6.
+void disable_ipv6(const std::string& device) {
+  write_sysctl("/proc/sys/net/ipv6/conf/" + device + "/disable_ipv6", "1");
+}
+
+std::vector<std::string> links_with_prefix(const std::string& prefix) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix)) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+// Writes a file inside a running box, resolved beneath the box's root (no
+// symlink or ".." leads out of it). False when the box is gone.
+bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
+                    const std::string& text) {
+  const std::string root_path = "/proc/" + std::to_string(pid) + "/root";
+  const int root = open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    return false;
+  }
+  if (!process_matches(pid, start_time)) {
+    close(root);
+    return false;
+  }
+  struct open_how how {};
+  how.flags = O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  long fd = syscall(SYS_openat2, root, relative, &how, sizeof how);
+  if (fd < 0 && errno == ENOENT) {
+    how.flags |= O_CREAT;
+    how.mode = 0644;
+    fd = syscall(SYS_openat2, root, relative, &how, sizeof how);
+  }
+  close(root);
+  if (fd < 0) {
+    return false;
+  }
+  const bool ok =
+      write(static_cast<int>(fd), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(static_cast<int>(fd));
+  return ok;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- lifecycle
+
+BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag) {
+  if (state_dir.empty()) {
+    m_why_not = "not configured";
+    return;
+  }
+  m_state_file = state_dir / k_state_file;
+  m_hash = short_hash(fs::weakly_canonical(state_dir).string(), 6);
+  m_bridge = "bxd-" + m_hash;
+  std::optional<Ipv4Net> wanted;
+  if (!subnet_flag.empty()) {
+    wanted = parse_cidr(subnet_flag);
+    if (overlaps_user_networks(*wanted)) {
+      throw Error(ErrorClass::Usage, "--bridge-subnet " + subnet_flag +
+                                         " overlaps 10.100.0.0-10.255.255.255, the subnets of "
+                                         "user networks: pick another range");
+    }
+    if (auto route = colliding_route(*wanted, m_bridge)) {
+      throw Error(ErrorClass::Usage, "--bridge-subnet " + subnet_flag + " overlaps " +
+                                         route->net.str() + " (dev " + route->device +
+                                         ") of this host: pick a free range");
+    }
+  }
+  if (geteuid() != 0) {
+    m_why_not = "it needs root";
+    return;
+  }
+  for (const char* name : {"ip", "bridge", "nsenter"}) {
+    if (tool(name).empty()) {
+      m_why_not = std::string("the `") + name + "` command is missing (scripts/setup installs it)";
+      return;
+    }
+  }
+  load_state();
+  if (wanted) {
+    m_subnet = *wanted;
+  } else if (m_subnet.prefix == 0 || colliding_route(m_subnet, m_bridge)) {
+    m_subnet = Ipv4Net{};
+    const std::uint32_t start =
+        static_cast<std::uint32_t>(std::stoul(m_hash, nullptr, 16)) % (36 * 256);
+    for (std::uint32_t i = 0; i < 36 * 256 && m_subnet.prefix == 0; ++i) {
+      const std::uint32_t n = (start + i) % (36 * 256);
+      Ipv4Net candidate{(10U << 24) | ((64 + n / 256) << 16) | ((n % 256) << 8), 24};
+      if (!colliding_route(candidate, m_bridge)) {
+        m_subnet = candidate;
+      }
+    }
+    if (m_subnet.prefix == 0) {
+      m_why_not = "no free /24 in 10.64.0.0-10.99.255.255 (use --bridge-subnet)";
+      return;
+    }
+  }
+  try {
+    setup();
+  } catch (const std::exception& e) {
+    m_why_not = e.what();
+    try_run({tool("ip"), "link", "del", m_bridge});
+    return;
+  }
+  m_enabled = true;
+  setup_firewall();
+  std::lock_guard lock(m_mutex);
+  prune_network_bridges();
+  save_state();
+}
+
+BoxNetwork::~BoxNetwork() {
+  if (m_enabled) {
+    try {
+      teardown();
+    } catch (...) {
+    }
+  }
+}
+
+int BoxNetwork::clone_flags() const {
+  return m_enabled ? CLONE_NEWNET : 0;
+}
+
+void BoxNetwork::setup() {
+  const std::string ip = tool("ip");
+  if (!fs::exists("/sys/class/net/" + m_bridge)) {
+    must({ip, "link", "add", m_bridge, "type", "bridge"});
+  }
+  disable_ipv6(m_bridge);
+  must({ip, "addr", "flush", "dev", m_bridge});
+  must({ip, "addr", "add", ipv4_text(gateway_of(m_subnet)) + "/" + std::to_string(m_subnet.prefix),
+        "dev", m_bridge});
+  must({ip, "link", "set", m_bridge, "up"});
+}
+
+namespace {
+
+// An empty chain of ours (created, or flushed when a previous run left it).
+void reset_chain(const std::string& iptables, const char* table, const std::string& chain) {
+  try_run({iptables, "-w", "-t", table, "-N", chain});
+  must({iptables, "-w", "-t", table, "-F", chain});
+}
+
+// One jump from a built-in chain to ours, at the top.
+void ensure_jump(const std::string& iptables, const char* table, const char* builtin,
+                 std::vector<std::string> match, const std::string& chain) {
+  std::vector<std::string> rule = {iptables, "-w", "-t", table, "-C", builtin};
+  rule.insert(rule.end(), match.begin(), match.end());
+  rule.insert(rule.end(), {"-j", chain});
+  if (try_run(rule)) {
+    return;
+  }
+  rule[4] = "-I";
+  rule.insert(rule.begin() + 6, "1");
+  must(rule);
+}
+
+void remove_jump(const std::string& iptables, const char* table, const char* builtin,
+                 std::vector<std::string> match, const std::string& chain) {
+  std::vector<std::string> rule = {iptables, "-w", "-t", table, "-D", builtin};
+  rule.insert(rule.end(), match.begin(), match.end());
+  rule.insert(rule.end(), {"-j", chain});
+  for (int i = 0; i < 8 && try_run(rule); ++i) {
+  }
+}
+
+}  // namespace
+
+void BoxNetwork::setup_firewall() {
+  const std::string iptables = tool("iptables");
+  const std::string gateway = ipv4_text(gateway_of(m_subnet));
+  if (iptables.empty()) {
+    m_firewall_detail = "no iptables: a box can reach services of this host listening on " +
+                        gateway + " or 0.0.0.0 (scripts/setup installs iptables)";
+    m_nat_detail = "no iptables: boxes have no outbound traffic";
+    return;
+  }
+  const std::string in = "BOXD-" + m_hash + "-IN";
+  const std::string fwd = "BOXD-" + m_hash + "-FWD";
+  const std::string nat = "BOXD-" + m_hash + "-NAT";
+  const std::string networks = "bxn" + m_hash + "+";
+  const std::string subnet = m_subnet.str();
+  try {
+    reset_chain(iptables, "filter", in);
+    must({iptables, "-w", "-A", in, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j",
+          "ACCEPT"});
+    must({iptables, "-w", "-A", in, "-j", "DROP"});
+    reset_chain(iptables, "filter", fwd);
+    must({iptables, "-w", "-A", fwd, "-i", m_bridge, "-o", "bxd-+", "-j", "DROP"});
+    must({iptables, "-w", "-A", fwd, "-i", m_bridge, "-j", "ACCEPT"});
+    must({iptables, "-w", "-A", fwd, "-o", m_bridge, "-m", "conntrack", "--ctstate",
+          "RELATED,ESTABLISHED", "-j", "ACCEPT"});
+    must({iptables, "-w", "-A", fwd, "-o", m_bridge, "-j", "DROP"});
+    must({iptables, "-w", "-A", fwd, "-i", networks, "-o", networks, "-j", "ACCEPT"});
+    ensure_jump(iptables, "filter", "INPUT", {"-i", m_bridge}, in);
+    ensure_jump(iptables, "filter", "INPUT", {"-i", networks}, in);
+    ensure_jump(iptables, "filter", "FORWARD", {}, fwd);
+    m_firewall = true;
+    m_firewall_detail = "iptables " + in + ": boxes open no connection to this host (" + gateway +
+                        " included); " + fwd + ": none to another box through it";
+  } catch (const std::exception& e) {
+    m_firewall_detail = std::string("iptables failed: ") + e.what();
+  }
+  try {
+    reset_chain(iptables, "nat", nat);
+    must({iptables, "-w", "-t", "nat", "-A", nat, "!", "-d", subnet, "-j", "MASQUERADE"});
+    ensure_jump(iptables, "nat", "POSTROUTING", {"-s", subnet}, nat);
+    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+    std::ifstream forward("/proc/sys/net/ipv4/ip_forward");
+    std::string value;
+    forward >> value;
+    m_nat = value == "1" && m_firewall;
+    m_nat_detail = m_nat ? "MASQUERADE of " + subnet + " (iptables nat " + nat + "), ip_forward on"
+                         : "ip_forward is off and could not be turned on";
+  } catch (const std::exception& e) {
+    m_nat_detail = std::string("iptables nat failed: ") + e.what();
+  }
+}
+
+void BoxNetwork::teardown() {
+  const std::string iptables = tool("iptables");
+  if (!iptables.empty()) {
+    const std::string in = "BOXD-" + m_hash + "-IN";
+    const std::string fwd = "BOXD-" + m_hash + "-FWD";
+    const std::string nat = "BOXD-" + m_hash + "-NAT";
+    remove_jump(iptables, "filter", "INPUT", {"-i", m_bridge}, in);
+    remove_jump(iptables, "filter", "INPUT", {"-i", "bxn" + m_hash + "+"}, in);
+    remove_jump(iptables, "filter", "FORWARD", {}, fwd);
+    remove_jump(iptables, "nat", "POSTROUTING", {"-s", m_subnet.str()}, nat);
+    const std::vector<std::pair<const char*, std::string>> chains = {
+        {"filter", in}, {"filter", fwd}, {"nat", nat}};
+    for (const auto& [table, chain] : chains) {
+      try_run({iptables, "-w", "-t", table, "-F", chain});
+      try_run({iptables, "-w", "-t", table, "-X", chain});
+    }
+  }
+  const std::string ip = tool("ip");
+  for (const auto& prefix : {"bxv" + m_hash, "bxn" + m_hash}) {
+    for (const auto& name : links_with_prefix(prefix)) {
+      try_run({ip, "link", "del", name});
+    }
+  }
+  try_run({ip, "link", "del", m_bridge});
+  std::lock_guard lock(m_mutex);
+  m_members.clear();
+  std::error_code ec;
+  fs::remove(m_state_file, ec);
+}
+
+// ---------------------------------------------------------------- state file
+
+void BoxNetwork::load_state() {
+  const auto text = read_file(m_state_file);
+  if (!text) {
+    return;
+  }
+  try {
+    const json doc = json::parse(*text);
+    if (doc.contains("subnet")) {
+      m_subnet = parse_cidr(doc.at("subnet").get<std::string>());
+    }
+    if (!doc.contains("members") || !doc.at("members").is_object()) {
+      return;
+    }
+    for (const auto& [id, j] : doc.at("members").items()) {
+      Member member{
+          j.value("name", ""), j.value("pid", 0), j.value("start_time", std::uint64_t{0}), {}};
+      if (!process_matches(member.pid, member.start_time) || !j.contains("links")) {
+        continue;  // dead: its veths went with its namespace
+      }
+      for (const auto& l : j.at("links")) {
+        member.links.push_back(Link{l.value("network_id", ""), l.value("network_name", ""),
+                                    l.value("subnet", ""), l.value("address", ""),
+                                    l.value("host_if", "")});
+      }
+      m_members[id] = std::move(member);
+    }
+  } catch (const std::exception&) {
+    m_members.clear();  // unreadable: start over (live boxes lose their peers' names)
+  }
+}
+
+void BoxNetwork::save_state() const {
+  json members = json::object();
+  for (const auto& [id, m] : m_members) {
+    json links = json::array();
+    for (const auto& l : m.links) {
+      links.push_back(json{{"network_id", l.network_id},
+                           {"network_name", l.network_name},
+                           {"subnet", l.subnet},
+                           {"address", l.address},
+                           {"host_if", l.host_if}});
+    }
+    members[id] =
+        json{{"name", m.name}, {"pid", m.pid}, {"start_time", m.start_time}, {"links", links}};
+  }
+  const json doc{{"bridge", m_bridge}, {"subnet", m_subnet.str()}, {"members", members}};
+  write_file_atomic(m_state_file, doc.dump(2) + "\n", 0600);
+}
+
+// ---------------------------------------------------------------- boxes
+
+std::string BoxNetwork::network_bridge(const std::string& network_id) const {
+  return "bxn" + m_hash + short_hash(network_id, 6);
+}
+
+std::string BoxNetwork::allocate(const Ipv4Net& net, const std::string& network_id) const {
+  std::set<std::uint32_t> used;
+  for (const auto& [id, member] : m_members) {
+    for (const auto& link : member.links) {
+      if (link.network_id == network_id) {
+        used.insert(parse_ipv4(link.address));
+      }
+    }
+  }
+  const std::uint32_t last = (net.base | ~net.mask()) - 1;
+  for (std::uint32_t address = net.base + 2; address <= last; ++address) {
+    if (used.count(address) == 0) {
+      return ipv4_text(address);
+    }
+  }
+  throw Error(ErrorClass::QuotaExceeded, "no free address left in " + net.str());
+}
+
+void BoxNetwork::add_link(const std::string& box_id, int pid, const Link& link,
+                          const std::string& peer, const std::string& master, bool isolated) {
+  const std::string ip = tool("ip");
+  const std::string netns = "--net=/proc/" + std::to_string(pid) + "/ns/net";
+  const std::string nsenter = tool("nsenter");
+  const int prefix = parse_cidr(link.subnet).prefix;
+  must({ip, "link", "add", link.host_if, "type", "veth", "peer", "name", peer, "netns",
+        std::to_string(pid)});
+  m_members[box_id].links.push_back(link);  // from here on, detach removes it
+  disable_ipv6(link.host_if);
+  must({ip, "link", "set", link.host_if, "master", master});
+  if (isolated) {
+    must({tool("bridge"), "link", "set", "dev", link.host_if, "isolated", "on"});
+  }
+  must({ip, "link", "set", link.host_if, "up"});
+  must({nsenter, netns, ip, "addr", "add", link.address + "/" + std::to_string(prefix), "dev",
+        peer});
+  must({nsenter, netns, ip, "link", "set", peer, "up"});
+}
+
+void BoxNetwork::ensure_network_bridge(const std::string& name) {
+  if (fs::exists("/sys/class/net/" + name)) {
+    return;
+  }
+  const std::string ip = tool("ip");
+  must({ip, "link", "add", name, "type", "bridge"});
+  disable_ipv6(name);
+  must({ip, "link", "set", name, "up"});
+}
+
+void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_time) {
+  if (!m_enabled) {
+    return;
+  }
+  std::lock_guard lock(m_mutex);
+  m_members.erase(box.id);
+  m_members[box.id] = Member{box.name, init_pid, start_time, {}};
+  const std::string ip = tool("ip");
+  const std::string netns = "--net=/proc/" + std::to_string(init_pid) + "/ns/net";
+  try {
+    must({tool("nsenter"), netns, ip, "link", "set", "lo", "up"});
+    Link main{"", "", m_subnet.str(), allocate(m_subnet, ""),
+              "bxv" + m_hash + short_hash(box.id, 6)};
+    add_link(box.id, init_pid, main, "eth0", m_bridge, true);
+    must({tool("nsenter"), netns, ip, "route", "add", "default", "via",
+          ipv4_text(gateway_of(m_subnet))});
+    int index = 1;
+    for (const auto& ref : box.networks) {
+      const Ipv4Net net = parse_cidr(ref.subnet);
+      const std::string bridge = network_bridge(ref.id);
+      ensure_network_bridge(bridge);
+      Link link{ref.id, ref.name, ref.subnet, allocate(net, ref.id),
+                "bxv" + m_hash + short_hash(box.id + "/" + ref.id, 6)};
+      add_link(box.id, init_pid, link, "eth" + std::to_string(index++), bridge, false);
+    }
+    sync_network_drops();
+  } catch (...) {
+    for (const auto& link : m_members[box.id].links) {
+      try_run({ip, "link", "del", link.host_if});
+    }
+    m_members.erase(box.id);
+    prune_network_bridges();
+    throw;
+  }
+  save_state();
+  write_hosts(box.id);
+  for (const auto& peer : peers_of(box.id)) {
+    write_hosts(peer);
+  }
+}
+
+void BoxNetwork::detach(const BoxSpec& box, int init_pid) {
+  if (!m_enabled) {
+    return;
+  }
+  std::lock_guard lock(m_mutex);
+  auto it = m_members.find(box.id);
+  if (it == m_members.end() ||
+      (it->second.pid != init_pid && process_matches(it->second.pid, it->second.start_time))) {
+    return;
+  }
+  const auto peers = peers_of(box.id);
+  for (const auto& link : it->second.links) {
+    if (fs::exists("/sys/class/net/" + link.host_if)) {
+      try_run({tool("ip"), "link", "del", link.host_if});
+    }
+  }
+  m_members.erase(it);
+  save_state();
+  for (const auto& peer : peers) {
+    write_hosts(peer);
+  }
+  prune_network_bridges();
+}
+
+std::string BoxNetwork::address(const std::string& box_id) const {
+  std::lock_guard lock(m_mutex);
+  auto it = m_members.find(box_id);
+  if (it == m_members.end()) {
+    return "";
+  }
+  for (const auto& link : it->second.links) {
+    if (link.network_id.empty()) {
+      return link.address;
+    }
+  }
+  return "";
+}
+
+// Boxes sharing at least one network with box_id (the box itself excluded).
+std::vector<std::string> BoxNetwork::peers_of(const std::string& box_id) const {
+  std::set<std::string> networks;
+  auto it = m_members.find(box_id);
+  if (it != m_members.end()) {
+    for (const auto& link : it->second.links) {
+      if (!link.network_id.empty()) {
+        networks.insert(link.network_id);
+      }
+    }
+  }
+  std::vector<std::string> peers;
+  for (const auto& [id, member] : m_members) {
+    if (id == box_id) {
+      continue;
+    }
+    for (const auto& link : member.links) {
+      if (networks.count(link.network_id) != 0) {
+        peers.push_back(id);
+        break;
+      }
+    }
+  }
+  return peers;
+}
+
+// /etc/hosts: localhost, the box's own name on its bridge address, and per
+// network the names of the other boxes on it.
+void BoxNetwork::write_hosts(const std::string& box_id) const {
+  const Member& self = m_members.at(box_id);
+  std::string text = "127.0.0.1\tlocalhost\n";
+  for (const auto& link : self.links) {
+    if (link.network_id.empty()) {
+      text += link.address + "\t" + self.name + "\n";
+    }
+  }
+  text += "::1\tlocalhost ip6-localhost ip6-loopback\n";
+  for (const auto& link : self.links) {
+    if (link.network_id.empty()) {
+      continue;
+    }
+    text += "# network " + link.network_name + "\n";
+    for (const auto& [id, member] : m_members) {
+      for (const auto& other : member.links) {
+        if (id != box_id && other.network_id == link.network_id) {
+          text += other.address + "\t" + member.name + "\n";
+        }
+      }
+    }
+  }
+  write_box_file(self.pid, self.start_time, "etc/hosts", text);
+}
+
+void BoxNetwork::prune_network_bridges() {
+  std::set<std::string> used;
+  for (const auto& [id, member] : m_members) {
+    for (const auto& link : member.links) {
+      if (!link.network_id.empty()) {
+        used.insert(network_bridge(link.network_id));
+      }
+    }
+  }
+  for (const auto& name : links_with_prefix("bxn" + m_hash)) {
+    if (used.count(name) == 0) {
+      try_run({tool("ip"), "link", "del", name});
+    }
+  }
+  sync_network_drops();
+}
+
+// A box outside a user network must not reach its subnet through the host
+// either: with no host route there, the packet would leave by the default
+// route. One DROP per subnet in use, from the server bridge.
+void BoxNetwork::sync_network_drops() {
+  const std::string iptables = tool("iptables");
+  if (!m_firewall || iptables.empty()) {
+    return;
+  }
+  std::set<std::string> wanted;
+  for (const auto& [id, member] : m_members) {
+    for (const auto& link : member.links) {
+      if (!link.network_id.empty()) {
+        wanted.insert(link.subnet);
+      }
+    }
+  }
+  const std::string fwd = "BOXD-" + m_hash + "-FWD";
+  for (const auto& subnet : wanted) {
+    if (m_dropped.count(subnet) == 0 &&
+        try_run({iptables, "-w", "-I", fwd, "1", "-i", m_bridge, "-d", subnet, "-j", "DROP"})) {
+      m_dropped.insert(subnet);
+    }
+  }
+  for (auto it = m_dropped.begin(); it != m_dropped.end();) {
+    if (wanted.count(*it) == 0) {
+      try_run({iptables, "-w", "-D", fwd, "-i", m_bridge, "-d", *it, "-j", "DROP"});
+      it = m_dropped.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<IsolationLayer> BoxNetwork::isolation() const {
+  if (!m_enabled) {
+    return {{"network namespace", false, m_why_not + ": boxes share this host's network"},
+            {"host firewall", false, "no network namespace"},
+            {"outbound NAT", false, "no network namespace (boxes use the host's network)"}};
+  }
+  return {{"network namespace", true,
+           "own loopback; bridge " + m_bridge + " " + m_subnet.str() +
+               " (ports isolated), a bridge per user network"},
+          {"host firewall", m_firewall, m_firewall_detail},
+          {"outbound NAT", m_nat, m_nat_detail}};
+}
+
+}  // namespace boxd::local
