@@ -29,7 +29,9 @@ struct SpawnPlan {
   // non-empty the command runs as a grandchild created with CLONE_PARENT so
   // that it lands inside the target PID namespace yet stays our child.
   std::vector<int> ns_fds;
-  int cgroup_procs_fd = -1;        // written "0" before the command starts
+  // cgroup.procs of each of the box's cgroups: "0" is written to every one
+  // before the command starts (it joins them all).
+  std::vector<int> cgroup_procs_fds;
 };
 
 // Starts the command; throws boxd::Error when it could not be started.
