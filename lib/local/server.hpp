@@ -28,6 +28,7 @@ struct ServeOptions {
   std::vector<std::string> api_keys;  // "KEY=USER"; none = a generated key for "local"
   std::int64_t token_ttl = 3600;
   int max_boxes = 50;
+  std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
   std::string runtime = "auto";     // auto | namespace | process
   std::string tls_cert;             // PEM files; both or neither
   std::string tls_key;
@@ -40,6 +41,11 @@ struct ServeOptions {
   // Human log lines, no secrets (the CLI writes them to stderr); may be empty.
   std::function<void(const std::string&)> log;
 };
+
+// The file in the state dir where a running server lists its isolation
+// layers (`boxd local status` shows them): {"runtime": ..., "isolation":
+// [{"name", "enforced", "detail"}]}.
+inline constexpr const char* k_isolation_file = "isolation.json";
 
 // Blocks until SIGINT/SIGTERM; returns the exit code. Throws boxd::Error
 // when the server cannot start (port in use, state dir locked, bad flags).
