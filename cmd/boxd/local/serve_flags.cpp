@@ -32,6 +32,9 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--max-boxes", options.max_boxes, "At most this many boxes per user")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  command.add_option("--box-pids-max", options.box_pids_max,
+                     "Processes and threads per box (cgroup pids.max; 0 = no limit)")
+      ->capture_default_str();
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
@@ -56,7 +59,8 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
     argv.insert(argv.end(), {"--state-dir", options.state_dir.string()});
   }
   argv.insert(argv.end(), {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
-                           std::to_string(options.max_boxes), "--runtime", options.runtime});
+                           std::to_string(options.max_boxes), "--box-pids-max",
+                           std::to_string(options.box_pids_max), "--runtime", options.runtime});
   if (!options.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }
