@@ -84,8 +84,8 @@ _boxd_options() {
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --runtime --tls-cert --tls-key --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --runtime --tls-cert --tls-key --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --box-pids-max --runtime --tls-cert --tls-key --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --box-pids-max --runtime --tls-cert --tls-key --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -124,6 +124,7 @@ _boxd_takes_value() {
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
     "local serve|--api-key") return 0 ;;
+    "local serve|--box-pids-max") return 0 ;;
     "local serve|--http-port") return 0 ;;
     "local serve|--listen") return 0 ;;
     "local serve|--max-boxes") return 0 ;;
@@ -135,6 +136,7 @@ _boxd_takes_value() {
     "local serve|--tls-key") return 0 ;;
     "local serve|--token-ttl") return 0 ;;
     "local start|--api-key") return 0 ;;
+    "local start|--box-pids-max") return 0 ;;
     "local start|--http-port") return 0 ;;
     "local start|--listen") return 0 ;;
     "local start|--max-boxes") return 0 ;;

@@ -179,6 +179,7 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l state-dir -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l api-key -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l token-ttl -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-boxes -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-cert -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-key -r
@@ -190,6 +191,7 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l state-dir -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l api-key -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l token-ttl -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-boxes -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-cert -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-key -r
