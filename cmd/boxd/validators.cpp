@@ -20,6 +20,18 @@ CLI::Validator size_validator() {
       "", "SIZE");
 }
 
+CLI::Validator memory_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        const auto bytes = parse_size(value);
+        if (!bytes) {
+          return "invalid size '" + value + "': use e.g. 512M, 4G, 1.5G, 10GiB or a number of bytes";
+        }
+        return box_memory_problem(*bytes);
+      },
+      "", "SIZE");
+}
+
 CLI::Validator env_pair_validator() {
   return CLI::Validator(
       [](std::string& value) -> std::string {

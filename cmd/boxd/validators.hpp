@@ -13,6 +13,8 @@ namespace boxd::cli {
 CLI::Validator box_name_validator();
 // A size: 512M, 4G, 1.5G, 10GiB, plain bytes (lib/common/sizes.hpp).
 CLI::Validator size_validator();
+// A box's memory: a size of at least 64 MiB (the server's rule too).
+CLI::Validator memory_validator();
 // KEY=VALUE with a valid environment variable name.
 CLI::Validator env_pair_validator();
 

@@ -23,9 +23,9 @@ void define_vm_config_flags(CLI::App* cmd, Options& options) {
       ->check(CLI::Range(1U, 1024U));
   cmd->add_option_function<std::string>(
          "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
-         "Memory size: 512M, 4G, 1.5G, 10GiB or bytes")
+         "Memory size (at least 64M): 512M, 4G, 1.5G, 10GiB or bytes")
       ->type_name("SIZE")
-      ->check(size_validator());
+      ->check(memory_validator());
   cmd->add_option_function<std::uint32_t>(
          "--auto-suspend-timeout",
          [&options](const std::uint32_t& secs) { options.auto_suspend_timeout_secs = secs; },

@@ -232,6 +232,44 @@ CheckResult judge_token_expiry(const std::string& token, std::int64_t now) {
   return ok("token", "valid, expires in " + duration_text(left));
 }
 
+namespace {
+
+// The isolation layers of a boxd local server (GetConfig).
+CheckResult check_isolation(const ResolvedConfig& config) {
+  try {
+    Client client(config);
+    const auto response = client.get_config();
+    std::vector<IsolationEntry> layers;
+    for (const auto& layer : response.isolation()) {
+      layers.push_back({layer.name(), layer.enforced(), layer.detail()});
+    }
+    return judge_isolation(layers);
+  } catch (const Error& e) {
+    return fail("isolation", e.what(), e.error_class());
+  }
+}
+
+}  // namespace
+
+CheckResult judge_isolation(const std::vector<IsolationEntry>& layers) {
+  if (layers.empty()) {
+    return warn("isolation", "the server reports no isolation layers");
+  }
+  std::string off;
+  std::string on;
+  for (const auto& layer : layers) {
+    if (layer.enforced) {
+      on += (on.empty() ? "" : ", ") + layer.name;
+    } else {
+      off += (off.empty() ? "" : "; ") + layer.name + " (" + layer.detail + ")";
+    }
+  }
+  if (off.empty()) {
+    return ok("isolation", "all " + std::to_string(layers.size()) + " layers in force: " + on);
+  }
+  return warn("isolation", "not in force: " + off + (on.empty() ? "" : "; in force: " + on));
+}
+
 std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const ReportFn& report,
                                             const DoctorOptions& options) {
   std::vector<CheckResult> results;
@@ -369,6 +407,9 @@ std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const 
                            (who.display_name().empty() ? "" : " (" + who.display_name() + ")")));
     } catch (const Error& e) {
       add(fail("whoami", e.what(), e.error_class()));
+    }
+    if (config.environment == "local") {
+      add(check_isolation(direct));
     }
   }
 

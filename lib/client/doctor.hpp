@@ -39,6 +39,17 @@ CheckResult judge_clock_skew(std::int64_t issued_at, std::int64_t before, std::i
 // JWT (expiry unknown), else Ok with the time left.
 CheckResult judge_token_expiry(const std::string& token, std::int64_t now);
 
+// One isolation layer a boxd local server reports (GetConfig's isolation).
+struct IsolationEntry {
+  std::string name;
+  bool enforced = false;
+  std::string detail;
+};
+
+// "isolation": Ok when every layer is in force, Warn naming each one that is
+// not (with why), Warn when the server reports none.
+CheckResult judge_isolation(const std::vector<IsolationEntry>& layers);
+
 struct DoctorOptions {
   std::chrono::milliseconds timeout{5000};  // per network step
 };
@@ -47,6 +58,7 @@ using ReportFn = std::function<void(const CheckResult&)>;
 
 // The network checks after the configuration: dns, tcp, tls (the gRPC
 // channel over the configured transport), exchange, token, clock, whoami
+// isolation (environment local only: the layers the server has in force)
 // and schema (reflection against the compiled contract). Calls `report` as
 // each finishes (so a slow step shows where it is) and returns them all.
 // A check whose prerequisite failed is reported as Skip.

@@ -109,4 +109,12 @@ std::string format_size(std::uint64_t bytes) {
   return s + k_units[unit];
 }
 
+std::string box_memory_problem(std::uint64_t bytes) {
+  if (bytes != 0 && bytes < k_min_box_memory_bytes) {
+    return "invalid memory size " + format_size(bytes) + ": at least " +
+           format_size(k_min_box_memory_bytes);
+  }
+  return {};
+}
+
 }  // namespace boxd

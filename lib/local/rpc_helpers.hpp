@@ -10,6 +10,7 @@
 
 #include "common/jwt.hpp"
 #include "common/names.hpp"
+#include "common/sizes.hpp"
 #include "local/service.hpp"
 
 namespace boxd::local::rpc {
@@ -46,6 +47,18 @@ inline void check_label(const std::string& kind, const std::string& name) {
     fail(grpc::StatusCode::INVALID_ARGUMENT,
          "invalid " + kind + " name '" + name +
              "': use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')");
+  }
+}
+
+// INVALID_ARGUMENT unless vcpu is 1-1024 and memory at least 64 MiB (0 =
+// unset passes): the one rule of create, fork, templates and resize.
+inline void check_vm_size(std::uint32_t vcpu, std::uint64_t memory_bytes) {
+  if (vcpu > k_max_box_vcpu) {
+    fail(grpc::StatusCode::INVALID_ARGUMENT,
+         "invalid vcpu count " + std::to_string(vcpu) + ": use 1-" + std::to_string(k_max_box_vcpu));
+  }
+  if (const auto problem = box_memory_problem(memory_bytes); !problem.empty()) {
+    fail(grpc::StatusCode::INVALID_ARGUMENT, problem);
   }
 }
 

@@ -41,6 +41,14 @@ struct BoxLimits {
   std::uint64_t pids = 0;          // processes and threads
 };
 
+// What the host enforces for a running box, read back from the kernel
+// (0 = no limit of that kind in force).
+struct EnforcedLimits {
+  std::uint64_t memory_bytes = 0;
+  double vcpu = 0;                 // cores' worth of CPU time
+  std::uint64_t pids = 0;
+};
+
 // A user network the box joins (box create --network NAME).
 struct BoxNetworkRef {
   std::string id;
@@ -170,6 +178,10 @@ class Runtime {
   }
   // Applies box.limits to the running box at once (boot applies them too).
   virtual void apply_limits(const BoxSpec& /*box*/, const BoxHandle& /*handle*/) {}
+  // The limits in force for the running box now (all 0 when none or stopped).
+  virtual EnforcedLimits enforced_limits(const BoxSpec& /*box*/, const BoxHandle& /*handle*/) {
+    return {};
+  }
   // Every isolation layer and whether it is in force (boxd local status,
   // boxd doctor, the server's start-up lines).
   virtual std::vector<IsolationLayer> isolation() const { return {}; }

@@ -27,7 +27,7 @@
 // box dir's parent (the directory of all boxes) is.
 //
 // boot(): a raw clone() with the four CLONE_NEW* flags (fork semantics), in
-// which the child joins the box's cgroup, points fds 0/1/2 at /dev/null and
+// which the child joins the box's cgroups, points fds 0/1/2 at /dev/null and
 // console.log and fd 3 at a pipe, and re-executes boxd ($BOXD_SELF_EXE, else
 // /proc/self/exe) as `boxd local __box-init`. boot() returns once the init
 // writes "ready" (or fails with what the init reported) and the box's
@@ -38,15 +38,19 @@
 // restarted server can adopt a running box and a recycled pid is never
 // mistaken for it. exec() setns()es into /proc/<pid>/ns/* (runtime_spawn.cpp).
 //
-// Freezing: a cgroup per box; freezer v1 (<freezer>/boxd-local/<id>,
-// freezer.state) or cgroup v2 (cgroup.freeze) where available; without
-// either, SIGSTOP/SIGCONT to every process whose PID namespace is the box's.
-// The init joins the cgroup before exec; every exec'd command joins it
+// Cgroups (box_cgroup.hpp): a cgroup per box in every hierarchy used for the
+// memory, cpu and pids limits and the freezer. boot() applies box.limits
+// before the init starts; apply_limits() changes them on a running box. The
+// init joins the cgroups before exec; every exec'd command joins them
 // explicitly (it is the server's child, not the init's). stop() thaws first:
 // a frozen process cannot die.
+//
+// isolation(): every part of the runtime adds its layers (the namespaces
+// made at boot, the cgroups); new parts append theirs in isolation().
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "local/box_idmap.hpp"
+#include "local/box_cgroup.hpp"
 #include "local/box_mounts.hpp"
 #include "local/box_network.hpp"
 #include "local/runtime_support.hpp"
@@ -55,7 +59,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <mutex>
@@ -97,226 +100,7 @@ std::string read_text(const fs::path& path) {
   return buffer.str();
 }
 
-bool write_text(const fs::path& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return false;
-  }
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  return ok;
-}
-
 void sleep_for(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
-
-std::string ns_link(int pid, const char* ns) {
-  char buffer[128];
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
-  ssize_t n = readlink(path.c_str(), buffer, sizeof buffer - 1);
-  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-}
-
-std::vector<int> all_pids() {
-  std::vector<int> pids;
-  DIR* dir = opendir("/proc");
-  if (dir == nullptr) {
-    return pids;
-  }
-  while (dirent* entry = readdir(dir)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (end != entry->d_name && *end == '\0' && pid > 0) {
-      pids.push_back(static_cast<int>(pid));
-    }
-  }
-  closedir(dir);
-  return pids;
-}
-
-// Every host pid whose PID namespace is init_pid's (the init included).
-std::vector<int> pids_in_namespace_of(int init_pid) {
-  std::vector<int> result;
-  std::string target = ns_link(init_pid, "pid");
-  if (target.empty()) {
-    return result;
-  }
-  for (int pid : all_pids()) {
-    if (ns_link(pid, "pid") == target) {
-      result.push_back(pid);
-    }
-  }
-  return result;
-}
-
-// ----------------------------------------------------------------------------
-// Per-box cgroup for freezing.
-class Freezer {
- public:
-  enum class Mode { Signals, V1, V2 };
-
-  // $BOXD_FREEZER=signals|v1|v2 forces a mechanism (to test each one).
-  Freezer() {
-    const char* forced = getenv("BOXD_FREEZER");
-    const std::string force = forced != nullptr ? forced : "";
-    if (force == "signals") {
-      return;
-    }
-    if (force == "v1" && fs::exists("/sys/fs/cgroup/freezer/tasks")) {
-      init(Mode::V1, "/sys/fs/cgroup/freezer/boxd-local");
-    } else if (force == "v2" && fs::exists("/sys/fs/cgroup/unified/cgroup.procs")) {
-      init(Mode::V2, "/sys/fs/cgroup/unified/boxd-local");
-    } else if (fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
-      init(Mode::V2, "/sys/fs/cgroup/boxd-local");
-    } else if (fs::exists("/sys/fs/cgroup/freezer/tasks")) {
-      init(Mode::V1, "/sys/fs/cgroup/freezer/boxd-local");
-    } else if (fs::exists("/sys/fs/cgroup/unified/cgroup.procs")) {
-      init(Mode::V2, "/sys/fs/cgroup/unified/boxd-local");
-    }
-  }
-
-  Mode mode() const { return m_mode; }
-
-  fs::path dir(const std::string& id) const { return m_base / id; }
-
-  // Creates the box's cgroup (killing leftovers of a previous boot) and
-  // returns an fd on its cgroup.procs, or -1 without cgroups.
-  int prepare(const std::string& id) {
-    if (m_mode == Mode::Signals) {
-      return -1;
-    }
-    if (fs::exists(dir(id))) {
-      kill_all(id);
-    } else if (mkdir(dir(id).c_str(), 0755) < 0 && errno != EEXIST) {
-      return -1;
-    }
-    thaw(id, 0);
-    return open_procs(id);
-  }
-
-  int open_procs(const std::string& id) const {
-    if (m_mode == Mode::Signals) {
-      return -1;
-    }
-    return open((dir(id) / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-  }
-
-  std::vector<int> members(const std::string& id) const {
-    std::vector<int> pids;
-    std::istringstream in(read_text(dir(id) / "cgroup.procs"));
-    int pid = 0;
-    while (in >> pid) {
-      pids.push_back(pid);
-    }
-    return pids;
-  }
-
-  bool has_cgroup(const std::string& id) const {
-    return m_mode != Mode::Signals && fs::exists(dir(id) / "cgroup.procs");
-  }
-
-  void freeze(const std::string& id, int init_pid) {
-    if (!has_cgroup(id)) {
-      for (int pid : pids_in_namespace_of(init_pid)) {
-        kill(pid, SIGSTOP);
-      }
-      return;
-    }
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (true) {
-      if (m_mode == Mode::V1) {
-        write_text(dir(id) / "freezer.state", "FROZEN");
-        if (read_text(dir(id) / "freezer.state").starts_with("FROZEN")) {
-          return;
-        }
-      } else {
-        write_text(dir(id) / "cgroup.freeze", "1");
-        if (read_text(dir(id) / "cgroup.events").find("frozen 1") != std::string::npos) {
-          return;
-        }
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        thaw(id, init_pid);
-        throw Error(ErrorClass::Internal, "the box did not freeze within 10 seconds");
-      }
-      sleep_for(10ms);
-    }
-  }
-
-  void thaw(const std::string& id, int init_pid) {
-    if (!has_cgroup(id)) {
-      if (init_pid > 0) {
-        for (int pid : pids_in_namespace_of(init_pid)) {
-          kill(pid, SIGCONT);
-        }
-      }
-      return;
-    }
-    if (m_mode == Mode::V1) {
-      write_text(dir(id) / "freezer.state", "THAWED");
-    } else {
-      write_text(dir(id) / "cgroup.freeze", "0");
-    }
-  }
-
-  bool frozen(const std::string& id, int init_pid) const {
-    if (!has_cgroup(id)) {
-      auto stat = read_proc_stat(init_pid);
-      return stat && stat->state == 'T';
-    }
-    if (m_mode == Mode::V1) {
-      return !read_text(dir(id) / "freezer.state").starts_with("THAWED");
-    }
-    return read_text(dir(id) / "cgroup.freeze").starts_with("1");
-  }
-
-  // Thaws and SIGKILLs every member, waits (up to 5 s) for them to leave.
-  void kill_all(const std::string& id) {
-    if (!has_cgroup(id)) {
-      return;
-    }
-    thaw(id, 0);
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (true) {
-      auto pids = members(id);
-      if (pids.empty() || std::chrono::steady_clock::now() > deadline) {
-        return;
-      }
-      for (int pid : pids) {
-        kill(pid, SIGKILL);
-        if (!is_spawned_child(pid)) {
-          waitpid(pid, nullptr, WNOHANG);  // a box init of ours
-        }
-      }
-      reap_orphans();
-      sleep_for(10ms);
-    }
-  }
-
-  void remove(const std::string& id) {
-    if (m_mode == Mode::Signals) {
-      return;
-    }
-    kill_all(id);
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      if (rmdir(dir(id).c_str()) == 0 || errno == ENOENT) {
-        return;
-      }
-      sleep_for(20ms);
-    }
-  }
-
- private:
-  void init(Mode mode, const fs::path& base) {
-    if (mkdir(base.c_str(), 0755) < 0 && errno != EEXIST) {
-      return;
-    }
-    m_mode = mode;
-    m_base = base;
-  }
-
-  Mode m_mode = Mode::Signals;
-  fs::path m_base;
-};
 
 // ----------------------------------------------------------------------------
 std::string box_shell() {
@@ -411,6 +195,18 @@ std::string login_shell_of_box(const BoxSpec& box) {
     }
   }
   return "/bin/sh";
+}
+
+// The namespaces every box gets at boot (CLONE_NEW* in boot()).
+std::vector<IsolationLayer> namespace_layers() {
+  return {
+      {"mount namespace", true,
+       "own mount table: overlay root over the host's directories (read-only), the box's disk "
+       "for /home, /root and /tmp, the server's state hidden"},
+      {"pid namespace", true, "the box sees only its own processes"},
+      {"uts namespace", true, "hostname = box name"},
+      {"ipc namespace", true, "own System V IPC and POSIX message queues"},
+  };
 }
 
 class NamespaceRuntime final : public Runtime {
@@ -509,13 +305,23 @@ class NamespaceRuntime final : public Runtime {
     auto argv = c_strings(argv_strings);
     auto envp = c_strings(env_strings);
 
-    int cgroup_fd = m_freezer.prepare(box.id);
+    std::vector<int> cgroup_fds;
+    try {
+      cgroup_fds = m_cgroup.prepare(box.id, box.limits);
+    } catch (const Error& e) {
+      m_cgroup.remove(box.id);
+      throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + e.what());
+    }
     int console = open((box.dir / "console.log").c_str(),
                        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int ready[2] = {-1, -1};
     auto close_all = [&] {
-      for (int fd : {cgroup_fd, console, null_fd, ready[0], ready[1]}) {
+      for (int fd : cgroup_fds) {
+        close(fd);
+      }
+      cgroup_fds.clear();
+      for (int fd : {console, null_fd, ready[0], ready[1]}) {
         if (fd >= 0) {
           close(fd);
         }
@@ -524,22 +330,28 @@ class NamespaceRuntime final : public Runtime {
     if (console < 0 || null_fd < 0 || pipe2(ready, O_CLOEXEC) < 0) {
       int saved = errno;
       close_all();
+      m_cgroup.remove(box.id);
       errno = saved;
       throw_errno("preparing the boot of " + box.name);
     }
 
     const char* exe_path = exe.c_str();
     const int ready_write = ready[1];
+    const int* cgroup_fd_list = cgroup_fds.data();
+    const std::size_t cgroup_count = cgroup_fds.size();
     long pid = syscall(SYS_clone,
                        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
                            m_network.clone_flags() | SIGCHLD,
                        0, 0, 0, 0);
     if (pid == 0) {
       // Child: async-signal-safe calls only.
-      if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
-        const char message[] = "boxd: could not join the box cgroup\n";
-        ssize_t ignored = write(console, message, sizeof message - 1);
-        (void)ignored;
+      for (std::size_t i = 0; i < cgroup_count; ++i) {
+        if (write(cgroup_fd_list[i], "0", 1) < 0) {
+          const char message[] = "boxd: could not join a box cgroup\n";
+          ssize_t ignored = write(console, message, sizeof message - 1);
+          (void)ignored;
+          _exit(126);
+        }
       }
       sigset_t none;
       sigemptyset(&none);
@@ -563,6 +375,7 @@ class NamespaceRuntime final : public Runtime {
     ready[1] = -1;
     if (pid < 0) {
       close_all();
+      m_cgroup.remove(box.id);
       errno = clone_errno;
       throw_errno("creating the namespaces of " + box.name);
     }
@@ -597,7 +410,7 @@ class NamespaceRuntime final : public Runtime {
     if (reply != "ready\n") {
       kill(static_cast<pid_t>(pid), SIGKILL);
       waitpid(static_cast<pid_t>(pid), nullptr, 0);
-      m_freezer.remove(box.id);
+      m_cgroup.remove(box.id);
       std::string why = reply.empty() ? "the init exited or timed out (see console.log)"
                                       : reply.substr(0, reply.find('\n'));
       throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + why);
@@ -626,7 +439,7 @@ class NamespaceRuntime final : public Runtime {
     auto stat = read_proc_stat(handle.init_pid);
     bool ours = stat && stat->start_time == handle.init_start_time;
     if (ours) {
-      m_freezer.thaw(box.id, handle.init_pid);
+      m_cgroup.thaw(box.id, handle.init_pid);
       kill(handle.init_pid, SIGCONT);
       kill(handle.init_pid, SIGKILL);
       const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -642,7 +455,7 @@ class NamespaceRuntime final : public Runtime {
       }
       waitpid(handle.init_pid, nullptr, WNOHANG);
     }
-    m_freezer.remove(box.id);
+    m_cgroup.remove(box.id);
     reap_orphans();
     m_network.detach(box, handle.init_pid);
     if (ours) {
@@ -652,15 +465,15 @@ class NamespaceRuntime final : public Runtime {
 
   void suspend(const BoxSpec& box, const BoxHandle& handle) override {
     require_alive(box, handle);
-    m_freezer.freeze(box.id, handle.init_pid);
+    m_cgroup.freeze(box.id, handle.init_pid);
   }
 
   void resume(const BoxSpec& box, const BoxHandle& handle) override {
-    m_freezer.thaw(box.id, handle.init_pid);
+    m_cgroup.thaw(box.id, handle.init_pid);
   }
 
   void destroy(const BoxSpec& box) override {
-    m_freezer.remove(box.id);
+    m_cgroup.remove(box.id);
     m_network.detach(box, 0);
     release_box_ids(box.dir);
     remove_tree(box.dir);
@@ -720,15 +533,27 @@ class NamespaceRuntime final : public Runtime {
   std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
   std::string home_in_root() const override { return "/home/boxd"; }
 
+  void apply_limits(const BoxSpec& box, const BoxHandle& handle) override {
+    require_alive(box, handle);
+    m_cgroup.apply(box.id, box.limits);
+  }
+
+  EnforcedLimits enforced_limits(const BoxSpec& box, const BoxHandle& handle) override {
+    return alive(box, handle) ? m_cgroup.enforced(box.id) : EnforcedLimits{};
+  }
+
   std::vector<IsolationLayer> isolation() const override {
-    std::vector<IsolationLayer> layers = {
-        {"user namespace", true,
-         "box root and boxd map to a host id range of the box's own (2^30 and up)"},
-        {"root file system", true,
-         "overlay per box, host directories idmapped read-only below it; host files not "
-         "readable by others masked; /home, /root, /tmp, the server's state not shown"},
-    };
+    std::vector<IsolationLayer> layers = namespace_layers();
+    layers.push_back({"user namespace", true,
+                      "box root and boxd map to a host id range of the box's own (2^30 and up)"});
+    layers.push_back({"root file system", true,
+                      "overlay per box, host directories idmapped read-only below it; host files "
+                      "not readable by others masked; /home, /root, /tmp, the server's state not "
+                      "shown"});
     for (auto& layer : m_network.isolation()) {
+      layers.push_back(std::move(layer));
+    }
+    for (auto& layer : m_cgroup.layers()) {
       layers.push_back(std::move(layer));
     }
     return layers;
@@ -762,7 +587,7 @@ class NamespaceRuntime final : public Runtime {
   std::unique_ptr<ExecProcess> spawn_in_box(const BoxSpec& box, const BoxHandle& handle,
                                             SpawnPlan& plan) {
     require_alive(box, handle);
-    if (m_freezer.frozen(box.id, handle.init_pid)) {
+    if (m_cgroup.frozen(box.id, handle.init_pid)) {
       throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
     }
     std::vector<int> ns_fds;
@@ -800,13 +625,13 @@ class NamespaceRuntime final : public Runtime {
       plan.userns_fd = user_fd;
       plan.pty_uid = static_cast<int>(box_id_base(box.dir)) + plan.uid;
     }
-    plan.cgroup_procs_fd = m_freezer.open_procs(box.id);
+    plan.cgroup_procs_fds = m_cgroup.open_procs(box.id);
     auto close_all = [&] {
       close_fds();
-      if (plan.cgroup_procs_fd >= 0) {
-        close(plan.cgroup_procs_fd);
-        plan.cgroup_procs_fd = -1;
+      for (int fd : plan.cgroup_procs_fds) {
+        close(fd);
       }
+      plan.cgroup_procs_fds.clear();
     };
     try {
       auto process = spawn_process(plan);
@@ -826,7 +651,7 @@ class NamespaceRuntime final : public Runtime {
     } catch (const Error& e) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
-      m_freezer.remove(box.id);
+      m_cgroup.remove(box.id);
       throw Error(e.error_class(), "box " + box.name + " failed to boot: network: " + e.what());
     }
   }
@@ -837,7 +662,7 @@ class NamespaceRuntime final : public Runtime {
     }
   }
 
-  Freezer m_freezer;
+  BoxCgroup m_cgroup;
   BoxNetwork m_network;
 };
 

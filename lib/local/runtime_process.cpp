@@ -184,6 +184,24 @@ class ProcessRuntime final : public Runtime {
   void unmount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
                     const std::string& /*target*/) override {}
 
+  // Nothing is isolated: every layer is off, with why.
+  std::vector<IsolationLayer> isolation() const override {
+    std::string why;
+    namespace_runtime_supported(&why);
+    const std::string because =
+        "runtime 'process': boxes are plain processes of the server's user" +
+        (why.empty() ? std::string(" (chosen with --runtime process)")
+                     : " (the namespace runtime cannot work here: " + why + ")");
+    std::vector<IsolationLayer> layers;
+    for (const char* name : {"mount namespace", "pid namespace", "uts namespace",
+                             "ipc namespace", "network namespace", "user namespace",
+                             "memory limit", "cpu limit", "pids limit"}) {
+      layers.push_back({name, false, because});
+    }
+    layers.push_back({"freezer", false, because + "; suspend sends SIGSTOP to their commands"});
+    return layers;
+  }
+
  private:
   void signal_groups(const std::string& id, int sig) {
     std::lock_guard lock(m_mutex);

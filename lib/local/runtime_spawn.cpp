@@ -9,7 +9,7 @@
 //
 // Box case (namespace runtime): setns(CLONE_NEWPID) only affects the
 // caller's future children, so one fork is not enough. The child ("middle")
-// writes itself into the box's cgroup, setns()es into the box's ipc, uts, pid
+// writes itself into the box's cgroups, setns()es into the box's ipc, uts, pid
 // and mnt namespaces (fds opened by the parent before fork), then makes the
 // command with a raw clone(CLONE_PARENT | SIGCHLD): the grandchild is born in
 // the box's PID namespace but its parent is the server, so the server can
@@ -568,7 +568,8 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
                  plan.drop_capabilities, report.write};
   const int* ns_fds = plan.ns_fds.data();
   const std::size_t ns_count = plan.ns_fds.size();
-  const int cgroup_fd = plan.cgroup_procs_fd;
+  const int* cgroup_fds = plan.cgroup_procs_fds.data();
+  const std::size_t cgroup_count = plan.cgroup_procs_fds.size();
   const int userns_fd = plan.userns_fd;
   const int pty_uid = plan.pty_uid >= 0 ? plan.pty_uid : plan.uid;
   const int fd_socket_write = fd_socket[1];
@@ -578,8 +579,10 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
 
   pid_t child = fork();
   if (child == 0) {
-    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) < 0) {
-      child_fail(report.write, k_stage_cgroup);
+    for (std::size_t i = 0; i < cgroup_count; ++i) {
+      if (write(cgroup_fds[i], "0", 1) < 0) {
+        child_fail(report.write, k_stage_cgroup);
+      }
     }
     if (!in_box) {
       become_command(args);

@@ -39,7 +39,9 @@ struct SpawnPlan {
   // is made, which then belongs to host uid pty_uid (the box user's host id).
   int userns_fd = -1;
   int pty_uid = -1;
-  int cgroup_procs_fd = -1;        // written "0" before the command starts
+  // cgroup.procs of each of the box's cgroups: "0" is written to every one
+  // before the command starts (it joins them all).
+  std::vector<int> cgroup_procs_fds;
 };
 
 // Starts the command; throws boxd::Error when it could not be started.

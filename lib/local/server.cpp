@@ -163,6 +163,34 @@ HttpLimits http_limits_of(const ServeOptions& options) {
   return limits;
 }
 
+// Says at start which isolation the server could not set up (a warning
+// line each on the log), writes every layer to <state>/isolation.json for
+// `boxd local status`, and returns the names of the layers not in force.
+std::vector<std::string> report_isolation(const Runtime& runtime,
+                                          const std::filesystem::path& state_dir,
+                                          const std::function<void(const std::string&)>& log) {
+  nlohmann::json layers = nlohmann::json::array();
+  std::vector<std::string> missing;
+  for (const auto& layer : runtime.isolation()) {
+    layers.push_back({{"name", layer.name}, {"enforced", layer.enforced}, {"detail", layer.detail}});
+    if (!layer.enforced) {
+      missing.push_back(layer.name);
+      log("warning: no " + layer.name + ": " + layer.detail);
+    }
+  }
+  const nlohmann::json doc{{"runtime", runtime.kind()}, {"isolation", layers}};
+  write_file_atomic(state_dir / k_isolation_file, doc.dump(2) + "\n", 0644);
+  return missing;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) {
+    text += (text.empty() ? "" : ", ") + name;
+  }
+  return text.empty() ? "none" : text;
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
@@ -222,10 +250,12 @@ int serve(const ServeOptions& options) {
   service_options.max_boxes = options.max_boxes;
   service_options.max_disks = options.max_disks;
   service_options.max_disk_bytes = options.max_disk_bytes;
+  service_options.box_pids_max = options.box_pids_max;
   service_options.proxy_port = proxy_port;
   service_options.url_scheme = "http";
   service_options.log = options.log;
   BoxdService service(service_options, store, auth, *runtime);
+  const auto isolation_off = report_isolation(*runtime, state_dir, log);
   service.recover();
 
   // HTTP key exchange (bound now, served once gRPC is up).
@@ -288,6 +318,7 @@ int serve(const ServeOptions& options) {
     if (!runtime->bridge_subnet().empty()) {
       out << "bridge_subnet: " << runtime->bridge_subnet() << "\n";
     }
+    out << "isolation_off: " << joined(isolation_off) << "\n";
     out << "ready" << std::endl;
   }
   log("boxd local serving gRPC on " + host + ":" + std::to_string(grpc_port) +

@@ -30,6 +30,7 @@ struct ServeOptions {
   int max_boxes = 50;
   int max_disks = 20;                           // per user
   std::uint64_t max_disk_bytes = 200ULL << 30;  // per user, all disks together
+  std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
   std::string runtime = "auto";     // auto | namespace | process
   // Abuse limits of the HTTP endpoints (key exchange, proxy), each endpoint
   // on its own: open connections (503 past it), seconds for a request head,
@@ -49,6 +50,11 @@ struct ServeOptions {
   // Human log lines, no secrets (the CLI writes them to stderr); may be empty.
   std::function<void(const std::string&)> log;
 };
+
+// The file in the state dir where a running server lists its isolation
+// layers (`boxd local status` shows them): {"runtime": ..., "isolation":
+// [{"name", "enforced", "detail"}]}.
+inline constexpr const char* k_isolation_file = "isolation.json";
 
 // Blocks until SIGINT/SIGTERM; returns the exit code. Throws boxd::Error
 // when the server cannot start (port in use, state dir locked, bad flags).

@@ -67,6 +67,7 @@ std::string generate_box_id() {
 }
 
 void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
+  rpc::check_vm_size(config.vcpu(), config.memory_bytes());
   if (config.vcpu() != 0) {
     box.vcpu = config.vcpu();
   }
@@ -138,6 +139,17 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
   return r;
 }
 
+void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& box) {
+  if (box.status != "running" && box.status != "suspended") {
+    return;  // nothing runs, so nothing is limited
+  }
+  const auto limits = m_runtime.enforced_limits(spec_of(box), box.handle);
+  auto* enforced = response.mutable_enforced();
+  enforced->set_memory_bytes(limits.memory_bytes);
+  enforced->set_vcpu(limits.vcpu);
+  enforced->set_pids(limits.pids);
+}
+
 BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime)
     : m_options(std::move(options)), m_store(store), m_auth(auth), m_runtime(runtime) {}
 
@@ -154,6 +166,9 @@ BoxSpec BoxdService::spec_of(const BoxRecord& box) const {
   spec.dir = m_options.state_dir / "boxes" / box.id;
   spec.env = box.env;
   spec.networks = box.networks;
+  spec.limits.memory_bytes = box.memory_bytes;
+  spec.limits.vcpu = box.vcpu;
+  spec.limits.pids = m_options.box_pids_max;
   return spec;
 }
 
@@ -397,8 +412,10 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
 grpc::Status BoxdService::GetVm(grpc::ServerContext* context, const api::GetVmRequest* request,
                                 api::GetVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    *response = to_get_vm_response(require_box(auth.user_id, request->vm_id()));
+    const auto box = require_box(auth.user_id, request->vm_id());
+    *response = to_get_vm_response(box);
     decorate(*response);
+    show_enforced(*response, box);
   });
 }
 
@@ -419,6 +436,7 @@ grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListV
         auto* vm = response->add_vms();
         *vm = to_get_vm_response(b);
         decorate(*vm);
+        show_enforced(*vm, b);
       }
     }
   });
@@ -606,35 +624,34 @@ grpc::Status BoxdService::SetAutoHibernateTimeout(
   });
 }
 
-// boxd local records the new size (GetVm shows it) but does not limit a
-// box's CPU or memory: boxes share the host's, as the runtime's cgroup is
-// only a freezer. Nothing needs a reboot, so `rebooted` is always false.
+// The new size is applied to a running (or suspended) box at once through
+// its cgroups, then recorded; a limit the kernel refuses (under cgroup v1,
+// memory below what the box uses now) fails the call and records nothing.
+// A stopped box gets it at its next boot. Nothing needs a reboot, so
+// `rebooted` is always false.
 grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::ResizeVmRequest* request,
                                    api::ResizeVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    if (request->vcpu() > 1024) {
-      fail(StatusCode::INVALID_ARGUMENT,
-           "invalid vcpu count " + std::to_string(request->vcpu()) + ": use 1-1024");
-    }
-    if (request->memory_bytes() != 0 && request->memory_bytes() < (64ULL << 20)) {
-      fail(StatusCode::INVALID_ARGUMENT, "invalid memory size " +
-                                             std::to_string(request->memory_bytes()) +
-                                             ": at least 64 MiB");
-    }
+    rpc::check_vm_size(request->vcpu(), request->memory_bytes());
     if (request->vcpu() == 0 && request->memory_bytes() == 0) {
       fail(StatusCode::INVALID_ARGUMENT, "nothing to resize: give vcpu and/or memory_bytes");
     }
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
       BoxRecord resized = box;
+      if (request->vcpu() != 0) {
+        resized.vcpu = request->vcpu();
+      }
+      if (request->memory_bytes() != 0) {
+        resized.memory_bytes = request->memory_bytes();
+      }
+      if ((box.status == "running" || box.status == "suspended") &&
+          m_runtime.alive(spec_of(box), box.handle)) {
+        m_runtime.apply_limits(spec_of(resized), box.handle);
+      }
       m_store.update([&](StoreData& data) {
         if (auto* b = find_box_in(data, auth.user_id, box.id)) {
-          if (request->vcpu() != 0) {
-            b->vcpu = request->vcpu();
-          }
-          if (request->memory_bytes() != 0) {
-            b->memory_bytes = request->memory_bytes();
-          }
-          resized = *b;
+          b->vcpu = resized.vcpu;
+          b->memory_bytes = resized.memory_bytes;
         }
       });
       response->set_vcpu(resized.vcpu);
@@ -670,6 +687,12 @@ grpc::Status BoxdService::GetConfig(grpc::ServerContext* context, const api::Get
   return handle(context, [&](const AuthResult&) {
     response->set_default_image("host");
     response->set_zone("localhost");
+    for (const auto& layer : m_runtime.isolation()) {
+      auto* out = response->add_isolation();
+      out->set_name(layer.name);
+      out->set_enforced(layer.enforced);
+      out->set_detail(layer.detail);
+    }
   });
 }
 
@@ -741,6 +764,16 @@ ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string&
 
 // ---- startup and shutdown ----
 
+// An adopted box keeps the cgroups it had; this server's settings (e.g.
+// --box-pids-max) apply to it from now on.
+void BoxdService::adopt_limits(const BoxRecord& box) {
+  try {
+    m_runtime.apply_limits(spec_of(box), box.handle);
+  } catch (const std::exception& e) {
+    log("could not apply the limits of box " + box.name + ": " + e.what());
+  }
+}
+
 void BoxdService::recover() {
   prepare_disk_images();
   for (const auto& box : m_store.boxes()) {
@@ -751,6 +784,7 @@ void BoxdService::recover() {
         if (alive && box.status == "running") {
           log("adopted box " + box.name + " (" + box.owner + "), init pid " +
               std::to_string(box.handle.init_pid));
+          adopt_limits(box);
           continue;
         }
         if (alive) {
@@ -760,6 +794,7 @@ void BoxdService::recover() {
       } else if (box.status == "suspended") {
         if (alive) {
           log("adopted suspended box " + box.name + " (" + box.owner + ")");
+          adopt_limits(box);
           continue;
         }
         boot_and_record(box);

@@ -48,6 +48,7 @@ struct ServiceOptions {
   int max_boxes = 50;
   int max_disks = 20;                          // disks per user
   std::uint64_t max_disk_bytes = 200ULL << 30;  // per user: all disks; per box disk
+  std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
   int proxy_port = 9480;
   std::string url_scheme = "http";
   // Human log lines (no secrets); may be empty.
@@ -182,6 +183,9 @@ class BoxdService final : public ServiceBase {
   // What GetVm/ListVms add to a record's response: the proxy's access
   // domain and the box's custom domains (service_proxies.cpp).
   void decorate(api::GetVmResponse& response);
+  // GetVm's `enforced`: what the runtime has in force for a running box.
+  void show_enforced(api::GetVmResponse& response, const BoxRecord& box);
+  void adopt_limits(const BoxRecord& box);
 
   grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* Exec(
       grpc::CallbackServerContext* context) override;

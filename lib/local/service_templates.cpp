@@ -67,6 +67,7 @@ grpc::Status BoxdService::CreateTemplate(grpc::ServerContext* context,
            "unknown image '" + t.image_ref + "': boxd local has only the image 'host'");
     }
     const auto& config = request->config();
+    rpc::check_vm_size(config.vcpu(), config.memory_bytes());
     t.vcpu = config.vcpu();
     t.memory_bytes = config.memory_bytes();
     t.disk_bytes = config.disk_bytes();

@@ -322,3 +322,52 @@ TEST_CASE("service: a cancelled exec kills the remote command") {
   }
   CHECK(gone);
 }
+
+TEST_CASE("service: one memory rule for create, templates and resize; limits shown as enforced") {
+  Harness h;
+  api::CreateVmRequest create;
+  create.set_name("tiny");
+  create.mutable_config()->set_memory_bytes(1);
+  api::CreateVmResponse created;
+  auto status = h.stub->CreateVm(Harness::ctx(h.alice).get(), create, &created);
+  CHECK(status.error_code() == StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "invalid memory size 1B: at least 64MiB");
+
+  api::CreateTemplateRequest tpl;
+  tpl.set_name("tiny");
+  tpl.mutable_config()->set_memory_bytes(1);
+  api::TemplateInfo info;
+  status = h.stub->CreateTemplate(Harness::ctx(h.alice).get(), tpl, &info);
+  CHECK(status.error_code() == StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "invalid memory size 1B: at least 64MiB");
+
+  create.set_name("small");
+  create.mutable_config()->set_memory_bytes(64ULL << 20);
+  REQUIRE(h.stub->CreateVm(Harness::ctx(h.alice).get(), create, &created).ok());
+  api::ResizeVmRequest resize;
+  resize.set_vm_id("small");
+  resize.set_memory_bytes(1);
+  api::ResizeVmResponse resized;
+  status = h.stub->ResizeVm(Harness::ctx(h.alice).get(), resize, &resized);
+  CHECK(status.error_code() == StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "invalid memory size 1B: at least 64MiB");
+  resize.set_memory_bytes(128ULL << 20);
+  REQUIRE(h.stub->ResizeVm(Harness::ctx(h.alice).get(), resize, &resized).ok());
+  CHECK(resized.memory_bytes() == (128ULL << 20));
+
+  // The process runtime enforces nothing: a running box shows no limits,
+  // and GetConfig lists every layer as off, with why.
+  api::GetVmResponse got;
+  REQUIRE(h.get(h.alice, "small", &got).ok());
+  CHECK(got.memory_bytes() == (128ULL << 20));
+  REQUIRE(got.has_enforced());
+  CHECK(got.enforced().memory_bytes() == 0);
+  CHECK(got.enforced().pids() == 0);
+  api::GetConfigResponse config;
+  REQUIRE(h.stub->GetConfig(Harness::ctx(h.alice).get(), api::GetConfigRequest{}, &config).ok());
+  REQUIRE(config.isolation_size() >= 4);
+  for (const auto& layer : config.isolation()) {
+    CHECK_FALSE(layer.enforced());
+    CHECK(layer.detail().find("runtime 'process'") != std::string::npos);
+  }
+}

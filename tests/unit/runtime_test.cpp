@@ -417,3 +417,74 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   runtime->destroy(copy);
   CHECK_FALSE(fs::exists(box.dir));
 }
+
+namespace {
+
+// The box's cgroup directories on this host (every hierarchy with a
+// boxd-local parent).
+std::vector<fs::path> cgroup_dirs_of(const std::string& id) {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    if (fs::exists(entry.path() / "boxd-local" / id)) {
+      dirs.push_back(entry.path() / "boxd-local" / id);
+    }
+  }
+  return dirs;
+}
+
+}  // namespace
+
+TEST_CASE("namespace runtime: limits are enforced, changed at once, gone with the box") {
+  if (!namespace_cases_run()) {
+    return;
+  }
+  TempDir state;
+  auto runtime = boxd::local::make_runtime("namespace");
+  const std::string id = unique_box_id("idl");
+  BoxSpec box{id, "limited", state.path / "boxes" / id, {}};
+  box.limits = {128ULL << 20, 1, 64};
+  runtime->create(box);
+  auto handle = runtime->boot(box);
+  BoxReaper reaper{{{box, &handle}}, runtime.get()};
+
+  bool memory_on = false;
+  bool pids_on = false;
+  bool cpu_on = false;
+  for (const auto& layer : runtime->isolation()) {
+    memory_on = memory_on || (layer.name == "memory limit" && layer.enforced);
+    pids_on = pids_on || (layer.name == "pids limit" && layer.enforced);
+    cpu_on = cpu_on || (layer.name == "cpu limit" && layer.enforced);
+  }
+  if (!memory_on || !pids_on) {
+    MESSAGE("NOT RUN: this host has no memory or pids cgroup controller");
+    return;
+  }
+  auto enforced = runtime->enforced_limits(box, handle);
+  CHECK(enforced.memory_bytes == (128ULL << 20));
+  CHECK(enforced.pids == 64);
+  CHECK(enforced.vcpu == doctest::Approx(cpu_on ? 1.0 : 0.0));
+  CHECK_FALSE(cgroup_dirs_of(id).empty());
+
+  // Past the memory limit the kernel kills the process, the box lives on.
+  auto hog = run(*runtime, box, handle, "head -c 400M /dev/zero | tail > /dev/null");
+  CHECK(hog.exit_code == 137);
+  CHECK(run(*runtime, box, handle, "echo alive").out == "alive\n");
+  // At most 64 processes: the 100th sleep cannot start.
+  auto forks = run(*runtime, box, handle,
+                   "n=0; for i in $(seq 100); do sleep 20 >/dev/null 2>&1 & n=$((n+1)); done 2>/dev/null; "
+                   "echo started $n; kill $(jobs -p) 2>/dev/null; true");
+  CHECK(forks.out.find("started 100") == std::string::npos);
+
+  box.limits = {256ULL << 20, 2, 128};
+  runtime->apply_limits(box, handle);
+  enforced = runtime->enforced_limits(box, handle);
+  CHECK(enforced.memory_bytes == (256ULL << 20));
+  CHECK(enforced.pids == 128);
+  CHECK(enforced.vcpu == doctest::Approx(cpu_on ? 2.0 : 0.0));
+
+  runtime->stop(box, handle);
+  CHECK(runtime->enforced_limits(box, handle).memory_bytes == 0);
+  CHECK(cgroup_dirs_of(id).empty());
+  runtime->destroy(box);
+}

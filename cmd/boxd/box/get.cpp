@@ -4,6 +4,10 @@
 #include "boxd/output.hpp"
 #include "common/sizes.hpp"
 
+#include <cstdio>
+#include <string>
+#include <vector>
+
 namespace boxd::cli {
 
 CLI::App* define_box_get(CLI::App& parent, GetOptions& options) {
@@ -36,11 +40,34 @@ namespace {
 std::string seconds_or_off(std::uint32_t secs) { return secs == 0 ? "off" : std::to_string(secs) + "s"; }
 }  // namespace
 
+std::string enforced_text(const api::v1::EnforcedLimits& limits) {
+  std::vector<std::string> parts;
+  if (limits.memory_bytes() != 0) {
+    parts.push_back("memory " + format_size(limits.memory_bytes()));
+  }
+  if (limits.vcpu() > 0) {
+    char vcpu[32];
+    std::snprintf(vcpu, sizeof vcpu, "%g", limits.vcpu());
+    parts.push_back(std::string("cpu ") + vcpu + " vcpu");
+  }
+  if (limits.pids() != 0) {
+    parts.push_back("pids " + std::to_string(limits.pids()));
+  }
+  std::string text;
+  for (const auto& part : parts) {
+    text += (text.empty() ? "" : ", ") + part;
+  }
+  return text.empty() ? "no limits" : text;
+}
+
 int run_get(const GetOptions& options, Context& ctx) {
   const api::v1::GetVmResponse box = ctx.client().get_vm(options.name);
   if (options.json) {
     nlohmann::json json = proto_to_json(box);
     json["url"] = box_url(box);
+    if (!box.has_enforced()) {
+      json["enforced"] = nullptr;  // not reported (not running, or not this server's feature)
+    }
     ctx.out << dump_json(json);
     return 0;
   }
@@ -59,6 +86,9 @@ int run_get(const GetOptions& options, Context& ctx) {
       {"auto_destroy", seconds_or_off(box.auto_destroy_timeout_secs())},
       {"created", format_timestamp(box.created_at(), false, 0)},
   };
+  if (box.has_enforced()) {
+    fields.emplace_back("enforced", enforced_text(box.enforced()));
+  }
   if (!box.source().empty()) {
     fields.emplace_back("source", box.source());
   }

@@ -15,9 +15,9 @@ CLI::App* define_box_resize(CLI::App& parent, ResizeOptions& options) {
       ->check(CLI::Range(1U, 1024U));
   cmd->add_option_function<std::string>(
          "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
-         "Memory size: 512M, 4G, 1.5G, 10GiB or bytes (default: unchanged)")
+         "Memory size (at least 64M): 512M, 4G, 1.5G, 10GiB or bytes (default: unchanged)")
       ->type_name("SIZE")
-      ->check(size_validator());
+      ->check(memory_validator());
   cmd->footer(
       "Examples:\n"
       "  boxd box resize web --vcpu 4 --memory 16G\n"

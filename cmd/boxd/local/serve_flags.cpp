@@ -49,6 +49,9 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
             options.max_disk_bytes = *bytes;
           },
           "Per user: the disks' sizes together, and each box's disk, at most this (default 200G)");
+  command.add_option("--box-pids-max", options.box_pids_max,
+                     "Processes and threads per box (cgroup pids.max; 0 = no limit)")
+      ->capture_default_str();
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
@@ -92,7 +95,8 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   argv.insert(argv.end(), {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
                            std::to_string(options.max_boxes), "--max-disks",
                            std::to_string(options.max_disks), "--max-disk-bytes",
-                           std::to_string(options.max_disk_bytes), "--runtime", options.runtime});
+                           std::to_string(options.max_disk_bytes), "--box-pids-max",
+                           std::to_string(options.box_pids_max), "--runtime", options.runtime});
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});
