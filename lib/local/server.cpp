@@ -11,6 +11,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <csignal>
