@@ -23,7 +23,7 @@ _boxd_options() {
   case "$1" in
     "") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -84,8 +84,8 @@ _boxd_options() {
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --runtime --tls-cert --tls-key --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --runtime --tls-cert --tls-key --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -101,6 +101,7 @@ _boxd_takes_value() {
     "box create|--from-snapshot") return 0 ;;
     "box create|--image") return 0 ;;
     "box create|--memory") return 0 ;;
+    "box create|--network") return 0 ;;
     "box create|--restart-policy") return 0 ;;
     "box create|--template") return 0 ;;
     "box create|--vcpu") return 0 ;;
@@ -124,6 +125,11 @@ _boxd_takes_value() {
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
     "local serve|--api-key") return 0 ;;
+    "local serve|--box-pids-max") return 0 ;;
+    "local serve|--bridge-subnet") return 0 ;;
+    "local serve|--http-body-timeout") return 0 ;;
+    "local serve|--http-header-timeout") return 0 ;;
+    "local serve|--http-max-connections") return 0 ;;
     "local serve|--http-port") return 0 ;;
     "local serve|--listen") return 0 ;;
     "local serve|--max-boxes") return 0 ;;
@@ -137,6 +143,11 @@ _boxd_takes_value() {
     "local serve|--tls-key") return 0 ;;
     "local serve|--token-ttl") return 0 ;;
     "local start|--api-key") return 0 ;;
+    "local start|--box-pids-max") return 0 ;;
+    "local start|--bridge-subnet") return 0 ;;
+    "local start|--http-body-timeout") return 0 ;;
+    "local start|--http-header-timeout") return 0 ;;
+    "local start|--http-max-connections") return 0 ;;
     "local start|--http-port") return 0 ;;
     "local start|--listen") return 0 ;;
     "local start|--max-boxes") return 0 ;;

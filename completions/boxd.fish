@@ -182,6 +182,7 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l token-ttl -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disks -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disk-bytes -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local serve'" -l bridge-subnet -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l tls-cert -r
@@ -199,6 +200,7 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l token-ttl -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-disks -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-disk-bytes -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local start'" -l bridge-subnet -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l tls-cert -r
