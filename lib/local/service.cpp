@@ -139,6 +139,16 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
   return r;
 }
 
+void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& box) {
+  if (box.status != "running" && box.status != "suspended") {
+    return;
+  }
+  const std::string address = m_runtime.address(spec_of(box), box.handle);
+  if (!address.empty()) {
+    response.set_public_ip(address);
+  }
+}
+
 void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& box) {
   if (box.status != "running" && box.status != "suspended") {
     return;  // nothing runs, so nothing is limited
@@ -416,6 +426,7 @@ grpc::Status BoxdService::GetVm(grpc::ServerContext* context, const api::GetVmRe
     *response = to_get_vm_response(box);
     decorate(*response);
     show_enforced(*response, box);
+    show_address(*response, box);
   });
 }
 
@@ -437,6 +448,7 @@ grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListV
         *vm = to_get_vm_response(b);
         decorate(*vm);
         show_enforced(*vm, b);
+        show_address(*vm, b);
       }
     }
   });

@@ -184,6 +184,8 @@ class BoxdService final : public ServiceBase {
   // domain and the box's custom domains (service_proxies.cpp).
   void decorate(api::GetVmResponse& response);
   // GetVm's `enforced`: what the runtime has in force for a running box.
+  // public_ip: the box's own address (Runtime::address) while it runs.
+  void show_address(api::GetVmResponse& response, const BoxRecord& box);
   void show_enforced(api::GetVmResponse& response, const BoxRecord& box);
   void adopt_limits(const BoxRecord& box);
 

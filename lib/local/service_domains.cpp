@@ -61,6 +61,11 @@ void check_domain(const std::string& domain, const std::string& given) {
   if (labels < 2) {
     invalid("a domain has at least two labels (e.g. example.com)");
   }
+  // Names under .localhost are the box URLs of this server (<box>.<user>.
+  // localhost): a domain there would take another tenant's URL.
+  if (domain == "localhost" || domain.ends_with(".localhost")) {
+    invalid("names under .localhost are box URLs of this server");
+  }
 }
 
 }  // namespace

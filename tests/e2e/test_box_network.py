@@ -79,12 +79,12 @@ def two_boxes_serve_8080_each_at_its_own_url(t):
     t.alice.serve_http(a, 8080, f"hello from {a}")
     t.alice.serve_http(b, 8080, f"hello from {b}")
     for vm in (a, b):
-        eventually(lambda vm=vm: http_get(t.server.proxy_url, f"{vm}.localhost", "/index.txt")
+        eventually(lambda vm=vm: http_get(t.server.proxy_url, f"{vm}.alice.localhost", "/index.txt")
                    == (200, f"hello from {vm}\n"), timeout=15, what=f"{vm}'s own page")
     # proxy expose and a custom domain go to the box's own address too.
     t.alice.serve_http(b, 9000, f"exposed {b}")
     t.alice.run("box", "proxy", "expose", b, "9000").expect_ok()
-    eventually(lambda: http_get(t.server.proxy_url, f"port-9000.{b}.localhost", "/index.txt")
+    eventually(lambda: http_get(t.server.proxy_url, f"port-9000.{b}.alice.localhost", "/index.txt")
                == (200, f"exposed {b}\n"), timeout=15, what="the exposed port")
     t.alice.run("domain", "bind", f"{a}.example.test", a).expect_ok()
     expect_equal(http_get(t.server.proxy_url, f"{a}.example.test", "/index.txt"),
@@ -246,13 +246,13 @@ def kill9_restart_adopts_the_box_network(t):
     cli.serve_http(b, 7000, "peer")
     address = box_address(cli, a)
     h = net_hash(server)
-    eventually(lambda: http_get(server.proxy_url, f"{a}.localhost", "/index.txt")[0] == 200,
+    eventually(lambda: http_get(server.proxy_url, f"{a}.alice.localhost", "/index.txt")[0] == 200,
                timeout=15, what="a answering")
     server.kill9()
     server.start()
     expect_equal(cli.status(a), "running", "adopted")
     expect_equal(box_address(cli, a), address, "same address")
-    expect_equal(http_get(server.proxy_url, f"{a}.localhost", "/index.txt"), (200, "survivor\n"),
+    expect_equal(http_get(server.proxy_url, f"{a}.alice.localhost", "/index.txt"), (200, "survivor\n"),
                  "proxy reaches the adopted box")
     expect_equal(fetch(cli, a, f"http://{b}:7000/index.txt"), "peer", "the network still works")
     c = cli.create_box("adopt-c")
