@@ -79,13 +79,6 @@ std::string unescape_mount_path(const std::string& text) {
   return out;
 }
 
-std::string ns_link(int pid, const char* ns) {
-  char buffer[128];
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
-  ssize_t n = readlink(path.c_str(), buffer, sizeof buffer - 1);
-  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-}
-
 std::vector<int> all_pids() {
   std::vector<int> pids;
   DIR* dir = opendir("/proc");

@@ -31,6 +31,13 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return pointers;
 }
 
+std::string ns_link(int pid, const char* ns) {
+  char buffer[128];
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
+  const ssize_t n = readlink(path.c_str(), buffer, sizeof buffer - 1);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
 std::optional<ProcStat> read_proc_stat(int pid) {
   if (pid <= 0) {
     return std::nullopt;

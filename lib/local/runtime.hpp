@@ -61,9 +61,6 @@ struct BoxSpec {
   std::string name;
   std::filesystem::path dir;
   std::vector<std::pair<std::string, std::string>> env;  // box-level env (CreateVm env)
-  // First host uid/gid of the box's user namespace (box uid N = host uid
-  // id_base + N); 0 = no user namespace.
-  std::uint32_t id_base = 0;
   BoxLimits limits;
   std::vector<BoxNetworkRef> networks;
 };

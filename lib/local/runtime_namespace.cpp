@@ -198,14 +198,6 @@ std::string login_shell_of_box(const BoxSpec& box) {
 }
 
 // The namespaces every box gets at boot (CLONE_NEW* in boot()).
-// The namespace link of a process ("user:[4026531837]"), "" when gone.
-std::string ns_link(int pid, const char* ns) {
-  char buffer[128];
-  const std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
-  const ssize_t n = readlink(path.c_str(), buffer, sizeof buffer - 1);
-  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-}
-
 std::vector<IsolationLayer> namespace_layers() {
   return {
       {"mount namespace", true,

@@ -65,6 +65,9 @@ struct ProcStat {
 };
 std::optional<ProcStat> read_proc_stat(int pid);
 
+// The namespace link of a process ("user:[4026531837]"), "" when it is gone.
+std::string ns_link(int pid, const char* ns);
+
 // True when pid runs with the given start time and is not a zombie.
 bool process_matches(int pid, std::uint64_t start_time);
 

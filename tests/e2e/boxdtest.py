@@ -101,6 +101,21 @@ def eventually(probe, timeout=10.0, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
+def host_pids_with_argv(argv):
+    """Host pids whose command line is exactly argv."""
+    wanted = b"\0".join(a.encode() for a in argv) + b"\0"
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read() == wanted:
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
 def dead_port():
     """A loopback port that nothing listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Suite, eventually, expect, expect_equal  # noqa: E402
+from boxdtest import Suite, eventually, expect, expect_equal, host_pids_with_argv  # noqa: E402
 
 suite = Suite(__file__)
 RUN_ID = uuid.uuid4().hex[:10]
@@ -50,22 +50,6 @@ def box(t, key):
         make_host_secrets()
         _boxes[key] = t.alice.create_box(t.box_name(f"root-{key}"))
     return _boxes[key]
-
-
-def host_pids_of(*argv):
-    """Host pids whose command line is exactly argv."""
-    wanted = b"\0".join(a.encode() for a in argv) + b"\0"
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline == wanted:
-            pids.append(int(entry))
-    return pids
 
 
 def host_uid_of(pid):
@@ -114,10 +98,11 @@ def box_ids_map_to_a_range_of_their_own(t):
     marker = str(int(RUN_ID[:6], 16) % 9000 + 1000) + ".5"
     t.alice.sh(a, f"setsid sleep {marker} </dev/null >/dev/null 2>&1 & "
                   f"sudo -n setsid sleep {marker}1 </dev/null >/dev/null 2>&1 &")
-    pids = eventually(lambda: host_pids_of("sleep", marker + "1") and host_pids_of("sleep", marker),
+    pids = eventually(lambda: (host_pids_with_argv(["sleep", marker + "1"])
+                               and host_pids_with_argv(["sleep", marker])),
                       5, 0.1, "the box's sleeps seen from the host")
-    user_pid = host_pids_of("sleep", marker)
-    root_pid = host_pids_of("sleep", marker + "1")
+    user_pid = host_pids_with_argv(["sleep", marker])
+    root_pid = host_pids_with_argv(["sleep", marker + "1"])
     expect(pids and user_pid and root_pid, "both sleeps found on the host")
     expect_equal(host_uid_of(user_pid[0]), maps[a] + 1000, "host uid of box user boxd")
     expect_equal(host_uid_of(root_pid[0]), maps[a], "host uid of box root")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 import boxdtest  # noqa: E402
-from boxdtest import (ALICE_KEY, BOB_KEY, Failure, Suite, dead_port, eventually,  # noqa: E402,F401
+from boxdtest import (ALICE_KEY, BOB_KEY, Failure, Suite, dead_port, eventually, host_pids_with_argv,  # noqa: E402,F401
                       exchange_token, expect, expect_equal, fail, http_get)
 
 SKIP_EXIT = 77  # ctest SKIP_RETURN_CODE: the suite cannot run here (not root)
@@ -302,20 +302,6 @@ def expect_absent(results, secret, what):
 
 
 # -- host inspection ------------------------------------------------------------
-
-def host_pids_with_argv(argv):
-    wanted = b"\0".join(a.encode() for a in argv) + b"\0"
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if f.read() == wanted:
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
 
 
 def proc_status(pid):

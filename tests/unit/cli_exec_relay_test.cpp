@@ -162,7 +162,7 @@ TEST_CASE("piped stdin is relayed in full and then half-closed") {
     payload += "line " + std::to_string(i) + "\n";
   }
   std::thread feeder([&] {
-    const bool ok = write_all(stdin_pipe.fds[1], payload.data(), payload.size());
+    const bool ok = boxd::write_all(stdin_pipe.fds[1], payload.data(), payload.size());
     CHECK(ok);
     stdin_pipe.close_write();
   });

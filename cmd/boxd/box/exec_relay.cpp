@@ -152,21 +152,6 @@ void watch_signals(client::ExecSession& session, int signal_fd, int stop_fd,
 
 }  // namespace
 
-bool write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options) {
   RelayResult result;
   Pipe signals;

@@ -38,6 +38,7 @@
 #include <string_view>
 
 #include "client/client.hpp"
+#include "common/files.hpp"  // write_all
 
 namespace boxd::cli {
 
@@ -64,8 +65,5 @@ struct RelayResult {
 // Throws boxd::Error when the call failed for a reason other than our own
 // cancellation (e.g. TimeoutError for a --timeout deadline).
 RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options);
-
-// Loops on partial writes and EINTR. False on any other error (EPIPE...).
-bool write_all(int fd, const char* data, std::size_t size);
 
 }  // namespace boxd::cli
