@@ -34,7 +34,9 @@ def sha256_file(path):
 
 
 def remote_sha(t, vm, path):
-    return t.alice.sh(vm, f"sha256sum {path}").split()[0]
+    # sha256 of 1 GiB takes ~6 s of one core on this machine's CPUs; with
+    # ctest -j2 and a busy neighbour suite it took over the default 30 s.
+    return t.alice.sh(vm, f"sha256sum {path}", timeout=120).split()[0]
 
 
 def server_hwm_kib(t):
