@@ -15,6 +15,7 @@
 
 #include "boxd/exit_codes.hpp"
 #include "boxd/root.hpp"
+#include "boxd/suggest.hpp"
 #include "client/update_notice.hpp"
 #include "common/error.hpp"
 #include "common/version.hpp"
@@ -83,6 +84,26 @@ int run_action(Context& ctx) {
   }
 }
 
+// Leftover words: an unknown command or flag gets its name and the close
+// ones ("did you mean"); anything else CLI11's message and the help.
+int report_extras(CLI::App& root, const SplitArgs& split, const CLI::ExtrasError& e,
+                  Context& ctx) {
+  const std::vector<std::string> words(split.parsed.begin() + (split.parsed.empty() ? 0 : 1),
+                                       split.parsed.end());
+  const auto problem = explain_extras(root, words);
+  if (!problem) {
+    ctx.err << "error: " << e.what() << "\n\n" << root.help();
+    return k_exit_usage;
+  }
+  ctx.print_error(problem->message, problem->hint);
+  if (problem->hint.empty()) {
+    ctx.err << "\n" << root.help();
+  } else {
+    ctx.err << "Run '" << problem->help_path << " --help' for usage.\n";
+  }
+  return k_exit_usage;
+}
+
 }  // namespace
 
 int run_cli(int argc, const char* const* argv, Context& ctx) {
@@ -107,6 +128,8 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   } catch (const CLI::CallForVersion& version) {
     ctx.out << version.what() << "\n";
     return k_exit_ok;
+  } catch (const CLI::ExtrasError& e) {
+    return report_extras(root, split, e, ctx);
   } catch (const CLI::ParseError& e) {
     ctx.err << "error: " << e.what() << "\n\n" << root.help();
     return k_exit_usage;
