@@ -71,6 +71,17 @@ def bash_completes_commands_flags_values_and_box_names(t):
     name = t.alice.create_box(t.box_name("complete"))
     expect(name in bash_complete(t, ["boxd", "box", "exec", ""]), "box names from the API")
     expect(name in bash_complete(t, ["boxd", "box", "get", name[:4]]), "box name prefix")
+    # Each positional completes what it is: nothing after exec's box (the
+    # remote command), more names for the commands that take several.
+    expect_equal(bash_complete(t, ["boxd", "box", "exec", name, ""]), [], "box exec VM <TAB>")
+    expect_equal(bash_complete(t, ["boxd", "box", "exec", "-e", "A=1", name, ""]), [],
+                 "box exec -e A=1 VM <TAB>")
+    expect_equal(bash_complete(t, ["boxd", "box", "get", name, ""]), [], "box get VM <TAB>")
+    expect_equal(bash_complete(t, ["boxd", "box", "fork", name, ""]), [], "box fork VM <TAB>")
+    expect(name in bash_complete(t, ["boxd", "box", "destroy", "other", ""]),
+           "box destroy takes several names")
+    expect(name in bash_complete(t, ["boxd", "disk", "attach", "d", ""]),
+           "disk attach DISK <TAB> completes the box")
 
 
 @suite.test

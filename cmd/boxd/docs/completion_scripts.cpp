@@ -1,11 +1,13 @@
 // Shell completion scripts generated from the command tree.
 //
 // bash: the script carries the tree as `case` tables (subcommands, options,
-// options that take a value, fixed values, the kind of the first positional)
+// options that take a value, fixed values, what each positional completes)
 // and one function that walks the words typed so far: options are skipped
 // (with their value when they take one), a word that names a subcommand of
 // the current path extends the path, `--` ends completion (what follows is
-// the remote command). Box, disk and template names come from the API via
+// the remote command), any other word is a positional: the command's
+// spec says what the one being typed completes (box names for `box exec`'s
+// VM, nothing for the remote command after it). Box, disk and template names come from the API via
 // the hidden `boxd __complete KIND`, run under `timeout 2` with stderr
 // dropped, so a slow or broken endpoint costs at most two seconds and prints
 // nothing. The global options typed on the line (--environment, --profile,
@@ -51,6 +53,21 @@ std::vector<std::string> child_names(const CommandDoc& doc) {
     out.push_back(c.name);
   }
   return out;
+}
+
+// What each positional of a command completes, in order: a kind ("vms",
+// "disks", "templates") or "-" for nothing, "..." after one that takes
+// every remaining word: "vms -..." for `box exec VM COMMAND...`. Empty when
+// no positional completes anything.
+std::string positional_spec(const CommandDoc& doc) {
+  std::string spec;
+  bool any = false;
+  for (const auto& p : doc.positionals) {
+    any = any || !p.dynamic.empty();
+    spec += (spec.empty() ? "" : " ") + (p.dynamic.empty() ? std::string("-") : p.dynamic) +
+            (p.repeated ? "..." : "");
+  }
+  return any ? spec : std::string();
 }
 
 }  // namespace
@@ -133,16 +150,16 @@ std::string bash_completion(const CommandDoc& root) {
   }
   s << "  esac\n}\n\n";
 
-  s << "_boxd_positional_kind() {\n  case \"$1\" in\n";
+  s << "_boxd_positionals() {\n  case \"$1\" in\n";
   for (const auto* c : commands) {
-    if (!c->positionals.empty() && !c->positionals.front().dynamic.empty()) {
-      s << fmt::format("    \"{}\") echo {} ;;\n", join(c->path), c->positionals.front().dynamic);
+    if (const std::string spec = positional_spec(*c); !spec.empty()) {
+      s << fmt::format("    \"{}\") echo \"{}\" ;;\n", join(c->path), spec);
     }
   }
   s << "  esac\n}\n\n";
 
   s << R"BASH(_boxd() {
-  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i
+  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i npos=0
   local -a globals=()
   COMPREPLY=()
   if (( COMP_CWORD > 0 )); then prev="${COMP_WORDS[COMP_CWORD-1]}"; fi
@@ -155,7 +172,11 @@ std::string bash_completion(const CommandDoc& root) {
       -*) if _boxd_takes_value "$path" "$w"; then (( i++ )); fi; continue ;;
     esac
     local subs=" $(_boxd_subcommands "$path") "
-    if [[ "$subs" == *" $w "* ]]; then path="${path:+$path }$w"; fi
+    if (( npos == 0 )) && [[ "$subs" == *" $w "* ]]; then
+      path="${path:+$path }$w"
+    else
+      (( npos++ ))
+    fi
   done
   if [[ "$prev" == -* ]] && _boxd_takes_value "$path" "$prev"; then
     local values; values="$(_boxd_option_values "$prev")"
@@ -171,8 +192,18 @@ std::string bash_completion(const CommandDoc& root) {
     COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
     return 0
   fi
-  local kind; kind="$(_boxd_positional_kind "$path")"
-  if [[ -n "$kind" ]]; then
+  # The positional being typed: its kind in the command's spec, or the
+  # last one's when that takes every remaining word ("vms..."); "-" or none
+  # completes nothing (box exec VM <TAB> is the remote command).
+  local -a spec=( $(_boxd_positionals "$path") )
+  local kind="" n=${#spec[@]}
+  if (( npos < n )); then
+    kind="${spec[npos]}"
+  elif (( n > 0 )) && [[ "${spec[n-1]}" == *... ]]; then
+    kind="${spec[n-1]}"
+  fi
+  kind="${kind%...}"
+  if [[ -n "$kind" && "$kind" != "-" ]]; then
     local names; names="$(timeout 2 "${COMP_WORDS[0]}" "${globals[@]}" __complete "$kind" 2>/dev/null)"
     COMPREPLY=( $(compgen -W "$names" -- "$cur") )
   fi
@@ -203,20 +234,42 @@ std::string fish_completion(const CommandDoc& root) {
     }
   }
   s << "\n\n";
-  s << R"FISH(function __boxd_path
+  s << R"FISH(# The command path typed so far, and how many positionals follow it.
+function __boxd_walk
     set -l path ''
+    set -l n 0
     for w in (commandline -opc)[2..-1]
         if test "$w" = '--'
             echo '--'
+            echo 0
             return
         end
         string match -q -- '-*' $w; and continue
         set -l next (string trim -- "$path $w")
-        if contains -- $next $__boxd_paths
+        if test $n -eq 0; and contains -- $next $__boxd_paths
             set path $next
+        else
+            set n (math $n + 1)
         end
     end
     echo $path
+    echo $n
+end
+
+function __boxd_path
+    __boxd_walk | head -n 1
+end
+
+# __boxd_arg_is PATH INDEX [more]: completing positional INDEX of PATH
+# (or any later one with "more").
+function __boxd_arg_is
+    set -l walk (__boxd_walk)
+    test "$walk[1]" = "$argv[1]"; or return 1
+    if test (count $argv) -ge 3
+        test $walk[2] -ge $argv[2]
+    else
+        test $walk[2] -eq $argv[2]
+    end
 end
 
 function __boxd_path_is
@@ -258,9 +311,14 @@ complete -c boxd -f
       }
       s << line << "\n";
     }
-    if (!c->positionals.empty() && !c->positionals.front().dynamic.empty() && c->children.empty()) {
-      s << fmt::format("complete -c boxd -n \"{}\" -a \"(timeout 2 boxd __complete {} 2>/dev/null)\"\n",
-                       cond, c->positionals.front().dynamic);
+    for (std::size_t i = 0; c->children.empty() && i < c->positionals.size(); ++i) {
+      const PositionalDoc& p = c->positionals[i];
+      if (!p.dynamic.empty()) {
+        s << fmt::format(
+            "complete -c boxd -n \"__boxd_arg_is '{}' {}{}\" -a \"(timeout 2 boxd __complete {} "
+            "2>/dev/null)\"\n",
+            join(c->path), i, p.repeated ? " more" : "", p.dynamic);
+      }
     }
   }
   return s.str();

@@ -21,8 +21,10 @@ const std::map<std::string, std::vector<std::string>>& option_values() {
 
 // Which names complete a positional: existing boxes for box commands,
 // disks for disk commands, templates for template commands; nothing for a
-// name that is being created.
-std::string dynamic_kind(const std::vector<std::string>& path, const std::string& positional) {
+// name that is being created, nor for a NAME after another positional (the
+// new box of `box fork VM NAME`, the proxy of `box proxy delete VM NAME`).
+std::string dynamic_kind(const std::vector<std::string>& path, const std::string& positional,
+                         std::size_t index) {
   if (path.empty() || path.back() == "create") {
     return {};
   }
@@ -35,7 +37,7 @@ std::string dynamic_kind(const std::vector<std::string>& path, const std::string
   if (positional == "TEMPLATE") {
     return "templates";
   }
-  if (positional == "NAME" || positional == "NAMES") {
+  if ((positional == "NAME" || positional == "NAMES") && index == 0) {
     if (path.front() == "box") {
       return "vms";
     }
@@ -66,7 +68,8 @@ CommandDoc read_command(const CLI::App& app, std::vector<std::string> path) {
       PositionalDoc pos;
       pos.name = opt->get_name();
       pos.description = opt->get_description();
-      pos.dynamic = dynamic_kind(path, pos.name);
+      pos.dynamic = dynamic_kind(path, pos.name, doc.positionals.size());
+      pos.repeated = opt->get_items_expected_max() > 1;
       doc.positionals.push_back(pos);
       continue;
     }

@@ -24,6 +24,7 @@ struct PositionalDoc {
   std::string name;          // "VM", "NAME", ...
   std::string description;
   std::string dynamic;       // "vms", "disks", "templates" or "" (nothing to complete)
+  bool repeated = false;     // takes every word from here on (VMS..., COMMAND...)
 };
 
 struct CommandDoc {
