@@ -197,39 +197,40 @@ _boxd_option_values() {
   esac
 }
 
-_boxd_positional_kind() {
+_boxd_positionals() {
   case "$1" in
-    "box get") echo vms ;;
-    "box fork") echo vms ;;
-    "box start") echo vms ;;
-    "box stop") echo vms ;;
-    "box reboot") echo vms ;;
-    "box suspend") echo vms ;;
-    "box resume") echo vms ;;
-    "box wake") echo vms ;;
-    "box resize") echo vms ;;
-    "box set-auto-suspend") echo vms ;;
-    "box set-auto-hibernate") echo vms ;;
-    "box destroy") echo vms ;;
-    "box proxy list") echo vms ;;
-    "box proxy set-port") echo vms ;;
-    "box proxy delete") echo vms ;;
-    "box proxy expose") echo vms ;;
-    "box proxy bot-protection") echo vms ;;
-    "box exec") echo vms ;;
-    "box shell") echo vms ;;
-    "box cp") echo vms ;;
-    "box logs") echo vms ;;
-    "template delete") echo templates ;;
-    "snapshot list") echo vms ;;
-    "disk attach") echo disks ;;
-    "disk detach") echo disks ;;
-    "disk destroy") echo disks ;;
+    "box get") echo "vms" ;;
+    "box fork") echo "vms -" ;;
+    "box start") echo "vms..." ;;
+    "box stop") echo "vms..." ;;
+    "box reboot") echo "vms..." ;;
+    "box suspend") echo "vms..." ;;
+    "box resume") echo "vms..." ;;
+    "box wake") echo "vms..." ;;
+    "box resize") echo "vms" ;;
+    "box set-auto-suspend") echo "vms -" ;;
+    "box set-auto-hibernate") echo "vms -" ;;
+    "box destroy") echo "vms..." ;;
+    "box proxy list") echo "vms" ;;
+    "box proxy set-port") echo "vms -" ;;
+    "box proxy delete") echo "vms -" ;;
+    "box proxy expose") echo "vms -" ;;
+    "box proxy bot-protection") echo "vms -" ;;
+    "box exec") echo "vms -..." ;;
+    "box shell") echo "vms" ;;
+    "box cp") echo "vms -" ;;
+    "box logs") echo "vms" ;;
+    "template delete") echo "templates..." ;;
+    "snapshot list") echo "vms" ;;
+    "domain bind") echo "- vms" ;;
+    "disk attach") echo "disks vms" ;;
+    "disk detach") echo "disks vms" ;;
+    "disk destroy") echo "disks..." ;;
   esac
 }
 
 _boxd() {
-  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i
+  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i npos=0
   local -a globals=()
   COMPREPLY=()
   if (( COMP_CWORD > 0 )); then prev="${COMP_WORDS[COMP_CWORD-1]}"; fi
@@ -242,7 +243,11 @@ _boxd() {
       -*) if _boxd_takes_value "$path" "$w"; then (( i++ )); fi; continue ;;
     esac
     local subs=" $(_boxd_subcommands "$path") "
-    if [[ "$subs" == *" $w "* ]]; then path="${path:+$path }$w"; fi
+    if (( npos == 0 )) && [[ "$subs" == *" $w "* ]]; then
+      path="${path:+$path }$w"
+    else
+      (( npos++ ))
+    fi
   done
   if [[ "$prev" == -* ]] && _boxd_takes_value "$path" "$prev"; then
     local values; values="$(_boxd_option_values "$prev")"
@@ -258,8 +263,18 @@ _boxd() {
     COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
     return 0
   fi
-  local kind; kind="$(_boxd_positional_kind "$path")"
-  if [[ -n "$kind" ]]; then
+  # The positional being typed: its kind in the command's spec, or the
+  # last one's when that takes every remaining word ("vms..."); "-" or none
+  # completes nothing (box exec VM <TAB> is the remote command).
+  local -a spec=( $(_boxd_positionals "$path") )
+  local kind="" n=${#spec[@]}
+  if (( npos < n )); then
+    kind="${spec[npos]}"
+  elif (( n > 0 )) && [[ "${spec[n-1]}" == *... ]]; then
+    kind="${spec[n-1]}"
+  fi
+  kind="${kind%...}"
+  if [[ -n "$kind" && "$kind" != "-" ]]; then
     local names; names="$(timeout 2 "${COMP_WORDS[0]}" "${globals[@]}" __complete "$kind" 2>/dev/null)"
     COMPREPLY=( $(compgen -W "$names" -- "$cur") )
   fi

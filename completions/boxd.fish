@@ -3,20 +3,42 @@
 
 set -g __boxd_paths 'box' 'box create' 'box list' 'box get' 'box fork' 'box start' 'box stop' 'box reboot' 'box suspend' 'box resume' 'box wake' 'box resize' 'box set-auto-suspend' 'box set-auto-hibernate' 'box destroy' 'box proxy' 'box proxy list' 'box proxy create' 'box proxy set-port' 'box proxy delete' 'box proxy expose' 'box proxy bot-protection' 'box exec' 'box shell' 'box cp' 'box logs' 'template' 'template create' 'template list' 'template delete' 'snapshot' 'snapshot create' 'snapshot list' 'snapshot get' 'snapshot delete' 'domain' 'domain bind' 'domain list' 'domain unbind' 'network' 'network create' 'network list' 'token' 'token create' 'token list' 'token revoke' 'disk' 'disk create' 'disk list' 'disk attach' 'disk detach' 'disk destroy' 'auth' 'auth login' 'auth logout' 'auth status' 'whoami' 'config' 'config profiles' 'doctor' 'version' 'local' 'local serve' 'local start' 'local stop' 'local status' 'help' 'completion'
 
-function __boxd_path
+# The command path typed so far, and how many positionals follow it.
+function __boxd_walk
     set -l path ''
+    set -l n 0
     for w in (commandline -opc)[2..-1]
         if test "$w" = '--'
             echo '--'
+            echo 0
             return
         end
         string match -q -- '-*' $w; and continue
         set -l next (string trim -- "$path $w")
-        if contains -- $next $__boxd_paths
+        if test $n -eq 0; and contains -- $next $__boxd_paths
             set path $next
+        else
+            set n (math $n + 1)
         end
     end
     echo $path
+    echo $n
+end
+
+function __boxd_path
+    __boxd_walk | head -n 1
+end
+
+# __boxd_arg_is PATH INDEX [more]: completing positional INDEX of PATH
+# (or any later one with "more").
+function __boxd_arg_is
+    set -l walk (__boxd_walk)
+    test "$walk[1]" = "$argv[1]"; or return 1
+    if test (count $argv) -ge 3
+        test $walk[2] -ge $argv[2]
+    else
+        test $walk[2] -eq $argv[2]
+    end
 end
 
 function __boxd_path_is
@@ -79,35 +101,35 @@ complete -c boxd -n "__boxd_path_is 'box create'" -l from-snapshot -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l env -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l restart-policy -r -a 'always never'
 complete -c boxd -n "__boxd_path_is 'box create'" -l network -r
-complete -c boxd -n "__boxd_path_is 'box get'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box fork'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box start'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box stop'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box reboot'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box suspend'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box resume'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box wake'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box get' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box fork' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box start' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box stop' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box reboot' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box suspend' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box resume' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box wake' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box resize'" -l vcpu -r
 complete -c boxd -n "__boxd_path_is 'box resize'" -l memory -r
-complete -c boxd -n "__boxd_path_is 'box resize'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box set-auto-suspend'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box set-auto-hibernate'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box resize' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box set-auto-suspend' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box set-auto-hibernate' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box destroy'" -l yes -s y
-complete -c boxd -n "__boxd_path_is 'box destroy'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box destroy' 0 more" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box proxy'" -a list -d 'List the proxies of one box or of all your boxes'
 complete -c boxd -n "__boxd_path_is 'box proxy'" -a create -d 'Add a named proxy to a box and print its URL'
 complete -c boxd -n "__boxd_path_is 'box proxy'" -a set-port -d 'Change the port a proxy forwards to'
 complete -c boxd -n "__boxd_path_is 'box proxy'" -a delete -d 'Remove a named proxy from a box'
 complete -c boxd -n "__boxd_path_is 'box proxy'" -a expose -d 'Make one of a box\'s ports reachable from outside'
 complete -c boxd -n "__boxd_path_is 'box proxy'" -a bot-protection -d 'Turn bot protection of a box\'s URLs on or off'
-complete -c boxd -n "__boxd_path_is 'box proxy list'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box proxy list' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box proxy create'" -l port -r
 complete -c boxd -n "__boxd_path_is 'box proxy set-port'" -l port -r
-complete -c boxd -n "__boxd_path_is 'box proxy set-port'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box proxy delete'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box proxy set-port' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box proxy delete' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box proxy expose'" -l protocol -r
-complete -c boxd -n "__boxd_path_is 'box proxy expose'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'box proxy bot-protection'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box proxy expose' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box proxy bot-protection' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box exec'" -l env -s e -r
 complete -c boxd -n "__boxd_path_is 'box exec'" -l workdir -s w -r
 complete -c boxd -n "__boxd_path_is 'box exec'" -l timeout -r
@@ -118,14 +140,14 @@ complete -c boxd -n "__boxd_path_is 'box exec'" -l tty -r -a 'auto always never'
 complete -c boxd -n "__boxd_path_is 'box exec'" -s t
 complete -c boxd -n "__boxd_path_is 'box exec'" -s T
 complete -c boxd -n "__boxd_path_is 'box exec'" -l escape-char -r -a 'none ~'
-complete -c boxd -n "__boxd_path_is 'box exec'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box exec' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box shell'" -l env -s e -r
 complete -c boxd -n "__boxd_path_is 'box shell'" -l workdir -s w -r
-complete -c boxd -n "__boxd_path_is 'box shell'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box shell' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box cp'" -l recursive -s r
-complete -c boxd -n "__boxd_path_is 'box cp'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box cp' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'box logs'" -l follow -s f
-complete -c boxd -n "__boxd_path_is 'box logs'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'box logs' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'template'" -a create -d 'Save a box configuration under a name'
 complete -c boxd -n "__boxd_path_is 'template'" -a list -d 'List your templates'
 complete -c boxd -n "__boxd_path_is 'template'" -a delete -d 'Delete templates (boxes made from them stay)'
@@ -135,15 +157,16 @@ complete -c boxd -n "__boxd_path_is 'template create'" -l memory -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l auto-suspend-timeout -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l auto-destroy-timeout -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l disk -r
-complete -c boxd -n "__boxd_path_is 'template delete'" -a "(timeout 2 boxd __complete templates 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'template delete' 0 more" -a "(timeout 2 boxd __complete templates 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a create -d 'Save a copy of a box\'s disk (saving a name again bumps its version)'
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a list -d 'List your snapshots'
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a get -d 'Show one snapshot'
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a delete -d 'Delete snapshots (boxes made from them stay)'
-complete -c boxd -n "__boxd_path_is 'snapshot list'" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'snapshot list' 0" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'domain'" -a bind -d 'Route a domain to a box'
 complete -c boxd -n "__boxd_path_is 'domain'" -a list -d 'List your bound domains'
 complete -c boxd -n "__boxd_path_is 'domain'" -a unbind -d 'Stop routing domains to their boxes'
+complete -c boxd -n "__boxd_arg_is 'domain bind' 1" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'network'" -a create -d 'Create a network and print its id'
 complete -c boxd -n "__boxd_path_is 'network'" -a list -d 'List your networks (id, name, subnet, status)'
 complete -c boxd -n "__boxd_path_is 'token'" -a create -d 'Create a token and print it (once) on stdout'
@@ -158,10 +181,12 @@ complete -c boxd -n "__boxd_path_is 'disk'" -a destroy -d 'Destroy disks and the
 complete -c boxd -n "__boxd_path_is 'disk create'" -l size -r
 complete -c boxd -n "__boxd_path_is 'disk attach'" -l mount -r
 complete -c boxd -n "__boxd_path_is 'disk attach'" -l read-only
-complete -c boxd -n "__boxd_path_is 'disk attach'" -a "(timeout 2 boxd __complete disks 2>/dev/null)"
-complete -c boxd -n "__boxd_path_is 'disk detach'" -a "(timeout 2 boxd __complete disks 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'disk attach' 0" -a "(timeout 2 boxd __complete disks 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'disk attach' 1" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'disk detach' 0" -a "(timeout 2 boxd __complete disks 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'disk detach' 1" -a "(timeout 2 boxd __complete vms 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'disk destroy'" -l yes -s y
-complete -c boxd -n "__boxd_path_is 'disk destroy'" -a "(timeout 2 boxd __complete disks 2>/dev/null)"
+complete -c boxd -n "__boxd_arg_is 'disk destroy' 0 more" -a "(timeout 2 boxd __complete disks 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'auth'" -a login -d 'Store an API key (read from stdin, or a prompt that does not echo)'
 complete -c boxd -n "__boxd_path_is 'auth'" -a logout -d 'Remove the stored API key of the active profile or environment'
 complete -c boxd -n "__boxd_path_is 'auth'" -a status -d 'Show who you are and where the credential came from'
