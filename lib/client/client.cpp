@@ -29,6 +29,7 @@
 
 #include "client/call_error.hpp"
 #include "client/token_cache.hpp"
+#include "client/transport.hpp"
 #include "common/error.hpp"
 #include "common/version.hpp"
 
@@ -45,17 +46,49 @@ constexpr std::size_t k_stdin_chunk_bytes = 1024 * 1024;
 
 std::string client_id() { return std::string("boxd-cli/") + k_version; }
 
-Error not_logged_in() {
+// No credential at all. For the local environment the likelier story is
+// that no local server runs (it logs the CLI in when started): a quick
+// loopback connect tells which.
+Error not_logged_in(const ResolvedConfig& config) {
+  if (config.environment == "local") {
+    const std::string why =
+        tcp_connect_error(config.endpoint.target, std::chrono::milliseconds(300));
+    if (!why.empty()) {
+      return Error(ErrorClass::Connection,
+                   "no local server is running at " + config.endpoint.target + " (" + why + ")",
+                   "start one with 'boxd local start' (it also logs the CLI in)");
+    }
+    return Error(ErrorClass::Authentication,
+                 "not logged in to the local server at " + config.endpoint.target,
+                 "run 'boxd local start' (it logs the CLI in to a running server too) or set "
+                 "BOXD_API_KEY");
+  }
   return Error(ErrorClass::Authentication, "not logged in",
                "run 'boxd auth login' or set BOXD_API_KEY");
 }
 
+// A key exchange that could not connect: say where to look.
+Error exchange_unreachable(const Error& e, const ResolvedConfig& config) {
+  if (e.error_class() != ErrorClass::Connection || !e.hint().empty()) {
+    return e;
+  }
+  return Error(e.error_class(), e.what(),
+               config.environment == "local"
+                   ? "is the local server running? start it with 'boxd local start'"
+                   : "check your network and --exchange-url / BOXD_EXCHANGE_URL",
+               e.grpc_code());
+}
+
 class GrpcExecSession final : public ExecSession {
  public:
+  // on_unreachable: called when the call failed to connect before any output.
   GrpcExecSession(std::unique_ptr<grpc::ClientContext> context,
                   std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> stream,
-                  ResolvedConfig config)
-      : m_context(std::move(context)), m_stream(std::move(stream)), m_config(std::move(config)) {}
+                  ResolvedConfig config, std::function<void()> on_unreachable)
+      : m_context(std::move(context)),
+        m_stream(std::move(stream)),
+        m_config(std::move(config)),
+        m_on_unreachable(std::move(on_unreachable)) {}
 
   ~GrpcExecSession() override {
     if (!m_finished) {
@@ -129,6 +162,10 @@ class GrpcExecSession final : public ExecSession {
     m_finished = true;
     const grpc::Status status = m_stream->Finish();
     if (!status.ok()) {
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !m_had_output &&
+          m_on_unreachable) {
+        m_on_unreachable();
+      }
       throw error_from_call(status, m_config, m_had_output);
     }
   }
@@ -139,6 +176,7 @@ class GrpcExecSession final : public ExecSession {
   std::unique_ptr<grpc::ClientContext> m_context;
   std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> m_stream;
   const ResolvedConfig m_config;  // a copy: the session may outlive its Client
+  std::function<void()> m_on_unreachable;
   std::mutex m_write_mutex;
   api::ExecChunk m_stdin_chunk;  // guarded by m_write_mutex
   bool m_writes_done = false;
@@ -151,6 +189,8 @@ class GrpcExecSession final : public ExecSession {
 struct Client::Impl {
   ResolvedConfig config;
   TokenCache cache = TokenCache::default_cache();
+  TransportCache transport_cache = TransportCache::default_cache();
+  std::optional<TransportChoice> transport;  // decided with the channel
 
   std::mutex mutex;  // guards everything below
   std::shared_ptr<grpc::Channel> channel;
@@ -163,9 +203,36 @@ struct Client::Impl {
 
   bool uses_key() const { return config.token.empty() && !config.api_key.empty(); }
 
+  // Decides TLS or h2c (auto endpoints ask the server, transport.hpp);
+  // with the mutex held.
+  bool decide_transport(bool fresh) {
+    transport = choose_transport(config, transport_cache, fresh);
+    client_debug("transport " + config.endpoint.target + ": " + transport->reason);
+    return transport->tls;
+  }
+
+  // After a call could not connect: when the transport came from the cache,
+  // ask the server again; true (and a new channel) when its answer changed,
+  // so the call, which never reached the server, may be retried once.
+  bool transport_changed() {
+    std::lock_guard lock(mutex);
+    if (!transport || !transport->from_cache) {
+      return false;
+    }
+    const bool was_tls = transport->tls;
+    transport_cache.drop(config.endpoint.target);
+    if (decide_transport(true) == was_tls) {
+      return false;
+    }
+    stub.reset();
+    channel.reset();
+    return true;
+  }
+
   api::BoxdApi::Stub& get_stub() {
     std::lock_guard lock(mutex);
     if (!stub) {
+      const bool tls = transport ? transport->tls : decide_transport(false);
       grpc::ChannelArguments args;
       args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, k_keepalive_time_ms);
       args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, k_keepalive_timeout_ms);
@@ -180,8 +247,7 @@ struct Client::Impl {
       // loopback (tests/bench). Bounds a stream to ~4 MiB / RTT.
       args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
       args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, k_stream_window_bytes);
-      const auto credentials = config.endpoint.tls
-                                   ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+      const auto credentials = tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
                                    : grpc::InsecureChannelCredentials();
       channel = grpc::CreateCustomChannel(config.endpoint.target, credentials, args);
       stub = api::BoxdApi::NewStub(channel);
@@ -197,7 +263,7 @@ struct Client::Impl {
       return config.token;
     }
     if (config.api_key.empty()) {
-      throw not_logged_in();
+      throw not_logged_in(config);
     }
     std::lock_guard lock(mutex);
     const std::int64_t now = unix_now();
@@ -209,7 +275,12 @@ struct Client::Impl {
       jwt_expires_at = cached->expires_at;
       return jwt;
     }
-    const ExchangeResult result = exchange_api_key(config.exchange_url, config.api_key);
+    ExchangeResult result;
+    try {
+      result = exchange_api_key(config.exchange_url, config.api_key);
+    } catch (const Error& e) {
+      throw exchange_unreachable(e, config);
+    }
     jwt = result.token;
     jwt_expires_at = result.expires_at;
     cache.store(config.exchange_url, config.api_key, {jwt, jwt_expires_at});
@@ -263,6 +334,10 @@ struct Client::Impl {
       if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && attempt == 0 &&
           uses_key() && !fresh) {
         drop_token();
+        continue;
+      }
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempt == 0 &&
+          transport_changed()) {
         continue;
       }
       throw error_from_call(status, config);
@@ -365,8 +440,21 @@ std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
   }
   // A failed first write shows up as the stream's status on read/finish.
   stream->Write(first);
+  // A cached transport that no longer works is asked again on the next run
+  // (no retry here: stdin may already be consumed).
+  std::function<void()> forget_transport;
+  std::optional<TransportChoice> choice;
+  {
+    std::lock_guard lock(m_impl->mutex);
+    choice = m_impl->transport;
+  }
+  if (choice && choice->from_cache) {
+    forget_transport = [cache = m_impl->transport_cache, target = m_impl->config.endpoint.target] {
+      cache.drop(target);
+    };
+  }
   return std::make_unique<GrpcExecSession>(std::move(context), std::move(stream),
-                                           m_impl->config);
+                                           m_impl->config, std::move(forget_transport));
 }
 
 api::WhoamiResponse Client::whoami() {
@@ -409,6 +497,10 @@ void Client::unary(
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && attempt == 0 &&
         m_impl->uses_key() && !fresh) {
       m_impl->drop_token();
+      continue;
+    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempt == 0 &&
+        m_impl->transport_changed()) {
       continue;
     }
     throw error_from_call(status, m_impl->config);

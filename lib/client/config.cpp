@@ -32,6 +32,9 @@ namespace boxd::client {
 
 namespace {
 
+// The presets' API URLs carry no scheme: their transport is auto
+// (client/transport.hpp), since boxd's API reference says h2c on 9443 and
+// its clients use TLS there.
 struct Preset {
   const char* name;
   const char* api_url;
@@ -39,9 +42,9 @@ struct Preset {
 };
 
 constexpr Preset k_presets[] = {
-    {"production", "http://boxd.sh:9443", "https://boxd.sh/api/v1/auth/token"},
-    {"staging", "http://boxd-stg.sh:9443", "https://boxd-stg.sh/api/v1/auth/token"},
-    {"local", "http://127.0.0.1:9443", "http://127.0.0.1:9444/api/v1/auth/token"},
+    {"production", "boxd.sh:9443", "https://boxd.sh/api/v1/auth/token"},
+    {"staging", "boxd-stg.sh:9443", "https://boxd-stg.sh/api/v1/auth/token"},
+    {"local", "127.0.0.1:9443", "http://127.0.0.1:9444/api/v1/auth/token"},
 };
 
 constexpr int k_default_port = 9443;

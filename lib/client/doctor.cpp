@@ -7,9 +7,10 @@
 //   tcp      one of its addresses accepts a TCP connection (non-blocking
 //            connect with a timeout)
 //   tls      a gRPC channel over the configured transport (TLS for https://,
-//            h2c for http://) reaches READY: a plaintext client against a TLS
-//            server, or the reverse, fails here and not later with a vague
-//            UNAVAILABLE
+//            h2c for http://, for auto what the server answers to a TLS hello
+//            right now, which also refreshes the cached answer) reaches
+//            READY: a plaintext client against a TLS server, or the reverse,
+//            fails here and not later with a vague UNAVAILABLE
 //   exchange the API key buys a JWT at the exchange URL (skipped for a token)
 //   token    the JWT's expiry against the local clock
 //   clock    the skew between the local clock and the server's, from the
@@ -41,6 +42,7 @@
 #include "client/client.hpp"
 #include "client/doctor_schema.hpp"
 #include "client/token_cache.hpp"
+#include "client/transport.hpp"
 #include "common/jwt.hpp"
 #include "common/paths.hpp"
 #include "common/version.hpp"
@@ -184,8 +186,11 @@ std::vector<CheckResult> describe_config(const ResolvedConfig& config) {
   }
   summary += ", config dir " + config_dir().string();
   results.push_back(ok("config", summary));
+  const TransportMode mode = transport_mode(config);
   results.push_back(ok("api_url", config.api_url + " (" + source_of(config, "api_url") + "), " +
-                                      (config.endpoint.tls ? "TLS" : "plaintext")));
+                                      (mode.auto_transport ? "transport auto (TLS or h2c)"
+                                       : mode.tls          ? "TLS"
+                                                           : "plaintext")));
   results.push_back(
       ok("exchange_url", config.exchange_url + " (" + source_of(config, "exchange_url") + ")"));
   if (!config.token.empty()) {
@@ -270,6 +275,47 @@ CheckResult judge_isolation(const std::vector<IsolationEntry>& layers) {
   return warn("isolation", "not in force: " + off + (on.empty() ? "" : "; in force: " + on));
 }
 
+namespace {
+
+// The "tls" check: the transport (auto endpoints ask the server afresh and
+// update the cache) and a gRPC channel over it that reaches READY.
+std::shared_ptr<grpc::Channel> check_channel(const ResolvedConfig& config,
+                                             const DoctorOptions& options,
+                                             const std::function<bool(CheckResult)>& add) {
+  using Clock = std::chrono::steady_clock;
+  const TransportMode mode = transport_mode(config);
+  const TransportChoice choice =
+      choose_transport(config, TransportCache::default_cache(), true,
+                       std::min(options.timeout, k_tls_probe_timeout));
+  grpc::ChannelArguments args;
+  args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, std::string("boxd-cli/") + k_version);
+  const auto credentials = choice.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                      : grpc::InsecureChannelCredentials();
+  auto candidate = grpc::CreateCustomChannel(config.endpoint.target, credentials, args);
+  const auto start = Clock::now();
+  const std::string transport = choice.tls ? "TLS" : "plaintext (h2c)";
+  if (candidate->WaitForConnected(std::chrono::system_clock::now() + options.timeout)) {
+    add(ok("tls", transport + " HTTP/2 channel up in " + ms_text(Clock::now() - start) + " (" +
+                      choice.reason + ")"));
+    return candidate;
+  }
+  std::string advice;
+  if (mode.auto_transport) {
+    advice = choice.tls ? "if it speaks TLS, is its certificate trusted (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH)?"
+                        : "is it a gRPC server?";
+  } else {
+    advice = choice.tls ? "does the server serve TLS? (use http:// for plaintext)"
+                        : "does the server expect TLS? (use https://)";
+  }
+  add(fail("tls",
+           "no " + transport + " HTTP/2 connection to " + config.endpoint.target + " within " +
+               std::to_string(options.timeout.count()) + " ms (" + choice.reason + "); " + advice,
+           ErrorClass::Connection));
+  return nullptr;
+}
+
+}  // namespace
+
 std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const ReportFn& report,
                                             const DoctorOptions& options) {
   std::vector<CheckResult> results;
@@ -325,30 +371,7 @@ std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const 
   }
 
   // tls: the gRPC channel over the configured transport.
-  std::shared_ptr<grpc::Channel> channel;
-  if (reachable) {
-    grpc::ChannelArguments args;
-    args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, std::string("boxd-cli/") + k_version);
-    const auto credentials = config.endpoint.tls
-                                 ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-                                 : grpc::InsecureChannelCredentials();
-    auto candidate = grpc::CreateCustomChannel(config.endpoint.target, credentials, args);
-    const auto start = Clock::now();
-    const std::string transport = config.endpoint.tls ? "TLS" : "plaintext (h2c)";
-    if (candidate->WaitForConnected(std::chrono::system_clock::now() + options.timeout)) {
-      channel = candidate;
-      add(ok("tls", transport + " HTTP/2 channel up in " + ms_text(Clock::now() - start) +
-                        " (as configured by " + (config.endpoint.tls ? "https://" : "http://") +
-                        ")"));
-    } else {
-      add(fail("tls",
-               "no " + transport + " HTTP/2 connection to " + config.endpoint.target +
-                   " within " + std::to_string(options.timeout.count()) + " ms; does the server " +
-                   (config.endpoint.tls ? "serve TLS? (use http:// for plaintext)"
-                                        : "expect TLS? (use https://)"),
-               ErrorClass::Connection));
-    }
-  }
+  std::shared_ptr<grpc::Channel> channel = reachable ? check_channel(config, options, add) : nullptr;
 
   // exchange, token, clock
   std::string token = config.token;

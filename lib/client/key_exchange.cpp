@@ -15,7 +15,9 @@
 // initialised once per process, before the first transfer, under call_once.
 #include <curl/curl.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -147,8 +149,15 @@ ExchangeResult exchange_api_key(const std::string& exchange_url, const std::stri
       throw Error(ErrorClass::Connection,
                   "the key exchange at " + exchange_url + " did not answer in time");
     }
+    long os_errno = 0;
+    curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &os_errno);
+    std::string why = what;
+    if (rc == CURLE_COULDNT_CONNECT && os_errno != 0) {
+      why = std::strerror(static_cast<int>(os_errno));
+      why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+    }
     throw Error(ErrorClass::Connection,
-                "cannot reach the key exchange at " + exchange_url + ": " + what);
+                "cannot reach the key exchange at " + exchange_url + ": " + why);
   }
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);

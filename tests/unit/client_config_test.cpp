@@ -50,12 +50,12 @@ ErrorClass class_of(const std::function<void()>& fn) {
 TEST_CASE("config: production preset is the default") {
   auto cfg = resolve_config({}, env_of({}), "", "");
   CHECK(cfg.environment == "production");
-  CHECK(cfg.api_url == "http://boxd.sh:9443");
+  CHECK(cfg.api_url == "boxd.sh:9443");
   CHECK(cfg.exchange_url == "https://boxd.sh/api/v1/auth/token");
   CHECK(cfg.sources.at("api_url") == Source::Preset);
   CHECK(cfg.sources.at("environment") == Source::Default);
   CHECK(cfg.endpoint.target == "boxd.sh:9443");
-  CHECK_FALSE(cfg.endpoint.tls);
+  CHECK(cfg.endpoint.tls);  // auto's default; the server is asked (transport_mode)
   CHECK(cfg.api_key.empty());
   CHECK(cfg.token.empty());
   CHECK(cfg.profile.empty());
@@ -65,10 +65,10 @@ TEST_CASE("config: staging and local presets") {
   ConfigFlags flags;
   flags.environment = "staging";
   auto staging = resolve_config(flags, env_of({}), "", "");
-  CHECK(staging.api_url == "http://boxd-stg.sh:9443");
+  CHECK(staging.api_url == "boxd-stg.sh:9443");
   CHECK(staging.exchange_url == "https://boxd-stg.sh/api/v1/auth/token");
   auto local = resolve_config({}, env_of({{"BOXD_ENVIRONMENT", "local"}}), "", "");
-  CHECK(local.api_url == "http://127.0.0.1:9443");
+  CHECK(local.api_url == "127.0.0.1:9443");
   CHECK(local.exchange_url == "http://127.0.0.1:9444/api/v1/auth/token");
   CHECK(local.sources.at("environment") == Source::Env);
 }
@@ -98,12 +98,12 @@ TEST_CASE("config: flag beats env beats profile beats preset") {
   ConfigFlags dev;
   dev.profile = "dev";
   auto from_preset = resolve_config(dev, env_of({}), k_config, "");
-  CHECK(from_preset.api_url == "http://127.0.0.1:9443");
+  CHECK(from_preset.api_url == "127.0.0.1:9443");
   CHECK(from_preset.sources.at("api_url") == Source::Preset);
 
   // --environment beats the profile's environment.
   dev.environment = "staging";
-  CHECK(resolve_config(dev, env_of({}), k_config, "").api_url == "http://boxd-stg.sh:9443");
+  CHECK(resolve_config(dev, env_of({}), k_config, "").api_url == "boxd-stg.sh:9443");
 }
 
 TEST_CASE("config: profile from BOXD_PROFILE and default_profile") {
@@ -114,7 +114,7 @@ TEST_CASE("config: profile from BOXD_PROFILE and default_profile") {
       R"({"profiles": {"dev": {"environment": "local"}}, "default_profile": "dev"})";
   auto by_default = resolve_config({}, env_of({}), with_default, "");
   CHECK(by_default.profile == "dev");
-  CHECK(by_default.api_url == "http://127.0.0.1:9443");
+  CHECK(by_default.api_url == "127.0.0.1:9443");
 }
 
 TEST_CASE("config: a custom environment name is fine in a profile with both URLs") {
