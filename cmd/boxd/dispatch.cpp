@@ -84,9 +84,10 @@ int run_action(Context& ctx) {
   }
 }
 
-// Leftover words: an unknown command or flag gets its name and the close
-// ones ("did you mean"); anything else CLI11's message and the help.
-int report_extras(CLI::App& root, const SplitArgs& split, const CLI::ExtrasError& e,
+// Leftover words (or a group that required a subcommand): an unknown
+// command or flag gets its name and the close ones ("did you mean");
+// anything else CLI11's message and the help.
+int report_extras(CLI::App& root, const SplitArgs& split, const CLI::ParseError& e,
                   Context& ctx) {
   const std::vector<std::string> words(split.parsed.begin() + (split.parsed.empty() ? 0 : 1),
                                        split.parsed.end());
@@ -129,6 +130,9 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
     ctx.out << version.what() << "\n";
     return k_exit_ok;
   } catch (const CLI::ExtrasError& e) {
+    return report_extras(root, split, e, ctx);
+  } catch (const CLI::RequiredError& e) {
+    // A group that requires a subcommand got only an unknown word.
     return report_extras(root, split, e, ctx);
   } catch (const CLI::ParseError& e) {
     ctx.err << "error: " << e.what() << "\n\n" << root.help();
