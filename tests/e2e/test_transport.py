@@ -1,0 +1,151 @@
+"""TLS or plaintext HTTP/2 (issue 16). The presets and a bare loopback
+host:port are "auto": the client sends a TLS hello, uses TLS when the server
+answers in TLS and h2c otherwise, caches the answer per endpoint, and shows
+what it chose and why in -v and `boxd doctor`; an explicit https:// is never
+downgraded. Run against two real servers: `boxd local serve` with a
+self-signed certificate made here (--tls-cert) and one without TLS. The
+client trusts the certificate through GRPC_DEFAULT_SSL_ROOTS_FILE_PATH."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from boxdtest import Suite, expect, expect_equal  # noqa: E402
+
+suite = Suite(__file__)
+_tls = []
+
+
+def certificate(t):
+    cert, key = t.dir / "cert.pem", t.dir / "key.pem"
+    if not cert.exists():
+        if shutil.which("openssl") is None:
+            t.skip("no openssl CLI to make a test certificate (scripts/setup installs it)")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def tls_server(t):
+    if not _tls:
+        cert, key = certificate(t)
+        _tls.append(t.new_server("tls", args=["--tls-cert", str(cert), "--tls-key", str(key)]))
+    server = _tls[0]
+    expect(server.api_url.startswith("https://"), f"TLS server api_url {server.api_url}")
+    return server
+
+
+def host_port(server):
+    return server.api_url.split("://", 1)[1]
+
+
+def auto_cli(t, server, trust=True, url=None):
+    """A CLI whose API URL is the server's bare loopback host:port (auto)."""
+    cli = t.cli("alice", server=server)
+    cli.extra_env["BOXD_API_URL"] = url or host_port(server)
+    if trust:
+        cli.extra_env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(certificate(t)[0])
+    return cli
+
+
+def cached(cli):
+    path = cli.cache_home / "boxd" / "transport.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+@suite.test
+def auto_chooses_tls_for_a_tls_server_and_caches_it(t):
+    server = tls_server(t)
+    cli = auto_cli(t, server)
+    target = host_port(server)
+    r = cli.run("-v", "box", "list").expect_ok()
+    r.expect_stderr_contains(f"debug: api_url {target} (transport auto, by loopback host:port)")
+    r.expect_stderr_contains(f"debug: transport {target}: auto (loopback host:port): TLS, "
+                             "probed just now: the server answered a TLS hello with a TLS "
+                             "handshake")
+    expect_equal(cached(cli).get(target, {}).get("transport"), "tls", "cached transport")
+    # The warm path: the cached answer, no probe.
+    r = cli.run("-v", "box", "list").expect_ok()
+    r.expect_stderr_contains(f"debug: transport {target}: auto (loopback host:port): TLS, cached")
+    expect("probed" not in r.stderr, r.describe("a cached answer must not probe again"))
+
+
+@suite.test
+def auto_chooses_h2c_for_a_plaintext_server(t):
+    server = t.server
+    cli = auto_cli(t, server, trust=False)
+    target = host_port(server)
+    r = cli.run("-v", "box", "list").expect_ok()
+    r.expect_stderr_contains(f"debug: transport {target}: auto (loopback host:port): plaintext "
+                             "(h2c), probed just now: the server ")
+    expect_equal(cached(cli).get(target, {}).get("transport"), "plaintext", "cached transport")
+    cli.run("-v", "box", "list").expect_ok().expect_stderr_contains("plaintext (h2c), cached")
+
+
+@suite.test
+def doctor_shows_the_choice_and_why(t):
+    for server, word in ((tls_server(t), "TLS"), (t.server, "plaintext (h2c)")):
+        cli = auto_cli(t, server)
+        r = cli.run("doctor", "--json")
+        checks = {c["check"]: c for c in r.json()["checks"]}
+        expect_equal(checks["api_url"]["status"], "ok", "api_url check")
+        expect("transport auto" in checks["api_url"]["detail"], r.describe("api_url detail"))
+        tls = checks["tls"]
+        expect_equal(tls["status"], "ok", f"tls check against the {word} server")
+        expect(tls["detail"].startswith(f"{word} HTTP/2 channel up"), r.describe("tls detail"))
+        expect("auto (loopback host:port)" in tls["detail"] and "probed just now" in tls["detail"],
+               r.describe("tls detail says auto and why"))
+        expect_equal(checks["whoami"]["status"], "ok", "whoami over the chosen transport")
+
+
+@suite.test
+def explicit_https_is_never_downgraded(t):
+    server = t.server  # plaintext only
+    cli = auto_cli(t, server, url="https://" + host_port(server))
+    r = cli.run("-v", "box", "list").expect_exit(8)
+    r.expect_stderr_contains(f"debug: transport {host_port(server)}: TLS, as https:// says")
+    r.expect_stderr_contains(f"error: cannot connect to https://{host_port(server)}")
+    r.expect_stderr_contains("hint: the server does not speak TLS")
+    expect_equal(cached(cli), {}, "an explicit scheme caches nothing")
+    # And http:// to the TLS server stays plaintext (and fails).
+    tls = tls_server(t)
+    cli = auto_cli(t, tls, url="http://" + host_port(tls))
+    cli.run("box", "list").expect_exit(8)
+    # https:// to the TLS server works when the certificate is trusted.
+    auto_cli(t, tls, url="https://" + host_port(tls)).run("box", "list").expect_ok()
+
+
+@suite.test
+def an_untrusted_certificate_fails_instead_of_downgrading(t):
+    server = tls_server(t)
+    cli = auto_cli(t, server, trust=False)
+    r = cli.run("box", "list").expect_exit(8)
+    r.expect_stderr_contains("hint: the server's TLS certificate is not trusted here")
+    expect_equal(cached(cli).get(host_port(server), {}).get("transport"), "tls",
+                 "the server speaks TLS even if its certificate is not trusted")
+
+
+@suite.test
+def a_stale_cached_answer_is_asked_again_and_the_call_retried(t):
+    server = tls_server(t)
+    cli = auto_cli(t, server)
+    target = host_port(server)
+    path = cli.cache_home / "boxd" / "transport.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # As if the server had spoken h2c when it was asked a minute ago.
+    path.write_text(json.dumps({target: {"transport": "plaintext",
+                                         "checked_at": int(time.time()) - 60, "reason": "old"}}))
+    r = cli.run("-v", "box", "list").expect_ok()
+    r.expect_stderr_contains("plaintext (h2c), cached 1m ago: old")
+    r.expect_stderr_contains("TLS, probed just now")
+    expect_equal(cached(cli)[target]["transport"], "tls", "cache after the retry")
+
+
+suite.main()
