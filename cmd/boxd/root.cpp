@@ -37,7 +37,7 @@ void add_global_options(CLI::App& root, GlobalOptions& global) {
       ->group(group);
   root.add_option_function<std::string>(
          "--api-url", [&flags](const std::string& v) { flags.api_url = v; },
-         "gRPC endpoint; the scheme decides TLS [BOXD_API_URL]")
+         "gRPC endpoint; http:// h2c, https:// TLS, loopback host:port auto [BOXD_API_URL]")
       ->group(group);
   root.add_option_function<std::string>(
          "--exchange-url", [&flags](const std::string& v) { flags.exchange_url = v; },

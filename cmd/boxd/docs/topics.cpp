@@ -8,7 +8,8 @@ std::string environment_help() {
          "  BOXD_API_KEY        API key, exchanged for a JWT (--api-key)\n"
          "  BOXD_TOKEN          JWT used as is, no exchange (--token)\n"
          "  BOXD_ENVIRONMENT    preset: production (default), staging, local (--environment)\n"
-         "  BOXD_API_URL        gRPC endpoint; http:// plaintext, https:// TLS (--api-url)\n"
+         "  BOXD_API_URL        gRPC endpoint; http:// plaintext, https:// TLS, a bare\n"
+         "                      loopback host:port either, as the server speaks (--api-url)\n"
          "  BOXD_EXCHANGE_URL   API key exchange URL (--exchange-url)\n"
          "  BOXD_PROFILE        named profile in config.json (--profile)\n"
          "  BOXD_CONFIG_DIR     config directory (default $XDG_CONFIG_HOME/boxd)\n"
@@ -16,6 +17,7 @@ std::string environment_help() {
          "  XDG_CACHE_HOME      base of the token cache (default ~/.cache)\n"
          "  XDG_DATA_HOME       base of boxd local's state (default ~/.local/share)\n"
          "  NO_COLOR            no colour in any output\n"
+         "  GRPC_DEFAULT_SSL_ROOTS_FILE_PATH  PEM file of the CAs trusted for TLS (a private CA)\n"
          "  TERM                sent to the box for interactive sessions\n";
 }
 
@@ -23,6 +25,7 @@ std::string files_help() {
   return "  $BOXD_CONFIG_DIR/config.json        profiles\n"
          "  $BOXD_CONFIG_DIR/credentials.json   stored API keys (0600)\n"
          "  $XDG_CACHE_HOME/boxd/tokens/        cached JWTs (0600)\n"
+         "  $XDG_CACHE_HOME/boxd/transport.json TLS or h2c per endpoint (auto transport)\n"
          "  $XDG_DATA_HOME/boxd-local/          boxd local's state\n";
 }
 
