@@ -87,8 +87,7 @@ int run_action(Context& ctx) {
 // Leftover words (or a group that required a subcommand): an unknown
 // command or flag gets its name and the close ones ("did you mean");
 // anything else CLI11's message and the help.
-int report_extras(CLI::App& root, const SplitArgs& split, const CLI::ParseError& e,
-                  Context& ctx) {
+int report_extras(CLI::App& root, const SplitArgs& split, const CLI::ParseError& e, Context& ctx) {
   const std::vector<std::string> words(split.parsed.begin() + (split.parsed.empty() ? 0 : 1),
                                        split.parsed.end());
   const auto problem = explain_extras(root, words);

@@ -29,9 +29,9 @@ std::vector<std::string> suggestions(const std::string& typed,
 std::string or_list(const std::vector<std::string>& words);
 
 struct UsageProblem {
-  std::string message;     // "unknown command 'craete' for 'boxd box'"
-  std::string hint;        // "did you mean 'create'?" or ""
-  std::string help_path;   // "boxd box": where '--help' lists what exists
+  std::string message;    // "unknown command 'craete' for 'boxd box'"
+  std::string hint;       // "did you mean 'create'?" or ""
+  std::string help_path;  // "boxd box": where '--help' lists what exists
 };
 
 // After root.parse() threw CLI::ExtrasError: the unknown command or flag

@@ -17,11 +17,13 @@ Error error_from_call(const grpc::Status& status, const ResolvedConfig& config,
     const std::string& text = status.error_message();
     std::string hint;
     if (text.find("certificate verify failed") != std::string::npos) {
-      hint = "the server's TLS certificate is not trusted here: for a private CA set "
-             "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH to its PEM file";
+      hint =
+          "the server's TLS certificate is not trusted here: for a private CA set "
+          "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH to its PEM file";
     } else if (text.find("wrong version number") != std::string::npos) {
-      hint = "the server does not speak TLS: use http:// (or no scheme on loopback to let boxd "
-             "choose)";
+      hint =
+          "the server does not speak TLS: use http:// (or no scheme on loopback to let boxd "
+          "choose)";
     } else if (config.environment == "local") {
       hint = "is the local server running? start it with 'boxd local start'";
     } else {

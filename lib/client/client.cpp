@@ -453,8 +453,8 @@ std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
       cache.drop(target);
     };
   }
-  return std::make_unique<GrpcExecSession>(std::move(context), std::move(stream),
-                                           m_impl->config, std::move(forget_transport));
+  return std::make_unique<GrpcExecSession>(std::move(context), std::move(stream), m_impl->config,
+                                           std::move(forget_transport));
 }
 
 api::WhoamiResponse Client::whoami() {

@@ -284,9 +284,8 @@ std::shared_ptr<grpc::Channel> check_channel(const ResolvedConfig& config,
                                              const std::function<bool(CheckResult)>& add) {
   using Clock = std::chrono::steady_clock;
   const TransportMode mode = transport_mode(config);
-  const TransportChoice choice =
-      choose_transport(config, TransportCache::default_cache(), true,
-                       std::min(options.timeout, k_tls_probe_timeout));
+  const TransportChoice choice = choose_transport(config, TransportCache::default_cache(), true,
+                                                  std::min(options.timeout, k_tls_probe_timeout));
   grpc::ChannelArguments args;
   args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, std::string("boxd-cli/") + k_version);
   const auto credentials = choice.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
@@ -301,8 +300,10 @@ std::shared_ptr<grpc::Channel> check_channel(const ResolvedConfig& config,
   }
   std::string advice;
   if (mode.auto_transport) {
-    advice = choice.tls ? "if it speaks TLS, is its certificate trusted (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH)?"
-                        : "is it a gRPC server?";
+    advice =
+        choice.tls
+            ? "if it speaks TLS, is its certificate trusted (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH)?"
+            : "is it a gRPC server?";
   } else {
     advice = choice.tls ? "does the server serve TLS? (use http:// for plaintext)"
                         : "does the server expect TLS? (use https://)";
@@ -371,7 +372,8 @@ std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const 
   }
 
   // tls: the gRPC channel over the configured transport.
-  std::shared_ptr<grpc::Channel> channel = reachable ? check_channel(config, options, add) : nullptr;
+  std::shared_ptr<grpc::Channel> channel =
+      reachable ? check_channel(config, options, add) : nullptr;
 
   // exchange, token, clock
   std::string token = config.token;

@@ -92,7 +92,9 @@ std::string connect_to(const std::string& target, Clock::time_point deadline, Fd
       error = std::strerror(errno);
       continue;
     }
-    struct pollfd pfd {fd.get(), POLLOUT, 0};
+    struct pollfd pfd {
+      fd.get(), POLLOUT, 0
+    };
     const int ready = ::poll(&pfd, 1, ms_left(deadline));
     if (ready <= 0) {
       error = ready == 0 ? "timed out" : std::strerror(errno);
@@ -152,7 +154,9 @@ bool send_all(int fd, const std::string& data, Clock::time_point deadline) {
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return false;
     }
-    struct pollfd pfd {fd, POLLOUT, 0};
+    struct pollfd pfd {
+      fd, POLLOUT, 0
+    };
     if (::poll(&pfd, 1, ms_left(deadline)) <= 0) {
       return false;
     }
@@ -173,8 +177,9 @@ ProbeResult classify(const unsigned char* bytes, ssize_t n) {
   if (bytes[0] == 0x15 && tls_version) {
     return {Kind::Tls, "the server answered a TLS hello with a TLS alert"};
   }
-  return {Kind::Plaintext, "the server answered a TLS hello with bytes that are not TLS "
-                           "(plaintext HTTP/2)"};
+  return {Kind::Plaintext,
+          "the server answered a TLS hello with bytes that are not TLS "
+          "(plaintext HTTP/2)"};
 }
 
 std::string age_text(std::int64_t seconds) {
@@ -219,7 +224,9 @@ ProbeResult probe_tls(const std::string& target, std::chrono::milliseconds timeo
     return {Kind::Unknown, "cannot send a TLS hello to " + target};
   }
   for (;;) {
-    struct pollfd pfd {fd.get(), POLLIN, 0};
+    struct pollfd pfd {
+      fd.get(), POLLIN, 0
+    };
     const int ready = ::poll(&pfd, 1, ms_left(deadline));
     if (ready == 0) {
       return {Kind::Unknown, "no answer to a TLS hello from " + target + " within " +
@@ -235,8 +242,8 @@ ProbeResult probe_tls(const std::string& target, std::chrono::milliseconds timeo
       if (errno == ECONNRESET) {
         return classify(bytes, 0);
       }
-      return {Kind::Unknown, std::string("reading the answer to a TLS hello: ") +
-                                 std::strerror(errno)};
+      return {Kind::Unknown,
+              std::string("reading the answer to a TLS hello: ") + std::strerror(errno)};
     }
     return classify(bytes, n);
   }
@@ -339,8 +346,8 @@ TransportChoice choose_transport(const ResolvedConfig& config, const TransportCa
   TransportChoice choice;
   if (!mode.auto_transport) {
     choice.tls = mode.tls;
-    choice.reason = std::string(mode.tls ? "TLS" : "plaintext (h2c)") + ", as " + mode.rule +
-                    " says";
+    choice.reason =
+        std::string(mode.tls ? "TLS" : "plaintext (h2c)") + ", as " + mode.rule + " says";
     return choice;
   }
   const std::string prefix = "auto (" + mode.rule + "): ";
@@ -364,8 +371,8 @@ TransportChoice choose_transport(const ResolvedConfig& config, const TransportCa
   }
   choice.tls = probe.kind == ProbeResult::Kind::Tls;
   cache.store(target, {choice.tls, now, probe.detail});
-  choice.reason = prefix + (choice.tls ? "TLS" : "plaintext (h2c)") + ", probed just now: " +
-                  probe.detail;
+  choice.reason =
+      prefix + (choice.tls ? "TLS" : "plaintext (h2c)") + ", probed just now: " + probe.detail;
   return choice;
 }
 

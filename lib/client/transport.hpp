@@ -72,8 +72,8 @@ class TransportCache {
 // presets and a bare loopback host:port.
 struct TransportMode {
   bool auto_transport = false;
-  bool tls = false;   // the transport, or auto's default when the server gives no answer
-  std::string rule;   // "http://", "https://", "host:port", "loopback host:port", "preset"
+  bool tls = false;  // the transport, or auto's default when the server gives no answer
+  std::string rule;  // "http://", "https://", "host:port", "loopback host:port", "preset"
 };
 TransportMode transport_mode(const ResolvedConfig& config);
 

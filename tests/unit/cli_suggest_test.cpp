@@ -18,8 +18,8 @@ TEST_CASE("edit distance counts a swap of neighbours as one edit") {
 }
 
 TEST_CASE("suggestions: close names first, prefixes, nothing for strangers") {
-  const std::vector<std::string> commands = {"create", "list", "ls", "start", "stop", "destroy",
-                                             "rm", "exec"};
+  const std::vector<std::string> commands = {"create", "list",    "ls", "start",
+                                             "stop",   "destroy", "rm", "exec"};
   CHECK(suggestions("craete", commands) == std::vector<std::string>{"create"});
   CHECK(suggestions("destory", commands) == std::vector<std::string>{"destroy"});
   CHECK(suggestions("lst", commands) == std::vector<std::string>{"list", "ls"});
@@ -29,8 +29,8 @@ TEST_CASE("suggestions: close names first, prefixes, nothing for strangers") {
 }
 
 TEST_CASE("suggestions for flags ignore the dashes and single letters match only case") {
-  const std::vector<std::string> flags = {"--json", "-q", "--quiet", "-v", "--verbose", "-h",
-                                          "--help", "--profile"};
+  const std::vector<std::string> flags = {"--json",    "-q", "--quiet", "-v",
+                                          "--verbose", "-h", "--help",  "--profile"};
   CHECK(suggestions("--jsno", flags) == std::vector<std::string>{"--json"});
   CHECK(suggestions("--profle", flags) == std::vector<std::string>{"--profile"});
   CHECK(suggestions("-Q", flags) == std::vector<std::string>{"-q"});

@@ -188,8 +188,8 @@ TEST_CASE("choose_transport: a cached answer opens no connection; explicit schem
   CHECK(cached.tls);
   CHECK(cached.reason.find("cached") != std::string::npos);
 
-  const TransportChoice fresh = choose_transport(config, cache, true,
-                                                 std::chrono::milliseconds(300));
+  const TransportChoice fresh =
+      choose_transport(config, cache, true, std::chrono::milliseconds(300));
   CHECK(fresh.probed);
   CHECK_FALSE(fresh.tls);  // loopback's default when nobody answers
   CHECK(fresh.reason.find("nothing cached") != std::string::npos);
