@@ -16,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <list>
+#include <set>
 #include <memory>
 #include <thread>
 
@@ -206,6 +207,8 @@ struct ForwardRun {
   SessionRegistry registry;
   std::mutex log_mutex;
   std::list<Connection> connections;
+  std::mutex fds_mutex;
+  std::set<int> fds;  // open local sockets, shut down at Ctrl-C (a blocked write returns)
 };
 
 void serve_connection(ForwardRun& run, int fd, std::string peer, const Listener& listener) {
@@ -219,7 +222,11 @@ void serve_connection(ForwardRun& run, int fd, std::string peer, const Listener&
     const linger reset{1, 0};  // the local client sees a reset, not a clean end
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   }
-  ::close(fd);
+  {
+    std::lock_guard lock(run.fds_mutex);
+    run.fds.erase(fd);
+    ::close(fd);
+  }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count();
@@ -241,7 +248,14 @@ void accept_one(ForwardRun& run, const Listener& listener) {
   socklen_t len = sizeof ss;
   const int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
   if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // not a busy loop
+    }
     return;  // EAGAIN, ECONNABORTED, EMFILE: the loop polls again
+  }
+  {
+    std::lock_guard lock(run.fds_mutex);
+    run.fds.insert(fd);
   }
   unsigned port = 0;
   std::string peer = socket_name(ss, &port);
@@ -348,7 +362,7 @@ int run_forward(const ForwardOptions& options, Context& ctx) {
   for (const auto& text : options.specs) {
     specs.push_back(parse_forward_spec(text));
   }
-  ForwardRun run{ctx, vm, {}, {}, {}, {}};
+  ForwardRun run{ctx, vm, {}, {}, {}, {}, {}, {}};
   run.relay = prepare_remote_relay(ctx.client(), vm, parse_relay_kind(options.relay), ctx.err);
   std::vector<Listener> listeners;
   try {
@@ -367,6 +381,12 @@ int run_forward(const ForwardOptions& options, Context& ctx) {
     ::close(l.fd);
   }
   run.registry.stop_all();
+  {
+    std::lock_guard lock(run.fds_mutex);
+    for (const int fd : run.fds) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+  }
   reap(run, true);
   return 128 + signal;
 }
