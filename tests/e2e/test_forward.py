@@ -360,6 +360,9 @@ def bad_forward_specs_are_usage_errors(t):
                           ("::1:8080:80", "brackets"), ("x:y", "invalid port")):
         t.alice.run("box", "forward", box, spec).expect_exit(2).expect_stderr_contains(message)
     t.alice.run("box", "forward", "--stdio", box, "1:2").expect_exit(2)
+    # No sshd yet in this box (the ssh test comes later): a clear error and hint.
+    t.alice.run("box", "forward", "--stdio", f"{box}.boxd", "22", input="").expect_exit(8) \
+        .expect_stderr_contains("refused").expect_stderr_contains(f"boxd box ssh {box}")
     t.alice.run("box", "forward", "nosuchbox", "0:80").expect_failure() \
         .expect_stderr_contains("not found")
 

@@ -346,7 +346,10 @@ int run_stdio(const ForwardOptions& options, const std::string& vm, Context& ctx
   const ConnectionResult result =
       relay_connection(ctx.client(), vm, relay.command("127.0.0.1", port), {0, 1, false}, registry);
   if (!result.ok) {
-    throw Error(ErrorClass::Connection, fmt::format("forward to {}:{} failed: {}", vm, port, result.error));
+    throw Error(ErrorClass::Connection, fmt::format("forward to {}:{} failed: {}", vm, port, result.error),
+                port == 22 && result.error.find("refused") != std::string::npos
+                    ? "nothing listens on port 22 in the box: 'boxd box ssh " + vm + "' sets up sshd"
+                    : "");
   }
   return 0;
 }

@@ -119,7 +119,11 @@ struct WriteResult {
 WriteResult update_file(const fs::path& given, const std::string& block) {
   std::error_code ec;
   // A symlinked config (dotfile managers) is updated where it points.
-  const fs::path path = fs::is_symlink(given, ec) ? fs::canonical(given) : given;
+  fs::path path = given;
+  if (fs::is_symlink(given, ec)) {
+    const fs::path target = fs::weakly_canonical(given, ec);
+    path = ec ? given : target;
+  }
   const std::optional<std::string> old = read_file(path);
   const std::string updated = merge_ssh_config(old.value_or(""), block);
   WriteResult result;
