@@ -349,8 +349,13 @@ def the_boxd_relay_is_uploaded_once_checked_by_hash_and_relays_the_same(t):
     again = Forward(t, box, f"0:{TCP_PORT}", "--relay", "boxd")
     again.stop()
     expect("uploading" not in again.stderr(), f"second use does not upload: {again.stderr()}")
-    # A helper that does not match its hash is never used: the upload checks
-    # it before the rename, so a corrupt final name can only come from outside.
+    # A cached helper changed since (here: truncated) is uploaded again.
+    t.alice.sh(box, "cd ~/.cache/boxd/relay && truncate -s 1000 boxd-*")
+    third = Forward(t, box, f"0:{TCP_PORT}", "--relay", "boxd")
+    third.stop()
+    expect("uploading the relay helper" in third.stderr(), f"a changed helper: {third.stderr()}")
+    expect(f"{digest}  boxd-" in t.alice.sh(box, "cd ~/.cache/boxd/relay && sha256sum boxd-*"),
+           "the helper is whole again")
 
 
 @suite.test

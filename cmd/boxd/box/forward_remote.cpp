@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <openssl/evp.h>
@@ -122,14 +123,15 @@ std::string self_sha256(int fd) {
 struct Probe {
   std::string home;
   std::string arch;
-  bool have_helper = false;
+  std::optional<std::uint64_t> helper_size;  // the cached helper's size, when present
   bool have_python = false;
 };
 
 Probe probe_box(client::Client& client, const std::string& vm, const std::string& helper_name) {
   const std::string command =
       "d=\"$HOME/.cache/boxd/relay\"; mkdir -p \"$d\" 2>/dev/null; echo \"home=$HOME\"; "
-      "echo \"arch=$(uname -m)\"; [ -x \"$d/" + helper_name + "\" ] && echo have-helper; "
+      "echo \"arch=$(uname -m)\"; [ -x \"$d/" + helper_name + "\" ] && echo \"helper=$(stat -c %s \"$d/" +
+      helper_name + "\")\"; "
       "command -v python3 >/dev/null 2>&1 && echo have-python; true";
   const CapturedRun run = run_captured(client, vm, command);
   Probe probe;
@@ -139,8 +141,8 @@ Probe probe_box(client::Client& client, const std::string& vm, const std::string
       probe.home = line.substr(5);
     } else if (line.rfind("arch=", 0) == 0) {
       probe.arch = line.substr(5);
-    } else if (line == "have-helper") {
-      probe.have_helper = true;
+    } else if (line.rfind("helper=", 0) == 0) {
+      probe.helper_size = std::strtoull(line.c_str() + 7, nullptr, 10);
     } else if (line == "have-python") {
       probe.have_python = true;
     }
@@ -239,9 +241,11 @@ RemoteRelay prepare_remote_relay(client::Client& client, const std::string& vm, 
   }
   relay.kind = RelayKind::Boxd;
   relay.helper_path = probe.home + "/.cache/boxd/relay/" + name;
-  if (!probe.have_helper) {
-    struct stat st {};
-    ::fstat(self.get(), &st);
+  struct stat st {};
+  ::fstat(self.get(), &st);
+  // Named by hash and checked by sha256sum before its rename; a size that
+  // differs now means someone changed it since: upload it again.
+  if (probe.helper_size != static_cast<std::uint64_t>(st.st_size)) {
     log << "boxd: uploading the relay helper to " << vm << ":" << relay.helper_path << " ("
         << (st.st_size + (1 << 20) - 1) / (1 << 20) << " MiB, once per boxd build)\n"
         << std::flush;

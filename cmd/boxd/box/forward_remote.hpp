@@ -4,7 +4,8 @@
 //    $HOME/.cache/boxd/relay/boxd-<version>-<sha256 prefix> (per user and per
 //    build). When missing it is uploaded once (UploadFileStream to a temp
 //    name, then `sha256sum -c` in the box and an atomic rename), so a broken
-//    upload never takes the final name. auto uses it when this binary is
+//    upload never takes the final name; a cached one whose size no longer
+//    matches is uploaded again. auto uses it when this binary is
 //    statically linked (the released boxd) and the box has the same machine
 //    architecture: it then needs nothing in the box but sh, mkdir, uname,
 //    chmod, mv and sha256sum (coreutils).
