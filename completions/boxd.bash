@@ -4,8 +4,8 @@
 
 _boxd_subcommands() {
   case "$1" in
-    "") echo "box template snapshot domain network token disk auth whoami config doctor version local help completion" ;;
-    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs" ;;
+    "") echo "box template snapshot domain network token disk auth whoami ssh-config config doctor version local help completion" ;;
+    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp forward ssh logs" ;;
     "box proxy") echo "list create set-port delete expose bot-protection" ;;
     "template") echo "create list delete" ;;
     "snapshot") echo "create list get delete" ;;
@@ -47,6 +47,8 @@ _boxd_options() {
     "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box forward") echo "--stdio --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box ssh") echo "--identity -i --ssh-option -o --no-setup --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --disk --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -79,6 +81,7 @@ _boxd_options() {
     "auth logout") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "auth status") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "whoami") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "ssh-config") echo "--write --remove --file --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config profiles") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -112,6 +115,7 @@ _boxd_takes_value() {
     "box exec|--workdir") return 0 ;;
     "box exec|-e") return 0 ;;
     "box exec|-w") return 0 ;;
+    "box forward|--relay") return 0 ;;
     "box proxy create|--port") return 0 ;;
     "box proxy expose|--protocol") return 0 ;;
     "box proxy set-port|--port") return 0 ;;
@@ -121,6 +125,11 @@ _boxd_takes_value() {
     "box shell|--workdir") return 0 ;;
     "box shell|-e") return 0 ;;
     "box shell|-w") return 0 ;;
+    "box ssh|--identity") return 0 ;;
+    "box ssh|--relay") return 0 ;;
+    "box ssh|--ssh-option") return 0 ;;
+    "box ssh|-i") return 0 ;;
+    "box ssh|-o") return 0 ;;
     "disk attach|--mount") return 0 ;;
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
@@ -164,6 +173,8 @@ _boxd_takes_value() {
     "local status|--state-dir") return 0 ;;
     "local stop|--state-dir") return 0 ;;
     "local stop|--timeout") return 0 ;;
+    "ssh-config|--file") return 0 ;;
+    "ssh-config|--relay") return 0 ;;
     "template create|--auto-destroy-timeout") return 0 ;;
     "template create|--auto-suspend-timeout") return 0 ;;
     "template create|--disk") return 0 ;;
@@ -197,40 +208,41 @@ _boxd_option_values() {
   esac
 }
 
-_boxd_positionals() {
+_boxd_positional_kind() {
   case "$1" in
-    "box get") echo "vms" ;;
-    "box fork") echo "vms -" ;;
-    "box start") echo "vms..." ;;
-    "box stop") echo "vms..." ;;
-    "box reboot") echo "vms..." ;;
-    "box suspend") echo "vms..." ;;
-    "box resume") echo "vms..." ;;
-    "box wake") echo "vms..." ;;
-    "box resize") echo "vms" ;;
-    "box set-auto-suspend") echo "vms -" ;;
-    "box set-auto-hibernate") echo "vms -" ;;
-    "box destroy") echo "vms..." ;;
-    "box proxy list") echo "vms" ;;
-    "box proxy set-port") echo "vms -" ;;
-    "box proxy delete") echo "vms -" ;;
-    "box proxy expose") echo "vms -" ;;
-    "box proxy bot-protection") echo "vms -" ;;
-    "box exec") echo "vms -..." ;;
-    "box shell") echo "vms" ;;
-    "box cp") echo "vms -" ;;
-    "box logs") echo "vms" ;;
-    "template delete") echo "templates..." ;;
-    "snapshot list") echo "vms" ;;
-    "domain bind") echo "- vms" ;;
-    "disk attach") echo "disks vms" ;;
-    "disk detach") echo "disks vms" ;;
-    "disk destroy") echo "disks..." ;;
+    "box get") echo vms ;;
+    "box fork") echo vms ;;
+    "box start") echo vms ;;
+    "box stop") echo vms ;;
+    "box reboot") echo vms ;;
+    "box suspend") echo vms ;;
+    "box resume") echo vms ;;
+    "box wake") echo vms ;;
+    "box resize") echo vms ;;
+    "box set-auto-suspend") echo vms ;;
+    "box set-auto-hibernate") echo vms ;;
+    "box destroy") echo vms ;;
+    "box proxy list") echo vms ;;
+    "box proxy set-port") echo vms ;;
+    "box proxy delete") echo vms ;;
+    "box proxy expose") echo vms ;;
+    "box proxy bot-protection") echo vms ;;
+    "box exec") echo vms ;;
+    "box shell") echo vms ;;
+    "box cp") echo vms ;;
+    "box forward") echo vms ;;
+    "box ssh") echo vms ;;
+    "box logs") echo vms ;;
+    "template delete") echo templates ;;
+    "snapshot list") echo vms ;;
+    "disk attach") echo disks ;;
+    "disk detach") echo disks ;;
+    "disk destroy") echo disks ;;
   esac
 }
 
 _boxd() {
-  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i npos=0
+  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i
   local -a globals=()
   COMPREPLY=()
   if (( COMP_CWORD > 0 )); then prev="${COMP_WORDS[COMP_CWORD-1]}"; fi
@@ -243,11 +255,7 @@ _boxd() {
       -*) if _boxd_takes_value "$path" "$w"; then (( i++ )); fi; continue ;;
     esac
     local subs=" $(_boxd_subcommands "$path") "
-    if (( npos == 0 )) && [[ "$subs" == *" $w "* ]]; then
-      path="${path:+$path }$w"
-    else
-      (( npos++ ))
-    fi
+    if [[ "$subs" == *" $w "* ]]; then path="${path:+$path }$w"; fi
   done
   if [[ "$prev" == -* ]] && _boxd_takes_value "$path" "$prev"; then
     local values; values="$(_boxd_option_values "$prev")"
@@ -263,18 +271,8 @@ _boxd() {
     COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
     return 0
   fi
-  # The positional being typed: its kind in the command's spec, or the
-  # last one's when that takes every remaining word ("vms..."); "-" or none
-  # completes nothing (box exec VM <TAB> is the remote command).
-  local -a spec=( $(_boxd_positionals "$path") )
-  local kind="" n=${#spec[@]}
-  if (( npos < n )); then
-    kind="${spec[npos]}"
-  elif (( n > 0 )) && [[ "${spec[n-1]}" == *... ]]; then
-    kind="${spec[n-1]}"
-  fi
-  kind="${kind%...}"
-  if [[ -n "$kind" && "$kind" != "-" ]]; then
+  local kind; kind="$(_boxd_positional_kind "$path")"
+  if [[ -n "$kind" ]]; then
     local names; names="$(timeout 2 "${COMP_WORDS[0]}" "${globals[@]}" __complete "$kind" 2>/dev/null)"
     COMPREPLY=( $(compgen -W "$names" -- "$cur") )
   fi

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "boxd/box/forward_relay.hpp"
 #include "boxd/context.hpp"
 #include "boxd/dispatch.hpp"
 #include "local/box_file.hpp"
@@ -16,6 +17,10 @@ int main(int argc, char** argv) {
   // The file helper the server starts inside a box (box_file.hpp).
   if (argc >= 3 && std::strcmp(argv[1], "local") == 0 && std::strcmp(argv[2], "__box-file") == 0) {
     return boxd::local::box_file_main(argc, argv);
+  }
+  // The relay `box forward` runs inside a box (forward_relay.hpp).
+  if (argc >= 2 && std::strcmp(argv[1], "__relay") == 0) {
+    return boxd::cli::forward_relay_main(argc, argv);
   }
   // A closed stdout (`boxd box list | head -1`) is not an error: writes fail
   // with EPIPE instead of killing us, and each command ends quietly.

@@ -14,6 +14,7 @@
 #include "boxd/template/template.hpp"
 #include "boxd/token/token.hpp"
 #include "boxd/version.hpp"
+#include "boxd/ssh/ssh_config.hpp"
 #include "boxd/whoami.hpp"
 #include "common/version.hpp"
 
@@ -74,6 +75,7 @@ void build_root(CLI::App& root, Context& ctx) {
   add_disk(root, ctx);
   add_auth(root, ctx);
   add_whoami(root, ctx);
+  add_ssh_config(root, ctx);
   add_config(root, ctx);
   add_doctor(root, ctx);
   add_version(root, ctx);

@@ -5,6 +5,7 @@
 #include "boxd/box/destroy.hpp"
 #include "boxd/box/exec.hpp"
 #include "boxd/box/fork.hpp"
+#include "boxd/box/forward.hpp"
 #include "boxd/box/get.hpp"
 #include "boxd/box/list.hpp"
 #include "boxd/box/logs.hpp"
@@ -13,6 +14,7 @@
 #include "boxd/box/resume.hpp"
 #include "boxd/box/set_timeout.hpp"
 #include "boxd/box/shell.hpp"
+#include "boxd/box/ssh.hpp"
 #include "boxd/box/start.hpp"
 #include "boxd/box/stop.hpp"
 #include "boxd/box/suspend.hpp"
@@ -41,6 +43,8 @@ void add_box(CLI::App& root, Context& ctx) {
   add_box_exec(*box, ctx);
   add_box_shell(*box, ctx);
   add_box_cp(*box, ctx);
+  add_box_forward(*box, ctx);
+  add_box_ssh(*box, ctx);
   add_box_logs(*box, ctx);
   box->footer(
       "Examples:\n"
