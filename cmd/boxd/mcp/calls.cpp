@@ -10,8 +10,9 @@
 namespace boxd::cli::mcp {
 
 json success_result(const json& structured) {
-  return {{"content", {{{"type", "text"},
-                        {"text", structured.dump(2, ' ', false, json::error_handler_t::replace)}}}},
+  return {{"content",
+           {{{"type", "text"},
+             {"text", structured.dump(2, ' ', false, json::error_handler_t::replace)}}}},
           {"structuredContent", structured},
           {"isError", false}};
 }
@@ -23,8 +24,7 @@ json error_result(const std::string& message) {
 namespace {
 
 std::string error_text(const Error& e) {
-  std::string text =
-      fmt::format("error: {} ({})", e.what(), error_class_name(e.error_class()));
+  std::string text = fmt::format("error: {} ({})", e.what(), error_class_name(e.error_class()));
   if (!e.hint().empty()) {
     text += "\nhint: " + e.hint();
   }
@@ -39,9 +39,8 @@ void Calls::start(const Tool& tool, const json& id, json arguments, json progres
   running.key = id.dump();
   running.state = std::make_shared<CallState>();
   running.thread = std::thread([this, &tool, id, arguments = std::move(arguments),
-                                progress_token = std::move(progress_token), &running] {
-    run(tool, id, arguments, progress_token, running);
-  });
+                                progress_token = std::move(progress_token),
+                                &running] { run(tool, id, arguments, progress_token, running); });
 }
 
 json Calls::execute(const Tool& tool, const json& arguments, const json& progress_token,
@@ -53,7 +52,8 @@ json Calls::execute(const Tool& tool, const json& arguments, const json& progres
   }
   ToolContext context{arguments, *client, m_env.policy, m_env.limits, state, {}};
   if (!progress_token.is_null()) {
-    context.progress = [this, &progress_token, &state](double progress, const std::string& message) {
+    context.progress = [this, &progress_token, &state](double progress,
+                                                       const std::string& message) {
       if (!state.cancelled()) {
         m_env.writer.send(rpc_notification(
             "notifications/progress",
@@ -64,8 +64,8 @@ json Calls::execute(const Tool& tool, const json& arguments, const json& progres
   return tool.run(context);
 }
 
-void Calls::run(const Tool& tool, const json& id, const json& arguments,
-                const json& progress_token, Running& running) {
+void Calls::run(const Tool& tool, const json& id, const json& arguments, const json& progress_token,
+                Running& running) {
   const auto started = std::chrono::steady_clock::now();
   json result;
   std::string outcome = "ok";

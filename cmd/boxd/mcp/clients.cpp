@@ -75,8 +75,8 @@ std::string toml_string(const std::string& text) {
 
 std::string toml_table(const std::string& name, const std::string& command,
                        const std::vector<std::string>& args) {
-  std::string text = "[mcp_servers." + toml_string(name) + "]\ncommand = " + toml_string(command) +
-                     "\nargs = [";
+  std::string text =
+      "[mcp_servers." + toml_string(name) + "]\ncommand = " + toml_string(command) + "\nargs = [";
   for (std::size_t i = 0; i < args.size(); ++i) {
     text += (i == 0 ? "" : ", ") + toml_string(args[i]);
   }
@@ -155,7 +155,8 @@ std::string merge_config(const McpClient& client, const std::optional<std::strin
   }
   if (!servers.is_object()) {
     throw Error(ErrorClass::InvalidArgument,
-                std::string("'") + servers_key(client) + "' in the file is not an object; it was left alone");
+                std::string("'") + servers_key(client) +
+                    "' in the file is not an object; it was left alone");
   }
   servers[name] = server_entry(client, command, args);
   return doc.dump(2) + "\n";

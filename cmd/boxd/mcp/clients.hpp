@@ -16,12 +16,12 @@ enum class ConfigFormat {
 };
 
 struct McpClient {
-  std::string id;           // what `boxd mcp config` takes
-  std::string name;         // the product
+  std::string id;    // what `boxd mcp config` takes
+  std::string name;  // the product
   ConfigFormat format;
-  std::string location;     // where the file is, as documented to users
-  bool project = false;     // the file is in the current directory (a project's)
-  bool typed_stdio = false; // mcpServers entries carry "type": "stdio"
+  std::string location;      // where the file is, as documented to users
+  bool project = false;      // the file is in the current directory (a project's)
+  bool typed_stdio = false;  // mcpServers entries carry "type": "stdio"
 };
 
 const std::vector<McpClient>& mcp_clients();

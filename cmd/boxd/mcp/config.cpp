@@ -112,16 +112,16 @@ int run_mcp_config(const McpConfigOptions& options, Context& ctx) {
   const std::optional<std::string> existing = read_file(path);
   const std::string merged = mcp::merge_config(*client, existing, options.name, command, args);
   if (existing && *existing == merged) {
-    ctx.err << "boxd is already registered as '" << options.name << "' in " << path.string() << "\n";
+    ctx.err << "boxd is already registered as '" << options.name << "' in " << path.string()
+            << "\n";
     return 0;
   }
   if (!std::filesystem::exists(path.parent_path())) {
     ensure_dir(path.parent_path(), 0755);  // never chmod a directory that was there
   }
   write_file_atomic(path, merged, existing ? file_mode(path) : 0644);
-  ctx.err << (existing ? "Updated " : "Wrote ") << path.string() << ": MCP server '"
-          << options.name << "' runs " << command << " " << fmt::format("{}", fmt::join(args, " "))
-          << "\n";
+  ctx.err << (existing ? "Updated " : "Wrote ") << path.string() << ": MCP server '" << options.name
+          << "' runs " << command << " " << fmt::format("{}", fmt::join(args, " ")) << "\n";
   return 0;
 }
 

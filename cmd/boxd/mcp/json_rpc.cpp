@@ -74,13 +74,14 @@ LineReader::Status LineReader::next(std::string& line) {
   for (;;) {
     const auto newline = m_buffer.find('\n');
     if (newline != std::string::npos) {
-      const bool skipped = m_skipping;
+      const bool skipped = m_skipping || newline > m_max_line;
       m_skipping = false;
-      line.assign(m_buffer, 0, newline);
-      m_buffer.erase(0, newline + 1);
       if (skipped) {
+        m_buffer.erase(0, newline + 1);
         return Status::TooLong;
       }
+      line.assign(m_buffer, 0, newline);
+      m_buffer.erase(0, newline + 1);
       if (!line.empty() && line.back() == '\r') {
         line.pop_back();
       }

@@ -28,8 +28,9 @@ void define_mcp_server_flags(CLI::App* cmd, McpOptions& options) {
       ->type_name("SIZE")
       ->check([](const std::string& text) -> std::string {
         const auto bytes = parse_size(text);
-        return bytes && *bytes >= 1024 && *bytes <= (64ULL << 20) ? ""
-                                                                  : "a size from 1K to 64M, e.g. 256K";
+        return bytes && *bytes >= 1024 && *bytes <= (64ULL << 20)
+                   ? ""
+                   : "a size from 1K to 64M, e.g. 256K";
       });
   cmd->add_option("--exec-timeout", options.exec_timeout_secs,
                   "Default timeout of box_exec in seconds when the call gives none (0 = none; "
@@ -63,9 +64,8 @@ void add_mcp(CLI::App& root, Context& ctx) {
   CLI::App* cmd = define_mcp(root, *options);
   auto config = std::make_shared<McpConfigOptions>();
   CLI::App* config_cmd = define_mcp_config(*cmd, *config);
-  config_cmd->callback([config, &ctx] {
-    ctx.action = [config, &ctx] { return run_mcp_config(*config, ctx); };
-  });
+  config_cmd->callback(
+      [config, &ctx] { ctx.action = [config, &ctx] { return run_mcp_config(*config, ctx); }; });
   // The parent's callback runs after the subcommand's: it must not replace it.
   cmd->callback([options, cmd, &ctx] {
     if (cmd->got_subcommand("config")) {
@@ -107,7 +107,8 @@ int run_mcp(const McpOptions& options, Context& ctx) {
   serve.limits.max_output = options.max_output;
   serve.limits.exec_timeout_secs = options.exec_timeout_secs;
   serve.verbose = ctx.global.verbose;
-  return mcp::serve(serve, [&ctx]() -> client::Client& { return ctx.client(); }, ctx.err);
+  return mcp::serve(
+      serve, [&ctx]() -> client::Client& { return ctx.client(); }, ctx.err);
 }
 
 }  // namespace boxd::cli

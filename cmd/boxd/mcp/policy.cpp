@@ -46,8 +46,8 @@ void Policy::check_new_name(const std::string& name) const {
     return;
   }
   if (name.empty()) {
-    throw Error(ErrorClass::Usage, "'name' is required: this server only touches boxes matching " +
-                                       describe());
+    throw Error(ErrorClass::Usage,
+                "'name' is required: this server only touches boxes matching " + describe());
   }
   if (!visible(name)) {
     throw Error(ErrorClass::Usage,
@@ -62,10 +62,11 @@ void Policy::reserve() {
   }
   std::lock_guard lock(m_mutex);
   if (m_created.size() + m_pending >= *m_options.max_boxes) {
-    throw Error(ErrorClass::QuotaExceeded,
-                fmt::format("this server may create at most {} box(es) (--max-boxes); it created: {}",
-                            *m_options.max_boxes, fmt::join(m_created, ", ")),
-                "destroy one of them first");
+    throw Error(
+        ErrorClass::QuotaExceeded,
+        fmt::format("this server may create at most {} box(es) (--max-boxes); it created: {}",
+                    *m_options.max_boxes, fmt::join(m_created, ", ")),
+        "destroy one of them first");
   }
   ++m_pending;
 }

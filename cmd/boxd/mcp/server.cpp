@@ -38,7 +38,10 @@ class Server {
  public:
   Server(const ServeOptions& options, const std::function<client::Client&()>& client,
          std::ostream& log)
-      : m_options(options), m_log(log), m_writer(options.out_fd), m_policy(options.policy),
+      : m_options(options),
+        m_log(log),
+        m_writer(options.out_fd),
+        m_policy(options.policy),
         m_tools(all_tools()),
         m_calls({m_writer, m_policy, m_options.limits, client, log, options.verbose}) {}
 
@@ -83,8 +86,8 @@ int Server::run() {
     try {
       handle(message);
     } catch (const json::exception&) {  // a field of the wrong type
-      m_writer.send(rpc_error(message.value("id", json(nullptr)), k_invalid_request,
-                              "malformed request"));
+      m_writer.send(
+          rpc_error(message.value("id", json(nullptr)), k_invalid_request, "malformed request"));
     }
   }
   m_calls.cancel_all();

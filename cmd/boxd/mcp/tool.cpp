@@ -154,8 +154,8 @@ Capped cap_tail(std::string data, std::size_t max) {
   }
   std::size_t start = data.size() - max;
   // Skip continuation bytes so the text starts on a character.
-  for (int i = 0; i < 3 && start < data.size() &&
-                  (static_cast<unsigned char>(data[start]) & 0xC0) == 0x80;
+  for (int i = 0;
+       i < 3 && start < data.size() && (static_cast<unsigned char>(data[start]) & 0xC0) == 0x80;
        ++i) {
     ++start;
   }

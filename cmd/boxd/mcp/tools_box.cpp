@@ -82,7 +82,9 @@ json run_forward(ToolContext& t) {
   return forward_document(box, t.client.create_proxy(box, name, static_cast<std::uint32_t>(*port)));
 }
 
-json box_arg() { return schema_string("Box name or id"); }
+json box_arg() {
+  return schema_string("Box name or id");
+}
 
 }  // namespace
 
@@ -90,33 +92,34 @@ void add_box_tools(std::vector<Tool>& tools) {
   json list_output = schema_object(
       {{"boxes", {{"type", "array"}, {"items", box_schema()}}}, {"count", schema_integer("")}},
       {"boxes", "count"});
-  tools.push_back({"box_list", "List boxes",
-                   "List the boxes you can use, with their status (running, stopped, suspended...), "
-                   "size and URL.",
-                   schema_object(json::object()), list_output, true, false, true, run_list});
+  tools.push_back(
+      {"box_list", "List boxes",
+       "List the boxes you can use, with their status (running, stopped, suspended...), "
+       "size and URL.",
+       schema_object(json::object()), list_output, true, false, true, run_list});
   tools.push_back({"box_get", "Show a box", "One box's details: status, size, image, URL, limits.",
                    schema_object({{"box", box_arg()}}, {"box"}), box_schema(), true, false, true,
                    run_get});
-  tools.push_back(
-      {"box_logs", "Read a box's console log",
-       "The box's console log (what its init printed). Long logs are cut to their end; "
-       "`truncated` says so and `output_limit_bytes` is the cap.",
-       schema_object({{"box", box_arg()}}, {"box"}),
-       schema_object({{"box", schema_string("")},
-                      {"log", schema_string("The log text (its end when truncated)")},
-                      {"bytes", schema_integer("Size of the whole log")},
-                      {"truncated", schema_boolean("")},
-                      {"output_limit_bytes", schema_integer("")}},
-                     {"box", "log", "truncated"}),
-       true, false, true, run_logs});
+  tools.push_back({"box_logs", "Read a box's console log",
+                   "The box's console log (what its init printed). Long logs are cut to their end; "
+                   "`truncated` says so and `output_limit_bytes` is the cap.",
+                   schema_object({{"box", box_arg()}}, {"box"}),
+                   schema_object({{"box", schema_string("")},
+                                  {"log", schema_string("The log text (its end when truncated)")},
+                                  {"bytes", schema_integer("Size of the whole log")},
+                                  {"truncated", schema_boolean("")},
+                                  {"output_limit_bytes", schema_integer("")}},
+                                 {"box", "log", "truncated"}),
+                   true, false, true, run_logs});
   tools.push_back(
       {"box_forward", "Get the URL of a port",
        "The HTTP(S) URL through which a port of the box is reached from outside (its proxy). "
        "Reuses a proxy already on that port, else creates one.",
-       schema_object({{"box", box_arg()},
-                      {"port", schema_integer("Port a server in the box listens on", 1)},
-                      {"name", schema_string("Proxy name when one is created (default: port<PORT>)")}},
-                     {"box", "port"}),
+       schema_object(
+           {{"box", box_arg()},
+            {"port", schema_integer("Port a server in the box listens on", 1)},
+            {"name", schema_string("Proxy name when one is created (default: port<PORT>)")}},
+           {"box", "port"}),
        schema_object({{"box", schema_string("")},
                       {"port", schema_integer("")},
                       {"proxy", schema_string("Proxy name; empty for the default proxy")},

@@ -59,7 +59,8 @@ std::vector<std::pair<std::string, std::string>> env_arg(const json& args) {
   }
   for (const auto& [key, value] : it->items()) {
     if (!value.is_string() || !is_valid_env_name(key)) {
-      throw Error(ErrorClass::Usage, "'env' must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings");
+      throw Error(ErrorClass::Usage,
+                  "'env' must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings");
     }
     env.emplace_back(key, value.get<std::string>());
   }
@@ -174,14 +175,17 @@ json exec_input_schema() {
       {{"box", schema_string("Box name or id")},
        {"command", schema_string("Shell command, run by /bin/sh -c as the box's user in its home")},
        {"stdin", schema_string("Text fed to the command's standard input (then closed)")},
-       {"env", {{"type", "object"},
-                {"description", "Environment variables for the command"},
-                {"additionalProperties", {{"type", "string"}}}}},
+       {"env",
+        {{"type", "object"},
+         {"description", "Environment variables for the command"},
+         {"additionalProperties", {{"type", "string"}}}}},
        {"workdir", schema_string("Directory to run in (default: the home directory)")},
-       {"timeout", {{"type", "number"},
-                    {"minimum", 0},
-                    {"description", "Kill the command after this many seconds (exit_code 124, "
-                                    "timed_out true); 0 = no limit; default: the server's"}}}},
+       {"timeout",
+        {{"type", "number"},
+         {"minimum", 0},
+         {"description",
+          "Kill the command after this many seconds (exit_code 124, "
+          "timed_out true); 0 = no limit; default: the server's"}}}},
       {"box", "command"});
 }
 
@@ -190,7 +194,8 @@ json exec_output_schema() {
       {{"box", schema_string("")},
        {"exit_code", schema_integer("The command's exit status; 128+N when killed by signal N; "
                                     "124 on timeout")},
-       {"signal", {{"type", {"string", "null"}}, {"description", "SIGKILL, ... when killed by one"}}},
+       {"signal",
+        {{"type", {"string", "null"}}, {"description", "SIGKILL, ... when killed by one"}}},
        {"timed_out", schema_boolean("")},
        {"stdout", schema_string("Standard output (its end when truncated)")},
        {"stderr", schema_string("Standard error (its end when truncated)")},

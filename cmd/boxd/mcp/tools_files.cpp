@@ -16,11 +16,16 @@ namespace {
 struct Enough {};
 
 int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
   return -1;
 }
 
@@ -87,7 +92,8 @@ json run_read(ToolContext& t) {
     t.client.download_file(
         box, path,
         [&](std::string_view chunk) {
-          const std::uint64_t skip = offset > seen ? std::min<std::uint64_t>(offset - seen, chunk.size()) : 0;
+          const std::uint64_t skip =
+              offset > seen ? std::min<std::uint64_t>(offset - seen, chunk.size()) : 0;
           seen += chunk.size();
           data.append(chunk.substr(skip));
           if (data.size() > max) {
@@ -148,7 +154,9 @@ json run_list_dir(ToolContext& t) {
                        {"permissions", entry.permissions()},
                        {"modified_at", entry.modified_at()}});
   }
-  return {{"box", box}, {"path", path.empty() ? "~" : path}, {"entries", entries},
+  return {{"box", box},
+          {"path", path.empty() ? "~" : path},
+          {"entries", entries},
           {"truncated", listing.truncated()}};
 }
 
@@ -165,10 +173,12 @@ void add_file_tools(std::vector<Tool>& tools) {
        schema_object({{"box", box},
                       {"path", path},
                       {"offset", schema_integer("Start at this byte", 0)},
-                      {"encoding", {{"type", "string"},
-                                    {"enum", {"auto", "utf-8", "base64"}},
-                                    {"description", "auto (default): utf-8 when the bytes are "
-                                                    "UTF-8 text, else base64"}}}},
+                      {"encoding",
+                       {{"type", "string"},
+                        {"enum", {"auto", "utf-8", "base64"}},
+                        {"description",
+                         "auto (default): utf-8 when the bytes are "
+                         "UTF-8 text, else base64"}}}},
                      {"box", "path"}),
        schema_object({{"box", schema_string("")},
                       {"path", schema_string("")},
@@ -200,18 +210,19 @@ void add_file_tools(std::vector<Tool>& tools) {
       {"box_list_dir", "List a directory in a box",
        "The entries of a directory in a box: name, whether it is a directory, size, "
        "permissions, modification time (unix seconds).",
-       schema_object({{"box", box},
-                      {"path", schema_string("Directory (default: the home directory)")}},
-                     {"box"}),
+       schema_object(
+           {{"box", box}, {"path", schema_string("Directory (default: the home directory)")}},
+           {"box"}),
        schema_object({{"box", schema_string("")},
                       {"path", schema_string("")},
-                      {"entries", {{"type", "array"},
-                                   {"items", schema_object({{"name", schema_string("")},
-                                                            {"is_dir", schema_boolean("")},
-                                                            {"size_bytes", schema_integer("")},
-                                                            {"permissions", schema_string("")},
-                                                            {"modified_at", schema_integer("")}},
-                                                           {"name", "is_dir"})}}},
+                      {"entries",
+                       {{"type", "array"},
+                        {"items", schema_object({{"name", schema_string("")},
+                                                 {"is_dir", schema_boolean("")},
+                                                 {"size_bytes", schema_integer("")},
+                                                 {"permissions", schema_string("")},
+                                                 {"modified_at", schema_integer("")}},
+                                                {"name", "is_dir"})}}},
                       {"truncated", schema_boolean("")}},
                      {"box", "path", "entries", "truncated"}),
        true, false, true, run_list_dir});

@@ -117,10 +117,13 @@ json run_destroy(ToolContext& t) {
   return {{"box", box}, {"destroyed", true}};
 }
 
-json box_arg() { return schema_string("Box name or id"); }
+json box_arg() {
+  return schema_string("Box name or id");
+}
 json name_arg(const std::string& what) {
-  return schema_string(what + " (a DNS label: lower-case letters, digits, '-'); default: picked by "
-                              "the server");
+  return schema_string(what +
+                       " (a DNS label: lower-case letters, digits, '-'); default: picked by "
+                       "the server");
 }
 
 }  // namespace
@@ -130,26 +133,28 @@ void add_lifecycle_tools(std::vector<Tool>& tools) {
       {"box_create", "Create a box",
        "Create a new box (a Linux machine you can run commands in) and start it. Give a "
        "template or a snapshot to start from one; vcpu and memory size it.",
-       schema_object({{"name", name_arg("Box name")},
-                      {"template", schema_string("Create from this template (name or id)")},
-                      {"snapshot", schema_string("Create from this snapshot (name or id): its disk")},
-                      {"vcpu", schema_integer("Number of vCPUs", 1)},
-                      {"memory", schema_string("Memory size: 512M, 4G, ... (at least 64M)")},
-                      {"env", {{"type", "object"},
-                               {"description", "Environment variables of the box"},
-                               {"additionalProperties", {{"type", "string"}}}}}}),
+       schema_object(
+           {{"name", name_arg("Box name")},
+            {"template", schema_string("Create from this template (name or id)")},
+            {"snapshot", schema_string("Create from this snapshot (name or id): its disk")},
+            {"vcpu", schema_integer("Number of vCPUs", 1)},
+            {"memory", schema_string("Memory size: 512M, 4G, ... (at least 64M)")},
+            {"env",
+             {{"type", "object"},
+              {"description", "Environment variables of the box"},
+              {"additionalProperties", {{"type", "string"}}}}}}),
        box_schema(), false, false, false, run_create});
-  tools.push_back({"box_fork", "Fork a box",
-                   "Copy a box (its disk and size) into a new running box.",
-                   schema_object({{"box", box_arg()}, {"name", name_arg("Name of the copy")}}, {"box"}),
-                   box_schema(), false, false, false, run_fork});
+  tools.push_back(
+      {"box_fork", "Fork a box", "Copy a box (its disk and size) into a new running box.",
+       schema_object({{"box", box_arg()}, {"name", name_arg("Name of the copy")}}, {"box"}),
+       box_schema(), false, false, false, run_fork});
   tools.push_back(
       {"box_snapshot", "Snapshot a box",
        "Save a running box's disk as a snapshot; box_create with `snapshot` starts new boxes from "
        "it. The same name again makes a new version.",
-       schema_object({{"box", box_arg()},
-                      {"name", schema_string("Snapshot name (default: the box's name)")}},
-                     {"box"}),
+       schema_object(
+           {{"box", box_arg()}, {"name", schema_string("Snapshot name (default: the box's name)")}},
+           {"box"}),
        schema_object({{"snapshot_id", schema_string("")},
                       {"name", schema_string("")},
                       {"version", schema_integer("")},
