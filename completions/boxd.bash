@@ -4,7 +4,7 @@
 
 _boxd_subcommands() {
   case "$1" in
-    "") echo "box template snapshot domain network token disk auth whoami config doctor version local help completion" ;;
+    "") echo "box template snapshot domain network token disk auth whoami config doctor version local mcp help completion" ;;
     "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs" ;;
     "box proxy") echo "list create set-port delete expose bot-protection" ;;
     "template") echo "create list delete" ;;
@@ -16,6 +16,7 @@ _boxd_subcommands() {
     "auth") echo "login logout status" ;;
     "config") echo "profiles" ;;
     "local") echo "serve start stop status" ;;
+    "mcp") echo "config" ;;
   esac
 }
 
@@ -88,6 +89,8 @@ _boxd_options() {
     "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "mcp") echo "--read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "mcp config") echo "--write --name --read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "completion") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
   esac
@@ -164,6 +167,15 @@ _boxd_takes_value() {
     "local status|--state-dir") return 0 ;;
     "local stop|--state-dir") return 0 ;;
     "local stop|--timeout") return 0 ;;
+    "mcp config|--allow-boxes") return 0 ;;
+    "mcp config|--exec-timeout") return 0 ;;
+    "mcp config|--max-boxes") return 0 ;;
+    "mcp config|--max-output") return 0 ;;
+    "mcp config|--name") return 0 ;;
+    "mcp|--allow-boxes") return 0 ;;
+    "mcp|--exec-timeout") return 0 ;;
+    "mcp|--max-boxes") return 0 ;;
+    "mcp|--max-output") return 0 ;;
     "template create|--auto-destroy-timeout") return 0 ;;
     "template create|--auto-suspend-timeout") return 0 ;;
     "template create|--disk") return 0 ;;
