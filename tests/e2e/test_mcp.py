@@ -406,11 +406,19 @@ def destroy_and_close(t):
 
 @suite.test
 def config_prints_snippets_and_writes_only_with_write(t):
-    cli = t.alice
+    cli = t.cli("alice")
     out = cli.run("mcp", "config", "cursor").expect_ok()
     doc = json.loads(out.stdout)
-    expect_equal(doc["mcpServers"]["boxd"], {"command": t.bin, "args": ["mcp"]}, "cursor snippet")
+    where = ["--api-url", cli.server.api_url, "--exchange-url", cli.server.exchange_url]
+    expect_equal(doc["mcpServers"]["boxd"], {"command": t.bin, "args": [*where, "mcp"]},
+                 "cursor snippet: where boxd connects (BOXD_API_URL...), never the key")
     expect(".cursor/mcp.json" in out.stderr, f"says where: {out.stderr!r}")
+    cli.unset.update({"BOXD_API_URL", "BOXD_EXCHANGE_URL"})
+    out = cli.run("--profile", "work", "mcp", "config", "claude-code").expect_ok()
+    expect_equal(json.loads(out.stdout)["mcpServers"]["boxd"],
+                 {"type": "stdio", "command": t.bin, "args": ["--profile", "work", "mcp"]},
+                 "claude-code snippet")
+    expect(not (cli.home / ".mcp.json").exists(), "nothing written without --write")
     cursor_file = cli.home / ".cursor" / "mcp.json"
     expect(not cursor_file.exists(), "nothing written without --write")
     out = cli.run("mcp", "config", "vscode", "--read-only").expect_ok()

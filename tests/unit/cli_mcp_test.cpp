@@ -55,8 +55,8 @@ TEST_CASE("mcp: the line reader splits, skips blank and too long lines") {
 TEST_CASE("mcp: caps keep the head or the tail, text cut on a character") {
   CHECK(cap_head("abc", 5, true).truncated == false);
   CHECK(cap_head("abcdef", 4, false).data == "abcd");
-  CHECK(cap_head("ab\xC3\xA9z", 3, true).data == "ab");         // é not cut in half
-  CHECK(cap_head("ab\xC3\xA9z", 3, false).data == "ab\xC3");    // bytes exactly
+  CHECK(cap_head("ab\xC3\xA9z", 3, true).data == "ab");       // é not cut in half
+  CHECK(cap_head("ab\xC3\xA9z", 3, false).data == "ab\xC3");  // bytes exactly
   CHECK(cap_tail("xx\xC3\xA9yz", 4).data == "\xC3\xA9yz");
   const Capped tail = cap_tail("xx\xC3\xA9yz", 3);
   CHECK(tail.truncated);
@@ -96,7 +96,8 @@ TEST_CASE("mcp config: snippets per client shape") {
   const auto* cursor = find_mcp_client("cursor");
   REQUIRE(cursor != nullptr);
   const auto doc = nlohmann::json::parse(config_snippet(*cursor, "boxd", "/bin/boxd", {"mcp"}));
-  CHECK(doc == nlohmann::json::parse(R"({"mcpServers":{"boxd":{"command":"/bin/boxd","args":["mcp"]}}})"));
+  CHECK(doc ==
+        nlohmann::json::parse(R"({"mcpServers":{"boxd":{"command":"/bin/boxd","args":["mcp"]}}})"));
   const auto* vscode = find_mcp_client("vscode");
   REQUIRE(vscode != nullptr);
   CHECK(nlohmann::json::parse(config_snippet(*vscode, "b", "/x", {}))["servers"]["b"]["type"] ==
@@ -110,9 +111,9 @@ TEST_CASE("mcp config: snippets per client shape") {
 
 TEST_CASE("mcp config: merges keep the file's other content and order") {
   const auto* cursor = find_mcp_client("cursor");
-  const std::string merged = merge_config(
-      *cursor, std::string(R"({"z":1,"mcpServers":{"other":{"command":"o"}},"a":2})"), "boxd",
-      "/bin/boxd", {"mcp"});
+  const std::string merged =
+      merge_config(*cursor, std::string(R"({"z":1,"mcpServers":{"other":{"command":"o"}},"a":2})"),
+                   "boxd", "/bin/boxd", {"mcp"});
   CHECK(merged.find("\"z\"") < merged.find("\"a\""));
   const auto doc = nlohmann::json::parse(merged);
   CHECK(doc["mcpServers"]["other"]["command"] == "o");
@@ -124,7 +125,8 @@ TEST_CASE("mcp config: merges keep the file's other content and order") {
                   boxd::Error);
 
   const auto* codex = find_mcp_client("codex");
-  const std::string toml = merge_config(*codex, std::string("model = \"x\""), "boxd", "/b", {"mcp"});
+  const std::string toml =
+      merge_config(*codex, std::string("model = \"x\""), "boxd", "/b", {"mcp"});
   CHECK(toml.rfind("model = \"x\"\n\n[mcp_servers.\"boxd\"]", 0) == 0);
   CHECK(merge_config(*codex, toml, "boxd", "/b", {"mcp"}) == toml);  // already there
   CHECK_THROWS_AS(merge_config(*codex, toml, "boxd", "/other", {"mcp"}), boxd::Error);

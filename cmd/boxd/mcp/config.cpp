@@ -1,7 +1,10 @@
 // `boxd mcp config CLIENT [--write]`: the snippet that registers this boxd
 // binary as an MCP server in a client's config file; with --write, merged
 // into that file (atomically; the file's other entries kept).
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -29,21 +32,30 @@ std::string this_binary() {
   return ec ? std::string("boxd") : path.string();
 }
 
-// Global flags that choose where boxd connects (never a credential).
+// A global flag, else its environment variable: a client starts the server
+// with its own environment, so where boxd connects is written down as flags
+// (never a credential: --api-key and --token are left out).
+std::optional<std::string> flag_or_env(const std::optional<std::string>& flag, const char* env) {
+  if (flag) {
+    return flag;
+  }
+  const char* value = std::getenv(env);
+  return (value != nullptr && *value != '\0') ? std::optional<std::string>(value) : std::nullopt;
+}
+
 std::vector<std::string> command_args(const McpConfigOptions& options, const Context& ctx) {
   std::vector<std::string> args;
   const auto& flags = ctx.global.flags;
-  if (flags.profile) {
-    args.insert(args.end(), {"--profile", *flags.profile});
-  }
-  if (flags.environment) {
-    args.insert(args.end(), {"--environment", *flags.environment});
-  }
-  if (flags.api_url) {
-    args.insert(args.end(), {"--api-url", *flags.api_url});
-  }
-  if (flags.exchange_url) {
-    args.insert(args.end(), {"--exchange-url", *flags.exchange_url});
+  const std::pair<const char*, std::optional<std::string>> settings[] = {
+      {"--profile", flag_or_env(flags.profile, "BOXD_PROFILE")},
+      {"--environment", flag_or_env(flags.environment, "BOXD_ENVIRONMENT")},
+      {"--api-url", flag_or_env(flags.api_url, "BOXD_API_URL")},
+      {"--exchange-url", flag_or_env(flags.exchange_url, "BOXD_EXCHANGE_URL")},
+  };
+  for (const auto& [flag, value] : settings) {
+    if (value) {
+      args.insert(args.end(), {flag, *value});
+    }
   }
   const auto server = mcp_server_args(options.server);
   args.insert(args.end(), server.begin(), server.end());
@@ -78,9 +90,10 @@ CLI::App* define_mcp_config(CLI::App& parent, McpConfigOptions& options) {
   define_mcp_server_flags(cmd, options.server);
   cmd->footer("Clients and where they keep their MCP servers:\n" + client_list() +
               "\n"
-              "The snippet runs this binary as `boxd mcp` with the flags given here (and\n"
-              "--profile/--environment/--api-url when given); credentials stay in boxd's own\n"
-              "configuration, never in the client's file.\n"
+              "The snippet runs this binary as `boxd mcp` with the flags given here, and\n"
+              "--profile, --environment, --api-url, --exchange-url when given as flags or set\n"
+              "as BOXD_* variables; credentials stay in boxd's own configuration, never in the\n"
+              "client's file.\n"
               "\n"
               "Examples:\n"
               "  boxd mcp config claude-code\n"
