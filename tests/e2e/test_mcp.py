@@ -346,6 +346,9 @@ def allow_boxes_hides_the_others(t):
         vm_id = t.alice.get(other)["vm_id"]
         text = mcp.refused("box_get", box=vm_id)
         expect("not found" in text, f"a hidden box by id: {text}")
+        t.alice.run("snapshot", "create", other, "other-snap").expect_ok()
+        text = mcp.refused("box_create", name="agent-from-other", snapshot="other-snap")
+        expect("snapshot 'other-snap' not found" in text, f"a hidden box's snapshot: {text}")
         text = mcp.refused("box_create", name="other-new")
         expect("agent-*" in text, f"a new box must match: {text}")
         text = mcp.refused("box_create")

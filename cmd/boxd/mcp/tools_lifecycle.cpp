@@ -69,9 +69,22 @@ json with_slot(Policy& policy, F create) {
   }
 }
 
+// With --allow-boxes, a snapshot of a hidden box is hidden too (its disk is
+// that box's data).
+void check_snapshot(ToolContext& t, const std::string& snapshot) {
+  if (snapshot.empty() || !t.policy.restricts_names()) {
+    return;
+  }
+  const auto info = t.client.get_snapshot(snapshot);
+  if (!t.policy.visible(info.source_vm())) {
+    throw Error(ErrorClass::NotFound, "snapshot '" + snapshot + "' not found");
+  }
+}
+
 json run_create(ToolContext& t) {
   const CreateOptions options = create_options(t.args);
   t.policy.check_new_name(options.name);
+  check_snapshot(t, options.snapshot);
   return with_slot(t.policy, [&] { return proto_to_json(create_box(t.client, options)); });
 }
 
