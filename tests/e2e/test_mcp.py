@@ -162,6 +162,8 @@ def older_and_unknown_revisions_and_junk_lines(t):
         {"jsonrpc": "2.0", "id": 3, "method": "no/such/method"},
         {"jsonrpc": "2.0", "id": 4, "method": "ping"},
         {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "nope"}},
+        {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+         "params": {"name": "box_list", "arguments": {}}},
     ]
     text = "".join((l if isinstance(l, str) else json.dumps(l)) + "\n" for l in lines)
     out = subprocess.run([t.bin, "mcp"], input=text.encode(), capture_output=True,
@@ -176,7 +178,8 @@ def older_and_unknown_revisions_and_junk_lines(t):
     expect_equal(by_id["3"]["error"]["code"], -32601, "unknown method")
     expect_equal(by_id["4"]["result"], {}, "ping")
     expect_equal(by_id["5"]["error"]["code"], -32602, "unknown tool")
-    expect_equal(len(replies), 6, "one reply per request")
+    expect_equal(by_id["6"]["result"]["isError"], False, "a call in flight at EOF still answers")
+    expect_equal(len(replies), 7, "one reply per request")
 
 
 @suite.test
@@ -292,6 +295,29 @@ def cancelling_an_exec_kills_the_remote_command(t):
                what="the remote command is gone after the cancellation")
     expect_equal(mcp.ok("box_exec", box=box, command="echo still-serving")["stdout"],
                  "still-serving\n", "the server goes on after a cancellation")
+
+
+@suite.test
+def a_client_that_goes_away_leaves_no_command_running(t):
+    _, box = session(t)
+    p = subprocess.Popen([t.bin, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=t.alice.env())
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "box_exec", "arguments": {"box": box, "command": "sleep 1006"}}}
+    p.stdin.write((json.dumps(call) + "\n").encode())
+    p.stdin.flush()
+    eventually(lambda: "sleep 1006" in remote_processes(t, box), timeout=10,
+               what="the command runs")
+    p.stdin.close()  # EOF: 5 s to finish, then cancelled
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Failure("boxd mcp did not exit after EOF on stdin")
+    expect_equal(p.returncode, 0, "exit status after EOF")
+    expect_equal(p.stdout.read(), b"", "no answer for the cancelled call")
+    eventually(lambda: "sleep 1006" not in remote_processes(t, box), timeout=10,
+               what="the command is gone once the client went away")
 
 
 @suite.test

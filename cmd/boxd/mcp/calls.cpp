@@ -126,6 +126,18 @@ void Calls::cancel_all() {
   m_running.clear();
 }
 
+void Calls::drain(std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    reap();
+    if (in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  cancel_all();
+}
+
 std::size_t Calls::in_flight() {
   std::lock_guard lock(m_mutex);
   return m_running.size();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <iosfwd>
 #include <list>
@@ -43,8 +44,11 @@ class Calls {
   void cancel(const json& id);
   // Joins the calls that are done.
   void reap();
-  // Cancels every call and joins them all (EOF on stdin).
+  // Cancels every call and joins them all.
   void cancel_all();
+  // EOF on stdin: lets the calls in flight finish (and answer) for up to
+  // `grace`, then cancels the rest.
+  void drain(std::chrono::milliseconds grace);
   std::size_t in_flight();
 
  private:

@@ -1,5 +1,6 @@
 #include "boxd/mcp/server.hpp"
 
+#include <chrono>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -12,6 +13,10 @@ namespace boxd::cli::mcp {
 
 namespace {
 
+// After EOF on stdin, how long calls in flight may still finish and answer
+// (a piped script gets its results) before they are cancelled (an agent
+// that went away leaves no command running).
+constexpr std::chrono::milliseconds k_eof_grace{5000};
 constexpr std::size_t k_max_line = 256u << 20;  // a message (a file to write, in base64)
 
 std::string instructions(const Policy& policy, const ServeOptions& options) {
@@ -90,7 +95,7 @@ int Server::run() {
           rpc_error(message.value("id", json(nullptr)), k_invalid_request, "malformed request"));
     }
   }
-  m_calls.cancel_all();
+  m_calls.drain(k_eof_grace);
   return 0;
 }
 

@@ -6,7 +6,8 @@
 // and every message out goes through one Writer (whole lines, one at a
 // time). notifications/cancelled cancels the call in flight (its exec
 // stream: the server kills the command) and no response is sent for it.
-// At EOF on stdin every call still running is cancelled and joined.
+// At EOF on stdin, calls still running get 5 s to finish and answer; then
+// they are cancelled and joined.
 // Nothing but protocol messages is written to stdout; with -v one line per
 // request (method, tool, outcome; never arguments or results) goes to stderr.
 #pragma once
