@@ -4,8 +4,8 @@
 
 _boxd_subcommands() {
   case "$1" in
-    "") echo "box template snapshot domain network token disk auth whoami ssh-config config doctor version local help completion" ;;
-    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp forward ssh logs" ;;
+    "") echo "box template snapshot domain network token disk auth whoami config doctor version local mcp help completion" ;;
+    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs" ;;
     "box proxy") echo "list create set-port delete expose bot-protection" ;;
     "template") echo "create list delete" ;;
     "snapshot") echo "create list get delete" ;;
@@ -16,6 +16,7 @@ _boxd_subcommands() {
     "auth") echo "login logout status" ;;
     "config") echo "profiles" ;;
     "local") echo "serve start stop status" ;;
+    "mcp") echo "config" ;;
   esac
 }
 
@@ -47,8 +48,6 @@ _boxd_options() {
     "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box forward") echo "--stdio --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box ssh") echo "--identity -i --ssh-option -o --no-setup --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --disk --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -81,7 +80,6 @@ _boxd_options() {
     "auth logout") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "auth status") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "whoami") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "ssh-config") echo "--write --remove --file --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config profiles") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -91,6 +89,8 @@ _boxd_options() {
     "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "mcp") echo "--read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "mcp config") echo "--write --name --read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "completion") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
   esac
@@ -115,7 +115,6 @@ _boxd_takes_value() {
     "box exec|--workdir") return 0 ;;
     "box exec|-e") return 0 ;;
     "box exec|-w") return 0 ;;
-    "box forward|--relay") return 0 ;;
     "box proxy create|--port") return 0 ;;
     "box proxy expose|--protocol") return 0 ;;
     "box proxy set-port|--port") return 0 ;;
@@ -125,11 +124,6 @@ _boxd_takes_value() {
     "box shell|--workdir") return 0 ;;
     "box shell|-e") return 0 ;;
     "box shell|-w") return 0 ;;
-    "box ssh|--identity") return 0 ;;
-    "box ssh|--relay") return 0 ;;
-    "box ssh|--ssh-option") return 0 ;;
-    "box ssh|-i") return 0 ;;
-    "box ssh|-o") return 0 ;;
     "disk attach|--mount") return 0 ;;
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
@@ -173,8 +167,15 @@ _boxd_takes_value() {
     "local status|--state-dir") return 0 ;;
     "local stop|--state-dir") return 0 ;;
     "local stop|--timeout") return 0 ;;
-    "ssh-config|--file") return 0 ;;
-    "ssh-config|--relay") return 0 ;;
+    "mcp config|--allow-boxes") return 0 ;;
+    "mcp config|--exec-timeout") return 0 ;;
+    "mcp config|--max-boxes") return 0 ;;
+    "mcp config|--max-output") return 0 ;;
+    "mcp config|--name") return 0 ;;
+    "mcp|--allow-boxes") return 0 ;;
+    "mcp|--exec-timeout") return 0 ;;
+    "mcp|--max-boxes") return 0 ;;
+    "mcp|--max-output") return 0 ;;
     "template create|--auto-destroy-timeout") return 0 ;;
     "template create|--auto-suspend-timeout") return 0 ;;
     "template create|--disk") return 0 ;;
@@ -230,8 +231,6 @@ _boxd_positional_kind() {
     "box exec") echo vms ;;
     "box shell") echo vms ;;
     "box cp") echo vms ;;
-    "box forward") echo vms ;;
-    "box ssh") echo vms ;;
     "box logs") echo vms ;;
     "template delete") echo templates ;;
     "snapshot list") echo vms ;;

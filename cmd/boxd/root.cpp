@@ -9,6 +9,7 @@
 #include "boxd/docs/docs.hpp"
 #include "boxd/help.hpp"
 #include "boxd/local/local.hpp"
+#include "boxd/mcp/mcp.hpp"
 #include "boxd/network/network.hpp"
 #include "boxd/snapshot/snapshot.hpp"
 #include "boxd/template/template.hpp"
@@ -80,6 +81,7 @@ void build_root(CLI::App& root, Context& ctx) {
   add_doctor(root, ctx);
   add_version(root, ctx);
   add_local(root, ctx);
+  add_mcp(root, ctx);
   add_help(root, ctx);
   add_docs(root, ctx);
 
