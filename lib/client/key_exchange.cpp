@@ -20,10 +20,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "client/client.hpp"
+#include "client/exchange_response.hpp"
 #include "common/error.hpp"
 #include "common/version.hpp"
 
@@ -74,28 +76,6 @@ std::string no_proxy_list() {
     }
   }
   return list;
-}
-
-ExchangeResult parse_success(const std::string& body, const std::string& url) {
-  const Error malformed(ErrorClass::Internal,
-                        "malformed response from the key exchange at " + url);
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    throw malformed;
-  }
-  auto token = doc.find("token");
-  auto expires_at = doc.find("expires_at");
-  auto user_id = doc.find("user_id");
-  if (token == doc.end() || !token->is_string() || token->get<std::string>().empty() ||
-      expires_at == doc.end() || !expires_at->is_number_integer() || user_id == doc.end() ||
-      !user_id->is_string()) {
-    throw malformed;
-  }
-  ExchangeResult result;
-  result.token = token->get<std::string>();
-  result.expires_at = expires_at->get<std::int64_t>();
-  result.user_id = user_id->get<std::string>();
-  return result;
 }
 
 }  // namespace
@@ -162,7 +142,8 @@ ExchangeResult exchange_api_key(const std::string& exchange_url, const std::stri
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   if (status == 200) {
-    return parse_success(body.data, exchange_url);
+    auto fields = parse_exchange_response(body.data, exchange_url);
+    return ExchangeResult{std::move(fields.token), fields.expires_at, std::move(fields.user_id)};
   }
   if (status == 401) {
     throw Error(ErrorClass::Authentication,

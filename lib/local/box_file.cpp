@@ -24,33 +24,6 @@
 
 namespace boxd::local {
 
-namespace box_file {
-
-void put_u32(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((value >> shift) & 0xFF));
-  }
-}
-
-void put_u64(std::string& out, std::uint64_t value) {
-  put_u32(out, static_cast<std::uint32_t>(value >> 32));
-  put_u32(out, static_cast<std::uint32_t>(value & 0xFFFFFFFFU));
-}
-
-std::uint32_t get_u32(std::string_view in, std::size_t offset) {
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < 4; ++i) {
-    value = (value << 8) | static_cast<unsigned char>(in[offset + i]);
-  }
-  return value;
-}
-
-std::uint64_t get_u64(std::string_view in, std::size_t offset) {
-  return (static_cast<std::uint64_t>(get_u32(in, offset)) << 32) | get_u32(in, offset + 4);
-}
-
-}  // namespace box_file
-
 namespace {
 
 using namespace box_file;
@@ -65,9 +38,7 @@ void send_frame(char type, std::string_view payload) {
 }
 
 [[noreturn]] void fail(Reason reason, int error) {
-  std::string payload(1, static_cast<char>(reason));
-  put_u32(payload, static_cast<std::uint32_t>(error));
-  send_frame('E', payload);
+  send_frame('E', encode_failure(reason, error));
   _exit(1);
 }
 
@@ -232,7 +203,7 @@ int upload(const char* root, const std::string& path) {
   char header[5];
   while (read_all(0, header, sizeof header)) {
     type = header[0];
-    const std::uint32_t size = get_u32(std::string_view(header, sizeof header), 1);
+    const std::uint32_t size = *get_u32(std::string_view(header, sizeof header), 1);
     if (size > k_max_frame_payload) {
       abort_upload(Reason::Protocol, EPROTO);
     }
@@ -250,7 +221,7 @@ int upload(const char* root, const std::string& path) {
     if (type != 'C' || payload.size() != 8) {
       abort_upload(Reason::Protocol, EPROTO);
     }
-    if (get_u64(payload, 0) != written) {
+    if (*get_u64(payload, 0) != written) {
       abort_upload(Reason::Count, EPROTO);
     }
     if (fchmod(g_temp.fd, mode) < 0 || close(g_temp.fd) < 0) {
@@ -333,12 +304,8 @@ int list(const char* root, const std::string& path) {
     if (fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
       continue;  // vanished meanwhile
     }
-    std::string payload;
-    put_u32(payload, st.st_mode);
-    put_u64(payload, static_cast<std::uint64_t>(st.st_size));
-    put_u64(payload, static_cast<std::uint64_t>(st.st_mtim.tv_sec));
-    payload += name;
-    send_frame('N', payload);
+    send_frame('N', encode_entry({st.st_mode, static_cast<std::uint64_t>(st.st_size),
+                                  st.st_mtim.tv_sec, std::string(name)}));
     ++count;
   }
   closedir(stream);

@@ -42,36 +42,13 @@
 #include <string>
 #include <string_view>
 
+#include "local/box_file_wire.hpp"
 #include "local/runtime.hpp"
 
 namespace boxd::local {
 
 namespace box_file {
-
-constexpr std::size_t k_chunk_bytes = 1024 * 1024;
-constexpr std::size_t k_max_frame_payload = k_chunk_bytes;
-constexpr int k_list_limit = 10000;
-constexpr std::size_t k_max_name_bytes = 255;
 constexpr const char* k_temp_prefix = ".boxd-upload-";
-
-enum class Reason : std::uint8_t {
-  OpenParent = 1,  // the target's directory
-  Open = 2,        // the path itself
-  IsDirectory = 3,
-  NotRegular = 4,  // a device, FIFO, socket...
-  Write = 5,
-  Commit = 6,      // rename over the target
-  Read = 7,
-  Protocol = 8,    // the server sent something unexpected
-  Count = 9,       // the byte count of the commit does not match
-};
-
-// Big-endian helpers shared by both sides.
-void put_u32(std::string& out, std::uint32_t value);
-void put_u64(std::string& out, std::uint64_t value);
-std::uint32_t get_u32(std::string_view in, std::size_t offset);
-std::uint64_t get_u64(std::string_view in, std::size_t offset);
-
 }  // namespace box_file
 
 // The server's end of one helper: frames over its stdin/stdout. Every wait

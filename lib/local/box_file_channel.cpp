@@ -128,7 +128,7 @@ BoxFileChannel::Frame BoxFileChannel::receive(std::size_t max_payload) {
   read_exact(header, sizeof header);
   Frame frame;
   frame.type = header[0];
-  const std::uint32_t size = box_file::get_u32(std::string_view(header, sizeof header), 1);
+  const std::uint32_t size = *box_file::get_u32(std::string_view(header, sizeof header), 1);
   if (size > max_payload) {
     helper_broke("sent an oversized frame");
   }

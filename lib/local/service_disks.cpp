@@ -366,10 +366,11 @@ void BoxdService::make_mount_point(const BoxRecord& box, const BoxHandle& handle
     if (frame.type == 'O' && frame.payload.empty()) {
       return;
     }
-    if (frame.type != 'E' || frame.payload.size() != 5) {
+    const auto failure = box_file::parse_failure(frame.payload);
+    if (frame.type != 'E' || !failure) {
       rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
     }
-    error = static_cast<int>(box_file::get_u32(frame.payload, 1) & 0xFFFF);
+    error = failure->error;
     if (error != EACCES && error != EPERM) {
       break;
     }

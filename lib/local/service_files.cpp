@@ -185,11 +185,12 @@ std::string parent_of(const std::string& path) {
 // Turns the helper's 'E' frame (or anything unexpected) into a status.
 [[noreturn]] void fail_from(const BoxFileChannel::Frame& frame, const std::string& path,
                             const std::string& vm) {
-  if (frame.type != 'E' || frame.payload.size() != 5) {
+  const auto failure = box_file::parse_failure(frame.payload);
+  if (frame.type != 'E' || !failure) {
     rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
   }
-  const auto reason = static_cast<Reason>(frame.payload[0]);
-  const int error = static_cast<int>(box_file::get_u32(frame.payload, 1) & 0xFFFF);
+  const Reason reason = failure->reason;
+  const int error = failure->error;
   switch (reason) {
     case Reason::IsDirectory:
       rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + vm + "'");
@@ -261,7 +262,7 @@ class Upload {
       fail_after_send(*m_helper, m_path, m_vm);
     }
     const auto done = expect_frame(*m_helper, 'O', 8, m_path, m_vm);
-    if (box_file::get_u64(done.payload, 0) != m_written) {
+    if (*box_file::get_u64(done.payload, 0) != m_written) {
       rpc_fail(StatusCode::INTERNAL, "the file helper in the box miscounted the upload");
     }
     return m_written;
@@ -302,7 +303,7 @@ template <class OnSize, class OnData>
 void receive_download(BoxFileChannel& helper, const std::string& path, const std::string& vm,
                       std::uint64_t max_size, OnSize&& on_size, OnData&& on_data) {
   const auto head = expect_frame(helper, 'S', 8, path, vm);
-  const std::uint64_t size = box_file::get_u64(head.payload, 0);
+  const std::uint64_t size = *box_file::get_u64(head.payload, 0);
   if (size > max_size) {
     rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is larger than 8 MiB: use DownloadFileStream");
   }
@@ -323,20 +324,16 @@ void receive_download(BoxFileChannel& helper, const std::string& path, const std
 
 // A DirEntry from the helper's 'N' frame; false when it is malformed.
 bool parse_entry(const std::string& payload, api::DirEntry& out) {
-  constexpr std::size_t k_fixed = 4 + 8 + 8;
-  if (payload.size() <= k_fixed || payload.size() > k_fixed + box_file::k_max_name_bytes) {
+  auto entry = box_file::parse_entry(payload);
+  if (!entry) {
     return false;
   }
-  const std::string name = payload.substr(k_fixed);
-  if (name == "." || name == ".." || name.find_first_of(std::string("/\0", 2)) != std::string::npos) {
-    return false;
-  }
-  const auto mode = static_cast<mode_t>(box_file::get_u32(payload, 0));
-  out.set_name(name);
+  const auto mode = static_cast<mode_t>(entry->mode);
+  out.set_name(std::move(entry->name));
   out.set_is_dir(S_ISDIR(mode));
-  out.set_size_bytes(box_file::get_u64(payload, 4));
+  out.set_size_bytes(entry->size);
   out.set_permissions(permissions_string(mode));
-  out.set_modified_at(static_cast<std::int64_t>(box_file::get_u64(payload, 12)));
+  out.set_modified_at(entry->mtime);
   return true;
 }
 
@@ -467,7 +464,7 @@ grpc::Status BoxdService::ListDir(grpc::ServerContext* context, const api::ListD
     auto helper = start_box_file(context, auth.user_id, request->vm_id(), "list", path, &box);
     std::vector<api::DirEntry> entries;
     while (true) {
-      auto frame = helper->receive(4 + 8 + 8 + box_file::k_max_name_bytes);
+      auto frame = helper->receive(box_file::k_max_entry_payload);
       if (frame.type == 'O' && frame.payload.size() == 1) {
         response->set_truncated(frame.payload[0] != 0);
         break;
@@ -475,9 +472,9 @@ grpc::Status BoxdService::ListDir(grpc::ServerContext* context, const api::ListD
       api::DirEntry entry;
       if (frame.type != 'N' || static_cast<int>(entries.size()) >= box_file::k_list_limit ||
           !parse_entry(frame.payload, entry)) {
-        if (frame.type == 'E' && frame.payload.size() == 5 &&
-            static_cast<Reason>(frame.payload[0]) == Reason::Open &&
-            box_file::get_u32(frame.payload, 1) == ENOTDIR) {
+        const auto failure = box_file::parse_failure(frame.payload);
+        if (frame.type == 'E' && failure && failure->reason == Reason::Open &&
+            failure->error == ENOTDIR) {
           rpc_fail(StatusCode::FAILED_PRECONDITION,
                    "'" + path + "' is not a directory in VM '" + box.name + "'");
         }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client.hpp"
+#include "client/exchange_response.hpp"
 #include "client_test_servers.hpp"
 #include "common/error.hpp"
 
@@ -125,4 +126,28 @@ TEST_CASE("exchange: nothing listening is a connection error naming the URL") {
 
 TEST_CASE("exchange: a non-HTTP URL is a usage error") {
   CHECK(expect_error("ftp://127.0.0.1:1/token").error_class() == ErrorClass::Usage);
+}
+
+TEST_CASE("exchange: the response parser takes exactly the body's fields") {
+  using boxd::client::parse_exchange_response;
+  const std::string url = "http://127.0.0.1:1/x";
+  const auto ok =
+      parse_exchange_response(R"({"token":"t.u.v","expires_at":1900000000,"user_id":"alice"})", url);
+  CHECK(ok.token == "t.u.v");
+  CHECK(ok.expires_at == 1900000000);
+  CHECK(ok.user_id == "alice");
+  for (const char* body : {R"({"token":"t","expires_at":18446744073709551615,"user_id":"u"})",
+                           R"({"token":"t","expires_at":1.5,"user_id":"u"})",
+                           R"({"token":"","expires_at":1,"user_id":"u"})",
+                           R"({"token":"t","expires_at":1,"user_id":7})", R"(["t"])",
+                           "<html>captive portal</html>"}) {
+    CAPTURE(body);
+    try {
+      parse_exchange_response(body, url);
+      FAIL("accepted");
+    } catch (const boxd::Error& error) {
+      CHECK(error.error_class() == ErrorClass::Internal);
+      CHECK(std::string(error.what()) == "malformed response from the key exchange at " + url);
+    }
+  }
 }
