@@ -69,7 +69,10 @@ def a_suspended_box_makes_no_progress(t):
     t.require_isolation()
     box = t.alice.create_box(t.box_name("frozen"))
     counter = f"counter-{uuid.uuid4().hex[:8]}"
-    t.alice.sh(box, f"setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i > /home/boxd/{counter}; "
+    # Written to a temp file and renamed: the freeze can land mid-write, and a
+    # plain `echo >` would leave the counter empty for as long as it lasts.
+    t.alice.sh(box, f"setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i > /home/boxd/.{counter}; "
+                    f"mv -f /home/boxd/.{counter} /home/boxd/{counter}; "
                     f"sleep 0.05; done' </dev/null >/dev/null 2>&1 &")
     path = eventually(lambda: t.server.find_state_file(counter), 5, 0.1,
                       f"the box's {counter} file under the state dir")

@@ -228,8 +228,13 @@ TEST_CASE("process runtime: suspend stops the box's commands and resume continue
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(read_host_file(counter) == frozen);
   runtime->resume(box, handle);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(read_host_file(counter) != frozen);
+  // Under load the loop may need a while to run again.
+  bool moved = false;
+  for (int i = 0; i < 100 && !moved; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    moved = read_host_file(counter) != frozen;
+  }
+  CHECK(moved);
   runtime->stop(box, handle);
   CHECK(loop->wait_exit().signal == SIGKILL);
 }
@@ -373,7 +378,9 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
 
   auto loop = runtime->exec(
       box, handle,
-      ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.02; done"});
+      // Renamed into place: a freeze mid-write must not leave the file empty.
+      ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > /tmp/.counter; "
+               "mv -f /tmp/.counter /tmp/counter; sleep 0.02; done"});
   const auto counter = box.dir / "disk" / "tmp" / "counter";
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   runtime->suspend(box, handle);
@@ -382,8 +389,13 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   CHECK(read_host_file(counter) == frozen);
   CHECK_FALSE(loop->poll_exit().has_value());
   runtime->resume(box, handle);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(read_host_file(counter) != frozen);
+  // Under load the loop may need a while to run again.
+  bool moved = false;
+  for (int i = 0; i < 100 && !moved; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    moved = read_host_file(counter) != frozen;
+  }
+  CHECK(moved);
 
   CHECK(run(*runtime, box, handle, "echo kept > ~/notes.txt").exit_code == 0);
   runtime->stop(box, handle);
