@@ -1,0 +1,166 @@
+#include "boxd/box/job_scripts.hpp"
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "common/shell_quote.hpp"
+
+namespace boxd::cli {
+
+namespace {
+
+// Shared by every script: where jobs live, whether a job's supervisor is
+// still alive (its pid, and its command line naming this job's `run`, so a
+// recycled pid after a reboot does not count) and a job's state.
+constexpr const char* k_prelude = R"SH(J="${HOME:-/home/boxd}/.boxd/jobs"
+alive() {
+  p=$(cat "$1/pid" 2>/dev/null) || return 1
+  [ -n "$p" ] || return 1
+  c=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || return 1
+  case "$c" in *"$1/run"*) return 0 ;; esac
+  return 1
+}
+# Something of the job is left: its process group, or its supervisor.
+left() { kill -0 "-$p" 2>/dev/null || alive "$1"; }
+state() {
+  code=
+  if alive "$1" && [ ! -f "$1/exit" ]; then st=running; return 0; fi
+  if [ -f "$1/exit" ]; then
+    code=$(cat "$1/exit")
+    if [ -f "$1/killed" ]; then st=killed; else st=exited; fi
+  else
+    st=lost
+  fi
+}
+)SH";
+
+// The supervisor: leads the job's session, runs the command, records how it ended.
+constexpr const char* k_supervisor = R"SH(d="$1"
+trap : TERM INT HUP
+echo $$ >"$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
+sh "$d/cmd" </dev/null >>"$d/log" 2>&1 &
+c=$!
+while :; do
+  wait "$c"
+  s=$?
+  kill -0 "$c" 2>/dev/null || break
+done
+date +%s >"$d/ended"
+echo "$s" >"$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
+)SH";
+
+std::string job_dir_line(const std::string& id) {
+  return "d=\"$J\"/" + shell_quote(id) + "\n";
+}
+
+constexpr const char* k_require_job =
+    "[ -f \"$d/started\" ] || { echo 'boxd-job: missing' >&2; exit 1; }\n";
+
+}  // namespace
+
+bool valid_job_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) {
+    return false;
+  }
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string new_job_id() {
+  std::random_device device;
+  return fmt::format("{:08x}", device());
+}
+
+std::string job_launch_script(const std::string& id, const std::string& command,
+                              const std::string& title) {
+  std::string s = k_prelude;
+  s += "umask 077\nmkdir -p \"$J\" || exit 1\n" + job_dir_line(id);
+  s += "mkdir \"$d\" 2>/dev/null || { echo 'boxd-job: taken' >&2; exit 1; }\n";
+  s += "printf '%s\\n' " + shell_quote(command) + " >\"$d/cmd\"\n";
+  s += "printf '%s\\n' " + shell_quote(title) + " >\"$d/title\"\n";
+  s += ": >\"$d/log\"\ndate +%s >\"$d/started\"\n";
+  s += std::string("cat >\"$d/run\" <<'BOXD_JOB_RUN'\n") + k_supervisor + "BOXD_JOB_RUN\n";
+  s += R"SH(if command -v setsid >/dev/null 2>&1; then
+  setsid sh "$d/run" "$d" </dev/null >/dev/null 2>&1 &
+else
+  nohup sh "$d/run" "$d" </dev/null >/dev/null 2>&1 &
+fi
+i=0
+while [ ! -s "$d/pid" ]; do
+  i=$((i + 1))
+  [ "$i" -le 200 ] || { echo 'boxd-job: not started' >&2; exit 1; }
+  sleep 0.05
+done
+echo "boxd-job: started $(cat "$d/pid")" >&2
+)SH";
+  return s;
+}
+
+std::string job_list_script() {
+  std::string s = k_prelude;
+  s += R"SH([ -d "$J" ] || exit 0
+for d in "$J"/*; do
+  [ -f "$d/started" ] || continue
+  state "$d"
+  pid=$(cat "$d/pid" 2>/dev/null)
+  started=$(cat "$d/started" 2>/dev/null)
+  ended=$(cat "$d/ended" 2>/dev/null)
+  title=$(cat "$d/title" 2>/dev/null)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${d##*/}" "$st" "$code" "$pid" "$started" "$ended" "$title"
+done
+)SH";
+  return s;
+}
+
+std::string job_logs_script(const std::string& id, bool follow) {
+  std::string s = k_prelude + job_dir_line(id) + k_require_job;
+  if (follow) {
+    s += R"SH(if alive "$d"; then
+  tail -n +1 -s 0.2 -f --pid="$p" "$d/log"
+  i=0
+  while [ ! -f "$d/exit" ] && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+else
+  cat "$d/log"
+fi
+)SH";
+  } else {
+    s += "cat \"$d/log\"\n";
+  }
+  s += "state \"$d\"\necho \"boxd-job: state $st $code\" >&2\n";
+  return s;
+}
+
+std::string job_kill_script(const std::string& id, const std::string& signal, unsigned grace_secs) {
+  std::string s = k_prelude + job_dir_line(id) + k_require_job;
+  s += R"SH(state "$d"
+[ "$st" = running ] || { echo "boxd-job: state $st $code" >&2; exit 1; }
+: >"$d/killed"
+)SH";
+  s += fmt::format("kill -{0} \"-$p\" 2>/dev/null || kill -{0} \"$p\"\n", signal);
+  s += fmt::format("n=0\nwhile left \"$d\" && [ \"$n\" -lt {} ]; do\n", grace_secs * 10);
+  s += R"SH(  sleep 0.1; n=$((n + 1))
+done
+forced=
+if left "$d"; then
+  forced=forced
+  kill -KILL "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
+  n=0
+  while left "$d" && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+fi
+if [ ! -f "$d/exit" ]; then
+  date +%s >"$d/ended"
+  echo 137 >"$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
+fi
+echo "boxd-job: killed $(cat "$d/exit") $forced" >&2
+)SH";
+  return s;
+}
+
+}  // namespace boxd::cli
