@@ -23,7 +23,7 @@ const std::map<std::string, std::vector<std::string>>& option_values() {
 // disks for disk commands, templates for template commands; nothing for a
 // name that is being created.
 std::string dynamic_kind(const std::vector<std::string>& path, const std::string& positional) {
-  if (path.empty() || path.back() == "create") {
+  if (path.empty() || path.back() == "create" || path.back() == "new") {
     return {};
   }
   if (positional == "VM" || positional == "VMS" || positional == "SRC") {
@@ -36,7 +36,7 @@ std::string dynamic_kind(const std::vector<std::string>& path, const std::string
     return "templates";
   }
   if (positional == "NAME" || positional == "NAMES") {
-    if (path.front() == "box") {
+    if (path.front() == "box" || path.front() == "machine") {
       return "vms";
     }
     if (path.front() == "disk") {
