@@ -107,6 +107,7 @@ JobScriptResult run_job_script(Context& ctx, const std::string& vm, const std::s
   splitter.finish();
   result.exit_code = relayed.exit_code;
   result.interrupted_by = relayed.interrupted_by;
+  result.stdout_closed = relayed.stdout_closed;
   return result;
 }
 

@@ -15,6 +15,7 @@ namespace boxd::cli {
 struct JobScriptResult {
   int exit_code = 0;
   int interrupted_by = 0;            // SIGINT/SIGTERM: the call was cancelled
+  bool stdout_closed = false;        // streaming into a closed pipe (`| head`): cancelled
   std::string out;                   // stdout (collected runs only)
   std::vector<std::string> reports;  // "boxd-job: " lines, without the prefix
 };

@@ -21,8 +21,17 @@ alive() {
   case "$c" in *"$1/run"*) return 0 ;; esac
   return 1
 }
-# Something of the job is left: its process group, or its supervisor.
-left() { kill -0 "-$p" 2>/dev/null || alive "$1"; }
+# Something of the job is left: a live (not zombie) member of its process
+# group, or its supervisor. Zombies do not count: a box's init reaps them,
+# but not every PID 1 does so at once.
+left() {
+  for s in /proc/[0-9]*/stat; do
+    { read -r line <"$s"; } 2>/dev/null || continue
+    set -- ${line##*) }
+    [ "$3" = "$p" ] && [ "$1" != Z ] && return 0
+  done
+  alive "$d"
+}
 state() {
   code=
   if alive "$1" && [ ! -f "$1/exit" ]; then st=running; return 0; fi
@@ -85,7 +94,7 @@ std::string job_launch_script(const std::string& id, const std::string& command,
   s += "mkdir \"$d\" 2>/dev/null || { echo 'boxd-job: taken' >&2; exit 1; }\n";
   s += "printf '%s\\n' " + shell_quote(command) + " >\"$d/cmd\"\n";
   s += "printf '%s\\n' " + shell_quote(title) + " >\"$d/title\"\n";
-  s += ": >\"$d/log\"\ndate +%s >\"$d/started\"\n";
+  s += ": >\"$d/log\"\n";
   s += std::string("cat >\"$d/run\" <<'BOXD_JOB_RUN'\n") + k_supervisor + "BOXD_JOB_RUN\n";
   s += R"SH(if command -v setsid >/dev/null 2>&1; then
   setsid sh "$d/run" "$d" </dev/null >/dev/null 2>&1 &
@@ -98,6 +107,7 @@ while [ ! -s "$d/pid" ]; do
   [ "$i" -le 200 ] || { echo 'boxd-job: not started' >&2; exit 1; }
   sleep 0.05
 done
+date +%s >"$d/started"
 echo "boxd-job: started $(cat "$d/pid")" >&2
 )SH";
   return s;
@@ -144,15 +154,15 @@ std::string job_kill_script(const std::string& id, const std::string& signal, un
 : >"$d/killed"
 )SH";
   s += fmt::format("kill -{0} \"-$p\" 2>/dev/null || kill -{0} \"$p\"\n", signal);
-  s += fmt::format("n=0\nwhile left \"$d\" && [ \"$n\" -lt {} ]; do\n", grace_secs * 10);
+  s += fmt::format("n=0\nwhile left && [ \"$n\" -lt {} ]; do\n", grace_secs * 10);
   s += R"SH(  sleep 0.1; n=$((n + 1))
 done
 forced=
-if left "$d"; then
+if left; then
   forced=forced
   kill -KILL "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
   n=0
-  while left "$d" && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+  while left && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 fi
 if [ ! -f "$d/exit" ]; then
   date +%s >"$d/ended"
@@ -160,6 +170,29 @@ if [ ! -f "$d/exit" ]; then
 fi
 echo "boxd-job: killed $(cat "$d/exit") $forced" >&2
 )SH";
+  return s;
+}
+
+std::string job_remove_script(const std::vector<std::string>& ids) {
+  std::string s = k_prelude;
+  s += R"SH(remove() {
+  state "$1"
+  if [ "$st" = running ]; then
+    [ -n "$2" ] && echo "boxd-job: running ${1##*/}" >&2
+    return 0
+  fi
+  rm -rf "$1" && echo "boxd-job: removed ${1##*/}" >&2
+}
+)SH";
+  if (ids.empty()) {
+    s += "for d in \"$J\"/*; do [ -f \"$d/started\" ] && remove \"$d\" \"\"; done\n";
+    return s + "exit 0\n";
+  }
+  for (const auto& id : ids) {
+    s += job_dir_line(id);
+    s += "if [ -f \"$d/started\" ]; then remove \"$d\" named; else echo \"boxd-job: missing " + id +
+         "\" >&2; fi\n";
+  }
   return s;
 }
 

@@ -13,7 +13,9 @@
 //   run      the supervisor script (below)
 //   pid      the supervisor's pid; it leads the job's own session and
 //            process group, so one kill(-pid) reaches the whole job
-//   started  unix seconds;  ended: unix seconds, once it ended
+//   started  unix seconds, written once the supervisor runs: a directory
+//            without it is a job being started, which no command shows
+//   ended    unix seconds, once it ended
 //   log      stdout and stderr of the command, interleaved as written
 //   exit     its exit status (128+N when killed by signal N), written
 //            atomically (rename) after the command ended
@@ -36,6 +38,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace boxd::cli {
 
@@ -61,5 +64,9 @@ std::string job_logs_script(const std::string& id, bool follow);
 // EXIT [forced]", or "boxd-job: missing", "boxd-job: state STATE [EXIT]" when
 // the job is not running.
 std::string job_kill_script(const std::string& id, const std::string& signal, unsigned grace_secs);
+// Removes the directories of jobs that are not running: the given ids
+// ("boxd-job: removed|missing|running ID" for each), or with no ids every
+// job that ended ("removed ID" for each).
+std::string job_remove_script(const std::vector<std::string>& ids);
 
 }  // namespace boxd::cli

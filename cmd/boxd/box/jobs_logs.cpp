@@ -35,6 +35,9 @@ int run_jobs_logs(const JobsLogsOptions& options, Context& ctx) {
   if (result.interrupted_by != 0) {
     return 128 + result.interrupted_by;
   }
+  if (result.stdout_closed) {
+    return 0;  // `| head`: not an error
+  }
   if (find_report(result, "missing")) {
     throw_job_missing(options.vm, options.id);
   }
