@@ -4,6 +4,8 @@ Jobs are started through Exec alone, live in the box (~/.boxd/jobs), and
 must outlive the exec stream and the CLI that started them."""
 
 import os
+import signal
+import subprocess
 import sys
 import time
 
@@ -151,6 +153,55 @@ def a_job_the_box_lost_is_reported(t):
     t.alice.run("box", "jobs", "logs", vm, job, "-f").expect_exit(1).expect_stderr_contains(
         "ended without recording its status")
     t.alice.run("box", "jobs", "kill", vm, job).expect_exit(5)
+
+
+@suite.test
+def rm_removes_only_jobs_that_ended(t):
+    vm = t.alice.create_box(t.box_name("rm"))
+    done = detach(t.alice, vm, "true")
+    running = detach(t.alice, vm, "sleep 300")
+    eventually(lambda: job_doc(t.alice, vm, done).get("state") == "exited", what="job ended")
+    t.alice.run("box", "jobs", "rm", vm, running).expect_exit(5).expect_error_line(
+        f"job '{running}' is running")
+    t.alice.run("box", "jobs", "rm", vm, "--ended").expect_ok().expect_stderr_contains(
+        f"Removed job {done}")
+    ids = [j["id"] for j in t.alice.run("box", "jobs", vm, "--json").expect_ok().json()]
+    expect_equal(ids, [running], "jobs left after rm --ended")
+    expect_equal(t.alice.sh(vm, f"test -d ~/.boxd/jobs/{done} && echo left || echo gone"), "gone\n",
+                 "the ended job's directory")
+    t.alice.run("box", "jobs", "kill", vm, running).expect_ok()
+    t.alice.run("box", "jobs", "rm", vm, running).expect_ok()
+    t.alice.run("box", "jobs", "rm", vm, running).expect_exit(4)
+    t.alice.run("box", "jobs", "rm", vm).expect_exit(2)
+
+
+@suite.test
+def ctrl_c_on_logs_follow_leaves_the_job_running(t):
+    vm = t.alice.create_box(t.box_name("follow"))
+    job = detach(t.alice, vm, "echo started; sleep 3175")
+    argv = [t.bin, "box", "jobs", "logs", vm, job, "-f"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=t.alice.env(), start_new_session=True)
+    try:
+        expect_equal(proc.stdout.readline(), b"started\n", "first line of logs -f")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    expect_equal(proc.returncode, 130, "logs -f after Ctrl-C")
+    expect(host_pids_with_argv(["sleep", "3175"]), "Ctrl-C on logs -f ended the job itself")
+    expect_equal(job_doc(t.alice, vm, job).get("state"), "running", "job state after Ctrl-C")
+    t.alice.run("box", "jobs", "logs", vm, job).expect_ok().expect_stdout("started\n")
+    # A reader that goes away (| head -1) is not an error either.
+    many = detach(t.alice, vm, "seq 300000")
+    t.alice.run("box", "jobs", "logs", vm, many, "-f").expect_ok()
+    piped = subprocess.run(
+        ["bash", "-c", 'set -o pipefail; "$0" box jobs logs "$1" "$2" | head -1', t.bin, vm, many],
+        stdin=subprocess.DEVNULL, capture_output=True, env=t.alice.env(), timeout=30)
+    expect_equal((piped.returncode, piped.stdout), (0, b"1\n"), f"logs | head -1 ({piped.stderr!r})")
+    t.alice.run("box", "jobs", "kill", vm, job).expect_ok()
 
 
 suite.main()

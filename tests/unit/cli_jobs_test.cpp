@@ -150,6 +150,14 @@ TEST_CASE("the job scripts run under dash and bash: launch, list, logs, kill") {
     CHECK(err == "boxd-job: state killed 143\n");
     CHECK(run_script(shell, home, job_logs_script("nope", false), out, err) == 1);
     CHECK(err == "boxd-job: missing\n");
+    REQUIRE(run_script(shell, home, job_launch_script("j3", "sleep 60", "sleep 60"), out, err) == 0);
+    CHECK(run_script(shell, home, job_remove_script({"j1", "j3", "nope"}), out, err) == 0);
+    CHECK(err == "boxd-job: removed j1\nboxd-job: running j3\nboxd-job: missing nope\n");
+    CHECK(run_script(shell, home, job_remove_script({}), out, err) == 0);
+    CHECK(err == "boxd-job: removed j2\n");
+    CHECK(fs::exists(home / ".boxd/jobs/j3"));
+    CHECK(run_script(shell, home, job_kill_script("j3", "KILL", 1), out, err) == 0);
+    CHECK(err == "boxd-job: killed 137 \n");
     fs::remove_all(home);
   }
 }

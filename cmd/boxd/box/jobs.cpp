@@ -11,7 +11,7 @@ namespace boxd::cli {
 
 CLI::App* define_box_jobs(CLI::App& parent, JobsListOptions& options) {
   CLI::App* cmd = parent.add_subcommand(
-      "jobs", "List a box's detached jobs (started by 'box exec --detach'), show their logs, kill them");
+      "jobs", "List a box's detached jobs (started by 'box exec --detach'); show their logs, kill, remove them");
   cmd->add_option("VM", options.vm, "Box name or id");
   cmd->footer(
       "Jobs live in the box (under ~/.boxd/jobs), so any machine lists the same jobs.\n"
@@ -24,6 +24,7 @@ CLI::App* define_box_jobs(CLI::App& parent, JobsListOptions& options) {
       "  boxd box jobs web\n"
       "  boxd box jobs logs web \"$id\" -f\n"
       "  boxd box jobs kill web \"$id\"\n"
+      "  boxd box jobs rm web --ended\n"
       "  boxd box jobs web --json | jq -r '.[] | select(.state == \"running\") | .id'");
   return cmd;
 }
@@ -43,6 +44,7 @@ void add_box_jobs(CLI::App& parent, Context& ctx) {
   });
   add_box_jobs_logs(*jobs, ctx);
   add_box_jobs_kill(*jobs, ctx);
+  add_box_jobs_rm(*jobs, ctx);
 }
 
 namespace {
