@@ -67,6 +67,8 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
       "--jsonl prints {\"stream\":\"stdout\"|\"stderr\",\"data\":...} per chunk as it arrives\n"
       "(\"data_base64\" instead of \"data\" when a chunk is not UTF-8), then\n"
       "{\"exit_code\",\"signal\",\"duration_ms\"} (plus \"error\" when boxd failed).\n"
+      "--detach prints the job id (--json: {\"id\",\"vm\",\"pid\",\"command\"}) once the job\n"
+      "started, and exits with the usual codes (boxd help exit-codes).\n"
       "\n"
       "Examples:\n"
       "  boxd box exec web -- uname -a\n"
