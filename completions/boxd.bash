@@ -7,7 +7,7 @@ _boxd_subcommands() {
     "") echo "box template snapshot domain network token disk auth whoami config doctor version local machine help completion" ;;
     "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs wait jobs" ;;
     "box proxy") echo "list create set-port delete expose bot-protection" ;;
-    "box jobs") echo "logs kill" ;;
+    "box jobs") echo "logs kill rm" ;;
     "template") echo "create list delete" ;;
     "snapshot") echo "create list get delete" ;;
     "domain") echo "bind list unbind" ;;
@@ -19,7 +19,7 @@ _boxd_subcommands() {
     "local") echo "serve start stop status" ;;
     "machine") echo "new list get fork start stop reboot pause resume wake resize set-auto-suspend set-auto-hibernate remove proxy exec shell cp logs wait jobs" ;;
     "machine proxy") echo "list create set-port delete expose bot-protection" ;;
-    "machine jobs") echo "logs kill" ;;
+    "machine jobs") echo "logs kill rm" ;;
   esac
 }
 
@@ -56,6 +56,7 @@ _boxd_options() {
     "box jobs") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box jobs logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --disk --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -126,6 +127,7 @@ _boxd_options() {
     "machine jobs") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "machine jobs logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "machine jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "completion") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
   esac
@@ -300,6 +302,7 @@ _boxd_positional_kind() {
     "box jobs") echo vms ;;
     "box jobs logs") echo vms ;;
     "box jobs kill") echo vms ;;
+    "box jobs rm") echo vms ;;
     "template delete") echo templates ;;
     "snapshot list") echo vms ;;
     "disk attach") echo disks ;;
@@ -330,6 +333,7 @@ _boxd_positional_kind() {
     "machine jobs") echo vms ;;
     "machine jobs logs") echo vms ;;
     "machine jobs kill") echo vms ;;
+    "machine jobs rm") echo vms ;;
   esac
 }
 
