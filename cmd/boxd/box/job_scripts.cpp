@@ -11,19 +11,30 @@ namespace boxd::cli {
 namespace {
 
 // Shared by every script: where jobs live, whether a job's supervisor is
-// still alive (its pid, and its command line naming this job's `run`, so a
-// recycled pid after a reboot does not count) and a job's state.
+// still alive, whether anything of the job is left, and a job's state.
+// Mostly builtins (read, set, case): listing many jobs forks little.
 constexpr const char* k_prelude = R"SH(J="${HOME:-/home/boxd}/.boxd/jobs"
+# Reads the first line of file $2 into variable $1 (builtins only: no fork).
+get() { { IFS= read -r "$1" <"$2"; } 2>/dev/null; }
+# The start time (field 22 of /proc/PID/stat) and state of process $1: t, z.
+proc() {
+  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  set -- ${line##*) }
+  z=$1 t=${20}
+}
+# Whether job $1's supervisor runs: its pid with the start time it recorded
+# (a pid recycled after a reboot has another one). Builtins only.
 alive() {
-  p=$(cat "$1/pid" 2>/dev/null) || return 1
-  [ -n "$p" ] || return 1
-  c=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || return 1
-  case "$c" in *"$1/run"*) return 0 ;; esac
-  return 1
+  get p "$1/pid" && get pt "$1/pid.start" && proc "$p" || return 1
+  [ "$t" = "$pt" ] && [ "$z" != Z ]
+}
+ended() {
+  get code "$1/exit" || return 1
+  if [ -f "$1/killed" ]; then st=killed; else st=exited; fi
 }
 # Something of the job is left: a live (not zombie) member of its process
-# group, or its supervisor. Zombies do not count: a box's init reaps them,
-# but not every PID 1 does so at once.
+# group $p, or the supervisor of job $d. Zombies do not count: a box's init
+# reaps them, but not every PID 1 does so at once.
 left() {
   for s in /proc/[0-9]*/stat; do
     { read -r line <"$s"; } 2>/dev/null || continue
@@ -32,21 +43,21 @@ left() {
   done
   alive "$d"
 }
+# st: running, exited, killed or lost; code: the exit status once ended.
 state() {
   code=
-  if alive "$1" && [ ! -f "$1/exit" ]; then st=running; return 0; fi
-  if [ -f "$1/exit" ]; then
-    code=$(cat "$1/exit")
-    if [ -f "$1/killed" ]; then st=killed; else st=exited; fi
-  else
-    st=lost
-  fi
+  ended "$1" && return 0
+  if alive "$1"; then st=running; return 0; fi
+  ended "$1" || st=lost
 }
 )SH";
 
 // The supervisor: leads the job's session, runs the command, records how it ended.
 constexpr const char* k_supervisor = R"SH(d="$1"
 trap : TERM INT HUP
+read -r line </proc/$$/stat
+set -- ${line##*) }
+echo "${20}" >"$d/pid.start"
 echo $$ >"$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
 sh "$d/cmd" </dev/null >>"$d/log" 2>&1 &
 c=$!
@@ -119,11 +130,9 @@ std::string job_list_script() {
 for d in "$J"/*; do
   [ -f "$d/started" ] || continue
   state "$d"
-  pid=$(cat "$d/pid" 2>/dev/null)
-  started=$(cat "$d/started" 2>/dev/null)
-  ended=$(cat "$d/ended" 2>/dev/null)
-  title=$(cat "$d/title" 2>/dev/null)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${d##*/}" "$st" "$code" "$pid" "$started" "$ended" "$title"
+  pid= started= end= title=
+  get pid "$d/pid"; get started "$d/started"; get end "$d/ended"; get title "$d/title"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${d##*/}" "$st" "$code" "$pid" "$started" "$end" "$title"
 done
 )SH";
   return s;
@@ -166,9 +175,10 @@ if left; then
 fi
 if [ ! -f "$d/exit" ]; then
   date +%s >"$d/ended"
-  echo 137 >"$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
+  echo 137 >"$d/exit.kill" && mv -f "$d/exit.kill" "$d/exit"
 fi
-echo "boxd-job: killed $(cat "$d/exit") $forced" >&2
+get code "$d/exit"
+echo "boxd-job: killed $code $forced" >&2
 )SH";
   return s;
 }

@@ -13,6 +13,8 @@
 //   run      the supervisor script (below)
 //   pid      the supervisor's pid; it leads the job's own session and
 //            process group, so one kill(-pid) reaches the whole job
+//   pid.start  its start time (/proc/PID/stat), so a pid recycled after
+//            a reboot is not taken for the job
 //   started  unix seconds, written once the supervisor runs: a directory
 //            without it is a job being started, which no command shows
 //   ended    unix seconds, once it ended
