@@ -34,7 +34,11 @@ std::string exit_codes_help() {
          "  128+N  the remote command was killed by signal N\n"
          "  124    --timeout expired (the remote command was killed)\n"
          "  255    boxd itself failed (the message names the error class)\n"
-         "  130    interrupted (Ctrl-C; the remote command was killed), 143 for SIGTERM\n";
+         "  130    interrupted (Ctrl-C; the remote command was killed), 143 for SIGTERM\n"
+         "\n"
+         "boxd box wait (and box create --wait) exits 7 when its timeout passed first.\n"
+         "boxd box jobs logs -f exits with the job's status (128+N for signal N; 1 when\n"
+         "the job ended without one); an unknown job id is 4, kill of an ended job 5.\n";
 }
 
 }  // namespace boxd::cli

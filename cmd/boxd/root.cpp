@@ -2,6 +2,7 @@
 
 #include "boxd/auth/auth.hpp"
 #include "boxd/box/box.hpp"
+#include "boxd/box/machine.hpp"
 #include "boxd/config.hpp"
 #include "boxd/domain/domain.hpp"
 #include "boxd/disk/disk.hpp"
@@ -82,6 +83,7 @@ void build_root(CLI::App& root, Context& ctx) {
   add_version(root, ctx);
   add_local(root, ctx);
   add_mcp(root, ctx);
+  add_machine(root, ctx);
   add_help(root, ctx);
   add_docs(root, ctx);
 

@@ -7,6 +7,7 @@
 #include "boxd/box/fork.hpp"
 #include "boxd/box/forward.hpp"
 #include "boxd/box/get.hpp"
+#include "boxd/box/jobs.hpp"
 #include "boxd/box/list.hpp"
 #include "boxd/box/logs.hpp"
 #include "boxd/box/reboot.hpp"
@@ -18,13 +19,14 @@
 #include "boxd/box/start.hpp"
 #include "boxd/box/stop.hpp"
 #include "boxd/box/suspend.hpp"
+#include "boxd/box/wait.hpp"
 #include "boxd/box/wake.hpp"
 #include "boxd/proxy/proxy.hpp"
 
 namespace boxd::cli {
 
-void add_box(CLI::App& root, Context& ctx) {
-  CLI::App* box = root.add_subcommand("box", "Create, run and manage boxes");
+CLI::App* add_box(CLI::App& root, Context& ctx, const std::string& name) {
+  CLI::App* box = root.add_subcommand(name, "Create, run and manage boxes");
   add_box_create(*box, ctx);
   add_box_list(*box, ctx);
   add_box_get(*box, ctx);
@@ -46,12 +48,15 @@ void add_box(CLI::App& root, Context& ctx) {
   add_box_forward(*box, ctx);
   add_box_ssh(*box, ctx);
   add_box_logs(*box, ctx);
+  add_box_wait(*box, ctx);
+  add_box_jobs(*box, ctx);
   box->footer(
       "Examples:\n"
       "  vm=$(boxd box create)\n"
       "  boxd box exec \"$vm\" -- uname -a\n"
       "  boxd box list\n"
       "  boxd box destroy --yes \"$vm\"");
+  return box;
 }
 
 }  // namespace boxd::cli

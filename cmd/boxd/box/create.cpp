@@ -1,5 +1,6 @@
 #include "boxd/box/create.hpp"
 
+#include "boxd/box/wait.hpp"
 #include "boxd/command.hpp"
 #include "boxd/output.hpp"
 #include "boxd/term/spinner.hpp"
@@ -36,6 +37,11 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
                   "Join this network (name or id, repeatable): its boxes reach each other by name")
       ->type_name("NAME")
       ->allow_extra_args(false);
+  cmd->add_flag("--wait", options.wait,
+                "Return once a command runs in the box (as 'box wait --for ready'); exit 7 on timeout");
+  cmd->add_option("--wait-timeout", options.wait_timeout_secs, "Seconds --wait waits (0: no limit)")
+      ->type_name("S")
+      ->check(CLI::NonNegativeNumber);
   cmd->footer(
       "Examples:\n"
       "  boxd box create web\n"
@@ -44,6 +50,7 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
       "  boxd box create api --network backend\n"
       "  boxd box create web-copy --from-snapshot before-upgrade\n"
       "  vm=$(boxd box create) && boxd box exec \"$vm\" -- uname -a\n"
+      "  vm=$(boxd box create --wait --wait-timeout 120)\n"
       "  boxd box create --json | jq -r .url");
   return cmd;
 }
@@ -131,16 +138,9 @@ std::string creating_message(const CreateOptions& options) {
 
 }  // namespace
 
-int run_create(const CreateOptions& options, Context& ctx) {
-  Spinner spinner(ctx.err, ctx.stderr_tty && !ctx.global.quiet, creating_message(options));
-  const api::v1::CreateVmResponse response = create_vm(options, ctx);
-  spinner.stop();
-  if (options.json) {
-    ctx.out << dump_json(proto_to_json(response));
-    return 0;
-  }
-  ctx.out << response.name() << "\n";
-  ctx.out.flush();
+namespace {
+
+void print_created(const api::v1::CreateVmResponse& response, Context& ctx) {
   ctx.err << "Created box '" << response.name() << "' (" << response.status();
   if (!response.image().empty()) {
     ctx.err << ", image " << response.image();
@@ -151,6 +151,32 @@ int run_create(const CreateOptions& options, Context& ctx) {
   ctx.err << ")\n";
   if (!response.url().empty()) {
     ctx.err << "  url: " << response.url() << "\n";
+  }
+}
+
+}  // namespace
+
+int run_create(const CreateOptions& options, Context& ctx) {
+  Spinner spinner(ctx.err, ctx.stderr_tty && !ctx.global.quiet, creating_message(options));
+  const api::v1::CreateVmResponse response = create_vm(options, ctx);
+  spinner.stop();
+  // The name (or document) first, so a script has it even when --wait times out.
+  if (options.json) {
+    ctx.out << dump_json(proto_to_json(response));
+  } else {
+    ctx.out << response.name() << "\n";
+  }
+  ctx.out.flush();
+  if (!options.json) {
+    print_created(response, ctx);
+  }
+  if (options.wait) {
+    const WaitOutcome outcome = wait_for_box(ctx, response.name(), "ready", options.wait_timeout_secs,
+                                             ctx.stderr_tty && !ctx.global.quiet);
+    if (!options.json && !options.quiet) {
+      ctx.err << "Box '" << response.name() << "' is ready ("
+              << static_cast<double>(outcome.elapsed.count()) / 1000.0 << " s)\n";
+    }
   }
   return 0;
 }

@@ -25,7 +25,10 @@ struct CreateOptions {
   std::vector<std::string> networks;  // --network NAME (repeatable)
   std::optional<std::uint32_t> auto_suspend_timeout_secs;
   std::optional<std::uint32_t> auto_destroy_timeout_secs;
+  bool wait = false;               // --wait: until a command runs in it (box wait --for ready)
+  double wait_timeout_secs = 300;  // --wait-timeout S (0: no limit)
   bool json = false;
+  bool quiet = false;
 };
 
 CLI::App* define_box_create(CLI::App& parent, CreateOptions& options);

@@ -15,7 +15,8 @@ CLI::App* define_box_destroy(CLI::App& parent, DestroyOptions& options) {
                                       "  boxd box list -q | xargs boxd box destroy --yes",
                                       options.names);
   cmd->alias("rm");
-  cmd->add_flag("-y,--yes", options.yes, "Do not ask for confirmation (required when stdin is not a terminal)");
+  cmd->add_flag("-y,--yes,--confirm", options.yes,
+                "Do not ask for confirmation (required when stdin is not a terminal)");
   return cmd;
 }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "boxd/box/exec_detach.hpp"
 #include "boxd/box/exec_jsonl.hpp"
 #include "boxd/box/exec_pty.hpp"
 #include "boxd/box/exec_relay.hpp"
@@ -56,6 +57,9 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
   cmd->add_option("--escape-char", options.escape_char,
                   "Escape character of PTY sessions (~. ends a hung session); none disables it")
       ->type_name("C");
+  cmd->add_flag("-d,--detach", options.detach,
+                "Start the command as a job that outlives this call (own session, output to a "
+                "log in the box), print its id and return; see 'boxd box jobs'");
   cmd->footer(
       "Exit status: the remote command's; 128+N if it was killed by signal N; 124 when\n"
       "--timeout expired; 130 on Ctrl-C (the remote command is killed); 255 when boxd\n"
@@ -63,6 +67,8 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
       "--jsonl prints {\"stream\":\"stdout\"|\"stderr\",\"data\":...} per chunk as it arrives\n"
       "(\"data_base64\" instead of \"data\" when a chunk is not UTF-8), then\n"
       "{\"exit_code\",\"signal\",\"duration_ms\"} (plus \"error\" when boxd failed).\n"
+      "--detach prints the job id (--json: {\"id\",\"vm\",\"pid\",\"command\"}) once the job\n"
+      "started, and exits with the usual codes (boxd help exit-codes).\n"
       "\n"
       "Examples:\n"
       "  boxd box exec web -- uname -a\n"
@@ -70,7 +76,8 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
       "  boxd box exec web -e PORT=8080 -w /srv -- ./server\n"
       "  tar c src | boxd box exec web -- tar x -C /home/boxd\n"
       "  boxd box exec web --timeout 60 --json -- make test\n"
-      "  boxd box exec web --jsonl -- make test | jq -r 'select(.stream) | .data'");
+      "  boxd box exec web --jsonl -- make test | jq -r 'select(.stream) | .data'\n"
+      "  id=$(boxd box exec --detach web -- make build) && boxd box jobs logs web \"$id\" -f");
   return cmd;
 }
 
@@ -166,6 +173,9 @@ void check_output_modes(const ExecOptions& options) {
 }  // namespace
 
 int run_exec(const ExecOptions& options, Context& ctx) {
+  if (options.detach) {
+    return run_exec_detach(options, ctx);
+  }
   const auto started = std::chrono::steady_clock::now();
   check_output_modes(options);
   const std::optional<char> escape = parse_escape_char(options.escape_char);

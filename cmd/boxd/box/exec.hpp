@@ -23,6 +23,7 @@ struct ExecOptions {
   bool jsonl = false;              // one JSON line per output chunk, then the status
   std::string tty = "auto";        // --tty=auto|always|never (-t, -T)
   std::string escape_char = "~";   // --escape-char C | ^X | none
+  bool detach = false;             // --detach: start as a job in the box (exec_detach.hpp)
 };
 
 CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options);

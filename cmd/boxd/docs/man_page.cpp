@@ -91,8 +91,8 @@ std::string man_page(const CommandDoc& root) {
   options_block(s, root.options);
   s << ".SH COMMANDS\n";
   for (const auto* c : flatten(root)) {
-    if (c->path.empty()) {
-      continue;
+    if (c->path.empty() || (c->path.size() > 1 && c->path.front() == "machine")) {
+      continue;  // `machine` is `box` under other verbs: its own section says so
     }
     s << ".SS \"" << roff(synopsis(*c)) << "\"\n" << roff_lines(c->description);
     for (const auto& p : c->positionals) {

@@ -25,7 +25,7 @@ const std::map<std::string, std::vector<std::string>>& option_values() {
 // new box of `box fork VM NAME`, the proxy of `box proxy delete VM NAME`).
 std::string dynamic_kind(const std::vector<std::string>& path, const std::string& positional,
                          std::size_t index) {
-  if (path.empty() || path.back() == "create") {
+  if (path.empty() || path.back() == "create" || path.back() == "new") {
     return {};
   }
   if (positional == "VM" || positional == "VMS" || positional == "SRC") {
@@ -38,7 +38,7 @@ std::string dynamic_kind(const std::vector<std::string>& path, const std::string
     return "templates";
   }
   if ((positional == "NAME" || positional == "NAMES") && index == 0) {
-    if (path.front() == "box") {
+    if (path.front() == "box" || path.front() == "machine") {
       return "vms";
     }
     if (path.front() == "disk") {
