@@ -1,6 +1,7 @@
 #include "boxd/context.hpp"
 
 #include "boxd/auth/credentials_store.hpp"
+#include "common/log.hpp"
 
 #include <unistd.h>
 
@@ -41,16 +42,13 @@ const client::ResolvedConfig& Context::config() {
     warn_loose_credentials_to(err, *m_config);
     if (global.verbose > 0) {
       // Never the key or the token: only where each setting came from.
-      err << "debug: environment " << m_config->environment;
-      if (!m_config->profile.empty()) {
-        err << ", profile " << m_config->profile;
-      }
-      err << "\n";
-      err << "debug: api_url " << m_config->api_url << (m_config->endpoint.tls ? " (TLS)" : " (plaintext)")
-          << "\n";
-      err << "debug: exchange_url " << m_config->exchange_url << "\n";
+      logging::info("environment " + m_config->environment +
+                    (m_config->profile.empty() ? "" : ", profile " + m_config->profile));
+      logging::debug("api_url " + m_config->api_url +
+                     (m_config->endpoint.tls ? " (TLS)" : " (plaintext)"));
+      logging::debug("exchange_url " + m_config->exchange_url);
       for (const auto& [key, source] : m_config->sources) {
-        err << "debug: " << key << " from " << client::source_name(source) << "\n";
+        logging::debug(key + " from " + client::source_name(source));
       }
     }
   }
