@@ -15,7 +15,7 @@ _boxd_subcommands() {
     "disk") echo "create list attach detach destroy" ;;
     "auth") echo "login logout status" ;;
     "config") echo "profiles" ;;
-    "local") echo "serve start stop status" ;;
+    "local") echo "serve start stop status logs" ;;
   esac
 }
 
@@ -84,10 +84,11 @@ _boxd_options() {
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local logs") echo "--state-dir --log-file --follow -f --since --level --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "completion") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
   esac
@@ -124,6 +125,10 @@ _boxd_takes_value() {
     "disk attach|--mount") return 0 ;;
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
+    "local logs|--level") return 0 ;;
+    "local logs|--log-file") return 0 ;;
+    "local logs|--since") return 0 ;;
+    "local logs|--state-dir") return 0 ;;
     "local serve|--api-key") return 0 ;;
     "local serve|--box-pids-max") return 0 ;;
     "local serve|--bridge-subnet") return 0 ;;
@@ -132,6 +137,11 @@ _boxd_takes_value() {
     "local serve|--http-max-connections") return 0 ;;
     "local serve|--http-port") return 0 ;;
     "local serve|--listen") return 0 ;;
+    "local serve|--log-file") return 0 ;;
+    "local serve|--log-format") return 0 ;;
+    "local serve|--log-level") return 0 ;;
+    "local serve|--log-max-files") return 0 ;;
+    "local serve|--log-max-size") return 0 ;;
     "local serve|--max-boxes") return 0 ;;
     "local serve|--max-disk-bytes") return 0 ;;
     "local serve|--max-disks") return 0 ;;
@@ -150,6 +160,11 @@ _boxd_takes_value() {
     "local start|--http-max-connections") return 0 ;;
     "local start|--http-port") return 0 ;;
     "local start|--listen") return 0 ;;
+    "local start|--log-file") return 0 ;;
+    "local start|--log-format") return 0 ;;
+    "local start|--log-level") return 0 ;;
+    "local start|--log-max-files") return 0 ;;
+    "local start|--log-max-size") return 0 ;;
     "local start|--max-boxes") return 0 ;;
     "local start|--max-disk-bytes") return 0 ;;
     "local start|--max-disks") return 0 ;;
