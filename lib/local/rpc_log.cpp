@@ -97,6 +97,12 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   void log_outcome(const grpc::Status& status) {
+    const bool refusal = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                         status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    if (!refusal && !logging::enabled(logging::Level::Debug)) {
+      take_caller(m_call);
+      return;  // the common case at info: no fields to build
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - m_started)
                         .count();
