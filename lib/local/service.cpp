@@ -492,6 +492,7 @@ grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
                                    const api::RebootVmRequest* request, api::RebootVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      log("box rebooting", {{"user", box.owner}, {"box", box.name}});
       if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
         stop_and_record(box, "stopped");
       }
@@ -528,6 +529,7 @@ grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
       m_runtime.suspend(spec_of(box), box.handle);
       set_status(box.id, "suspended");
       response->set_suspend_us(rpc::micros_since(started));
+      log("box suspended", {{"user", box.owner}, {"box", box.name}});
     });
   });
 }
@@ -547,6 +549,7 @@ grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
       m_runtime.resume(spec_of(box), box.handle);
       set_status(box.id, "running");
       response->set_resume_us(rpc::micros_since(started));
+      log("box resumed", {{"user", box.owner}, {"box", box.name}});
     });
   });
 }

@@ -95,7 +95,7 @@ def doctor_recognises_the_service(t):
                inactive.describe("doctor names an inactive service"))
         other = cli.run("doctor", "--json", env={"PATH": fake_systemctl(t, "active", os.getpid()) + ":" + path})
         checks = {c["check"]: c["detail"] for c in other.json()["checks"]}
-        expect("(systemd)" not in checks.get("local server", "(systemd)"),
+        expect("(systemd)" not in checks.get("local_server", "(systemd)"),
                other.describe("a service whose main process is not boxd local serve was named"))
     finally:
         server.terminate()

@@ -65,7 +65,7 @@ std::string cmdline_of(int pid) {
 }
 
 client::CheckResult ok(std::string detail) {
-  return {"local server", client::CheckStatus::Ok, std::move(detail), ErrorClass::Internal};
+  return {"local_server", client::CheckStatus::Ok, std::move(detail), ErrorClass::Internal};
 }
 
 }  // namespace

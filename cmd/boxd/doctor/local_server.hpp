@@ -1,4 +1,4 @@
-// `boxd doctor`'s "local server" line: when the API URL is on this machine,
+// `boxd doctor`'s "local_server" line: when the API URL is on this machine,
 // which boxd local server answers there: the boxd-local systemd service
 // (`systemctl show boxd-local.service`, its main process's flags), the
 // background server of `boxd local start` (its state dir's server.pid and
