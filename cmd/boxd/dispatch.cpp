@@ -148,6 +148,7 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
                                         std::chrono::steady_clock::now() - started)
                                         .count())}});
   maybe_print_update_notice(ctx);
+  logging::off();  // the log writes to ctx.err, which need not outlive this call (tests)
   return code;
 }
 
