@@ -210,8 +210,8 @@ def start_background(t, cli, state, *flags):
 
 @suite.test
 def local_start_rotates_its_log_and_local_logs_follows_it(t):
-    state = t.dir / "bg-state"
     cli = t.cli("alice", server=False, key=ALICE_KEY)
+    state = cli.home / ".local" / "share" / "boxd-local"  # the default: doctor looks there
     start_background(t, cli, state, "--log-level", "debug", "--log-max-size", "4K",
                      "--log-max-files", "1")
     follower = subprocess.Popen([t.bin, "local", "logs", "-f", "--state-dir", str(state)],
@@ -253,6 +253,9 @@ def local_start_rotates_its_log_and_local_logs_follows_it(t):
     expect("latest-call" in newest.stdout and "after-pause" not in newest.stdout,
            newest.describe("--since 4s does not cut at four seconds"))
     cli.run("local", "logs", "--state-dir", str(state), "--since", "soon").expect_exit(2)
+    doctor = cli.run("doctor").expect_ok()
+    expect(f"local_server boxd local start, pid " in doctor.stdout and str(state) in doctor.stdout,
+           doctor.describe("doctor does not name the background server"))
     cli.run("local", "stop", "--state-dir", str(state)).expect_ok()
     expect("stopped" in (state / "server.log").read_text(), "no 'stopped' event at the end")
 
