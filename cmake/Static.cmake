@@ -34,6 +34,11 @@ function(boxd_static_swap target)
   if(type STREQUAL "INTERFACE_LIBRARY" OR type STREQUAL "EXECUTABLE")
     return()
   endif()
+  # The compiled spdlog (libspdlog.so, no .a in Debian) is never linked: boxd
+  # uses spdlog::spdlog_header_only, whose only library is fmt (swapped below).
+  if(target STREQUAL "spdlog::spdlog")
+    return()
+  endif()
   get_target_property(configs ${target} IMPORTED_CONFIGURATIONS)
   set(props IMPORTED_LOCATION)
   if(configs)

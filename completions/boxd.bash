@@ -4,10 +4,9 @@
 
 _boxd_subcommands() {
   case "$1" in
-    "") echo "box template snapshot domain network token disk auth whoami config doctor version local machine help completion" ;;
-    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs wait jobs" ;;
+    "") echo "box template snapshot domain network token disk auth whoami config doctor version local help completion" ;;
+    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs" ;;
     "box proxy") echo "list create set-port delete expose bot-protection" ;;
-    "box jobs") echo "logs kill rm" ;;
     "template") echo "create list delete" ;;
     "snapshot") echo "create list get delete" ;;
     "domain") echo "bind list unbind" ;;
@@ -16,10 +15,7 @@ _boxd_subcommands() {
     "disk") echo "create list attach detach destroy" ;;
     "auth") echo "login logout status" ;;
     "config") echo "profiles" ;;
-    "local") echo "serve start stop status" ;;
-    "machine") echo "new list get fork start stop reboot pause resume wake resize set-auto-suspend set-auto-hibernate remove proxy exec shell cp logs wait jobs" ;;
-    "machine proxy") echo "list create set-port delete expose bot-protection" ;;
-    "machine jobs") echo "logs kill rm" ;;
+    "local") echo "serve start stop status logs" ;;
   esac
 }
 
@@ -27,7 +23,7 @@ _boxd_options() {
   case "$1" in
     "") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -40,7 +36,7 @@ _boxd_options() {
     "box resize") echo "--vcpu --memory --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box set-auto-suspend") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box set-auto-hibernate") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box destroy") echo "--yes --confirm -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box destroy") echo "--yes -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy create") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -48,15 +44,10 @@ _boxd_options() {
     "box proxy delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy expose") echo "--protocol --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy bot-protection") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --detach -d --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box wait") echo "--for --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box jobs") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box jobs logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --disk --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -93,41 +84,11 @@ _boxd_options() {
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine new") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine start") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine stop") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine reboot") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine pause") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine resume") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine wake") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine resize") echo "--vcpu --memory --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine set-auto-suspend") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine set-auto-hibernate") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine remove") echo "--yes --confirm -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy create") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy set-port") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy expose") echo "--protocol --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine proxy bot-protection") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --detach -d --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine wait") echo "--for --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine jobs") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine jobs logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local logs") echo "--state-dir --log-file --follow -f --since --level --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "completion") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
   esac
@@ -145,7 +106,6 @@ _boxd_takes_value() {
     "box create|--restart-policy") return 0 ;;
     "box create|--template") return 0 ;;
     "box create|--vcpu") return 0 ;;
-    "box create|--wait-timeout") return 0 ;;
     "box exec|--env") return 0 ;;
     "box exec|--escape-char") return 0 ;;
     "box exec|--timeout") return 0 ;;
@@ -153,9 +113,6 @@ _boxd_takes_value() {
     "box exec|--workdir") return 0 ;;
     "box exec|-e") return 0 ;;
     "box exec|-w") return 0 ;;
-    "box jobs kill|--grace") return 0 ;;
-    "box jobs kill|--signal") return 0 ;;
-    "box jobs kill|-s") return 0 ;;
     "box proxy create|--port") return 0 ;;
     "box proxy expose|--protocol") return 0 ;;
     "box proxy set-port|--port") return 0 ;;
@@ -165,11 +122,13 @@ _boxd_takes_value() {
     "box shell|--workdir") return 0 ;;
     "box shell|-e") return 0 ;;
     "box shell|-w") return 0 ;;
-    "box wait|--for") return 0 ;;
-    "box wait|--timeout") return 0 ;;
     "disk attach|--mount") return 0 ;;
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
+    "local logs|--level") return 0 ;;
+    "local logs|--log-file") return 0 ;;
+    "local logs|--since") return 0 ;;
+    "local logs|--state-dir") return 0 ;;
     "local serve|--api-key") return 0 ;;
     "local serve|--box-pids-max") return 0 ;;
     "local serve|--bridge-subnet") return 0 ;;
@@ -178,6 +137,11 @@ _boxd_takes_value() {
     "local serve|--http-max-connections") return 0 ;;
     "local serve|--http-port") return 0 ;;
     "local serve|--listen") return 0 ;;
+    "local serve|--log-file") return 0 ;;
+    "local serve|--log-format") return 0 ;;
+    "local serve|--log-level") return 0 ;;
+    "local serve|--log-max-files") return 0 ;;
+    "local serve|--log-max-size") return 0 ;;
     "local serve|--max-boxes") return 0 ;;
     "local serve|--max-disk-bytes") return 0 ;;
     "local serve|--max-disks") return 0 ;;
@@ -196,6 +160,11 @@ _boxd_takes_value() {
     "local start|--http-max-connections") return 0 ;;
     "local start|--http-port") return 0 ;;
     "local start|--listen") return 0 ;;
+    "local start|--log-file") return 0 ;;
+    "local start|--log-format") return 0 ;;
+    "local start|--log-level") return 0 ;;
+    "local start|--log-max-files") return 0 ;;
+    "local start|--log-max-size") return 0 ;;
     "local start|--max-boxes") return 0 ;;
     "local start|--max-disk-bytes") return 0 ;;
     "local start|--max-disks") return 0 ;;
@@ -210,38 +179,6 @@ _boxd_takes_value() {
     "local status|--state-dir") return 0 ;;
     "local stop|--state-dir") return 0 ;;
     "local stop|--timeout") return 0 ;;
-    "machine exec|--env") return 0 ;;
-    "machine exec|--escape-char") return 0 ;;
-    "machine exec|--timeout") return 0 ;;
-    "machine exec|--tty") return 0 ;;
-    "machine exec|--workdir") return 0 ;;
-    "machine exec|-e") return 0 ;;
-    "machine exec|-w") return 0 ;;
-    "machine jobs kill|--grace") return 0 ;;
-    "machine jobs kill|--signal") return 0 ;;
-    "machine jobs kill|-s") return 0 ;;
-    "machine new|--auto-destroy-timeout") return 0 ;;
-    "machine new|--auto-suspend-timeout") return 0 ;;
-    "machine new|--env") return 0 ;;
-    "machine new|--from-snapshot") return 0 ;;
-    "machine new|--image") return 0 ;;
-    "machine new|--memory") return 0 ;;
-    "machine new|--network") return 0 ;;
-    "machine new|--restart-policy") return 0 ;;
-    "machine new|--template") return 0 ;;
-    "machine new|--vcpu") return 0 ;;
-    "machine new|--wait-timeout") return 0 ;;
-    "machine proxy create|--port") return 0 ;;
-    "machine proxy expose|--protocol") return 0 ;;
-    "machine proxy set-port|--port") return 0 ;;
-    "machine resize|--memory") return 0 ;;
-    "machine resize|--vcpu") return 0 ;;
-    "machine shell|--env") return 0 ;;
-    "machine shell|--workdir") return 0 ;;
-    "machine shell|-e") return 0 ;;
-    "machine shell|-w") return 0 ;;
-    "machine wait|--for") return 0 ;;
-    "machine wait|--timeout") return 0 ;;
     "template create|--auto-destroy-timeout") return 0 ;;
     "template create|--auto-suspend-timeout") return 0 ;;
     "template create|--disk") return 0 ;;
@@ -298,42 +235,11 @@ _boxd_positional_kind() {
     "box shell") echo vms ;;
     "box cp") echo vms ;;
     "box logs") echo vms ;;
-    "box wait") echo vms ;;
-    "box jobs") echo vms ;;
-    "box jobs logs") echo vms ;;
-    "box jobs kill") echo vms ;;
-    "box jobs rm") echo vms ;;
     "template delete") echo templates ;;
     "snapshot list") echo vms ;;
     "disk attach") echo disks ;;
     "disk detach") echo disks ;;
     "disk destroy") echo disks ;;
-    "machine get") echo vms ;;
-    "machine fork") echo vms ;;
-    "machine start") echo vms ;;
-    "machine stop") echo vms ;;
-    "machine reboot") echo vms ;;
-    "machine pause") echo vms ;;
-    "machine resume") echo vms ;;
-    "machine wake") echo vms ;;
-    "machine resize") echo vms ;;
-    "machine set-auto-suspend") echo vms ;;
-    "machine set-auto-hibernate") echo vms ;;
-    "machine remove") echo vms ;;
-    "machine proxy list") echo vms ;;
-    "machine proxy set-port") echo vms ;;
-    "machine proxy delete") echo vms ;;
-    "machine proxy expose") echo vms ;;
-    "machine proxy bot-protection") echo vms ;;
-    "machine exec") echo vms ;;
-    "machine shell") echo vms ;;
-    "machine cp") echo vms ;;
-    "machine logs") echo vms ;;
-    "machine wait") echo vms ;;
-    "machine jobs") echo vms ;;
-    "machine jobs logs") echo vms ;;
-    "machine jobs kill") echo vms ;;
-    "machine jobs rm") echo vms ;;
   esac
 }
 

@@ -2,6 +2,7 @@
 
 #include "boxd/auth/credentials_store.hpp"
 #include "client/transport.hpp"
+#include "common/log.hpp"
 
 #include <unistd.h>
 
@@ -19,20 +20,9 @@ Context::Context() : out(std::cout), err(std::cerr) {
 Context::Context(std::ostream& out_stream, std::ostream& err_stream)
     : out(out_stream), err(err_stream) {}
 
-Context::~Context() {
-  if (global.verbose > 0 && m_client) {
-    client::set_client_debug(nullptr);  // it wrote to this context's stream
-  }
-}
+Context::~Context() = default;
 
 namespace {
-// The -v detail: "debug: <line>" on stderr with --verbose (never secrets).
-void debug_line(Context& ctx, const std::string& line) {
-  if (ctx.global.verbose > 0) {
-    ctx.err << "debug: " << line << "\n";
-  }
-}
-
 // When credentials.json supplies the credential, warn (as ssh does for a
 // key) if others can read the file.
 void warn_loose_credentials_to(std::ostream& err, const client::ResolvedConfig& config) {
@@ -51,18 +41,20 @@ const client::ResolvedConfig& Context::config() {
   if (!m_config) {
     m_config = std::make_unique<client::ResolvedConfig>(client::resolve_config(global.flags));
     warn_loose_credentials_to(err, *m_config);
-    // Never the key or the token: only where each setting came from.
-    debug_line(*this, "environment " + m_config->environment +
-                          (m_config->profile.empty() ? "" : ", profile " + m_config->profile));
-    const client::TransportMode mode = client::transport_mode(*m_config);
-    debug_line(*this, "api_url " + m_config->api_url + " (transport " +
-                          (mode.auto_transport ? std::string("auto")
-                           : mode.tls          ? "TLS"
-                                               : "plaintext") +
-                          ", by " + mode.rule + ")");
-    debug_line(*this, "exchange_url " + m_config->exchange_url);
-    for (const auto& [key, source] : m_config->sources) {
-      debug_line(*this, key + " from " + client::source_name(source));
+    if (global.verbose > 0) {
+      // Never the key or the token: only where each setting came from.
+      logging::info("environment " + m_config->environment +
+                    (m_config->profile.empty() ? "" : ", profile " + m_config->profile));
+      const client::TransportMode mode = client::transport_mode(*m_config);
+      logging::info("api_url " + m_config->api_url + " (transport " +
+                    (mode.auto_transport ? std::string("auto")
+                     : mode.tls          ? "TLS"
+                                         : "plaintext") +
+                    ", by " + mode.rule + ")");
+      logging::debug("exchange_url " + m_config->exchange_url);
+      for (const auto& [key, source] : m_config->sources) {
+        logging::debug(key + " from " + client::source_name(source));
+      }
     }
   }
   return *m_config;
@@ -71,9 +63,6 @@ const client::ResolvedConfig& Context::config() {
 client::Client& Context::client() {
   if (!m_client) {
     m_client = std::make_unique<client::Client>(config());
-    if (global.verbose > 0) {
-      client::set_client_debug([this](const std::string& line) { debug_line(*this, line); });
-    }
   }
   return *m_client;
 }

@@ -18,6 +18,7 @@
 #include "boxd/suggest.hpp"
 #include "client/update_notice.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/version.hpp"
 
 namespace boxd::cli {
@@ -66,6 +67,20 @@ void maybe_print_update_notice(Context& ctx) {
                                              client::default_notice_state_file())) {
     ctx.err << *line << "\n";
   }
+}
+
+// -v info, -vv debug (endpoints, transport, token source and cache, every
+// RPC with status and duration), -vvv trace (gRPC's own tracers too); all on
+// stderr, never a secret (common/log.hpp redacts the known ones besides).
+// Without -v only gRPC's own errors. `boxd local serve` replaces this log
+// with the server's.
+void start_cli_log(Context& ctx) {
+  using logging::Level;
+  const int v = ctx.global.verbose;
+  const Level level = v >= 3 ? Level::Trace : v == 2 ? Level::Debug : v == 1 ? Level::Info
+                                                                              : Level::Error;
+  logging::to_stream(ctx.err, level, logging::Format::Text, logging::Style::Cli);
+  logging::route_grpc_log(v >= 3);
 }
 
 int run_action(Context& ctx) {
@@ -150,8 +165,16 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
     ctx.err << root.help();
     return k_exit_usage;
   }
+  start_cli_log(ctx);
+  const auto started = std::chrono::steady_clock::now();
   const int code = run_action(ctx);
+  logging::info("done", {{"exit", code},
+                         {"ms", static_cast<std::int64_t>(
+                                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count())}});
   maybe_print_update_notice(ctx);
+  logging::off();  // the log writes to ctx.err, which need not outlive this call (tests)
   return code;
 }
 

@@ -28,9 +28,11 @@
 #include <mutex>
 
 #include "client/call_error.hpp"
+#include "client/client_log.hpp"
 #include "client/token_cache.hpp"
 #include "client/transport.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/version.hpp"
 
 namespace boxd::client {
@@ -199,7 +201,10 @@ struct Client::Impl {
   std::int64_t jwt_expires_at = 0;
   std::string cli_latest;        // x-boxd-cli-latest seen on a response
 
-  explicit Impl(ResolvedConfig c) : config(std::move(c)) {}
+  explicit Impl(ResolvedConfig c) : config(std::move(c)) {
+    logging::add_secret(config.api_key);
+    logging::add_secret(config.token);
+  }
 
   bool uses_key() const { return config.token.empty() && !config.api_key.empty(); }
 
@@ -207,7 +212,7 @@ struct Client::Impl {
   // with the mutex held.
   bool decide_transport(bool fresh) {
     transport = choose_transport(config, transport_cache, fresh);
-    client_debug("transport " + config.endpoint.target + ": " + transport->reason);
+    logging::info("transport " + config.endpoint.target + ": " + transport->reason);
     return transport->tls;
   }
 
@@ -249,7 +254,10 @@ struct Client::Impl {
       args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, k_stream_window_bytes);
       const auto credentials = tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
                                    : grpc::InsecureChannelCredentials();
-      channel = grpc::CreateCustomChannel(config.endpoint.target, credentials, args);
+      logging::debug("channel", {{"target", config.endpoint.target},
+                                 {"transport", tls ? "TLS" : "plaintext (h2c)"}});
+      channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+          config.endpoint.target, credentials, args, rpc_log_interceptors());
       stub = api::BoxdApi::NewStub(channel);
     }
     return *stub;
@@ -260,6 +268,7 @@ struct Client::Impl {
   std::string bearer(bool& fresh) {
     fresh = false;
     if (!config.token.empty()) {
+      logging::debug("token given as is", {{"source", source_of("token")}});
       return config.token;
     }
     if (config.api_key.empty()) {
@@ -273,8 +282,14 @@ struct Client::Impl {
     if (auto cached = cache.load(config.exchange_url, config.api_key, now)) {
       jwt = cached->token;
       jwt_expires_at = cached->expires_at;
+      logging::add_secret(jwt);
+      logging::debug("token cache hit", {{"key_source", source_of("api_key")},
+                                         {"expires_in_s", jwt_expires_at - now}});
       return jwt;
     }
+    logging::debug("token cache miss: exchanging the API key",
+                   {{"key_source", source_of("api_key")}, {"url", config.exchange_url}});
+    const auto started = std::chrono::steady_clock::now();
     ExchangeResult result;
     try {
       result = exchange_api_key(config.exchange_url, config.api_key);
@@ -283,13 +298,25 @@ struct Client::Impl {
     }
     jwt = result.token;
     jwt_expires_at = result.expires_at;
+    logging::add_secret(jwt);
+    logging::debug("token exchanged", {{"ms", static_cast<std::int64_t>(
+                                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::steady_clock::now() - started)
+                                                       .count())},
+                                       {"expires_in_s", jwt_expires_at - now}});
     cache.store(config.exchange_url, config.api_key, {jwt, jwt_expires_at});
     fresh = true;
     return jwt;
   }
 
+  std::string source_of(const std::string& key) const {
+    auto it = config.sources.find(key);
+    return source_name(it == config.sources.end() ? Source::None : it->second);
+  }
+
   // After the server refused the token: forget it everywhere.
   void drop_token() {
+    logging::debug("token refused by the server: dropped from the cache, exchanging again");
     std::lock_guard lock(mutex);
     jwt.clear();
     jwt_expires_at = 0;

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -374,23 +373,6 @@ TransportChoice choose_transport(const ResolvedConfig& config, const TransportCa
   choice.reason =
       prefix + (choice.tls ? "TLS" : "plaintext (h2c)") + ", probed just now: " + probe.detail;
   return choice;
-}
-
-namespace {
-std::mutex g_debug_mutex;
-DebugFn g_debug;
-}  // namespace
-
-void set_client_debug(DebugFn debug) {
-  std::lock_guard lock(g_debug_mutex);
-  g_debug = std::move(debug);
-}
-
-void client_debug(const std::string& line) {
-  std::lock_guard lock(g_debug_mutex);
-  if (g_debug) {
-    g_debug(line);
-  }
 }
 
 }  // namespace boxd::client

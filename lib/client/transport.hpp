@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 
@@ -92,10 +91,5 @@ TransportChoice choose_transport(const ResolvedConfig& config, const TransportCa
                                  bool fresh = false,
                                  std::chrono::milliseconds timeout = k_tls_probe_timeout);
 
-// Where the client's -v lines go (the CLI sets it for --verbose): one line,
-// never a secret. Process-wide; none by default.
-using DebugFn = std::function<void(const std::string&)>;
-void set_client_debug(DebugFn debug);
-void client_debug(const std::string& line);
 
 }  // namespace boxd::client

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/log.hpp"
 #include "local/exchange_body.hpp"
 #include "local/http_parse.hpp"
 
@@ -54,11 +55,9 @@ std::string path_of(const std::string& target) {
 
 }  // namespace
 
-KeyExchangeEndpoint::KeyExchangeEndpoint(const std::string& listen, int port, Auth& auth,
-                                         std::function<void(const std::string&)> log)
+KeyExchangeEndpoint::KeyExchangeEndpoint(const std::string& listen, int port, Auth& auth)
     : m_listener(listen, port, "HTTP key exchange", "use --http-port to choose another port"),
-      m_auth(auth),
-      m_log(std::move(log)) {}
+      m_auth(auth) {}
 
 void KeyExchangeEndpoint::start(HttpLimits limits) {
   m_limits = limits;
@@ -125,9 +124,7 @@ void KeyExchangeEndpoint::serve(int fd) {
   }
   const auto issued = m_auth.exchange(*api_key);
   if (!issued) {
-    if (m_log) {
-      m_log("key exchange refused: invalid API key from " + peer_address(fd));
-    }
+    logging::info("auth refused", {{"endpoint", "key exchange"}, {"peer", peer_address(fd)}});
     return answer(json_error(401, "invalid API key"));
   }
   answer(response(200, "application/json",
@@ -135,9 +132,9 @@ void KeyExchangeEndpoint::serve(int fd) {
                        {"expires_at", issued->expires_at},
                        {"user_id", issued->user_id}}
                       .dump()));
-  if (m_log) {
-    m_log("token " + issued->jti + " issued to " + issued->user_id);
-  }
+  logging::info("token issued", {{"user", issued->user_id},
+                                  {"jti", issued->jti},
+                                  {"peer", peer_address(fd)}});
 }
 
 }  // namespace boxd::local

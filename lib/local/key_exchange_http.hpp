@@ -19,8 +19,9 @@ namespace boxd::local {
 class KeyExchangeEndpoint {
  public:
   // Binds listen:port (0 = any free port); throws boxd::Error (Connection).
-  KeyExchangeEndpoint(const std::string& listen, int port, Auth& auth,
-                      std::function<void(const std::string&)> log);
+  // Refused keys and issued tokens (user, jti, peer; never the key or the
+  // token) are logged at info.
+  KeyExchangeEndpoint(const std::string& listen, int port, Auth& auth);
   int port() const { return m_listener.port(); }
   void start(HttpLimits limits);
   void stop() { m_listener.stop(); }
@@ -30,7 +31,6 @@ class KeyExchangeEndpoint {
 
   HttpListener m_listener;
   Auth& m_auth;
-  std::function<void(const std::string&)> m_log;
   HttpLimits m_limits;
 };
 

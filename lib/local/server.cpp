@@ -23,10 +23,12 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/log.hpp"
 #include "common/paths.hpp"
 #include "local/auth.hpp"
 #include "local/http_proxy.hpp"
 #include "local/key_exchange_http.hpp"
+#include "local/rpc_log.hpp"
 #include "local/runtime.hpp"
 #include "local/service.hpp"
 #include "local/store.hpp"
@@ -168,15 +170,14 @@ HttpLimits http_limits_of(const ServeOptions& options) {
 // line each on the log), writes every layer to <state>/isolation.json for
 // `boxd local status`, and returns the names of the layers not in force.
 std::vector<std::string> report_isolation(const Runtime& runtime,
-                                          const std::filesystem::path& state_dir,
-                                          const std::function<void(const std::string&)>& log) {
+                                          const std::filesystem::path& state_dir) {
   nlohmann::json layers = nlohmann::json::array();
   std::vector<std::string> missing;
   for (const auto& layer : runtime.isolation()) {
     layers.push_back({{"name", layer.name}, {"enforced", layer.enforced}, {"detail", layer.detail}});
     if (!layer.enforced) {
       missing.push_back(layer.name);
-      log("warning: no " + layer.name + ": " + layer.detail);
+      logging::warn("no " + layer.name + ": " + layer.detail, {{"layer", layer.name}});
     }
   }
   const nlohmann::json doc{{"runtime", runtime.kind()}, {"isolation", layers}};
@@ -192,14 +193,42 @@ std::string joined(const std::vector<std::string>& names) {
   return text.empty() ? "none" : text;
 }
 
+// The log of ServeOptions (usage errors for bad values), and gRPC's own
+// messages into it.
+void start_log(const ServeOptions& options) {
+  const auto level = logging::parse_level(options.log_level);
+  const auto format = logging::parse_format(options.log_format);
+  if (!level || !format) {
+    throw Error(ErrorClass::Usage, "--log-level is trace|debug|info|warn|error and --log-format "
+                                   "text|json");
+  }
+  if (options.log_max_bytes < 4096 || options.log_max_files < 1) {
+    throw Error(ErrorClass::Usage, "--log-max-size must be at least 4K and --log-max-files 1+");
+  }
+  if (!options.log_file.empty()) {
+    logging::to_file({options.log_file, options.log_max_bytes, options.log_max_files}, *level,
+                     *format);
+  } else if (options.log_stream != nullptr) {
+    logging::to_stream(*options.log_stream, *level, *format, logging::Style::Server);
+  } else {
+    logging::off();
+  }
+  logging::route_grpc_log(false);
+}
+
+std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+interceptors(const ServeOptions& options) {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(make_rpc_log_factory());
+  if (!options.advertise_cli_latest.empty()) {
+    creators.push_back(std::make_unique<CliLatestInterceptorFactory>(options.advertise_cli_latest));
+  }
+  return creators;
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
-  const auto log = [&](const std::string& line) {
-    if (options.log) {
-      options.log(line);
-    }
-  };
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     throw Error(ErrorClass::Usage, "--tls-cert and --tls-key go together");
   }
@@ -216,7 +245,8 @@ int serve(const ServeOptions& options) {
   auto state_dir = options.state_dir.empty() ? local_state_dir() : options.state_dir;
   ensure_dir(state_dir, 0700);
   state_dir = std::filesystem::canonical(state_dir);
-  StateLock state_lock(state_dir);
+  StateLock state_lock(state_dir);  // before the log: its file may be in the state dir
+  start_log(options);
   ensure_dir(state_dir / "boxes", 0700);
 
   std::map<std::string, std::string> keys;
@@ -226,13 +256,16 @@ int serve(const ServeOptions& options) {
   if (keys.empty()) {
     keys[load_or_create_api_key(state_dir)] = "local";
   }
+  for (const auto& [key, user] : keys) {
+    logging::add_secret(key);
+  }
 
   install_signal_handlers();
 
   auto runtime = make_runtime(options.runtime, RuntimeOptions{state_dir, options.bridge_subnet});
   if (runtime->kind() == "process") {
-    log("warning: runtime 'process': boxes are plain directories and processes, NOT isolated "
-        "from this machine or from each other");
+    logging::warn("runtime 'process': boxes are plain directories and processes, NOT isolated "
+                  "from this machine or from each other");
   }
 
   Store store(state_dir);
@@ -254,13 +287,12 @@ int serve(const ServeOptions& options) {
   service_options.box_pids_max = options.box_pids_max;
   service_options.proxy_port = proxy_port;
   service_options.url_scheme = "http";
-  service_options.log = options.log;
   BoxdService service(service_options, store, auth, *runtime);
-  const auto isolation_off = report_isolation(*runtime, state_dir, log);
+  const auto isolation_off = report_isolation(*runtime, state_dir);
   service.recover();
 
   // HTTP key exchange (bound now, served once gRPC is up).
-  KeyExchangeEndpoint exchange(options.listen, http_port_wanted, auth, options.log);
+  KeyExchangeEndpoint exchange(options.listen, http_port_wanted, auth);
   const int http_port = exchange.port();
   service.set_server_ports(
       {{options.port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
@@ -289,11 +321,7 @@ int serve(const ServeOptions& options) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  if (!options.advertise_cli_latest.empty()) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(std::make_unique<CliLatestInterceptorFactory>(options.advertise_cli_latest));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
-  }
+  builder.experimental().SetInterceptorCreators(interceptors(options));
   auto server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     throw Error(ErrorClass::Connection,
@@ -322,20 +350,23 @@ int serve(const ServeOptions& options) {
     out << "isolation_off: " << joined(isolation_off) << "\n";
     out << "ready" << std::endl;
   }
-  log("boxd local serving gRPC on " + host + ":" + std::to_string(grpc_port) +
-      ", key exchange on " + host + ":" + std::to_string(http_port) + ", box proxy on " +
-      host + ":" + std::to_string(proxy_port) + ", state in " +
-      state_dir.string());
+  logging::info("serving", {{"grpc", host + ":" + std::to_string(grpc_port)},
+                            {"exchange", host + ":" + std::to_string(http_port)},
+                            {"proxy", host + ":" + std::to_string(proxy_port)},
+                            {"state", state_dir.string()},
+                            {"runtime", runtime->kind()},
+                            {"pid", static_cast<std::int64_t>(::getpid())}});
 
   wait_for_stop_signal();
-  log("shutting down");
+  logging::info("shutting down");
 
   exchange.stop();
   proxy.stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server->Wait();
   service.shutdown_boxes();
-  log("stopped");
+  logging::info("stopped");
+  logging::off();  // flushes; what the process does after is not the server's
   return 0;
 }
 

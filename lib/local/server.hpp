@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -45,10 +44,18 @@ struct ServeOptions {
   // its initial metadata, as boxd's servers do (tests of the update notice).
   std::string advertise_cli_latest;
 
+  // The log (common/log.hpp): trace|debug|info|warn|error, text|json; to
+  // log_file (rotated at log_max_bytes, log_max_files kept) or, without one,
+  // to log_stream (the CLI passes stderr); neither = no log.
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::filesystem::path log_file;
+  std::uint64_t log_max_bytes = 10ULL << 20;
+  int log_max_files = 5;
+  std::ostream* log_stream = nullptr;
+
   // Where the contract lines go (the CLI passes std::cout); null = nowhere.
   std::ostream* out = nullptr;
-  // Human log lines, no secrets (the CLI writes them to stderr); may be empty.
-  std::function<void(const std::string&)> log;
 };
 
 // The file in the state dir where a running server lists its isolation

@@ -10,6 +10,7 @@
 #include "common/jwt.hpp"
 #include "common/names.hpp"
 #include "local/rpc_helpers.hpp"
+#include "local/rpc_log.hpp"
 #include "local/service_rpc.hpp"
 #include "local/ssh_keys.hpp"
 
@@ -163,10 +164,8 @@ void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& b
 BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime)
     : m_options(std::move(options)), m_store(store), m_auth(auth), m_runtime(runtime) {}
 
-void BoxdService::log(const std::string& line) const {
-  if (m_options.log) {
-    m_options.log(line);
-  }
+void BoxdService::log(const std::string& event, const logging::Fields& fields) const {
+  logging::info(event, fields);
 }
 
 BoxSpec BoxdService::spec_of(const BoxRecord& box) const {
@@ -220,7 +219,7 @@ void BoxdService::refresh_liveness(BoxRecord& box) {
       }
     }
   });
-  log("box " + box.name + " (" + box.owner + ") found dead; marked stopped");
+  log("box found dead, marked stopped", {{"user", box.owner}, {"box", box.name}});
   box.status = "stopped";
   box.handle = BoxHandle{};
 }
@@ -259,7 +258,7 @@ std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
     }
   });
   touch_activity(box.id);
-  log("box " + box.name + " (" + box.owner + ") running, booted in " + std::to_string(ms) + " ms");
+  log("box running", {{"user", box.owner}, {"box", box.name}, {"boot_ms", static_cast<std::int64_t>(ms)}});
   apply_disks(box, handle);
   return ms;
 }
@@ -344,7 +343,7 @@ grpc::Status BoxdService::client_status(grpc::StatusCode code, const std::string
     out.replace(at, state.size(), "<state>");
   }
   if (out != message) {
-    log("error (the client sees it without host paths): " + message);
+    logging::warn("error (the client sees it without host paths): " + message);
   }
   return grpc::Status(code, out);
 }
@@ -361,7 +360,9 @@ AuthResult BoxdService::authenticate(const grpc::ServerContextBase* context) con
   if (it != md.end()) {
     header = std::string(it->second.data(), it->second.size());
   }
-  return m_auth.check(header);
+  auto result = m_auth.check(header);
+  note_rpc_caller(context, result.user_id);
+  return result;
 }
 
 // ---- lifecycle ----
@@ -413,7 +414,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     auto lock = op_lock(box.id);
     std::lock_guard guard(*lock);
     reserve(box);
-    log("creating box " + box.name + " (" + box.id + ") for " + box.owner);
+    log("box creating", {{"user", box.owner}, {"box", box.name}, {"id", box.id}});
     const auto ms = provision(box);
     fill_created(*response, box, url_of(box), ms);
   });
@@ -482,7 +483,7 @@ grpc::Status BoxdService::StopVm(grpc::ServerContext* context, const api::StopVm
         return;
       }
       stop_and_record(box, "stopped");
-      log("box " + box.name + " (" + box.owner + ") stopped");
+      log("box stopped", {{"user", box.owner}, {"box", box.name}});
     });
   });
 }
@@ -491,6 +492,7 @@ grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
                                    const api::RebootVmRequest* request, api::RebootVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
+      log("box rebooting", {{"user", box.owner}, {"box", box.name}});
       if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
         stop_and_record(box, "stopped");
       }
@@ -510,7 +512,7 @@ grpc::Status BoxdService::DestroyVm(grpc::ServerContext* context,
         std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
       });
       forget_disks_of(box);
-      log("box " + box.name + " (" + box.owner + ") destroyed");
+      log("box destroyed", {{"user", box.owner}, {"box", box.name}});
     });
   });
 }
@@ -527,6 +529,7 @@ grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
       m_runtime.suspend(spec_of(box), box.handle);
       set_status(box.id, "suspended");
       response->set_suspend_us(rpc::micros_since(started));
+      log("box suspended", {{"user", box.owner}, {"box", box.name}});
     });
   });
 }
@@ -546,6 +549,7 @@ grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
       m_runtime.resume(spec_of(box), box.handle);
       set_status(box.id, "running");
       response->set_resume_us(rpc::micros_since(started));
+      log("box resumed", {{"user", box.owner}, {"box", box.name}});
     });
   });
 }
@@ -599,7 +603,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
         });
         not_found(request->source_vm_id());
       }
-      log("forking box " + source.name + " into " + box.name + " for " + box.owner);
+      log("box forking", {{"user", box.owner}, {"box", box.name}, {"from", source.name}});
       const auto current = require_box(auth.user_id, source.id);
       ms = provision(box, [&](const BoxSpec& dst) { copy_disk_frozen(current, dst); });
     }
@@ -669,8 +673,8 @@ grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::Resi
       response->set_vcpu(resized.vcpu);
       response->set_memory_bytes(resized.memory_bytes);
       response->set_rebooted(false);
-      log("box " + box.name + " (" + box.owner + ") resized to " + std::to_string(resized.vcpu) +
-          " vcpu, " + std::to_string(resized.memory_bytes) + " bytes");
+      log("box resized", {{"user", box.owner}, {"box", box.name}, {"vcpu", static_cast<std::int64_t>(resized.vcpu)},
+                           {"memory_bytes", static_cast<std::int64_t>(resized.memory_bytes)}});
     });
   });
 }
@@ -715,7 +719,7 @@ grpc::Status BoxdService::CreateToken(grpc::ServerContext* context,
     auto token = m_auth.issue(auth.user_id, request->expires_in_secs(), true);
     response->set_token(token.token);
     response->set_expires_at(token.expires_at);
-    log("token " + token.jti + " created for " + auth.user_id);
+    log("token created", {{"user", auth.user_id}, {"jti", token.jti}});
   });
 }
 
@@ -759,7 +763,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
       std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });
       data.revoked[jti] = expires_at;
     });
-    log("token " + jti + " revoked by " + auth.user_id);
+    log("token revoked", {{"user", auth.user_id}, {"jti", jti}});
   });
 }
 
@@ -782,7 +786,7 @@ void BoxdService::adopt_limits(const BoxRecord& box) {
   try {
     m_runtime.apply_limits(spec_of(box), box.handle);
   } catch (const std::exception& e) {
-    log("could not apply the limits of box " + box.name + ": " + e.what());
+    logging::warn(std::string("could not apply the box's limits: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
   }
 }
 
@@ -794,8 +798,7 @@ void BoxdService::recover() {
     try {
       if (box.status == "running" || box.status == "starting") {
         if (alive && box.status == "running") {
-          log("adopted box " + box.name + " (" + box.owner + "), init pid " +
-              std::to_string(box.handle.init_pid));
+          log("box adopted", {{"user", box.owner}, {"box", box.name}, {"init_pid", static_cast<std::int64_t>(box.handle.init_pid)}});
           adopt_limits(box);
           continue;
         }
@@ -805,7 +808,7 @@ void BoxdService::recover() {
         boot_and_record(box);
       } else if (box.status == "suspended") {
         if (alive) {
-          log("adopted suspended box " + box.name + " (" + box.owner + ")");
+          log("box adopted (suspended)", {{"user", box.owner}, {"box", box.name}});
           adopt_limits(box);
           continue;
         }
@@ -834,7 +837,7 @@ void BoxdService::recover() {
         }
       }
     } catch (const std::exception& e) {
-      log("could not recover box " + box.name + ": " + e.what());
+      logging::warn(std::string("could not recover the box: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
       set_status(box.id, "failed");
     }
   }
@@ -851,9 +854,9 @@ void BoxdService::shutdown_boxes() {
     std::lock_guard guard(*lock);
     try {
       m_runtime.stop(spec_of(box), box.handle);
-      log("stopped box " + box.name + " (" + box.owner + ")");
+      log("box stopped (server shutdown)", {{"user", box.owner}, {"box", box.name}});
     } catch (const std::exception& e) {
-      log("could not stop box " + box.name + ": " + e.what());
+      logging::warn(std::string("could not stop the box: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
     }
   }
   unmount_disk_images();

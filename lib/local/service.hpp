@@ -38,6 +38,7 @@
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
 #include "local/store.hpp"
+#include "common/log.hpp"
 
 namespace boxd::local {
 
@@ -51,8 +52,6 @@ struct ServiceOptions {
   std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
   int proxy_port = 9480;
   std::string url_scheme = "http";
-  // Human log lines (no secrets); may be empty.
-  std::function<void(const std::string&)> log;
 };
 
 // An exception carrying the status an RPC should return.
@@ -222,7 +221,8 @@ class BoxdService final : public ServiceBase {
   AuthResult authenticate(const grpc::ServerContextBase* context) const;
   ExecTarget resolve_exec(const std::string& user, const std::string& vm_id);
   Runtime& runtime() { return m_runtime; }
-  void log(const std::string& line) const;
+  // An info event of the log (common/log.hpp); never a secret in it.
+  void log(const std::string& event, const logging::Fields& fields = {}) const;
   // A status for the client whose message never names a host path: the
   // state dir is replaced by "<state>" (the full message goes to the log).
   grpc::Status client_status(grpc::StatusCode code, const std::string& message) const;

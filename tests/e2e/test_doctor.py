@@ -14,8 +14,8 @@ from boxdtest import Suite, dead_port, expect, expect_equal  # noqa: E402
 
 suite = Suite(__file__)
 
-CHECKS = ["config", "api_url", "exchange_url", "credential", "dns", "tcp", "tls", "exchange",
-          "token", "clock", "whoami", "schema"]
+CHECKS = ["config", "api_url", "exchange_url", "credential", "local_server", "dns", "tcp", "tls",
+          "exchange", "token", "clock", "whoami", "schema"]
 
 
 def lines_by_check(result):
@@ -51,6 +51,7 @@ def every_check_passes_against_boxd_local(t):
         expect(status == "ok", r.describe(f"'{name}' is not ok: {status} {detail}"))
     expect_line(r, "api_url", "ok", f"{t.server.api_url} (env BOXD_API_URL), plaintext")
     expect_line(r, "credential", "ok", "API key (env BOXD_API_KEY)")
+    expect_line(r, "local_server", "ok", "a foreground 'boxd local serve'")
     expect_line(r, "whoami", "ok", "user alice")
     expect_line(r, "schema", "ok", "match the compiled contract")
     r.expect_not_in_output(t.alice.key, "API key")

@@ -66,14 +66,14 @@ def auto_chooses_tls_for_a_tls_server_and_caches_it(t):
     cli = auto_cli(t, server)
     target = host_port(server)
     r = cli.run("-v", "box", "list").expect_ok()
-    r.expect_stderr_contains(f"debug: api_url {target} (transport auto, by loopback host:port)")
-    r.expect_stderr_contains(f"debug: transport {target}: auto (loopback host:port): TLS, "
+    r.expect_stderr_contains(f"info: api_url {target} (transport auto, by loopback host:port)")
+    r.expect_stderr_contains(f"info: transport {target}: auto (loopback host:port): TLS, "
                              "probed just now: the server answered a TLS hello with a TLS "
                              "handshake")
     expect_equal(cached(cli).get(target, {}).get("transport"), "tls", "cached transport")
     # The warm path: the cached answer, no probe.
     r = cli.run("-v", "box", "list").expect_ok()
-    r.expect_stderr_contains(f"debug: transport {target}: auto (loopback host:port): TLS, cached")
+    r.expect_stderr_contains(f"info: transport {target}: auto (loopback host:port): TLS, cached")
     expect("probed" not in r.stderr, r.describe("a cached answer must not probe again"))
 
 
@@ -83,7 +83,7 @@ def auto_chooses_h2c_for_a_plaintext_server(t):
     cli = auto_cli(t, server, trust=False)
     target = host_port(server)
     r = cli.run("-v", "box", "list").expect_ok()
-    r.expect_stderr_contains(f"debug: transport {target}: auto (loopback host:port): plaintext "
+    r.expect_stderr_contains(f"info: transport {target}: auto (loopback host:port): plaintext "
                              "(h2c), probed just now: the server ")
     expect_equal(cached(cli).get(target, {}).get("transport"), "plaintext", "cached transport")
     cli.run("-v", "box", "list").expect_ok().expect_stderr_contains("plaintext (h2c), cached")
@@ -110,7 +110,7 @@ def explicit_https_is_never_downgraded(t):
     server = t.server  # plaintext only
     cli = auto_cli(t, server, url="https://" + host_port(server))
     r = cli.run("-v", "box", "list").expect_exit(8)
-    r.expect_stderr_contains(f"debug: transport {host_port(server)}: TLS, as https:// says")
+    r.expect_stderr_contains(f"info: transport {host_port(server)}: TLS, as https:// says")
     r.expect_stderr_contains(f"error: cannot connect to https://{host_port(server)}")
     r.expect_stderr_contains("hint: the server does not speak TLS")
     expect_equal(cached(cli), {}, "an explicit scheme caches nothing")

@@ -9,6 +9,9 @@
 #   - `man --warnings` renders the man page without a single warning;
 #   - the installed bash completion completes `boxd bo` to `box`;
 #   - zsh and fish completions are where those shells look for them;
+#   - the boxd-local systemd unit passes `systemd-analyze verify` (its
+#     ExecStart pointed at the packaged binary, its man: link at the packaged
+#     man page), runs /usr/bin/boxd, and nothing in the .deb enables it;
 #   - the packaged binary passes tests/e2e/test_auth.py and test_exec_basic.py.
 # Exit 0 = pass, 77 = skipped (chroot needs root and there is no sudo -n).
 # Env: BOXD_CCACHE_LIKE (the dev build dir whose ccache entries to reuse),
@@ -109,6 +112,33 @@ if [[ $words == "box" ]]; then
   pass "bash completion: boxd bo -> $words"
 else
   fail "bash completion of 'boxd bo' gave '$words' (want 'box')"
+fi
+
+# The systemd unit: valid, runs the packaged binary, shipped disabled.
+unit=$pkgroot/usr/lib/systemd/system/boxd-local.service
+if [[ ! -f $unit ]]; then
+  fail "no $unit"
+elif ! command -v systemd-analyze >/dev/null; then
+  fail "systemd-analyze is missing (scripts/setup installs systemd)"
+else
+  mkdir -p "$tmp/unit" "$tmp/man/man1"
+  cp "$manpage" "$tmp/man/man1/"
+  sed "s|/usr/bin/boxd |$boxd |" "$unit" >"$tmp/unit/boxd-local.service"
+  if ! grep -q '^ExecStart=/usr/bin/boxd local serve ' "$unit"; then
+    fail "the unit does not run /usr/bin/boxd local serve"
+  elif verify=$(MANPATH=$tmp/man systemd-analyze verify "$tmp/unit/boxd-local.service" 2>&1) &&
+       [[ -z $verify ]]; then
+    pass "systemd-analyze verify boxd-local.service"
+  else
+    fail "systemd-analyze verify boxd-local.service: $verify"
+  fi
+  if find "$pkgroot" -path '*.wants/*' | grep -q .; then
+    fail "the .deb enables boxd-local.service (a .wants link)"
+  fi
+  dpkg-deb -e "$deb" "$tmp/control"
+  if grep -qsE 'systemctl (enable|start)|deb-systemd' "$tmp/control/postinst"; then
+    fail "postinst enables or starts boxd-local.service"
+  fi
 fi
 
 # The packaged binary really works: two end-to-end suites (key exchange over

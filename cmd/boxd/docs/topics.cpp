@@ -16,6 +16,8 @@ std::string environment_help() {
          "  XDG_CONFIG_HOME     base of the config directory (default ~/.config)\n"
          "  XDG_CACHE_HOME      base of the token cache (default ~/.cache)\n"
          "  XDG_DATA_HOME       base of boxd local's state (default ~/.local/share)\n"
+         "  BOXD_LOCAL_API_KEYS boxd local serve: \"KEY=USER KEY=USER\" (the service's keys)\n"
+         "  GRPC_TRACE          gRPC tracers for -vvv (default: api, http, channel state...)\n"
          "  NO_COLOR            no colour in any output\n"
          "  GRPC_DEFAULT_SSL_ROOTS_FILE_PATH  PEM file of the CAs trusted for TLS (a private CA)\n"
          "  TERM                sent to the box for interactive sessions\n";
@@ -26,7 +28,12 @@ std::string files_help() {
          "  $BOXD_CONFIG_DIR/credentials.json   stored API keys (0600)\n"
          "  $XDG_CACHE_HOME/boxd/tokens/        cached JWTs (0600)\n"
          "  $XDG_CACHE_HOME/boxd/transport.json TLS or h2c per endpoint (auto transport)\n"
-         "  $XDG_DATA_HOME/boxd-local/          boxd local's state\n";
+         "  $XDG_DATA_HOME/boxd-local/          boxd local's state\n"
+         "  <state>/server.log, server.N.log    boxd local start's log (boxd local logs)\n"
+         "  /usr/lib/systemd/system/boxd-local.service\n"
+         "                                      boxd local as a system service\n"
+         "  /etc/boxd-local/keys.env            the service's API keys (BOXD_LOCAL_API_KEYS)\n"
+         "  /var/lib/boxd-local/                the service's state and log\n";
 }
 
 }  // namespace boxd::cli::docs

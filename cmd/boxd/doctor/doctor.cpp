@@ -6,6 +6,7 @@
 
 #include "boxd/auth/credentials_store.hpp"
 #include "boxd/command.hpp"
+#include "boxd/doctor/local_server.hpp"
 #include "boxd/exit_codes.hpp"
 #include "boxd/output.hpp"
 #include "client/doctor.hpp"
@@ -20,7 +21,9 @@ CLI::App* define_doctor(CLI::App& parent, DoctorOptions& options) {
       ->check(CLI::Range(1, 300));
   cmd->footer(
       "Checks, one line each: the configuration in effect and where each value came\n"
-      "from; DNS and TCP reach of the API endpoint; the transport (TLS or plaintext,\n"
+      "from; for an API URL on this machine, which local server serves it (the\n"
+      "boxd-local systemd service or 'boxd local start'); DNS and TCP reach of the API\n"
+      "endpoint; the transport (TLS or plaintext,\n"
       "as the URL says); the API key exchange; the token's expiry and the clock skew;\n"
       "whoami; and the server's API (gRPC reflection) against the contract compiled\n"
       "into this boxd. Exits 0 when no check failed, else with the exit code of the\n"
@@ -100,6 +103,9 @@ int run_doctor(const DoctorOptions& options, Context& ctx) {
   }
   if (auto problem = credentials_permission_problem(credentials_path())) {
     report.add({"permissions", client::CheckStatus::Warn, *problem, ErrorClass::Internal});
+  }
+  if (auto local = check_local_server(config->api_url)) {
+    report.add(*local);
   }
   client::DoctorOptions doctor_options;
   doctor_options.timeout = std::chrono::seconds(options.timeout_secs);

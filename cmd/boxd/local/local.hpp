@@ -14,5 +14,6 @@ void add_local_serve(CLI::App& parent, Context& ctx);
 void add_local_start(CLI::App& parent, Context& ctx);
 void add_local_stop(CLI::App& parent, Context& ctx);
 void add_local_status(CLI::App& parent, Context& ctx);
+void add_local_logs(CLI::App& parent, Context& ctx);
 
 }  // namespace boxd::cli

@@ -1,8 +1,5 @@
 // `boxd local serve`: the local server in the foreground.
-#include <chrono>
 #include <cstdlib>
-#include <ctime>
-#include <mutex>
 #include <sstream>
 
 #include "boxd/command.hpp"
@@ -39,13 +36,17 @@ CLI::App* define_local_serve(CLI::App& parent, LocalServeOptions& options) {
   cmd->footer(
       "Prints api_url, exchange_url, state_dir, runtime (bridge_subnet with the namespace\n"
       "runtime) and 'ready' on stdout once it\n"
-      "accepts calls; logs go to stderr. SIGINT/SIGTERM stop it (boxes keep their\n"
-      "status and start again with the server).\n"
+      "accepts calls; the log goes to stderr (or --log-file, rotated). SIGINT/SIGTERM\n"
+      "stop it (boxes keep their status and start again with the server).\n"
+      "Log levels: info has the server's start and stop, box lifecycle, tokens, refused\n"
+      "calls (auth, quota); debug adds one line per RPC (user, box, status, ms, peer).\n"
+      "Never a key, token, file content or environment value.\n"
       "\n"
       "Examples:\n"
       "  boxd local serve\n"
       "  boxd local serve --port 0 --state-dir /tmp/boxd-test --api-key \"$KEY=alice\"\n"
-      "  boxd local serve --runtime process --max-boxes 5");
+      "  boxd local serve --runtime process --max-boxes 5\n"
+      "  boxd local serve --log-level debug --log-format json 2>>boxd.jsonl");
   return cmd;
 }
 
@@ -53,17 +54,7 @@ int run_local_serve(const LocalServeOptions& options, Context& ctx) {
   local::ServeOptions serve = options.serve;
   add_keys_from_env(serve);
   serve.out = &ctx.out;
-  auto mutex = std::make_shared<std::mutex>();
-  std::ostream& err = ctx.err;
-  serve.log = [mutex, &err](const std::string& line) {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    ::localtime_r(&now, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-    std::lock_guard lock(*mutex);
-    err << stamp << " " << line << std::endl;
-  };
+  serve.log_stream = &ctx.err;  // unless --log-file
   return local::serve(serve);
 }
 

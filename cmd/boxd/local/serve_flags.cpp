@@ -74,6 +74,32 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
                      "Seconds for a key exchange body; a proxied body may pause this long")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  command.add_option("--log-level", options.log_level, "Log level")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  command.add_option("--log-format", options.log_format, "Log lines as text or JSON (one object a line)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  command.add_option("--log-file", options.log_file,
+                     "Log to this file, rotated by size, instead of stderr")
+      ->type_name("PATH");
+  command
+      .add_option_function<std::string>(
+          "--log-max-size",
+          [&options](const std::string& text) {
+            const auto bytes = parse_size(text);
+            if (!bytes || *bytes < 4096) {
+              throw CLI::ValidationError("--log-max-size",
+                                         "invalid size '" + text + "': use e.g. 10M (at least 4K)");
+            }
+            options.log_max_bytes = *bytes;
+          },
+          "Rotate --log-file past this size (default 10M)")
+      ->type_name("SIZE");
+  command.add_option("--log-max-files", options.log_max_files,
+                     "Rotated log files kept (FILE.1.EXT ... FILE.N.EXT)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   // Hidden (no group): for tests of the CLI's update notice.
   command.add_option("--advertise-cli-latest", options.advertise_cli_latest,
                      "Send x-boxd-cli-latest: VERSION with every response")
@@ -100,6 +126,12 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});
+  argv.insert(argv.end(), {"--log-level", options.log_level, "--log-format", options.log_format,
+                           "--log-max-size", std::to_string(options.log_max_bytes),
+                           "--log-max-files", std::to_string(options.log_max_files)});
+  if (!options.log_file.empty()) {
+    argv.insert(argv.end(), {"--log-file", options.log_file.string()});
+  }
   if (!options.bridge_subnet.empty()) {
     argv.insert(argv.end(), {"--bridge-subnet", options.bridge_subnet});
   }

@@ -2,8 +2,10 @@
 // logged in to it (credentials.json entry "local", docs/design.md section 3).
 //
 // The server runs in its own session (setsid), with stdin from /dev/null,
-// stdout (the contract lines) in <state_dir>/server.out and stderr appended
-// to <state_dir>/server.log; its pid goes to <state_dir>/server.pid. We wait
+// stdout (the contract lines) in <state_dir>/server.out, its log in
+// <state_dir>/server.log (rotated by size: --log-max-size, --log-max-files;
+// `boxd local logs` reads it) and stderr (what comes before the log: a
+// start-up error) in <state_dir>/server.stderr; its pid goes to server.pid. We wait
 // for its `ready` line and a 200 from /healthz before saying it started.
 // API keys given with --api-key reach the server through the environment,
 // never through its argv (other users can read a process's argv).
@@ -49,7 +51,8 @@ CLI::App* define_local_start(CLI::App& parent, LocalStartOptions& options) {
   cmd->add_flag("--no-login", options.no_login,
                 "Do not store the key in credentials.json (entry \"local\")");
   cmd->footer(
-      "The server's output goes to <state_dir>/server.log, its pid to server.pid.\n"
+      "The server's log goes to <state_dir>/server.log (rotated: server.1.log ...; see\n"
+      "'boxd local logs'), start-up errors to server.stderr, its pid to server.pid.\n"
       "Without --api-key, the key generated for user 'local' is used for the login.\n"
       "\n"
       "Examples:\n"
@@ -84,6 +87,9 @@ std::string log_tail(const std::filesystem::path& log) {
 int spawn_server(const std::filesystem::path& state_dir, const LocalStartOptions& options) {
   local::ServeOptions serve = options.serve;
   serve.state_dir = state_dir;
+  if (serve.log_file.empty()) {
+    serve.log_file = state_dir / "server.log";
+  }
   std::vector<std::string> args{self_exe(), "local", "serve"};
   for (auto& word : serve_flags_to_argv(serve)) {
     args.push_back(std::move(word));
@@ -115,8 +121,8 @@ int spawn_server(const std::filesystem::path& state_dir, const LocalStartOptions
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const int out_fd = ::open((state_dir / "server.out").c_str(),
                             O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int log_fd = ::open((state_dir / "server.log").c_str(),
-                            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  const int log_fd = ::open((state_dir / "server.stderr").c_str(),
+                            O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (null_fd < 0 || out_fd < 0 || log_fd < 0) {
     throw Error(ErrorClass::Internal,
                 "cannot open the server's files in " + state_dir.string() + ": " +
@@ -177,10 +183,10 @@ int run_local_start(const LocalStartOptions& options, Context& ctx) {
       if (::waitpid(pid, &wstatus, WNOHANG) == pid) {
         std::filesystem::remove(state_dir / "server.pid");
         const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-        ctx.err << log_tail(state_dir / "server.log");
+        ctx.err << log_tail(state_dir / "server.stderr");
         throw Error(ErrorClass::Internal,
                     "boxd local serve exited with " + std::to_string(code) + " before it was ready",
-                    "see " + (state_dir / "server.log").string());
+                    "see " + (state_dir / "server.stderr").string() + " and 'boxd local logs'");
       }
       server = read_background_server(state_dir);
       if (server.ready && local_server_healthy(server.info["exchange_url"])) {
@@ -191,7 +197,7 @@ int run_local_start(const LocalStartOptions& options, Context& ctx) {
         throw Error(ErrorClass::Timeout,
                     "boxd local serve was not ready within " + std::to_string(options.wait_secs) +
                         " s",
-                    "see " + (state_dir / "server.log").string());
+                    "see 'boxd local logs' and " + (state_dir / "server.stderr").string());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

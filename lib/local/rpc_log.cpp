@@ -1,0 +1,163 @@
+#include "local/rpc_log.hpp"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/log.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+std::mutex g_callers_mutex;
+std::unordered_map<const void*, std::string> g_callers;
+
+std::string take_caller(const void* call) {
+  std::lock_guard lock(g_callers_mutex);
+  auto it = g_callers.find(call);
+  if (it == g_callers.end()) {
+    return "";
+  }
+  std::string user = std::move(it->second);
+  g_callers.erase(it);
+  return user;
+}
+
+// "/boxd.api.v1.BoxdApi/GetVm" -> "GetVm".
+std::string short_method(const char* method) {
+  std::string name = method != nullptr ? method : "";
+  const auto slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+std::string code_name(grpc::StatusCode code) {
+  static const char* names[] = {"OK",
+                                "CANCELLED",
+                                "UNKNOWN",
+                                "INVALID_ARGUMENT",
+                                "DEADLINE_EXCEEDED",
+                                "NOT_FOUND",
+                                "ALREADY_EXISTS",
+                                "PERMISSION_DENIED",
+                                "RESOURCE_EXHAUSTED",
+                                "FAILED_PRECONDITION",
+                                "ABORTED",
+                                "OUT_OF_RANGE",
+                                "UNIMPLEMENTED",
+                                "INTERNAL",
+                                "UNAVAILABLE",
+                                "DATA_LOSS",
+                                "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? names[i] : std::to_string(i);
+}
+
+// The box a request names: its vm_id, or the name of a box being created.
+std::string box_of(const google::protobuf::Message& message, const std::string& method) {
+  const auto* descriptor = message.GetDescriptor();
+  const auto* field = descriptor->FindFieldByName("vm_id");
+  if (field == nullptr && method == "CreateVm") {
+    field = descriptor->FindFieldByName("name");
+  }
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+    return "";
+  }
+  return message.GetReflection()->GetString(message, field);
+}
+
+class RpcLogInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
+      : m_info(info), m_method(short_method(info->method())) {}
+  ~RpcLogInterceptor() override { take_caller(m_call); }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    m_call = m_info->server_context();
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        !m_seen_message) {
+      m_seen_message = true;
+      // The generated service receives each request as its own message type,
+      // which is a protobuf Message.
+      if (const void* message = methods->GetRecvMessage()) {
+        m_box = box_of(*static_cast<const google::protobuf::Message*>(message), m_method);
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      log_outcome(methods->GetSendStatus());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void log_outcome(const grpc::Status& status) {
+    const bool refusal = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                         status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    if (!refusal && !logging::enabled(logging::Level::Debug)) {
+      take_caller(m_call);
+      return;  // the common case at info: no fields to build
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - m_started)
+                        .count();
+    logging::Fields fields{{"rpc", m_method}};
+    const std::string user = take_caller(m_call);
+    if (!user.empty()) {
+      fields.emplace_back("user", user);
+    }
+    if (!m_box.empty()) {
+      fields.emplace_back("box", m_box);
+    }
+    fields.emplace_back("code", code_name(status.error_code()));
+    fields.emplace_back("ms", static_cast<std::int64_t>(ms));
+    fields.emplace_back("peer", m_call != nullptr ? m_call->peer() : std::string());
+    if (!status.ok()) {
+      fields.emplace_back("error", status.error_message());
+    }
+    // The refusals an operator wants to see at info; every other call at debug.
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      logging::info("auth refused", fields);
+    } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      logging::info("quota refused", fields);
+    } else {
+      logging::debug("rpc", fields);
+    }
+  }
+
+  grpc::experimental::ServerRpcInfo* m_info;
+  grpc::ServerContextBase* m_call = nullptr;
+  std::string m_method;
+  std::string m_box;
+  bool m_seen_message = false;
+  std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
+};
+
+class RpcLogFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcLogInterceptor(info);
+  }
+};
+
+}  // namespace
+
+void note_rpc_caller(const grpc::ServerContextBase* call, const std::string& user) {
+  if (user.empty()) {
+    return;
+  }
+  std::lock_guard lock(g_callers_mutex);
+  g_callers[call] = user;
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> make_rpc_log_factory() {
+  return std::make_unique<RpcLogFactory>();
+}
+
+}  // namespace boxd::local
