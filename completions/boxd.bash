@@ -4,9 +4,10 @@
 
 _boxd_subcommands() {
   case "$1" in
-    "") echo "box template snapshot domain network token disk auth whoami config doctor version local help completion" ;;
-    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp logs" ;;
+    "") echo "box template snapshot domain network token disk auth whoami ssh-config config doctor version local mcp machine help completion" ;;
+    "box") echo "create list get fork start stop reboot suspend resume wake resize set-auto-suspend set-auto-hibernate destroy proxy exec shell cp forward ssh logs wait jobs" ;;
     "box proxy") echo "list create set-port delete expose bot-protection" ;;
+    "box jobs") echo "logs kill rm" ;;
     "template") echo "create list delete" ;;
     "snapshot") echo "create list get delete" ;;
     "domain") echo "bind list unbind" ;;
@@ -16,6 +17,10 @@ _boxd_subcommands() {
     "auth") echo "login logout status" ;;
     "config") echo "profiles" ;;
     "local") echo "serve start stop status logs" ;;
+    "mcp") echo "config" ;;
+    "machine") echo "new list get fork start stop reboot pause resume wake resize set-auto-suspend set-auto-hibernate remove proxy exec shell cp forward ssh logs wait jobs" ;;
+    "machine proxy") echo "list create set-port delete expose bot-protection" ;;
+    "machine jobs") echo "logs kill rm" ;;
   esac
 }
 
@@ -23,7 +28,7 @@ _boxd_options() {
   case "$1" in
     "") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -36,7 +41,7 @@ _boxd_options() {
     "box resize") echo "--vcpu --memory --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box set-auto-suspend") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box set-auto-hibernate") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box destroy") echo "--yes -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box destroy") echo "--yes --confirm -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy create") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -44,10 +49,17 @@ _boxd_options() {
     "box proxy delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy expose") echo "--protocol --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box proxy bot-protection") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --detach -d --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box forward") echo "--stdio --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box ssh") echo "--identity -i --ssh-option -o --no-setup --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box wait") echo "--for --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box jobs") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box jobs logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --disk --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -79,6 +91,7 @@ _boxd_options() {
     "auth logout") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "auth status") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "whoami") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "ssh-config") echo "--write --remove --file --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "config profiles") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -89,6 +102,41 @@ _boxd_options() {
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local logs") echo "--state-dir --log-file --follow -f --since --level --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "mcp") echo "--read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "mcp config") echo "--write --name --read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine new") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine start") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine stop") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine reboot") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine pause") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine resume") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine wake") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine resize") echo "--vcpu --memory --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine set-auto-suspend") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine set-auto-hibernate") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine remove") echo "--yes --confirm -y --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy create") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy set-port") echo "--port --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy expose") echo "--protocol --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine proxy bot-protection") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine exec") echo "--env -e --workdir -w --timeout --jsonl --no-stdin -n --interactive -i --tty -t -T --escape-char --detach -d --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine shell") echo "--env -e --workdir -w --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine cp") echo "--recursive -r --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine forward") echo "--stdio --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine ssh") echo "--identity -i --ssh-option -o --no-setup --relay --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine wait") echo "--for --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine jobs") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine jobs logs") echo "--follow -f --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "help") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "completion") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
   esac
@@ -106,6 +154,7 @@ _boxd_takes_value() {
     "box create|--restart-policy") return 0 ;;
     "box create|--template") return 0 ;;
     "box create|--vcpu") return 0 ;;
+    "box create|--wait-timeout") return 0 ;;
     "box exec|--env") return 0 ;;
     "box exec|--escape-char") return 0 ;;
     "box exec|--timeout") return 0 ;;
@@ -113,6 +162,10 @@ _boxd_takes_value() {
     "box exec|--workdir") return 0 ;;
     "box exec|-e") return 0 ;;
     "box exec|-w") return 0 ;;
+    "box forward|--relay") return 0 ;;
+    "box jobs kill|--grace") return 0 ;;
+    "box jobs kill|--signal") return 0 ;;
+    "box jobs kill|-s") return 0 ;;
     "box proxy create|--port") return 0 ;;
     "box proxy expose|--protocol") return 0 ;;
     "box proxy set-port|--port") return 0 ;;
@@ -122,6 +175,13 @@ _boxd_takes_value() {
     "box shell|--workdir") return 0 ;;
     "box shell|-e") return 0 ;;
     "box shell|-w") return 0 ;;
+    "box ssh|--identity") return 0 ;;
+    "box ssh|--relay") return 0 ;;
+    "box ssh|--ssh-option") return 0 ;;
+    "box ssh|-i") return 0 ;;
+    "box ssh|-o") return 0 ;;
+    "box wait|--for") return 0 ;;
+    "box wait|--timeout") return 0 ;;
     "disk attach|--mount") return 0 ;;
     "disk create|--size") return 0 ;;
     "doctor|--timeout") return 0 ;;
@@ -179,6 +239,55 @@ _boxd_takes_value() {
     "local status|--state-dir") return 0 ;;
     "local stop|--state-dir") return 0 ;;
     "local stop|--timeout") return 0 ;;
+    "machine exec|--env") return 0 ;;
+    "machine exec|--escape-char") return 0 ;;
+    "machine exec|--timeout") return 0 ;;
+    "machine exec|--tty") return 0 ;;
+    "machine exec|--workdir") return 0 ;;
+    "machine exec|-e") return 0 ;;
+    "machine exec|-w") return 0 ;;
+    "machine forward|--relay") return 0 ;;
+    "machine jobs kill|--grace") return 0 ;;
+    "machine jobs kill|--signal") return 0 ;;
+    "machine jobs kill|-s") return 0 ;;
+    "machine new|--auto-destroy-timeout") return 0 ;;
+    "machine new|--auto-suspend-timeout") return 0 ;;
+    "machine new|--env") return 0 ;;
+    "machine new|--from-snapshot") return 0 ;;
+    "machine new|--image") return 0 ;;
+    "machine new|--memory") return 0 ;;
+    "machine new|--network") return 0 ;;
+    "machine new|--restart-policy") return 0 ;;
+    "machine new|--template") return 0 ;;
+    "machine new|--vcpu") return 0 ;;
+    "machine new|--wait-timeout") return 0 ;;
+    "machine proxy create|--port") return 0 ;;
+    "machine proxy expose|--protocol") return 0 ;;
+    "machine proxy set-port|--port") return 0 ;;
+    "machine resize|--memory") return 0 ;;
+    "machine resize|--vcpu") return 0 ;;
+    "machine shell|--env") return 0 ;;
+    "machine shell|--workdir") return 0 ;;
+    "machine shell|-e") return 0 ;;
+    "machine shell|-w") return 0 ;;
+    "machine ssh|--identity") return 0 ;;
+    "machine ssh|--relay") return 0 ;;
+    "machine ssh|--ssh-option") return 0 ;;
+    "machine ssh|-i") return 0 ;;
+    "machine ssh|-o") return 0 ;;
+    "machine wait|--for") return 0 ;;
+    "machine wait|--timeout") return 0 ;;
+    "mcp config|--allow-boxes") return 0 ;;
+    "mcp config|--exec-timeout") return 0 ;;
+    "mcp config|--max-boxes") return 0 ;;
+    "mcp config|--max-output") return 0 ;;
+    "mcp config|--name") return 0 ;;
+    "mcp|--allow-boxes") return 0 ;;
+    "mcp|--exec-timeout") return 0 ;;
+    "mcp|--max-boxes") return 0 ;;
+    "mcp|--max-output") return 0 ;;
+    "ssh-config|--file") return 0 ;;
+    "ssh-config|--relay") return 0 ;;
     "template create|--auto-destroy-timeout") return 0 ;;
     "template create|--auto-suspend-timeout") return 0 ;;
     "template create|--disk") return 0 ;;
@@ -212,39 +321,75 @@ _boxd_option_values() {
   esac
 }
 
-_boxd_positional_kind() {
+_boxd_positionals() {
   case "$1" in
-    "box get") echo vms ;;
-    "box fork") echo vms ;;
-    "box start") echo vms ;;
-    "box stop") echo vms ;;
-    "box reboot") echo vms ;;
-    "box suspend") echo vms ;;
-    "box resume") echo vms ;;
-    "box wake") echo vms ;;
-    "box resize") echo vms ;;
-    "box set-auto-suspend") echo vms ;;
-    "box set-auto-hibernate") echo vms ;;
-    "box destroy") echo vms ;;
-    "box proxy list") echo vms ;;
-    "box proxy set-port") echo vms ;;
-    "box proxy delete") echo vms ;;
-    "box proxy expose") echo vms ;;
-    "box proxy bot-protection") echo vms ;;
-    "box exec") echo vms ;;
-    "box shell") echo vms ;;
-    "box cp") echo vms ;;
-    "box logs") echo vms ;;
-    "template delete") echo templates ;;
-    "snapshot list") echo vms ;;
-    "disk attach") echo disks ;;
-    "disk detach") echo disks ;;
-    "disk destroy") echo disks ;;
+    "box get") echo "vms" ;;
+    "box fork") echo "vms -" ;;
+    "box start") echo "vms..." ;;
+    "box stop") echo "vms..." ;;
+    "box reboot") echo "vms..." ;;
+    "box suspend") echo "vms..." ;;
+    "box resume") echo "vms..." ;;
+    "box wake") echo "vms..." ;;
+    "box resize") echo "vms" ;;
+    "box set-auto-suspend") echo "vms -" ;;
+    "box set-auto-hibernate") echo "vms -" ;;
+    "box destroy") echo "vms..." ;;
+    "box proxy list") echo "vms" ;;
+    "box proxy set-port") echo "vms -" ;;
+    "box proxy delete") echo "vms -" ;;
+    "box proxy expose") echo "vms -" ;;
+    "box proxy bot-protection") echo "vms -" ;;
+    "box exec") echo "vms -..." ;;
+    "box shell") echo "vms" ;;
+    "box cp") echo "vms -" ;;
+    "box forward") echo "vms -..." ;;
+    "box ssh") echo "vms -..." ;;
+    "box logs") echo "vms" ;;
+    "box wait") echo "vms" ;;
+    "box jobs") echo "vms" ;;
+    "box jobs logs") echo "vms -" ;;
+    "box jobs kill") echo "vms -" ;;
+    "box jobs rm") echo "vms -..." ;;
+    "template delete") echo "templates..." ;;
+    "snapshot list") echo "vms" ;;
+    "domain bind") echo "- vms" ;;
+    "disk attach") echo "disks vms" ;;
+    "disk detach") echo "disks vms" ;;
+    "disk destroy") echo "disks..." ;;
+    "machine get") echo "vms" ;;
+    "machine fork") echo "vms -" ;;
+    "machine start") echo "vms..." ;;
+    "machine stop") echo "vms..." ;;
+    "machine reboot") echo "vms..." ;;
+    "machine pause") echo "vms..." ;;
+    "machine resume") echo "vms..." ;;
+    "machine wake") echo "vms..." ;;
+    "machine resize") echo "vms" ;;
+    "machine set-auto-suspend") echo "vms -" ;;
+    "machine set-auto-hibernate") echo "vms -" ;;
+    "machine remove") echo "vms..." ;;
+    "machine proxy list") echo "vms" ;;
+    "machine proxy set-port") echo "vms -" ;;
+    "machine proxy delete") echo "vms -" ;;
+    "machine proxy expose") echo "vms -" ;;
+    "machine proxy bot-protection") echo "vms -" ;;
+    "machine exec") echo "vms -..." ;;
+    "machine shell") echo "vms" ;;
+    "machine cp") echo "vms -" ;;
+    "machine forward") echo "vms -..." ;;
+    "machine ssh") echo "vms -..." ;;
+    "machine logs") echo "vms" ;;
+    "machine wait") echo "vms" ;;
+    "machine jobs") echo "vms" ;;
+    "machine jobs logs") echo "vms -" ;;
+    "machine jobs kill") echo "vms -" ;;
+    "machine jobs rm") echo "vms -..." ;;
   esac
 }
 
 _boxd() {
-  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i
+  local cur="${COMP_WORDS[COMP_CWORD]}" prev="" path="" w i npos=0
   local -a globals=()
   COMPREPLY=()
   if (( COMP_CWORD > 0 )); then prev="${COMP_WORDS[COMP_CWORD-1]}"; fi
@@ -257,7 +402,11 @@ _boxd() {
       -*) if _boxd_takes_value "$path" "$w"; then (( i++ )); fi; continue ;;
     esac
     local subs=" $(_boxd_subcommands "$path") "
-    if [[ "$subs" == *" $w "* ]]; then path="${path:+$path }$w"; fi
+    if (( npos == 0 )) && [[ "$subs" == *" $w "* ]]; then
+      path="${path:+$path }$w"
+    else
+      (( npos++ ))
+    fi
   done
   if [[ "$prev" == -* ]] && _boxd_takes_value "$path" "$prev"; then
     local values; values="$(_boxd_option_values "$prev")"
@@ -273,8 +422,18 @@ _boxd() {
     COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
     return 0
   fi
-  local kind; kind="$(_boxd_positional_kind "$path")"
-  if [[ -n "$kind" ]]; then
+  # The positional being typed: its kind in the command's spec, or the
+  # last one's when that takes every remaining word ("vms..."); "-" or none
+  # completes nothing (box exec VM <TAB> is the remote command).
+  local -a spec=( $(_boxd_positionals "$path") )
+  local kind="" n=${#spec[@]}
+  if (( npos < n )); then
+    kind="${spec[npos]}"
+  elif (( n > 0 )) && [[ "${spec[n-1]}" == *... ]]; then
+    kind="${spec[n-1]}"
+  fi
+  kind="${kind%...}"
+  if [[ -n "$kind" && "$kind" != "-" ]]; then
     local names; names="$(timeout 2 "${COMP_WORDS[0]}" "${globals[@]}" __complete "$kind" 2>/dev/null)"
     COMPREPLY=( $(compgen -W "$names" -- "$cur") )
   fi
