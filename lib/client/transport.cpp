@@ -19,6 +19,7 @@
 #include "client/token_cache.hpp"
 #include "common/files.hpp"
 #include "common/paths.hpp"
+#include "common/unique_fd.hpp"
 
 namespace boxd::client {
 
@@ -42,32 +43,7 @@ int ms_left(Clock::time_point deadline) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-  int release() {
-    const int fd = m_fd;
-    m_fd = -1;
-    return fd;
-  }
-  void reset(int fd) {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-    m_fd = fd;
-  }
-
- private:
-  int m_fd;
-};
+using Fd = UniqueFd;
 
 // A connected socket to one of the target's addresses, or the error.
 std::string connect_to(const std::string& target, Clock::time_point deadline, Fd& out) {

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.hpp"
 #include "local/box_file.hpp"
 #include "local/service.hpp"
 #include "local/service_rpc.hpp"
@@ -53,24 +54,6 @@ using box_file::Reason;
 
 constexpr std::uint64_t k_unary_download_limit = 8 * 1024 * 1024;
 constexpr int k_box_uid = 1000;
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : m_fd(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return m_fd; }
-  void reset(int fd = -1) {
-    if (m_fd >= 0) {
-      close(m_fd);
-    }
-    m_fd = fd;
-  }
-
- private:
-  int m_fd;
-};
 
 // "/home/boxd" + raw, normalised; refuses ".." above "/".
 std::string absolute_in_box(const std::string& raw, const std::string& home) {

@@ -33,6 +33,7 @@
 #include "common/error.hpp"
 #include "common/shell_quote.hpp"
 #include "common/sizes.hpp"
+#include "common/unique_fd.hpp"
 
 namespace boxd::cli {
 
@@ -78,21 +79,7 @@ void add_box_cp(CLI::App& parent, Context& ctx) {
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-
- private:
-  int m_fd;
-};
+using Fd = UniqueFd;
 
 // A local temp file beside `target`, renamed onto it by commit(), removed otherwise.
 class LocalTemp {

@@ -19,27 +19,14 @@
 #include "common/files.hpp"
 #include "common/paths.hpp"
 #include "common/shell_quote.hpp"
+#include "common/unique_fd.hpp"
 #include "common/version.hpp"
 
 namespace boxd::cli {
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-
- private:
-  int m_fd;
-};
+using Fd = UniqueFd;
 
 // True when the ELF file has no program interpreter (statically linked).
 bool is_static_elf(int fd) {
