@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/fd.hpp"  // write_all, read_all (once declared here)
+
 namespace boxd {
 // Writes content to path via a temp file in the same directory, fsync, then
 // rename: readers see the old or the new file, never a torn one, even after
@@ -14,9 +16,5 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 std::optional<std::string> read_file(const std::filesystem::path& path);
 // Creates the directory (and parents) and sets its mode (e.g. 0700).
 void ensure_dir(const std::filesystem::path& dir, unsigned mode = 0755);
-// Loop over partial reads/writes and EINTR. False on any other error or on
-// end of file before `size` bytes (EPIPE, EIO...).
-bool write_all(int fd, const char* data, std::size_t size);
-bool read_all(int fd, char* data, std::size_t size);
 
 }  // namespace boxd

@@ -15,14 +15,12 @@
 #include <array>
 #include <stdexcept>
 
+#include "common/base64.hpp"
 #include "common/error.hpp"
 
 namespace boxd {
 
 namespace {
-
-constexpr std::string_view k_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
@@ -60,61 +58,6 @@ std::optional<JwtClaims> claims_from_payload(std::string_view payload_b64) {
 }
 
 }  // namespace
-
-std::string base64url_encode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  while (i + 2 < data.size()) {
-    const auto n = (static_cast<unsigned char>(data[i]) << 16) |
-                   (static_cast<unsigned char>(data[i + 1]) << 8) |
-                   static_cast<unsigned char>(data[i + 2]);
-    out += k_alphabet[(n >> 18) & 63];
-    out += k_alphabet[(n >> 12) & 63];
-    out += k_alphabet[(n >> 6) & 63];
-    out += k_alphabet[n & 63];
-    i += 3;
-  }
-  const std::size_t rest = data.size() - i;
-  if (rest == 1) {
-    const auto n = static_cast<unsigned char>(data[i]) << 16;
-    out += k_alphabet[(n >> 18) & 63];
-    out += k_alphabet[(n >> 12) & 63];
-  } else if (rest == 2) {
-    const auto n = (static_cast<unsigned char>(data[i]) << 16) |
-                   (static_cast<unsigned char>(data[i + 1]) << 8);
-    out += k_alphabet[(n >> 18) & 63];
-    out += k_alphabet[(n >> 12) & 63];
-    out += k_alphabet[(n >> 6) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') {
-    text.remove_suffix(1);
-  }
-  if (text.size() % 4 == 1) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    const auto pos = k_alphabet.find(c);
-    if (pos == std::string_view::npos) {
-      return std::nullopt;
-    }
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
 std::string jwt_sign(const JwtClaims& claims, std::string_view secret) {
   const std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");

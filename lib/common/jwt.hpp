@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.hpp"  // base64url_*, once declared here
+
 namespace boxd {
 
 struct JwtClaims {
@@ -14,9 +16,6 @@ struct JwtClaims {
   std::int64_t issued_at = 0;   // "iat", unix seconds
   std::int64_t expires_at = 0;  // "exp", unix seconds
 };
-
-std::string base64url_encode(std::string_view data);
-std::optional<std::string> base64url_decode(std::string_view text);
 
 // Signs header {"alg":"HS256","typ":"JWT"} + claims with the secret.
 std::string jwt_sign(const JwtClaims& claims, std::string_view secret);

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <utility>
+
 namespace boxd {
 
 class UniqueFd {
@@ -11,13 +13,17 @@ class UniqueFd {
   ~UniqueFd() { reset(); }
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
-  [[nodiscard]] int get() const { return m_fd; }
-  // Gives the descriptor up without closing it.
-  int release() {
-    const int fd = m_fd;
-    m_fd = -1;
-    return fd;
+  UniqueFd(UniqueFd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset(std::exchange(other.m_fd, -1));
+    }
+    return *this;
   }
+  [[nodiscard]] int get() const { return m_fd; }
+  [[nodiscard]] bool valid() const { return m_fd >= 0; }
+  // Gives the descriptor up without closing it.
+  int release() { return std::exchange(m_fd, -1); }
   void reset(int fd = -1) {
     if (m_fd >= 0) {
       ::close(m_fd);
