@@ -64,7 +64,7 @@ int connect_to(const char* host, const char* port) {
 
 // stdin -> socket; at EOF the socket's write side is shut. A failed write
 // (the server closed) ends this direction quietly: the other one reports.
-void pump_up(int sock) {
+void stdin_to_socket(int sock) {
   std::string buffer(k_relay_chunk, '\0');
   for (;;) {
     const ssize_t n = ::read(0, buffer.data(), buffer.size());
@@ -93,7 +93,7 @@ int forward_relay_main(int argc, char** argv) {
   if (sock < 0) {
     return 1;
   }
-  std::thread up(pump_up, sock);
+  std::thread up(stdin_to_socket, sock);
   std::string buffer(k_relay_chunk, '\0');
   unsigned long long written = 0;
   for (;;) {

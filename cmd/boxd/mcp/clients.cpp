@@ -8,7 +8,7 @@
 
 namespace boxd::cli::mcp {
 
-using json = nlohmann::ordered_json;  // a merged file keeps its order
+using nlohmann::ordered_json;  // a merged file keeps its order
 
 const std::vector<McpClient>& mcp_clients() {
   static const std::vector<McpClient> clients = {
@@ -54,9 +54,9 @@ std::filesystem::path env_or(const char* name, const std::filesystem::path& fall
   return (value != nullptr && *value != '\0') ? std::filesystem::path(value) : fallback;
 }
 
-json server_entry(const McpClient& client, const std::string& command,
+ordered_json server_entry(const McpClient& client, const std::string& command,
                   const std::vector<std::string>& args) {
-  json entry = json::object();
+  ordered_json entry = ordered_json::object();
   if (client.typed_stdio || client.format == ConfigFormat::VsCode) {
     entry["type"] = "stdio";
   }
@@ -70,7 +70,7 @@ const char* servers_key(const McpClient& client) {
 }
 
 std::string toml_string(const std::string& text) {
-  return json(text).dump();  // a JSON string is a TOML basic string for these characters
+  return ordered_json(text).dump();  // a JSON string is a TOML basic string for these characters
 }
 
 std::string toml_table(const std::string& name, const std::string& command,
@@ -131,7 +131,7 @@ std::string config_snippet(const McpClient& client, const std::string& name,
   if (client.format == ConfigFormat::CodexToml) {
     return toml_table(name, command, args);
   }
-  json doc = {{servers_key(client), {{name, server_entry(client, command, args)}}}};
+  ordered_json doc = {{servers_key(client), {{name, server_entry(client, command, args)}}}};
   return doc.dump(2) + "\n";
 }
 
@@ -141,17 +141,17 @@ std::string merge_config(const McpClient& client, const std::optional<std::strin
   if (client.format == ConfigFormat::CodexToml) {
     return merge_toml(existing, name, toml_table(name, command, args));
   }
-  json doc = json::object();
+  ordered_json doc = ordered_json::object();
   if (existing && existing->find_first_not_of(" \t\r\n") != std::string::npos) {
-    doc = json::parse(*existing, nullptr, false);
+    doc = ordered_json::parse(*existing, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
       throw Error(ErrorClass::InvalidArgument, "the file is not a JSON object; it was left alone",
                   "fix it, or add the snippet by hand");
     }
   }
-  json& servers = doc[servers_key(client)];
+  ordered_json& servers = doc[servers_key(client)];
   if (servers.is_null()) {
-    servers = json::object();
+    servers = ordered_json::object();
   }
   if (!servers.is_object()) {
     throw Error(ErrorClass::InvalidArgument,

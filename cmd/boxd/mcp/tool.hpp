@@ -70,6 +70,8 @@ json schema_integer(const std::string& description, std::optional<std::int64_t> 
 json schema_number(const std::string& description);
 json schema_boolean(const std::string& description);
 json schema_object(json properties, std::vector<std::string> required = {});
+// The "box" argument every box tool takes.
+json box_arg();
 // The output schema of a box document (box_get, box_create...).
 json box_schema();
 

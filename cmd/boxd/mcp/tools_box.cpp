@@ -82,10 +82,6 @@ json run_forward(ToolContext& t) {
   return forward_document(box, t.client.create_proxy(box, name, static_cast<std::uint32_t>(*port)));
 }
 
-json box_arg() {
-  return schema_string("Box name or id");
-}
-
 }  // namespace
 
 void add_box_tools(std::vector<Tool>& tools) {

@@ -130,9 +130,6 @@ json run_destroy(ToolContext& t) {
   return {{"box", box}, {"destroyed", true}};
 }
 
-json box_arg() {
-  return schema_string("Box name or id");
-}
 json name_arg(const std::string& what) {
   return schema_string(what +
                        " (a DNS label: lower-case letters, digits, '-'); default: picked by "
