@@ -14,7 +14,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Failure, Suite, expect, expect_equal  # noqa: E402
+from boxdtest import Failure, Suite, eventually, expect, expect_equal  # noqa: E402
 
 suite = Suite(__file__)
 _vm = []
@@ -173,9 +173,16 @@ def window_size_is_sent_first_and_follows_resizes(t):
         s.type("stty size\r")
         s.read_until("33 101")
         set_size(s.slave, 40, 120)  # the kernel sends SIGWINCH to boxd
-        time.sleep(0.3)
-        s.type("stty size\r")
-        s.read_until("40 120")
+
+        def resized():
+            s.type("stty size\r")
+            try:
+                s.read_until("40 120", timeout=1.0)
+                return True
+            except Failure:
+                return False
+
+        eventually(resized, 15, 0, "the new size inside the box")
         s.type("exit\r")
         s.wait()
     finally:

@@ -88,9 +88,19 @@ def a_suspended_box_makes_no_progress(t):
     first = read()
     eventually(lambda: read() > first, 5, 0.1, "the counter grows while running")
     t.alice.run("box", "suspend", box).expect_ok()
-    time.sleep(0.2)
-    frozen = read()
-    time.sleep(1.0)
+    # A write may be in flight when the freeze lands: the frozen value is the
+    # one two reads 200 ms apart agree on.
+    last = [read()]
+
+    def settled():
+        time.sleep(0.2)
+        now = read()
+        same, last[0] = now == last[0], now
+        return same
+
+    eventually(settled, 5, 0, "the counter stops once suspended")
+    frozen = last[0]
+    time.sleep(1.0)  # nothing may happen while frozen: this wait is the test
     expect_equal(read(), frozen, "counter across 1 s while suspended")
     t.alice.run("box", "resume", box).expect_ok()
     eventually(lambda: read() > frozen, 5, 0.1, "the counter grows again after resume")

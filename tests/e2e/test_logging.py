@@ -214,8 +214,10 @@ def local_start_rotates_its_log_and_local_logs_follows_it(t):
     state = cli.home / ".local" / "share" / "boxd-local"  # the default: doctor looks there
     start_background(t, cli, state, "--log-level", "debug", "--log-max-size", "4K",
                      "--log-max-files", "1")
+    followed_path = cli.home / "followed.log"
+    followed_file = open(followed_path, "wb")
     follower = subprocess.Popen([t.bin, "local", "logs", "-f", "--state-dir", str(state)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env(),
+                                stdout=followed_file, stderr=subprocess.PIPE, env=cli.env(),
                                 start_new_session=True)
     try:
         for i in range(60):
@@ -227,10 +229,13 @@ def local_start_rotates_its_log_and_local_logs_follows_it(t):
             expect(size <= 4096 + 512, f"{name} is {size} bytes, past --log-max-size 4K")
         eventually(lambda: (state / "server.log").read_text().count("marker-59") > 0,
                    what="the last call logged")
-        time.sleep(1.0)  # the follower polls every 200 ms
+        eventually(lambda: "box=marker-59 " in followed_path.read_text(errors="replace"),
+                   what="the follower shows the last call")
     finally:
         os.killpg(follower.pid, signal.SIGTERM)
-        followed = follower.communicate(timeout=10)[0].decode()
+        follower.communicate(timeout=10)
+        followed_file.close()
+    followed = followed_path.read_text(errors="replace")
     # Every call made while following appears once, in order, across rotations.
     seen = [int(m) for m in re.findall(r"box=marker-(\d+) ", followed)]
     expect_equal(seen, list(range(60)), "marker calls seen by 'local logs -f'")

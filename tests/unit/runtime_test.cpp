@@ -127,6 +127,44 @@ std::string read_host_file(const fs::path& path) {
   return text;
 }
 
+// Polls until `done` holds or `seconds` pass (machines here are shared and
+// loaded: a wait is a deadline, never a fixed sleep).
+template <typename Predicate>
+bool eventually(Predicate done, double seconds = 10) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// The counter file a suspend test's loop rewrites: true once it has a value
+// and then a larger one (the loop is running).
+bool counter_moves(const fs::path& counter) {
+  std::string first;
+  if (!eventually([&] { return !(first = read_host_file(counter)).empty(); })) {
+    return false;
+  }
+  return eventually([&] { return read_host_file(counter) != first; });
+}
+
+// After a freeze: the value once two reads 200 ms apart agree (a write may
+// still have been in flight when the freeze landed).
+std::string settled(const fs::path& counter) {
+  std::string last = read_host_file(counter);
+  eventually([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const std::string now = read_host_file(counter);
+    const bool same = now == last;
+    last = now;
+    return same;
+  }, 5);
+  return last;
+}
+
 }  // namespace
 
 TEST_CASE("process runtime: exec keeps stdout and stderr apart and returns the exit code") {
@@ -219,22 +257,20 @@ TEST_CASE("process runtime: suspend stops the box's commands and resume continue
   runtime->create(box);
   auto handle = runtime->boot(box);
   auto loop = runtime->exec(
-      box, handle, ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > counter; sleep 0.02; done"});
+      box, handle,
+      // Renamed into place: a freeze mid-write must not leave the file empty.
+      ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > .counter; mv -f .counter counter; "
+               "sleep 0.02; done"});
   const auto counter = box.dir / "home" / "counter";
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(counter_moves(counter));
   runtime->suspend(box, handle);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  auto frozen = read_host_file(counter);
+  const auto frozen = settled(counter);
+  // Nothing may happen while frozen: this wait is the test, not a guess.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(read_host_file(counter) == frozen);
   runtime->resume(box, handle);
   // Under load the loop may need a while to run again.
-  bool moved = false;
-  for (int i = 0; i < 100 && !moved; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    moved = read_host_file(counter) != frozen;
-  }
-  CHECK(moved);
+  CHECK(eventually([&] { return read_host_file(counter) != frozen; }));
   runtime->stop(box, handle);
   CHECK(loop->wait_exit().signal == SIGKILL);
 }
@@ -324,8 +360,7 @@ TEST_CASE("namespace runtime: boxes are isolated from each other and from the ho
 
   // B's process table shows none of A's processes.
   auto sleeper = runtime->exec(a, ha, ExecSpec{"exec sleep 4321"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  CHECK(run(*runtime, a, ha, "ps ax").out.find("sleep 4321") != std::string::npos);
+  CHECK(eventually([&] { return run(*runtime, a, ha, "ps ax").out.find("sleep 4321") != std::string::npos; }));
   auto ps_b = run(*runtime, b, hb, "ps ax; ls /proc");
   CHECK(ps_b.out.find("sleep 4321") == std::string::npos);
   CHECK(ps_b.out.find("alpha") == std::string::npos);
@@ -382,20 +417,16 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
       ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > /tmp/.counter; "
                "mv -f /tmp/.counter /tmp/counter; sleep 0.02; done"});
   const auto counter = box.dir / "disk" / "tmp" / "counter";
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(counter_moves(counter));
   runtime->suspend(box, handle);
-  auto frozen = read_host_file(counter);
+  const auto frozen = settled(counter);
+  // Nothing may happen while frozen: this wait is the test, not a guess.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(read_host_file(counter) == frozen);
   CHECK_FALSE(loop->poll_exit().has_value());
   runtime->resume(box, handle);
   // Under load the loop may need a while to run again.
-  bool moved = false;
-  for (int i = 0; i < 100 && !moved; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    moved = read_host_file(counter) != frozen;
-  }
-  CHECK(moved);
+  CHECK(eventually([&] { return read_host_file(counter) != frozen; }));
 
   CHECK(run(*runtime, box, handle, "echo kept > ~/notes.txt").exit_code == 0);
   runtime->stop(box, handle);
