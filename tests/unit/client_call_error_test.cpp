@@ -40,7 +40,10 @@ TEST_CASE("call errors: every gRPC code maps to its class") {
       {grpc::StatusCode::DATA_LOSS, ErrorClass::Internal},
       {grpc::StatusCode::UNAUTHENTICATED, ErrorClass::Authentication},
   };
-  for (const auto& [code, expected] : table) {
+  for (const auto& entry : table) {
+    // Not a structured binding: clang 14 cannot capture one (CAPTURE is a lambda).
+    const auto code = entry.first;
+    const auto expected = entry.second;
     CAPTURE(static_cast<int>(code));
     const boxd::Error error = error_from_call(grpc::Status(code, "boom"), config_for("production"));
     CHECK(error.error_class() == expected);
