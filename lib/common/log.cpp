@@ -210,12 +210,24 @@ extern "C" void on_grpc_log(gpr_log_func_args* args) {
 }  // namespace
 
 std::optional<Level> parse_level(std::string_view name) {
-  if (name == "trace") return Level::Trace;
-  if (name == "debug") return Level::Debug;
-  if (name == "info") return Level::Info;
-  if (name == "warn" || name == "warning") return Level::Warn;
-  if (name == "error") return Level::Error;
-  if (name == "off") return Level::Off;
+  if (name == "trace") {
+    return Level::Trace;
+  }
+  if (name == "debug") {
+    return Level::Debug;
+  }
+  if (name == "info") {
+    return Level::Info;
+  }
+  if (name == "warn" || name == "warning") {
+    return Level::Warn;
+  }
+  if (name == "error") {
+    return Level::Error;
+  }
+  if (name == "off") {
+    return Level::Off;
+  }
   return std::nullopt;
 }
 
@@ -225,8 +237,12 @@ std::string_view level_name(Level level) {
 }
 
 std::optional<Format> parse_format(std::string_view name) {
-  if (name == "text") return Format::Text;
-  if (name == "json") return Format::Json;
+  if (name == "text") {
+    return Format::Text;
+  }
+  if (name == "json") {
+    return Format::Json;
+  }
   return std::nullopt;
 }
 
