@@ -53,7 +53,7 @@ constexpr const char* k_temp_prefix = ".boxd-upload-";
 
 // The server's end of one helper: frames over its stdin/stdout. Every wait
 // polls in short slices and gives up when `cancelled()` says so or the
-// helper is silent for the idle timeout. Throws RpcError.
+// helper is silent for the idle timeout. Throws FaultError (fault.hpp).
 class BoxFileChannel {
  public:
   struct Frame {

@@ -13,20 +13,19 @@
 #include <csignal>
 
 #include "local/box_file.hpp"
-#include "local/service_rpc.hpp"
+#include "local/fault.hpp"
 
 namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
 using namespace std::chrono_literals;
 
 constexpr auto k_idle_timeout = 60s;
 constexpr int k_poll_slice_ms = 250;
 
 [[noreturn]] void helper_broke(const char* what) {
-  rpc_fail(StatusCode::INTERNAL, std::string("the file helper in the box ") + what);
+  fail(Fault::Internal, std::string("the file helper in the box ") + what);
 }
 
 }  // namespace
@@ -61,7 +60,7 @@ bool BoxFileChannel::wait_for(int fd, short events) {
   const auto deadline = std::chrono::steady_clock::now() + k_idle_timeout;
   while (true) {
     if (m_cancelled && m_cancelled()) {
-      rpc_fail(StatusCode::CANCELLED, "cancelled");
+      fail(Fault::Cancelled, "cancelled");
     }
     pollfd pfd{fd, events, 0};
     int rc = poll(&pfd, 1, k_poll_slice_ms);

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
 #ifndef OPEN_TREE_CLONE
@@ -73,7 +74,7 @@ int open_mnt_ns(int init_pid, std::uint64_t start_time) {
     if (fd >= 0) {
       close(fd);
     }
-    throw Error(ErrorClass::InvalidArgument, "the box is not running", {}, 9);
+    fail(Fault::FailedPrecondition, "the box is not running");
   }
   return fd;
 }

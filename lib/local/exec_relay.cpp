@@ -52,6 +52,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "local/fault.hpp"
 #include "local/service.hpp"
 
 namespace boxd::local {
@@ -59,7 +60,6 @@ namespace boxd::local {
 namespace {
 
 using grpc::Status;
-using grpc::StatusCode;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_pty_chunk_bytes = 64 * 1024;
@@ -168,15 +168,12 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   void pump() {
     // Keep the shared state alive for the whole function, even after Finish.
     const auto shared = m_shared;
-    Status status;
+    // The one error path of every RPC (service_rpc.hpp): a fault -> its status.
+    Status status = Status::OK;
     try {
-      status = relay(*shared);
-    } catch (const RpcError& e) {
-      status = m_service.client_status(e.status.error_code(), e.status.error_message());
-    } catch (const Error& e) {
-      status = m_service.client_status(StatusCode::INTERNAL, e.what());
+      relay(*shared);
     } catch (const std::exception& e) {
-      status = m_service.client_status(StatusCode::INTERNAL, e.what());
+      status = m_service.status_of(e);
     }
     if (m_process) {
       if (!m_process->poll_exit()) {
@@ -189,9 +186,10 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     Finish(status);  // `this` may be gone from here on
   }
 
-  Status relay(ExecShared& s) {
+  // Runs the call to its end; every failure is thrown (fault.hpp).
+  void relay(ExecShared& s) {
     if (m_auth.failure != AuthFailure::None) {
-      return Status(StatusCode::UNAUTHENTICATED, m_auth.message());
+      fail(Fault::Unauthenticated, m_auth.message());
     }
     // 1. The first chunk.
     api::ExecChunk first;
@@ -201,7 +199,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       s.drain_wakeups();
       std::lock_guard lock(s.mutex);
       if (s.cancelled) {
-        return Status(StatusCode::CANCELLED, "exec cancelled");
+        fail(Fault::Cancelled, "exec cancelled");
       }
       if (s.have_input) {
         first = s.input;
@@ -209,12 +207,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
         break;
       }
       if (s.read_eof) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "exec: the first chunk must carry vm_id and command");
+        fail(Fault::InvalidArgument, "exec: the first chunk must carry vm_id and command");
       }
     }
     if (first.vm_id().empty()) {
-      return Status(StatusCode::INVALID_ARGUMENT, "exec: the first chunk must carry vm_id");
+      fail(Fault::InvalidArgument, "exec: the first chunk must carry vm_id");
     }
     const auto target = m_service.resolve_exec(m_auth.user_id, first.vm_id());
     ExecSpec spec;
@@ -325,7 +322,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       }
       const int ready = ::poll(fds, n, timeout);
       if (ready < 0 && errno != EINTR) {
-        return Status(StatusCode::INTERNAL, "exec: poll failed");
+        fail(Fault::Internal, "exec: poll failed");
       }
       s.drain_wakeups();
 
@@ -333,7 +330,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       {
         std::lock_guard lock(s.mutex);
         if (s.cancelled) {
-          return Status(StatusCode::CANCELLED, "exec cancelled");
+          fail(Fault::Cancelled, "exec cancelled");
         }
         if (s.have_input) {
           api::ExecChunk& in = s.input;
@@ -381,12 +378,12 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       // 5. Output.
       if (out_fd >= 0 && (fds[out_index].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         if (!forward(out_fd, false)) {
-          return Status(StatusCode::CANCELLED, "exec: client went away");
+          fail(Fault::Cancelled, "exec: client went away");
         }
       }
       if (err_fd >= 0 && (fds[err_index].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         if (!forward(err_fd, true)) {
-          return Status(StatusCode::CANCELLED, "exec: client went away");
+          fail(Fault::Cancelled, "exec: client went away");
         }
       }
 
@@ -407,9 +404,8 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     api::ExecChunk final_chunk;
     final_chunk.set_exit_code(exit_status->exit_code);
     if (!send(std::move(final_chunk))) {
-      return Status(StatusCode::CANCELLED, "exec: client went away");
+      fail(Fault::Cancelled, "exec: client went away");
     }
-    return Status::OK;
   }
 
   BoxdService& m_service;

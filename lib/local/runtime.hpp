@@ -137,9 +137,10 @@ class Runtime {
   virtual void resume(const BoxSpec& box, const BoxHandle& handle) = 0;
   // Removes the box's directory (after stop).
   virtual void destroy(const BoxSpec& box) = 0;
-  // Starts a command inside the running box. Throws boxd::Error
-  // (InvalidArgument, "VM 'NAME' is stopped" / "... is suspended") when the
-  // box is not running or is frozen, Internal when the command cannot start.
+  // Starts a command inside the running box. Throws a FaultError
+  // (fault.hpp: FailedPrecondition, "VM 'NAME' is stopped" / "... is
+  // suspended") when the box is not running or is frozen, a boxd::Error
+  // (Internal) when the command cannot start.
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
 
@@ -161,7 +162,7 @@ class Runtime {
   // `target` (absolute, inside the box; must exist, see make_mount_point) in the running
   // box, read-only if asked; unmount_disk undoes it (a no-op when it is not
   // mounted). The process runtime has no mount namespace: it throws
-  // (FAILED_PRECONDITION).
+  // (Fault::FailedPrecondition).
   virtual void mount_disk(const BoxSpec& box, const BoxHandle& handle,
                           const std::filesystem::path& source, const std::string& target,
                           bool read_only) = 0;

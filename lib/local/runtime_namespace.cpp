@@ -53,6 +53,7 @@
 #include "local/box_cgroup.hpp"
 #include "local/box_mounts.hpp"
 #include "local/box_network.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
 #include <cerrno>
@@ -588,7 +589,7 @@ class NamespaceRuntime final : public Runtime {
                                             SpawnPlan& plan) {
     require_alive(box, handle);
     if (m_cgroup.frozen(box.id, handle.init_pid)) {
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
+      fail_box_state(box.name, "suspended");
     }
     std::vector<int> ns_fds;
     auto close_fds = [&ns_fds] {
@@ -602,7 +603,7 @@ class NamespaceRuntime final : public Runtime {
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         close_fds();
-        throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+        fail_box_state(box.name, "stopped");
       }
       ns_fds.push_back(fd);
     }
@@ -618,7 +619,7 @@ class NamespaceRuntime final : public Runtime {
     // The fds are of the right process only if it is still the same one.
     if (!process_matches(handle.init_pid, handle.init_start_time)) {
       close_fds();
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+      fail_box_state(box.name, "stopped");
     }
     plan.ns_fds = ns_fds;
     if (user_fd >= 0) {
@@ -658,7 +659,7 @@ class NamespaceRuntime final : public Runtime {
 
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {
     if (!alive(box, handle)) {
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+      fail_box_state(box.name, "stopped");
     }
   }
 

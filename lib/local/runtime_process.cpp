@@ -10,6 +10,7 @@
 // box's exec'd commands (tracked in memory); stop kills them.
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
 #include <csignal>
@@ -176,9 +177,8 @@ class ProcessRuntime final : public Runtime {
   void mount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
                   const std::filesystem::path& /*source*/, const std::string& /*target*/,
                   bool /*read_only*/) override {
-    throw Error(ErrorClass::InvalidArgument,
-                "disks need the namespace runtime (this server runs the 'process' runtime)", {},
-                9);
+    fail(Fault::FailedPrecondition,
+         "disks need the namespace runtime (this server runs the 'process' runtime)");
   }
 
   void unmount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,

@@ -18,8 +18,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::Status;
-using grpc::StatusCode;
 
 std::int64_t now_secs() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -33,15 +31,9 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
-[[noreturn]] void fail(StatusCode code, const std::string& message) {
-  throw RpcError{Status(code, message)};
-}
+[[noreturn]] void not_found(const std::string& vm) { fail_box_not_found(vm); }
 
-[[noreturn]] void not_found(const std::string& vm) { fail(StatusCode::NOT_FOUND, "VM '" + vm + "' not found"); }
-
-[[noreturn]] void wrong_state(const BoxRecord& box) {
-  fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
-}
+[[noreturn]] void wrong_state(const BoxRecord& box) { fail_box_state(box.name, box.status); }
 
 void check_name(const std::string& name) {
   if (!is_valid_name(name)) {
@@ -53,7 +45,7 @@ void check_name(const std::string& name) {
     if (reason.empty()) {
       reason = "use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')";
     }
-    fail(StatusCode::INVALID_ARGUMENT, "invalid VM name '" + name + "': " + reason);
+    fail(Fault::InvalidArgument, "invalid VM name '" + name + "': " + reason);
   }
 }
 
@@ -192,7 +184,7 @@ std::shared_ptr<std::mutex> BoxdService::op_lock(const std::string& id) {
 
 BoxRecord BoxdService::require_box(const std::string& user, const std::string& vm_id) {
   if (vm_id.empty()) {
-    fail(StatusCode::INVALID_ARGUMENT, "vm_id is required");
+    fail(Fault::InvalidArgument, "vm_id is required");
   }
   auto box = m_store.find_box(user, vm_id);
   if (!box) {
@@ -285,11 +277,11 @@ void BoxdService::reserve(BoxRecord& box) {
       }
       ++count;
       if (b.name == box.name) {
-        fail(StatusCode::ALREADY_EXISTS, "VM name '" + box.name + "' already exists");
+        fail(Fault::AlreadyExists, "VM name '" + box.name + "' already exists");
       }
     }
     if (count >= m_options.max_boxes) {
-      fail(StatusCode::RESOURCE_EXHAUSTED,
+      fail(Fault::ResourceExhausted,
            "quota exceeded: at most " + std::to_string(m_options.max_boxes) + " boxes");
     }
     box.status = "starting";
@@ -335,7 +327,25 @@ grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
   return run_rpc(*this, context, std::forward<Fn>(fn));
 }
 
-grpc::Status BoxdService::client_status(grpc::StatusCode code, const std::string& message) const {
+grpc::StatusCode status_code_of(Fault fault) {
+  switch (fault) {
+    case Fault::InvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case Fault::NotFound: return grpc::StatusCode::NOT_FOUND;
+    case Fault::AlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
+    case Fault::FailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Fault::PermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
+    case Fault::Unauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    case Fault::ResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Fault::Cancelled: return grpc::StatusCode::CANCELLED;
+    case Fault::DeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case Fault::Unavailable: return grpc::StatusCode::UNAVAILABLE;
+    case Fault::Internal: break;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+grpc::Status BoxdService::status_of(const std::exception& error) const {
+  const std::string message = error.what();
   const std::string state = m_options.state_dir.string();
   std::string out = message;
   for (auto at = out.find(state); !state.empty() && at != std::string::npos;
@@ -345,7 +355,7 @@ grpc::Status BoxdService::client_status(grpc::StatusCode code, const std::string
   if (out != message) {
     logging::warn("error (the client sees it without host paths): " + message);
   }
-  return grpc::Status(code, out);
+  return grpc::Status(status_code_of(fault_of(error)), out);
 }
 
 grpc::Status BoxdService::handle_rpc(const grpc::ServerContext* context,
@@ -387,12 +397,12 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
   return handle(context, [&](const AuthResult& auth) {
     BoxRecord box = new_box(auth.user_id, request->name());
     if (!request->image_ref().empty() && request->image_ref() != "host") {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "unknown image '" + request->image_ref() + "': boxd local has only the image 'host'");
     }
     const std::string& policy = request->restart_policy();
     if (!policy.empty() && policy != "always" && policy != "never") {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "invalid restart policy '" + policy + "': use 'always' or 'never'");
     }
     if (!policy.empty()) {
@@ -400,7 +410,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     }
     for (const auto& e : request->env()) {
       if (!is_valid_env_name(e.key())) {
-        fail(StatusCode::INVALID_ARGUMENT, "invalid environment variable name '" + e.key() + "'");
+        fail(Fault::InvalidArgument, "invalid environment variable name '" + e.key() + "'");
       }
       box.env.emplace_back(e.key(), e.value());
     }
@@ -650,7 +660,7 @@ grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::Resi
   return handle(context, [&](const AuthResult& auth) {
     rpc::check_vm_size(request->vcpu(), request->memory_bytes());
     if (request->vcpu() == 0 && request->memory_bytes() == 0) {
-      fail(StatusCode::INVALID_ARGUMENT, "nothing to resize: give vcpu and/or memory_bytes");
+      fail(Fault::InvalidArgument, "nothing to resize: give vcpu and/or memory_bytes");
     }
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
       BoxRecord resized = box;
@@ -756,7 +766,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
         }
       }
       if (!found || jti.empty()) {
-        fail(StatusCode::NOT_FOUND, "token '" + jti + "' not found");
+        fail(Fault::NotFound, "token '" + jti + "' not found");
       }
       const auto now = now_secs();
       std::erase_if(data.revoked, [now](const auto& entry) { return entry.second < now; });

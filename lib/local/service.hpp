@@ -35,6 +35,7 @@
 #include "local/auth.hpp"
 #include "local/box_file.hpp"
 #include "local/disk_store.hpp"
+#include "local/fault.hpp"
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
 #include "local/store.hpp"
@@ -52,11 +53,6 @@ struct ServiceOptions {
   std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
   int proxy_port = 9480;
   std::string url_scheme = "http";
-};
-
-// An exception carrying the status an RPC should return.
-struct RpcError {
-  grpc::Status status;
 };
 
 // What Exec needs about a running box, resolved under the store lock.
@@ -223,9 +219,11 @@ class BoxdService final : public ServiceBase {
   Runtime& runtime() { return m_runtime; }
   // An info event of the log (common/log.hpp); never a secret in it.
   void log(const std::string& event, const logging::Fields& fields = {}) const;
-  // A status for the client whose message never names a host path: the
-  // state dir is replaced by "<state>" (the full message goes to the log).
-  grpc::Status client_status(grpc::StatusCode code, const std::string& message) const;
+  // The status of a failed RPC (service_rpc.hpp): the code of the
+  // exception's fault (fault.hpp, status_code_of), its message never naming
+  // a host path: the state dir is replaced by "<state>" (the full message
+  // goes to the log).
+  grpc::Status status_of(const std::exception& error) const;
 
  private:
   BoxSpec spec_of(const BoxRecord& box) const;

@@ -19,8 +19,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
-using rpc::fail;
 
 std::string normalize_domain(std::string domain) {
   std::transform(domain.begin(), domain.end(), domain.begin(),
@@ -33,10 +31,10 @@ std::string normalize_domain(std::string domain) {
 
 void check_domain(const std::string& domain, const std::string& given) {
   const auto invalid = [&](const std::string& why) {
-    fail(StatusCode::INVALID_ARGUMENT, "invalid domain '" + given + "': " + why);
+    fail(Fault::InvalidArgument, "invalid domain '" + given + "': " + why);
   };
   if (domain.empty()) {
-    fail(StatusCode::INVALID_ARGUMENT, "a domain is required");
+    fail(Fault::InvalidArgument, "a domain is required");
   }
   if (domain.size() > 253) {
     invalid("longer than 253 characters");
@@ -82,7 +80,7 @@ grpc::Status BoxdService::BindDomain(grpc::ServerContext* context,
         const bool box_alive = std::any_of(data.boxes.begin(), data.boxes.end(),
                                            [&](const BoxRecord& b) { return b.id == d.box_id; });
         if (d.domain == domain && box_alive) {
-          fail(StatusCode::ALREADY_EXISTS, "domain '" + domain + "' is already bound");
+          fail(Fault::AlreadyExists, "domain '" + domain + "' is already bound");
         }
       }
       std::erase_if(data.domains, [&](const DomainRecord& d) { return d.domain == domain; });
@@ -106,7 +104,7 @@ grpc::Status BoxdService::UnbindDomain(grpc::ServerContext* context,
         return d.domain == domain && d.owner == auth.user_id;
       });
       if (removed == 0 || domain.empty()) {
-        fail(StatusCode::NOT_FOUND, "domain '" + request->domain() + "' not found");
+        fail(Fault::NotFound, "domain '" + request->domain() + "' not found");
       }
     });
     log("domain " + domain + " unbound by " + auth.user_id);

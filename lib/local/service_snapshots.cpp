@@ -36,11 +36,9 @@ namespace boxd::local {
 namespace {
 
 namespace fs = std::filesystem;
-using grpc::StatusCode;
-using rpc::fail;
 
 [[noreturn]] void snapshot_not_found(const std::string& key) {
-  fail(StatusCode::NOT_FOUND, "snapshot '" + key + "' not found");
+  fail(Fault::NotFound, "snapshot '" + key + "' not found");
 }
 
 const SnapshotRecord* find_snapshot(const StoreData& data, const std::string& owner,
@@ -111,7 +109,7 @@ grpc::Status BoxdService::CreateSnapshot(grpc::ServerContext* context,
       const std::string name = request->name().empty() ? box.name : request->name();
       rpc::check_label("snapshot", name);
       if (box.status != "running" && box.status != "suspended" && box.status != "stopped") {
-        fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
+        fail(Fault::FailedPrecondition, "VM '" + box.name + "' is " + box.status);
       }
       const auto existing = m_store.read([&](const StoreData& data) -> std::optional<SnapshotRecord> {
         for (const auto& s : data.snapshots) {
