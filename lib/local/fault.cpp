@@ -62,8 +62,8 @@ Fault fault_of(const std::exception& error) {
 
 void fail_box_not_found(const std::string& vm) { fail(Fault::NotFound, "VM '" + vm + "' not found"); }
 
-void fail_box_state(const std::string& vm, std::string_view status) {
-  fail(Fault::FailedPrecondition, "VM '" + vm + "' is " + std::string(status));
+void fail_box_state(const std::string& vm, BoxStatus status) {
+  fail(Fault::FailedPrecondition, "VM '" + vm + "' is " + status_text(status));
 }
 
 }  // namespace boxd::local

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "local/states.hpp"
 
 namespace boxd::local {
 
@@ -57,6 +58,6 @@ Fault fault_of(const std::exception& error);
 // is written in one place. NAME is the name or id as the caller gave it.
 [[noreturn]] void fail_box_not_found(const std::string& vm);
 // FAILED_PRECONDITION "VM 'NAME' is STATUS".
-[[noreturn]] void fail_box_state(const std::string& vm, std::string_view status);
+[[noreturn]] void fail_box_state(const std::string& vm, BoxStatus status);
 
 }  // namespace boxd::local

@@ -589,7 +589,7 @@ class NamespaceRuntime final : public Runtime {
                                             SpawnPlan& plan) {
     require_alive(box, handle);
     if (m_cgroup.frozen(box.id, handle.init_pid)) {
-      fail_box_state(box.name, "suspended");
+      fail_box_state(box.name, BoxStatus::Suspended);
     }
     std::vector<int> ns_fds;
     auto close_fds = [&ns_fds] {
@@ -603,7 +603,7 @@ class NamespaceRuntime final : public Runtime {
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         close_fds();
-        fail_box_state(box.name, "stopped");
+        fail_box_state(box.name, BoxStatus::Stopped);
       }
       ns_fds.push_back(fd);
     }
@@ -619,7 +619,7 @@ class NamespaceRuntime final : public Runtime {
     // The fds are of the right process only if it is still the same one.
     if (!process_matches(handle.init_pid, handle.init_start_time)) {
       close_fds();
-      fail_box_state(box.name, "stopped");
+      fail_box_state(box.name, BoxStatus::Stopped);
     }
     plan.ns_fds = ns_fds;
     if (user_fd >= 0) {
@@ -659,7 +659,7 @@ class NamespaceRuntime final : public Runtime {
 
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {
     if (!alive(box, handle)) {
-      fail_box_state(box.name, "stopped");
+      fail_box_state(box.name, BoxStatus::Stopped);
     }
   }
 

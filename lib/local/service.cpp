@@ -101,7 +101,7 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
   r.set_name(box.name);
   r.set_image_ref(box.image);
   r.set_public_ip("127.0.0.1");
-  r.set_status(box.status);
+  r.set_status(status_text(box.status));
   r.set_restart_policy(box.restart_policy);
   r.set_disk_bytes(box.disk_bytes);
   r.set_auto_suspend_timeout_secs(box.auto_suspend_timeout_secs);
@@ -133,7 +133,7 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
 }
 
 void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& box) {
-  if (box.status != "running" && box.status != "suspended") {
+  if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;
   }
   const std::string address = m_runtime.address(spec_of(box), box.handle);
@@ -143,7 +143,7 @@ void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& bo
 }
 
 void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& box) {
-  if (box.status != "running" && box.status != "suspended") {
+  if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;  // nothing runs, so nothing is limited
   }
   const auto limits = m_runtime.enforced_limits(spec_of(box), box.handle);
@@ -195,29 +195,29 @@ BoxRecord BoxdService::require_box(const std::string& user, const std::string& v
 }
 
 void BoxdService::refresh_liveness(BoxRecord& box) {
-  if (box.status != "running" && box.status != "suspended") {
+  if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;
   }
   if (m_runtime.alive(spec_of(box), box.handle)) {
     return;
   }
   // The box's init died behind our back (crash, OOM, kill): say so.
-  const std::string expected = box.status;
+  const BoxStatus expected = box.status;
   m_store.update([&](StoreData& data) {
     for (auto& b : data.boxes) {
       if (b.id == box.id && b.status == expected && b.handle.init_pid == box.handle.init_pid) {
-        b.status = "stopped";
+        b.status = BoxStatus::Stopped;
         b.handle = BoxHandle{};
       }
     }
   });
   log("box found dead, marked stopped", {{"user", box.owner}, {"box", box.name}});
-  box.status = "stopped";
+  box.status = BoxStatus::Stopped;
   box.handle = BoxHandle{};
 }
 
-void BoxdService::set_status(const std::string& id, const std::string& status) {
-  if (status == "running") {
+void BoxdService::set_status(const std::string& id, BoxStatus status) {
+  if (status == BoxStatus::Running) {
     touch_activity(id);
   }
   m_store.update([&](StoreData& data) {
@@ -230,20 +230,20 @@ void BoxdService::set_status(const std::string& id, const std::string& status) {
 }
 
 std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
-  set_status(box.id, "starting");
+  set_status(box.id, BoxStatus::Starting);
   const auto started = std::chrono::steady_clock::now();
   BoxHandle handle;
   try {
     handle = m_runtime.boot(spec_of(box));
   } catch (...) {
-    set_status(box.id, "failed");
+    set_status(box.id, BoxStatus::Failed);
     throw;
   }
   const auto ms = elapsed_ms(started);
   m_store.update([&](StoreData& data) {
     for (auto& b : data.boxes) {
       if (b.id == box.id) {
-        b.status = "running";
+        b.status = BoxStatus::Running;
         b.handle = handle;
         b.boot_time_ms = ms;
       }
@@ -255,8 +255,8 @@ std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
   return ms;
 }
 
-void BoxdService::stop_and_record(const BoxRecord& box, const std::string& final_status) {
-  set_status(box.id, "stopping");
+void BoxdService::stop_and_record(const BoxRecord& box, BoxStatus final_status) {
+  set_status(box.id, BoxStatus::Stopping);
   m_runtime.stop(spec_of(box), box.handle);
   m_store.update([&](StoreData& data) {
     for (auto& b : data.boxes) {
@@ -284,7 +284,7 @@ void BoxdService::reserve(BoxRecord& box) {
       fail(Fault::ResourceExhausted,
            "quota exceeded: at most " + std::to_string(m_options.max_boxes) + " boxes");
     }
-    box.status = "starting";
+    box.status = BoxStatus::Starting;
     box.created_at = now_secs();
     data.boxes.push_back(box);
   });
@@ -469,12 +469,12 @@ grpc::Status BoxdService::StartVm(grpc::ServerContext* context, const api::Start
                                   api::StartVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status == "running" && m_runtime.alive(spec_of(box), box.handle)) {
+      if (box.status == BoxStatus::Running && m_runtime.alive(spec_of(box), box.handle)) {
         return;
       }
-      if (box.status == "suspended" && m_runtime.alive(spec_of(box), box.handle)) {
+      if (box.status == BoxStatus::Suspended && m_runtime.alive(spec_of(box), box.handle)) {
         m_runtime.resume(spec_of(box), box.handle);
-        set_status(box.id, "running");
+        set_status(box.id, BoxStatus::Running);
         return;
       }
       if (m_runtime.alive(spec_of(box), box.handle)) {
@@ -489,10 +489,10 @@ grpc::Status BoxdService::StopVm(grpc::ServerContext* context, const api::StopVm
                                  api::StopVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status == "stopped") {
+      if (box.status == BoxStatus::Stopped) {
         return;
       }
-      stop_and_record(box, "stopped");
+      stop_and_record(box, BoxStatus::Stopped);
       log("box stopped", {{"user", box.owner}, {"box", box.name}});
     });
   });
@@ -503,8 +503,8 @@ grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
       log("box rebooting", {{"user", box.owner}, {"box", box.name}});
-      if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
-        stop_and_record(box, "stopped");
+      if (box.status != BoxStatus::Stopped || m_runtime.alive(spec_of(box), box.handle)) {
+        stop_and_record(box, BoxStatus::Stopped);
       }
       boot_and_record(box);
     });
@@ -515,7 +515,7 @@ grpc::Status BoxdService::DestroyVm(grpc::ServerContext* context,
                                     const api::DestroyVmRequest* request, api::DestroyVmResponse*) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      set_status(box.id, "destroying");
+      set_status(box.id, BoxStatus::Destroying);
       m_runtime.stop(spec_of(box), box.handle);
       m_runtime.destroy(spec_of(box));
       m_store.update([&](StoreData& data) {
@@ -532,12 +532,12 @@ grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
                                     api::SuspendVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status != "running") {
+      if (box.status != BoxStatus::Running) {
         wrong_state(box);
       }
       const auto started = std::chrono::steady_clock::now();
       m_runtime.suspend(spec_of(box), box.handle);
-      set_status(box.id, "suspended");
+      set_status(box.id, BoxStatus::Suspended);
       response->set_suspend_us(rpc::micros_since(started));
       log("box suspended", {{"user", box.owner}, {"box", box.name}});
     });
@@ -549,15 +549,15 @@ grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
                                    api::ResumeVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status == "running") {
+      if (box.status == BoxStatus::Running) {
         return;
       }
-      if (box.status != "suspended") {
+      if (box.status != BoxStatus::Suspended) {
         wrong_state(box);
       }
       const auto started = std::chrono::steady_clock::now();
       m_runtime.resume(spec_of(box), box.handle);
-      set_status(box.id, "running");
+      set_status(box.id, BoxStatus::Running);
       response->set_resume_us(rpc::micros_since(started));
       log("box resumed", {{"user", box.owner}, {"box", box.name}});
     });
@@ -569,12 +569,12 @@ grpc::Status BoxdService::WakeVm(grpc::ServerContext* context, const api::WakeVm
   return handle(context, [&](const AuthResult& auth) {
     with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
       const bool alive = m_runtime.alive(spec_of(box), box.handle);
-      if (box.status == "running" && alive) {
+      if (box.status == BoxStatus::Running && alive) {
         return;
       }
-      if (box.status == "suspended" && alive) {
+      if (box.status == BoxStatus::Suspended && alive) {
         m_runtime.resume(spec_of(box), box.handle);
-        set_status(box.id, "running");
+        set_status(box.id, BoxStatus::Running);
         return;
       }
       if (m_runtime.alive(spec_of(box), box.handle)) {
@@ -670,7 +670,7 @@ grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::Resi
       if (request->memory_bytes() != 0) {
         resized.memory_bytes = request->memory_bytes();
       }
-      if ((box.status == "running" || box.status == "suspended") &&
+      if ((box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) &&
           m_runtime.alive(spec_of(box), box.handle)) {
         m_runtime.apply_limits(spec_of(resized), box.handle);
       }
@@ -781,7 +781,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
 
 ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string& vm_id) {
   const auto box = require_box(user, vm_id);
-  if (box.status != "running") {
+  if (box.status != BoxStatus::Running) {
     wrong_state(box);
   }
   touch_activity(box.id);
@@ -806,8 +806,8 @@ void BoxdService::recover() {
     const auto spec = spec_of(box);
     const bool alive = m_runtime.alive(spec, box.handle);
     try {
-      if (box.status == "running" || box.status == "starting") {
-        if (alive && box.status == "running") {
+      if (box.status == BoxStatus::Running || box.status == BoxStatus::Starting) {
+        if (alive && box.status == BoxStatus::Running) {
           log("box adopted", {{"user", box.owner}, {"box", box.name}, {"init_pid", static_cast<std::int64_t>(box.handle.init_pid)}});
           adopt_limits(box);
           continue;
@@ -816,7 +816,7 @@ void BoxdService::recover() {
           m_runtime.stop(spec, box.handle);
         }
         boot_and_record(box);
-      } else if (box.status == "suspended") {
+      } else if (box.status == BoxStatus::Suspended) {
         if (alive) {
           log("box adopted (suspended)", {{"user", box.owner}, {"box", box.name}});
           adopt_limits(box);
@@ -826,29 +826,29 @@ void BoxdService::recover() {
         const auto booted = m_store.find_box(box.owner, box.id);
         if (booted) {
           m_runtime.suspend(spec, booted->handle);
-          set_status(box.id, "suspended");
+          set_status(box.id, BoxStatus::Suspended);
         }
-      } else if (box.status == "hibernated") {
+      } else if (box.status == BoxStatus::Hibernated) {
         if (alive) {
           m_runtime.stop(spec, box.handle);
         }
-      } else if (box.status == "stopping" || box.status == "destroying" ||
-                 box.status == "stopped" || box.status == "failed") {
+      } else if (box.status == BoxStatus::Stopping || box.status == BoxStatus::Destroying ||
+                 box.status == BoxStatus::Stopped || box.status == BoxStatus::Failed) {
         if (alive) {
           m_runtime.stop(spec, box.handle);
         }
-        if (box.status == "destroying") {
+        if (box.status == BoxStatus::Destroying) {
           m_runtime.destroy(spec);
           m_store.update([&](StoreData& data) {
             std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
           });
-        } else if (box.status != "failed") {
-          stop_and_record(box, "stopped");
+        } else if (box.status != BoxStatus::Failed) {
+          stop_and_record(box, BoxStatus::Stopped);
         }
       }
     } catch (const std::exception& e) {
       logging::warn(std::string("could not recover the box: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
-      set_status(box.id, "failed");
+      set_status(box.id, BoxStatus::Failed);
     }
   }
   start_idle_watcher();
@@ -857,7 +857,7 @@ void BoxdService::recover() {
 void BoxdService::shutdown_boxes() {
   stop_idle_watcher();
   for (const auto& box : m_store.boxes()) {
-    if (box.status == "stopped" || box.status == "failed") {
+    if (box.status == BoxStatus::Stopped || box.status == BoxStatus::Failed) {
       continue;
     }
     auto lock = op_lock(box.id);

@@ -241,10 +241,10 @@ class BoxdService final : public ServiceBase {
   // init died behind our back.
   BoxRecord require_box(const std::string& user, const std::string& vm_id);
   void refresh_liveness(BoxRecord& box);
-  void set_status(const std::string& id, const std::string& status);
+  void set_status(const std::string& id, BoxStatus status);
   // Boots the box and records running + handle. Returns the boot time in ms.
   std::int64_t boot_and_record(const BoxRecord& box);
-  void stop_and_record(const BoxRecord& box, const std::string& final_status);
+  void stop_and_record(const BoxRecord& box, BoxStatus final_status);
   // A new record owned by `owner`: a fresh id, and `name`, or a generated
   // free name when empty; INVALID_ARGUMENT for a bad name.
   BoxRecord new_box(const std::string& owner, const std::string& name) const;
@@ -343,7 +343,7 @@ void fill_created(Response& response, const BoxRecord& box, const std::string& u
   response.set_public_ip("127.0.0.1");
   response.set_url(url);
   response.set_image(box.image);
-  response.set_status("running");
+  response.set_status(status_text(BoxStatus::Running));
   response.set_boot_time_ms(static_cast<std::uint64_t>(boot_ms));
 }
 

@@ -104,7 +104,7 @@ api::DiskInfo to_disk_info(const DiskRecord& d) {
   info.set_disk_id(d.id);
   info.set_name(d.name);
   info.set_size_bytes(d.size_bytes);
-  info.set_status(d.vm_id.empty() ? "ready" : "attached");
+  info.set_status(status_text(d.vm_id.empty() ? DiskStatus::Ready : DiskStatus::Attached));
   if (!d.vm_id.empty()) {
     auto* a = info.add_attachments();
     a->set_vm_id(d.vm_id);
@@ -247,7 +247,7 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
       found->read_only = request->read_only();
       return *found;
     });
-    const bool alive = (box.status == "running" || box.status == "suspended") &&
+    const bool alive = (box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) &&
                        m_runtime.alive(spec_of(box), box.handle);
     if (alive) {
       try {
@@ -295,7 +295,7 @@ grpc::Status BoxdService::DetachDisk(grpc::ServerContext* context,
       fail(Fault::FailedPrecondition,
                "disk '" + disk->name + "' is not attached to VM '" + box.name + "'");
     }
-    if (box.status == "running" || box.status == "suspended") {
+    if (box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) {
       m_runtime.unmount_disk(spec_of(box), box.handle, disk->mount_path);
     }
     DiskRecord result = m_disks.update([&](std::vector<DiskRecord>& disks) {

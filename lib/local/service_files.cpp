@@ -328,8 +328,8 @@ std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerCo
                                                             std::string& path,
                                                             BoxRecord* box_out) {
   const BoxRecord box = require_box(user, vm);
-  if (box.status != "running") {
-    fail(Fault::FailedPrecondition, "VM '" + box.name + "' is " + box.status);
+  if (box.status != BoxStatus::Running) {
+    fail_box_state(box.name, box.status);
   }
   touch_activity(box.id);
   path = absolute_in_box(path, "/home/boxd");
@@ -515,10 +515,10 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
         drain();
         return;  // destroyed
       }
-      if ((now->status == "stopped" || now->status == "failed") && lock->try_lock()) {
+      if ((now->status == BoxStatus::Stopped || now->status == BoxStatus::Failed) && lock->try_lock()) {
         lock->unlock();
         const auto again = m_store.find_box(auth.user_id, box.id);
-        if (again && (again->status == "stopped" || again->status == "failed")) {
+        if (again && (again->status == BoxStatus::Stopped || again->status == BoxStatus::Failed)) {
           drain();
           return;
         }

@@ -145,7 +145,8 @@ grpc::Status BoxdService::ListNetworks(grpc::ServerContext* context,
         info->set_network_id(n.id);
         info->set_name(n.name);
         info->set_subnet(n.subnet);
-        info->set_status(now - n.created_at_ms < k_provisioning_ms ? "provisioning" : "ready");
+        info->set_status(status_text(now - n.created_at_ms < k_provisioning_ms ? NetworkStatus::Provisioning
+                                                                         : NetworkStatus::Ready));
       }
       return 0;
     });

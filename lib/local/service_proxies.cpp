@@ -421,24 +421,24 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
                       "no box answers for host '" + host +
                           "' (box URLs are <box>.<user>.localhost, or a bound domain)"};
   }
-  if (box->status == "suspended" && box->auto_suspend_timeout_secs > 0) {
+  if (box->status == BoxStatus::Suspended && box->auto_suspend_timeout_secs > 0) {
     // Suspended for being idle: traffic wakes it (upstream's SRF).
     auto lock = op_lock(box->id);
     std::lock_guard guard(*lock);
     if (auto current = m_store.find_box(box->owner, box->id);
-        current && current->status == "suspended" && m_runtime.alive(spec_of(*current), current->handle)) {
+        current && current->status == BoxStatus::Suspended && m_runtime.alive(spec_of(*current), current->handle)) {
       try {
         m_runtime.resume(spec_of(*current), current->handle);
-        set_status(current->id, "running");
-        box->status = "running";
+        set_status(current->id, BoxStatus::Running);
+        box->status = BoxStatus::Running;
         log("box " + box->name + " (" + box->owner + ") resumed by HTTP traffic");
       } catch (const std::exception& e) {
         log("could not resume box " + box->name + ": " + e.what());
       }
     }
   }
-  if (box->status != "running") {
-    return ProxyRoute{0, 503, "box '" + box->name + "' is " + box->status};
+  if (box->status != BoxStatus::Running) {
+    return ProxyRoute{0, 503, "box '" + box->name + "' is " + status_text(box->status)};
   }
   touch_activity(box->id);
   ProxyRoute route = m_store.read([&](const StoreData& data) {

@@ -70,7 +70,7 @@ void to_info(const SnapshotRecord& s, api::SnapshotInfo& info) {
   info.set_snapshot_id(s.id);
   info.set_name(s.name);
   info.set_version(s.version);
-  info.set_status(s.status);
+  info.set_status(status_text(s.status));
   info.set_size_bytes(s.size_bytes);
   info.set_updated_at(s.updated_at);
   info.set_vcpu(s.vcpu);
@@ -84,7 +84,7 @@ void to_info(const SnapshotRecord& s, api::SnapshotInfo& info) {
 
 void BoxdService::copy_disk_frozen(const BoxRecord& source, const BoxSpec& dst) {
   const auto spec = spec_of(source);
-  const bool freeze = source.status == "running" && m_runtime.alive(spec, source.handle);
+  const bool freeze = source.status == BoxStatus::Running && m_runtime.alive(spec, source.handle);
   if (freeze) {
     m_runtime.suspend(spec, source.handle);
   }
@@ -108,8 +108,8 @@ grpc::Status BoxdService::CreateSnapshot(grpc::ServerContext* context,
     with_locked_box(auth.user_id, request->vm(), [&](const BoxRecord& box) {
       const std::string name = request->name().empty() ? box.name : request->name();
       rpc::check_label("snapshot", name);
-      if (box.status != "running" && box.status != "suspended" && box.status != "stopped") {
-        fail(Fault::FailedPrecondition, "VM '" + box.name + "' is " + box.status);
+      if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended && box.status != BoxStatus::Stopped) {
+        fail_box_state(box.name, box.status);
       }
       const auto existing = m_store.read([&](const StoreData& data) -> std::optional<SnapshotRecord> {
         for (const auto& s : data.snapshots) {
@@ -154,7 +154,7 @@ grpc::Status BoxdService::CreateSnapshot(grpc::ServerContext* context,
       remove_tree(old_dir);
 
       snap.version += 1;
-      snap.status = "ready";
+      snap.status = SnapshotStatus::Ready;
       snap.size_bytes = disk_usage(final_dir);
       snap.vcpu = box.vcpu;
       snap.memory_bytes = box.memory_bytes;
@@ -168,7 +168,7 @@ grpc::Status BoxdService::CreateSnapshot(grpc::ServerContext* context,
       response->set_snapshot_id(snap.id);
       response->set_name(snap.name);
       response->set_version(snap.version);
-      response->set_status(snap.status);
+      response->set_status(status_text(snap.status));
       log("snapshot " + snap.name + " v" + std::to_string(snap.version) + " (" + snap.id +
           ") of box " + box.name + " saved for " + auth.user_id + ", " +
           std::to_string(snap.size_bytes) + " bytes");
