@@ -327,11 +327,7 @@ std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerCo
                                                             const std::string& op,
                                                             std::string& path,
                                                             BoxRecord* box_out) {
-  const BoxRecord box = require_box(user, vm);
-  if (box.status != BoxStatus::Running) {
-    fail_box_state(box.name, box.status);
-  }
-  touch_activity(box.id);
+  const BoxRecord box = m_boxes.require_running(user, vm);
   path = absolute_in_box(path, "/home/boxd");
   std::string helper_path = path;
   if (m_runtime.home_in_root() == "/") {

@@ -82,25 +82,6 @@ void to_info(const SnapshotRecord& s, api::SnapshotInfo& info) {
 
 }  // namespace
 
-void BoxdService::copy_disk_frozen(const BoxRecord& source, const BoxSpec& dst) {
-  const auto spec = spec_of(source);
-  const bool freeze = source.status == BoxStatus::Running && m_runtime.alive(spec, source.handle);
-  if (freeze) {
-    m_runtime.suspend(spec, source.handle);
-  }
-  try {
-    m_runtime.copy_disk(spec, dst);
-  } catch (...) {
-    if (freeze) {
-      m_runtime.resume(spec, source.handle);
-    }
-    throw;
-  }
-  if (freeze) {
-    m_runtime.resume(spec, source.handle);
-  }
-}
-
 grpc::Status BoxdService::CreateSnapshot(grpc::ServerContext* context,
                                          const api::CreateSnapshotRequest* request,
                                          api::CreateSnapshotResponse* response) {
@@ -274,14 +255,14 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
     if (!snap) {
       snapshot_not_found(request->snapshot());
     }
-    reserve(box);
     log("creating box " + box.name + " from snapshot " + snap->name + " v" +
         std::to_string(snap->version) + " for " + box.owner);
     BoxSpec source;
     source.id = snap->id;
     source.name = snap->source_vm;
     source.dir = snapshot_dir(snap->id);
-    const auto ms = provision(box, [&](const BoxSpec& dst) { m_runtime.copy_disk(source, dst); });
+    const auto ms =
+        m_boxes.provision(box, [&](const BoxSpec& dst) { m_runtime.copy_disk(source, dst); });
     m_store.update([&](StoreData& data) {
       for (auto& s : data.snapshots) {
         if (s.id == snap->id) {
