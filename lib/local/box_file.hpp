@@ -81,6 +81,15 @@ class BoxFileChannel {
   std::function<bool()> m_cancelled;
 };
 
+// Makes the directory `path` (absolute) inside the running box with the
+// file helper, as the box's user first (its home, /tmp), then as the box's
+// root without capabilities (root-owned directories such as / or /mnt):
+// never more than the box's own root could do. The mount point of a disk
+// (NamespaceRuntime::mount_disk). PERMISSION_DENIED or FAILED_PRECONDITION
+// when it cannot.
+void make_dir_in_box(Runtime& runtime, const BoxSpec& box, const BoxHandle& handle,
+                     const std::string& path);
+
 // The hidden entry point: `boxd local __box-file OP ROOT PATH`. Returns an
 // exit code.
 int box_file_main(int argc, char** argv);

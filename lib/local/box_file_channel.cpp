@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 
 #include "local/box_file.hpp"
 #include "local/fault.hpp"
@@ -137,5 +138,32 @@ BoxFileChannel::Frame BoxFileChannel::receive(std::size_t max_payload) {
 }
 
 void BoxFileChannel::close_input() { m_process->close_stdin(); }
+
+void make_dir_in_box(Runtime& runtime, const BoxSpec& box, const BoxHandle& handle,
+                     const std::string& path) {
+  int error = 0;
+  for (const int uid : {1000, 0}) {
+    BoxFileChannel helper(
+        runtime.run_self(box, handle,
+                         {"local", "__box-file", "mkdir", runtime.files_root(box), path}, uid),
+        nullptr);
+    const auto frame = helper.receive(8);
+    if (frame.type == 'O' && frame.payload.empty()) {
+      return;
+    }
+    const auto failure = box_file::parse_failure(frame.payload);
+    if (frame.type != 'E' || !failure) {
+      fail(Fault::Internal, "the file helper in the box sent an unexpected reply");
+    }
+    error = failure->error;
+    if (error != EACCES && error != EPERM) {
+      break;
+    }
+  }
+  fail(error == EACCES || error == EPERM || error == EROFS ? Fault::PermissionDenied
+                                                          : Fault::FailedPrecondition,
+       "cannot create the mount point " + path + " in VM '" + box.name +
+           "': " + std::strerror(error));
+}
 
 }  // namespace boxd::local

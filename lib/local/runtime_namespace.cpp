@@ -49,6 +49,7 @@
 // made at boot, the cgroups); new parts append theirs in isolation().
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "local/box_file.hpp"
 #include "local/box_idmap.hpp"
 #include "local/box_cgroup.hpp"
 #include "local/box_mounts.hpp"
@@ -532,7 +533,8 @@ class NamespaceRuntime final : public Runtime {
   }
 
   std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
-  std::string home_in_root() const override { return "/home/boxd"; }
+  std::string helper_path(const std::string& path_in_box) const override { return path_in_box; }
+  std::optional<int> disk_owner() const override { return k_box_uid; }
 
   void apply_limits(const BoxSpec& box, const BoxHandle& handle) override {
     require_alive(box, handle);
@@ -563,6 +565,7 @@ class NamespaceRuntime final : public Runtime {
   void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
                   const std::string& target, bool read_only) override {
     require_alive(box, handle);
+    make_dir_in_box(*this, box, handle, target);
     inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
   }
 

@@ -263,9 +263,8 @@ int serve(const ServeOptions& options) {
   install_signal_handlers();
 
   auto runtime = make_runtime(options.runtime, RuntimeOptions{state_dir, options.bridge_subnet});
-  if (runtime->kind() == "process") {
-    logging::warn("runtime 'process': boxes are plain directories and processes, NOT isolated "
-                  "from this machine or from each other");
+  if (const auto warning = runtime->startup_warning(); !warning.empty()) {
+    logging::warn(warning);
   }
 
   Store store(state_dir);

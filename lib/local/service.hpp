@@ -285,9 +285,6 @@ class BoxdService final : public ServiceBase {
   // CreateDisk: a user with `count` disks of `total` bytes adds one of
   // `adding` bytes (--max-disks, --max-disk-bytes).
   void check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const;
-  // The mount point of a disk, made inside the box by the file helper as the
-  // box's user or, failing that, the box's root without capabilities.
-  void make_mount_point(const BoxRecord& box, const BoxHandle& handle, const std::string& path);
   void mount_failed(const BoxRecord& box, const DiskRecord& disk, const std::string& why);
   // At shutdown, once the boxes are stopped: unmounts the disk images, so
   // a stopped server leaves no loop device behind (the next start mounts

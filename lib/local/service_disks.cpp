@@ -136,7 +136,7 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
                           .count();
     check_disk_size(disk.size_bytes, "disk size");
     const auto dir = m_disks.data_dir(disk.id);
-    const bool box_user = m_runtime.kind() == "namespace";
+    const auto owner = m_runtime.disk_owner();
     m_disks.update([&](std::vector<DiskRecord>& disks) {
       int count = 0;
       std::uint64_t total = 0;
@@ -151,11 +151,11 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
       }
       check_disk_quota(count, total, disk.size_bytes);
       if (m_disk_images) {
-        DiskImages::create(dir, disk.size_bytes, box_user ? 1000 : 0, box_user ? 1000 : 0);
+        DiskImages::create(dir, disk.size_bytes, owner.value_or(0), owner.value_or(0));
       } else {
         ensure_dir(dir.parent_path(), 0700);
         ensure_dir(dir, 0755);
-        if (box_user && chown(dir.c_str(), 1000, 1000) < 0) {
+        if (owner && chown(dir.c_str(), *owner, *owner) < 0) {
           throw_errno("chown " + dir.string());
         }
       }
@@ -251,9 +251,6 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
                        m_runtime.alive(spec_of(box), box.handle);
     if (alive) {
       try {
-        if (m_runtime.kind() == "namespace") {
-          make_mount_point(box, box.handle, mount_path);
-        }
         m_runtime.mount_disk(spec_of(box), box.handle, m_disks.data_dir(disk.id), mount_path,
                              disk.read_only);
       } catch (...) {
@@ -348,38 +345,6 @@ void BoxdService::check_disk_quota(int count, std::uint64_t total, std::uint64_t
   }
 }
 
-// As the box's user first (its home, /tmp), then as the box's root without
-// capabilities (root-owned directories such as / or /mnt): never more than
-// the box's own root could do.
-void BoxdService::make_mount_point(const BoxRecord& box, const BoxHandle& handle,
-                                   const std::string& path) {
-  const BoxSpec spec = spec_of(box);
-  int error = 0;
-  for (const int uid : {1000, 0}) {
-    BoxFileChannel helper(m_runtime.run_self(spec, handle,
-                                             {"local", "__box-file", "mkdir",
-                                              m_runtime.files_root(spec), path},
-                                             uid),
-                          nullptr);
-    const auto frame = helper.receive(8);
-    if (frame.type == 'O' && frame.payload.empty()) {
-      return;
-    }
-    const auto failure = box_file::parse_failure(frame.payload);
-    if (frame.type != 'E' || !failure) {
-      fail(Fault::Internal, "the file helper in the box sent an unexpected reply");
-    }
-    error = failure->error;
-    if (error != EACCES && error != EPERM) {
-      break;
-    }
-  }
-  fail(error == EACCES || error == EPERM || error == EROFS ? Fault::PermissionDenied
-                                                          : Fault::FailedPrecondition,
-           "cannot create the mount point " + path + " in VM '" + box.name +
-               "': " + std::strerror(error));
-}
-
 void BoxdService::prepare_disk_images() {
   const std::string problem = DiskImages::probe(m_options.state_dir / "disks");
   m_disk_images = problem.empty();
@@ -411,9 +376,6 @@ void BoxdService::apply_disks(const BoxRecord& box, const BoxHandle& handle) {
   for (const auto& disk : m_disks.attached_to(box.id)) {
     try {
       DiskImages::ensure_mounted(m_disks.data_dir(disk.id));
-      if (m_runtime.kind() == "namespace") {
-        make_mount_point(box, handle, disk.mount_path);
-      }
       m_runtime.mount_disk(spec_of(box), handle, m_disks.data_dir(disk.id), disk.mount_path,
                            disk.read_only);
     } catch (const std::exception& e) {

@@ -329,15 +329,7 @@ std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerCo
                                                             BoxRecord* box_out) {
   const BoxRecord box = m_boxes.require_running(user, vm);
   path = absolute_in_box(path, "/home/boxd");
-  std::string helper_path = path;
-  if (m_runtime.home_in_root() == "/") {
-    // Process runtime: the root IS the home tree.
-    if (path == "/home/boxd") {
-      helper_path = "/";
-    } else if (path.starts_with("/home/boxd/")) {
-      helper_path = path.substr(10);
-    }
-  }
+  const std::string helper_path = m_runtime.helper_path(path);
   if (op == "upload" && helper_path == "/") {
     fail(Fault::FailedPrecondition, "'" + path + "' is a directory in VM '" + box.name + "'");
   }

@@ -77,7 +77,7 @@ class FakeRuntime final : public Runtime {
     return exec(box, handle, {});
   }
   std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
-  std::string home_in_root() const override { return "/home/boxd"; }
+  std::string helper_path(const std::string& path_in_box) const override { return path_in_box; }
   void mount_disk(const BoxSpec& box, const BoxHandle& /*handle*/,
                   const std::filesystem::path& source, const std::string& target,
                   bool /*read_only*/) override {
