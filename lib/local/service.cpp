@@ -13,15 +13,7 @@
 
 namespace boxd::local {
 
-namespace {
-
-std::int64_t now_secs() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+using rpc::now_secs;
 
 void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
   rpc::check_vm_size(config.vcpu(), config.memory_bytes());
