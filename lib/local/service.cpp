@@ -13,8 +13,6 @@
 
 namespace boxd::local {
 
-using rpc::now_secs;
-
 void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
   rpc::check_vm_size(config.vcpu(), config.memory_bytes());
   if (config.vcpu() != 0) {
@@ -347,7 +345,7 @@ grpc::Status BoxdService::CreateToken(grpc::ServerContext* context,
 grpc::Status BoxdService::ListTokens(grpc::ServerContext* context, const api::ListTokensRequest*,
                                      api::ListTokensResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    const auto now = now_secs();
+    const auto now = rpc::now_secs();
     m_store.read([&](const StoreData& data) {
       for (const auto& t : data.tokens) {
         if (t.owner == auth.user_id && t.expires_at > now && data.revoked.count(t.jti) == 0) {
@@ -368,7 +366,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
   return handle(context, [&](const AuthResult& auth) {
     const auto& jti = request->jti();
     m_store.update([&](StoreData& data) {
-      std::int64_t expires_at = now_secs() + m_auth.token_ttl();
+      std::int64_t expires_at = rpc::now_secs() + m_auth.token_ttl();
       bool found = jti == auth.jti;  // a caller may always revoke its own token
       for (const auto& t : data.tokens) {
         if (t.jti == jti && t.owner == auth.user_id) {
@@ -379,7 +377,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
       if (!found || jti.empty()) {
         fail(Fault::NotFound, "token '" + jti + "' not found");
       }
-      const auto now = now_secs();
+      const auto now = rpc::now_secs();
       std::erase_if(data.revoked, [now](const auto& entry) { return entry.second < now; });
       std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });
       data.revoked[jti] = expires_at;

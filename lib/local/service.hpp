@@ -32,6 +32,7 @@
 #include "local/fault.hpp"
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
+#include "local/snapshots.hpp"
 #include "local/store.hpp"
 #include "common/log.hpp"
 
@@ -145,7 +146,7 @@ class BoxdService final : public ServiceBase {
   grpc::Status ListNetworks(grpc::ServerContext*, const api::ListNetworksRequest*,
                             api::ListNetworksResponse*) override;
 
-  // Snapshots (service_snapshots.cpp).
+  // Snapshots (service_snapshots.cpp, over Snapshots: snapshots.hpp).
   grpc::Status CreateSnapshot(grpc::ServerContext*, const api::CreateSnapshotRequest*,
                               api::CreateSnapshotResponse*) override;
   grpc::Status GetSnapshot(grpc::ServerContext*, const api::GetSnapshotRequest*,
@@ -231,17 +232,6 @@ class BoxdService final : public ServiceBase {
   void stop_and_record(const BoxRecord& box, BoxStatus final_status) {
     m_boxes.stop_and_record(box, final_status);
   }
-  void copy_disk_frozen(const BoxRecord& source, const BoxSpec& dst) {
-    m_boxes.copy_disk_frozen(source, dst);
-  }
-  void with_locked_box(const std::string& user, const std::string& vm_id,
-                       const std::function<void(const BoxRecord&)>& fn) {
-    m_boxes.with_locked(user, vm_id, fn);
-  }
-  // A drafted record named `name` (empty = generated) for CreateVmFrom*.
-  BoxRecord new_box(const std::string& owner, const std::string& name) const {
-    return m_boxes.draft(owner, BoxDraft{name, {}, {}, {}, {}});
-  }
   // The box's URL (service_proxies.cpp): http://<box>.<owner>.localhost:<proxy port>.
   std::string url_of(const BoxRecord& box) const;
   // INVALID_ARGUMENT when `port` of `box` can only mean the server itself.
@@ -251,10 +241,6 @@ class BoxdService final : public ServiceBase {
   // The box a proxy host name or bound domain belongs to; `proxy_name` gets
   // the named proxy ("" = default).
   std::optional<BoxRecord> box_for_host(const std::string& host, std::string& proxy_name);
-  // Snapshots: the directory holding a snapshot's disk.
-  std::filesystem::path snapshot_dir(const std::string& id) const {
-    return m_options.state_dir / "snapshots" / id;
-  }
 
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
@@ -309,7 +295,8 @@ class BoxdService final : public ServiceBase {
   std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
   std::mutex m_ports_mutex;
   std::vector<std::pair<int, std::string>> m_server_ports;  // port, what
-  Boxes m_boxes;  // last: its hooks call back into the members above
+  Boxes m_boxes;  // after the members its hooks call back into
+  Snapshots m_snapshots{m_options.state_dir, m_store, m_boxes};
 };
 
 // GetVmResponse from a record (exposed for tests).

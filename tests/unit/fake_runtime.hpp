@@ -1,9 +1,10 @@
 // An in-memory Runtime for the domain layer's unit tests: no process, no
-// file, no namespace. Boxes are entries in maps; "processes" are counters.
+// namespace, no file but the copy target directory. Boxes are entries in maps; "processes" are counters.
 // Tests can kill a box's init behind the domain's back, make the next boot
 // fail, and read what was done (boots, stops, copies, frozen boxes).
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -35,8 +36,12 @@ class FakeRuntime final : public Runtime {
   std::string kind() const override { return "fake"; }
 
   void create(const BoxSpec& box) override { disks[box.id] = "fresh disk of " + box.name; }
+  // The only file this runtime makes: dst.dir, which callers move into place.
   void copy_disk(const BoxSpec& src, const BoxSpec& dst) override {
     copies_while_frozen.push_back(frozen.count(src.id) != 0);
+    if (!dst.dir.empty()) {
+      std::filesystem::create_directories(dst.dir);
+    }
     disks[dst.id] = disks[src.id];
   }
   BoxHandle boot(const BoxSpec& box) override {

@@ -1,5 +1,6 @@
-// The domain layer's box rules (boxes.hpp) on the in-memory runtime
-// (fake_runtime.hpp): no gRPC, no process, milliseconds per case.
+// The domain layer's box and snapshot rules (boxes.hpp, snapshots.hpp) on
+// the in-memory runtime (fake_runtime.hpp): no gRPC, no process,
+// milliseconds per case.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -7,6 +8,7 @@
 #include "fake_runtime.hpp"
 #include "local/boxes.hpp"
 #include "local/fault.hpp"
+#include "local/snapshots.hpp"
 #include "local/store.hpp"
 #include "local_test_support.hpp"
 
@@ -180,4 +182,51 @@ TEST_CASE("recover reboots what should run and settles transient statuses") {
   CHECK(d.store.find_box("alice", "up")->status == BoxStatus::Running);
   CHECK_FALSE(d.store.find_box("alice", "dying").has_value());
   CHECK(d.store.find_box("alice", "halting")->status == BoxStatus::Stopped);
+}
+
+TEST_CASE("a snapshot copies the frozen box; saving the name again bumps its version") {
+  Domain d;
+  Snapshots snapshots(d.dir.path(), d.store, d.boxes);
+  const auto box = d.create("alice", "src");
+  d.runtime.disks[box.id] = "v1 files";
+  const auto first = snapshots.save("alice", "src", "");
+  CHECK(first.name == "src");
+  CHECK(first.version == 1);
+  CHECK(first.status == SnapshotStatus::Ready);
+  CHECK(d.runtime.disks[first.id] == "v1 files");
+  REQUIRE(d.runtime.copies_while_frozen.size() == 1);
+  CHECK(d.runtime.copies_while_frozen[0]);
+  CHECK(d.runtime.frozen.empty());
+
+  d.runtime.disks[box.id] = "v2 files";
+  const auto second = snapshots.save("alice", "src", "src");
+  CHECK(second.id == first.id);
+  CHECK(second.version == 2);
+  CHECK(snapshots.list("alice").size() == 1);
+  CHECK(snapshots.list("bob").empty());
+  CHECK(failure_of([&] { snapshots.get("bob", "src"); }) ==
+        std::pair{Fault::NotFound, std::string("snapshot 'src' not found")});
+}
+
+TEST_CASE("a snapshot of a failed box is refused; a box made from one has its data") {
+  Domain d;
+  Snapshots snapshots(d.dir.path(), d.store, d.boxes);
+  const auto box = d.create("alice", "src");
+  d.runtime.disks[box.id] = "saved files";
+  const auto snap = snapshots.save("alice", "src", "keep");
+  d.boxes.set_status(box.id, BoxStatus::Failed);
+  CHECK(failure_of([&] { snapshots.save("alice", "src", "again"); }) ==
+        std::pair{Fault::FailedPrecondition, std::string("VM 'src' is failed")});
+
+  BoxRecord made;
+  snapshots.create_box("alice", "keep", "copy", {}, made);
+  CHECK(made.source == "snapshot/keep");
+  CHECK(d.runtime.disks[made.id] == "saved files");
+  CHECK(d.boxes.require("alice", "copy").status == BoxStatus::Running);
+  CHECK(snapshots.get("alice", snap.id).use_count == 1);
+
+  snapshots.remove("alice", "keep");
+  CHECK(failure_of([&] { snapshots.get("alice", "keep"); }).first == Fault::NotFound);
+  CHECK(failure_of([&] { snapshots.create_box("alice", "keep", "", {}, made); }).first ==
+        Fault::NotFound);
 }
