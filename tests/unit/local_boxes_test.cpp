@@ -1,12 +1,13 @@
-// The domain layer's box and snapshot rules (boxes.hpp, snapshots.hpp) on
-// the in-memory runtime (fake_runtime.hpp): no gRPC, no process,
-// milliseconds per case.
+// The domain layer's box, snapshot and custom domain rules (boxes.hpp,
+// snapshots.hpp, domains.hpp) on the in-memory runtime (fake_runtime.hpp):
+// no gRPC, no process, milliseconds per case.
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "fake_runtime.hpp"
 #include "local/boxes.hpp"
+#include "local/domains.hpp"
 #include "local/fault.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
@@ -229,4 +230,31 @@ TEST_CASE("a snapshot of a failed box is refused; a box made from one has its da
   CHECK(failure_of([&] { snapshots.get("alice", "keep"); }).first == Fault::NotFound);
   CHECK(failure_of([&] { snapshots.create_box("alice", "keep", "", {}, made); }).first ==
         Fault::NotFound);
+}
+
+TEST_CASE("a domain binds to one box server-wide and only its owner unbinds it") {
+  Domain d;
+  Domains domains(d.store, d.boxes);
+  d.create("alice", "web");
+  d.create("bob", "api");
+  const auto bound = domains.bind("alice", "App.Example.com.", "web");
+  CHECK(bound.domain == "app.example.com");
+  CHECK(bound.box_name == "web");
+  CHECK(failure_of([&] { domains.bind("bob", "app.example.com", "api"); }) ==
+        std::pair{Fault::AlreadyExists, std::string("domain 'app.example.com' is already bound")});
+  CHECK(failure_of([&] { domains.bind("bob", "x.example.com", "web"); }).first ==
+        Fault::NotFound);  // alice's box
+  CHECK(failure_of([&] { domains.bind("alice", "web.alice.localhost", "web"); }).first ==
+        Fault::InvalidArgument);
+  CHECK(failure_of([&] { domains.bind("alice", "nodot", "web"); }).first ==
+        Fault::InvalidArgument);
+  CHECK(domains.list("bob").empty());
+  CHECK(failure_of([&] { domains.unbind("bob", "app.example.com"); }) ==
+        std::pair{Fault::NotFound, std::string("domain 'app.example.com' not found")});
+
+  d.boxes.destroy("alice", "web");
+  CHECK(domains.list("alice").empty());  // the binding went with its box
+  domains.bind("bob", "app.example.com", "api");
+  domains.unbind("bob", "APP.example.com");
+  CHECK(domains.list("bob").empty());
 }
