@@ -2,6 +2,7 @@
 #include "local/box_cgroup.hpp"
 
 #include "common/error.hpp"
+#include "local/fault.hpp"
 #include "common/sizes.hpp"
 #include "local/runtime_support.hpp"
 
@@ -27,8 +28,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr int k_grpc_failed_precondition = 9;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -130,14 +129,13 @@ int enable_controller(const fs::path& cgroup, const std::string& controller) {
   return write_value(cgroup / "cgroup.subtree_control", "+" + controller);
 }
 
-Error limit_error(const std::string& what, int err) {
+FaultError limit_error(const std::string& what, int err) {
   if (err == EBUSY) {
-    return Error(ErrorClass::InvalidArgument,
-                 "cannot set the " + what + ": the box uses more than that now",
-                 "free memory in the box (or stop it) first", k_grpc_failed_precondition);
+    return FaultError(Fault::FailedPrecondition,
+                      "cannot set the " + what + ": the box uses more than that now",
+                      "free memory in the box (or stop it) first");
   }
-  return Error(ErrorClass::Internal,
-               "cannot set the " + what + ": " + std::strerror(err));
+  return FaultError(Fault::Internal, "cannot set the " + what + ": " + std::strerror(err));
 }
 
 }  // namespace

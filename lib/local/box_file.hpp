@@ -53,7 +53,7 @@ constexpr const char* k_temp_prefix = ".boxd-upload-";
 
 // The server's end of one helper: frames over its stdin/stdout. Every wait
 // polls in short slices and gives up when `cancelled()` says so or the
-// helper is silent for the idle timeout. Throws RpcError.
+// helper is silent for the idle timeout. Throws FaultError (fault.hpp).
 class BoxFileChannel {
  public:
   struct Frame {
@@ -80,6 +80,15 @@ class BoxFileChannel {
   std::unique_ptr<ExecProcess> m_process;
   std::function<bool()> m_cancelled;
 };
+
+// Makes the directory `path` (absolute) inside the running box with the
+// file helper, as the box's user first (its home, /tmp), then as the box's
+// root without capabilities (root-owned directories such as / or /mnt):
+// never more than the box's own root could do. The mount point of a disk
+// (NamespaceRuntime::mount_disk). PERMISSION_DENIED or FAILED_PRECONDITION
+// when it cannot.
+void make_dir_in_box(Runtime& runtime, const BoxSpec& box, const BoxHandle& handle,
+                     const std::string& path);
 
 // The hidden entry point: `boxd local __box-file OP ROOT PATH`. Returns an
 // exit code.

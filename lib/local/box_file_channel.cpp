@@ -11,22 +11,22 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 
 #include "local/box_file.hpp"
-#include "local/service_rpc.hpp"
+#include "local/fault.hpp"
 
 namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
 using namespace std::chrono_literals;
 
 constexpr auto k_idle_timeout = 60s;
 constexpr int k_poll_slice_ms = 250;
 
 [[noreturn]] void helper_broke(const char* what) {
-  rpc_fail(StatusCode::INTERNAL, std::string("the file helper in the box ") + what);
+  fail(Fault::Internal, std::string("the file helper in the box ") + what);
 }
 
 }  // namespace
@@ -61,7 +61,7 @@ bool BoxFileChannel::wait_for(int fd, short events) {
   const auto deadline = std::chrono::steady_clock::now() + k_idle_timeout;
   while (true) {
     if (m_cancelled && m_cancelled()) {
-      rpc_fail(StatusCode::CANCELLED, "cancelled");
+      fail(Fault::Cancelled, "cancelled");
     }
     pollfd pfd{fd, events, 0};
     int rc = poll(&pfd, 1, k_poll_slice_ms);
@@ -138,5 +138,32 @@ BoxFileChannel::Frame BoxFileChannel::receive(std::size_t max_payload) {
 }
 
 void BoxFileChannel::close_input() { m_process->close_stdin(); }
+
+void make_dir_in_box(Runtime& runtime, const BoxSpec& box, const BoxHandle& handle,
+                     const std::string& path) {
+  int error = 0;
+  for (const int uid : {1000, 0}) {
+    BoxFileChannel helper(
+        runtime.run_self(box, handle,
+                         {"local", "__box-file", "mkdir", runtime.files_root(box), path}, uid),
+        nullptr);
+    const auto frame = helper.receive(8);
+    if (frame.type == 'O' && frame.payload.empty()) {
+      return;
+    }
+    const auto failure = box_file::parse_failure(frame.payload);
+    if (frame.type != 'E' || !failure) {
+      fail(Fault::Internal, "the file helper in the box sent an unexpected reply");
+    }
+    error = failure->error;
+    if (error != EACCES && error != EPERM) {
+      break;
+    }
+  }
+  fail(error == EACCES || error == EPERM || error == EROFS ? Fault::PermissionDenied
+                                                          : Fault::FailedPrecondition,
+       "cannot create the mount point " + path + " in VM '" + box.name +
+           "': " + std::strerror(error));
+}
 
 }  // namespace boxd::local

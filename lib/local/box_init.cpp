@@ -65,6 +65,7 @@
 // else and exit; SIGKILL from the server (stop) makes the kernel kill every
 // process of the namespace. A failure while building the root is written
 // as "error: ..." to fd 3 and the console, and init exits 1.
+#include "common/fd.hpp"
 #include "local/runtime.hpp"
 
 #include <cerrno>
@@ -170,33 +171,30 @@ void make_parents(const fs::path& path) {
 // The box's user namespace: a child unshares one, we (host root) write its
 // maps, keep an fd on it and let the child go.
 int make_userns(std::uint32_t base) {
-  int to_child[2];
-  int from_child[2];
-  if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
-    fail("pipe");
-  }
+  Pipe to_child;
+  Pipe from_child;
   pid_t child = fork();
   if (child < 0) {
     fail("fork");
   }
   if (child == 0) {
-    close(to_child[1]);
-    close(from_child[0]);
+    to_child.write_end().reset();
+    from_child.read_end().reset();
     // /proc is still the host's: it names us by our host pid, not by the
     // pid fork() returned in the box's PID namespace.
     char reply[32] = {};
     ssize_t n = readlink("/proc/self", reply + 1, sizeof reply - 2);
     reply[0] = n > 0 && unshare(CLONE_NEWUSER) == 0 ? 'u' : 'x';
-    ssize_t ignored = write(from_child[1], reply, sizeof reply);
-    ignored = read(to_child[0], reply, 1);
+    ssize_t ignored = write(from_child.write_fd(), reply, sizeof reply);
+    ignored = read(to_child.read_fd(), reply, 1);
     (void)ignored;
     _exit(0);
   }
-  close(to_child[0]);
-  close(from_child[1]);
+  to_child.read_end().reset();
+  from_child.write_end().reset();
   char reply[32] = {};
-  ssize_t got = read(from_child[0], reply, sizeof reply);
-  close(from_child[0]);
+  ssize_t got = read(from_child.read_fd(), reply, sizeof reply);
+  from_child.read_end().reset();
   int fd = -1;
   if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == 'u') {
     reply[sizeof reply - 1] = '\0';
@@ -214,7 +212,7 @@ int make_userns(std::uint32_t base) {
     fd = mapped ? open((proc + "ns/user").c_str(), O_RDONLY | O_CLOEXEC) : -1;
   }
   int saved = errno;
-  close(to_child[1]);
+  to_child.write_end().reset();  // lets the child go
   waitpid(child, nullptr, 0);
   if (fd < 0) {
     errno = saved;

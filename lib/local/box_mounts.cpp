@@ -41,6 +41,8 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
 #ifndef OPEN_TREE_CLONE
@@ -73,7 +75,7 @@ int open_mnt_ns(int init_pid, std::uint64_t start_time) {
     if (fd >= 0) {
       close(fd);
     }
-    throw Error(ErrorClass::InvalidArgument, "the box is not running", {}, 9);
+    fail(Fault::FailedPrecondition, "the box is not running");
   }
   return fd;
 }
@@ -87,16 +89,9 @@ struct ChildFailure {
 // child returns (step, errno) on failure. Returns the failure, if any.
 template <class Body>
 ChildFailure run_in_namespace(int ns_fd, Body&& body) {
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) < 0) {
-    throw_errno("pipe");
-  }
+  Pipe report;
   pid_t pid = fork();
   if (pid < 0) {
-    int saved = errno;
-    close(report[0]);
-    close(report[1]);
-    errno = saved;
     throw_errno("fork");
   }
   if (pid == 0) {
@@ -107,19 +102,19 @@ ChildFailure run_in_namespace(int ns_fd, Body&& body) {
       failure = body();
     }
     if (failure.step != 0) {
-      ssize_t ignored = write(report[1], &failure, sizeof failure);
+      ssize_t ignored = write(report.write_fd(), &failure, sizeof failure);
       (void)ignored;
       _exit(1);
     }
     _exit(0);
   }
-  close(report[1]);
+  report.write_end().reset();
   ChildFailure failure;
   ssize_t n = 0;
   do {
-    n = read(report[0], &failure, sizeof failure);
+    n = read(report.read_fd(), &failure, sizeof failure);
   } while (n < 0 && errno == EINTR);
-  close(report[0]);
+  report.read_end().reset();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -10,7 +10,7 @@ namespace boxd::local {
 
 // Bind-mounts the host directory `source` at the absolute path `target` in
 // the mount namespace of `init_pid` (which must still have `start_time`),
-// read-only if asked. `target` must exist (BoxdService::make_mount_point).
+// read-only if asked. `target` must exist (make_dir_in_box, box_file.hpp).
 // Throws boxd::Error.
 void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesystem::path& source,
                        const std::string& target, bool read_only);

@@ -48,10 +48,13 @@
 #include <csignal>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
+#include "local/fault.hpp"
 #include "local/service.hpp"
 
 namespace boxd::local {
@@ -59,7 +62,6 @@ namespace boxd::local {
 namespace {
 
 using grpc::Status;
-using grpc::StatusCode;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_pty_chunk_bytes = 64 * 1024;
@@ -75,29 +77,9 @@ struct ExecShared {
   bool write_pending = false;
   bool write_ok = true;
   bool cancelled = false;
-  int wake[2] = {-1, -1};
+  Pipe wake{O_CLOEXEC | O_NONBLOCK};  // poked by the callbacks, polled by the pump
 
-  ExecShared() {
-    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      throw Error(ErrorClass::Internal, "pipe2 failed");
-    }
-  }
-  ~ExecShared() {
-    ::close(wake[0]);
-    ::close(wake[1]);
-  }
-  ExecShared(const ExecShared&) = delete;
-  ExecShared& operator=(const ExecShared&) = delete;
-
-  void wakeup() {
-    const char c = 'x';
-    [[maybe_unused]] auto n = ::write(wake[1], &c, 1);
-  }
-  void drain_wakeups() {
-    char buf[64];
-    while (::read(wake[0], buf, sizeof buf) > 0) {
-    }
-  }
+  void wakeup() const { wake.notify('x'); }
 };
 
 class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk> {
@@ -168,15 +150,12 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   void pump() {
     // Keep the shared state alive for the whole function, even after Finish.
     const auto shared = m_shared;
-    Status status;
+    // The one error path of every RPC (service_rpc.hpp): a fault -> its status.
+    Status status = Status::OK;
     try {
-      status = relay(*shared);
-    } catch (const RpcError& e) {
-      status = m_service.client_status(e.status.error_code(), e.status.error_message());
-    } catch (const Error& e) {
-      status = m_service.client_status(StatusCode::INTERNAL, e.what());
+      relay(*shared);
     } catch (const std::exception& e) {
-      status = m_service.client_status(StatusCode::INTERNAL, e.what());
+      status = m_service.status_of(e);
     }
     if (m_process) {
       if (!m_process->poll_exit()) {
@@ -189,33 +168,85 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     Finish(status);  // `this` may be gone from here on
   }
 
-  Status relay(ExecShared& s) {
+  // What the pump loop tracks between its steps (2-6 of the header).
+  struct Pump {
+    ExecProcess* proc = nullptr;
+    bool tty = false;
+    std::size_t chunk_limit = k_pipe_chunk_bytes;
+    std::string stdin_buf;  // client stdin not yet written to the command
+    bool read_outstanding = false;
+    bool eof_pending = false;  // the client half-closed; EOF once stdin_buf is written
+    bool stdin_closed = false;
+    int out_fd = -1;  // -1 once at EOF (the process owns the fds)
+    int err_fd = -1;
+    std::optional<ExitStatus> exit_status;
+    Clock::time_point last_data = Clock::now();
+  };
+
+  // What one poll() found.
+  struct Ready {
+    bool out = false;
+    bool err = false;
+    bool exit = false;  // the main process may have exited: poll_exit() now
+  };
+
+  // Runs the call to its end; every failure is thrown (fault.hpp).
+  void relay(ExecShared& s) {
     if (m_auth.failure != AuthFailure::None) {
-      return Status(StatusCode::UNAUTHENTICATED, m_auth.message());
+      fail(Fault::Unauthenticated, m_auth.message());
     }
-    // 1. The first chunk.
-    api::ExecChunk first;
+    Pump p = start_command(wait_first_chunk(s));
     for (;;) {
-      pollfd pfd{s.wake[0], POLLIN, 0};
-      ::poll(&pfd, 1, -1);
-      s.drain_wakeups();
-      std::lock_guard lock(s.mutex);
-      if (s.cancelled) {
-        return Status(StatusCode::CANCELLED, "exec cancelled");
+      const Ready ready = wait_for_events(s, p);
+      take_client_events(s, p);
+      write_stdin(p);
+      if ((ready.out && !forward(p, p.out_fd, false)) ||
+          (ready.err && !forward(p, p.err_fd, true))) {
+        fail(Fault::Cancelled, "exec: client went away");
       }
-      if (s.have_input) {
-        first = s.input;
-        s.have_input = false;
+      if (ready.exit) {
+        p.exit_status = p.proc->poll_exit();
+        if (p.exit_status) {
+          p.last_data = Clock::now();
+        }
+      }
+      if (p.exit_status &&
+          ((p.out_fd < 0 && p.err_fd < 0) || Clock::now() - p.last_data > k_drain_quiet)) {
         break;
       }
+    }
+    api::ExecChunk final_chunk;
+    final_chunk.set_exit_code(p.exit_status->exit_code);
+    if (!send(std::move(final_chunk))) {
+      fail(Fault::Cancelled, "exec: client went away");
+    }
+  }
+
+  // 1. The first chunk (vm_id, command, tty, cols, rows).
+  api::ExecChunk wait_first_chunk(ExecShared& s) {
+    for (;;) {
+      pollfd pfd{s.wake.read_fd(), POLLIN, 0};
+      ::poll(&pfd, 1, -1);
+      s.wake.drain();
+      std::lock_guard lock(s.mutex);
+      if (s.cancelled) {
+        fail(Fault::Cancelled, "exec cancelled");
+      }
+      if (s.have_input) {
+        s.have_input = false;
+        if (s.input.vm_id().empty()) {
+          fail(Fault::InvalidArgument, "exec: the first chunk must carry vm_id");
+        }
+        return s.input;
+      }
       if (s.read_eof) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "exec: the first chunk must carry vm_id and command");
+        fail(Fault::InvalidArgument, "exec: the first chunk must carry vm_id and command");
       }
     }
-    if (first.vm_id().empty()) {
-      return Status(StatusCode::INVALID_ARGUMENT, "exec: the first chunk must carry vm_id");
-    }
+  }
+
+  // Resolves the box (it must be running) and starts the command in it.
+  Pump start_command(const api::ExecChunk& first) {
     const auto target = m_service.resolve_exec(m_auth.user_id, first.vm_id());
     ExecSpec spec;
     spec.command = first.command();
@@ -225,191 +256,162 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       spec.rows = first.rows();
     }
     m_process = m_service.runtime().exec(target.spec, target.handle, spec);
-    ExecProcess& proc = *m_process;
-
-    std::string stdin_buf;
-    if (first.stdin() && !first.data().empty()) {
-      stdin_buf = first.data();
-    }
-    bool read_outstanding = false;
-    if (stdin_buf.empty()) {
-      StartRead(&m_in);
-      read_outstanding = true;
-    }
-    bool eof_pending = false;
-    bool stdin_closed = false;
-    int out_fd = proc.stdout_fd();
-    int err_fd = proc.stderr_fd();
-    std::optional<ExitStatus> exit_status;
-    Clock::time_point last_data = Clock::now();
-    const std::size_t chunk_limit = spec.tty ? k_pty_chunk_bytes : k_pipe_chunk_bytes;
+    Pump p;
+    p.proc = m_process.get();
+    p.tty = spec.tty;
+    p.chunk_limit = spec.tty ? k_pty_chunk_bytes : k_pipe_chunk_bytes;
+    p.out_fd = p.proc->stdout_fd();
+    p.err_fd = p.proc->stderr_fd();
     if (!spec.tty) {
-      for (const int fd : {out_fd, err_fd, proc.stdin_fd()}) {
+      for (const int fd : {p.out_fd, p.err_fd, p.proc->stdin_fd()}) {
         if (fd >= 0) {
           ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(k_pipe_chunk_bytes));  // best effort
         }
       }
     }
+    if (first.stdin() && !first.data().empty()) {
+      p.stdin_buf = first.data();
+    }
+    if (p.stdin_buf.empty()) {
+      StartRead(&m_in);
+      p.read_outstanding = true;
+    }
+    return p;
+  }
 
-    auto close_input = [&] {
-      if (!stdin_closed) {
-        proc.close_stdin();
-        stdin_closed = true;
-      }
-      stdin_buf.clear();
-    };
+  // 2. Waits for output, the exit, room in the command's stdin (only while
+  // there is stdin to write) or a client event.
+  static Ready wait_for_events(ExecShared& s, const Pump& p) {
+    pollfd fds[5];
+    nfds_t n = 0;
+    fds[n++] = pollfd{s.wake.read_fd(), POLLIN, 0};
+    const nfds_t out_index = n;
+    if (p.out_fd >= 0) {
+      fds[n++] = pollfd{p.out_fd, POLLIN, 0};
+    }
+    const nfds_t err_index = n;
+    if (p.err_fd >= 0) {
+      fds[n++] = pollfd{p.err_fd, POLLIN, 0};
+    }
+    const nfds_t exit_index = n;
+    const int exit_fd = p.exit_status ? -1 : p.proc->exit_fd();
+    if (exit_fd >= 0) {
+      fds[n++] = pollfd{exit_fd, POLLIN, 0};
+    }
+    if (!p.stdin_buf.empty() && p.proc->stdin_fd() >= 0) {
+      fds[n++] = pollfd{p.proc->stdin_fd(), POLLOUT, 0};
+    }
+    int timeout = -1;
+    if (p.exit_status) {
+      timeout = 20;
+    } else if (exit_fd < 0) {
+      timeout = 50;
+    }
+    if (::poll(fds, n, timeout) < 0 && errno != EINTR) {
+      fail(Fault::Internal, "exec: poll failed");
+    }
+    s.wake.drain();
+    constexpr short k_readable = POLLIN | POLLHUP | POLLERR;
+    Ready ready;
+    ready.out = p.out_fd >= 0 && (fds[out_index].revents & k_readable) != 0;
+    ready.err = p.err_fd >= 0 && (fds[err_index].revents & k_readable) != 0;
+    ready.exit = !p.exit_status && (exit_fd < 0 || (fds[exit_index].revents & POLLIN) != 0);
+    return ready;
+  }
 
-    // Reads what fd has (up to chunk_limit; one read with a PTY) into a
-    // chunk and sends it; false when the client is gone.
-    auto forward = [&](int& fd, bool is_stderr) -> bool {
-      api::ExecChunk chunk;
-      std::string& data = *chunk.mutable_data();
-      data.resize(chunk_limit);
-      std::size_t got = 0;
-      bool at_end = false;
-      while (got < chunk_limit) {
-        const auto n = ::read(fd, data.data() + got, chunk_limit - got);
-        if (n > 0) {
-          got += static_cast<std::size_t>(n);
-          if (spec.tty) {
-            break;
-          }
-          continue;
+  // 3. Client events: cancellation, stdin data, window changes, half-close.
+  static void take_client_events(ExecShared& s, Pump& p) {
+    std::lock_guard lock(s.mutex);
+    if (s.cancelled) {
+      fail(Fault::Cancelled, "exec cancelled");
+    }
+    if (s.have_input) {
+      api::ExecChunk& in = s.input;
+      p.read_outstanding = false;
+      if (in.window_change() && in.cols() > 0 && in.rows() > 0) {
+        p.proc->resize(in.cols(), in.rows());
+      }
+      if (!in.data().empty() && !p.stdin_closed && !p.exit_status) {
+        if (p.stdin_buf.empty()) {
+          p.stdin_buf.swap(*in.mutable_data());
+        } else {
+          p.stdin_buf += in.data();
         }
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        // EOF, or EIO on a PTY whose other side is closed; EAGAIN: empty for now.
-        at_end = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-        break;
       }
-      if (at_end) {
-        fd = -1;  // the process owns the fd
-      }
-      if (got == 0) {
-        return true;
-      }
-      last_data = Clock::now();
-      data.resize(got);
-      chunk.set_is_stderr(is_stderr);
-      return send(std::move(chunk));
-    };
+      s.have_input = false;
+    }
+    if (s.read_eof) {
+      p.eof_pending = true;
+    }
+  }
 
-    for (;;) {
-      // 2. Wait for something to do.
-      pollfd fds[5];
-      nfds_t n = 0;
-      fds[n++] = pollfd{s.wake[0], POLLIN, 0};
-      const nfds_t out_index = n;
-      if (out_fd >= 0) {
-        fds[n++] = pollfd{out_fd, POLLIN, 0};
+  // 4. Stdin: writes what the command takes, EOF after a half-close, and
+  // asks for the next client chunk while less than one chunk waits (reading
+  // overlaps writing, memory stays bounded).
+  void write_stdin(Pump& p) {
+    const int fd = p.proc->stdin_fd();
+    if (!p.stdin_buf.empty() && fd >= 0) {
+      const auto w = ::write(fd, p.stdin_buf.data(), p.stdin_buf.size());
+      if (w > 0) {
+        p.stdin_buf.erase(0, static_cast<std::size_t>(w));
+      } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        close_input(p);  // EPIPE: the command closed its stdin; drop the rest
       }
-      const nfds_t err_index = n;
-      if (err_fd >= 0) {
-        fds[n++] = pollfd{err_fd, POLLIN, 0};
-      }
-      const nfds_t exit_index = n;
-      const int exit_fd = exit_status ? -1 : proc.exit_fd();
-      if (exit_fd >= 0) {
-        fds[n++] = pollfd{exit_fd, POLLIN, 0};
-      }
-      const nfds_t in_index = n;
-      if (!stdin_buf.empty() && proc.stdin_fd() >= 0) {
-        fds[n++] = pollfd{proc.stdin_fd(), POLLOUT, 0};
-      }
-      int timeout = -1;
-      if (exit_status) {
-        timeout = 20;
-      } else if (exit_fd < 0) {
-        timeout = 50;
-      }
-      const int ready = ::poll(fds, n, timeout);
-      if (ready < 0 && errno != EINTR) {
-        return Status(StatusCode::INTERNAL, "exec: poll failed");
-      }
-      s.drain_wakeups();
+    } else if (fd < 0) {
+      p.stdin_buf.clear();
+    }
+    if (p.stdin_buf.empty() && p.eof_pending) {
+      close_input(p);
+    }
+    if (p.stdin_buf.size() < k_pipe_chunk_bytes && !p.read_outstanding && !p.eof_pending &&
+        !p.exit_status) {
+      StartRead(&m_in);
+      p.read_outstanding = true;
+    }
+  }
 
-      // 3. Client events.
-      {
-        std::lock_guard lock(s.mutex);
-        if (s.cancelled) {
-          return Status(StatusCode::CANCELLED, "exec cancelled");
-        }
-        if (s.have_input) {
-          api::ExecChunk& in = s.input;
-          read_outstanding = false;
-          if (in.window_change() && in.cols() > 0 && in.rows() > 0) {
-            proc.resize(in.cols(), in.rows());
-          }
-          if (!in.data().empty() && !stdin_closed && !exit_status) {
-            if (stdin_buf.empty()) {
-              stdin_buf.swap(*in.mutable_data());
-            } else {
-              stdin_buf += in.data();
-            }
-          }
-          s.have_input = false;
-        }
-        if (s.read_eof) {
-          eof_pending = true;
-        }
-      }
+  static void close_input(Pump& p) {
+    if (!p.stdin_closed) {
+      p.proc->close_stdin();
+      p.stdin_closed = true;
+    }
+    p.stdin_buf.clear();
+  }
 
-      // 4. Stdin.
-      if (!stdin_buf.empty() && proc.stdin_fd() >= 0) {
-        const auto w = ::write(proc.stdin_fd(), stdin_buf.data(), stdin_buf.size());
-        if (w > 0) {
-          stdin_buf.erase(0, static_cast<std::size_t>(w));
-        } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-          close_input();  // EPIPE: the command closed its stdin; drop the rest
-        }
-      } else if (proc.stdin_fd() < 0) {
-        stdin_buf.clear();
-      }
-      if (stdin_buf.empty() && eof_pending) {
-        close_input();
-      }
-      // The next stdin chunk is read while this one is still being written,
-      // as long as less than one chunk waits (bounded memory).
-      if (stdin_buf.size() < k_pipe_chunk_bytes && !read_outstanding && !eof_pending &&
-          !exit_status) {
-        StartRead(&m_in);
-        read_outstanding = true;
-      }
-      (void)in_index;
-
-      // 5. Output.
-      if (out_fd >= 0 && (fds[out_index].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-        if (!forward(out_fd, false)) {
-          return Status(StatusCode::CANCELLED, "exec: client went away");
-        }
-      }
-      if (err_fd >= 0 && (fds[err_index].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-        if (!forward(err_fd, true)) {
-          return Status(StatusCode::CANCELLED, "exec: client went away");
-        }
-      }
-
-      // 6. Exit and drain.
-      if (!exit_status && (exit_fd < 0 || (fds[exit_index].revents & POLLIN) != 0)) {
-        exit_status = proc.poll_exit();
-        if (exit_status) {
-          last_data = Clock::now();
-        }
-      }
-      if (exit_status) {
-        if ((out_fd < 0 && err_fd < 0) || Clock::now() - last_data > k_drain_quiet) {
+  // 5. Reads what fd has (up to chunk_limit; one read with a PTY) into a
+  // chunk and sends it; false when the client is gone.
+  bool forward(Pump& p, int& fd, bool is_stderr) {
+    api::ExecChunk chunk;
+    std::string& data = *chunk.mutable_data();
+    data.resize(p.chunk_limit);
+    std::size_t got = 0;
+    bool at_end = false;
+    while (got < p.chunk_limit) {
+      const auto n = ::read(fd, data.data() + got, p.chunk_limit - got);
+      if (n > 0) {
+        got += static_cast<std::size_t>(n);
+        if (p.tty) {
           break;
         }
+        continue;
       }
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      // EOF, or EIO on a PTY whose other side is closed; EAGAIN: empty for now.
+      at_end = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      break;
     }
-
-    api::ExecChunk final_chunk;
-    final_chunk.set_exit_code(exit_status->exit_code);
-    if (!send(std::move(final_chunk))) {
-      return Status(StatusCode::CANCELLED, "exec: client went away");
+    if (at_end) {
+      fd = -1;  // the process owns the fd
     }
-    return Status::OK;
+    if (got == 0) {
+      return true;
+    }
+    p.last_data = Clock::now();
+    data.resize(got);
+    chunk.set_is_stderr(is_stderr);
+    return send(std::move(chunk));
   }
 
   BoxdService& m_service;

@@ -147,18 +147,12 @@ HttpListener::HttpListener(const std::string& listen, int port, const std::strin
   ::getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
   m_port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
                                       : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  if (::pipe2(m_wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    ::close(m_listen_fd);
-    throw Error(ErrorClass::Internal, std::string("pipe2: ") + std::strerror(errno));
-  }
 }
 
 HttpListener::~HttpListener() {
   stop();
-  for (int fd : {m_listen_fd, m_wake_pipe[0], m_wake_pipe[1]}) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
+  if (m_listen_fd >= 0) {
+    ::close(m_listen_fd);
   }
 }
 
@@ -172,8 +166,7 @@ void HttpListener::stop() {
   if (m_stopping.exchange(true)) {
     return;
   }
-  const char c = 'x';
-  [[maybe_unused]] auto n = ::write(m_wake_pipe[1], &c, 1);
+  m_wake.notify('x');
   if (m_accept_thread.joinable()) {
     m_accept_thread.join();
   }
@@ -238,7 +231,7 @@ void HttpListener::accept_loop() {
   };
   std::vector<Lingering> lingering;
   while (!m_stopping) {
-    std::vector<pollfd> fds = {{m_listen_fd, POLLIN, 0}, {m_wake_pipe[0], POLLIN, 0}};
+    std::vector<pollfd> fds = {{m_listen_fd, POLLIN, 0}, {m_wake.read_fd(), POLLIN, 0}};
     for (const auto& l : lingering) {
       fds.push_back({l.fd, POLLIN, 0});
     }

@@ -23,6 +23,8 @@
 #include <string>
 #include <thread>
 
+#include "common/fd.hpp"
+
 namespace boxd::local {
 
 struct HttpLimits {
@@ -92,7 +94,7 @@ class HttpListener {
 
   std::string m_what;
   int m_listen_fd = -1;
-  int m_wake_pipe[2] = {-1, -1};
+  Pipe m_wake{O_CLOEXEC | O_NONBLOCK};  // stop() wakes the accept loop
   int m_port = 0;
   HttpLimits m_limits;
   std::function<void(int)> m_serve;

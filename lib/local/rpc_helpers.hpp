@@ -1,23 +1,17 @@
 // Small helpers shared by the proxy, template, domain and network RPCs of
-// BoxdService: throwing a status, clocks, ids, name checks.
+// BoxdService: clocks, ids, name checks (failing with fault.hpp).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 
-#include <grpcpp/grpcpp.h>
-
 #include "common/jwt.hpp"
 #include "common/names.hpp"
 #include "common/sizes.hpp"
-#include "local/service.hpp"
+#include "local/fault.hpp"
 
 namespace boxd::local::rpc {
-
-[[noreturn]] inline void fail(grpc::StatusCode code, const std::string& message) {
-  throw RpcError{grpc::Status(code, message)};
-}
 
 inline std::int64_t now_secs() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -44,7 +38,7 @@ inline std::string new_id(const std::string& prefix) { return prefix + "-" + ran
 // INVALID_ARGUMENT "invalid <kind> name 'X': <why>" unless X is a DNS label.
 inline void check_label(const std::string& kind, const std::string& name) {
   if (!is_valid_name(name)) {
-    fail(grpc::StatusCode::INVALID_ARGUMENT,
+    fail(Fault::InvalidArgument,
          "invalid " + kind + " name '" + name +
              "': use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')");
   }
@@ -54,11 +48,11 @@ inline void check_label(const std::string& kind, const std::string& name) {
 // unset passes): the one rule of create, fork, templates and resize.
 inline void check_vm_size(std::uint32_t vcpu, std::uint64_t memory_bytes) {
   if (vcpu > k_max_box_vcpu) {
-    fail(grpc::StatusCode::INVALID_ARGUMENT,
+    fail(Fault::InvalidArgument,
          "invalid vcpu count " + std::to_string(vcpu) + ": use 1-" + std::to_string(k_max_box_vcpu));
   }
   if (const auto problem = box_memory_problem(memory_bytes); !problem.empty()) {
-    fail(grpc::StatusCode::INVALID_ARGUMENT, problem);
+    fail(Fault::InvalidArgument, problem);
   }
 }
 

@@ -2,6 +2,7 @@
 #include "local/runtime.hpp"
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "local/runtime_support.hpp"
 
 #include <cerrno>
@@ -122,29 +123,25 @@ void remove_tree(const std::filesystem::path& root) {
 CommandResult run_command(const std::vector<std::string>& argv_in) {
   auto strings = argv_in;
   auto argv = c_strings(strings);
-  int err_pipe[2];
-  if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-    throw_errno("pipe");
-  }
+  Pipe err_pipe;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe.write_fd(), 2);
   char* empty_env[] = {nullptr};
   pid_t pid = 0;
   int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), empty_env);
   posix_spawn_file_actions_destroy(&actions);
-  close(err_pipe[1]);
+  err_pipe.write_end().reset();
   if (rc != 0) {
-    close(err_pipe[0]);
     errno = rc;
     throw_errno("running " + argv_in[0]);
   }
   CommandResult result;
   char buffer[4096];
   while (true) {
-    ssize_t n = read(err_pipe[0], buffer, sizeof buffer);
+    ssize_t n = read(err_pipe.read_fd(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -155,7 +152,7 @@ CommandResult run_command(const std::vector<std::string>& argv_in) {
       result.error_output.append(buffer, static_cast<std::size_t>(n));
     }
   }
-  close(err_pipe[0]);
+  err_pipe.read_end().reset();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {

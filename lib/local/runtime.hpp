@@ -137,9 +137,10 @@ class Runtime {
   virtual void resume(const BoxSpec& box, const BoxHandle& handle) = 0;
   // Removes the box's directory (after stop).
   virtual void destroy(const BoxSpec& box) = 0;
-  // Starts a command inside the running box. Throws boxd::Error
-  // (InvalidArgument, "VM 'NAME' is stopped" / "... is suspended") when the
-  // box is not running or is frozen, Internal when the command cannot start.
+  // Starts a command inside the running box. Throws a FaultError
+  // (fault.hpp: FailedPrecondition, "VM 'NAME' is stopped" / "... is
+  // suspended") when the box is not running or is frozen, a boxd::Error
+  // (Internal) when the command cannot start.
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
 
@@ -155,18 +156,25 @@ class Runtime {
   // The directory the file helper resolves paths beneath: namespace: "/"
   // (the box's own root, seen from inside); process: the box's home tree.
   virtual std::string files_root(const BoxSpec& box) const = 0;
-  // The user's home inside that root ("/home/boxd"; "/" for process).
-  virtual std::string home_in_root() const = 0;
+  // The path the file helper is given for `path_in_box` (absolute and
+  // normalised, as the box's user sees it): namespace: the same; process:
+  // relative to the box's home tree, which is its files_root
+  // ("/home/boxd/x" -> "/x").
+  virtual std::string helper_path(const std::string& path_in_box) const = 0;
   // Disks (service_disks.cpp): bind-mounts the host directory `source` at
-  // `target` (absolute, inside the box; must exist, see make_mount_point) in the running
-  // box, read-only if asked; unmount_disk undoes it (a no-op when it is not
-  // mounted). The process runtime has no mount namespace: it throws
-  // (FAILED_PRECONDITION).
+  // `target` (absolute, inside the box; created first when missing, by the
+  // file helper as the box's user or the box's root without capabilities)
+  // in the running box, read-only if asked; unmount_disk undoes it (a no-op
+  // when it is not mounted). The process runtime has no mount namespace: it
+  // throws (Fault::FailedPrecondition).
   virtual void mount_disk(const BoxSpec& box, const BoxHandle& handle,
                           const std::filesystem::path& source, const std::string& target,
                           bool read_only) = 0;
   virtual void unmount_disk(const BoxSpec& box, const BoxHandle& handle,
                             const std::string& target) = 0;
+  // The host uid and gid a new disk's top directory belongs to, so that the
+  // box's user can write it; nullopt: the server's own (process runtime).
+  virtual std::optional<int> disk_owner() const { return std::nullopt; }
 
   // The address (IPv4 literal) where the box's own ports are reached from
   // the host: the HTTP proxy, domains and exposed ports connect there.
@@ -184,6 +192,8 @@ class Runtime {
   virtual std::vector<IsolationLayer> isolation() const { return {}; }
   // The subnet of the boxes' bridge ("" = boxes use the host's network).
   virtual std::string bridge_subnet() const { return ""; }
+  // What the server's start-up lines warn about this runtime ("" = nothing).
+  virtual std::string startup_warning() const { return ""; }
 };
 
 // Server-wide settings of a runtime. state_dir names what the runtime

@@ -48,11 +48,14 @@
 // isolation(): every part of the runtime adds its layers (the namespaces
 // made at boot, the cgroups); new parts append theirs in isolation().
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/files.hpp"
+#include "local/box_file.hpp"
 #include "local/box_idmap.hpp"
 #include "local/box_cgroup.hpp"
 #include "local/box_mounts.hpp"
 #include "local/box_network.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
 #include <cerrno>
@@ -280,133 +283,37 @@ class NamespaceRuntime final : public Runtime {
   }
 
   BoxHandle boot(const BoxSpec& box) override {
-    if (!fs::is_directory(box.dir / "disk" / "upper") || !fs::is_directory(box.dir / "disk" / "home")) {
-      create(box);
-    }
-    ensure_dir(box.dir / "disk" / "work", 0700);
-    ensure_dir(box.dir / "rootfs", 0755);
-    const std::uint32_t id_base = box_id_base(box.dir);
-    ensure_disk_ids(box.dir / "disk", id_base);
-    const fs::path box_dir = fs::weakly_canonical(box.dir);
-    const std::string hidden = hidden_dir_of(box).string();
-    for (const auto& path : {box_dir.string(), hidden}) {
-      if (path.find_first_of(",:") != std::string::npos) {
-        throw Error(ErrorClass::Internal,
-                    "the state directory path must not contain ',' or ':' (" + path + ")");
-      }
-    }
-
-    const char* override_exe = getenv("BOXD_SELF_EXE");
-    std::string exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
-                                                                         : "/proc/self/exe";
-    std::vector<std::string> argv_strings = {"boxd", "local", "__box-init", box.name,
-                                             box_dir.string(), hidden, std::to_string(id_base)};
+    const BootPaths paths = prepare_boot_dirs(box);
+    std::vector<std::string> argv_strings = {"boxd",           "local",      "__box-init",
+                                             box.name,         paths.box_dir, paths.hidden,
+                                             std::to_string(paths.id_base)};
     std::vector<std::string> env_strings = {std::string("PATH=") + k_box_path, "HOME=/root"};
     auto argv = c_strings(argv_strings);
     auto envp = c_strings(env_strings);
-
-    std::vector<int> cgroup_fds;
-    try {
-      cgroup_fds = m_cgroup.prepare(box.id, box.limits);
-    } catch (const Error& e) {
-      m_cgroup.remove(box.id);
-      throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + e.what());
-    }
-    int console = open((box.dir / "console.log").c_str(),
-                       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int ready[2] = {-1, -1};
-    auto close_all = [&] {
-      for (int fd : cgroup_fds) {
-        close(fd);
-      }
-      cgroup_fds.clear();
-      for (int fd : {console, null_fd, ready[0], ready[1]}) {
-        if (fd >= 0) {
-          close(fd);
-        }
-      }
-    };
-    if (console < 0 || null_fd < 0 || pipe2(ready, O_CLOEXEC) < 0) {
-      int saved = errno;
-      close_all();
-      m_cgroup.remove(box.id);
-      errno = saved;
-      throw_errno("preparing the boot of " + box.name);
-    }
-
-    const char* exe_path = exe.c_str();
-    const int ready_write = ready[1];
-    const int* cgroup_fd_list = cgroup_fds.data();
-    const std::size_t cgroup_count = cgroup_fds.size();
+    const char* override_exe = getenv("BOXD_SELF_EXE");
+    const std::string exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
+                                                                               : "/proc/self/exe";
+    InitFds fds = open_init_fds(box);
+    const InitChildArgs args{exe.c_str(),       argv.data(),          envp.data(),
+                             fds.cgroup.data(), fds.cgroup.size(),    fds.console.get(),
+                             fds.null.get(),    fds.ready.write_fd()};
     long pid = syscall(SYS_clone,
                        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
                            m_network.clone_flags() | SIGCHLD,
                        0, 0, 0, 0);
     if (pid == 0) {
-      // Child: async-signal-safe calls only.
-      for (std::size_t i = 0; i < cgroup_count; ++i) {
-        if (write(cgroup_fd_list[i], "0", 1) < 0) {
-          const char message[] = "boxd: could not join a box cgroup\n";
-          ssize_t ignored = write(console, message, sizeof message - 1);
-          (void)ignored;
-          _exit(126);
-        }
-      }
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      int high_null = fcntl(null_fd, F_DUPFD_CLOEXEC, 10);
-      int high_console = fcntl(console, F_DUPFD_CLOEXEC, 10);
-      int high_ready = fcntl(ready_write, F_DUPFD_CLOEXEC, 10);
-      dup2(high_null, 0);
-      dup2(high_console, 1);
-      dup2(high_console, 2);
-      dup2(high_ready, 3);
-      syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
-      execve(exe_path, argv.data(), envp.data());
-      const char message[] = "boxd: could not execute boxd for the box init\n";
-      ssize_t ignored = write(2, message, sizeof message - 1);
-      (void)ignored;
-      _exit(127);
+      run_init_child(args);
     }
-    int clone_errno = errno;
-    close(ready[1]);
-    ready[1] = -1;
+    const int clone_errno = errno;
+    fds.ready.write_end().reset();
     if (pid < 0) {
-      close_all();
+      fds.close();
       m_cgroup.remove(box.id);
       errno = clone_errno;
       throw_errno("creating the namespaces of " + box.name);
     }
-
-    std::string reply;
-    const auto deadline = std::chrono::steady_clock::now() + k_boot_timeout;
-    while (reply.find('\n') == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        break;
-      }
-      struct pollfd pfd {ready[0], POLLIN, 0};
-      int rc = poll(&pfd, 1, static_cast<int>(left.count()));
-      if (rc < 0 && errno == EINTR) {
-        continue;
-      }
-      if (rc <= 0) {
-        break;
-      }
-      char buffer[512];
-      ssize_t n = read(ready[0], buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        break;
-      }
-      reply.append(buffer, static_cast<std::size_t>(n));
-    }
-    close_all();
+    const std::string reply = read_ready_line(fds.ready.read_fd());
+    fds.close();
     if (reply != "ready\n") {
       kill(static_cast<pid_t>(pid), SIGKILL);
       waitpid(static_cast<pid_t>(pid), nullptr, 0);
@@ -531,7 +438,8 @@ class NamespaceRuntime final : public Runtime {
   }
 
   std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
-  std::string home_in_root() const override { return "/home/boxd"; }
+  std::string helper_path(const std::string& path_in_box) const override { return path_in_box; }
+  std::optional<int> disk_owner() const override { return k_box_uid; }
 
   void apply_limits(const BoxSpec& box, const BoxHandle& handle) override {
     require_alive(box, handle);
@@ -562,6 +470,7 @@ class NamespaceRuntime final : public Runtime {
   void mount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
                   const std::string& target, bool read_only) override {
     require_alive(box, handle);
+    make_dir_in_box(*this, box, handle, target);
     inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
   }
 
@@ -581,6 +490,155 @@ class NamespaceRuntime final : public Runtime {
   std::string bridge_subnet() const override { return m_network.subnet(); }
 
  private:
+  // What boot() hands the box's init (as arguments).
+  struct BootPaths {
+    std::string box_dir;  // canonical
+    std::string hidden;
+    std::uint32_t id_base = 0;
+  };
+
+  // The disk's directories (made when missing) and the id base its files
+  // are shifted to; refuses a state dir the overlay options cannot carry.
+  BootPaths prepare_boot_dirs(const BoxSpec& box) {
+    if (!fs::is_directory(box.dir / "disk" / "upper") || !fs::is_directory(box.dir / "disk" / "home")) {
+      create(box);
+    }
+    ensure_dir(box.dir / "disk" / "work", 0700);
+    ensure_dir(box.dir / "rootfs", 0755);
+    BootPaths paths;
+    paths.id_base = box_id_base(box.dir);
+    ensure_disk_ids(box.dir / "disk", paths.id_base);
+    paths.box_dir = fs::weakly_canonical(box.dir).string();
+    paths.hidden = hidden_dir_of(box).string();
+    for (const auto& path : {paths.box_dir, paths.hidden}) {
+      if (path.find_first_of(",:") != std::string::npos) {
+        throw Error(ErrorClass::Internal,
+                    "the state directory path must not contain ',' or ':' (" + path + ")");
+      }
+    }
+    return paths;
+  }
+
+  // The fds the init starts with: its cgroups' cgroup.procs, the console
+  // log (stdout, stderr), /dev/null (stdin) and the "ready" pipe (fd 3).
+  struct InitFds {
+    std::vector<int> cgroup;
+    UniqueFd console;
+    UniqueFd null;
+    Pipe ready;
+    InitFds() = default;
+    InitFds(const InitFds&) = delete;
+    InitFds& operator=(const InitFds&) = delete;
+    InitFds(InitFds&&) = default;
+    InitFds& operator=(InitFds&&) = delete;
+    ~InitFds() { close(); }
+    void close() {
+      for (int fd : cgroup) {
+        ::close(fd);
+      }
+      cgroup.clear();
+      console.reset();
+      null.reset();
+      ready.read_end().reset();
+      ready.write_end().reset();
+    }
+  };
+
+  // The box's cgroups made and the init's fds open; on failure nothing is left.
+  InitFds open_init_fds(const BoxSpec& box) {
+    InitFds fds;
+    try {
+      fds.cgroup = m_cgroup.prepare(box.id, box.limits);
+    } catch (const Error& e) {
+      m_cgroup.remove(box.id);
+      throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + e.what());
+    }
+    fds.console.reset(open((box.dir / "console.log").c_str(),
+                           O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    fds.null.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fds.console.valid() || !fds.null.valid()) {
+      const int saved = errno;
+      fds.close();
+      m_cgroup.remove(box.id);
+      errno = saved;
+      throw_errno("preparing the boot of " + box.name);
+    }
+    return fds;
+  }
+
+  // What the cloned init reads: plain values prepared before clone().
+  struct InitChildArgs {
+    const char* exe;
+    char* const* argv;
+    char* const* envp;
+    const int* cgroup_fds;
+    std::size_t cgroup_count;
+    int console;
+    int null_fd;
+    int ready_write;
+  };
+
+  // The cloned child, async-signal-safe calls only: joins the cgroups, sets
+  // fds 0-3 and executes `boxd local __box-init`.
+  [[noreturn]] static void run_init_child(const InitChildArgs& a) {
+    for (std::size_t i = 0; i < a.cgroup_count; ++i) {
+      if (write(a.cgroup_fds[i], "0", 1) < 0) {
+        const char message[] = "boxd: could not join a box cgroup\n";
+        ssize_t ignored = write(a.console, message, sizeof message - 1);
+        (void)ignored;
+        _exit(126);
+      }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int high_null = fcntl(a.null_fd, F_DUPFD_CLOEXEC, 10);
+    int high_console = fcntl(a.console, F_DUPFD_CLOEXEC, 10);
+    int high_ready = fcntl(a.ready_write, F_DUPFD_CLOEXEC, 10);
+    dup2(high_null, 0);
+    dup2(high_console, 1);
+    dup2(high_console, 2);
+    dup2(high_ready, 3);
+    syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+    execve(a.exe, a.argv, a.envp);
+    const char message[] = "boxd: could not execute boxd for the box init\n";
+    ssize_t ignored = write(2, message, sizeof message - 1);
+    (void)ignored;
+    _exit(127);
+  }
+
+  // The init's first line on the ready pipe ("ready\n", or why it failed),
+  // "" when it exits or stays silent for k_boot_timeout.
+  static std::string read_ready_line(int fd) {
+    std::string reply;
+    const auto deadline = std::chrono::steady_clock::now() + k_boot_timeout;
+    while (reply.find('\n') == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        break;
+      }
+      struct pollfd pfd {fd, POLLIN, 0};
+      int rc = poll(&pfd, 1, static_cast<int>(left.count()));
+      if (rc < 0 && errno == EINTR) {
+        continue;
+      }
+      if (rc <= 0) {
+        break;
+      }
+      char buffer[512];
+      ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      reply.append(buffer, static_cast<std::size_t>(n));
+    }
+    return reply;
+  }
+
   // The one way anything runs inside a running box (exec and the file
   // helper): joins these namespaces and the box's cgroup, then the plan's
   // uid/gid. Refuses a frozen box (the process would freeze mid-start).
@@ -588,7 +646,7 @@ class NamespaceRuntime final : public Runtime {
                                             SpawnPlan& plan) {
     require_alive(box, handle);
     if (m_cgroup.frozen(box.id, handle.init_pid)) {
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is suspended");
+      fail_box_state(box.name, BoxStatus::Suspended);
     }
     std::vector<int> ns_fds;
     auto close_fds = [&ns_fds] {
@@ -602,7 +660,7 @@ class NamespaceRuntime final : public Runtime {
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         close_fds();
-        throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+        fail_box_state(box.name, BoxStatus::Stopped);
       }
       ns_fds.push_back(fd);
     }
@@ -618,7 +676,7 @@ class NamespaceRuntime final : public Runtime {
     // The fds are of the right process only if it is still the same one.
     if (!process_matches(handle.init_pid, handle.init_start_time)) {
       close_fds();
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+      fail_box_state(box.name, BoxStatus::Stopped);
     }
     plan.ns_fds = ns_fds;
     if (user_fd >= 0) {
@@ -658,7 +716,7 @@ class NamespaceRuntime final : public Runtime {
 
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {
     if (!alive(box, handle)) {
-      throw Error(ErrorClass::InvalidArgument, "VM '" + box.name + "' is stopped");
+      fail_box_state(box.name, BoxStatus::Stopped);
     }
   }
 

@@ -10,6 +10,7 @@
 // box's exec'd commands (tracked in memory); stop kills them.
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
 #include <csignal>
@@ -171,14 +172,26 @@ class ProcessRuntime final : public Runtime {
   }
 
   std::string files_root(const BoxSpec& box) const override { return (box.dir / "home").string(); }
-  std::string home_in_root() const override { return "/"; }
+  std::string helper_path(const std::string& path_in_box) const override {
+    // The box's root IS its home tree.
+    if (path_in_box == "/home/boxd") {
+      return "/";
+    }
+    if (path_in_box.starts_with("/home/boxd/")) {
+      return path_in_box.substr(10);
+    }
+    return path_in_box;
+  }
+  std::string startup_warning() const override {
+    return "runtime 'process': boxes are plain directories and processes, NOT isolated from "
+           "this machine or from each other";
+  }
 
   void mount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
                   const std::filesystem::path& /*source*/, const std::string& /*target*/,
                   bool /*read_only*/) override {
-    throw Error(ErrorClass::InvalidArgument,
-                "disks need the namespace runtime (this server runs the 'process' runtime)", {},
-                9);
+    fail(Fault::FailedPrecondition,
+         "disks need the namespace runtime (this server runs the 'process' runtime)");
   }
 
   void unmount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,

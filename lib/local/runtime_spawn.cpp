@@ -38,6 +38,7 @@
 #include "local/runtime_support.hpp"
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -46,6 +47,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <sched.h>
 #include <linux/capability.h>
@@ -404,43 +406,191 @@ class SpawnedProcess final : public ExecProcess {
   bool m_tty;
 };
 
-struct Pipe {
-  int read = -1;
-  int write = -1;
-  void make() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-      throw_errno("pipe");
-    }
-    read = fds[0];
-    write = fds[1];
-  }
-  void close_both() {
-    if (read >= 0) {
-      close(read);
-    }
-    if (write >= 0) {
-      close(write);
-    }
-    read = write = -1;
-  }
+// The fds of one spawn. Ours end up in the SpawnedProcess (with a PTY,
+// `in` is the master, our stdin and stdout); the child's ends are closed in
+// the parent once it has forked.
+struct SpawnFds {
+  UniqueFd in;
+  UniqueFd out;
+  UniqueFd err;
+  std::vector<UniqueFd> child;
+  int child_stdio[3] = {-1, -1, -1};  // what becomes the command's 0, 1, 2
+  // A PTY in a box: the middle process hands us the master over this pair.
+  UniqueFd socket_ours;
+  UniqueFd socket_child;
 };
 
-// Reads one Report; false on EOF.
-bool read_report(int fd, Report& report) {
-  std::size_t got = 0;
-  auto* bytes = reinterpret_cast<char*>(&report);
-  while (got < sizeof report) {
-    ssize_t n = read(fd, bytes + got, sizeof report - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
+struct winsize window_size(const SpawnPlan& plan) {
+  struct winsize size {};
+  size.ws_col = static_cast<unsigned short>(plan.cols == 0 ? 80 : plan.cols);
+  size.ws_row = static_cast<unsigned short>(plan.rows == 0 ? 24 : plan.rows);
+  return size;
+}
+
+// Pipes, or a PTY of the host (plain case), or the socket over which the
+// PTY of the box's own devpts will come (so that tty(1), ttyname() and tmux
+// work there).
+SpawnFds prepare_stdio(const SpawnPlan& plan, bool pty_in_box) {
+  SpawnFds fds;
+  if (pty_in_box) {
+    int pair[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+      throw_errno("socketpair");
     }
-    if (n <= 0) {
-      return false;
+    fds.socket_ours.reset(pair[0]);
+    fds.socket_child.reset(pair[1]);
+  } else if (plan.tty) {
+    fds.in.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!fds.in.valid()) {
+      throw_errno("posix_openpt");
     }
-    got += static_cast<std::size_t>(n);
+    if (grantpt(fds.in.get()) < 0 || unlockpt(fds.in.get()) < 0) {
+      throw_errno("unlockpt");
+    }
+    UniqueFd slave(ioctl(fds.in.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave.valid()) {
+      throw_errno("opening the PTY slave");
+    }
+    const struct winsize size = window_size(plan);
+    ioctl(fds.in.get(), TIOCSWINSZ, &size);
+    fds.child_stdio[0] = fds.child_stdio[1] = fds.child_stdio[2] = slave.get();
+    fds.child.push_back(std::move(slave));
+  } else {
+    Pipe in;
+    Pipe out;
+    Pipe err;
+    fds.child_stdio[0] = in.read_fd();
+    fds.child_stdio[1] = out.write_fd();
+    fds.child_stdio[2] = err.write_fd();
+    fds.in = std::move(in.write_end());
+    fds.out = std::move(out.read_end());
+    fds.err = std::move(err.read_end());
+    fds.child.push_back(std::move(in.read_end()));
+    fds.child.push_back(std::move(out.write_end()));
+    fds.child.push_back(std::move(err.write_end()));
   }
-  return true;
+  return fds;
+}
+
+// What the forked child reads: plain values prepared before fork().
+struct ForkedArgs {
+  ChildArgs command;
+  const int* ns_fds;
+  std::size_t ns_count;
+  const int* cgroup_fds;
+  std::size_t cgroup_count;
+  int userns_fd;
+  int pty_uid;
+  int fd_socket;  // -1 unless the PTY is made in the box
+  struct winsize initial_size;
+  bool in_box;
+};
+
+// Async-signal-safe, in the middle process after setns(): opens a PTY of
+// the box's devpts, owned by the box user's host uid, sends the master to
+// the server and makes the slave the command's stdio.
+void open_pty_in_box(ForkedArgs& a) {
+  const int report = a.command.report_fd;
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int unlock = 0;
+  if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+    child_fail(report, k_stage_pty);
+  }
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    child_fail(report, k_stage_pty);
+  }
+  ioctl(master, TIOCSWINSZ, &a.initial_size);
+  if (a.pty_uid >= 0 && fchown(slave, static_cast<uid_t>(a.pty_uid), static_cast<gid_t>(-1)) < 0) {
+    child_fail(report, k_stage_pty);
+  }
+  if (!send_fd(a.fd_socket, master)) {
+    child_fail(report, k_stage_pty);
+  }
+  close(master);
+  a.command.stdio[0] = a.command.stdio[1] = a.command.stdio[2] = slave;
+}
+
+// Async-signal-safe: the child of fork(). Joins the box's cgroups, then
+// becomes the command (plain case) or enters the box's namespaces and makes
+// the command with clone(CLONE_PARENT), reporting its pid (box case).
+[[noreturn]] void run_forked_child(ForkedArgs& a) {
+  const int report = a.command.report_fd;
+  for (std::size_t i = 0; i < a.cgroup_count; ++i) {
+    if (write(a.cgroup_fds[i], "0", 1) < 0) {
+      child_fail(report, k_stage_cgroup);
+    }
+  }
+  if (!a.in_box) {
+    become_command(a.command);
+  }
+  for (std::size_t i = 0; i < a.ns_count; ++i) {
+    if (a.ns_fds[i] != a.userns_fd && setns(a.ns_fds[i], 0) < 0) {
+      child_fail(report, k_stage_setns);
+    }
+  }
+  if (a.fd_socket >= 0) {
+    open_pty_in_box(a);
+  }
+  if (a.userns_fd >= 0 && setns(a.userns_fd, CLONE_NEWUSER) < 0) {
+    child_fail(report, k_stage_setns);
+  }
+  long grandchild = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (grandchild < 0) {
+    child_fail(report, k_stage_clone);
+  }
+  if (grandchild == 0) {
+    become_command(a.command);
+  }
+  write_report(report, k_stage_pid, 0, static_cast<int>(grandchild));
+  _exit(0);
+}
+
+void wait_for_pid(int pid) {
+  int ignored_status = 0;
+  while (waitpid(pid, &ignored_status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// After fork(): the pid of the command once it has really started (its
+// execve closed the report pipe), or throws boxd::Error (Internal) naming
+// the step that failed, the command killed and reaped. In a box, reaps the
+// middle process and receives the PTY master into fds.in.
+int wait_for_start(pid_t child, bool in_box, Pipe& report, SpawnFds& fds) {
+  int command_pid = in_box ? 0 : child;
+  Report record;
+  std::optional<Report> failure;
+  if (in_box) {
+    if (read_all(report.read_fd(), &record, sizeof record) && record.stage == k_stage_pid) {
+      command_pid = record.pid;
+      if (fds.socket_ours.valid()) {
+        fds.in.reset(receive_fd(fds.socket_ours.get()));
+        if (!fds.in.valid()) {
+          failure = Report{k_stage_pty, EPROTO, 0};
+        }
+      }
+    } else if (record.stage != k_stage_pid) {
+      failure = record;
+    }
+    wait_for_pid(child);
+  }
+  if (!failure && command_pid > 0 && read_all(report.read_fd(), &record, sizeof record)) {
+    failure = record;
+  }
+  if (!failure && command_pid > 0) {
+    return command_pid;
+  }
+  if (command_pid > 0) {
+    kill(command_pid, SIGKILL);
+    wait_for_pid(command_pid);
+  }
+  std::string message = "exec failed while ";
+  message += failure ? stage_name(failure->stage) : "starting the command";
+  if (failure && failure->error != 0) {
+    message += ": ";
+    message += std::strerror(failure->error);
+  }
+  throw Error(ErrorClass::Internal, message);
 }
 
 }  // namespace
@@ -479,222 +629,38 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   auto env_strings = plan.env;
   auto argv = c_strings(argv_strings);
   auto envp = c_strings(env_strings);
-
-  // Our ends and the child's ends. In tty mode the master is ours (stdin and
-  // stdout) and the slave is the child's 0/1/2.
-  int our_in = -1;
-  int our_out = -1;
-  int our_err = -1;
-  int child_fds[3] = {-1, -1, -1};
-  std::vector<int> to_close_after_fork;
-  Pipe in_pipe;
-  Pipe out_pipe;
-  Pipe err_pipe;
-  Pipe report;
-  // In a box, the PTY comes from the box's own devpts (so that tty(1),
-  // ttyname() and tmux work there): the middle process opens it after
-  // entering the mount namespace and hands us the master over this socket.
   const bool in_box = !plan.ns_fds.empty();
-  const bool pty_in_box = plan.tty && in_box;
-  int fd_socket[2] = {-1, -1};
-  auto cleanup = [&] {
-    for (int fd : to_close_after_fork) {
-      close(fd);
-    }
-    to_close_after_fork.clear();
-  };
-  try {
-    if (pty_in_box) {
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd_socket) < 0) {
-        throw_errno("socketpair");
-      }
-      to_close_after_fork.push_back(fd_socket[1]);
-    } else if (plan.tty) {
-      int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (master < 0) {
-        throw_errno("posix_openpt");
-      }
-      our_in = our_out = master;
-      if (grantpt(master) < 0 || unlockpt(master) < 0) {
-        int saved = errno;
-        close(master);
-        errno = saved;
-        throw_errno("unlockpt");
-      }
-      int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (slave < 0) {
-        int saved = errno;
-        close(master);
-        errno = saved;
-        throw_errno("opening the PTY slave");
-      }
-      struct winsize size {};
-      size.ws_col = static_cast<unsigned short>(plan.cols == 0 ? 80 : plan.cols);
-      size.ws_row = static_cast<unsigned short>(plan.rows == 0 ? 24 : plan.rows);
-      ioctl(master, TIOCSWINSZ, &size);
-      child_fds[0] = child_fds[1] = child_fds[2] = slave;
-      to_close_after_fork.push_back(slave);
-    } else {
-      in_pipe.make();
-      out_pipe.make();
-      err_pipe.make();
-      our_in = in_pipe.write;
-      our_out = out_pipe.read;
-      our_err = err_pipe.read;
-      child_fds[0] = in_pipe.read;
-      child_fds[1] = out_pipe.write;
-      child_fds[2] = err_pipe.write;
-      to_close_after_fork = {in_pipe.read, out_pipe.write, err_pipe.write};
-    }
-    report.make();
-  } catch (...) {
-    cleanup();
-    for (int fd : {our_in, our_out, our_err}) {
-      if (fd >= 0 && !(fd == our_out && our_out == our_in)) {
-        close(fd);
-      }
-    }
-    report.close_both();
-    for (int fd : fd_socket) {
-      if (fd >= 0) {
-        close(fd);
-      }
-    }
-    throw;
-  }
+  SpawnFds fds = prepare_stdio(plan, plan.tty && in_box);
+  Pipe report;
 
-  ChildArgs args{plan.path.c_str(), plan.exec_fd, argv.data(), envp.data(), plan.cwd.c_str(),
-                 {child_fds[0], child_fds[1], child_fds[2]}, plan.tty, plan.uid, plan.gid,
-                 plan.drop_capabilities, report.write};
-  const int* ns_fds = plan.ns_fds.data();
-  const std::size_t ns_count = plan.ns_fds.size();
-  const int* cgroup_fds = plan.cgroup_procs_fds.data();
-  const std::size_t cgroup_count = plan.cgroup_procs_fds.size();
-  const int userns_fd = plan.userns_fd;
-  const int pty_uid = plan.pty_uid >= 0 ? plan.pty_uid : plan.uid;
-  const int fd_socket_write = fd_socket[1];
-  struct winsize initial_size {};
-  initial_size.ws_col = static_cast<unsigned short>(plan.cols == 0 ? 80 : plan.cols);
-  initial_size.ws_row = static_cast<unsigned short>(plan.rows == 0 ? 24 : plan.rows);
+  ForkedArgs args{
+      ChildArgs{plan.path.c_str(), plan.exec_fd, argv.data(), envp.data(), plan.cwd.c_str(),
+                {fds.child_stdio[0], fds.child_stdio[1], fds.child_stdio[2]}, plan.tty, plan.uid,
+                plan.gid, plan.drop_capabilities, report.write_fd()},
+      plan.ns_fds.data(),
+      plan.ns_fds.size(),
+      plan.cgroup_procs_fds.data(),
+      plan.cgroup_procs_fds.size(),
+      plan.userns_fd,
+      plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
+      fds.socket_child.get(),
+      window_size(plan),
+      in_box};
 
   pid_t child = fork();
   if (child == 0) {
-    for (std::size_t i = 0; i < cgroup_count; ++i) {
-      if (write(cgroup_fds[i], "0", 1) < 0) {
-        child_fail(report.write, k_stage_cgroup);
-      }
-    }
-    if (!in_box) {
-      become_command(args);
-    }
-    for (std::size_t i = 0; i < ns_count; ++i) {
-      if (ns_fds[i] != userns_fd && setns(ns_fds[i], 0) < 0) {
-        child_fail(report.write, k_stage_setns);
-      }
-    }
-    if (pty_in_box) {
-      int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-      int unlock = 0;
-      if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0) {
-        child_fail(report.write, k_stage_pty);
-      }
-      int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (slave < 0) {
-        child_fail(report.write, k_stage_pty);
-      }
-      ioctl(master, TIOCSWINSZ, &initial_size);
-      if (pty_uid >= 0 && fchown(slave, static_cast<uid_t>(pty_uid), static_cast<gid_t>(-1)) < 0) {
-        child_fail(report.write, k_stage_pty);
-      }
-      if (!send_fd(fd_socket_write, master)) {
-        child_fail(report.write, k_stage_pty);
-      }
-      close(master);
-      args.stdio[0] = args.stdio[1] = args.stdio[2] = slave;
-    }
-    if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {
-      child_fail(report.write, k_stage_setns);
-    }
-    long grandchild = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-    if (grandchild < 0) {
-      child_fail(report.write, k_stage_clone);
-    }
-    if (grandchild == 0) {
-      become_command(args);
-    }
-    write_report(report.write, k_stage_pid, 0, static_cast<int>(grandchild));
-    _exit(0);
+    run_forked_child(args);
   }
-  int fork_errno = errno;
-  cleanup();
-  fd_socket[1] = -1;
-  close(report.write);
-  report.write = -1;
-  auto close_ours = [&] {
-    if (our_in >= 0) {
-      close(our_in);
-    }
-    if (our_out >= 0 && our_out != our_in) {
-      close(our_out);
-    }
-    if (our_err >= 0) {
-      close(our_err);
-    }
-    report.close_both();
-    if (fd_socket[0] >= 0) {
-      close(fd_socket[0]);
-      fd_socket[0] = -1;
-    }
-  };
+  const int fork_errno = errno;
+  fds.child.clear();
+  fds.socket_child.reset();
+  report.write_end().reset();
   if (child < 0) {
-    close_ours();
     errno = fork_errno;
     throw_errno("fork");
   }
+  const int command_pid = wait_for_start(child, in_box, report, fds);
 
-  int command_pid = in_box ? 0 : child;
-  Report record;
-  std::optional<Report> failure;
-  if (in_box) {
-    if (read_report(report.read, record) && record.stage == k_stage_pid) {
-      command_pid = record.pid;
-      if (pty_in_box) {
-        our_in = our_out = receive_fd(fd_socket[0]);
-        if (our_in < 0) {
-          failure = Report{k_stage_pty, EPROTO, 0};
-        }
-      }
-    } else if (record.stage != k_stage_pid) {
-      failure = record;
-    }
-    int ignored_status = 0;
-    while (waitpid(child, &ignored_status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  if (!failure && command_pid > 0 && read_report(report.read, record)) {
-    failure = record;
-  }
-  report.close_both();
-  if (failure || command_pid <= 0) {
-    if (command_pid > 0) {
-      kill(command_pid, SIGKILL);
-      int ignored_status = 0;
-      while (waitpid(command_pid, &ignored_status, 0) < 0 && errno == EINTR) {
-      }
-    }
-    close_ours();
-    std::string message = "exec failed while ";
-    message += failure ? stage_name(failure->stage) : "starting the command";
-    if (failure && failure->error != 0) {
-      message += ": ";
-      message += std::strerror(failure->error);
-    }
-    throw Error(ErrorClass::Internal, message);
-  }
-
-  if (fd_socket[0] >= 0) {
-    close(fd_socket[0]);
-  }
   auto state = std::make_shared<ChildState>();
   state->pid = command_pid;
   state->pidfd = pidfd_open(command_pid);
@@ -702,12 +668,14 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
     std::lock_guard lock(g_children_mutex);
     g_children.push_back(state);
   }
-  for (int fd : {our_in, our_out, our_err}) {
-    if (fd >= 0) {
-      set_nonblocking(fd);
+  for (const UniqueFd* fd : {&fds.in, &fds.out, &fds.err}) {
+    if (fd->valid()) {
+      set_nonblocking(fd->get());
     }
   }
-  return std::make_unique<SpawnedProcess>(std::move(state), our_in, our_out, our_err, plan.tty);
+  const int in = fds.in.release();
+  const int out = plan.tty ? in : fds.out.release();
+  return std::make_unique<SpawnedProcess>(std::move(state), in, out, fds.err.release(), plan.tty);
 }
 
 }  // namespace boxd::local

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/files.hpp"
 #include "common/log.hpp"
 #include "common/paths.hpp"
@@ -37,18 +38,9 @@ namespace boxd::local {
 
 namespace {
 
-// Self-pipe for SIGINT/SIGTERM. Handlers (not a blocked mask, not SIG_IGN)
-// because both are inherited by the boxes' processes across exec: a handler
-// resets to the default there, a mask or an ignore would not.
-int g_signal_pipe[2] = {-1, -1};
-
-extern "C" void on_stop_signal(int) {
-  const int saved = errno;
-  const char c = 's';
-  [[maybe_unused]] auto n = ::write(g_signal_pipe[1], &c, 1);
-  errno = saved;
-}
-
+// SIGPIPE gets an empty handler, not SIG_IGN: a handler resets to the
+// default in the boxes' processes across exec, an ignore would not (the same
+// reason SIGINT/SIGTERM go to a SignalPipe, common/fd.hpp, and not a mask).
 extern "C" void on_sigpipe(int) {}
 
 // Adds `x-boxd-cli-latest` to the initial metadata of every call (also a
@@ -83,16 +75,7 @@ class CliLatestInterceptorFactory final
   std::string m_version;
 };
 
-void install_signal_handlers() {
-  if (g_signal_pipe[0] < 0 && ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    throw Error(ErrorClass::Internal, std::string("pipe2: ") + std::strerror(errno));
-  }
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
+void install_sigpipe_handler() {
   struct sigaction pipe_sa {};
   pipe_sa.sa_handler = on_sigpipe;
   sigemptyset(&pipe_sa.sa_mask);
@@ -100,14 +83,11 @@ void install_signal_handlers() {
   ::sigaction(SIGPIPE, &pipe_sa, nullptr);
 }
 
-void wait_for_stop_signal() {
+void wait_for_stop_signal(const SignalPipe& signals) {
   for (;;) {
-    pollfd pfd{g_signal_pipe[0], POLLIN, 0};
-    if (::poll(&pfd, 1, -1) > 0) {
-      char buf[16];
-      if (::read(g_signal_pipe[0], buf, sizeof buf) > 0) {
-        return;
-      }
+    pollfd pfd{signals.fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, -1) > 0 && signals.take() != 0) {
+      return;
     }
   }
 }
@@ -226,9 +206,7 @@ interceptors(const ServeOptions& options) {
   return creators;
 }
 
-}  // namespace
-
-int serve(const ServeOptions& options) {
+void check_options(const ServeOptions& options) {
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     throw Error(ErrorClass::Usage, "--tls-cert and --tls-key go together");
   }
@@ -241,14 +219,12 @@ int serve(const ServeOptions& options) {
                 "--http-max-connections, --http-header-timeout and --http-body-timeout must be "
                 "positive");
   }
+}
 
-  auto state_dir = options.state_dir.empty() ? local_state_dir() : options.state_dir;
-  ensure_dir(state_dir, 0700);
-  state_dir = std::filesystem::canonical(state_dir);
-  StateLock state_lock(state_dir);  // before the log: its file may be in the state dir
-  start_log(options);
-  ensure_dir(state_dir / "boxes", 0700);
-
+// --api-key KEY=USER flags, else the state dir's own key for user "local";
+// every key is a secret of the log.
+std::map<std::string, std::string> api_keys(const ServeOptions& options,
+                                            const std::filesystem::path& state_dir) {
   std::map<std::string, std::string> keys;
   for (const auto& flag : options.api_keys) {
     keys.insert(parse_key_flag(flag));
@@ -259,26 +235,11 @@ int serve(const ServeOptions& options) {
   for (const auto& [key, user] : keys) {
     logging::add_secret(key);
   }
+  return keys;
+}
 
-  install_signal_handlers();
-
-  auto runtime = make_runtime(options.runtime, RuntimeOptions{state_dir, options.bridge_subnet});
-  if (runtime->kind() == "process") {
-    logging::warn("runtime 'process': boxes are plain directories and processes, NOT isolated "
-                  "from this machine or from each other");
-  }
-
-  Store store(state_dir);
-  Auth auth(store, keys, options.token_ttl);
-
-  const bool pick = options.port == 0;
-  const int http_port_wanted = options.http_port.value_or(pick ? 0 : 9444);
-  // The HTTP proxy for box URLs binds now (so its port is known to the
-  // service's URLs) and starts routing once the service exists.
-  HttpProxy proxy(options.listen, options.proxy_port.value_or(pick ? 0 : 9480));
-  const int proxy_port = proxy.port();
-  const bool tls = !options.tls_cert.empty();
-
+ServiceOptions service_options_of(const ServeOptions& options,
+                                  const std::filesystem::path& state_dir, int proxy_port) {
   ServiceOptions service_options;
   service_options.state_dir = state_dir;
   service_options.max_boxes = options.max_boxes;
@@ -287,34 +248,30 @@ int serve(const ServeOptions& options) {
   service_options.box_pids_max = options.box_pids_max;
   service_options.proxy_port = proxy_port;
   service_options.url_scheme = "http";
-  BoxdService service(service_options, store, auth, *runtime);
-  const auto isolation_off = report_isolation(*runtime, state_dir);
-  service.recover();
+  return service_options;
+}
 
-  // HTTP key exchange (bound now, served once gRPC is up).
-  KeyExchangeEndpoint exchange(options.listen, http_port_wanted, auth);
-  const int http_port = exchange.port();
-  service.set_server_ports(
-      {{options.port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
+std::shared_ptr<grpc::ServerCredentials> credentials_of(const ServeOptions& options) {
+  if (options.tls_cert.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  auto cert = read_file(options.tls_cert);
+  auto key = read_file(options.tls_key);
+  if (!cert || !key) {
+    throw Error(ErrorClass::Usage, "cannot read --tls-cert or --tls-key");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
 
-  // gRPC.
+// The gRPC server of `service`, listening; `grpc_port` gets its port.
+std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdService& service,
+                                         int& grpc_port) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (tls) {
-    auto cert = read_file(options.tls_cert);
-    auto key = read_file(options.tls_key);
-    if (!cert || !key) {
-      throw Error(ErrorClass::Usage, "cannot read --tls-cert or --tls-key");
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    creds = grpc::SslServerCredentials(ssl);
-  } else {
-    creds = grpc::InsecureServerCredentials();
-  }
-  int grpc_port = 0;
-  builder.AddListeningPort(listen_spec(options.listen, options.port), creds, &grpc_port);
+  builder.AddListeningPort(listen_spec(options.listen, options.port), credentials_of(options),
+                           &grpc_port);
   builder.RegisterService(&service);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
@@ -329,35 +286,95 @@ int serve(const ServeOptions& options) {
                     " (gRPC): address in use or not allowed",
                 "use --port to choose another port (0 = any free port)");
   }
+  return server;
+}
 
-  const HttpLimits limits = http_limits_of(options);
-  exchange.start(limits);
-  service.set_server_ports(
-      {{grpc_port, "gRPC"}, {http_port, "key exchange"}, {proxy_port, "HTTP proxy"}});
-  proxy.start([&service](const std::string& host) { return service.route_host(host); }, limits);
+// Where the server listens, for the `key: value` lines and the log.
+struct Endpoints {
+  std::string host;
+  int grpc_port = 0;
+  int http_port = 0;
+  int proxy_port = 0;
+};
 
-  const std::string host = connect_host(options.listen);
+// The contract's `key: value` lines up to `ready` on options.out, and the
+// log's "serving" line.
+void announce(const ServeOptions& options, const Endpoints& at,
+              const std::filesystem::path& state_dir, const Runtime& runtime,
+              const std::vector<std::string>& isolation_off) {
+  const bool tls = !options.tls_cert.empty();
   if (options.out != nullptr) {
     auto& out = *options.out;
-    out << "api_url: " << (tls ? "https://" : "http://") << host << ":" << grpc_port << "\n";
-    out << "exchange_url: http://" << host << ":" << http_port << "/api/v1/auth/token\n";
-    out << "proxy_url: http://" << host << ":" << proxy_port << "\n";
+    out << "api_url: " << (tls ? "https://" : "http://") << at.host << ":" << at.grpc_port << "\n";
+    out << "exchange_url: http://" << at.host << ":" << at.http_port << "/api/v1/auth/token\n";
+    out << "proxy_url: http://" << at.host << ":" << at.proxy_port << "\n";
     out << "state_dir: " << state_dir.string() << "\n";
-    out << "runtime: " << runtime->kind() << "\n";
-    if (!runtime->bridge_subnet().empty()) {
-      out << "bridge_subnet: " << runtime->bridge_subnet() << "\n";
+    out << "runtime: " << runtime.kind() << "\n";
+    if (!runtime.bridge_subnet().empty()) {
+      out << "bridge_subnet: " << runtime.bridge_subnet() << "\n";
     }
     out << "isolation_off: " << joined(isolation_off) << "\n";
     out << "ready" << std::endl;
   }
-  logging::info("serving", {{"grpc", host + ":" + std::to_string(grpc_port)},
-                            {"exchange", host + ":" + std::to_string(http_port)},
-                            {"proxy", host + ":" + std::to_string(proxy_port)},
+  logging::info("serving", {{"grpc", at.host + ":" + std::to_string(at.grpc_port)},
+                            {"exchange", at.host + ":" + std::to_string(at.http_port)},
+                            {"proxy", at.host + ":" + std::to_string(at.proxy_port)},
                             {"state", state_dir.string()},
-                            {"runtime", runtime->kind()},
+                            {"runtime", runtime.kind()},
                             {"pid", static_cast<std::int64_t>(::getpid())}});
+}
 
-  wait_for_stop_signal();
+}  // namespace
+
+int serve(const ServeOptions& options) {
+  check_options(options);
+  auto state_dir = options.state_dir.empty() ? local_state_dir() : options.state_dir;
+  ensure_dir(state_dir, 0700);
+  state_dir = std::filesystem::canonical(state_dir);
+  StateLock state_lock(state_dir);  // before the log: its file may be in the state dir
+  start_log(options);
+  ensure_dir(state_dir / "boxes", 0700);
+  const auto keys = api_keys(options, state_dir);
+
+  const SignalPipe stop_signals{SIGINT, SIGTERM};
+  install_sigpipe_handler();
+
+  auto runtime = make_runtime(options.runtime, RuntimeOptions{state_dir, options.bridge_subnet});
+  if (const auto warning = runtime->startup_warning(); !warning.empty()) {
+    logging::warn(warning);
+  }
+
+  Store store(state_dir);
+  Auth auth(store, keys, options.token_ttl);
+
+  const bool pick = options.port == 0;
+  Endpoints at;
+  at.host = connect_host(options.listen);
+  // The HTTP proxy for box URLs binds now (so its port is known to the
+  // service's URLs) and starts routing once the service exists.
+  HttpProxy proxy(options.listen, options.proxy_port.value_or(pick ? 0 : 9480));
+  at.proxy_port = proxy.port();
+
+  BoxdService service(service_options_of(options, state_dir, at.proxy_port), store, auth,
+                      *runtime);
+  const auto isolation_off = report_isolation(*runtime, state_dir);
+  service.recover();
+
+  // HTTP key exchange (bound now, served once gRPC is up).
+  KeyExchangeEndpoint exchange(options.listen, options.http_port.value_or(pick ? 0 : 9444), auth);
+  at.http_port = exchange.port();
+  service.set_server_ports(
+      {{options.port, "gRPC"}, {at.http_port, "key exchange"}, {at.proxy_port, "HTTP proxy"}});
+
+  auto server = start_grpc(options, service, at.grpc_port);
+  const HttpLimits limits = http_limits_of(options);
+  exchange.start(limits);
+  service.set_server_ports(
+      {{at.grpc_port, "gRPC"}, {at.http_port, "key exchange"}, {at.proxy_port, "HTTP proxy"}});
+  proxy.start([&service](const std::string& host) { return service.route_host(host); }, limits);
+  announce(options, at, state_dir, *runtime, isolation_off);
+
+  wait_for_stop_signal(stop_signals);
   logging::info("shutting down");
 
   exchange.stop();

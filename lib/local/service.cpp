@@ -1,13 +1,10 @@
 #include "local/service.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <chrono>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "common/jwt.hpp"
 #include "common/names.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/rpc_log.hpp"
@@ -15,57 +12,6 @@
 #include "local/ssh_keys.hpp"
 
 namespace boxd::local {
-
-namespace {
-
-using grpc::Status;
-using grpc::StatusCode;
-
-std::int64_t now_secs() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               since)
-      .count();
-}
-
-[[noreturn]] void fail(StatusCode code, const std::string& message) {
-  throw RpcError{Status(code, message)};
-}
-
-[[noreturn]] void not_found(const std::string& vm) { fail(StatusCode::NOT_FOUND, "VM '" + vm + "' not found"); }
-
-[[noreturn]] void wrong_state(const BoxRecord& box) {
-  fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
-}
-
-void check_name(const std::string& name) {
-  if (!is_valid_name(name)) {
-    std::string reason = name_problem(name);
-    const auto colon = reason.find("': ");
-    if (colon != std::string::npos) {
-      reason = reason.substr(colon + 3);
-    }
-    if (reason.empty()) {
-      reason = "use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')";
-    }
-    fail(StatusCode::INVALID_ARGUMENT, "invalid VM name '" + name + "': " + reason);
-  }
-}
-
-}  // namespace
-
-std::string generate_box_id() {
-  std::string hex = random_hex(16);
-  hex[12] = '4';                                        // version 4 (random)
-  hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];  // RFC 4122 variant
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20, 12);
-}
 
 void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
   rpc::check_vm_size(config.vcpu(), config.memory_bytes());
@@ -86,30 +32,13 @@ void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
   }
 }
 
-std::string generate_box_name() {
-  static constexpr char k_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string name = "box-";
-  while (name.size() < 10) {
-    unsigned char buf[16];
-    if (RAND_bytes(buf, sizeof buf) != 1) {
-      throw Error(ErrorClass::Internal, "no randomness available");
-    }
-    for (unsigned char c : buf) {
-      if (c < 252 && name.size() < 10) {  // 252 = 7 * 36: no modulo bias
-        name.push_back(k_alphabet[c % 36]);
-      }
-    }
-  }
-  return name;
-}
-
 api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
   api::GetVmResponse r;
   r.set_vm_id(box.id);
   r.set_name(box.name);
   r.set_image_ref(box.image);
   r.set_public_ip("127.0.0.1");
-  r.set_status(box.status);
+  r.set_status(status_text(box.status));
   r.set_restart_policy(box.restart_policy);
   r.set_disk_bytes(box.disk_bytes);
   r.set_auto_suspend_timeout_secs(box.auto_suspend_timeout_secs);
@@ -141,7 +70,7 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
 }
 
 void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& box) {
-  if (box.status != "running" && box.status != "suspended") {
+  if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;
   }
   const std::string address = m_runtime.address(spec_of(box), box.handle);
@@ -151,7 +80,7 @@ void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& bo
 }
 
 void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& box) {
-  if (box.status != "running" && box.status != "suspended") {
+  if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;  // nothing runs, so nothing is limited
   }
   const auto limits = m_runtime.enforced_limits(spec_of(box), box.handle);
@@ -162,170 +91,17 @@ void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& b
 }
 
 BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime)
-    : m_options(std::move(options)), m_store(store), m_auth(auth), m_runtime(runtime) {}
+    : m_options(std::move(options)), m_store(store), m_auth(auth), m_runtime(runtime),
+      m_boxes(BoxesOptions{m_options.state_dir, m_options.max_boxes, m_options.box_pids_max},
+              store, runtime,
+              BoxHooks{[this](const std::string& id) { touch_activity(id); },
+                       [this](const BoxRecord& box, const BoxHandle& handle) {
+                         apply_disks(box, handle);
+                       },
+                       [this](const BoxRecord& box) { forget_disks_of(box); }}) {}
 
 void BoxdService::log(const std::string& event, const logging::Fields& fields) const {
   logging::info(event, fields);
-}
-
-BoxSpec BoxdService::spec_of(const BoxRecord& box) const {
-  BoxSpec spec;
-  spec.id = box.id;
-  spec.name = box.name;
-  spec.dir = m_options.state_dir / "boxes" / box.id;
-  spec.env = box.env;
-  spec.networks = box.networks;
-  spec.limits.memory_bytes = box.memory_bytes;
-  spec.limits.vcpu = box.vcpu;
-  spec.limits.pids = m_options.box_pids_max;
-  return spec;
-}
-
-std::shared_ptr<std::mutex> BoxdService::op_lock(const std::string& id) {
-  std::lock_guard lock(m_locks_mutex);
-  auto& slot = m_op_locks[id];
-  if (!slot) {
-    slot = std::make_shared<std::mutex>();
-  }
-  return slot;
-}
-
-BoxRecord BoxdService::require_box(const std::string& user, const std::string& vm_id) {
-  if (vm_id.empty()) {
-    fail(StatusCode::INVALID_ARGUMENT, "vm_id is required");
-  }
-  auto box = m_store.find_box(user, vm_id);
-  if (!box) {
-    not_found(vm_id);
-  }
-  refresh_liveness(*box);
-  return *box;
-}
-
-void BoxdService::refresh_liveness(BoxRecord& box) {
-  if (box.status != "running" && box.status != "suspended") {
-    return;
-  }
-  if (m_runtime.alive(spec_of(box), box.handle)) {
-    return;
-  }
-  // The box's init died behind our back (crash, OOM, kill): say so.
-  const std::string expected = box.status;
-  m_store.update([&](StoreData& data) {
-    for (auto& b : data.boxes) {
-      if (b.id == box.id && b.status == expected && b.handle.init_pid == box.handle.init_pid) {
-        b.status = "stopped";
-        b.handle = BoxHandle{};
-      }
-    }
-  });
-  log("box found dead, marked stopped", {{"user", box.owner}, {"box", box.name}});
-  box.status = "stopped";
-  box.handle = BoxHandle{};
-}
-
-void BoxdService::set_status(const std::string& id, const std::string& status) {
-  if (status == "running") {
-    touch_activity(id);
-  }
-  m_store.update([&](StoreData& data) {
-    for (auto& b : data.boxes) {
-      if (b.id == id) {
-        b.status = status;
-      }
-    }
-  });
-}
-
-std::int64_t BoxdService::boot_and_record(const BoxRecord& box) {
-  set_status(box.id, "starting");
-  const auto started = std::chrono::steady_clock::now();
-  BoxHandle handle;
-  try {
-    handle = m_runtime.boot(spec_of(box));
-  } catch (...) {
-    set_status(box.id, "failed");
-    throw;
-  }
-  const auto ms = elapsed_ms(started);
-  m_store.update([&](StoreData& data) {
-    for (auto& b : data.boxes) {
-      if (b.id == box.id) {
-        b.status = "running";
-        b.handle = handle;
-        b.boot_time_ms = ms;
-      }
-    }
-  });
-  touch_activity(box.id);
-  log("box running", {{"user", box.owner}, {"box", box.name}, {"boot_ms", static_cast<std::int64_t>(ms)}});
-  apply_disks(box, handle);
-  return ms;
-}
-
-void BoxdService::stop_and_record(const BoxRecord& box, const std::string& final_status) {
-  set_status(box.id, "stopping");
-  m_runtime.stop(spec_of(box), box.handle);
-  m_store.update([&](StoreData& data) {
-    for (auto& b : data.boxes) {
-      if (b.id == box.id) {
-        b.status = final_status;
-        b.handle = BoxHandle{};
-      }
-    }
-  });
-}
-
-void BoxdService::reserve(BoxRecord& box) {
-  m_store.update([&](StoreData& data) {
-    int count = 0;
-    for (const auto& b : data.boxes) {
-      if (b.owner != box.owner) {
-        continue;
-      }
-      ++count;
-      if (b.name == box.name) {
-        fail(StatusCode::ALREADY_EXISTS, "VM name '" + box.name + "' already exists");
-      }
-    }
-    if (count >= m_options.max_boxes) {
-      fail(StatusCode::RESOURCE_EXHAUSTED,
-           "quota exceeded: at most " + std::to_string(m_options.max_boxes) + " boxes");
-    }
-    box.status = "starting";
-    box.created_at = now_secs();
-    data.boxes.push_back(box);
-  });
-}
-
-std::int64_t BoxdService::provision(const BoxRecord& box,
-                                    const std::function<void(const BoxSpec&)>& fill_disk) {
-  const auto spec = spec_of(box);
-  try {
-    if (fill_disk) {
-      fill_disk(spec);
-    } else {
-      m_runtime.create(spec);
-    }
-    return boot_and_record(box);
-  } catch (...) {
-    try {
-      m_runtime.destroy(spec);
-    } catch (...) {
-    }
-    m_store.update([&](StoreData& data) {
-      std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
-    });
-    throw;
-  }
-}
-
-void BoxdService::with_locked_box(const std::string& user, const std::string& vm_id,
-                                  const std::function<void(const BoxRecord&)>& fn) {
-  const auto id = require_box(user, vm_id).id;
-  auto lock = op_lock(id);
-  std::lock_guard guard(*lock);
-  fn(require_box(user, id));
 }
 
 // Every RPC body runs through run_rpc (service_rpc.hpp): authentication
@@ -335,7 +111,25 @@ grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
   return run_rpc(*this, context, std::forward<Fn>(fn));
 }
 
-grpc::Status BoxdService::client_status(grpc::StatusCode code, const std::string& message) const {
+grpc::StatusCode status_code_of(Fault fault) {
+  switch (fault) {
+    case Fault::InvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case Fault::NotFound: return grpc::StatusCode::NOT_FOUND;
+    case Fault::AlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
+    case Fault::FailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Fault::PermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
+    case Fault::Unauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    case Fault::ResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Fault::Cancelled: return grpc::StatusCode::CANCELLED;
+    case Fault::DeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case Fault::Unavailable: return grpc::StatusCode::UNAVAILABLE;
+    case Fault::Internal: break;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+grpc::Status BoxdService::status_of(const std::exception& error) const {
+  const std::string message = error.what();
   const std::string state = m_options.state_dir.string();
   std::string out = message;
   for (auto at = out.find(state); !state.empty() && at != std::string::npos;
@@ -345,7 +139,7 @@ grpc::Status BoxdService::client_status(grpc::StatusCode code, const std::string
   if (out != message) {
     logging::warn("error (the client sees it without host paths): " + message);
   }
-  return grpc::Status(code, out);
+  return grpc::Status(status_code_of(fault_of(error)), out);
 }
 
 grpc::Status BoxdService::handle_rpc(const grpc::ServerContext* context,
@@ -365,57 +159,27 @@ AuthResult BoxdService::authenticate(const grpc::ServerContextBase* context) con
   return result;
 }
 
-// ---- lifecycle ----
-
-BoxRecord BoxdService::new_box(const std::string& owner, const std::string& name) const {
-  BoxRecord box;
-  box.id = generate_box_id();
-  box.owner = owner;
-  box.name = name;
-  if (box.name.empty()) {
-    do {
-      box.name = generate_box_name();
-    } while (m_store.find_box(owner, box.name));
-  }
-  check_name(box.name);
-  return box;
-}
+// ---- lifecycle: request -> Boxes (boxes.hpp) -> response ----
 
 grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
                                    const api::CreateVmRequest* request,
                                    api::CreateVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    BoxRecord box = new_box(auth.user_id, request->name());
-    if (!request->image_ref().empty() && request->image_ref() != "host") {
-      fail(StatusCode::INVALID_ARGUMENT,
-           "unknown image '" + request->image_ref() + "': boxd local has only the image 'host'");
-    }
-    const std::string& policy = request->restart_policy();
-    if (!policy.empty() && policy != "always" && policy != "never") {
-      fail(StatusCode::INVALID_ARGUMENT,
-           "invalid restart policy '" + policy + "': use 'always' or 'never'");
-    }
-    if (!policy.empty()) {
-      box.restart_policy = policy;
-    }
+    BoxDraft wanted;
+    wanted.name = request->name();
+    wanted.image = request->image_ref();
+    wanted.restart_policy = request->restart_policy();
     for (const auto& e : request->env()) {
-      if (!is_valid_env_name(e.key())) {
-        fail(StatusCode::INVALID_ARGUMENT, "invalid environment variable name '" + e.key() + "'");
-      }
-      box.env.emplace_back(e.key(), e.value());
+      wanted.env.emplace_back(e.key(), e.value());
     }
-    box.cmd.assign(request->cmd().begin(), request->cmd().end());
+    wanted.cmd.assign(request->cmd().begin(), request->cmd().end());
+    BoxRecord box = m_boxes.draft(auth.user_id, wanted);
     check_disk_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
     box.networks = resolve_networks(
         auth.user_id,
         std::vector<std::string>(request->networks().begin(), request->networks().end()));
-
-    auto lock = op_lock(box.id);
-    std::lock_guard guard(*lock);
-    reserve(box);
-    log("box creating", {{"user", box.owner}, {"box", box.name}, {"id", box.id}});
-    const auto ms = provision(box);
+    const auto ms = m_boxes.create(box);
     fill_created(*response, box, url_of(box), ms);
   });
 }
@@ -423,7 +187,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
 grpc::Status BoxdService::GetVm(grpc::ServerContext* context, const api::GetVmRequest* request,
                                 api::GetVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    const auto box = require_box(auth.user_id, request->vm_id());
+    const auto box = m_boxes.require(auth.user_id, request->vm_id());
     *response = to_get_vm_response(box);
     decorate(*response);
     show_enforced(*response, box);
@@ -434,103 +198,45 @@ grpc::Status BoxdService::GetVm(grpc::ServerContext* context, const api::GetVmRe
 grpc::Status BoxdService::ListVms(grpc::ServerContext* context, const api::ListVmsRequest*,
                                   api::ListVmsResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    auto boxes = m_store.boxes();
-    for (auto& b : boxes) {
-      if (b.owner == auth.user_id) {
-        refresh_liveness(b);
-      }
-    }
-    std::sort(boxes.begin(), boxes.end(), [](const BoxRecord& a, const BoxRecord& b) {
-      return a.created_at != b.created_at ? a.created_at < b.created_at : a.name < b.name;
-    });
-    for (const auto& b : boxes) {
-      if (b.owner == auth.user_id) {
-        auto* vm = response->add_vms();
-        *vm = to_get_vm_response(b);
-        decorate(*vm);
-        show_enforced(*vm, b);
-        show_address(*vm, b);
-      }
+    for (const auto& b : m_boxes.list(auth.user_id)) {
+      auto* vm = response->add_vms();
+      *vm = to_get_vm_response(b);
+      decorate(*vm);
+      show_enforced(*vm, b);
+      show_address(*vm, b);
     }
   });
 }
 
 grpc::Status BoxdService::StartVm(grpc::ServerContext* context, const api::StartVmRequest* request,
                                   api::StartVmResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status == "running" && m_runtime.alive(spec_of(box), box.handle)) {
-        return;
-      }
-      if (box.status == "suspended" && m_runtime.alive(spec_of(box), box.handle)) {
-        m_runtime.resume(spec_of(box), box.handle);
-        set_status(box.id, "running");
-        return;
-      }
-      if (m_runtime.alive(spec_of(box), box.handle)) {
-        m_runtime.stop(spec_of(box), box.handle);
-      }
-      boot_and_record(box);
-    });
-  });
+  return handle(context,
+                [&](const AuthResult& auth) { m_boxes.start(auth.user_id, request->vm_id()); });
 }
 
 grpc::Status BoxdService::StopVm(grpc::ServerContext* context, const api::StopVmRequest* request,
                                  api::StopVmResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status == "stopped") {
-        return;
-      }
-      stop_and_record(box, "stopped");
-      log("box stopped", {{"user", box.owner}, {"box", box.name}});
-    });
-  });
+  return handle(context,
+                [&](const AuthResult& auth) { m_boxes.stop(auth.user_id, request->vm_id()); });
 }
 
 grpc::Status BoxdService::RebootVm(grpc::ServerContext* context,
                                    const api::RebootVmRequest* request, api::RebootVmResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      log("box rebooting", {{"user", box.owner}, {"box", box.name}});
-      if (box.status != "stopped" || m_runtime.alive(spec_of(box), box.handle)) {
-        stop_and_record(box, "stopped");
-      }
-      boot_and_record(box);
-    });
-  });
+  return handle(context,
+                [&](const AuthResult& auth) { m_boxes.reboot(auth.user_id, request->vm_id()); });
 }
 
 grpc::Status BoxdService::DestroyVm(grpc::ServerContext* context,
                                     const api::DestroyVmRequest* request, api::DestroyVmResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      set_status(box.id, "destroying");
-      m_runtime.stop(spec_of(box), box.handle);
-      m_runtime.destroy(spec_of(box));
-      m_store.update([&](StoreData& data) {
-        std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
-      });
-      forget_disks_of(box);
-      log("box destroyed", {{"user", box.owner}, {"box", box.name}});
-    });
-  });
+  return handle(context,
+                [&](const AuthResult& auth) { m_boxes.destroy(auth.user_id, request->vm_id()); });
 }
 
 grpc::Status BoxdService::SuspendVm(grpc::ServerContext* context,
                                     const api::SuspendVmRequest* request,
                                     api::SuspendVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status != "running") {
-        wrong_state(box);
-      }
-      const auto started = std::chrono::steady_clock::now();
-      m_runtime.suspend(spec_of(box), box.handle);
-      set_status(box.id, "suspended");
-      response->set_suspend_us(rpc::micros_since(started));
-      log("box suspended", {{"user", box.owner}, {"box", box.name}});
-    });
+    response->set_suspend_us(m_boxes.suspend(auth.user_id, request->vm_id()));
   });
 }
 
@@ -538,77 +244,29 @@ grpc::Status BoxdService::ResumeVm(grpc::ServerContext* context,
                                    const api::ResumeVmRequest* request,
                                    api::ResumeVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      if (box.status == "running") {
-        return;
-      }
-      if (box.status != "suspended") {
-        wrong_state(box);
-      }
-      const auto started = std::chrono::steady_clock::now();
-      m_runtime.resume(spec_of(box), box.handle);
-      set_status(box.id, "running");
-      response->set_resume_us(rpc::micros_since(started));
-      log("box resumed", {{"user", box.owner}, {"box", box.name}});
-    });
+    response->set_resume_us(m_boxes.resume(auth.user_id, request->vm_id()));
   });
 }
 
 grpc::Status BoxdService::WakeVm(grpc::ServerContext* context, const api::WakeVmRequest* request,
                                  api::WakeVmResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      const bool alive = m_runtime.alive(spec_of(box), box.handle);
-      if (box.status == "running" && alive) {
-        return;
-      }
-      if (box.status == "suspended" && alive) {
-        m_runtime.resume(spec_of(box), box.handle);
-        set_status(box.id, "running");
-        return;
-      }
-      if (m_runtime.alive(spec_of(box), box.handle)) {
-        m_runtime.stop(spec_of(box), box.handle);
-      }
-      boot_and_record(box);
-    });
-  });
+  return handle(context,
+                [&](const AuthResult& auth) { m_boxes.wake(auth.user_id, request->vm_id()); });
 }
 
 grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVmRequest* request,
                                  api::ForkVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    const auto source = require_box(auth.user_id, request->source_vm_id());
-    BoxRecord box = source;
-    box.id = generate_box_id();
-    box.name = request->name().empty() ? source.name + "-fork" : request->name();
-    check_name(box.name);
-    box.source = "fork/" + source.name;
-    box.forked_from = source.name;
-    box.handle = BoxHandle{};
-    box.boot_time_ms = 0;
-    check_disk_size(request->config().disk_bytes(), "disk size");
-    apply_vm_config(box, request->config());
-
-    auto lock = op_lock(box.id);
-    std::lock_guard guard(*lock);
-    reserve(box);
-    std::int64_t ms = 0;
-    {
-      auto source_lock = op_lock(source.id);
-      std::lock_guard source_guard(*source_lock);
-      if (!m_store.find_box(auth.user_id, source.id)) {
-        m_store.update([&](StoreData& data) {
-          std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
-        });
-        not_found(request->source_vm_id());
-      }
-      log("box forking", {{"user", box.owner}, {"box", box.name}, {"from", source.name}});
-      const auto current = require_box(auth.user_id, source.id);
-      ms = provision(box, [&](const BoxSpec& dst) { copy_disk_frozen(current, dst); });
-    }
+    BoxRecord box;
+    const auto ms = m_boxes.fork(
+        auth.user_id, request->source_vm_id(), request->name(),
+        [&](BoxRecord& fork) {
+          check_disk_size(request->config().disk_bytes(), "disk size");
+          apply_vm_config(fork, request->config());
+        },
+        box);
     fill_created(*response, box, url_of(box), ms);
-    response->set_forked_from(source.name);
+    response->set_forked_from(box.forked_from);
   });
 }
 
@@ -616,13 +274,7 @@ grpc::Status BoxdService::SetAutoSuspendTimeout(grpc::ServerContext* context,
                                                 const api::SetAutoSuspendTimeoutRequest* request,
                                                 api::SetAutoSuspendTimeoutResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    require_box(auth.user_id, request->vm_id());
-    m_store.update([&](StoreData& data) {
-      if (auto* b = find_box_in(data, auth.user_id, request->vm_id())) {
-        b->auto_suspend_timeout_secs = request->timeout_secs();
-        touch_activity(b->id);
-      }
-    });
+    m_boxes.set_auto_suspend(auth.user_id, request->vm_id(), request->timeout_secs());
   });
 }
 
@@ -630,52 +282,19 @@ grpc::Status BoxdService::SetAutoHibernateTimeout(
     grpc::ServerContext* context, const api::SetAutoHibernateTimeoutRequest* request,
     api::SetAutoHibernateTimeoutResponse*) {
   return handle(context, [&](const AuthResult& auth) {
-    require_box(auth.user_id, request->vm_id());
-    m_store.update([&](StoreData& data) {
-      if (auto* b = find_box_in(data, auth.user_id, request->vm_id())) {
-        b->auto_hibernate_timeout_secs = request->timeout_secs();
-        touch_activity(b->id);
-      }
-    });
+    m_boxes.set_auto_hibernate(auth.user_id, request->vm_id(), request->timeout_secs());
   });
 }
 
-// The new size is applied to a running (or suspended) box at once through
-// its cgroups, then recorded; a limit the kernel refuses (under cgroup v1,
-// memory below what the box uses now) fails the call and records nothing.
-// A stopped box gets it at its next boot. Nothing needs a reboot, so
-// `rebooted` is always false.
+// Nothing needs a reboot, so `rebooted` is always false (Boxes::resize).
 grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::ResizeVmRequest* request,
                                    api::ResizeVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    rpc::check_vm_size(request->vcpu(), request->memory_bytes());
-    if (request->vcpu() == 0 && request->memory_bytes() == 0) {
-      fail(StatusCode::INVALID_ARGUMENT, "nothing to resize: give vcpu and/or memory_bytes");
-    }
-    with_locked_box(auth.user_id, request->vm_id(), [&](const BoxRecord& box) {
-      BoxRecord resized = box;
-      if (request->vcpu() != 0) {
-        resized.vcpu = request->vcpu();
-      }
-      if (request->memory_bytes() != 0) {
-        resized.memory_bytes = request->memory_bytes();
-      }
-      if ((box.status == "running" || box.status == "suspended") &&
-          m_runtime.alive(spec_of(box), box.handle)) {
-        m_runtime.apply_limits(spec_of(resized), box.handle);
-      }
-      m_store.update([&](StoreData& data) {
-        if (auto* b = find_box_in(data, auth.user_id, box.id)) {
-          b->vcpu = resized.vcpu;
-          b->memory_bytes = resized.memory_bytes;
-        }
-      });
-      response->set_vcpu(resized.vcpu);
-      response->set_memory_bytes(resized.memory_bytes);
-      response->set_rebooted(false);
-      log("box resized", {{"user", box.owner}, {"box", box.name}, {"vcpu", static_cast<std::int64_t>(resized.vcpu)},
-                           {"memory_bytes", static_cast<std::int64_t>(resized.memory_bytes)}});
-    });
+    const auto resized =
+        m_boxes.resize(auth.user_id, request->vm_id(), request->vcpu(), request->memory_bytes());
+    response->set_vcpu(resized.vcpu);
+    response->set_memory_bytes(resized.memory_bytes);
+    response->set_rebooted(false);
   });
 }
 
@@ -726,7 +345,7 @@ grpc::Status BoxdService::CreateToken(grpc::ServerContext* context,
 grpc::Status BoxdService::ListTokens(grpc::ServerContext* context, const api::ListTokensRequest*,
                                      api::ListTokensResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    const auto now = now_secs();
+    const auto now = rpc::now_secs();
     m_store.read([&](const StoreData& data) {
       for (const auto& t : data.tokens) {
         if (t.owner == auth.user_id && t.expires_at > now && data.revoked.count(t.jti) == 0) {
@@ -747,7 +366,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
   return handle(context, [&](const AuthResult& auth) {
     const auto& jti = request->jti();
     m_store.update([&](StoreData& data) {
-      std::int64_t expires_at = now_secs() + m_auth.token_ttl();
+      std::int64_t expires_at = rpc::now_secs() + m_auth.token_ttl();
       bool found = jti == auth.jti;  // a caller may always revoke its own token
       for (const auto& t : data.tokens) {
         if (t.jti == jti && t.owner == auth.user_id) {
@@ -756,9 +375,9 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
         }
       }
       if (!found || jti.empty()) {
-        fail(StatusCode::NOT_FOUND, "token '" + jti + "' not found");
+        fail(Fault::NotFound, "token '" + jti + "' not found");
       }
-      const auto now = now_secs();
+      const auto now = rpc::now_secs();
       std::erase_if(data.revoked, [now](const auto& entry) { return entry.second < now; });
       std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });
       data.revoked[jti] = expires_at;
@@ -770,95 +389,21 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
 // ---- exec support ----
 
 ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string& vm_id) {
-  const auto box = require_box(user, vm_id);
-  if (box.status != "running") {
-    wrong_state(box);
-  }
-  touch_activity(box.id);
+  const auto box = m_boxes.require_running(user, vm_id);
   return ExecTarget{spec_of(box), box.handle};
 }
 
 // ---- startup and shutdown ----
 
-// An adopted box keeps the cgroups it had; this server's settings (e.g.
-// --box-pids-max) apply to it from now on.
-void BoxdService::adopt_limits(const BoxRecord& box) {
-  try {
-    m_runtime.apply_limits(spec_of(box), box.handle);
-  } catch (const std::exception& e) {
-    logging::warn(std::string("could not apply the box's limits: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
-  }
-}
-
 void BoxdService::recover() {
   prepare_disk_images();
-  for (const auto& box : m_store.boxes()) {
-    const auto spec = spec_of(box);
-    const bool alive = m_runtime.alive(spec, box.handle);
-    try {
-      if (box.status == "running" || box.status == "starting") {
-        if (alive && box.status == "running") {
-          log("box adopted", {{"user", box.owner}, {"box", box.name}, {"init_pid", static_cast<std::int64_t>(box.handle.init_pid)}});
-          adopt_limits(box);
-          continue;
-        }
-        if (alive) {
-          m_runtime.stop(spec, box.handle);
-        }
-        boot_and_record(box);
-      } else if (box.status == "suspended") {
-        if (alive) {
-          log("box adopted (suspended)", {{"user", box.owner}, {"box", box.name}});
-          adopt_limits(box);
-          continue;
-        }
-        boot_and_record(box);
-        const auto booted = m_store.find_box(box.owner, box.id);
-        if (booted) {
-          m_runtime.suspend(spec, booted->handle);
-          set_status(box.id, "suspended");
-        }
-      } else if (box.status == "hibernated") {
-        if (alive) {
-          m_runtime.stop(spec, box.handle);
-        }
-      } else if (box.status == "stopping" || box.status == "destroying" ||
-                 box.status == "stopped" || box.status == "failed") {
-        if (alive) {
-          m_runtime.stop(spec, box.handle);
-        }
-        if (box.status == "destroying") {
-          m_runtime.destroy(spec);
-          m_store.update([&](StoreData& data) {
-            std::erase_if(data.boxes, [&](const BoxRecord& b) { return b.id == box.id; });
-          });
-        } else if (box.status != "failed") {
-          stop_and_record(box, "stopped");
-        }
-      }
-    } catch (const std::exception& e) {
-      logging::warn(std::string("could not recover the box: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
-      set_status(box.id, "failed");
-    }
-  }
+  m_boxes.recover();
   start_idle_watcher();
 }
 
 void BoxdService::shutdown_boxes() {
   stop_idle_watcher();
-  for (const auto& box : m_store.boxes()) {
-    if (box.status == "stopped" || box.status == "failed") {
-      continue;
-    }
-    auto lock = op_lock(box.id);
-    std::lock_guard guard(*lock);
-    try {
-      m_runtime.stop(spec_of(box), box.handle);
-      log("box stopped (server shutdown)", {{"user", box.owner}, {"box", box.name}});
-    } catch (const std::exception& e) {
-      logging::warn(std::string("could not stop the box: ") + e.what(), {{"user", box.owner}, {"box", box.name}});
-    }
-  }
+  m_boxes.shutdown();
   unmount_disk_images();
 }
 

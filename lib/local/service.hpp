@@ -1,22 +1,15 @@
-// The BoxdApi gRPC service of boxd local: box lifecycle, exec, identity and
-// tokens for the boxes of one machine, on top of Store (records), Auth
-// (JWTs) and Runtime (processes).
+// The BoxdApi gRPC service of boxd local: the gRPC adapter over the domain
+// layer (ARCHITECTURE.md, "lib/local in layers"). Box lifecycle RPCs are
+// request -> Boxes (boxes.hpp) call -> response; the other areas (disks,
+// snapshots, proxies, templates, domains, networks, files, idle) still keep
+// their rules in their service_*.cpp and reach the boxes through m_boxes.
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
-//  - every box belongs to one user; another user's box is NOT_FOUND;
-//  - the store mutex is held only to read or change records, never while a
-//    box boots or stops; a per-box operation lock serialises lifecycle calls
-//    on one box (two StopVm on the same box run one after the other), while
-//    calls on different boxes run in parallel;
-//  - a record is written before a long action with a transient status
-//    (starting, stopping), and after it with the final one, so a crash in
-//    between is visible and repaired at the next start (recover()).
-//
-// Idempotency choices: StartVm on a running box and StopVm on a stopped box
-// succeed without doing anything; StartVm on a suspended box resumes it;
-// ResumeVm on a running box succeeds; SuspendVm and Exec need `running`
-// (FAILED_PRECONDITION "VM 'NAME' is <status>").
+//  - fail with fail(Fault, message) (fault.hpp); run_rpc (service_rpc.hpp)
+//    turns every exception into a status through status_of;
+//  - the box rules (ownership, locks, transient statuses, idempotency) are
+//    Boxes's (boxes.hpp).
 //
 // Exec is a callback (reactor) method, not a sync one: see exec_relay.cpp.
 #pragma once
@@ -34,9 +27,12 @@
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "local/auth.hpp"
 #include "local/box_file.hpp"
+#include "local/boxes.hpp"
 #include "local/disk_store.hpp"
+#include "local/fault.hpp"
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
+#include "local/snapshots.hpp"
 #include "local/store.hpp"
 #include "common/log.hpp"
 
@@ -54,11 +50,6 @@ struct ServiceOptions {
   std::string url_scheme = "http";
 };
 
-// An exception carrying the status an RPC should return.
-struct RpcError {
-  grpc::Status status;
-};
-
 // What Exec needs about a running box, resolved under the store lock.
 struct ExecTarget {
   BoxSpec spec;
@@ -72,8 +63,8 @@ class BoxdService final : public ServiceBase {
   BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime);
   ~BoxdService() override;
 
-  // At startup: adopts boxes whose init is alive, boots the ones that
-  // should run, settles transient statuses; starts the idle watcher.
+  // At startup: mounts disk images, recovers the boxes (Boxes::recover),
+  // starts the idle watcher.
   void recover();
   // Inbound traffic for a box (exec, files, proxied HTTP): restarts its
   // idle clock (service_idle.cpp).
@@ -155,7 +146,7 @@ class BoxdService final : public ServiceBase {
   grpc::Status ListNetworks(grpc::ServerContext*, const api::ListNetworksRequest*,
                             api::ListNetworksResponse*) override;
 
-  // Snapshots (service_snapshots.cpp).
+  // Snapshots (service_snapshots.cpp, over Snapshots: snapshots.hpp).
   grpc::Status CreateSnapshot(grpc::ServerContext*, const api::CreateSnapshotRequest*,
                               api::CreateSnapshotResponse*) override;
   grpc::Status GetSnapshot(grpc::ServerContext*, const api::GetSnapshotRequest*,
@@ -186,7 +177,6 @@ class BoxdService final : public ServiceBase {
   // public_ip: the box's own address (Runtime::address) while it runs.
   void show_address(api::GetVmResponse& response, const BoxRecord& box);
   void show_enforced(api::GetVmResponse& response, const BoxRecord& box);
-  void adopt_limits(const BoxRecord& box);
 
   grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* Exec(
       grpc::CallbackServerContext* context) override;
@@ -221,14 +211,27 @@ class BoxdService final : public ServiceBase {
   AuthResult authenticate(const grpc::ServerContextBase* context) const;
   ExecTarget resolve_exec(const std::string& user, const std::string& vm_id);
   Runtime& runtime() { return m_runtime; }
+  Boxes& boxes() { return m_boxes; }
   // An info event of the log (common/log.hpp); never a secret in it.
   void log(const std::string& event, const logging::Fields& fields = {}) const;
-  // A status for the client whose message never names a host path: the
-  // state dir is replaced by "<state>" (the full message goes to the log).
-  grpc::Status client_status(grpc::StatusCode code, const std::string& message) const;
+  // The status of a failed RPC (service_rpc.hpp): the code of the
+  // exception's fault (fault.hpp, status_code_of), its message never naming
+  // a host path: the state dir is replaced by "<state>" (the full message
+  // goes to the log).
+  grpc::Status status_of(const std::exception& error) const;
 
  private:
-  BoxSpec spec_of(const BoxRecord& box) const;
+  // The domain layer's box helpers, for the areas not moved out of this
+  // class yet (transitional: see ARCHITECTURE.md).
+  BoxSpec spec_of(const BoxRecord& box) const { return m_boxes.spec_of(box); }
+  std::shared_ptr<std::mutex> op_lock(const std::string& id) { return m_boxes.op_lock(id); }
+  BoxRecord require_box(const std::string& user, const std::string& vm_id) {
+    return m_boxes.require(user, vm_id);
+  }
+  void set_status(const std::string& id, BoxStatus status) { m_boxes.set_status(id, status); }
+  void stop_and_record(const BoxRecord& box, BoxStatus final_status) {
+    m_boxes.stop_and_record(box, final_status);
+  }
   // The box's URL (service_proxies.cpp): http://<box>.<owner>.localhost:<proxy port>.
   std::string url_of(const BoxRecord& box) const;
   // INVALID_ARGUMENT when `port` of `box` can only mean the server itself.
@@ -238,37 +241,6 @@ class BoxdService final : public ServiceBase {
   // The box a proxy host name or bound domain belongs to; `proxy_name` gets
   // the named proxy ("" = default).
   std::optional<BoxRecord> box_for_host(const std::string& host, std::string& proxy_name);
-  std::shared_ptr<std::mutex> op_lock(const std::string& id);
-  // The caller's box (NOT_FOUND otherwise), its status corrected when its
-  // init died behind our back.
-  BoxRecord require_box(const std::string& user, const std::string& vm_id);
-  void refresh_liveness(BoxRecord& box);
-  void set_status(const std::string& id, const std::string& status);
-  // Boots the box and records running + handle. Returns the boot time in ms.
-  std::int64_t boot_and_record(const BoxRecord& box);
-  void stop_and_record(const BoxRecord& box, const std::string& final_status);
-  // A new record owned by `owner`: a fresh id, and `name`, or a generated
-  // free name when empty; INVALID_ARGUMENT for a bad name.
-  BoxRecord new_box(const std::string& owner, const std::string& name) const;
-  // Inserts a new record (quota, duplicate checks) with status "starting".
-  void reserve(BoxRecord& box);
-  // Create + boot a reserved record: `fill_disk(spec)` makes its disk (a
-  // copy of a fork's source or of a snapshot), or, when empty, a new disk.
-  // On failure removes the record and rethrows.
-  std::int64_t provision(const BoxRecord& box,
-                         const std::function<void(const BoxSpec&)>& fill_disk = {});
-  // Copies a box's disk into `dst` consistently: a running box is frozen
-  // for the copy and thawed after (service_snapshots.cpp).
-  void copy_disk_frozen(const BoxRecord& source, const BoxSpec& dst);
-  // Runs fn(box) on the caller's box under the box's operation lock, the
-  // record read again once the lock is held (the pattern of every
-  // lifecycle RPC).
-  void with_locked_box(const std::string& user, const std::string& vm_id,
-                       const std::function<void(const BoxRecord&)>& fn);
-  // Snapshots: the directory holding a snapshot's disk.
-  std::filesystem::path snapshot_dir(const std::string& id) const {
-    return m_options.state_dir / "snapshots" / id;
-  }
 
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
@@ -299,9 +271,6 @@ class BoxdService final : public ServiceBase {
   // CreateDisk: a user with `count` disks of `total` bytes adds one of
   // `adding` bytes (--max-disks, --max-disk-bytes).
   void check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const;
-  // The mount point of a disk, made inside the box by the file helper as the
-  // box's user or, failing that, the box's root without capabilities.
-  void make_mount_point(const BoxRecord& box, const BoxHandle& handle, const std::string& path);
   void mount_failed(const BoxRecord& box, const DiskRecord& disk, const std::string& why);
   // At shutdown, once the boxes are stopped: unmounts the disk images, so
   // a stopped server leaves no loop device behind (the next start mounts
@@ -317,8 +286,6 @@ class BoxdService final : public ServiceBase {
   Store& m_store;
   Auth& m_auth;
   Runtime& m_runtime;
-  std::mutex m_locks_mutex;
-  std::map<std::string, std::shared_ptr<std::mutex>> m_op_locks;
   DiskStore m_disks{m_options.state_dir};
   bool m_disk_images = false;  // set by prepare_disk_images()
   std::mutex m_idle_mutex;
@@ -328,6 +295,8 @@ class BoxdService final : public ServiceBase {
   std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
   std::mutex m_ports_mutex;
   std::vector<std::pair<int, std::string>> m_server_ports;  // port, what
+  Boxes m_boxes;  // after the members its hooks call back into
+  Snapshots m_snapshots{m_options.state_dir, m_store, m_boxes};
 };
 
 // GetVmResponse from a record (exposed for tests).
@@ -345,13 +314,8 @@ void fill_created(Response& response, const BoxRecord& box, const std::string& u
   response.set_public_ip("127.0.0.1");
   response.set_url(url);
   response.set_image(box.image);
-  response.set_status("running");
+  response.set_status(status_text(BoxStatus::Running));
   response.set_boot_time_ms(static_cast<std::uint64_t>(boot_ms));
 }
-
-// "box-" + 6 random [a-z0-9].
-std::string generate_box_name();
-// A random (version 4) UUID: a new box's id.
-std::string generate_box_id();
 
 }  // namespace boxd::local

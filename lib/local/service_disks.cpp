@@ -38,7 +38,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
 
 constexpr std::uint64_t k_default_disk_bytes = 10ULL << 30;
 constexpr std::uint64_t k_min_image_bytes = 4ULL << 20;
@@ -60,13 +59,13 @@ std::uint64_t free_bytes(const std::filesystem::path& dir) {
 }
 
 [[noreturn]] void disk_not_found(const std::string& disk) {
-  rpc_fail(StatusCode::NOT_FOUND, "disk '" + disk + "' not found");
+  fail(Fault::NotFound, "disk '" + disk + "' not found");
 }
 
 // An absolute, normalised mount path; relative = relative to /home/boxd.
 std::string mount_path_of(const std::string& raw) {
   if (raw.empty()) {
-    rpc_fail(StatusCode::INVALID_ARGUMENT, "mount_path is required");
+    fail(Fault::InvalidArgument, "mount_path is required");
   }
   std::string path = raw[0] == '/' ? raw : "/home/boxd/" + raw;
   std::vector<std::string> parts;
@@ -78,7 +77,7 @@ std::string mount_path_of(const std::string& raw) {
     }
     std::string part = path.substr(start, end - start);
     if (part == "..") {
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "mount path '" + raw + "' must not contain '..'");
+      fail(Fault::InvalidArgument, "mount path '" + raw + "' must not contain '..'");
     }
     if (!part.empty() && part != ".") {
       parts.push_back(part);
@@ -86,7 +85,7 @@ std::string mount_path_of(const std::string& raw) {
     start = end + 1;
   }
   if (parts.empty()) {
-    rpc_fail(StatusCode::INVALID_ARGUMENT, "cannot mount a disk over '/'");
+    fail(Fault::InvalidArgument, "cannot mount a disk over '/'");
   }
   std::string out;
   for (const auto& p : parts) {
@@ -94,7 +93,7 @@ std::string mount_path_of(const std::string& raw) {
   }
   for (const char* reserved : {"/proc", "/sys", "/dev"}) {
     if (out == reserved || out.starts_with(std::string(reserved) + "/")) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "cannot mount a disk at '" + out + "'");
+      fail(Fault::InvalidArgument, "cannot mount a disk at '" + out + "'");
     }
   }
   return out;
@@ -105,7 +104,7 @@ api::DiskInfo to_disk_info(const DiskRecord& d) {
   info.set_disk_id(d.id);
   info.set_name(d.name);
   info.set_size_bytes(d.size_bytes);
-  info.set_status(d.vm_id.empty() ? "ready" : "attached");
+  info.set_status(status_text(d.vm_id.empty() ? DiskStatus::Ready : DiskStatus::Attached));
   if (!d.vm_id.empty()) {
     auto* a = info.add_attachments();
     a->set_vm_id(d.vm_id);
@@ -123,7 +122,7 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     const std::string& name = request->name();
     if (!is_valid_name(name)) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
                "invalid disk name '" + name +
                    "': use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')");
     }
@@ -137,13 +136,13 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
                           .count();
     check_disk_size(disk.size_bytes, "disk size");
     const auto dir = m_disks.data_dir(disk.id);
-    const bool box_user = m_runtime.kind() == "namespace";
+    const auto owner = m_runtime.disk_owner();
     m_disks.update([&](std::vector<DiskRecord>& disks) {
       int count = 0;
       std::uint64_t total = 0;
       for (const auto& d : disks) {
         if (d.owner == disk.owner && d.name == name) {
-          rpc_fail(StatusCode::ALREADY_EXISTS, "disk name '" + name + "' already exists");
+          fail(Fault::AlreadyExists, "disk name '" + name + "' already exists");
         }
         if (d.owner == disk.owner) {
           ++count;
@@ -152,11 +151,11 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
       }
       check_disk_quota(count, total, disk.size_bytes);
       if (m_disk_images) {
-        DiskImages::create(dir, disk.size_bytes, box_user ? 1000 : 0, box_user ? 1000 : 0);
+        DiskImages::create(dir, disk.size_bytes, owner.value_or(0), owner.value_or(0));
       } else {
         ensure_dir(dir.parent_path(), 0700);
         ensure_dir(dir, 0755);
-        if (box_user && chown(dir.c_str(), 1000, 1000) < 0) {
+        if (owner && chown(dir.c_str(), *owner, *owner) < 0) {
           throw_errno("chown " + dir.string());
         }
       }
@@ -196,7 +195,7 @@ grpc::Status BoxdService::DestroyDisk(grpc::ServerContext* context,
       }
       if (!it->vm_id.empty()) {
         const auto box = m_store.find_box(auth.user_id, it->vm_id);
-        rpc_fail(StatusCode::FAILED_PRECONDITION,
+        fail(Fault::FailedPrecondition,
                  "disk '" + it->name + "' is attached to VM '" + (box ? box->name : it->vm_id) +
                      "': detach it first");
       }
@@ -233,13 +232,13 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
       }
       if (!found->vm_id.empty()) {
         const auto other = m_store.find_box(auth.user_id, found->vm_id);
-        rpc_fail(StatusCode::FAILED_PRECONDITION,
+        fail(Fault::FailedPrecondition,
                  "disk '" + found->name + "' is already attached to VM '" +
                      (other ? other->name : found->vm_id) + "'");
       }
       for (const auto& d : disks) {
         if (d.vm_id == box.id && d.mount_path == mount_path) {
-          rpc_fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' already has disk '" +
+          fail(Fault::FailedPrecondition, "VM '" + box.name + "' already has disk '" +
                                                         d.name + "' at " + mount_path);
         }
       }
@@ -248,13 +247,10 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
       found->read_only = request->read_only();
       return *found;
     });
-    const bool alive = (box.status == "running" || box.status == "suspended") &&
+    const bool alive = (box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) &&
                        m_runtime.alive(spec_of(box), box.handle);
     if (alive) {
       try {
-        if (m_runtime.kind() == "namespace") {
-          make_mount_point(box, box.handle, mount_path);
-        }
         m_runtime.mount_disk(spec_of(box), box.handle, m_disks.data_dir(disk.id), mount_path,
                              disk.read_only);
       } catch (...) {
@@ -293,10 +289,10 @@ grpc::Status BoxdService::DetachDisk(grpc::ServerContext* context,
       disk_not_found(request->disk_id());
     }
     if (disk->vm_id != box.id) {
-      rpc_fail(StatusCode::FAILED_PRECONDITION,
+      fail(Fault::FailedPrecondition,
                "disk '" + disk->name + "' is not attached to VM '" + box.name + "'");
     }
-    if (box.status == "running" || box.status == "suspended") {
+    if (box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) {
       m_runtime.unmount_disk(spec_of(box), box.handle, disk->mount_path);
     }
     DiskRecord result = m_disks.update([&](std::vector<DiskRecord>& disks) {
@@ -321,16 +317,16 @@ void BoxdService::check_disk_size(std::uint64_t bytes, const std::string& what) 
     return;
   }
   if (bytes < k_min_image_bytes) {
-    rpc_fail(StatusCode::INVALID_ARGUMENT, what + " " + format_size(bytes) + " is too small: at least 4 MiB");
+    fail(Fault::InvalidArgument, what + " " + format_size(bytes) + " is too small: at least 4 MiB");
   }
   if (bytes > m_options.max_disk_bytes) {
-    rpc_fail(StatusCode::RESOURCE_EXHAUSTED,
+    fail(Fault::ResourceExhausted,
              "quota exceeded: " + what + " " + format_size(bytes) + " is more than this server's limit of " +
                  format_size(m_options.max_disk_bytes) + " per user");
   }
   const std::uint64_t free = free_bytes(m_options.state_dir);
   if (free != 0 && bytes > free) {
-    rpc_fail(StatusCode::RESOURCE_EXHAUSTED, what + " " + format_size(bytes) +
+    fail(Fault::ResourceExhausted, what + " " + format_size(bytes) +
                                                  " is more than the server has free (" +
                                                  format_size(free) + ")");
   }
@@ -338,47 +334,15 @@ void BoxdService::check_disk_size(std::uint64_t bytes, const std::string& what) 
 
 void BoxdService::check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const {
   if (count >= m_options.max_disks) {
-    rpc_fail(StatusCode::RESOURCE_EXHAUSTED,
+    fail(Fault::ResourceExhausted,
              "quota exceeded: at most " + std::to_string(m_options.max_disks) + " disks");
   }
   if (total + adding > m_options.max_disk_bytes) {
-    rpc_fail(StatusCode::RESOURCE_EXHAUSTED,
+    fail(Fault::ResourceExhausted,
              "quota exceeded: your disks would total " + format_size(total + adding) +
                  ", at most " + format_size(m_options.max_disk_bytes) + " (" +
                  format_size(total) + " in use)");
   }
-}
-
-// As the box's user first (its home, /tmp), then as the box's root without
-// capabilities (root-owned directories such as / or /mnt): never more than
-// the box's own root could do.
-void BoxdService::make_mount_point(const BoxRecord& box, const BoxHandle& handle,
-                                   const std::string& path) {
-  const BoxSpec spec = spec_of(box);
-  int error = 0;
-  for (const int uid : {1000, 0}) {
-    BoxFileChannel helper(m_runtime.run_self(spec, handle,
-                                             {"local", "__box-file", "mkdir",
-                                              m_runtime.files_root(spec), path},
-                                             uid),
-                          nullptr);
-    const auto frame = helper.receive(8);
-    if (frame.type == 'O' && frame.payload.empty()) {
-      return;
-    }
-    const auto failure = box_file::parse_failure(frame.payload);
-    if (frame.type != 'E' || !failure) {
-      rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
-    }
-    error = failure->error;
-    if (error != EACCES && error != EPERM) {
-      break;
-    }
-  }
-  rpc_fail(error == EACCES || error == EPERM || error == EROFS ? StatusCode::PERMISSION_DENIED
-                                                               : StatusCode::FAILED_PRECONDITION,
-           "cannot create the mount point " + path + " in VM '" + box.name +
-               "': " + std::strerror(error));
 }
 
 void BoxdService::prepare_disk_images() {
@@ -412,13 +376,8 @@ void BoxdService::apply_disks(const BoxRecord& box, const BoxHandle& handle) {
   for (const auto& disk : m_disks.attached_to(box.id)) {
     try {
       DiskImages::ensure_mounted(m_disks.data_dir(disk.id));
-      if (m_runtime.kind() == "namespace") {
-        make_mount_point(box, handle, disk.mount_path);
-      }
       m_runtime.mount_disk(spec_of(box), handle, m_disks.data_dir(disk.id), disk.mount_path,
                            disk.read_only);
-    } catch (const RpcError& e) {
-      mount_failed(box, disk, e.status.error_message());
     } catch (const std::exception& e) {
       mount_failed(box, disk, e.what());
     }

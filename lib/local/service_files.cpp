@@ -48,7 +48,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
 using box_file::k_chunk_bytes;
 using box_file::Reason;
 
@@ -58,10 +57,10 @@ constexpr int k_box_uid = 1000;
 // "/home/boxd" + raw, normalised; refuses ".." above "/".
 std::string absolute_in_box(const std::string& raw, const std::string& home) {
   if (raw.empty()) {
-    rpc_fail(StatusCode::INVALID_ARGUMENT, "path is required");
+    fail(Fault::InvalidArgument, "path is required");
   }
   if (raw.find('\0') != std::string::npos) {
-    rpc_fail(StatusCode::INVALID_ARGUMENT, "path contains a NUL byte");
+    fail(Fault::InvalidArgument, "path contains a NUL byte");
   }
   std::string path = raw;
   if (path == "~") {
@@ -81,7 +80,7 @@ std::string absolute_in_box(const std::string& raw, const std::string& home) {
     std::string part = path.substr(start, end - start);
     if (part == "..") {
       if (parts.empty()) {
-        rpc_fail(StatusCode::INVALID_ARGUMENT, "path '" + raw + "' is outside the box");
+        fail(Fault::InvalidArgument, "path '" + raw + "' is outside the box");
       }
       parts.pop_back();
     } else if (!part.empty() && part != ".") {
@@ -141,27 +140,27 @@ std::string parent_of(const std::string& path) {
     case ENOENT:
     case ENOTDIR:
       if (reason == Reason::OpenParent) {
-        rpc_fail(StatusCode::NOT_FOUND, "directory '" + parent_of(path) + "' does not exist" + in_vm);
+        fail(Fault::NotFound, "directory '" + parent_of(path) + "' does not exist" + in_vm);
       }
       if (error == ENOENT) {
-        rpc_fail(StatusCode::NOT_FOUND, "'" + path + "' not found" + in_vm);
+        fail(Fault::NotFound, "'" + path + "' not found" + in_vm);
       }
-      rpc_fail(StatusCode::FAILED_PRECONDITION,
+      fail(Fault::FailedPrecondition,
                "a component of '" + path + "' is not a directory" + in_vm);
     case EXDEV:
     case ELOOP:
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "path '" + path + "' leads outside the box or loops");
+      fail(Fault::InvalidArgument, "path '" + path + "' leads outside the box or loops");
     case EACCES:
     case EPERM:
-      rpc_fail(StatusCode::PERMISSION_DENIED,
+      fail(Fault::PermissionDenied,
                "'" + path + "': permission denied" + in_vm + " (files are read and written as the box's user boxd)");
     case EROFS:
-      rpc_fail(StatusCode::PERMISSION_DENIED, "'" + path + "': read-only file system" + in_vm);
+      fail(Fault::PermissionDenied, "'" + path + "': read-only file system" + in_vm);
     case ENOSPC:
     case EDQUOT:
-      rpc_fail(StatusCode::RESOURCE_EXHAUSTED, "no space left writing '" + path + "'" + in_vm);
+      fail(Fault::ResourceExhausted, "no space left writing '" + path + "'" + in_vm);
     default:
-      rpc_fail(StatusCode::INTERNAL, "'" + path + "'" + in_vm + ": " + std::strerror(error));
+      fail(Fault::Internal, "'" + path + "'" + in_vm + ": " + std::strerror(error));
   }
 }
 
@@ -170,21 +169,21 @@ std::string parent_of(const std::string& path) {
                             const std::string& vm) {
   const auto failure = box_file::parse_failure(frame.payload);
   if (frame.type != 'E' || !failure) {
-    rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent an unexpected reply");
+    fail(Fault::Internal, "the file helper in the box sent an unexpected reply");
   }
   const Reason reason = failure->reason;
   const int error = failure->error;
   switch (reason) {
     case Reason::IsDirectory:
-      rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + vm + "'");
+      fail(Fault::FailedPrecondition, "'" + path + "' is a directory in VM '" + vm + "'");
     case Reason::NotRegular:
-      rpc_fail(StatusCode::FAILED_PRECONDITION,
+      fail(Fault::FailedPrecondition,
                "'" + path + "' is not a regular file in VM '" + vm +
                    "' (devices, FIFOs and sockets are refused)");
     case Reason::Count:
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "upload of '" + path + "' ended short; nothing written");
+      fail(Fault::InvalidArgument, "upload of '" + path + "' ended short; nothing written");
     case Reason::Protocol:
-      rpc_fail(StatusCode::INTERNAL, "the file helper in the box refused the request");
+      fail(Fault::Internal, "the file helper in the box refused the request");
     default:
       fail_errno(error, reason, path, vm);
   }
@@ -198,7 +197,7 @@ BoxFileChannel::Frame expect_frame(BoxFileChannel& helper, char want, std::size_
     fail_from(frame, path, vm);
   }
   if (size != std::string::npos && frame.payload.size() != size) {
-    rpc_fail(StatusCode::INTERNAL, "the file helper in the box sent a malformed reply");
+    fail(Fault::Internal, "the file helper in the box sent a malformed reply");
   }
   return frame;
 }
@@ -221,7 +220,7 @@ class Upload {
 
   void add(const std::string& data) {
     if (m_written + data.size() > m_total) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "upload of '" + m_path + "' is longer than its total_size " +
+      fail(Fault::InvalidArgument, "upload of '" + m_path + "' is longer than its total_size " +
                                                  std::to_string(m_total));
     }
     for (std::size_t offset = 0; offset < data.size(); offset += k_chunk_bytes) {
@@ -235,7 +234,7 @@ class Upload {
 
   std::uint64_t commit() {
     if (m_written != m_total) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
                "upload of '" + m_path + "' ended after " + std::to_string(m_written) + " of " +
                    std::to_string(m_total) + " bytes; nothing written");
     }
@@ -246,7 +245,7 @@ class Upload {
     }
     const auto done = expect_frame(*m_helper, 'O', 8, m_path, m_vm);
     if (*box_file::get_u64(done.payload, 0) != m_written) {
-      rpc_fail(StatusCode::INTERNAL, "the file helper in the box miscounted the upload");
+      fail(Fault::Internal, "the file helper in the box miscounted the upload");
     }
     return m_written;
   }
@@ -269,7 +268,7 @@ std::string read_some(int fd, std::size_t want) {
       continue;
     }
     if (n < 0) {
-      rpc_fail(StatusCode::INTERNAL, std::string("reading the console log: ") + std::strerror(errno));
+      fail(Fault::Internal, std::string("reading the console log: ") + std::strerror(errno));
     }
     if (n == 0) {
       break;
@@ -288,7 +287,7 @@ void receive_download(BoxFileChannel& helper, const std::string& path, const std
   const auto head = expect_frame(helper, 'S', 8, path, vm);
   const std::uint64_t size = *box_file::get_u64(head.payload, 0);
   if (size > max_size) {
-    rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is larger than 8 MiB: use DownloadFileStream");
+    fail(Fault::FailedPrecondition, "'" + path + "' is larger than 8 MiB: use DownloadFileStream");
   }
   on_size(size);
   std::uint64_t got = 0;
@@ -328,23 +327,11 @@ std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerCo
                                                             const std::string& op,
                                                             std::string& path,
                                                             BoxRecord* box_out) {
-  const BoxRecord box = require_box(user, vm);
-  if (box.status != "running") {
-    rpc_fail(StatusCode::FAILED_PRECONDITION, "VM '" + box.name + "' is " + box.status);
-  }
-  touch_activity(box.id);
+  const BoxRecord box = m_boxes.require_running(user, vm);
   path = absolute_in_box(path, "/home/boxd");
-  std::string helper_path = path;
-  if (m_runtime.home_in_root() == "/") {
-    // Process runtime: the root IS the home tree.
-    if (path == "/home/boxd") {
-      helper_path = "/";
-    } else if (path.starts_with("/home/boxd/")) {
-      helper_path = path.substr(10);
-    }
-  }
+  const std::string helper_path = m_runtime.helper_path(path);
   if (op == "upload" && helper_path == "/") {
-    rpc_fail(StatusCode::FAILED_PRECONDITION, "'" + path + "' is a directory in VM '" + box.name + "'");
+    fail(Fault::FailedPrecondition, "'" + path + "' is a directory in VM '" + box.name + "'");
   }
   if (box_out != nullptr) {
     *box_out = box;
@@ -363,7 +350,7 @@ grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     api::UploadFileChunk chunk;
     if (!reader->Read(&chunk)) {
-      rpc_fail(StatusCode::INVALID_ARGUMENT, "empty upload: the first chunk names vm_id and path");
+      fail(Fault::InvalidArgument, "empty upload: the first chunk names vm_id and path");
     }
     std::string path = chunk.path();
     BoxRecord box;
@@ -373,7 +360,7 @@ grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
       upload.add(chunk.data());
     } while (reader->Read(&chunk));
     if (context->IsCancelled()) {
-      rpc_fail(StatusCode::CANCELLED, "upload cancelled; nothing written");
+      fail(Fault::Cancelled, "upload cancelled; nothing written");
     }
     response->set_bytes_written(upload.commit());
   });
@@ -422,7 +409,7 @@ grpc::Status BoxdService::DownloadFileStream(grpc::ServerContext* context,
         sent_total = true;
       }
       if (!writer->Write(chunk)) {
-        rpc_fail(StatusCode::CANCELLED, "download cancelled");
+        fail(Fault::Cancelled, "download cancelled");
       }
     };
     receive_download(
@@ -458,7 +445,7 @@ grpc::Status BoxdService::ListDir(grpc::ServerContext* context, const api::ListD
         const auto failure = box_file::parse_failure(frame.payload);
         if (frame.type == 'E' && failure && failure->reason == Reason::Open &&
             failure->error == ENOTDIR) {
-          rpc_fail(StatusCode::FAILED_PRECONDITION,
+          fail(Fault::FailedPrecondition,
                    "'" + path + "' is not a directory in VM '" + box.name + "'");
         }
         fail_from(frame, path, box.name);
@@ -512,14 +499,14 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
       std::optional<BoxRecord> now;
       try {
         now = require_box(auth.user_id, box.id);
-      } catch (const RpcError&) {
+      } catch (const FaultError&) {
         drain();
         return;  // destroyed
       }
-      if ((now->status == "stopped" || now->status == "failed") && lock->try_lock()) {
+      if ((now->status == BoxStatus::Stopped || now->status == BoxStatus::Failed) && lock->try_lock()) {
         lock->unlock();
         const auto again = m_store.find_box(auth.user_id, box.id);
-        if (again && (again->status == "stopped" || again->status == "failed")) {
+        if (again && (again->status == BoxStatus::Stopped || again->status == BoxStatus::Failed)) {
           drain();
           return;
         }

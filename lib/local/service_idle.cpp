@@ -147,7 +147,7 @@ void BoxdService::stop_idle_watcher() {
 void BoxdService::idle_tick() {
   const auto now = Clock::now();
   for (const auto& box : m_store.boxes()) {
-    const bool watched = (box.status == "running" || box.status == "suspended") &&
+    const bool watched = (box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) &&
                          (box.auto_suspend_timeout_secs > 0 || box.auto_hibernate_timeout_secs > 0);
     Clock::time_point last;
     {
@@ -162,14 +162,14 @@ void BoxdService::idle_tick() {
         continue;
       }
     }
-    if (box.status == "running" && exec_in_flight(box.handle.init_pid)) {
+    if (box.status == BoxStatus::Running && exec_in_flight(box.handle.init_pid)) {
       touch_activity(box.id);
       continue;
     }
     const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - last).count();
     const bool hibernate =
         box.auto_hibernate_timeout_secs > 0 && idle >= box.auto_hibernate_timeout_secs;
-    const bool suspend = !hibernate && box.status == "running" &&
+    const bool suspend = !hibernate && box.status == BoxStatus::Running &&
                          box.auto_suspend_timeout_secs > 0 &&
                          idle >= box.auto_suspend_timeout_secs;
     if (!hibernate && !suspend) {
@@ -186,12 +186,12 @@ void BoxdService::idle_tick() {
     }
     try {
       if (hibernate) {
-        stop_and_record(*current, "hibernated");
+        stop_and_record(*current, BoxStatus::Hibernated);
         log("box " + box.name + " (" + box.owner + ") hibernated after " + std::to_string(idle) +
             " s idle");
       } else {
         m_runtime.suspend(spec_of(*current), current->handle);
-        set_status(box.id, "suspended");
+        set_status(box.id, BoxStatus::Suspended);
         log("box " + box.name + " (" + box.owner + ") suspended after " + std::to_string(idle) +
             " s idle");
       }

@@ -16,8 +16,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
-using rpc::fail;
 
 constexpr std::int64_t k_provisioning_ms = 1000;
 
@@ -31,7 +29,7 @@ std::string free_subnet(const StoreData& data) {
       return subnet;
     }
   }
-  fail(StatusCode::RESOURCE_EXHAUSTED, "quota exceeded: no free subnet left");
+  fail(Fault::ResourceExhausted, "quota exceeded: no free subnet left");
 }
 
 // Adds the user's "default" network when missing; returns its id.
@@ -84,7 +82,7 @@ std::vector<BoxNetworkRef> BoxdService::resolve_networks(const std::string& user
       return std::nullopt;
     });
     if (!ref) {
-      fail(StatusCode::NOT_FOUND, "network '" + name + "' not found");
+      fail(Fault::NotFound, "network '" + name + "' not found");
     }
     if (std::none_of(refs.begin(), refs.end(),
                      [&](const BoxNetworkRef& r) { return r.id == ref->id; })) {
@@ -113,7 +111,7 @@ grpc::Status BoxdService::CreateNetwork(grpc::ServerContext* context,
       }
       for (const auto& n : data.networks) {
         if (n.owner == record.owner && n.name == record.name) {
-          fail(StatusCode::ALREADY_EXISTS, "network name '" + record.name + "' already exists");
+          fail(Fault::AlreadyExists, "network name '" + record.name + "' already exists");
         }
       }
       record.subnet = free_subnet(data);
@@ -147,7 +145,8 @@ grpc::Status BoxdService::ListNetworks(grpc::ServerContext* context,
         info->set_network_id(n.id);
         info->set_name(n.name);
         info->set_subnet(n.subnet);
-        info->set_status(now - n.created_at_ms < k_provisioning_ms ? "provisioning" : "ready");
+        info->set_status(status_text(now - n.created_at_ms < k_provisioning_ms ? NetworkStatus::Provisioning
+                                                                         : NetworkStatus::Ready));
       }
       return 0;
     });

@@ -37,8 +37,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
-using rpc::fail;
 
 constexpr std::uint32_t k_default_proxy_port = 8080;
 constexpr const char* k_proxy_suffix = ".localhost";
@@ -80,11 +78,11 @@ std::string proxy_host(const std::string& proxy, const BoxRecord& box) {
 std::uint32_t parse_port(const std::string& text) {
   if (text.empty() || text.size() > 5 ||
       !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    fail(StatusCode::INVALID_ARGUMENT, "invalid port '" + text + "': use 1-65535 or 'auto'");
+    fail(Fault::InvalidArgument, "invalid port '" + text + "': use 1-65535 or 'auto'");
   }
   const auto port = static_cast<std::uint32_t>(std::stoul(text));
   if (port == 0 || port > 65535) {
-    fail(StatusCode::INVALID_ARGUMENT, "invalid port '" + text + "': use 1-65535 or 'auto'");
+    fail(Fault::InvalidArgument, "invalid port '" + text + "': use 1-65535 or 'auto'");
   }
   return port;
 }
@@ -121,7 +119,7 @@ void BoxdService::check_proxy_port(const BoxRecord& box, std::uint32_t port) {
   const auto what =
       server_port_name(m_runtime.address(spec_of(box), box.handle), static_cast<int>(port));
   if (what) {
-    fail(StatusCode::INVALID_ARGUMENT,
+    fail(Fault::InvalidArgument,
          "port " + std::to_string(port) + " is this boxd server's own port (" + *what +
              "), not a port of VM '" + box.name + "': use another port");
   }
@@ -211,7 +209,7 @@ grpc::Status BoxdService::SetProxyPort(grpc::ServerContext* context,
     const std::string& name = request->name();
     const bool automatic = request->port() == "auto";
     if (automatic && !name.empty()) {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "port 'auto' is only for the default proxy; give proxy '" + name + "' a number");
     }
     const std::uint32_t port = automatic ? 0 : parse_port(request->port());
@@ -234,7 +232,7 @@ grpc::Status BoxdService::SetProxyPort(grpc::ServerContext* context,
           return;
         }
       }
-      fail(StatusCode::NOT_FOUND, "proxy '" + name + "' not found on VM '" + box.name + "'");
+      fail(Fault::NotFound, "proxy '" + name + "' not found on VM '" + box.name + "'");
     });
     log("proxy '" + name + "' of box " + box.name + " set to port " + request->port());
   });
@@ -247,12 +245,12 @@ grpc::Status BoxdService::CreateProxy(grpc::ServerContext* context,
     const auto box = require_box(auth.user_id, request->vm());
     const std::string& name = request->name();
     if (name.empty()) {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "a proxy name is required (every box already has its default proxy)");
     }
     rpc::check_label("proxy", name);
     if (request->port() == 0 || request->port() > 65535) {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "invalid port " + std::to_string(request->port()) + ": use 1-65535");
     }
     check_proxy_port(box, request->port());
@@ -260,7 +258,7 @@ grpc::Status BoxdService::CreateProxy(grpc::ServerContext* context,
       prune_orphans(data);
       for (const auto& p : data.proxies) {
         if (p.box_id == box.id && p.name == name) {
-          fail(StatusCode::ALREADY_EXISTS,
+          fail(Fault::AlreadyExists,
                "proxy '" + name + "' already exists on VM '" + box.name + "'");
         }
       }
@@ -285,7 +283,7 @@ grpc::Status BoxdService::DeleteProxy(grpc::ServerContext* context,
     const auto box = require_box(auth.user_id, request->vm());
     const std::string& name = request->name();
     if (name.empty()) {
-      fail(StatusCode::FAILED_PRECONDITION,
+      fail(Fault::FailedPrecondition,
            "the default proxy cannot be deleted (set its port with set-port)");
     }
     m_store.update([&](StoreData& data) {
@@ -294,7 +292,7 @@ grpc::Status BoxdService::DeleteProxy(grpc::ServerContext* context,
         return p.box_id == box.id && p.name == name;
       });
       if (removed == 0) {
-        fail(StatusCode::NOT_FOUND, "proxy '" + name + "' not found on VM '" + box.name + "'");
+        fail(Fault::NotFound, "proxy '" + name + "' not found on VM '" + box.name + "'");
       }
     });
     log("proxy '" + name + "' of box " + box.name + " deleted");
@@ -322,14 +320,14 @@ grpc::Status BoxdService::ExposePort(grpc::ServerContext* context,
     const auto box = require_box(auth.user_id, request->vm());
     const std::string protocol = request->protocol().empty() ? "tcp" : request->protocol();
     if (protocol != "tcp" && protocol != "udp") {
-      fail(StatusCode::INVALID_ARGUMENT, "invalid protocol '" + protocol + "': use tcp or udp");
+      fail(Fault::InvalidArgument, "invalid protocol '" + protocol + "': use tcp or udp");
     }
     if (protocol == "udp") {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "boxd local exposes tcp ports only (through its HTTP proxy)");
     }
     if (request->vm_port() == 0 || request->vm_port() > 65535) {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "invalid port " + std::to_string(request->vm_port()) + ": use 1-65535");
     }
     check_proxy_port(box, request->vm_port());
@@ -423,24 +421,24 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
                       "no box answers for host '" + host +
                           "' (box URLs are <box>.<user>.localhost, or a bound domain)"};
   }
-  if (box->status == "suspended" && box->auto_suspend_timeout_secs > 0) {
+  if (box->status == BoxStatus::Suspended && box->auto_suspend_timeout_secs > 0) {
     // Suspended for being idle: traffic wakes it (upstream's SRF).
     auto lock = op_lock(box->id);
     std::lock_guard guard(*lock);
     if (auto current = m_store.find_box(box->owner, box->id);
-        current && current->status == "suspended" && m_runtime.alive(spec_of(*current), current->handle)) {
+        current && current->status == BoxStatus::Suspended && m_runtime.alive(spec_of(*current), current->handle)) {
       try {
         m_runtime.resume(spec_of(*current), current->handle);
-        set_status(current->id, "running");
-        box->status = "running";
+        set_status(current->id, BoxStatus::Running);
+        box->status = BoxStatus::Running;
         log("box " + box->name + " (" + box->owner + ") resumed by HTTP traffic");
       } catch (const std::exception& e) {
         log("could not resume box " + box->name + ": " + e.what());
       }
     }
   }
-  if (box->status != "running") {
-    return ProxyRoute{0, 503, "box '" + box->name + "' is " + box->status};
+  if (box->status != BoxStatus::Running) {
+    return ProxyRoute{0, 503, "box '" + box->name + "' is " + status_text(box->status)};
   }
   touch_activity(box->id);
   ProxyRoute route = m_store.read([&](const StoreData& data) {

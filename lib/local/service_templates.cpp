@@ -12,8 +12,6 @@ namespace boxd::local {
 
 namespace {
 
-using grpc::StatusCode;
-using rpc::fail;
 
 void to_info(const TemplateRecord& t, api::TemplateInfo& info) {
   info.set_template_id(t.id);
@@ -44,7 +42,7 @@ const TemplateRecord* find_template(const StoreData& data, const std::string& ow
 }
 
 [[noreturn]] void template_not_found(const std::string& id_or_name) {
-  fail(StatusCode::NOT_FOUND, "template '" + id_or_name + "' not found");
+  fail(Fault::NotFound, "template '" + id_or_name + "' not found");
 }
 
 }  // namespace
@@ -58,12 +56,12 @@ grpc::Status BoxdService::CreateTemplate(grpc::ServerContext* context,
     t.name = request->name();
     t.owner = auth.user_id;
     if (t.name.empty()) {
-      fail(StatusCode::INVALID_ARGUMENT, "a template name is required");
+      fail(Fault::InvalidArgument, "a template name is required");
     }
     rpc::check_label("template", t.name);
     t.image_ref = request->image_ref().empty() ? "host" : request->image_ref();
     if (t.image_ref != "host") {
-      fail(StatusCode::INVALID_ARGUMENT,
+      fail(Fault::InvalidArgument,
            "unknown image '" + t.image_ref + "': boxd local has only the image 'host'");
     }
     const auto& config = request->config();
@@ -82,7 +80,7 @@ grpc::Status BoxdService::CreateTemplate(grpc::ServerContext* context,
     m_store.update([&](StoreData& data) {
       for (const auto& other : data.templates) {
         if (other.owner == t.owner && other.name == t.name) {
-          fail(StatusCode::ALREADY_EXISTS, "template name '" + t.name + "' already exists");
+          fail(Fault::AlreadyExists, "template name '" + t.name + "' already exists");
         }
       }
       data.templates.push_back(t);

@@ -1,9 +1,11 @@
 #include "local/ssh_keys.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <sstream>
+#include <string_view>
+
+#include "common/base64.hpp"
 
 namespace boxd::local {
 
@@ -14,30 +16,17 @@ bool is_key_type(const std::string& word) {
          word.starts_with("sk-ssh-") || word.starts_with("sk-ecdsa-");
 }
 
-std::optional<std::string> base64_decode(const std::string& text) {
+// A key's blob: padded standard base64, as authorized_keys writes it.
+std::optional<std::string> key_blob(const std::string& text) {
   if (text.empty() || text.size() % 4 != 0) {
     return std::nullopt;
   }
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) {
-    return std::nullopt;
-  }
-  std::size_t size = static_cast<std::size_t>(n);
-  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) {
-    --size;  // EVP_DecodeBlock counts padding as zero bytes
-  }
-  out.resize(size);
-  return out;
+  return base64_decode(text);
 }
 
+// OpenSSH's fingerprint spelling: base64 without the padding.
 std::string base64_no_padding(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(n));
+  std::string out = base64_encode(std::string_view(reinterpret_cast<const char*>(data), size));
   while (!out.empty() && out.back() == '=') {
     out.pop_back();
   }
@@ -59,7 +48,7 @@ std::optional<std::string> ssh_key_fingerprint(const std::string& line) {
     if (!is_key_type(words[i])) {
       continue;
     }
-    const auto blob = base64_decode(words[i + 1]);
+    const auto blob = key_blob(words[i + 1]);
     if (!blob || blob->size() < 4) {
       return std::nullopt;
     }

@@ -29,7 +29,7 @@ json box_to_json(const BoxRecord& b) {
   return json{{"id", b.id},
               {"name", b.name},
               {"owner", b.owner},
-              {"status", b.status},
+              {"status", to_string(b.status)},
               {"image", b.image},
               {"restart_policy", b.restart_policy},
               {"vcpu", b.vcpu},
@@ -55,7 +55,8 @@ BoxRecord box_from_json(const json& j) {
   b.id = j.at("id").get<std::string>();
   b.name = j.at("name").get<std::string>();
   b.owner = j.at("owner").get<std::string>();
-  b.status = j.value("status", "stopped");
+  // A record without a status (or one this server does not know) is stopped.
+  b.status = parse_box_status(j.value("status", "stopped")).value_or(BoxStatus::Stopped);
   b.image = j.value("image", "host");
   b.restart_policy = j.value("restart_policy", "never");
   b.vcpu = j.value("vcpu", 2U);

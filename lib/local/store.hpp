@@ -27,6 +27,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "local/runtime.hpp"
+#include "local/states.hpp"
 
 namespace boxd::local {
 
@@ -34,7 +35,7 @@ struct BoxRecord {
   std::string id;
   std::string name;
   std::string owner;
-  std::string status;            // running, stopped, suspended, starting, stopping, failed
+  BoxStatus status = BoxStatus::Stopped;
   std::string image = "host";
   std::string restart_policy = "never";
   std::uint32_t vcpu = 2;
@@ -108,7 +109,7 @@ struct SnapshotRecord {
   std::string name;
   std::string owner;
   std::uint64_t version = 1;
-  std::string status = "ready";
+  SnapshotStatus status = SnapshotStatus::Ready;
   std::uint64_t size_bytes = 0;
   std::uint32_t vcpu = 0;
   std::uint64_t memory_bytes = 0;

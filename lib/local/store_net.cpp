@@ -60,7 +60,7 @@ void net_records_to_json(const StoreData& data, json& doc) {
                              {"name", s.name},
                              {"owner", s.owner},
                              {"version", s.version},
-                             {"status", s.status},
+                             {"status", to_string(s.status)},
                              {"size_bytes", s.size_bytes},
                              {"vcpu", s.vcpu},
                              {"memory_bytes", s.memory_bytes},
@@ -110,7 +110,7 @@ void net_records_from_json(const json& doc, StoreData& data) {
     s.name = j.at("name").get<std::string>();
     s.owner = j.at("owner").get<std::string>();
     s.version = j.value("version", std::uint64_t{1});
-    s.status = j.value("status", "ready");
+    s.status = parse_snapshot_status(j.value("status", "ready")).value_or(SnapshotStatus::Ready);
     s.size_bytes = j.value("size_bytes", std::uint64_t{0});
     s.vcpu = j.value("vcpu", 0U);
     s.memory_bytes = j.value("memory_bytes", std::uint64_t{0});

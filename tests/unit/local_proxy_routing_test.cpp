@@ -34,7 +34,7 @@ struct Routing {
       box.id = id;
       box.owner = owner;
       box.name = name;
-      box.status = status;
+      box.status = parse_box_status(status).value();
       box.created_at = static_cast<std::int64_t>(data.boxes.size());
       data.boxes.push_back(box);
       data.proxies.push_back(ProxyRecord{id, "", port});

@@ -16,7 +16,7 @@ BoxRecord sample_box() {
   b.id = "1234-abcd";
   b.name = "web-1";
   b.owner = "alice";
-  b.status = "running";
+  b.status = BoxStatus::Running;
   b.vcpu = 4;
   b.memory_bytes = 16ULL << 30;
   b.env = {{"A", "1"}, {"B", "two words"}};
@@ -43,7 +43,7 @@ TEST_CASE("store document round-trips every field") {
   CHECK(b.id == "1234-abcd");
   CHECK(b.name == "web-1");
   CHECK(b.owner == "alice");
-  CHECK(b.status == "running");
+  CHECK(b.status == BoxStatus::Running);
   CHECK(b.vcpu == 4);
   CHECK(b.memory_bytes == (16ULL << 30));
   CHECK(b.env == std::vector<std::pair<std::string, std::string>>{{"A", "1"}, {"B", "two words"}});
@@ -116,7 +116,7 @@ TEST_CASE("GetVmResponse carries the record and sensible defaults") {
   b.id = "id-1";
   b.name = "api";
   b.owner = "alice";
-  b.status = "stopped";
+  b.status = BoxStatus::Stopped;
   const auto r = to_get_vm_response(b);
   CHECK(r.vm_id() == "id-1");
   CHECK(r.status() == "stopped");

@@ -1,0 +1,260 @@
+// The domain layer's box, snapshot and custom domain rules (boxes.hpp,
+// snapshots.hpp, domains.hpp) on the in-memory runtime (fake_runtime.hpp):
+// no gRPC, no process, milliseconds per case.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "fake_runtime.hpp"
+#include "local/boxes.hpp"
+#include "local/domains.hpp"
+#include "local/fault.hpp"
+#include "local/snapshots.hpp"
+#include "local/store.hpp"
+#include "local_test_support.hpp"
+
+using namespace boxd::local;
+
+namespace {
+
+struct Domain {
+  test::TempDir dir;
+  Store store{dir.path()};
+  test::FakeRuntime runtime;
+  std::vector<std::string> destroyed;
+  int booted = 0;
+  Boxes boxes;
+
+  explicit Domain(int max_boxes = 50)
+      : boxes(BoxesOptions{dir.path(), max_boxes, 2048}, store, runtime,
+              BoxHooks{{},
+                       [this](const BoxRecord&, const BoxHandle&) { ++booted; },
+                       [this](const BoxRecord& box) { destroyed.push_back(box.name); }}) {}
+
+  BoxRecord create(const std::string& user, const std::string& name) {
+    BoxRecord box = boxes.draft(user, BoxDraft{name, {}, {}, {}, {}});
+    boxes.create(box);
+    return boxes.require(user, name);
+  }
+};
+
+// The fault and message of what fn throws.
+template <class Fn>
+std::pair<Fault, std::string> failure_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const FaultError& e) {
+    return {e.fault(), e.what()};
+  }
+  FAIL("no FaultError thrown");
+  return {Fault::Internal, ""};
+}
+
+}  // namespace
+
+TEST_CASE("create boots a running box; names are unique per user and checked") {
+  Domain d;
+  const auto box = d.create("alice", "web");
+  CHECK(box.status == BoxStatus::Running);
+  CHECK(d.runtime.boots == 1);
+  CHECK(d.booted == 1);
+  CHECK(d.runtime.disks.count(box.id) == 1);
+
+  CHECK(failure_of([&] { d.create("alice", "web"); }) ==
+        std::pair{Fault::AlreadyExists, std::string("VM name 'web' already exists")});
+  CHECK(d.create("bob", "web").owner == "bob");  // another user may reuse it
+  CHECK(failure_of([&] { d.create("alice", "Bad_Name"); }).first == Fault::InvalidArgument);
+  CHECK(failure_of([&] {
+          d.boxes.draft("alice", BoxDraft{"x", "ubuntu", {}, {}, {}});
+        }).first == Fault::InvalidArgument);
+}
+
+TEST_CASE("the box quota is per user and RESOURCE_EXHAUSTED") {
+  Domain d(1);
+  d.create("alice", "one");
+  CHECK(failure_of([&] { d.create("alice", "two"); }) ==
+        std::pair{Fault::ResourceExhausted, std::string("quota exceeded: at most 1 boxes")});
+  d.create("bob", "one");
+}
+
+TEST_CASE("another user's box is not found") {
+  Domain d;
+  d.create("alice", "web");
+  CHECK(failure_of([&] { d.boxes.require("bob", "web"); }) ==
+        std::pair{Fault::NotFound, std::string("VM 'web' not found")});
+  CHECK(failure_of([&] { d.boxes.stop("bob", "web"); }).first == Fault::NotFound);
+}
+
+TEST_CASE("stop is idempotent; a stopped box is FAILED_PRECONDITION for exec and files") {
+  Domain d;
+  d.create("alice", "web");
+  d.boxes.stop("alice", "web");
+  CHECK(d.boxes.require("alice", "web").status == BoxStatus::Stopped);
+  const int stops = d.runtime.stops;
+  d.boxes.stop("alice", "web");
+  CHECK(d.runtime.stops == stops);
+  CHECK(failure_of([&] { d.boxes.require_running("alice", "web"); }) ==
+        std::pair{Fault::FailedPrecondition, std::string("VM 'web' is stopped")});
+  CHECK(failure_of([&] { d.boxes.suspend("alice", "web"); }).first == Fault::FailedPrecondition);
+  d.boxes.start("alice", "web");
+  CHECK(d.boxes.require_running("alice", "web").status == BoxStatus::Running);
+}
+
+TEST_CASE("suspend freezes, start and resume thaw, resume on a running box is a no-op") {
+  Domain d;
+  const auto box = d.create("alice", "nap");
+  d.boxes.suspend("alice", "nap");
+  CHECK(d.runtime.frozen.count(box.id) == 1);
+  CHECK(failure_of([&] { d.boxes.require_running("alice", "nap"); }) ==
+        std::pair{Fault::FailedPrecondition, std::string("VM 'nap' is suspended")});
+  d.boxes.start("alice", "nap");
+  CHECK(d.runtime.frozen.count(box.id) == 0);
+  CHECK(d.runtime.boots == 1);  // resumed, not rebooted
+  d.boxes.resume("alice", "nap");
+  CHECK(d.boxes.require("alice", "nap").status == BoxStatus::Running);
+}
+
+TEST_CASE("a box whose init died is seen as stopped") {
+  Domain d;
+  const auto box = d.create("alice", "web");
+  d.runtime.kill_init(box.id);
+  CHECK(d.boxes.require("alice", "web").status == BoxStatus::Stopped);
+  CHECK(d.store.find_box("alice", "web")->status == BoxStatus::Stopped);
+}
+
+TEST_CASE("a failed boot leaves nothing at create and 'failed' at start") {
+  Domain d;
+  d.runtime.fail_next_boot = true;
+  CHECK_THROWS(d.create("alice", "web"));
+  CHECK_FALSE(d.store.find_box("alice", "web").has_value());
+  CHECK(d.runtime.disks.empty());
+
+  d.create("alice", "web");
+  d.boxes.stop("alice", "web");
+  d.runtime.fail_next_boot = true;
+  CHECK_THROWS(d.boxes.start("alice", "web"));
+  CHECK(d.store.find_box("alice", "web")->status == BoxStatus::Failed);
+}
+
+TEST_CASE("fork copies the disk with the source frozen, then thaws it") {
+  Domain d;
+  const auto source = d.create("alice", "src");
+  d.runtime.disks[source.id] = "source files";
+  BoxRecord fork;
+  d.boxes.fork("alice", "src", "", {}, fork);
+  CHECK(fork.name == "src-fork");
+  CHECK(fork.forked_from == "src");
+  CHECK(d.runtime.disks[fork.id] == "source files");
+  REQUIRE(d.runtime.copies_while_frozen.size() == 1);
+  CHECK(d.runtime.copies_while_frozen[0]);
+  CHECK(d.runtime.frozen.empty());
+  CHECK(d.boxes.require("alice", "src-fork").status == BoxStatus::Running);
+}
+
+TEST_CASE("destroy removes the record and the disk and tells the other areas") {
+  Domain d;
+  const auto box = d.create("alice", "gone");
+  d.boxes.destroy("alice", "gone");
+  CHECK_FALSE(d.store.find_box("alice", "gone").has_value());
+  CHECK(d.runtime.disks.count(box.id) == 0);
+  CHECK(d.destroyed == std::vector<std::string>{"gone"});
+}
+
+TEST_CASE("resize checks sizes and records the new limits") {
+  Domain d;
+  d.create("alice", "big");
+  CHECK(failure_of([&] { d.boxes.resize("alice", "big", 0, 0); }).first == Fault::InvalidArgument);
+  const auto resized = d.boxes.resize("alice", "big", 4, 0);
+  CHECK(resized.vcpu == 4);
+  CHECK(d.store.find_box("alice", "big")->vcpu == 4);
+}
+
+TEST_CASE("recover reboots what should run and settles transient statuses") {
+  Domain d;
+  const auto running = d.create("alice", "up");
+  const auto dying = d.create("alice", "dying");
+  const auto halting = d.create("alice", "halting");
+  d.runtime.kill_init(running.id);  // e.g. the machine rebooted
+  d.boxes.set_status(dying.id, BoxStatus::Destroying);
+  d.boxes.set_status(halting.id, BoxStatus::Stopping);
+  const int boots = d.runtime.boots;
+  d.boxes.recover();
+  CHECK(d.runtime.boots == boots + 1);
+  CHECK(d.store.find_box("alice", "up")->status == BoxStatus::Running);
+  CHECK_FALSE(d.store.find_box("alice", "dying").has_value());
+  CHECK(d.store.find_box("alice", "halting")->status == BoxStatus::Stopped);
+}
+
+TEST_CASE("a snapshot copies the frozen box; saving the name again bumps its version") {
+  Domain d;
+  Snapshots snapshots(d.dir.path(), d.store, d.boxes);
+  const auto box = d.create("alice", "src");
+  d.runtime.disks[box.id] = "v1 files";
+  const auto first = snapshots.save("alice", "src", "");
+  CHECK(first.name == "src");
+  CHECK(first.version == 1);
+  CHECK(first.status == SnapshotStatus::Ready);
+  CHECK(d.runtime.disks[first.id] == "v1 files");
+  REQUIRE(d.runtime.copies_while_frozen.size() == 1);
+  CHECK(d.runtime.copies_while_frozen[0]);
+  CHECK(d.runtime.frozen.empty());
+
+  d.runtime.disks[box.id] = "v2 files";
+  const auto second = snapshots.save("alice", "src", "src");
+  CHECK(second.id == first.id);
+  CHECK(second.version == 2);
+  CHECK(snapshots.list("alice").size() == 1);
+  CHECK(snapshots.list("bob").empty());
+  CHECK(failure_of([&] { snapshots.get("bob", "src"); }) ==
+        std::pair{Fault::NotFound, std::string("snapshot 'src' not found")});
+}
+
+TEST_CASE("a snapshot of a failed box is refused; a box made from one has its data") {
+  Domain d;
+  Snapshots snapshots(d.dir.path(), d.store, d.boxes);
+  const auto box = d.create("alice", "src");
+  d.runtime.disks[box.id] = "saved files";
+  const auto snap = snapshots.save("alice", "src", "keep");
+  d.boxes.set_status(box.id, BoxStatus::Failed);
+  CHECK(failure_of([&] { snapshots.save("alice", "src", "again"); }) ==
+        std::pair{Fault::FailedPrecondition, std::string("VM 'src' is failed")});
+
+  BoxRecord made;
+  snapshots.create_box("alice", "keep", "copy", {}, made);
+  CHECK(made.source == "snapshot/keep");
+  CHECK(d.runtime.disks[made.id] == "saved files");
+  CHECK(d.boxes.require("alice", "copy").status == BoxStatus::Running);
+  CHECK(snapshots.get("alice", snap.id).use_count == 1);
+
+  snapshots.remove("alice", "keep");
+  CHECK(failure_of([&] { snapshots.get("alice", "keep"); }).first == Fault::NotFound);
+  CHECK(failure_of([&] { snapshots.create_box("alice", "keep", "", {}, made); }).first ==
+        Fault::NotFound);
+}
+
+TEST_CASE("a domain binds to one box server-wide and only its owner unbinds it") {
+  Domain d;
+  Domains domains(d.store, d.boxes);
+  d.create("alice", "web");
+  d.create("bob", "api");
+  const auto bound = domains.bind("alice", "App.Example.com.", "web");
+  CHECK(bound.domain == "app.example.com");
+  CHECK(bound.box_name == "web");
+  CHECK(failure_of([&] { domains.bind("bob", "app.example.com", "api"); }) ==
+        std::pair{Fault::AlreadyExists, std::string("domain 'app.example.com' is already bound")});
+  CHECK(failure_of([&] { domains.bind("bob", "x.example.com", "web"); }).first ==
+        Fault::NotFound);  // alice's box
+  CHECK(failure_of([&] { domains.bind("alice", "web.alice.localhost", "web"); }).first ==
+        Fault::InvalidArgument);
+  CHECK(failure_of([&] { domains.bind("alice", "nodot", "web"); }).first ==
+        Fault::InvalidArgument);
+  CHECK(domains.list("bob").empty());
+  CHECK(failure_of([&] { domains.unbind("bob", "app.example.com"); }) ==
+        std::pair{Fault::NotFound, std::string("domain 'app.example.com' not found")});
+
+  d.boxes.destroy("alice", "web");
+  CHECK(domains.list("alice").empty());  // the binding went with its box
+  domains.bind("bob", "app.example.com", "api");
+  domains.unbind("bob", "APP.example.com");
+  CHECK(domains.list("bob").empty());
+}
