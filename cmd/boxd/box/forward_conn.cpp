@@ -180,7 +180,7 @@ void pump_down(client::ExecSession& session, const ConnectionEnds& ends, Down& d
 
 }  // namespace
 
-ConnectionResult relay_connection(client::Client& client, const std::string& vm,
+ConnectionResult relay_connection(client::ClientApi& client, const std::string& vm,
                                   const std::string& command, const ConnectionEnds& ends,
                                   SessionRegistry& registry) {
   ConnectionResult result;

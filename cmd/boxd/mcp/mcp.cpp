@@ -108,7 +108,7 @@ int run_mcp(const McpOptions& options, Context& ctx) {
   serve.limits.exec_timeout_secs = options.exec_timeout_secs;
   serve.verbose = ctx.global.verbose;
   return mcp::serve(
-      serve, [&ctx]() -> client::Client& { return ctx.client(); }, ctx.err);
+      serve, [&ctx]() -> client::ClientApi& { return ctx.client(); }, ctx.err);
 }
 
 }  // namespace boxd::cli
