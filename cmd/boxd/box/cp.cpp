@@ -352,7 +352,7 @@ struct Copier {
       std::vector<char> buffer(1 << 20);
       std::uint64_t size = 0;
       while (true) {
-        ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+        ssize_t n = ::read(ctx.in_fd, buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) {
           continue;
         }
@@ -464,7 +464,7 @@ struct Copier {
     const std::string source = box_path(src.path);
     if (dst.stdio) {
       bytes += ctx.client().download_file(
-          src.vm, source, [](std::string_view data) { write_all(STDOUT_FILENO, data, "stdout"); }, {},
+          src.vm, source, [fd = ctx.out_fd](std::string_view data) { write_all(fd, data, "stdout"); }, {},
           &cancel);
       return 0;
     }

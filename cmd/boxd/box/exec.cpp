@@ -180,7 +180,7 @@ int run_exec(const ExecOptions& options, Context& ctx) {
   check_output_modes(options);
   const std::optional<char> escape = parse_escape_char(options.escape_char);
   const bool tty = wants_tty(options, ctx);
-  JsonlWriter jsonl(1);
+  JsonlWriter jsonl(ctx.out_fd);
   bool jsonl_open = options.jsonl;
   // --jsonl always ends with a status line, also when boxd itself failed.
   auto fail = [&](int code, const std::string& message) {
@@ -201,9 +201,9 @@ int run_exec(const ExecOptions& options, Context& ctx) {
     }
     if (tty) {
       request.tty = true;
-      auto size = window_size(1);
+      auto size = window_size(ctx.out_fd);
       if (!size) {
-        size = window_size(0);
+        size = window_size(ctx.in_fd);
       }
       request.cols = size ? size->cols : 80;
       request.rows = size ? size->rows : 24;
@@ -215,6 +215,8 @@ int run_exec(const ExecOptions& options, Context& ctx) {
       PtyRelayOptions pty;
       pty.escape_char = escape;
       pty.relay_stdin = !options.no_stdin;
+      pty.stdin_fd = ctx.in_fd;
+      pty.stdout_fd = ctx.out_fd;
       const PtyRelayResult result = relay_pty(*session, pty);
       if (result.escaped) {
         ctx.err << "boxd: session closed by the escape sequence\n";
@@ -231,6 +233,9 @@ int run_exec(const ExecOptions& options, Context& ctx) {
     RelayOptions relay;
     relay.relay_stdin = exec_relays_stdin(options, ctx.stdin_tty);
     relay.collect = options.json;
+    relay.stdin_fd = ctx.in_fd;
+    relay.stdout_fd = ctx.out_fd;
+    relay.stderr_fd = ctx.err_fd;
     if (options.jsonl) {
       relay.on_output = [&jsonl](bool is_stderr, std::string_view data) {
         return jsonl.chunk(is_stderr, data);
@@ -250,7 +255,7 @@ int run_exec(const ExecOptions& options, Context& ctx) {
       nlohmann::json doc = {{"stdout", result.stdout_data}, {"stderr", result.stderr_data}};
       doc.update(status_document(result.exit_code, started));
       const std::string text = dump_json(doc);
-      write_all(1, text.data(), text.size());
+      write_all(ctx.out_fd, text.data(), text.size());
     } else if (options.jsonl) {
       jsonl.finish(status_document(result.exit_code, started));
     }

@@ -37,7 +37,7 @@
 #include <string>
 #include <string_view>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 #include "common/files.hpp"  // write_all
 
 namespace boxd::cli {
@@ -48,6 +48,8 @@ struct RelayOptions {
   // When set, every output chunk goes here instead of fds 1/2 (exec --jsonl);
   // returning false means the sink is closed, handled like EPIPE on stdout.
   std::function<bool(bool is_stderr, std::string_view data)> on_output;
+  // The raw fds the bytes move through: the CLI passes the ones its
+  // Context hands out (Context::in_fd/out_fd/err_fd, the process's 0/1/2).
   int stdin_fd = 0;
   int stdout_fd = 1;
   int stderr_fd = 2;

@@ -343,8 +343,8 @@ int run_stdio(const ForwardOptions& options, const std::string& vm, Context& ctx
   const unsigned port = parse_port(options.specs[0], options.specs[0], false);
   const RemoteRelay relay = prepare_remote_relay(ctx.client(), vm, parse_relay_kind(options.relay), ctx.err);
   SessionRegistry registry;
-  const ConnectionResult result =
-      relay_connection(ctx.client(), vm, relay.command("127.0.0.1", port), {0, 1, false}, registry);
+  const ConnectionResult result = relay_connection(
+      ctx.client(), vm, relay.command("127.0.0.1", port), {ctx.in_fd, ctx.out_fd, false}, registry);
   if (!result.ok) {
     throw Error(ErrorClass::Connection, fmt::format("forward to {}:{} failed: {}", vm, port, result.error),
                 port == 22 && result.error.find("refused") != std::string::npos
