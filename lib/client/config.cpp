@@ -267,14 +267,12 @@ Endpoint parse_endpoint(const std::string& api_url) {
   return endpoint;
 }
 
-ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
-                              const std::string& config_json,
-                              const std::string& credentials_json) {
-  const nlohmann::json config_doc = parse_json_file(config_json, "config.json");
-  const nlohmann::json credentials_doc = parse_json_file(credentials_json, "credentials.json");
-  ResolvedConfig result;
+namespace {
 
-  // 1. The profile.
+// 1. The profile (flag > env > default_profile): its object in config.json,
+// or an empty one when none is chosen.
+nlohmann::json resolve_profile(const ConfigFlags& flags, const Getenv& getenv,
+                               const nlohmann::json& config_doc, ResolvedConfig& result) {
   nlohmann::json profiles = nlohmann::json::object();
   if (auto it = config_doc.find("profiles"); it != config_doc.end() && it->is_object()) {
     profiles = *it;
@@ -285,25 +283,28 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
       profile = {name, Source::Default};
     }
   }
-  nlohmann::json profile_doc = nlohmann::json::object();
-  if (profile.value) {
-    auto it = profiles.find(*profile.value);
-    if (it == profiles.end() || !it->is_object()) {
-      std::string valid;
-      for (const auto& [name, unused] : profiles.items()) {
-        valid += valid.empty() ? name : ", " + name;
-      }
-      throw Error(ErrorClass::Usage,
-                  "unknown profile '" + *profile.value + "' (valid profiles: " +
-                      (valid.empty() ? std::string("none defined") : valid) + ")",
-                  "profiles are defined in " + (config_dir() / "config.json").string());
-    }
-    profile_doc = *it;
-    result.profile = *profile.value;
-    result.sources["profile"] = profile.source;
+  if (!profile.value) {
+    return nlohmann::json::object();
   }
+  auto it = profiles.find(*profile.value);
+  if (it == profiles.end() || !it->is_object()) {
+    std::string valid;
+    for (const auto& [name, unused] : profiles.items()) {
+      valid += valid.empty() ? name : ", " + name;
+    }
+    throw Error(ErrorClass::Usage,
+                "unknown profile '" + *profile.value + "' (valid profiles: " +
+                    (valid.empty() ? std::string("none defined") : valid) + ")",
+                "profiles are defined in " + (config_dir() / "config.json").string());
+  }
+  result.profile = *profile.value;
+  result.sources["profile"] = profile.source;
+  return *it;
+}
 
-  // 2. The environment (preset).
+// 2. The environment (preset) and 3. the URLs and the endpoint.
+void resolve_endpoint(const ConfigFlags& flags, const Getenv& getenv,
+                      const nlohmann::json& profile_doc, ResolvedConfig& result) {
   Layered environment =
       pick(flags.environment, getenv, "BOXD_ENVIRONMENT", string_field(profile_doc, "environment"));
   if (!environment.value) {
@@ -313,7 +314,6 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
   result.sources["environment"] = environment.source;
   const Preset* preset = find_preset(result.environment);
 
-  // 3. The URLs.
   Layered api_url = pick(flags.api_url, getenv, "BOXD_API_URL", string_field(profile_doc, "api_url"));
   Layered exchange_url = pick(flags.exchange_url, getenv, "BOXD_EXCHANGE_URL",
                               string_field(profile_doc, "exchange_url"));
@@ -338,8 +338,11 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
   result.sources["api_url"] = api_url.source;
   result.sources["exchange_url"] = exchange_url.source;
   result.endpoint = parse_endpoint(result.api_url);
+}
 
-  // 4. Credentials.
+// 4. Credentials: an API key or a token, whichever has the higher source.
+void resolve_credentials(const ConfigFlags& flags, const Getenv& getenv,
+                         const nlohmann::json& credentials_doc, ResolvedConfig& result) {
   const std::string credentials_key = result.profile.empty() ? result.environment : result.profile;
   nlohmann::json stored = nlohmann::json::object();
   if (auto it = credentials_doc.find(credentials_key);
@@ -375,6 +378,18 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
     result.token = *token.value;
     result.sources["token"] = token.source;
   }
+}
+
+}  // namespace
+
+ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
+                              const std::string& config_json, const std::string& credentials_json) {
+  const nlohmann::json config_doc = parse_json_file(config_json, "config.json");
+  const nlohmann::json credentials_doc = parse_json_file(credentials_json, "credentials.json");
+  ResolvedConfig result;
+  const nlohmann::json profile_doc = resolve_profile(flags, getenv, config_doc, result);
+  resolve_endpoint(flags, getenv, profile_doc, result);
+  resolve_credentials(flags, getenv, credentials_doc, result);
   return result;
 }
 
