@@ -13,7 +13,7 @@
 //    stream at EOF, so `echo x | boxd box exec vm -- cat` ends. When stdin is
 //    not relayed, the stream is half-closed before anything else.
 //  - a signal watcher: SIGINT/SIGTERM handlers only write the signal number
-//    into a self-pipe (async-signal-safe); the watcher thread reads it and
+//    into a self-pipe (common/fd.hpp's SignalPipe); the watcher thread reads it and
 //    cancels the call, which makes the server kill the remote process group.
 //    A second signal, or a relay still running 3 s later (say, blocked
 //    writing to a stdout nobody reads), ends the process with 128+N at once.
@@ -38,7 +38,7 @@
 #include <string_view>
 
 #include "client/client_api.hpp"
-#include "common/files.hpp"  // write_all
+#include "common/fd.hpp"  // write_all
 
 namespace boxd::cli {
 
