@@ -184,30 +184,12 @@ std::string describe_source(const std::string& key, Source s) {
   return source_name(s);
 }
 
-Endpoint parse_endpoint(const std::string& api_url) {
-  std::string rest = api_url;
-  enum class Scheme { Http, Https, Bare } scheme = Scheme::Bare;
-  if (auto pos = rest.find("://"); pos != std::string::npos) {
-    const std::string name = rest.substr(0, pos);
-    if (name == "http") {
-      scheme = Scheme::Http;
-    } else if (name == "https") {
-      scheme = Scheme::Https;
-    } else {
-      bad_url(api_url, "unsupported scheme '" + name + "'");
-    }
-    rest = rest.substr(pos + 3);
-  }
-  if (!rest.empty() && rest.back() == '/') {
-    rest.pop_back();
-  }
-  if (rest.find('/') != std::string::npos) {
-    bad_url(api_url, "a gRPC endpoint has no path");
-  }
-  if (rest.find('@') != std::string::npos) {
-    bad_url(api_url, "user information is not allowed");
-  }
+namespace {
 
+// "HOST[:PORT]" or "[IPv6][:PORT]" (no scheme, no path): the host (IPv6 in
+// brackets) and the port's text ("" when none is given).
+std::pair<std::string, std::string> split_host_port(const std::string& rest,
+                                                    const std::string& api_url) {
   std::string host;
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {
@@ -245,7 +227,10 @@ Endpoint parse_endpoint(const std::string& api_url) {
   if (host.empty()) {
     bad_url(api_url, "missing host");
   }
+  return {host, port_text};
+}
 
+int parse_port(const std::string& port_text, const std::string& api_url) {
   int port = k_default_port;
   if (!port_text.empty()) {
     if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) {
@@ -256,6 +241,37 @@ Endpoint parse_endpoint(const std::string& api_url) {
       bad_url(api_url, "port out of range");
     }
   }
+  return port;
+}
+
+}  // namespace
+
+Endpoint parse_endpoint(const std::string& api_url) {
+  std::string rest = api_url;
+  enum class Scheme { Http, Https, Bare } scheme = Scheme::Bare;
+  if (auto pos = rest.find("://"); pos != std::string::npos) {
+    const std::string name = rest.substr(0, pos);
+    if (name == "http") {
+      scheme = Scheme::Http;
+    } else if (name == "https") {
+      scheme = Scheme::Https;
+    } else {
+      bad_url(api_url, "unsupported scheme '" + name + "'");
+    }
+    rest = rest.substr(pos + 3);
+  }
+  if (!rest.empty() && rest.back() == '/') {
+    rest.pop_back();
+  }
+  if (rest.find('/') != std::string::npos) {
+    bad_url(api_url, "a gRPC endpoint has no path");
+  }
+  if (rest.find('@') != std::string::npos) {
+    bad_url(api_url, "user information is not allowed");
+  }
+
+  const auto [host, port_text] = split_host_port(rest, api_url);
+  const int port = parse_port(port_text, api_url);
 
   Endpoint endpoint;
   endpoint.target = host + ":" + std::to_string(port);
