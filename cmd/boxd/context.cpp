@@ -1,6 +1,7 @@
 #include "boxd/context.hpp"
 
 #include "boxd/auth/credentials_store.hpp"
+#include "client/client.hpp"
 #include "client/transport.hpp"
 #include "common/log.hpp"
 
@@ -8,17 +9,34 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 namespace boxd::cli {
 
-Context::Context() : out(std::cout), err(std::cerr) {
+Context::Context()
+    : out(std::cout),
+      err(std::cerr),
+      in(std::cin),
+      in_fd(STDIN_FILENO),
+      out_fd(STDOUT_FILENO),
+      err_fd(STDERR_FILENO) {
   stdin_tty = ::isatty(STDIN_FILENO) == 1;
   stdout_tty = ::isatty(STDOUT_FILENO) == 1;
   stderr_tty = ::isatty(STDERR_FILENO) == 1;
 }
 
+namespace {
+std::istream& empty_input() {
+  static std::istringstream empty;
+  return empty;
+}
+}  // namespace
+
 Context::Context(std::ostream& out_stream, std::ostream& err_stream)
-    : out(out_stream), err(err_stream) {}
+    : Context(out_stream, err_stream, empty_input()) {}
+
+Context::Context(std::ostream& out_stream, std::ostream& err_stream, std::istream& in_stream)
+    : out(out_stream), err(err_stream), in(in_stream) {}
 
 Context::~Context() = default;
 
@@ -60,11 +78,15 @@ const client::ResolvedConfig& Context::config() {
   return *m_config;
 }
 
-client::Client& Context::client() {
+client::ClientApi& Context::client() {
   if (!m_client) {
     m_client = std::make_unique<client::Client>(config());
   }
   return *m_client;
+}
+
+void Context::set_client(std::unique_ptr<client::ClientApi> client) {
+  m_client = std::move(client);
 }
 
 void Context::set_config(client::ResolvedConfig config) {

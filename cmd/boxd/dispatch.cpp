@@ -47,7 +47,7 @@ bool env_set(const char* name) {
 // After the command: one stderr line when a server advertised a newer CLI
 // (update_notice.hpp has the rules).
 void maybe_print_update_notice(Context& ctx) {
-  client::Client* client = ctx.existing_client();
+  client::ClientApi* client = ctx.existing_client();
   if (client == nullptr) {
     return;
   }

@@ -10,43 +10,13 @@
 #include <google/protobuf/reflection.h>
 
 #include "boxd/context.hpp"
+#include "common/base64.hpp"
 
 namespace boxd::cli {
 
 namespace pb = google::protobuf;
 
 namespace {
-
-std::string base64(const std::string& data) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    const unsigned n = (static_cast<unsigned char>(data[i]) << 16) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8) |
-                       static_cast<unsigned char>(data[i + 2]);
-    out += k_alphabet[(n >> 18) & 63];
-    out += k_alphabet[(n >> 12) & 63];
-    out += k_alphabet[(n >> 6) & 63];
-    out += k_alphabet[n & 63];
-  }
-  if (i + 1 == data.size()) {
-    const unsigned n = static_cast<unsigned char>(data[i]) << 16;
-    out += k_alphabet[(n >> 18) & 63];
-    out += k_alphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == data.size()) {
-    const unsigned n = (static_cast<unsigned char>(data[i]) << 16) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8);
-    out += k_alphabet[(n >> 18) & 63];
-    out += k_alphabet[(n >> 12) & 63];
-    out += k_alphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 nlohmann::json field_value(const pb::Message& message, const pb::FieldDescriptor* field, int index) {
   const pb::Reflection* r = message.GetReflection();
@@ -75,7 +45,7 @@ nlohmann::json field_value(const pb::Message& message, const pb::FieldDescriptor
       std::string text =
           repeated ? r->GetRepeatedString(message, field, index) : r->GetString(message, field);
       if (field->type() == pb::FieldDescriptor::TYPE_BYTES) {
-        return base64(text);
+        return base64_encode(text);
       }
       return text;
     }

@@ -15,6 +15,7 @@
 
 #include "client/call_error.hpp"
 #include "client/client.hpp"
+#include "client/client_impl.hpp"
 #include "common/error.hpp"
 
 namespace boxd::client {
@@ -76,10 +77,10 @@ void CallCancel::detach() {
 std::uint64_t Client::upload_file(const std::string& vm, const std::string& path,
                                   std::uint64_t total_size, const ReadFn& read,
                                   const ProgressFn& progress, CallCancel* cancel) {
-  auto context = new_stream_context();
+  auto context = m_impl->stream_context();
   CancelScope scope(cancel, context.get());
   api::UploadFileResponse response;
-  auto writer = stub().UploadFileStream(context.get(), &response);
+  auto writer = m_impl->get_stub().UploadFileStream(context.get(), &response);
   std::string buffer(k_chunk_bytes, '\0');
   std::uint64_t sent = 0;
   bool first = true;
@@ -145,12 +146,12 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
 std::uint64_t Client::download_file(const std::string& vm, const std::string& path,
                                     const WriteFn& write, const ProgressFn& progress,
                                     CallCancel* cancel) {
-  auto context = new_stream_context();
+  auto context = m_impl->stream_context();
   CancelScope scope(cancel, context.get());
   api::DownloadFileRequest request;
   request.set_vm_id(vm);
   request.set_path(path);
-  auto reader = stub().DownloadFileStream(context.get(), request);
+  auto reader = m_impl->get_stub().DownloadFileStream(context.get(), request);
   api::DownloadFileChunk chunk;
   std::uint64_t total = 0;
   std::uint64_t received = 0;
@@ -200,8 +201,7 @@ api::UploadFileResponse Client::upload_small(const std::string& vm, const std::s
   request.set_vm_id(vm);
   request.set_path(path);
   request.set_data(data);
-  api::UploadFileResponse response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.UploadFile(&c, request, &response); });
+  const api::UploadFileResponse response = m_impl->call(&api::BoxdApi::Stub::UploadFile, request);
   if (response.bytes_written() != data.size()) {
     throw Error(ErrorClass::Internal, "short write: the server wrote " +
                                           std::to_string(response.bytes_written()) + " of " +
@@ -214,28 +214,24 @@ std::string Client::download_small(const std::string& vm, const std::string& pat
   api::DownloadFileRequest request;
   request.set_vm_id(vm);
   request.set_path(path);
-  api::DownloadFileResponse response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.DownloadFile(&c, request, &response); });
-  return response.data();
+  return m_impl->call(&api::BoxdApi::Stub::DownloadFile, request).data();
 }
 
 api::ListDirResponse Client::list_dir(const std::string& vm, const std::string& path) {
   api::ListDirRequest request;
   request.set_vm_id(vm);
   request.set_path(path);
-  api::ListDirResponse response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.ListDir(&c, request, &response); });
-  return response;
+  return m_impl->call(&api::BoxdApi::Stub::ListDir, request);
 }
 
 void Client::stream_logs(const std::string& vm, bool follow, const WriteFn& write,
                          CallCancel* cancel) {
-  auto context = new_stream_context();
+  auto context = m_impl->stream_context();
   CancelScope scope(cancel, context.get());
   api::StreamLogsRequest request;
   request.set_vm_id(vm);
   request.set_follow(follow);
-  auto reader = stub().StreamLogs(context.get(), request);
+  auto reader = m_impl->get_stub().StreamLogs(context.get(), request);
   api::LogChunk chunk;
   bool had_output = false;
   try {
@@ -263,39 +259,30 @@ api::DiskInfo Client::create_disk(const std::string& name, std::uint64_t size_by
   api::CreateDiskRequest request;
   request.set_name(name);
   request.set_size_bytes(size_bytes);
-  api::DiskInfo response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.CreateDisk(&c, request, &response); });
-  return response;
+  return m_impl->call(&api::BoxdApi::Stub::CreateDisk, request);
 }
 
 std::vector<api::DiskInfo> Client::list_disks() {
-  api::ListDisksResponse response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) {
-    return s.ListDisks(&c, api::ListDisksRequest(), &response);
-  });
+  const api::ListDisksResponse response =
+      m_impl->call(&api::BoxdApi::Stub::ListDisks, api::ListDisksRequest());
   return {response.disks().begin(), response.disks().end()};
 }
 
 void Client::destroy_disk(const std::string& disk) {
   api::DestroyDiskRequest request;
   request.set_disk_id(disk);
-  api::DestroyDiskResponse response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.DestroyDisk(&c, request, &response); });
+  m_impl->call(&api::BoxdApi::Stub::DestroyDisk, request);
 }
 
 api::DiskInfo Client::attach_disk(const api::AttachDiskRequest& request) {
-  api::DiskInfo response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.AttachDisk(&c, request, &response); });
-  return response;
+  return m_impl->call(&api::BoxdApi::Stub::AttachDisk, request);
 }
 
 api::DiskInfo Client::detach_disk(const std::string& disk, const std::string& vm) {
   api::DetachDiskRequest request;
   request.set_disk_id(disk);
   request.set_vm(vm);
-  api::DiskInfo response;
-  unary([&](api::BoxdApi::Stub& s, grpc::ClientContext& c) { return s.DetachDisk(&c, request, &response); });
-  return response;
+  return m_impl->call(&api::BoxdApi::Stub::DetachDisk, request);
 }
 
 }  // namespace boxd::client

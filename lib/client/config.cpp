@@ -184,30 +184,12 @@ std::string describe_source(const std::string& key, Source s) {
   return source_name(s);
 }
 
-Endpoint parse_endpoint(const std::string& api_url) {
-  std::string rest = api_url;
-  enum class Scheme { Http, Https, Bare } scheme = Scheme::Bare;
-  if (auto pos = rest.find("://"); pos != std::string::npos) {
-    const std::string name = rest.substr(0, pos);
-    if (name == "http") {
-      scheme = Scheme::Http;
-    } else if (name == "https") {
-      scheme = Scheme::Https;
-    } else {
-      bad_url(api_url, "unsupported scheme '" + name + "'");
-    }
-    rest = rest.substr(pos + 3);
-  }
-  if (!rest.empty() && rest.back() == '/') {
-    rest.pop_back();
-  }
-  if (rest.find('/') != std::string::npos) {
-    bad_url(api_url, "a gRPC endpoint has no path");
-  }
-  if (rest.find('@') != std::string::npos) {
-    bad_url(api_url, "user information is not allowed");
-  }
+namespace {
 
+// "HOST[:PORT]" or "[IPv6][:PORT]" (no scheme, no path): the host (IPv6 in
+// brackets) and the port's text ("" when none is given).
+std::pair<std::string, std::string> split_host_port(const std::string& rest,
+                                                    const std::string& api_url) {
   std::string host;
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {
@@ -245,7 +227,10 @@ Endpoint parse_endpoint(const std::string& api_url) {
   if (host.empty()) {
     bad_url(api_url, "missing host");
   }
+  return {host, port_text};
+}
 
+int parse_port(const std::string& port_text, const std::string& api_url) {
   int port = k_default_port;
   if (!port_text.empty()) {
     if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) {
@@ -256,6 +241,37 @@ Endpoint parse_endpoint(const std::string& api_url) {
       bad_url(api_url, "port out of range");
     }
   }
+  return port;
+}
+
+}  // namespace
+
+Endpoint parse_endpoint(const std::string& api_url) {
+  std::string rest = api_url;
+  enum class Scheme { Http, Https, Bare } scheme = Scheme::Bare;
+  if (auto pos = rest.find("://"); pos != std::string::npos) {
+    const std::string name = rest.substr(0, pos);
+    if (name == "http") {
+      scheme = Scheme::Http;
+    } else if (name == "https") {
+      scheme = Scheme::Https;
+    } else {
+      bad_url(api_url, "unsupported scheme '" + name + "'");
+    }
+    rest = rest.substr(pos + 3);
+  }
+  if (!rest.empty() && rest.back() == '/') {
+    rest.pop_back();
+  }
+  if (rest.find('/') != std::string::npos) {
+    bad_url(api_url, "a gRPC endpoint has no path");
+  }
+  if (rest.find('@') != std::string::npos) {
+    bad_url(api_url, "user information is not allowed");
+  }
+
+  const auto [host, port_text] = split_host_port(rest, api_url);
+  const int port = parse_port(port_text, api_url);
 
   Endpoint endpoint;
   endpoint.target = host + ":" + std::to_string(port);
@@ -267,14 +283,12 @@ Endpoint parse_endpoint(const std::string& api_url) {
   return endpoint;
 }
 
-ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
-                              const std::string& config_json,
-                              const std::string& credentials_json) {
-  const nlohmann::json config_doc = parse_json_file(config_json, "config.json");
-  const nlohmann::json credentials_doc = parse_json_file(credentials_json, "credentials.json");
-  ResolvedConfig result;
+namespace {
 
-  // 1. The profile.
+// 1. The profile (flag > env > default_profile): its object in config.json,
+// or an empty one when none is chosen.
+nlohmann::json resolve_profile(const ConfigFlags& flags, const Getenv& getenv,
+                               const nlohmann::json& config_doc, ResolvedConfig& result) {
   nlohmann::json profiles = nlohmann::json::object();
   if (auto it = config_doc.find("profiles"); it != config_doc.end() && it->is_object()) {
     profiles = *it;
@@ -285,25 +299,28 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
       profile = {name, Source::Default};
     }
   }
-  nlohmann::json profile_doc = nlohmann::json::object();
-  if (profile.value) {
-    auto it = profiles.find(*profile.value);
-    if (it == profiles.end() || !it->is_object()) {
-      std::string valid;
-      for (const auto& [name, unused] : profiles.items()) {
-        valid += valid.empty() ? name : ", " + name;
-      }
-      throw Error(ErrorClass::Usage,
-                  "unknown profile '" + *profile.value + "' (valid profiles: " +
-                      (valid.empty() ? std::string("none defined") : valid) + ")",
-                  "profiles are defined in " + (config_dir() / "config.json").string());
-    }
-    profile_doc = *it;
-    result.profile = *profile.value;
-    result.sources["profile"] = profile.source;
+  if (!profile.value) {
+    return nlohmann::json::object();
   }
+  auto it = profiles.find(*profile.value);
+  if (it == profiles.end() || !it->is_object()) {
+    std::string valid;
+    for (const auto& [name, unused] : profiles.items()) {
+      valid += valid.empty() ? name : ", " + name;
+    }
+    throw Error(ErrorClass::Usage,
+                "unknown profile '" + *profile.value + "' (valid profiles: " +
+                    (valid.empty() ? std::string("none defined") : valid) + ")",
+                "profiles are defined in " + (config_dir() / "config.json").string());
+  }
+  result.profile = *profile.value;
+  result.sources["profile"] = profile.source;
+  return *it;
+}
 
-  // 2. The environment (preset).
+// 2. The environment (preset) and 3. the URLs and the endpoint.
+void resolve_endpoint(const ConfigFlags& flags, const Getenv& getenv,
+                      const nlohmann::json& profile_doc, ResolvedConfig& result) {
   Layered environment =
       pick(flags.environment, getenv, "BOXD_ENVIRONMENT", string_field(profile_doc, "environment"));
   if (!environment.value) {
@@ -313,7 +330,6 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
   result.sources["environment"] = environment.source;
   const Preset* preset = find_preset(result.environment);
 
-  // 3. The URLs.
   Layered api_url = pick(flags.api_url, getenv, "BOXD_API_URL", string_field(profile_doc, "api_url"));
   Layered exchange_url = pick(flags.exchange_url, getenv, "BOXD_EXCHANGE_URL",
                               string_field(profile_doc, "exchange_url"));
@@ -338,8 +354,11 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
   result.sources["api_url"] = api_url.source;
   result.sources["exchange_url"] = exchange_url.source;
   result.endpoint = parse_endpoint(result.api_url);
+}
 
-  // 4. Credentials.
+// 4. Credentials: an API key or a token, whichever has the higher source.
+void resolve_credentials(const ConfigFlags& flags, const Getenv& getenv,
+                         const nlohmann::json& credentials_doc, ResolvedConfig& result) {
   const std::string credentials_key = result.profile.empty() ? result.environment : result.profile;
   nlohmann::json stored = nlohmann::json::object();
   if (auto it = credentials_doc.find(credentials_key);
@@ -375,6 +394,18 @@ ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
     result.token = *token.value;
     result.sources["token"] = token.source;
   }
+}
+
+}  // namespace
+
+ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
+                              const std::string& config_json, const std::string& credentials_json) {
+  const nlohmann::json config_doc = parse_json_file(config_json, "config.json");
+  const nlohmann::json credentials_doc = parse_json_file(credentials_json, "credentials.json");
+  ResolvedConfig result;
+  const nlohmann::json profile_doc = resolve_profile(flags, getenv, config_doc, result);
+  resolve_endpoint(flags, getenv, profile_doc, result);
+  resolve_credentials(flags, getenv, credentials_doc, result);
   return result;
 }
 

@@ -315,68 +315,56 @@ std::shared_ptr<grpc::Channel> check_channel(const ResolvedConfig& config,
   return nullptr;
 }
 
-}  // namespace
+using AddFn = std::function<bool(CheckResult)>;
 
-std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const ReportFn& report,
-                                            const DoctorOptions& options) {
-  std::vector<CheckResult> results;
-  auto add = [&results, &report](CheckResult result) {
-    if (report) {
-      report(result);
-    }
-    results.push_back(std::move(result));
-    return results.back().status != CheckStatus::Fail;
-  };
+// "dns" and "tcp": true when a TCP connection to the endpoint was made.
+bool check_reachable(const ResolvedConfig& config, const DoctorOptions& options, const AddFn& add) {
   using Clock = std::chrono::steady_clock;
-
-  // dns
   const auto [host, port] = split_target(config.endpoint.target);
   Resolved resolved;
   struct addrinfo hints {};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  bool reachable = false;
   const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &resolved.list);
   if (rc != 0) {
     add(fail("dns", "cannot resolve " + host + ": " + ::gai_strerror(rc), ErrorClass::Connection));
     add(skip("tcp", "no address"));
-  } else {
-    std::string addresses;
-    for (const auto* a = resolved.list; a != nullptr; a = a->ai_next) {
-      const std::string text = address_text(a->ai_addr);
-      if (addresses.find(text) == std::string::npos) {
-        addresses += (addresses.empty() ? "" : ", ") + text;
-      }
-    }
-    add(ok("dns", host + " -> " + addresses));
-
-    // tcp
-    std::string errors;
-    for (const auto* a = resolved.list; a != nullptr && !reachable; a = a->ai_next) {
-      const auto start = Clock::now();
-      const std::string error = try_connect(*a, options.timeout);
-      if (error.empty()) {
-        reachable = add(ok("tcp", "connected to " + address_text(a->ai_addr) + " in " +
-                                      ms_text(Clock::now() - start)));
-      } else {
-        errors += (errors.empty() ? "" : "; ") + address_text(a->ai_addr) + ": " + error;
-      }
-    }
-    if (!reachable) {
-      add(fail("tcp", "cannot connect to " + config.endpoint.target + " (" + errors + ")",
-               ErrorClass::Connection));
+    return false;
+  }
+  std::string addresses;
+  for (const auto* a = resolved.list; a != nullptr; a = a->ai_next) {
+    const std::string text = address_text(a->ai_addr);
+    if (addresses.find(text) == std::string::npos) {
+      addresses += (addresses.empty() ? "" : ", ") + text;
     }
   }
-  if (!reachable) {
-    add(skip("tls", "no TCP connection"));
+  add(ok("dns", host + " -> " + addresses));
+
+  std::string errors;
+  for (const auto* a = resolved.list; a != nullptr; a = a->ai_next) {
+    const auto start = Clock::now();
+    const std::string error = try_connect(*a, options.timeout);
+    if (error.empty()) {
+      return add(ok("tcp", "connected to " + address_text(a->ai_addr) + " in " +
+                               ms_text(Clock::now() - start)));
+    }
+    errors += (errors.empty() ? "" : "; ") + address_text(a->ai_addr) + ": " + error;
   }
+  add(fail("tcp", "cannot connect to " + config.endpoint.target + " (" + errors + ")",
+           ErrorClass::Connection));
+  return false;
+}
 
-  // tls: the gRPC channel over the configured transport.
-  std::shared_ptr<grpc::Channel> channel =
-      reachable ? check_channel(config, options, add) : nullptr;
+struct TokenOutcome {
+  std::string token;  // the configured or exchanged token ("" if none)
+  bool usable = false;
+};
 
-  // exchange, token, clock
-  std::string token = config.token;
+// "exchange", "token" and "clock".
+TokenOutcome check_token(const ResolvedConfig& config, const DoctorOptions& options,
+                         const AddFn& add) {
+  using Clock = std::chrono::steady_clock;
+  TokenOutcome outcome{config.token, false};
   bool fresh = false;
   std::int64_t before = 0;
   std::int64_t after = 0;
@@ -391,7 +379,7 @@ std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const 
       const ExchangeResult exchanged =
           exchange_api_key(config.exchange_url, config.api_key, options.timeout * 2);
       after = unix_now();
-      token = exchanged.token;
+      outcome.token = exchanged.token;
       fresh = true;
       add(ok("exchange", "API key exchanged at " + config.exchange_url + " in " +
                              ms_text(Clock::now() - start)));
@@ -399,50 +387,65 @@ std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const 
       add(fail("exchange", std::string(e.what()), e.error_class()));
     }
   }
-  bool token_ok = false;
-  if (token.empty()) {
+  if (outcome.token.empty()) {
     add(skip("token", "no token"));
     add(skip("clock", "no token"));
+    return outcome;
+  }
+  outcome.usable = add(judge_token_expiry(outcome.token, unix_now()));
+  const auto claims = jwt_decode_unverified(outcome.token);
+  if (fresh && claims && claims->issued_at != 0) {
+    add(judge_clock_skew(claims->issued_at, before, after));
+  } else if (claims && claims->issued_at > unix_now() + k_skew_ok_seconds) {
+    add(warn("clock", "the token was issued " + duration_text(claims->issued_at - unix_now()) +
+                          " in the future: the local clock is behind the server's"));
   } else {
-    token_ok = add(judge_token_expiry(token, unix_now()));
-    const auto claims = jwt_decode_unverified(token);
-    if (fresh && claims && claims->issued_at != 0) {
-      add(judge_clock_skew(claims->issued_at, before, after));
-    } else if (claims && claims->issued_at > unix_now() + k_skew_ok_seconds) {
-      add(warn("clock", "the token was issued " + duration_text(claims->issued_at - unix_now()) +
-                            " in the future: the local clock is behind the server's"));
-    } else {
-      add(skip("clock", "not measurable: the token was not issued just now"));
-    }
+    add(skip("clock", "not measurable: the token was not issued just now"));
   }
+  return outcome;
+}
 
-  // whoami
-  if (!channel) {
-    add(skip("whoami", "no gRPC channel"));
-  } else if (!token_ok) {
-    add(skip("whoami", "no usable token"));
-  } else {
-    ResolvedConfig direct = config;
-    direct.token = token;
-    direct.api_key.clear();
-    try {
-      Client client(direct);
-      const auto who = client.whoami();
-      add(ok("whoami", "user " + who.user_id() +
-                           (who.display_name().empty() ? "" : " (" + who.display_name() + ")")));
-    } catch (const Error& e) {
-      add(fail("whoami", e.what(), e.error_class()));
-    }
-    if (config.environment == "local") {
-      add(check_isolation(direct));
-    }
+// "whoami" (and "isolation" for the local server), with the token as is.
+void check_whoami(const ResolvedConfig& config, const std::string& token, const AddFn& add) {
+  ResolvedConfig direct = config;
+  direct.token = token;
+  direct.api_key.clear();
+  try {
+    Client client(direct);
+    const auto who = client.whoami();
+    add(ok("whoami", "user " + who.user_id() +
+                         (who.display_name().empty() ? "" : " (" + who.display_name() + ")")));
+  } catch (const Error& e) {
+    add(fail("whoami", e.what(), e.error_class()));
   }
+  if (config.environment == "local") {
+    add(check_isolation(direct));
+  }
+}
 
-  // schema
-  if (!channel) {
-    add(skip("schema", "no gRPC channel"));
-    return results;
+// The "schema" check's verdict on a comparison.
+CheckResult schema_result(const SchemaDiff& diff) {
+  if (diff.problems.empty()) {
+    std::string detail = std::to_string(diff.rpcs_compared) + " RPCs and " +
+                         std::to_string(diff.messages_compared) +
+                         " messages match the compiled contract";
+    if (!diff.notes.empty()) {
+      detail += " (the server has " + std::to_string(diff.notes.size()) + " more RPCs)";
+    }
+    return ok("schema", detail);
   }
+  std::string detail = std::to_string(diff.problems.size()) +
+                       (diff.problems.size() == 1 ? " difference" : " differences") +
+                       " from the compiled contract: ";
+  for (std::size_t i = 0; i < diff.problems.size(); ++i) {
+    detail += (i == 0 ? "" : "; ") + diff.problems[i];
+  }
+  return fail("schema", detail, ErrorClass::Internal);
+}
+
+// "schema": the server's reflected service against the compiled one.
+void check_schema(const std::shared_ptr<grpc::Channel>& channel, const std::string& token,
+                  const DoctorOptions& options, const AddFn& add) {
   const std::string service = api::BoxdApi::service_full_name();
   const auto* ours = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
   std::vector<std::pair<std::string, std::string>> metadata{
@@ -458,29 +461,47 @@ std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const 
     if (ours == nullptr || theirs == nullptr) {
       add(fail("schema", "the server's reflection does not describe " + service,
                ErrorClass::Internal));
-      return results;
+      return;
     }
-    const SchemaDiff diff = diff_service(*ours, *theirs);
-    if (diff.problems.empty()) {
-      std::string detail = std::to_string(diff.rpcs_compared) + " RPCs and " +
-                           std::to_string(diff.messages_compared) +
-                           " messages match the compiled contract";
-      if (!diff.notes.empty()) {
-        detail += " (the server has " + std::to_string(diff.notes.size()) + " more RPCs)";
-      }
-      add(ok("schema", detail));
-    } else {
-      std::string detail = std::to_string(diff.problems.size()) +
-                           (diff.problems.size() == 1 ? " difference" : " differences") +
-                           " from the compiled contract: ";
-      for (std::size_t i = 0; i < diff.problems.size(); ++i) {
-        detail += (i == 0 ? "" : "; ") + diff.problems[i];
-      }
-      add(fail("schema", detail, ErrorClass::Internal));
-    }
+    add(schema_result(diff_service(*ours, *theirs)));
   } catch (const Error& e) {
     add(fail("schema", e.what(), e.error_class()));
   }
+}
+
+}  // namespace
+
+std::vector<CheckResult> run_network_checks(const ResolvedConfig& config, const ReportFn& report,
+                                            const DoctorOptions& options) {
+  std::vector<CheckResult> results;
+  const AddFn add = [&results, &report](CheckResult result) {
+    if (report) {
+      report(result);
+    }
+    results.push_back(std::move(result));
+    return results.back().status != CheckStatus::Fail;
+  };
+
+  const bool reachable = check_reachable(config, options, add);
+  if (!reachable) {
+    add(skip("tls", "no TCP connection"));
+  }
+  // tls: the gRPC channel over the configured transport.
+  const std::shared_ptr<grpc::Channel> channel =
+      reachable ? check_channel(config, options, add) : nullptr;
+  const TokenOutcome token = check_token(config, options, add);
+  if (!channel) {
+    add(skip("whoami", "no gRPC channel"));
+  } else if (!token.usable) {
+    add(skip("whoami", "no usable token"));
+  } else {
+    check_whoami(config, token.token, add);
+  }
+  if (!channel) {
+    add(skip("schema", "no gRPC channel"));
+    return results;
+  }
+  check_schema(channel, token.token, options, add);
   return results;
 }
 

@@ -78,6 +78,59 @@ std::string no_proxy_list() {
   return list;
 }
 
+// A transfer that failed before an HTTP status: what to tell the user.
+Error transfer_error(CURL* handle, CURLcode rc, const std::string& exchange_url) {
+  const std::string what = curl_easy_strerror(rc);
+  if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
+    return Error(ErrorClass::Usage, "invalid key exchange URL '" + exchange_url + "': " + what,
+                 "use an http:// or https:// URL (--exchange-url or BOXD_EXCHANGE_URL)");
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return Error(ErrorClass::Connection,
+                 "the key exchange at " + exchange_url + " did not answer in time");
+  }
+  long os_errno = 0;
+  curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &os_errno);
+  std::string why = what;
+  if (rc == CURLE_COULDNT_CONNECT && os_errno != 0) {
+    why = std::strerror(static_cast<int>(os_errno));
+    why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  }
+  return Error(ErrorClass::Connection,
+               "cannot reach the key exchange at " + exchange_url + ": " + why);
+}
+
+// The HTTP answer: 200's body, or the Error its status stands for.
+ExchangeResult exchange_answer(long status, const std::string& body,
+                               const std::string& exchange_url) {
+  if (status == 200) {
+    auto fields = parse_exchange_response(body, exchange_url);
+    return ExchangeResult{std::move(fields.token), fields.expires_at, std::move(fields.user_id)};
+  }
+  if (status == 401) {
+    throw Error(ErrorClass::Authentication,
+                "invalid API key (the key exchange at " + exchange_url + " refused it)",
+                "run 'boxd auth login'");
+  }
+  if (status == 429) {
+    throw Error(ErrorClass::QuotaExceeded, "rate limited by the key exchange at " + exchange_url,
+                "wait a minute and try again");
+  }
+  if (status >= 300 && status < 400) {
+    throw Error(ErrorClass::Internal,
+                "unexpected redirect from the key exchange at " + exchange_url + " (HTTP " +
+                    std::to_string(status) + ")",
+                "check --exchange-url / BOXD_EXCHANGE_URL; redirects are never followed");
+  }
+  if (status >= 500) {
+    throw Error(ErrorClass::Connection, "the key exchange at " + exchange_url +
+                                            " is unavailable (HTTP " + std::to_string(status) +
+                                            ")");
+  }
+  throw Error(ErrorClass::Internal, "unexpected HTTP " + std::to_string(status) +
+                                        " from the key exchange at " + exchange_url);
+}
+
 }  // namespace
 
 ExchangeResult exchange_api_key(const std::string& exchange_url, const std::string& api_key,
@@ -120,53 +173,11 @@ ExchangeResult exchange_api_key(const std::string& exchange_url, const std::stri
                                           " is larger than 64 KiB");
   }
   if (rc != CURLE_OK) {
-    const std::string what = curl_easy_strerror(rc);
-    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
-      throw Error(ErrorClass::Usage, "invalid key exchange URL '" + exchange_url + "': " + what,
-                  "use an http:// or https:// URL (--exchange-url or BOXD_EXCHANGE_URL)");
-    }
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-      throw Error(ErrorClass::Connection,
-                  "the key exchange at " + exchange_url + " did not answer in time");
-    }
-    long os_errno = 0;
-    curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &os_errno);
-    std::string why = what;
-    if (rc == CURLE_COULDNT_CONNECT && os_errno != 0) {
-      why = std::strerror(static_cast<int>(os_errno));
-      why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
-    }
-    throw Error(ErrorClass::Connection,
-                "cannot reach the key exchange at " + exchange_url + ": " + why);
+    throw transfer_error(handle, rc, exchange_url);
   }
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-  if (status == 200) {
-    auto fields = parse_exchange_response(body.data, exchange_url);
-    return ExchangeResult{std::move(fields.token), fields.expires_at, std::move(fields.user_id)};
-  }
-  if (status == 401) {
-    throw Error(ErrorClass::Authentication,
-                "invalid API key (the key exchange at " + exchange_url + " refused it)",
-                "run 'boxd auth login'");
-  }
-  if (status == 429) {
-    throw Error(ErrorClass::QuotaExceeded, "rate limited by the key exchange at " + exchange_url,
-                "wait a minute and try again");
-  }
-  if (status >= 300 && status < 400) {
-    throw Error(ErrorClass::Internal,
-                "unexpected redirect from the key exchange at " + exchange_url +
-                    " (HTTP " + std::to_string(status) + ")",
-                "check --exchange-url / BOXD_EXCHANGE_URL; redirects are never followed");
-  }
-  if (status >= 500) {
-    throw Error(ErrorClass::Connection, "the key exchange at " + exchange_url +
-                                            " is unavailable (HTTP " + std::to_string(status) +
-                                            ")");
-  }
-  throw Error(ErrorClass::Internal, "unexpected HTTP " + std::to_string(status) +
-                                        " from the key exchange at " + exchange_url);
+  return exchange_answer(status, body.data, exchange_url);
 }
 
 }  // namespace boxd::client

@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "boxd/box/exec_jsonl.hpp"
+#include "common/base64.hpp"
 
 using namespace boxd::cli;
+using boxd::base64_encode;
 
 namespace {
 

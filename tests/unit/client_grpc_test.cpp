@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 
+#include "boxd/api/v1/api.grpc.pb.h"
 #include "client/client.hpp"
 #include "client/token_cache.hpp"
 #include "client_test_servers.hpp"

@@ -64,12 +64,12 @@ std::string trim(const std::string& text) {
 
 std::string read_key(Context& ctx) {
   if (ctx.stdin_tty) {
-    return trim(read_secret_line(STDIN_FILENO, ctx.err, "Paste your boxd API key: "));
+    return trim(read_secret_line(ctx.in_fd, ctx.err, "Paste your boxd API key: "));
   }
   std::string text;
   char buffer[4096];
   ssize_t n = 0;
-  while ((n = ::read(STDIN_FILENO, buffer, sizeof buffer)) != 0) {
+  while ((n = ::read(ctx.in_fd, buffer, sizeof buffer)) != 0) {
     if (n < 0) {
       if (errno == EINTR) {
         continue;

@@ -21,7 +21,7 @@ void add_auth_status(CLI::App& parent, Context& ctx) {
 
 int run_status(const StatusOptions& options, Context& ctx) {
   const client::ResolvedConfig& config = ctx.config();
-  client::Client& client = ctx.client();
+  client::ClientApi& client = ctx.client();
   const auto me = client.whoami();
   const std::string source = client.credential_source();
   if (options.json) {

@@ -31,9 +31,9 @@
 #include "boxd/box/interrupt.hpp"
 #include "boxd/command.hpp"
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/shell_quote.hpp"
 #include "common/sizes.hpp"
-#include "common/unique_fd.hpp"
 
 namespace boxd::cli {
 
@@ -128,16 +128,10 @@ class LocalTemp {
   int m_fd = -1;
 };
 
-void write_all(int fd, std::string_view data, const std::string& what) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      throw Error(ErrorClass::Internal, "writing " + what + ": " + std::strerror(errno));
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
+// common/fd.hpp's write_all; a failure is an Error naming what was written.
+void write_or_throw(int fd, std::string_view data, const std::string& what) {
+  if (!boxd::write_all(fd, data)) {
+    throw Error(ErrorClass::Internal, "writing " + what + ": " + std::strerror(errno));
   }
 }
 
@@ -321,7 +315,7 @@ struct Copier {
     const std::string label = target.string();
     try {
       bytes += ctx.client().download_file(
-          vm, path, [fd, &label](std::string_view data) { write_all(fd, data, label); },
+          vm, path, [fd, &label](std::string_view data) { write_or_throw(fd, data, label); },
           progress.for_file(base_name(path)), &cancel);
     } catch (const Error& e) {
       progress.end_line();
@@ -352,7 +346,7 @@ struct Copier {
       std::vector<char> buffer(1 << 20);
       std::uint64_t size = 0;
       while (true) {
-        ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+        ssize_t n = ::read(ctx.in_fd, buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) {
           continue;
         }
@@ -362,7 +356,8 @@ struct Copier {
         if (n == 0) {
           break;
         }
-        write_all(spool.get(), std::string_view(buffer.data(), static_cast<std::size_t>(n)), "the spool file");
+        write_or_throw(spool.get(), std::string_view(buffer.data(), static_cast<std::size_t>(n)),
+                       "the spool file");
         size += static_cast<std::uint64_t>(n);
       }
       ::lseek(spool.get(), 0, SEEK_SET);
@@ -464,7 +459,8 @@ struct Copier {
     const std::string source = box_path(src.path);
     if (dst.stdio) {
       bytes += ctx.client().download_file(
-          src.vm, source, [](std::string_view data) { write_all(STDOUT_FILENO, data, "stdout"); }, {},
+          src.vm, source,
+          [fd = ctx.out_fd](std::string_view data) { write_or_throw(fd, data, "stdout"); }, {},
           &cancel);
       return 0;
     }

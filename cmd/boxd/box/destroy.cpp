@@ -28,7 +28,7 @@ namespace {
 bool confirm(Context& ctx, const std::string& name) {
   ctx.err << "Destroy box '" << name << "'? [y/N] " << std::flush;
   std::string answer;
-  if (!std::getline(std::cin, answer)) {
+  if (!std::getline(ctx.in, answer)) {
     ctx.err << "\n";
     return false;
   }

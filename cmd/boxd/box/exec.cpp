@@ -170,74 +170,73 @@ void check_output_modes(const ExecOptions& options) {
   }
 }
 
-}  // namespace
-
-int run_exec(const ExecOptions& options, Context& ctx) {
-  if (options.detach) {
-    return run_exec_detach(options, ctx);
+client::ExecRequest exec_request(const ExecOptions& options, bool tty, const Context& ctx) {
+  client::ExecRequest request;
+  request.vm = options.vm;
+  request.command = exec_command_string(options);
+  if (options.timeout_secs) {
+    request.deadline =
+        std::chrono::milliseconds(static_cast<std::int64_t>(*options.timeout_secs * 1000.0 + 0.5));
   }
-  const auto started = std::chrono::steady_clock::now();
-  check_output_modes(options);
-  const std::optional<char> escape = parse_escape_char(options.escape_char);
-  const bool tty = wants_tty(options, ctx);
-  JsonlWriter jsonl(1);
-  bool jsonl_open = options.jsonl;
-  // --jsonl always ends with a status line, also when boxd itself failed.
-  auto fail = [&](int code, const std::string& message) {
-    if (jsonl_open) {
-      nlohmann::json status = status_document(code, started);
-      status["error"] = message;
-      jsonl.finish(status);
+  if (tty) {
+    request.tty = true;
+    auto size = window_size(ctx.out_fd);
+    if (!size) {
+      size = window_size(ctx.in_fd);
     }
-    return code;
-  };
-  try {
-    client::ExecRequest request;
-    request.vm = options.vm;
-    request.command = exec_command_string(options);
-    if (options.timeout_secs) {
-      request.deadline = std::chrono::milliseconds(
-          static_cast<std::int64_t>(*options.timeout_secs * 1000.0 + 0.5));
-    }
-    if (tty) {
-      request.tty = true;
-      auto size = window_size(1);
-      if (!size) {
-        size = window_size(0);
-      }
-      request.cols = size ? size->cols : 80;
-      request.rows = size ? size->rows : 24;
-      const char* term = std::getenv("TERM");
-      request.term = (term != nullptr && *term != '\0') ? term : "xterm-256color";
-    }
-    std::unique_ptr<client::ExecSession> session = ctx.client().exec(request);
-    if (tty) {
-      PtyRelayOptions pty;
-      pty.escape_char = escape;
-      pty.relay_stdin = !options.no_stdin;
-      const PtyRelayResult result = relay_pty(*session, pty);
-      if (result.escaped) {
-        ctx.err << "boxd: session closed by the escape sequence\n";
-        return k_exit_exec_failure;
-      }
-      const int signal = remote_signal(result.exit_code);
-      if (signal != 0) {
-        ctx.err << "error: remote command killed by signal " << signal << " ("
-                << signal_name(signal) << ")\n";
-      }
-      return result.exit_code;
-    }
+    request.cols = size ? size->cols : 80;
+    request.rows = size ? size->rows : 24;
+    const char* term = std::getenv("TERM");
+    request.term = (term != nullptr && *term != '\0') ? term : "xterm-256color";
+  }
+  return request;
+}
 
+void report_signal(Context& ctx, int exit_code) {
+  const int signal = remote_signal(exit_code);
+  if (signal != 0) {
+    ctx.err << "error: remote command killed by signal " << signal << " (" << signal_name(signal)
+            << ")\n";
+  }
+}
+
+// One exec's output modes and how it ends: --jsonl always ends with a
+// status line, also when boxd itself failed.
+class ExecRun {
+ public:
+  ExecRun(const ExecOptions& options, Context& ctx)
+      : m_options(options), m_ctx(ctx), m_jsonl(ctx.out_fd) {}
+
+  // With a PTY: raw terminal, the escape sequence, window changes.
+  int pty(client::ExecSession& session, std::optional<char> escape) {
+    PtyRelayOptions relay;
+    relay.escape_char = escape;
+    relay.relay_stdin = !m_options.no_stdin;
+    relay.stdin_fd = m_ctx.in_fd;
+    relay.stdout_fd = m_ctx.out_fd;
+    const PtyRelayResult result = relay_pty(session, relay);
+    if (result.escaped) {
+      m_ctx.err << "boxd: session closed by the escape sequence\n";
+      return k_exit_exec_failure;
+    }
+    report_signal(m_ctx, result.exit_code);
+    return result.exit_code;
+  }
+
+  // Split streams: to the Context's fds, collected (--json) or as lines (--jsonl).
+  int split(client::ExecSession& session) {
     RelayOptions relay;
-    relay.relay_stdin = exec_relays_stdin(options, ctx.stdin_tty);
-    relay.collect = options.json;
-    if (options.jsonl) {
-      relay.on_output = [&jsonl](bool is_stderr, std::string_view data) {
-        return jsonl.chunk(is_stderr, data);
+    relay.relay_stdin = exec_relays_stdin(m_options, m_ctx.stdin_tty);
+    relay.collect = m_options.json;
+    relay.stdin_fd = m_ctx.in_fd;
+    relay.stdout_fd = m_ctx.out_fd;
+    relay.stderr_fd = m_ctx.err_fd;
+    if (m_options.jsonl) {
+      relay.on_output = [this](bool is_stderr, std::string_view data) {
+        return m_jsonl.chunk(is_stderr, data);
       };
     }
-    const RelayResult result = relay_exec(*session, relay);
-
+    const RelayResult result = relay_exec(session, relay);
     if (result.interrupted_by != 0) {
       return fail(128 + result.interrupted_by,
                   "interrupted by " + signal_name(result.interrupted_by));
@@ -245,33 +244,66 @@ int run_exec(const ExecOptions& options, Context& ctx) {
     if (result.stdout_closed) {
       return 0;
     }
-    const int signal = remote_signal(result.exit_code);
-    if (options.json) {
+    if (m_options.json) {
       nlohmann::json doc = {{"stdout", result.stdout_data}, {"stderr", result.stderr_data}};
-      doc.update(status_document(result.exit_code, started));
+      doc.update(status_document(result.exit_code, m_started));
       const std::string text = dump_json(doc);
-      write_all(1, text.data(), text.size());
-    } else if (options.jsonl) {
-      jsonl.finish(status_document(result.exit_code, started));
+      write_all(m_ctx.out_fd, text.data(), text.size());
+    } else if (m_options.jsonl) {
+      m_jsonl.finish(status_document(result.exit_code, m_started));
     }
-    if (signal != 0) {
-      ctx.err << "error: remote command killed by signal " << signal << " (" << signal_name(signal)
-              << ")\n";
-    }
+    report_signal(m_ctx, result.exit_code);
     return result.exit_code;
-  } catch (const Error& e) {
-    if (e.error_class() == ErrorClass::Timeout && options.timeout_secs) {
+  }
+
+  // boxd itself failed: 124 for --timeout, else 255, with the error class named.
+  int failed(const Error& e) {
+    if (e.error_class() == ErrorClass::Timeout && m_options.timeout_secs) {
       const std::string message =
-          fmt::format("command timed out after {} s (TimeoutError)", *options.timeout_secs);
-      ctx.err << "error: " << message << "\n";
+          fmt::format("command timed out after {} s (TimeoutError)", *m_options.timeout_secs);
+      m_ctx.err << "error: " << message << "\n";
       return fail(k_exit_exec_timeout, message);
     }
     const std::string message = fmt::format("{} ({})", e.what(), error_class_name(e.error_class()));
-    ctx.err << "error: " << message << "\n";
+    m_ctx.err << "error: " << message << "\n";
     if (!e.hint().empty()) {
-      ctx.err << "hint: " << e.hint() << "\n";
+      m_ctx.err << "hint: " << e.hint() << "\n";
     }
     return fail(k_exit_exec_failure, message);
+  }
+
+ private:
+  int fail(int code, const std::string& message) {
+    if (m_options.jsonl) {
+      nlohmann::json status = status_document(code, m_started);
+      status["error"] = message;
+      m_jsonl.finish(status);
+    }
+    return code;
+  }
+
+  const ExecOptions& m_options;
+  Context& m_ctx;
+  const std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
+  JsonlWriter m_jsonl;
+};
+
+}  // namespace
+
+int run_exec(const ExecOptions& options, Context& ctx) {
+  if (options.detach) {
+    return run_exec_detach(options, ctx);
+  }
+  ExecRun run(options, ctx);
+  check_output_modes(options);
+  const std::optional<char> escape = parse_escape_char(options.escape_char);
+  const bool tty = wants_tty(options, ctx);
+  try {
+    std::unique_ptr<client::ExecSession> session =
+        ctx.client().exec(exec_request(options, tty, ctx));
+    return tty ? run.pty(*session, escape) : run.split(*session);
+  } catch (const Error& e) {
+    return run.failed(e);
   }
 }
 

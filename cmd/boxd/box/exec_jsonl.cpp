@@ -1,6 +1,7 @@
 #include "boxd/box/exec_jsonl.hpp"
 
 #include "boxd/box/exec_relay.hpp"
+#include "common/base64.hpp"
 
 namespace boxd::cli {
 
@@ -65,35 +66,6 @@ std::size_t incomplete_utf8_tail(std::string_view text) {
     return (length > 1 && static_cast<std::size_t>(length) > back) ? back : 0;
   }
   return 0;
-}
-
-std::string base64_encode(std::string_view data) {
-  static constexpr std::string_view k_alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(data[i]) << 16U) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8U) |
-                       static_cast<unsigned char>(data[i + 2]);
-    out += k_alphabet[(v >> 18U) & 63U];
-    out += k_alphabet[(v >> 12U) & 63U];
-    out += k_alphabet[(v >> 6U) & 63U];
-    out += k_alphabet[v & 63U];
-  }
-  const std::size_t rest = data.size() - i;
-  if (rest > 0) {
-    unsigned v = static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16U;
-    if (rest == 2) {
-      v |= static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8U;
-    }
-    out += k_alphabet[(v >> 18U) & 63U];
-    out += k_alphabet[(v >> 12U) & 63U];
-    out += rest == 2 ? k_alphabet[(v >> 6U) & 63U] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 bool JsonlWriter::chunk(bool is_stderr, std::string_view data) {

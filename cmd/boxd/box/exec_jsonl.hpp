@@ -30,9 +30,6 @@ bool is_valid_utf8(std::string_view text);
 // still be completed by more bytes (0 when the text ends on a boundary).
 std::size_t incomplete_utf8_tail(std::string_view text);
 
-// Standard base64 (RFC 4648 section 4, with padding).
-std::string base64_encode(std::string_view data);
-
 class JsonlWriter {
  public:
   explicit JsonlWriter(int fd) : m_fd(fd) {}

@@ -13,162 +13,111 @@
 #include "boxd/box/exec_relay.hpp"
 #include "boxd/term/terminal.hpp"
 #include "common/error.hpp"
+#include "common/fd.hpp"
 
 namespace boxd::cli {
 
 namespace {
 
-// SIGWINCH -> one byte on this pipe (async-signal-safe).
-std::atomic<int> g_winch_fd{-1};
-
-extern "C" void on_winch(int) {
-  const int saved = errno;
-  const int fd = g_winch_fd.load();
-  if (fd >= 0) {
-    const char byte = 'w';
-    [[maybe_unused]] const ssize_t n = ::write(fd, &byte, 1);
+// The input thread: keystrokes (through the escape filter) and resizes,
+// until `stop_fd` is readable, the stream is closed or the escape is typed.
+void pump_input(client::ExecSession& session, const PtyRelayOptions& options,
+                const SignalPipe& winch, int stop_fd, std::atomic<bool>& escaped) {
+  EscapeFilter filter(options.escape_char);
+  bool stdin_open = options.relay_stdin;
+  if (!stdin_open) {
+    session.close_stdin();
   }
-  errno = saved;
+  const int size_fd = ::isatty(options.stdout_fd) != 0 ? options.stdout_fd : options.stdin_fd;
+  char buffer[16384];
+  while (true) {
+    pollfd fds[3] = {{stop_fd, POLLIN, 0},
+                     {winch.fd(), POLLIN, 0},
+                     {stdin_open ? options.stdin_fd : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      return;
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      while (winch.take() != 0) {
+      }
+      if (auto size = window_size(size_fd)) {
+        if (!session.resize(size->cols, size->rows)) {
+          return;
+        }
+      }
+    }
+    if ((fds[2].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const ssize_t n = ::read(options.stdin_fd, buffer, sizeof buffer);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        continue;
+      }
+      if (n <= 0) {
+        stdin_open = false;
+        session.close_stdin();
+        continue;
+      }
+      auto filtered = filter.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
+      if (!filtered.forward.empty() && !session.write_stdin(filtered.forward)) {
+        return;
+      }
+      if (filtered.disconnect) {
+        escaped.store(true);
+        session.cancel();
+        return;
+      }
+    }
+  }
 }
 
-struct Pipe {
-  int read_fd = -1;
-  int write_fd = -1;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-      throw Error(ErrorClass::Internal, "cannot create a pipe");
+// The output loop: every chunk's data to stdout as it comes, the last exit
+// code kept; a closed stdout cancels the call. Throws the call's error.
+void write_output(client::ExecSession& session, const PtyRelayOptions& options,
+                  PtyRelayResult& result) {
+  api::v1::ExecChunk chunk;
+  while (session.read(chunk)) {
+    if (chunk.stdin() || chunk.window_change()) {
+      continue;
     }
-    read_fd = fds[0];
-    write_fd = fds[1];
-  }
-  ~Pipe() {
-    ::close(read_fd);
-    ::close(write_fd);
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  void notify() const {
-    const char byte = 'x';
-    [[maybe_unused]] const ssize_t n = ::write(write_fd, &byte, 1);
-  }
-  void drain() const {
-    char buffer[64];
-    while (::read(read_fd, buffer, sizeof buffer) > 0) {
+    if (chunk.exit_code() != 0) {
+      result.exit_code = chunk.exit_code();
+    }
+    const std::string& data = chunk.data();
+    if (!data.empty() && !write_all(options.stdout_fd, data.data(), data.size())) {
+      session.cancel();
+      break;
     }
   }
-};
-
-// Installs the SIGWINCH handler for the lifetime of the session.
-class WinchGuard {
- public:
-  explicit WinchGuard(int fd) {
-    g_winch_fd.store(fd);
-    struct sigaction sa{};
-    sa.sa_handler = on_winch;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    ::sigaction(SIGWINCH, &sa, &m_previous);
-  }
-  ~WinchGuard() {
-    ::sigaction(SIGWINCH, &m_previous, nullptr);
-    g_winch_fd.store(-1);
-  }
-  WinchGuard(const WinchGuard&) = delete;
-  WinchGuard& operator=(const WinchGuard&) = delete;
-
- private:
-  struct sigaction m_previous{};
-};
+  session.finish();
+}
 
 }  // namespace
 
 PtyRelayResult relay_pty(client::ExecSession& session, const PtyRelayOptions& options) {
   PtyRelayResult result;
-  Pipe winch;
-  Pipe stop;
-  WinchGuard winch_guard(winch.write_fd);
+  const SignalPipe winch({SIGWINCH});
+  const Pipe stop(O_CLOEXEC | O_NONBLOCK);
   std::unique_ptr<RawTerminal> raw;
   if (::isatty(options.stdin_fd) != 0) {
     raw = std::make_unique<RawTerminal>(options.stdin_fd);
   }
   std::atomic<bool> escaped{false};
-
-  // The input thread: keystrokes (through the escape filter) and resizes.
-  std::thread input([&] {
-    EscapeFilter filter(options.escape_char);
-    bool stdin_open = options.relay_stdin;
-    if (!stdin_open) {
-      session.close_stdin();
-    }
-    const int size_fd = ::isatty(options.stdout_fd) != 0 ? options.stdout_fd : options.stdin_fd;
-    char buffer[16384];
-    while (true) {
-      pollfd fds[3] = {{stop.read_fd, POLLIN, 0},
-                       {winch.read_fd, POLLIN, 0},
-                       {stdin_open ? options.stdin_fd : -1, POLLIN, 0}};
-      if (::poll(fds, 3, -1) < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return;
-      }
-      if ((fds[0].revents & POLLIN) != 0) {
-        return;
-      }
-      if ((fds[1].revents & POLLIN) != 0) {
-        winch.drain();
-        if (auto size = window_size(size_fd)) {
-          if (!session.resize(size->cols, size->rows)) {
-            return;
-          }
-        }
-      }
-      if ((fds[2].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-        const ssize_t n = ::read(options.stdin_fd, buffer, sizeof buffer);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-          continue;
-        }
-        if (n <= 0) {
-          stdin_open = false;
-          session.close_stdin();
-          continue;
-        }
-        auto filtered = filter.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
-        if (!filtered.forward.empty() && !session.write_stdin(filtered.forward)) {
-          return;
-        }
-        if (filtered.disconnect) {
-          escaped.store(true);
-          session.cancel();
-          return;
-        }
-      }
-    }
-  });
+  std::thread input(pump_input, std::ref(session), std::cref(options), std::cref(winch),
+                    stop.read_fd(), std::ref(escaped));
 
   std::exception_ptr failure;
   try {
-    api::v1::ExecChunk chunk;
-    while (session.read(chunk)) {
-      if (chunk.stdin() || chunk.window_change()) {
-        continue;
-      }
-      if (chunk.exit_code() != 0) {
-        result.exit_code = chunk.exit_code();
-      }
-      const std::string& data = chunk.data();
-      if (!data.empty() && !write_all(options.stdout_fd, data.data(), data.size())) {
-        session.cancel();
-        break;
-      }
-    }
-    session.finish();
+    write_output(session, options, result);
   } catch (...) {
     failure = std::current_exception();
   }
   session.cancel();
-  stop.notify();
+  stop.notify('x');
   input.join();
   raw.reset();  // restore before anything is printed
   result.escaped = escaped.load();

@@ -18,13 +18,14 @@
 
 #include <optional>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli {
 
 struct PtyRelayOptions {
   std::optional<char> escape_char = '~';  // nullopt: escapes disabled
   bool relay_stdin = true;                // false: -n, close stdin at once
+  // Context::in_fd/out_fd in the CLI (the process's 0/1).
   int stdin_fd = 0;
   int stdout_fd = 1;
 };

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 
 namespace boxd::cli {
 
@@ -20,68 +21,6 @@ namespace {
 constexpr std::size_t k_stdin_chunk = 1024 * 1024;  // a file gives 1 MiB per read, a pipe what it holds
 // After SIGINT/SIGTERM, how long the relay may take to end by itself.
 constexpr int k_wind_down_ms = 3000;
-
-// The self-pipe the signal handler writes to; one relay at a time.
-std::atomic<int> g_signal_pipe{-1};
-
-void on_exec_signal(int sig) {
-  const int saved_errno = errno;
-  const int fd = g_signal_pipe.load();
-  if (fd >= 0) {
-    const unsigned char byte = static_cast<unsigned char>(sig);
-    [[maybe_unused]] const ssize_t n = ::write(fd, &byte, 1);
-  }
-  errno = saved_errno;
-}
-
-class Pipe {
- public:
-  Pipe() {
-    if (::pipe2(m_fds, O_CLOEXEC) != 0) {
-      throw Error(ErrorClass::Internal, "pipe: cannot create a pipe");
-    }
-  }
-  ~Pipe() {
-    ::close(m_fds[0]);
-    ::close(m_fds[1]);
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  int read_end() const { return m_fds[0]; }
-  int write_end() const { return m_fds[1]; }
-  void notify() const {
-    const char byte = 0;
-    [[maybe_unused]] const ssize_t n = ::write(m_fds[1], &byte, 1);
-  }
-
- private:
-  int m_fds[2] = {-1, -1};
-};
-
-// Installs the SIGINT/SIGTERM handlers for the life of the relay.
-class SignalRoute {
- public:
-  explicit SignalRoute(const Pipe& pipe) {
-    g_signal_pipe.store(pipe.write_end());
-    struct sigaction action {};
-    action.sa_handler = on_exec_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(SIGINT, &action, &m_old_int);
-    ::sigaction(SIGTERM, &action, &m_old_term);
-  }
-  ~SignalRoute() {
-    ::sigaction(SIGINT, &m_old_int, nullptr);
-    ::sigaction(SIGTERM, &m_old_term, nullptr);
-    g_signal_pipe.store(-1);
-  }
-  SignalRoute(const SignalRoute&) = delete;
-  SignalRoute& operator=(const SignalRoute&) = delete;
-
- private:
-  struct sigaction m_old_int {};
-  struct sigaction m_old_term {};
-};
 
 void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
   std::string buffer(k_stdin_chunk, '\0');
@@ -118,8 +57,9 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
   }
 }
 
-void watch_signals(client::ExecSession& session, int signal_fd, int stop_fd,
+void watch_signals(client::ExecSession& session, const SignalPipe& signals, int stop_fd,
                    std::atomic<int>& interrupted_by) {
+  const int signal_fd = signals.fd();
   int timeout_ms = -1;
   for (;;) {
     pollfd fds[2] = {{signal_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
@@ -140,8 +80,7 @@ void watch_signals(client::ExecSession& session, int signal_fd, int stop_fd,
       ::_exit(128 + first);
     }
     if ((fds[0].revents & POLLIN) != 0) {
-      unsigned char sig = 0;
-      if (::read(signal_fd, &sig, 1) == 1) {
+      if (const int sig = signals.take(); sig != 0) {
         interrupted_by.store(sig);
         session.cancel();
         timeout_ms = k_wind_down_ms;
@@ -150,65 +89,81 @@ void watch_signals(client::ExecSession& session, int signal_fd, int stop_fd,
   }
 }
 
-}  // namespace
-
-RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options) {
-  RelayResult result;
-  Pipe signals;
-  Pipe stop_stdin;
-  Pipe stop_watcher;
-  std::atomic<int> interrupted_by{0};
-  SignalRoute route(signals);
-
-  // Bigger local pipes, fewer wake-ups for bulk data (best effort; a file or
-  // terminal is left alone).
+// Bigger local pipes, fewer wake-ups for bulk data (best effort; a file or
+// terminal is left alone).
+void widen_pipes(const RelayOptions& options) {
   for (const int fd : {options.stdin_fd, options.stdout_fd}) {
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
       ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(k_stdin_chunk));
     }
   }
-  std::thread watcher(watch_signals, std::ref(session), signals.read_end(), stop_watcher.read_end(),
+}
+
+// One chunk's data to where it belongs: the callback, memory, or fds 1/2.
+// A closed stdout (or sink) cancels the call; a closed stderr is ignored.
+void deliver(const api::v1::ExecChunk& chunk, const RelayOptions& options,
+             client::ExecSession& session, RelayResult& result, bool& stderr_open) {
+  const std::string& data = chunk.data();
+  if (options.on_output) {
+    if (!options.on_output(chunk.is_stderr(), data)) {
+      result.stdout_closed = true;
+      session.cancel();
+    }
+  } else if (options.collect) {
+    (chunk.is_stderr() ? result.stderr_data : result.stdout_data) += data;
+  } else if (chunk.is_stderr()) {
+    if (stderr_open && !write_all(options.stderr_fd, data.data(), data.size())) {
+      stderr_open = false;
+    }
+  } else if (!write_all(options.stdout_fd, data.data(), data.size())) {
+    result.stdout_closed = true;
+    session.cancel();
+  }
+}
+
+// Reads the stream to its end, keeping the last exit code; throws the
+// call's error (from finish) if it failed.
+void read_output(client::ExecSession& session, const RelayOptions& options, RelayResult& result) {
+  bool stderr_open = true;
+  api::v1::ExecChunk chunk;
+  while (session.read(chunk)) {
+    if (chunk.stdin() || chunk.window_change()) {
+      continue;
+    }
+    if (chunk.exit_code() != 0) {
+      result.exit_code = chunk.exit_code();
+    }
+    if (chunk.data().empty() || result.stdout_closed) {
+      continue;  // after EPIPE: drain until the cancelled call ends
+    }
+    deliver(chunk, options, session, result, stderr_open);
+  }
+  session.finish();
+}
+
+}  // namespace
+
+RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options) {
+  RelayResult result;
+  const SignalPipe signals({SIGINT, SIGTERM});
+  const Pipe stop_stdin;
+  const Pipe stop_watcher;
+  std::atomic<int> interrupted_by{0};
+
+  widen_pipes(options);
+  std::thread watcher(watch_signals, std::ref(session), std::cref(signals), stop_watcher.read_fd(),
                       std::ref(interrupted_by));
   std::thread stdin_pump;
   if (options.relay_stdin) {
-    stdin_pump = std::thread(pump_stdin, std::ref(session), options.stdin_fd, stop_stdin.read_end());
+    stdin_pump = std::thread(pump_stdin, std::ref(session), options.stdin_fd, stop_stdin.read_fd());
   } else {
     session.close_stdin();
   }
 
-  bool stderr_open = true;
   std::exception_ptr failure;
   try {
-    api::v1::ExecChunk chunk;
-    while (session.read(chunk)) {
-      if (chunk.stdin() || chunk.window_change()) {
-        continue;
-      }
-      if (chunk.exit_code() != 0) {
-        result.exit_code = chunk.exit_code();
-      }
-      const std::string& data = chunk.data();
-      if (data.empty() || result.stdout_closed) {
-        continue;  // after EPIPE: drain until the cancelled call ends
-      }
-      if (options.on_output) {
-        if (!options.on_output(chunk.is_stderr(), data)) {
-          result.stdout_closed = true;
-          session.cancel();
-        }
-      } else if (options.collect) {
-        (chunk.is_stderr() ? result.stderr_data : result.stdout_data) += data;
-      } else if (chunk.is_stderr()) {
-        if (stderr_open && !write_all(options.stderr_fd, data.data(), data.size())) {
-          stderr_open = false;
-        }
-      } else if (!write_all(options.stdout_fd, data.data(), data.size())) {
-        result.stdout_closed = true;
-        session.cancel();
-      }
-    }
-    session.finish();
+    read_output(session, options, result);
   } catch (...) {
     failure = std::current_exception();
   }

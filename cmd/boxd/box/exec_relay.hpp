@@ -13,7 +13,7 @@
 //    stream at EOF, so `echo x | boxd box exec vm -- cat` ends. When stdin is
 //    not relayed, the stream is half-closed before anything else.
 //  - a signal watcher: SIGINT/SIGTERM handlers only write the signal number
-//    into a self-pipe (async-signal-safe); the watcher thread reads it and
+//    into a self-pipe (common/fd.hpp's SignalPipe); the watcher thread reads it and
 //    cancels the call, which makes the server kill the remote process group.
 //    A second signal, or a relay still running 3 s later (say, blocked
 //    writing to a stdout nobody reads), ends the process with 128+N at once.
@@ -37,8 +37,8 @@
 #include <string>
 #include <string_view>
 
-#include "client/client.hpp"
-#include "common/files.hpp"  // write_all
+#include "client/client_api.hpp"
+#include "common/fd.hpp"  // write_all
 
 namespace boxd::cli {
 
@@ -48,6 +48,8 @@ struct RelayOptions {
   // When set, every output chunk goes here instead of fds 1/2 (exec --jsonl);
   // returning false means the sink is closed, handled like EPIPE on stdout.
   std::function<bool(bool is_stderr, std::string_view data)> on_output;
+  // The raw fds the bytes move through: the CLI passes the ones its
+  // Context hands out (Context::in_fd/out_fd/err_fd, the process's 0/1/2).
   int stdin_fd = 0;
   int stdout_fd = 1;
   int stderr_fd = 2;

@@ -28,6 +28,7 @@
 #include "boxd/command.hpp"
 #include "boxd/output.hpp"
 #include "common/error.hpp"
+#include "common/fd.hpp"
 
 namespace boxd::cli {
 
@@ -182,18 +183,6 @@ Listener open_listener(const ForwardSpec& spec) {
   return listener;
 }
 
-std::atomic<int> g_forward_signal_fd{-1};
-
-void on_forward_signal(int sig) {
-  const int saved = errno;
-  const int fd = g_forward_signal_fd.load();
-  if (fd >= 0) {
-    const auto byte = static_cast<unsigned char>(sig);
-    [[maybe_unused]] const ssize_t n = ::write(fd, &byte, 1);
-  }
-  errno = saved;
-}
-
 struct Connection {
   std::thread thread;
   std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
@@ -278,21 +267,11 @@ void reap(ForwardRun& run, bool all) {
   }
 }
 
-// Accepts until SIGINT/SIGTERM; returns that signal.
-int accept_loop(ForwardRun& run, const std::vector<Listener>& listeners) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    throw Error(ErrorClass::Internal, "pipe: cannot create a pipe");
-  }
-  g_forward_signal_fd.store(pipe_fds[1]);
-  struct sigaction action {};
-  action.sa_handler = on_forward_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
+// Accepts until SIGINT/SIGTERM arrives on `signals`; returns that signal.
+int accept_loop(ForwardRun& run, const std::vector<Listener>& listeners,
+                const SignalPipe& signals) {
   std::vector<pollfd> fds;
-  fds.push_back({pipe_fds[0], POLLIN, 0});
+  fds.push_back({signals.fd(), POLLIN, 0});
   for (const auto& l : listeners) {
     fds.push_back({l.fd, POLLIN, 0});
   }
@@ -302,8 +281,8 @@ int accept_loop(ForwardRun& run, const std::vector<Listener>& listeners) {
       break;
     }
     if ((fds[0].revents & POLLIN) != 0) {
-      unsigned char byte = 0;
-      signal = ::read(pipe_fds[0], &byte, 1) == 1 ? byte : SIGTERM;
+      const int taken = signals.take();
+      signal = taken != 0 ? taken : SIGTERM;
     }
     for (std::size_t i = 1; i < fds.size() && signal == 0; ++i) {
       if ((fds[i].revents & POLLIN) != 0) {
@@ -343,8 +322,8 @@ int run_stdio(const ForwardOptions& options, const std::string& vm, Context& ctx
   const unsigned port = parse_port(options.specs[0], options.specs[0], false);
   const RemoteRelay relay = prepare_remote_relay(ctx.client(), vm, parse_relay_kind(options.relay), ctx.err);
   SessionRegistry registry;
-  const ConnectionResult result =
-      relay_connection(ctx.client(), vm, relay.command("127.0.0.1", port), {0, 1, false}, registry);
+  const ConnectionResult result = relay_connection(
+      ctx.client(), vm, relay.command("127.0.0.1", port), {ctx.in_fd, ctx.out_fd, false}, registry);
   if (!result.ok) {
     throw Error(ErrorClass::Connection, fmt::format("forward to {}:{} failed: {}", vm, port, result.error),
                 port == 22 && result.error.find("refused") != std::string::npos
@@ -379,7 +358,10 @@ int run_forward(const ForwardOptions& options, Context& ctx) {
     throw;
   }
   print_listeners(options, run, listeners);
-  const int signal = accept_loop(run, listeners);
+  // Until boxd exits, SIGINT/SIGTERM only end the accept loop: a second one
+  // while connections wind down is ignored.
+  const SignalPipe signals({SIGINT, SIGTERM});
+  const int signal = accept_loop(run, listeners, signals);
   for (const auto& l : listeners) {
     ::close(l.fd);
   }

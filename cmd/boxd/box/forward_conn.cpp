@@ -12,7 +12,7 @@
 
 #include "boxd/box/forward_relay.hpp"
 #include "common/error.hpp"
-#include "common/files.hpp"
+#include "common/fd.hpp"
 
 namespace boxd::cli {
 
@@ -48,29 +48,6 @@ namespace {
 
 constexpr std::size_t k_up_chunk = 256 * 1024;
 constexpr std::size_t k_max_error_text = 4096;
-
-class StopPipe {
- public:
-  StopPipe() {
-    if (::pipe2(m_fds, O_CLOEXEC) != 0) {
-      throw Error(ErrorClass::Internal, "pipe: cannot create a pipe");
-    }
-  }
-  ~StopPipe() {
-    ::close(m_fds[0]);
-    ::close(m_fds[1]);
-  }
-  StopPipe(const StopPipe&) = delete;
-  StopPipe& operator=(const StopPipe&) = delete;
-  int read_end() const { return m_fds[0]; }
-  void notify() const {
-    const char byte = 0;
-    [[maybe_unused]] const ssize_t n = ::write(m_fds[1], &byte, 1);
-  }
-
- private:
-  int m_fds[2] = {-1, -1};
-};
 
 // Local -> box. EOF half-closes the stream; a read error aborts the call.
 void pump_up(client::ExecSession& session, int in_fd, int stop_fd, std::atomic<std::uint64_t>& sent) {
@@ -180,7 +157,7 @@ void pump_down(client::ExecSession& session, const ConnectionEnds& ends, Down& d
 
 }  // namespace
 
-ConnectionResult relay_connection(client::Client& client, const std::string& vm,
+ConnectionResult relay_connection(client::ClientApi& client, const std::string& vm,
                                   const std::string& command, const ConnectionEnds& ends,
                                   SessionRegistry& registry) {
   ConnectionResult result;
@@ -194,9 +171,9 @@ ConnectionResult relay_connection(client::Client& client, const std::string& vm,
     return {false, e.what(), 0, 0};
   }
   registry.add(session.get());
-  StopPipe stop;
+  const Pipe stop;
   std::atomic<std::uint64_t> sent{0};
-  std::thread up(pump_up, std::ref(*session), ends.in_fd, stop.read_end(), std::ref(sent));
+  std::thread up(pump_up, std::ref(*session), ends.in_fd, stop.read_fd(), std::ref(sent));
   Down down;
   std::string call_error;
   try {

@@ -21,7 +21,7 @@
 #include <set>
 #include <string>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli {
 
@@ -52,7 +52,7 @@ struct ConnectionResult {
   std::uint64_t received = 0;
 };
 
-ConnectionResult relay_connection(client::Client& client, const std::string& vm,
+ConnectionResult relay_connection(client::ClientApi& client, const std::string& vm,
                                   const std::string& command, const ConnectionEnds& ends,
                                   SessionRegistry& registry);
 

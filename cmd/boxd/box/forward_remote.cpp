@@ -114,7 +114,7 @@ struct Probe {
   bool have_python = false;
 };
 
-Probe probe_box(client::Client& client, const std::string& vm, const std::string& helper_name) {
+Probe probe_box(client::ClientApi& client, const std::string& vm, const std::string& helper_name) {
   const std::string command =
       "d=\"$HOME/.cache/boxd/relay\"; mkdir -p \"$d\" 2>/dev/null; echo \"home=$HOME\"; "
       "echo \"arch=$(uname -m)\"; [ -x \"$d/" + helper_name + "\" ] && echo \"helper=$(stat -c %s \"$d/" +
@@ -141,7 +141,7 @@ Probe probe_box(client::Client& client, const std::string& vm, const std::string
 }
 
 // Uploads this binary to `final_path` (temp name, hash check, rename).
-void upload_helper(client::Client& client, const std::string& vm, int fd, const std::string& sha,
+void upload_helper(client::ClientApi& client, const std::string& vm, int fd, const std::string& sha,
                    const std::string& final_path) {
   struct stat st {};
   ::fstat(fd, &st);
@@ -198,7 +198,7 @@ std::string RemoteRelay::command(const std::string& host, unsigned port) const {
 
 std::string RemoteRelay::name() const { return kind == RelayKind::Boxd ? "boxd" : "python3"; }
 
-RemoteRelay prepare_remote_relay(client::Client& client, const std::string& vm, RelayKind wanted,
+RemoteRelay prepare_remote_relay(client::ClientApi& client, const std::string& vm, RelayKind wanted,
                                  std::ostream& log) {
   RemoteRelay relay;
   const Fd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
@@ -241,8 +241,8 @@ RemoteRelay prepare_remote_relay(client::Client& client, const std::string& vm, 
   return relay;
 }
 
-CapturedRun run_captured(client::Client& client, const std::string& vm, const std::string& command,
-                         const std::string& input) {
+CapturedRun run_captured(client::ClientApi& client, const std::string& vm,
+                         const std::string& command, const std::string& input) {
   client::ExecRequest request;
   request.vm = vm;
   request.command = command;

@@ -19,7 +19,7 @@
 #include <ostream>
 #include <string>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli {
 
@@ -38,7 +38,7 @@ struct RemoteRelay {
 
 // Probes the box and, if needed, uploads the helper. `log` gets a line
 // when an upload happens (it is slow once). Throws boxd::Error.
-RemoteRelay prepare_remote_relay(client::Client& client, const std::string& vm, RelayKind wanted,
+RemoteRelay prepare_remote_relay(client::ClientApi& client, const std::string& vm, RelayKind wanted,
                                  std::ostream& log);
 
 // One command run to its end in the box with `input` on stdin.
@@ -47,7 +47,7 @@ struct CapturedRun {
   std::string out;
   std::string err;
 };
-CapturedRun run_captured(client::Client& client, const std::string& vm, const std::string& command,
-                         const std::string& input = "");
+CapturedRun run_captured(client::ClientApi& client, const std::string& vm,
+                         const std::string& command, const std::string& input = "");
 
 }  // namespace boxd::cli

@@ -1,14 +1,15 @@
 // Ctrl-C for streaming commands (cp, logs -f): while an InterruptWatch
-// lives, SIGINT and SIGTERM cancel the call in flight (through a self-pipe
-// and a watcher thread, since a signal handler may not touch gRPC) instead
-// of killing boxd, so temp files are removed and the command exits 130.
+// lives, SIGINT and SIGTERM cancel the call in flight (through a self-pipe,
+// common/fd.hpp's SignalPipe, and a watcher thread, since a signal handler
+// may not touch gRPC) instead of killing boxd, so temp files are removed and
+// the command exits 130.
 #pragma once
 
 #include <atomic>
-#include <csignal>
 #include <thread>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
+#include "common/fd.hpp"
 
 namespace boxd::cli {
 
@@ -23,10 +24,8 @@ class InterruptWatch {
 
  private:
   client::CallCancel& m_cancel;
-  int m_pipe[2] = {-1, -1};
+  SignalPipe m_signals;  // SIGINT, SIGTERM; restored when the watch ends
   std::atomic<bool> m_interrupted{false};
-  struct sigaction m_old_int {};
-  struct sigaction m_old_term {};
   std::thread m_thread;
 };
 

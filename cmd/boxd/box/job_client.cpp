@@ -14,10 +14,12 @@ namespace {
 
 constexpr std::string_view k_report_prefix = "boxd-job: ";
 
-// Splits stderr into lines: reports are kept, anything else goes to fd 2.
+// Splits stderr into lines: reports are kept, anything else goes to the
+// Context's stderr fd.
 class StderrSplitter {
  public:
-  explicit StderrSplitter(std::vector<std::string>& reports) : m_reports(reports) {}
+  StderrSplitter(std::vector<std::string>& reports, int err_fd)
+      : m_reports(reports), m_err_fd(err_fd) {}
   void feed(std::string_view data) {
     m_pending.append(data);
     std::size_t newline;
@@ -40,9 +42,10 @@ class StderrSplitter {
       return;
     }
     const std::string out = newline ? text + "\n" : text;
-    write_all(2, out.data(), out.size());
+    write_all(m_err_fd, out.data(), out.size());
   }
   std::vector<std::string>& m_reports;
+  int m_err_fd;
   std::string m_pending;
 };
 
@@ -89,16 +92,19 @@ JobScriptResult run_job_script(Context& ctx, const std::string& vm, const std::s
   request.command = script;
   std::unique_ptr<client::ExecSession> session = ctx.client().exec(request);
   JobScriptResult result;
-  StderrSplitter splitter(result.reports);
+  StderrSplitter splitter(result.reports, ctx.err_fd);
   RelayOptions relay;
   relay.relay_stdin = false;
+  relay.stdin_fd = ctx.in_fd;
+  relay.stdout_fd = ctx.out_fd;
+  relay.stderr_fd = ctx.err_fd;
   relay.on_output = [&](bool is_stderr, std::string_view data) {
     if (is_stderr) {
       splitter.feed(data);
       return true;
     }
     if (stream) {
-      return write_all(1, data.data(), data.size());
+      return write_all(ctx.out_fd, data.data(), data.size());
     }
     result.out.append(data);
     return true;

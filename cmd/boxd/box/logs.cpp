@@ -41,9 +41,9 @@ int run_logs(const LogsOptions& options, Context& ctx) {
   try {
     ctx.client().stream_logs(
         options.vm, options.follow,
-        [](std::string_view data) {
+        [fd = ctx.out_fd](std::string_view data) {
           while (!data.empty()) {
-            ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+            ssize_t n = ::write(fd, data.data(), data.size());
             if (n < 0 && errno == EINTR) {
               continue;
             }

@@ -9,7 +9,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <sstream>
 
 #include "boxd/box/forward.hpp"
@@ -218,7 +217,6 @@ int run_box_ssh(const BoxSshOptions& options, Context& ctx) {
   raw.push_back(nullptr);
   ctx.out.flush();
   ctx.err.flush();
-  std::cout.flush();
   ::execvp("ssh", raw.data());
   throw Error(ErrorClass::Internal, std::string("cannot run ssh: ") + std::strerror(errno),
               "install the OpenSSH client (openssh-client)");

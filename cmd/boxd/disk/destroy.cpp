@@ -33,7 +33,7 @@ int run_disk_destroy(const DiskDestroyOptions& options, Context& ctx) {
     if (!options.yes) {
       ctx.err << "Destroy disk '" << name << "' and its data? [y/N] " << std::flush;
       std::string answer;
-      if (!std::getline(std::cin, answer) || (answer != "y" && answer != "Y" && answer != "yes")) {
+      if (!std::getline(ctx.in, answer) || (answer != "y" && answer != "Y" && answer != "yes")) {
         ctx.err << "Skipped disk '" << name << "'\n";
         return;
       }

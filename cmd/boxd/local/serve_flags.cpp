@@ -8,7 +8,10 @@
 
 namespace boxd::cli {
 
-void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
+namespace {
+
+// Ports, address, state and keys.
+void add_endpoint_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--port", options.port,
                      "gRPC port (0 = free ports for gRPC, HTTP and the proxy)")
       ->capture_default_str()
@@ -28,6 +31,10 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
                      "State directory (default $XDG_DATA_HOME/boxd-local)");
   command.add_option("--api-key", options.api_keys,
                      "KEY=USER, repeatable (none: a key is generated for user 'local')");
+}
+
+// Tokens, quotas, box limits and the runtime.
+void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--token-ttl", options.token_ttl, "Token lifetime in seconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -60,6 +67,10 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
                   "Private IPv4 subnet of the boxes' bridge, e.g. 10.64.1.0/24 (default: a free "
                   "/24 picked per state dir)")
       ->type_name("CIDR");
+}
+
+// TLS and the HTTP endpoints' connection limits.
+void add_http_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
   command.add_option("--http-max-connections", options.http_max_connections,
@@ -74,6 +85,10 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
                      "Seconds for a key exchange body; a proxied body may pause this long")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+}
+
+// The server's log.
+void add_log_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--log-level", options.log_level, "Log level")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -104,6 +119,15 @@ void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--advertise-cli-latest", options.advertise_cli_latest,
                      "Send x-boxd-cli-latest: VERSION with every response")
       ->group("");
+}
+
+}  // namespace
+
+void add_serve_flags(CLI::App& command, local::ServeOptions& options) {
+  add_endpoint_flags(command, options);
+  add_limit_flags(command, options);
+  add_http_flags(command, options);
+  add_log_flags(command, options);
 }
 
 std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options) {

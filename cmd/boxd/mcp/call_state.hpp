@@ -6,7 +6,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli::mcp {
 

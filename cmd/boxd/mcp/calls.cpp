@@ -45,7 +45,7 @@ void Calls::start(const Tool& tool, const json& id, json arguments, json progres
 
 json Calls::execute(const Tool& tool, const json& arguments, const json& progress_token,
                     CallState& state) {
-  client::Client* client = nullptr;
+  client::ClientApi* client = nullptr;
   {
     std::lock_guard lock(m_client_mutex);
     client = &m_env.client();

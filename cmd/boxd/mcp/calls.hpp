@@ -24,7 +24,7 @@ struct CallEnv {
   Writer& writer;
   Policy& policy;
   const Limits& limits;
-  std::function<client::Client&()> client;  // serialised by the caller
+  std::function<client::ClientApi&()> client;  // serialised by the caller
   std::ostream& log;
   int verbose = 0;
 };

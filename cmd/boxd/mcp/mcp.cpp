@@ -107,8 +107,10 @@ int run_mcp(const McpOptions& options, Context& ctx) {
   serve.limits.max_output = options.max_output;
   serve.limits.exec_timeout_secs = options.exec_timeout_secs;
   serve.verbose = ctx.global.verbose;
+  serve.in_fd = ctx.in_fd;
+  serve.out_fd = ctx.out_fd;
   return mcp::serve(
-      serve, [&ctx]() -> client::Client& { return ctx.client(); }, ctx.err);
+      serve, [&ctx]() -> client::ClientApi& { return ctx.client(); }, ctx.err);
 }
 
 }  // namespace boxd::cli

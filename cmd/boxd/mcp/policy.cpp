@@ -21,7 +21,7 @@ bool Policy::visible(const std::string& name) const {
   return false;
 }
 
-std::string Policy::resolve(client::Client& client, const std::string& ref) const {
+std::string Policy::resolve(client::ClientApi& client, const std::string& ref) const {
   if (ref.empty()) {
     throw Error(ErrorClass::Usage, "'box' is required");
   }

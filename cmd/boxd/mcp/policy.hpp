@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli::mcp {
 
@@ -35,7 +35,7 @@ class Policy {
 
   // The box `ref` (name or id) names, checked against the globs: its name.
   // A hidden box throws the server's own NotFound message.
-  std::string resolve(client::Client& client, const std::string& ref) const;
+  std::string resolve(client::ClientApi& client, const std::string& ref) const;
   // A name for a new box: required and matching when globs are set.
   void check_new_name(const std::string& name) const;
 

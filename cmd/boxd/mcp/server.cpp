@@ -41,7 +41,7 @@ std::string instructions(const Policy& policy, const ServeOptions& options) {
 
 class Server {
  public:
-  Server(const ServeOptions& options, const std::function<client::Client&()>& client,
+  Server(const ServeOptions& options, const std::function<client::ClientApi&()>& client,
          std::ostream& log)
       : m_options(options),
         m_log(log),
@@ -213,7 +213,7 @@ void Server::call_tool(const json& id, const json& params) {
 
 }  // namespace
 
-int serve(const ServeOptions& options, const std::function<client::Client&()>& client,
+int serve(const ServeOptions& options, const std::function<client::ClientApi&()>& client,
           std::ostream& log) {
   Server server(options, client, log);
   return server.run();

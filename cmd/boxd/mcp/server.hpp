@@ -17,7 +17,7 @@
 
 #include "boxd/mcp/policy.hpp"
 #include "boxd/mcp/tool.hpp"
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli::mcp {
 
@@ -32,7 +32,7 @@ struct ServeOptions {
 // `client` is called (once at a time) when a tool first needs the API, so
 // a configuration problem becomes a tool error the agent can show, not a
 // server that dies before initialize. Returns the process exit code.
-int serve(const ServeOptions& options, const std::function<client::Client&()>& client,
+int serve(const ServeOptions& options, const std::function<client::ClientApi&()>& client,
           std::ostream& log);
 
 }  // namespace boxd::cli::mcp

@@ -14,7 +14,7 @@
 
 #include "boxd/mcp/call_state.hpp"
 #include "boxd/mcp/policy.hpp"
-#include "client/client.hpp"
+#include "client/client_api.hpp"
 
 namespace boxd::cli::mcp {
 
@@ -27,7 +27,7 @@ struct Limits {
 
 struct ToolContext {
   const json& args;
-  client::Client& client;
+  client::ClientApi& client;
   Policy& policy;
   const Limits& limits;
   CallState& call;

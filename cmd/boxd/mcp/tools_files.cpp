@@ -5,6 +5,7 @@
 
 #include "boxd/box/exec_jsonl.hpp"
 #include "boxd/mcp/tool.hpp"
+#include "common/base64.hpp"
 #include "common/error.hpp"
 
 namespace boxd::cli::mcp {
@@ -15,45 +16,13 @@ namespace {
 // client cancels the stream and lets it through.
 struct Enough {};
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
-// Standard base64 (RFC 4648 section 4); padding optional, nothing else allowed.
-std::string base64_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') {
-    text.remove_suffix(1);
-  }
-  if (text.size() % 4 == 1) {
+// Standard base64 (common/base64.hpp); anything else is the caller's mistake.
+std::string decode_content(std::string_view text) {
+  auto bytes = base64_decode(text);
+  if (!bytes) {
     throw Error(ErrorClass::Usage, "'content_base64' is not valid base64");
   }
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const int value = base64_value(c);
-    if (value < 0) {
-      throw Error(ErrorClass::Usage, "'content_base64' is not valid base64");
-    }
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
+  return std::move(*bytes);
 }
 
 std::uint64_t offset_arg(const json& args) {
@@ -122,7 +91,7 @@ std::string write_content(const json& args) {
   if (has_text == has_base64) {
     throw Error(ErrorClass::Usage, "give exactly one of 'content' and 'content_base64'");
   }
-  return has_text ? arg_string(args, "content") : base64_decode(arg_string(args, "content_base64"));
+  return has_text ? arg_string(args, "content") : decode_content(arg_string(args, "content_base64"));
 }
 
 json run_write(ToolContext& t) {

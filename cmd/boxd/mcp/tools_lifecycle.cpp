@@ -45,7 +45,7 @@ CreateOptions create_options(const json& args) {
   return options;
 }
 
-api::v1::CreateVmResponse create_box(client::Client& client, const CreateOptions& options) {
+api::v1::CreateVmResponse create_box(client::ClientApi& client, const CreateOptions& options) {
   if (!options.snapshot.empty()) {
     return client.create_vm_from_snapshot(create_from_snapshot_request(options));
   }
