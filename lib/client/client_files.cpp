@@ -201,7 +201,7 @@ api::UploadFileResponse Client::upload_small(const std::string& vm, const std::s
   request.set_vm_id(vm);
   request.set_path(path);
   request.set_data(data);
-  const api::UploadFileResponse response = m_impl->call(&api::BoxdApi::Stub::UploadFile, request);
+  api::UploadFileResponse response = m_impl->call(&api::BoxdApi::Stub::UploadFile, request);
   if (response.bytes_written() != data.size()) {
     throw Error(ErrorClass::Internal, "short write: the server wrote " +
                                           std::to_string(response.bytes_written()) + " of " +

@@ -45,7 +45,7 @@ struct AuthResult {
 class Auth {
  public:
   // keys: API key -> user id.
-  Auth(Store& store, std::map<std::string, std::string> keys, std::int64_t token_ttl_secs);
+  Auth(Store& store, const std::map<std::string, std::string>& keys, std::int64_t token_ttl_secs);
 
   // The user an API key belongs to (constant-time comparison), or nullopt.
   std::optional<std::string> user_for_key(const std::string& api_key) const;

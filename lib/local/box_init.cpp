@@ -464,7 +464,7 @@ void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path
   const bool top = rel_dir.empty();
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(host_dir, ec)) {
-    const fs::path host = entry.path();
+    const fs::path& host = entry.path();
     const std::string name = host.filename().string();
     const fs::path target = root_dir / name;
     const fs::path rel = rel_dir / name;

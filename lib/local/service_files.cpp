@@ -389,7 +389,7 @@ grpc::Status BoxdService::DownloadFile(grpc::ServerContext* context,
     std::string data;
     receive_download(
         *helper, path, box.name, k_unary_download_limit, [](std::uint64_t) {},
-        [&](std::string part) { data += part; });
+        [&](const std::string& part) { data += part; });
     response->set_data(std::move(data));
   });
 }

@@ -22,7 +22,7 @@ constexpr std::int64_t k_provisioning_ms = 1000;
 // The first 10.<a>.<b>.0/24 (a in 100..255) no network uses yet.
 std::string free_subnet(const StoreData& data) {
   for (int n = 0; n < 156 * 256; ++n) {
-    const std::string subnet =
+    std::string subnet =
         "10." + std::to_string(100 + n / 256) + "." + std::to_string(n % 256) + ".0/24";
     if (std::none_of(data.networks.begin(), data.networks.end(),
                      [&](const NetworkRecord& r) { return r.subnet == subnet; })) {
@@ -49,7 +49,7 @@ std::string ensure_default(StoreData& data, const std::string& user, bool& added
 }  // namespace
 
 std::string BoxdService::default_network_id(const std::string& user) {
-  const auto existing = m_store.read([&](const StoreData& data) -> std::string {
+  auto existing = m_store.read([&](const StoreData& data) -> std::string {
     for (const auto& n : data.networks) {
       if (n.owner == user && n.name == "default") {
         return n.id;

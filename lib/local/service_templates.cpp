@@ -132,7 +132,7 @@ grpc::Status BoxdService::CreateVmFromTemplate(grpc::ServerContext* context,
                                                const api::CreateVmFromTemplateRequest* request,
                                                api::CreateVmResponse* response) {
   TemplateRecord t;
-  const auto status = handle_rpc(context, [&](const AuthResult& auth) {
+  auto status = handle_rpc(context, [&](const AuthResult& auth) {
     const auto found = m_store.read([&](const StoreData& data) -> std::optional<TemplateRecord> {
       if (const auto* record = find_template(data, auth.user_id, request->template_id())) {
         return *record;
@@ -171,7 +171,7 @@ grpc::Status BoxdService::CreateVmFromTemplate(grpc::ServerContext* context,
     }
     srf->set_auto_destroy_timeout_secs(t.auto_destroy_timeout_secs);
   }
-  const auto created = CreateVm(context, &create, response);
+  auto created = CreateVm(context, &create, response);
   if (created.ok()) {
     m_store.update([&](StoreData& data) {
       for (auto& b : data.boxes) {

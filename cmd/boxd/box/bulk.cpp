@@ -34,7 +34,7 @@ int for_each_box(Context& ctx, const std::vector<std::string>& names,
 
 void report_timed(Context& ctx, const BulkOptions& options, const std::string& name,
                   const google::protobuf::Message& response, const std::string& done,
-                  std::int64_t micros) {
+                  std::uint64_t micros) {
   if (options.json) {
     nlohmann::json json = proto_to_json(response);
     json["name"] = name;

@@ -34,6 +34,6 @@ int for_each_box(Context& ctx, const std::vector<std::string>& names,
 // "name") with --json, else "<Done> box 'NAME' in X ms" on stderr unless -q.
 void report_timed(Context& ctx, const BulkOptions& options, const std::string& name,
                   const google::protobuf::Message& response, const std::string& done,
-                  std::int64_t micros);
+                  std::uint64_t micros);
 
 }  // namespace boxd::cli

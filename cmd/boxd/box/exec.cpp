@@ -1,5 +1,6 @@
 #include "boxd/box/exec.hpp"
 
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -176,7 +177,7 @@ client::ExecRequest exec_request(const ExecOptions& options, bool tty, const Con
   request.command = exec_command_string(options);
   if (options.timeout_secs) {
     request.deadline =
-        std::chrono::milliseconds(static_cast<std::int64_t>(*options.timeout_secs * 1000.0 + 0.5));
+        std::chrono::milliseconds(std::llround(*options.timeout_secs * 1000.0));
   }
   if (tty) {
     request.tty = true;

@@ -97,7 +97,7 @@ std::string self_sha256(int fd) {
       return hash;
     }
   }
-  const std::string hash = hash_file(fd);
+  std::string hash = hash_file(fd);
   try {
     ensure_dir(cache_dir(), 0700);
     write_file_atomic(cache, identity + "\n" + hash + "\n");

@@ -51,7 +51,7 @@ std::string dynamic_kind(const std::vector<std::string>& path, const std::string
   return {};
 }
 
-CommandDoc read_command(const CLI::App& app, std::vector<std::string> path) {
+CommandDoc read_command(const CLI::App& app, const std::vector<std::string>& path) {
   CommandDoc doc;
   doc.path = path;
   doc.name = app.get_name();

@@ -18,7 +18,7 @@ const std::vector<std::string>& protocol_versions() {
 std::string negotiate_version(const json& requested) {
   const auto& versions = protocol_versions();
   if (requested.is_string()) {
-    const auto wanted = requested.get<std::string>();
+    auto wanted = requested.get<std::string>();
     if (std::find(versions.begin(), versions.end(), wanted) != versions.end()) {
       return wanted;
     }

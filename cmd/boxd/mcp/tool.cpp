@@ -119,10 +119,10 @@ json schema_boolean(const std::string& description) {
   return {{"type", "boolean"}, {"description", description}};
 }
 
-json schema_object(json properties, std::vector<std::string> required) {
+json schema_object(json properties, const std::vector<std::string>& required) {
   json schema = {{"type", "object"}, {"properties", std::move(properties)}};
   if (!required.empty()) {
-    schema["required"] = std::move(required);
+    schema["required"] = required;
   }
   return schema;
 }

@@ -69,7 +69,7 @@ json schema_string(const std::string& description);
 json schema_integer(const std::string& description, std::optional<std::int64_t> minimum = {});
 json schema_number(const std::string& description);
 json schema_boolean(const std::string& description);
-json schema_object(json properties, std::vector<std::string> required = {});
+json schema_object(json properties, const std::vector<std::string>& required = {});
 // The "box" argument every box tool takes.
 json box_arg();
 // The output schema of a box document (box_get, box_create...).

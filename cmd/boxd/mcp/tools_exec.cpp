@@ -4,6 +4,7 @@
 // group). Output goes to the client as progress notifications while it
 // arrives (when the client asked for progress) and, capped to its end, in
 // the result.
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -77,7 +78,7 @@ client::ExecRequest exec_request(ToolContext& t, const std::string& box) {
     throw Error(ErrorClass::Usage, "'timeout' must be 0 (none) or a number of seconds");
   }
   if (timeout > 0) {
-    request.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000.0 + 0.5));
+    request.deadline = std::chrono::milliseconds(std::llround(timeout * 1000.0));
   }
   return request;
 }
