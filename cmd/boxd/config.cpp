@@ -12,7 +12,8 @@ namespace boxd::cli {
 
 CLI::App* define_config(CLI::App& parent, ConfigOptions& options) {
   (void)options;
-  CLI::App* cmd = parent.add_subcommand("config", "Show the server's defaults (default image, zone)");
+  CLI::App* cmd =
+      parent.add_subcommand("config", "Show the server's defaults (default image, zone)");
   cmd->footer(
       "Examples:\n"
       "  boxd config\n"
@@ -125,7 +126,8 @@ int run_config_profiles(const ConfigProfilesOptions& options, Context& ctx) {
   (void)options;
   print_list(ctx, table, json);
   if (table.rows.empty() && !ctx.global.json && !ctx.global.quiet) {
-    ctx.err << "No profiles in " << path.string() << " ('boxd config profiles --help' shows the format)\n";
+    ctx.err << "No profiles in " << path.string()
+            << " ('boxd config profiles --help' shows the format)\n";
   }
   return 0;
 }

@@ -101,11 +101,17 @@ bool no_color_env() {
 }
 }  // namespace
 
-bool Context::color_stdout() const { return stdout_tty && !global.no_color && !no_color_env(); }
+bool Context::color_stdout() const {
+  return stdout_tty && !global.no_color && !no_color_env();
+}
 
-bool Context::color_stderr() const { return stderr_tty && !global.no_color && !no_color_env(); }
+bool Context::color_stderr() const {
+  return stderr_tty && !global.no_color && !no_color_env();
+}
 
-void Context::warn(const std::string& message) { err << "warning: " << message << "\n"; }
+void Context::warn(const std::string& message) {
+  err << "warning: " << message << "\n";
+}
 
 void Context::print_error(const std::string& message, const std::string& hint) {
   err << "error: " << message << "\n";

@@ -43,9 +43,9 @@ class Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  std::ostream& out;   // data only
-  std::ostream& err;   // messages, progress, notices
-  std::istream& in;    // answers to prompts (destroy's confirmation)
+  std::ostream& out;  // data only
+  std::ostream& err;  // messages, progress, notices
+  std::istream& in;   // answers to prompts (destroy's confirmation)
   bool stdin_tty = false;
   bool stdout_tty = false;
   bool stderr_tty = false;

@@ -77,8 +77,10 @@ void maybe_print_update_notice(Context& ctx) {
 void start_cli_log(Context& ctx) {
   using logging::Level;
   const int v = ctx.global.verbose;
-  const Level level = v >= 3 ? Level::Trace : v == 2 ? Level::Debug : v == 1 ? Level::Info
-                                                                              : Level::Error;
+  const Level level = v >= 3   ? Level::Trace
+                      : v == 2 ? Level::Debug
+                      : v == 1 ? Level::Info
+                               : Level::Error;
   logging::to_stream(ctx.err, level, logging::Format::Text, logging::Style::Cli);
   logging::route_grpc_log(v >= 3);
 }
@@ -157,8 +159,9 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   }
 
   if (ctx.global.flags.api_key) {
-    ctx.warn("--api-key is visible to other users in the process list; prefer BOXD_API_KEY or "
-             "'boxd auth login'");
+    ctx.warn(
+        "--api-key is visible to other users in the process list; prefer BOXD_API_KEY or "
+        "'boxd auth login'");
   }
   if (!ctx.action) {
     // A group without a subcommand (`boxd box`): say what it has.
@@ -168,11 +171,12 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   start_cli_log(ctx);
   const auto started = std::chrono::steady_clock::now();
   const int code = run_action(ctx);
-  logging::info("done", {{"exit", code},
-                         {"ms", static_cast<std::int64_t>(
-                                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now() - started)
-                                        .count())}});
+  logging::info(
+      "done",
+      {{"exit", code},
+       {"ms", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - started)
+                                            .count())}});
   maybe_print_update_notice(ctx);
   logging::off();  // the log writes to ctx.err, which need not outlive this call (tests)
   return code;

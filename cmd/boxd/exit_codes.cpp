@@ -4,15 +4,24 @@ namespace boxd::cli {
 
 int exit_code_for(ErrorClass error_class) {
   switch (error_class) {
-    case ErrorClass::Internal: return 1;
-    case ErrorClass::Usage: return 2;
-    case ErrorClass::Authentication: return 3;
-    case ErrorClass::NotFound: return 4;
-    case ErrorClass::InvalidArgument: return 5;
-    case ErrorClass::QuotaExceeded: return 6;
-    case ErrorClass::Timeout: return 7;
-    case ErrorClass::Connection: return 8;
-    case ErrorClass::Cancelled: return 130;
+    case ErrorClass::Internal:
+      return 1;
+    case ErrorClass::Usage:
+      return 2;
+    case ErrorClass::Authentication:
+      return 3;
+    case ErrorClass::NotFound:
+      return 4;
+    case ErrorClass::InvalidArgument:
+      return 5;
+    case ErrorClass::QuotaExceeded:
+      return 6;
+    case ErrorClass::Timeout:
+      return 7;
+    case ErrorClass::Connection:
+      return 8;
+    case ErrorClass::Cancelled:
+      return 130;
   }
   return 1;
 }

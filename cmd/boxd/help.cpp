@@ -10,8 +10,10 @@ namespace boxd::cli {
 
 void add_help(CLI::App& root, Context& ctx) {
   auto options = std::make_shared<HelpOptions>();
-  CLI::App* cmd = root.add_subcommand("help", "Show help for a command, or a topic (exit-codes, environment)");
-  cmd->add_option("TOPIC", options->topic, "exit-codes, environment, or a command such as 'box exec'");
+  CLI::App* cmd =
+      root.add_subcommand("help", "Show help for a command, or a topic (exit-codes, environment)");
+  cmd->add_option("TOPIC", options->topic,
+                  "exit-codes, environment, or a command such as 'box exec'");
   cmd->footer(
       "Examples:\n"
       "  boxd help exit-codes\n"
@@ -42,13 +44,15 @@ int run_help(const HelpOptions& options, const CLI::App& root, Context& ctx) {
       }
     }
     if (next == nullptr) {
-      throw Error(ErrorClass::Usage, "no help for '" + word + "'", "run 'boxd --help' to see the commands");
+      throw Error(ErrorClass::Usage, "no help for '" + word + "'",
+                  "run 'boxd --help' to see the commands");
     }
     app = next;
     path += " " + next->get_name();
   }
   const std::string own = app->get_name();
-  const std::string prefix = path.size() > own.size() ? path.substr(0, path.size() - own.size() - 1) : "";
+  const std::string prefix =
+      path.size() > own.size() ? path.substr(0, path.size() - own.size() - 1) : "";
   ctx.out << app->help(prefix);
   return 0;
 }

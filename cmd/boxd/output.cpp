@@ -18,7 +18,8 @@ namespace pb = google::protobuf;
 
 namespace {
 
-nlohmann::json field_value(const pb::Message& message, const pb::FieldDescriptor* field, int index) {
+nlohmann::json field_value(const pb::Message& message, const pb::FieldDescriptor* field,
+                           int index) {
   const pb::Reflection* r = message.GetReflection();
   const bool repeated = index >= 0;
   switch (field->cpp_type()) {
@@ -58,8 +59,8 @@ nlohmann::json field_value(const pb::Message& message, const pb::FieldDescriptor
 
 std::string flatten_field(const std::string& text) {
   std::string out = text;
-  std::replace_if(out.begin(), out.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; },
-                  ' ');
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
   return out;
 }
 
@@ -171,7 +172,8 @@ void print_list(Context& ctx, const Table& table, const nlohmann::json& json) {
   render_table(ctx.out, table, format, ctx.color_stdout());
 }
 
-void render_fields(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& fields) {
+void render_fields(std::ostream& out,
+                   const std::vector<std::pair<std::string, std::string>>& fields) {
   std::size_t width = 0;
   for (const auto& [key, value] : fields) {
     width = std::max(width, key.size());

@@ -28,9 +28,9 @@ nlohmann::json proto_to_json(const google::protobuf::Message& message);
 std::string dump_json(const nlohmann::json& document);
 
 struct Table {
-  std::vector<std::string> columns;              // printed upper-cased on a terminal
-  std::vector<std::vector<std::string>> rows;    // column 0 is the name (for -q)
-  int status_column = -1;                        // coloured on a terminal
+  std::vector<std::string> columns;            // printed upper-cased on a terminal
+  std::vector<std::vector<std::string>> rows;  // column 0 is the name (for -q)
+  int status_column = -1;                      // coloured on a terminal
 };
 
 enum class ListFormat { Table, Tsv, Names, Json };
@@ -48,7 +48,8 @@ void render_table(std::ostream& out, const Table& table, ListFormat format, bool
 void print_list(Context& ctx, const Table& table, const nlohmann::json& json);
 
 // "key: value" lines, keys padded so the values line up.
-void render_fields(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& fields);
+void render_fields(std::ostream& out,
+                   const std::vector<std::pair<std::string, std::string>>& fields);
 
 // ANSI colour for a box status (running green, failed red, suspended
 // yellow, transitions cyan, stopped dim); other statuses unchanged.

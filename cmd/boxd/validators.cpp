@@ -25,7 +25,8 @@ CLI::Validator memory_validator() {
       [](std::string& value) -> std::string {
         const auto bytes = parse_size(value);
         if (!bytes) {
-          return "invalid size '" + value + "': use e.g. 512M, 4G, 1.5G, 10GiB or a number of bytes";
+          return "invalid size '" + value +
+                 "': use e.g. 512M, 4G, 1.5G, 10GiB or a number of bytes";
         }
         return box_memory_problem(*bytes);
       },

@@ -18,11 +18,13 @@ namespace boxd::cli {
 // std::optional<std::uint32_t> auto_suspend_timeout_secs, auto_destroy_timeout_secs.
 template <typename Options>
 void define_vm_config_flags(CLI::App* cmd, Options& options) {
-  cmd->add_option("--image", options.image, "Image reference (default: the server's default image)");
+  cmd->add_option("--image", options.image,
+                  "Image reference (default: the server's default image)");
   cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: the server's)")
       ->check(CLI::Range(1U, 1024U));
   cmd->add_option_function<std::string>(
-         "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
+         "--memory",
+         [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
          "Memory size (at least 64M): 512M, 4G, 1.5G, 10GiB or bytes")
       ->type_name("SIZE")
       ->check(memory_validator());

@@ -2,12 +2,11 @@
 
 namespace boxd::client {
 
-Error error_from_call(const grpc::Status& status, const ResolvedConfig& config,
-                      bool had_progress) {
+Error error_from_call(const grpc::Status& status, const ResolvedConfig& config, bool had_progress) {
   const int code = static_cast<int>(status.error_code());
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::string message = (had_progress ? "lost connection to " : "cannot connect to ") +
-                          config.api_url;
+    std::string message =
+        (had_progress ? "lost connection to " : "cannot connect to ") + config.api_url;
     // gRPC's text for a refused connection is a paragraph; the point is one word.
     if (status.error_message().find("Connection refused") != std::string::npos) {
       message += ": connection refused";

@@ -103,14 +103,18 @@ std::int64_t ms_since(std::chrono::steady_clock::time_point started) {
 
 }  // namespace
 
-std::string client_id() { return std::string("boxd-cli/") + k_version; }
+std::string client_id() {
+  return std::string("boxd-cli/") + k_version;
+}
 
 Client::Impl::Impl(ResolvedConfig c) : config(std::move(c)) {
   logging::add_secret(config.api_key);
   logging::add_secret(config.token);
 }
 
-bool Client::Impl::uses_key() const { return config.token.empty() && !config.api_key.empty(); }
+bool Client::Impl::uses_key() const {
+  return config.token.empty() && !config.api_key.empty();
+}
 
 // Decides TLS or h2c (auto endpoints ask the server, transport.hpp); with
 // the mutex held.
@@ -171,8 +175,8 @@ std::string Client::Impl::bearer(bool& fresh) {
     jwt = cached->token;
     jwt_expires_at = cached->expires_at;
     logging::add_secret(jwt);
-    logging::debug("token cache hit", {{"key_source", source_of("api_key")},
-                                       {"expires_in_s", jwt_expires_at - now}});
+    logging::debug("token cache hit",
+                   {{"key_source", source_of("api_key")}, {"expires_in_s", jwt_expires_at - now}});
     return jwt;
   }
   fresh = true;
@@ -248,8 +252,7 @@ bool Client::Impl::unary_done(const grpc::ClientContext& context, const grpc::St
     drop_token();
     return false;
   }
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempt == 0 &&
-      transport_changed()) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempt == 0 && transport_changed()) {
     return false;
   }
   throw error_from_call(status, config);
@@ -259,7 +262,9 @@ Client::Client(ResolvedConfig config) : m_impl(std::make_unique<Impl>(std::move(
 
 Client::~Client() = default;
 
-const ResolvedConfig& Client::config() const { return m_impl->config; }
+const ResolvedConfig& Client::config() const {
+  return m_impl->config;
+}
 
 api::CreateVmResponse Client::create_vm(const api::CreateVmRequest& request) {
   return m_impl->call(&api::BoxdApi::Stub::CreateVm, request);
@@ -344,10 +349,14 @@ std::string Client::credential_source() const {
   auto it = config.sources.find(key);
   const Source source = it == config.sources.end() ? Source::None : it->second;
   switch (source) {
-    case Source::Flag: return key == std::string("token") ? "--token" : "--api-key";
-    case Source::Env: return key == std::string("token") ? "BOXD_TOKEN" : "BOXD_API_KEY";
-    case Source::Credentials: return "credentials.json";
-    default: return source_name(source);
+    case Source::Flag:
+      return key == std::string("token") ? "--token" : "--api-key";
+    case Source::Env:
+      return key == std::string("token") ? "BOXD_TOKEN" : "BOXD_API_KEY";
+    case Source::Credentials:
+      return "credentials.json";
+    default:
+      return source_name(source);
   }
 }
 

@@ -46,10 +46,9 @@ class Client final : public ClientApi {
   // Files and logs (client_files.cpp): streams of 1 MiB messages.
   std::uint64_t upload_file(const std::string& vm, const std::string& path,
                             std::uint64_t total_size, const ReadFn& read,
-                            const ProgressFn& progress = {},
-                            CallCancel* cancel = nullptr) override;
-  std::uint64_t download_file(const std::string& vm, const std::string& path,
-                              const WriteFn& write, const ProgressFn& progress = {},
+                            const ProgressFn& progress = {}, CallCancel* cancel = nullptr) override;
+  std::uint64_t download_file(const std::string& vm, const std::string& path, const WriteFn& write,
+                              const ProgressFn& progress = {},
                               CallCancel* cancel = nullptr) override;
   api::UploadFileResponse upload_small(const std::string& vm, const std::string& path,
                                        const std::string& data) override;
@@ -111,7 +110,6 @@ class Client final : public ClientApi {
   std::string credential_source() const override;
   // From `x-boxd-cli-latest` in the initial metadata of any unary call so far.
   std::string advertised_cli_latest() const override;
-
 
  private:
   // Credentials, the channel and the one call path: client_impl.hpp,

@@ -35,14 +35,14 @@ namespace api = boxd::api::v1;
 class ExecSession {
  public:
   virtual ~ExecSession() = default;
-  virtual bool write_stdin(const std::string& data) = 0;   // false: stream closed
+  virtual bool write_stdin(const std::string& data) = 0;  // false: stream closed
   virtual bool resize(unsigned cols, unsigned rows) = 0;
-  virtual void close_stdin() = 0;                          // half-close (WritesDone)
+  virtual void close_stdin() = 0;  // half-close (WritesDone)
   // Next server chunk (output, or the final one with exit_code); false at end.
   virtual bool read(api::ExecChunk& chunk) = 0;
   // After read() returned false: throws boxd::Error if the call failed.
   virtual void finish() = 0;
-  virtual void cancel() = 0;                               // TryCancel
+  virtual void cancel() = 0;  // TryCancel
 };
 
 // Lets another thread (a Ctrl-C watcher) cancel a streaming call in
@@ -68,11 +68,11 @@ using WriteFn = std::function<void(std::string_view data)>;
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 struct ExecRequest {
-  std::string vm;          // name or id
-  std::string command;     // the one command string ("" = login shell)
+  std::string vm;       // name or id
+  std::string command;  // the one command string ("" = login shell)
   bool tty = false;
   unsigned cols = 0, rows = 0;
-  std::string term;        // sent with the first chunk in tty mode
+  std::string term;                                   // sent with the first chunk in tty mode
   std::optional<std::chrono::milliseconds> deadline;  // --timeout
 };
 

@@ -44,7 +44,9 @@ class CancelScope {
   CallCancel* m_cancel;
 };
 
-Error cancelled_error() { return Error(ErrorClass::Cancelled, "interrupted"); }
+Error cancelled_error() {
+  return Error(ErrorClass::Cancelled, "interrupted");
+}
 
 }  // namespace
 
@@ -87,7 +89,8 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
   bool stream_ok = true;
   std::string local_problem;
   while (stream_ok && (first || sent < total_size)) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, total_size - sent));
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, total_size - sent));
     std::size_t got = 0;
     while (got < want) {
       const std::size_t n = read(buffer.data() + got, want - got);
@@ -164,8 +167,8 @@ std::uint64_t Client::download_file(const std::string& vm, const std::string& pa
       }
       received += chunk.data().size();
       if (received > total) {
-        throw Error(ErrorClass::Internal, "the server sent more than the announced " +
-                                              std::to_string(total) + " bytes");
+        throw Error(ErrorClass::Internal,
+                    "the server sent more than the announced " + std::to_string(total) + " bytes");
       }
       if (!chunk.data().empty()) {
         write(chunk.data());

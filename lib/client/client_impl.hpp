@@ -42,15 +42,15 @@ struct Client::Impl {
   std::mutex mutex;  // guards everything below
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<api::BoxdApi::Stub> stub;
-  std::string jwt;               // the token in use (from the key)
+  std::string jwt;  // the token in use (from the key)
   std::int64_t jwt_expires_at = 0;
-  std::string cli_latest;        // x-boxd-cli-latest seen on a response
+  std::string cli_latest;  // x-boxd-cli-latest seen on a response
 
   explicit Impl(ResolvedConfig c);
 
   template <typename Request, typename Response>
   using UnaryMethod = grpc::Status (api::BoxdApi::Stub::*)(grpc::ClientContext*, const Request&,
-                                                            Response*);
+                                                           Response*);
 
   // The one unary call path (see the top of this file).
   template <typename Request, typename Response>

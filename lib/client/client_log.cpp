@@ -43,12 +43,23 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   static std::string code_name(grpc::StatusCode code) {
-    static const char* names[] = {"OK",          "CANCELLED",          "UNKNOWN",
-                                  "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-                                  "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                  "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-                                  "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
-                                  "DATA_LOSS", "UNAUTHENTICATED"};
+    static const char* names[] = {"OK",
+                                  "CANCELLED",
+                                  "UNKNOWN",
+                                  "INVALID_ARGUMENT",
+                                  "DEADLINE_EXCEEDED",
+                                  "NOT_FOUND",
+                                  "ALREADY_EXISTS",
+                                  "PERMISSION_DENIED",
+                                  "RESOURCE_EXHAUSTED",
+                                  "FAILED_PRECONDITION",
+                                  "ABORTED",
+                                  "OUT_OF_RANGE",
+                                  "UNIMPLEMENTED",
+                                  "INTERNAL",
+                                  "UNAVAILABLE",
+                                  "DATA_LOSS",
+                                  "UNAUTHENTICATED"};
     const int i = static_cast<int>(code);
     return i >= 0 && i <= 16 ? names[i] : std::to_string(i);
   }

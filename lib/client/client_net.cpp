@@ -84,8 +84,7 @@ std::string Client::create_network(const std::string& name) {
 }
 
 std::vector<api::NetworkInfo> Client::list_networks() {
-  const auto response =
-      m_impl->call(&api::BoxdApi::Stub::ListNetworks, api::ListNetworksRequest());
+  const auto response = m_impl->call(&api::BoxdApi::Stub::ListNetworks, api::ListNetworksRequest());
   return {response.networks().begin(), response.networks().end()};
 }
 
@@ -106,7 +105,8 @@ void Client::revoke_token(const std::string& jti) {
   m_impl->call(&api::BoxdApi::Stub::RevokeToken, request);
 }
 
-api::CreateSnapshotResponse Client::create_snapshot(const std::string& vm, const std::string& name) {
+api::CreateSnapshotResponse Client::create_snapshot(const std::string& vm,
+                                                    const std::string& name) {
   api::CreateSnapshotRequest request;
   request.set_vm(vm);
   request.set_name(name);

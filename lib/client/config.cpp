@@ -154,13 +154,20 @@ bool valid_ipv6_literal(const std::string& inner) {
 
 std::string source_name(Source s) {
   switch (s) {
-    case Source::Flag: return "flag";
-    case Source::Env: return "environment variable";
-    case Source::Profile: return "profile";
-    case Source::Credentials: return "credentials.json";
-    case Source::Preset: return "preset";
-    case Source::Default: return "default";
-    case Source::None: return "none";
+    case Source::Flag:
+      return "flag";
+    case Source::Env:
+      return "environment variable";
+    case Source::Profile:
+      return "profile";
+    case Source::Credentials:
+      return "credentials.json";
+    case Source::Preset:
+      return "preset";
+    case Source::Default:
+      return "default";
+    case Source::None:
+      return "none";
   }
   return "none";
 }
@@ -276,9 +283,15 @@ Endpoint parse_endpoint(const std::string& api_url) {
   Endpoint endpoint;
   endpoint.target = host + ":" + std::to_string(port);
   switch (scheme) {
-    case Scheme::Http: endpoint.tls = false; break;
-    case Scheme::Https: endpoint.tls = true; break;
-    case Scheme::Bare: endpoint.tls = !is_loopback_host(host); break;
+    case Scheme::Http:
+      endpoint.tls = false;
+      break;
+    case Scheme::Https:
+      endpoint.tls = true;
+      break;
+    case Scheme::Bare:
+      endpoint.tls = !is_loopback_host(host);
+      break;
   }
   return endpoint;
 }
@@ -330,18 +343,17 @@ void resolve_endpoint(const ConfigFlags& flags, const Getenv& getenv,
   result.sources["environment"] = environment.source;
   const Preset* preset = find_preset(result.environment);
 
-  Layered api_url = pick(flags.api_url, getenv, "BOXD_API_URL", string_field(profile_doc, "api_url"));
+  Layered api_url =
+      pick(flags.api_url, getenv, "BOXD_API_URL", string_field(profile_doc, "api_url"));
   Layered exchange_url = pick(flags.exchange_url, getenv, "BOXD_EXCHANGE_URL",
                               string_field(profile_doc, "exchange_url"));
   // A custom environment name is fine in a profile that names both URLs;
   // anywhere else an unknown name is a typo.
   const bool needs_preset = !api_url.value || !exchange_url.value ||
-                            environment.source == Source::Flag ||
-                            environment.source == Source::Env;
+                            environment.source == Source::Flag || environment.source == Source::Env;
   if (preset == nullptr && needs_preset) {
-    throw Error(ErrorClass::Usage,
-                "unknown environment '" + result.environment + "' (valid environments: " +
-                    preset_names() + ")");
+    throw Error(ErrorClass::Usage, "unknown environment '" + result.environment +
+                                       "' (valid environments: " + preset_names() + ")");
   }
   if (!api_url.value) {
     api_url = {std::string(preset->api_url), Source::Preset};

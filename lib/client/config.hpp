@@ -28,8 +28,8 @@ std::string source_name(Source s);  // "flag", "environment variable", "profile"
 std::string describe_source(const std::string& key, Source s);
 
 struct Endpoint {
-  std::string target;   // "host:port" for grpc::CreateChannel
-  bool tls = false;     // scheme rules: docs/wire-contract.md, section 5
+  std::string target;  // "host:port" for grpc::CreateChannel
+  bool tls = false;    // scheme rules: docs/wire-contract.md, section 5
 };
 
 // Parses an api_url: http:// plaintext, https:// TLS, bare host:port TLS
@@ -37,15 +37,15 @@ struct Endpoint {
 Endpoint parse_endpoint(const std::string& api_url);
 
 struct ResolvedConfig {
-  std::string environment;           // production | staging | local | custom profile env
+  std::string environment;  // production | staging | local | custom profile env
   std::string api_url;
   std::string exchange_url;
-  std::string api_key;               // may be empty; never log
-  std::string token;                 // may be empty; never log
-  std::string profile;               // empty = none
+  std::string api_key;  // may be empty; never log
+  std::string token;    // may be empty; never log
+  std::string profile;  // empty = none
   Endpoint endpoint;
   std::map<std::string, Source> sources;  // "api_url" -> Source::Env, ...
-  bool key_from_argv = false;        // warn: visible in the process list
+  bool key_from_argv = false;             // warn: visible in the process list
 };
 
 using Getenv = std::function<std::optional<std::string>(const std::string&)>;
@@ -54,8 +54,7 @@ using Getenv = std::function<std::optional<std::string>(const std::string&)>;
 // credentials_json: contents of credentials.json (may be empty).
 // Throws boxd::Error(Usage) for an unknown environment or profile.
 ResolvedConfig resolve_config(const ConfigFlags& flags, const Getenv& getenv,
-                              const std::string& config_json,
-                              const std::string& credentials_json);
+                              const std::string& config_json, const std::string& credentials_json);
 
 // The same, reading the real environment and files under config_dir().
 ResolvedConfig resolve_config(const ConfigFlags& flags);

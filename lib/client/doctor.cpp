@@ -143,7 +143,9 @@ std::string try_connect(const struct addrinfo& address, std::chrono::millisecond
     if (errno != EINPROGRESS) {
       error = std::strerror(errno);
     } else {
-      struct pollfd pfd {fd, POLLOUT, 0};
+      struct pollfd pfd {
+        fd, POLLOUT, 0
+      };
       const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
       if (ready == 0) {
         error = "timed out after " + std::to_string(timeout.count()) + " ms";
@@ -167,18 +169,22 @@ std::string try_connect(const struct addrinfo& address, std::chrono::millisecond
 
 const char* status_label(CheckStatus status) {
   switch (status) {
-    case CheckStatus::Ok: return "ok";
-    case CheckStatus::Warn: return "warn";
-    case CheckStatus::Fail: return "FAIL";
-    case CheckStatus::Skip: return "skip";
+    case CheckStatus::Ok:
+      return "ok";
+    case CheckStatus::Warn:
+      return "warn";
+    case CheckStatus::Fail:
+      return "FAIL";
+    case CheckStatus::Skip:
+      return "skip";
   }
   return "?";
 }
 
 std::vector<CheckResult> describe_config(const ResolvedConfig& config) {
   std::vector<CheckResult> results;
-  std::string summary = "environment " + config.environment + " (" +
-                        source_of(config, "environment") + "), ";
+  std::string summary =
+      "environment " + config.environment + " (" + source_of(config, "environment") + "), ";
   if (config.profile.empty()) {
     summary += "no profile";
   } else {
@@ -198,8 +204,7 @@ std::vector<CheckResult> describe_config(const ResolvedConfig& config) {
   } else if (!config.api_key.empty()) {
     results.push_back(ok("credential", "API key (" + source_of(config, "api_key") + ")"));
   } else {
-    results.push_back(fail("credential",
-                           "none: run 'boxd auth login' or set BOXD_API_KEY",
+    results.push_back(fail("credential", "none: run 'boxd auth login' or set BOXD_API_KEY",
                            ErrorClass::Authentication));
   }
   return results;
@@ -231,8 +236,7 @@ CheckResult judge_token_expiry(const std::string& token, std::int64_t now) {
   }
   const std::int64_t left = claims->expires_at - now;
   if (left <= 0) {
-    return fail("token", "expired " + duration_text(left) + " ago",
-                ErrorClass::Authentication);
+    return fail("token", "expired " + duration_text(left) + " ago", ErrorClass::Authentication);
   }
   return ok("token", "valid, expires in " + duration_text(left));
 }

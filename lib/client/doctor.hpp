@@ -18,9 +18,9 @@ enum class CheckStatus { Ok, Warn, Fail, Skip };
 const char* status_label(CheckStatus status);
 
 struct CheckResult {
-  std::string name;    // "config", "api_url", "dns", "tcp", "tls", ...
+  std::string name;  // "config", "api_url", "dns", "tcp", "tls", ...
   CheckStatus status = CheckStatus::Ok;
-  std::string detail;  // one line; never a credential
+  std::string detail;                             // one line; never a credential
   ErrorClass error_class = ErrorClass::Internal;  // for Fail: the exit code
 };
 

@@ -15,8 +15,8 @@
 //                                      ListServiceResponse list_services_response = 6;
 //                                      ErrorResponse error_response = 7; } }
 //   FileDescriptorResponse   { repeated bytes file_descriptor_proto = 1; }
-//   ListServiceResponse      { repeated ServiceResponse service = 1; }  ServiceResponse { string name = 1; }
-//   ErrorResponse            { int32 error_code = 1; string error_message = 2; }
+//   ListServiceResponse      { repeated ServiceResponse service = 1; }  ServiceResponse { string
+//   name = 1; } ErrorResponse            { int32 error_code = 1; string error_message = 2; }
 //
 // We ask for the service list, then for the file containing the symbol; the
 // server answers with that file and (usually) its dependencies; any
@@ -88,16 +88,15 @@ class Differ {
         std::string problem =
             "field " + name + " (" + std::to_string(field.number()) + ") is missing on the server";
         if (const auto* same_number = theirs.FindFieldByNumber(field.number())) {
-          problem += " (it has " + same_number->name() + " at " +
-                     std::to_string(field.number()) + ")";
+          problem +=
+              " (it has " + same_number->name() + " at " + std::to_string(field.number()) + ")";
         }
         m_diff.problems.push_back(problem);
         continue;
       }
       if (other->number() != field.number()) {
-        m_diff.problems.push_back("field " + name + " is number " +
-                                  std::to_string(field.number()) + " here, " +
-                                  std::to_string(other->number()) + " on the server");
+        m_diff.problems.push_back("field " + name + " is number " + std::to_string(field.number()) +
+                                  " here, " + std::to_string(other->number()) + " on the server");
       }
       const std::string our_type = field_type(field);
       const std::string their_type = field_type(*other);
@@ -125,8 +124,8 @@ class Differ {
         m_diff.problems.push_back("enum value " + ours.full_name() + "." + value.name() +
                                   " is missing on the server");
       } else if (other->number() != value.number()) {
-        m_diff.problems.push_back("enum value " + ours.full_name() + "." + value.name() +
-                                  " is " + std::to_string(value.number()) + " here, " +
+        m_diff.problems.push_back("enum value " + ours.full_name() + "." + value.name() + " is " +
+                                  std::to_string(value.number()) + " here, " +
                                   std::to_string(other->number()) + " on the server");
       }
     }
@@ -249,8 +248,9 @@ class ReflectionStream {
       m_context.AddMetadata(key, value);
     }
     m_context.set_deadline(std::chrono::system_clock::now() + timeout);
-    m_stream.reset(grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-        channel.get(), m_method, &m_context));
+    m_stream.reset(
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            channel.get(), m_method, &m_context));
   }
 
   ~ReflectionStream() {
@@ -285,10 +285,10 @@ class ReflectionStream {
     if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
       throw Error(ErrorClass::NotFound, "the server does not offer gRPC server reflection");
     }
-    throw Error(ErrorClass::Connection,
-                "reflection call failed: " +
-                    (status.error_message().empty() ? std::string("stream ended")
-                                                    : status.error_message()));
+    throw Error(
+        ErrorClass::Connection,
+        "reflection call failed: " + (status.error_message().empty() ? std::string("stream ended")
+                                                                     : status.error_message()));
   }
 
   grpc::internal::RpcMethod m_method;
@@ -299,7 +299,8 @@ class ReflectionStream {
 
 }  // namespace
 
-SchemaDiff diff_service(const gp::ServiceDescriptor& expected, const gp::ServiceDescriptor& actual) {
+SchemaDiff diff_service(const gp::ServiceDescriptor& expected,
+                        const gp::ServiceDescriptor& actual) {
   SchemaDiff diff;
   Differ differ(diff);
   for (int i = 0; i < expected.method_count(); ++i) {
@@ -331,10 +332,10 @@ SchemaDiff diff_service(const gp::ServiceDescriptor& expected, const gp::Service
   return diff;
 }
 
-ReflectedSchema fetch_reflected_schema(const std::shared_ptr<grpc::Channel>& channel,
-                                       const std::string& symbol,
-                                       const std::vector<std::pair<std::string, std::string>>& metadata,
-                                       std::chrono::milliseconds timeout) {
+ReflectedSchema fetch_reflected_schema(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& symbol,
+    const std::vector<std::pair<std::string, std::string>>& metadata,
+    std::chrono::milliseconds timeout) {
   ReflectedSchema schema;
   ReflectionStream stream(channel, metadata, timeout);
   const Response services = stream.ask(k_list_services, "*");
@@ -354,8 +355,9 @@ ReflectedSchema fetch_reflected_schema(const std::shared_ptr<grpc::Channel>& cha
   };
   const Response found = stream.ask(k_file_containing_symbol, symbol);
   if (found.error) {
-    throw Error(ErrorClass::NotFound, "reflection: the server does not know " + symbol +
-                                          (found.error_message.empty() ? "" : ": " + found.error_message));
+    throw Error(ErrorClass::NotFound,
+                "reflection: the server does not know " + symbol +
+                    (found.error_message.empty() ? "" : ": " + found.error_message));
   }
   add_files(found);
   // Dependencies the server did not volunteer, by file name (bounded: a

@@ -35,7 +35,7 @@ SchemaDiff diff_service(const google::protobuf::ServiceDescriptor& expected,
 
 // The server's descriptors, fetched over reflection.
 struct ReflectedSchema {
-  std::vector<std::string> services;                     // list_services
+  std::vector<std::string> services;                         // list_services
   std::vector<google::protobuf::FileDescriptorProto> files;  // for the symbol, with dependencies
 };
 
@@ -44,10 +44,10 @@ struct ReflectedSchema {
 // its dependencies. `metadata` is attached to the call (authorization).
 // Throws boxd::Error: Connection when the call fails, NotFound when the server
 // has no reflection or does not know the symbol.
-ReflectedSchema fetch_reflected_schema(const std::shared_ptr<grpc::Channel>& channel,
-                                       const std::string& symbol,
-                                       const std::vector<std::pair<std::string, std::string>>& metadata,
-                                       std::chrono::milliseconds timeout);
+ReflectedSchema fetch_reflected_schema(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& symbol,
+    const std::vector<std::pair<std::string, std::string>>& metadata,
+    std::chrono::milliseconds timeout);
 
 // Builds the fetched files into `pool` (which must outlive the result) and
 // returns the service named `service`, or null when the files do not

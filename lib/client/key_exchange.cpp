@@ -169,8 +169,8 @@ ExchangeResult exchange_api_key(const std::string& exchange_url, const std::stri
 
   const CURLcode rc = curl_easy_perform(handle);
   if (body.too_large) {
-    throw Error(ErrorClass::Internal, "response from the key exchange at " + exchange_url +
-                                          " is larger than 64 KiB");
+    throw Error(ErrorClass::Internal,
+                "response from the key exchange at " + exchange_url + " is larger than 64 KiB");
   }
   if (rc != CURLE_OK) {
     throw transfer_error(handle, rc, exchange_url);

@@ -33,7 +33,9 @@ std::int64_t unix_now() {
 
 TokenCache::TokenCache(std::filesystem::path dir) : m_dir(std::move(dir)) {}
 
-TokenCache TokenCache::default_cache() { return TokenCache(cache_dir() / "tokens"); }
+TokenCache TokenCache::default_cache() {
+  return TokenCache(cache_dir() / "tokens");
+}
 
 std::filesystem::path TokenCache::path_for(const std::string& exchange_url,
                                            const std::string& api_key) const {

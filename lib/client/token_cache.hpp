@@ -14,8 +14,8 @@ namespace boxd::client {
 inline constexpr std::int64_t k_token_refresh_margin_secs = 5 * 60;
 
 struct CachedToken {
-  std::string token;           // never log
-  std::int64_t expires_at = 0; // unix seconds
+  std::string token;            // never log
+  std::int64_t expires_at = 0;  // unix seconds
 };
 
 // True when the token can still be used at `now` (unix seconds): it expires
@@ -30,8 +30,7 @@ class TokenCache {
   explicit TokenCache(std::filesystem::path dir);
   static TokenCache default_cache();
 
-  std::filesystem::path path_for(const std::string& exchange_url,
-                                 const std::string& api_key) const;
+  std::filesystem::path path_for(const std::string& exchange_url, const std::string& api_key) const;
   // The cached token if present, well-formed and fresh at `now`.
   std::optional<CachedToken> load(const std::string& exchange_url, const std::string& api_key,
                                   std::int64_t now) const;

@@ -91,5 +91,4 @@ TransportChoice choose_transport(const ResolvedConfig& config, const TransportCa
                                  bool fresh = false,
                                  std::chrono::milliseconds timeout = k_tls_probe_timeout);
 
-
 }  // namespace boxd::client

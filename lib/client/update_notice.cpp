@@ -26,7 +26,9 @@ namespace boxd::client {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Reads digits at `pos`; nullopt when there are none or they overflow.
 std::optional<std::uint64_t> read_number(std::string_view text, std::size_t& pos) {
@@ -109,10 +111,12 @@ bool notice_allowed(const NoticeSituation& situation) {
   return situation.stderr_tty && !situation.json && !situation.ci && !situation.disabled;
 }
 
-std::filesystem::path default_notice_state_file() { return cache_dir() / "update-check.json"; }
+std::filesystem::path default_notice_state_file() {
+  return cache_dir() / "update-check.json";
+}
 
-std::optional<std::string> take_update_notice(std::string_view advertised,
-                                              std::string_view current, std::int64_t now,
+std::optional<std::string> take_update_notice(std::string_view advertised, std::string_view current,
+                                              std::int64_t now,
                                               const std::filesystem::path& state_file) {
   if (advertised.size() > 64 || !is_newer_version(advertised, current)) {
     return std::nullopt;

@@ -34,8 +34,8 @@ bool is_newer_version(std::string_view candidate, std::string_view current);
 struct NoticeSituation {
   bool stderr_tty = false;
   bool json = false;
-  bool ci = false;         // CI set and non-empty
-  bool disabled = false;   // BOXD_NO_UPDATE_NOTIFIER set and non-empty
+  bool ci = false;        // CI set and non-empty
+  bool disabled = false;  // BOXD_NO_UPDATE_NOTIFIER set and non-empty
 };
 bool notice_allowed(const NoticeSituation& situation);
 
@@ -51,8 +51,8 @@ inline constexpr std::int64_t k_notice_interval_seconds = 24 * 60 * 60;
 // returns the line to print (without newline); otherwise nullopt. Never
 // throws: a state file that cannot be written means no notice (better
 // silent than nagging on every call).
-std::optional<std::string> take_update_notice(std::string_view advertised,
-                                              std::string_view current, std::int64_t now,
+std::optional<std::string> take_update_notice(std::string_view advertised, std::string_view current,
+                                              std::int64_t now,
                                               const std::filesystem::path& state_file);
 
 }  // namespace boxd::client

@@ -8,16 +8,18 @@ namespace {
 
 constexpr std::string_view k_standard =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view k_url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view k_url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string encode(std::string_view data, std::string_view alphabet, bool pad) {
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
-    const std::uint32_t v = (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16U) |
-                            (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8U) |
-                            static_cast<unsigned char>(data[i + 2]);
+    const std::uint32_t v =
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16U) |
+        (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8U) |
+        static_cast<unsigned char>(data[i + 2]);
     out += alphabet[(v >> 18U) & 63U];
     out += alphabet[(v >> 12U) & 63U];
     out += alphabet[(v >> 6U) & 63U];
@@ -72,9 +74,17 @@ std::optional<std::string> decode(std::string_view text, std::string_view alphab
 
 }  // namespace
 
-std::string base64_encode(std::string_view data) { return encode(data, k_standard, true); }
-std::optional<std::string> base64_decode(std::string_view text) { return decode(text, k_standard); }
-std::string base64url_encode(std::string_view data) { return encode(data, k_url, false); }
-std::optional<std::string> base64url_decode(std::string_view text) { return decode(text, k_url); }
+std::string base64_encode(std::string_view data) {
+  return encode(data, k_standard, true);
+}
+std::optional<std::string> base64_decode(std::string_view text) {
+  return decode(text, k_standard);
+}
+std::string base64url_encode(std::string_view data) {
+  return encode(data, k_url, false);
+}
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode(text, k_url);
+}
 
 }  // namespace boxd

@@ -6,15 +6,24 @@ namespace boxd {
 
 std::string_view error_class_name(ErrorClass error_class) {
   switch (error_class) {
-    case ErrorClass::Internal: return "InternalError";
-    case ErrorClass::Usage: return "UsageError";
-    case ErrorClass::Authentication: return "AuthenticationError";
-    case ErrorClass::NotFound: return "NotFoundError";
-    case ErrorClass::InvalidArgument: return "InvalidArgumentError";
-    case ErrorClass::QuotaExceeded: return "QuotaExceededError";
-    case ErrorClass::Timeout: return "TimeoutError";
-    case ErrorClass::Connection: return "ConnectionError";
-    case ErrorClass::Cancelled: return "CancelledError";
+    case ErrorClass::Internal:
+      return "InternalError";
+    case ErrorClass::Usage:
+      return "UsageError";
+    case ErrorClass::Authentication:
+      return "AuthenticationError";
+    case ErrorClass::NotFound:
+      return "NotFoundError";
+    case ErrorClass::InvalidArgument:
+      return "InvalidArgumentError";
+    case ErrorClass::QuotaExceeded:
+      return "QuotaExceededError";
+    case ErrorClass::Timeout:
+      return "TimeoutError";
+    case ErrorClass::Connection:
+      return "ConnectionError";
+    case ErrorClass::Cancelled:
+      return "CancelledError";
   }
   return "InternalError";
 }
@@ -22,16 +31,24 @@ std::string_view error_class_name(ErrorClass error_class) {
 ErrorClass error_class_from_grpc(int grpc_code) {
   switch (static_cast<grpc::StatusCode>(grpc_code)) {
     case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED: return ErrorClass::Authentication;
-    case grpc::StatusCode::NOT_FOUND: return ErrorClass::NotFound;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return ErrorClass::Authentication;
+    case grpc::StatusCode::NOT_FOUND:
+      return ErrorClass::NotFound;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::ALREADY_EXISTS:
-    case grpc::StatusCode::FAILED_PRECONDITION: return ErrorClass::InvalidArgument;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return ErrorClass::QuotaExceeded;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return ErrorClass::Timeout;
-    case grpc::StatusCode::UNAVAILABLE: return ErrorClass::Connection;
-    case grpc::StatusCode::CANCELLED: return ErrorClass::Cancelled;
-    default: return ErrorClass::Internal;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return ErrorClass::InvalidArgument;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return ErrorClass::QuotaExceeded;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return ErrorClass::Timeout;
+    case grpc::StatusCode::UNAVAILABLE:
+      return ErrorClass::Connection;
+    case grpc::StatusCode::CANCELLED:
+      return ErrorClass::Cancelled;
+    default:
+      return ErrorClass::Internal;
   }
 }
 

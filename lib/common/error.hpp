@@ -30,7 +30,9 @@ class Error : public std::runtime_error {
  public:
   Error(ErrorClass error_class, const std::string& message, std::string hint = {},
         int grpc_code = -1)
-      : std::runtime_error(message), m_class(error_class), m_hint(std::move(hint)),
+      : std::runtime_error(message),
+        m_class(error_class),
+        m_hint(std::move(hint)),
         m_grpc_code(grpc_code) {}
 
   [[nodiscard]] ErrorClass error_class() const { return m_class; }

@@ -46,7 +46,9 @@ bool write_all(int fd, const void* data, std::size_t size) {
   return true;
 }
 
-bool write_all(int fd, std::string_view data) { return write_all(fd, data.data(), data.size()); }
+bool write_all(int fd, std::string_view data) {
+  return write_all(fd, data.data(), data.size());
+}
 
 bool read_all(int fd, void* data, std::size_t size) {
   auto* bytes = static_cast<char*>(data);

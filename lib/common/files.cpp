@@ -26,8 +26,7 @@ namespace {
 
 }  // namespace
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view content,
-                       unsigned mode) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const auto tmp = dir / ("." + path.filename().string() + ".tmp-" + random_hex(6));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -84,7 +83,8 @@ void ensure_dir(const std::filesystem::path& dir, unsigned mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    throw Error(ErrorClass::Internal, "cannot create directory " + dir.string() + ": " + ec.message());
+    throw Error(ErrorClass::Internal,
+                "cannot create directory " + dir.string() + ": " + ec.message());
   }
   ::chmod(dir.c_str(), mode);
 }

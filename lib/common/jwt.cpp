@@ -5,12 +5,12 @@
 // checks it against its clock; the client only reads it to plan a refresh).
 #include "common/jwt.hpp"
 
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <stdexcept>

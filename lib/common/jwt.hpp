@@ -11,8 +11,8 @@
 namespace boxd {
 
 struct JwtClaims {
-  std::string subject;      // "sub": the user id
-  std::string jti;          // "jti": token id (revocation)
+  std::string subject;          // "sub": the user id
+  std::string jti;              // "jti": token id (revocation)
   std::int64_t issued_at = 0;   // "iat", unix seconds
   std::int64_t expires_at = 0;  // "exp", unix seconds
 };

@@ -1,6 +1,7 @@
 // spdlog in header-only mode (Debian ships no libspdlog.a, and the static
 // build must not need one); this is the only file that includes it.
-#define SPDLOG_LEVEL_NAMES {"trace", "debug", "info", "warn", "error", "fatal", "off"}
+#define SPDLOG_LEVEL_NAMES \
+  { "trace", "debug", "info", "warn", "error", "fatal", "off" }
 
 #include "common/log.hpp"
 
@@ -30,19 +31,25 @@ std::vector<std::string> g_secrets;
 
 spdlog::level::level_enum spd(Level level) {
   switch (level) {
-    case Level::Trace: return spdlog::level::trace;
-    case Level::Debug: return spdlog::level::debug;
-    case Level::Info: return spdlog::level::info;
-    case Level::Warn: return spdlog::level::warn;
-    case Level::Error: return spdlog::level::err;
-    case Level::Off: break;
+    case Level::Trace:
+      return spdlog::level::trace;
+    case Level::Debug:
+      return spdlog::level::debug;
+    case Level::Info:
+      return spdlog::level::info;
+    case Level::Warn:
+      return spdlog::level::warn;
+    case Level::Error:
+      return spdlog::level::err;
+    case Level::Off:
+      break;
   }
   return spdlog::level::off;
 }
 
 std::string json_string(std::string_view text) {
-  return nlohmann::json(std::string(text)).dump(-1, ' ', false,
-                                                nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool needs_quotes(std::string_view value) {
@@ -104,9 +111,8 @@ Current& current() {
 
 void install(spdlog::sink_ptr sink, Level level, Format format, Style style) {
   auto logger = std::make_shared<spdlog::logger>("boxd", std::move(sink));
-  logger->set_pattern(pattern(format, style), style == Style::Cli
-                                                  ? spdlog::pattern_time_type::local
-                                                  : spdlog::pattern_time_type::utc);
+  logger->set_pattern(pattern(format, style), style == Style::Cli ? spdlog::pattern_time_type::local
+                                                                  : spdlog::pattern_time_type::utc);
   logger->set_level(spd(level));
   logger->flush_on(spdlog::level::trace);  // every line: `boxd local logs -f`, kill -9
   auto& c = current();

@@ -31,7 +31,8 @@ std::optional<Format> parse_format(std::string_view name);
 struct Field {
   Field(std::string k, std::string v) : key(std::move(k)), value(std::move(v)) {}
   Field(std::string k, const char* v) : key(std::move(k)), value(v) {}
-  Field(std::string k, std::int64_t v) : key(std::move(k)), value(std::to_string(v)), number(true) {}
+  Field(std::string k, std::int64_t v)
+      : key(std::move(k)), value(std::to_string(v)), number(true) {}
   Field(std::string k, int v) : Field(std::move(k), static_cast<std::int64_t>(v)) {}
   std::string key;
   std::string value;
@@ -50,9 +51,9 @@ enum class Style {
 };
 
 struct FileSink {
-  std::filesystem::path path;       // e.g. <state>/server.log
+  std::filesystem::path path;  // e.g. <state>/server.log
   std::uint64_t max_bytes = 10ULL << 20;
-  int max_files = 5;                // rotated files kept: server.1.log ... server.N.log
+  int max_files = 5;  // rotated files kept: server.1.log ... server.N.log
 };
 
 // Replace the process's log. Until one is called nothing is logged.
@@ -62,11 +63,21 @@ void off();
 
 bool enabled(Level level);
 void write(Level level, std::string_view message, const Fields& fields = {});
-inline void trace(std::string_view m, const Fields& f = {}) { write(Level::Trace, m, f); }
-inline void debug(std::string_view m, const Fields& f = {}) { write(Level::Debug, m, f); }
-inline void info(std::string_view m, const Fields& f = {}) { write(Level::Info, m, f); }
-inline void warn(std::string_view m, const Fields& f = {}) { write(Level::Warn, m, f); }
-inline void error(std::string_view m, const Fields& f = {}) { write(Level::Error, m, f); }
+inline void trace(std::string_view m, const Fields& f = {}) {
+  write(Level::Trace, m, f);
+}
+inline void debug(std::string_view m, const Fields& f = {}) {
+  write(Level::Debug, m, f);
+}
+inline void info(std::string_view m, const Fields& f = {}) {
+  write(Level::Info, m, f);
+}
+inline void warn(std::string_view m, const Fields& f = {}) {
+  write(Level::Warn, m, f);
+}
+inline void error(std::string_view m, const Fields& f = {}) {
+  write(Level::Error, m, f);
+}
 void flush();
 
 // Never shown: every later line has each registered string (at least 8

@@ -1,8 +1,8 @@
 #include "common/paths.hpp"
 
-#include <cstdlib>
 #include <pwd.h>
 #include <unistd.h>
+#include <cstdlib>
 
 namespace boxd {
 
@@ -42,7 +42,9 @@ std::filesystem::path config_dir() {
   return xdg("XDG_CONFIG_HOME", ".config") / "boxd";
 }
 
-std::filesystem::path cache_dir() { return xdg("XDG_CACHE_HOME", ".cache") / "boxd"; }
+std::filesystem::path cache_dir() {
+  return xdg("XDG_CACHE_HOME", ".cache") / "boxd";
+}
 
 std::filesystem::path local_state_dir() {
   return xdg("XDG_DATA_HOME", ".local/share") / "boxd-local";

@@ -1,8 +1,8 @@
 #include "common/sizes.hpp"
 
+#include <fmt/format.h>
 #include <cctype>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace boxd {
 

@@ -101,7 +101,8 @@ std::pair<std::string, std::string> parse_key_flag(const std::string& flag) {
   return {flag.substr(0, eq), user};
 }
 
-Auth::Auth(Store& store, const std::map<std::string, std::string>& keys, std::int64_t token_ttl_secs)
+Auth::Auth(Store& store, const std::map<std::string, std::string>& keys,
+           std::int64_t token_ttl_secs)
     : m_store(store), m_secret(load_or_create_secret(store.dir())), m_ttl(token_ttl_secs) {
   for (const auto& [key, user] : keys) {
     m_key_digests[sha256_hex(key)] = user;
@@ -172,8 +173,8 @@ AuthResult Auth::check(const std::optional<std::string>& authorization) const {
     result.failure = AuthFailure::Invalid;
     return result;
   }
-  const bool revoked = m_store.read(
-      [&](const StoreData& data) { return data.revoked.count(claims->jti) > 0; });
+  const bool revoked =
+      m_store.read([&](const StoreData& data) { return data.revoked.count(claims->jti) > 0; });
   if (revoked) {
     result.failure = AuthFailure::Revoked;
     return result;

@@ -2,25 +2,25 @@
 #include "local/box_cgroup.hpp"
 
 #include "common/error.hpp"
-#include "local/fault.hpp"
 #include "common/sizes.hpp"
+#include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace boxd::local {
 
@@ -66,8 +66,7 @@ std::string unescape_mount_path(const std::string& text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '\\' && i + 3 < text.size()) {
       const std::string octal = text.substr(i + 1, 3);
-      if (std::all_of(octal.begin(), octal.end(),
-                                           [](char c) { return c >= '0' && c <= '7'; })) {
+      if (std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; })) {
         out.push_back(static_cast<char>(std::stoi(octal, nullptr, 8)));
         i += 3;
         continue;
@@ -268,7 +267,8 @@ BoxCgroup::Use BoxCgroup::pick_limit(const std::vector<CgroupMount>& mounts,
     }
     if (err != 0 || !fs::exists(base / v2_file)) {
       return Use{-1, "cgroup v2 has the " + controller + " controller, but it could not be " +
-                         "enabled for the boxes" + (err != 0 ? std::string(": ") + std::strerror(err) : "")};
+                         "enabled for the boxes" +
+                         (err != 0 ? std::string(": ") + std::strerror(err) : "")};
     }
     return Use{add_hierarchy(mount), {}};
   }
@@ -279,8 +279,8 @@ BoxCgroup::Use BoxCgroup::pick_limit(const std::vector<CgroupMount>& mounts,
     }
     const int index = add_hierarchy(mount);
     if (index < 0) {
-      return Use{-1, "cannot create a cgroup in the v1 " + controller + " hierarchy: " +
-                         std::strerror(errno)};
+      return Use{-1, "cannot create a cgroup in the v1 " + controller +
+                         " hierarchy: " + std::strerror(errno)};
     }
     if (!fs::exists(m_hierarchies[index].base / v1_file)) {
       return Use{-1, std::string("the v1 ") + controller + " controller has no " + v1_file};
@@ -324,13 +324,14 @@ void BoxCgroup::pick_freezer(const std::vector<CgroupMount>& mounts) {
   for (const Use* each : {&m_memory, &m_cpu, &m_pids}) {
     v2_limits = v2_limits || (each->index >= 0 && m_hierarchies[each->index].v2);
   }
-  if ((forced == "v1" && use(v1, "freezer.state")) || (forced == "v2" && use(v2, "cgroup.freeze")) ||
-      (v2_limits && use(v2, "cgroup.freeze")) || use(v1, "freezer.state") ||
-      use(v2, "cgroup.freeze")) {
+  if ((forced == "v1" && use(v1, "freezer.state")) ||
+      (forced == "v2" && use(v2, "cgroup.freeze")) || (v2_limits && use(v2, "cgroup.freeze")) ||
+      use(v1, "freezer.state") || use(v2, "cgroup.freeze")) {
     return;
   }
-  m_freezer = Use{-1, "no freezer cgroup (neither v2 cgroup.freeze nor the v1 freezer): "
-                      "suspend sends SIGSTOP to the box's processes"};
+  m_freezer = Use{-1,
+                  "no freezer cgroup (neither v2 cgroup.freeze nor the v1 freezer): "
+                  "suspend sends SIGSTOP to the box's processes"};
 }
 
 fs::path BoxCgroup::dir(int index, const std::string& id) const {
@@ -351,8 +352,9 @@ std::vector<IsolationLayer> BoxCgroup::layers() const {
     memory_v1 += " and memory.memsw.limit_in_bytes (no swap past it)";
   }
   return {
-      layer("memory limit", m_memory, memory_v1 + "; past it the kernel's OOM killer ends a "
-                                                  "process of the box",
+      layer("memory limit", m_memory,
+            memory_v1 + "; past it the kernel's OOM killer ends a "
+                        "process of the box",
             "cgroup v2: memory.max (and memory.swap.max 0); past it the kernel's OOM killer "
             "ends a process of the box"),
       layer("cpu limit", m_cpu, "cgroup v1: cpu.cfs_quota_us = vcpu x cpu.cfs_period_us",

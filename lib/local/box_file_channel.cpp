@@ -137,7 +137,9 @@ BoxFileChannel::Frame BoxFileChannel::receive(std::size_t max_payload) {
   return frame;
 }
 
-void BoxFileChannel::close_input() { m_process->close_stdin(); }
+void BoxFileChannel::close_input() {
+  m_process->close_stdin();
+}
 
 void make_dir_in_box(Runtime& runtime, const BoxSpec& box, const BoxHandle& handle,
                      const std::string& path) {
@@ -161,7 +163,7 @@ void make_dir_in_box(Runtime& runtime, const BoxSpec& box, const BoxHandle& hand
     }
   }
   fail(error == EACCES || error == EPERM || error == EROFS ? Fault::PermissionDenied
-                                                          : Fault::FailedPrecondition,
+                                                           : Fault::FailedPrecondition,
        "cannot create the mount point " + path + " in VM '" + box.name +
            "': " + std::strerror(error));
 }

@@ -27,10 +27,10 @@ enum class Reason : std::uint8_t {
   IsDirectory = 3,
   NotRegular = 4,  // a device, FIFO, socket...
   Write = 5,
-  Commit = 6,      // rename over the target
+  Commit = 6,  // rename over the target
   Read = 7,
-  Protocol = 8,    // the server sent something unexpected
-  Count = 9,       // the byte count of the commit does not match
+  Protocol = 8,  // the server sent something unexpected
+  Count = 9,     // the byte count of the commit does not match
 };
 
 // Big-endian integers. get_* return nullopt when `in` is too short.

@@ -3,16 +3,16 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <ftw.h>
-#include <sstream>
-#include <string>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -87,8 +87,8 @@ class RegistryLock {
     chmod(dir.c_str(), 0700);
     m_fd = open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (m_fd < 0 || flock(m_fd, LOCK_EX) < 0) {
-      throw Error(ErrorClass::Internal, std::string("cannot lock the id registry: ") +
-                                            std::strerror(errno));
+      throw Error(ErrorClass::Internal,
+                  std::string("cannot lock the id registry: ") + std::strerror(errno));
     }
   }
   ~RegistryLock() {

@@ -68,23 +68,23 @@
 #include "common/fd.hpp"
 #include "local/runtime.hpp"
 
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
-#include <ftw.h>
-#include <grp.h>
-#include <sched.h>
 #include <stdexcept>
 #include <string>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/xattr.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace boxd::local {
 namespace {
@@ -121,12 +121,12 @@ void make_dir(const fs::path& path, mode_t mode) {
 constexpr std::uint32_t k_id_count = 65536;
 
 struct Layout {
-  fs::path disk;            // BOX_DIR/disk
-  fs::path hidden;          // never shown in the box
-  fs::path layers;          // BOX_DIR/layers: idmapped lowers and masks (this mount ns only)
-  std::uint32_t base = 0;   // host id of box root; 0 = no user namespace
-  int userns = -1;          // the box's user namespace (idmapping), -1 = none
-  bool idmap = false;       // idmapped mounts work here
+  fs::path disk;           // BOX_DIR/disk
+  fs::path hidden;         // never shown in the box
+  fs::path layers;         // BOX_DIR/layers: idmapped lowers and masks (this mount ns only)
+  std::uint32_t base = 0;  // host id of box root; 0 = no user namespace
+  int userns = -1;         // the box's user namespace (idmapping), -1 = none
+  bool idmap = false;      // idmapped mounts work here
 };
 
 // The host id that shows as `host_id` inside the box.
@@ -267,7 +267,8 @@ bool is_strict_ancestor(const fs::path& ancestor, const fs::path& path) {
 }
 
 void build_dev(const fs::path& dev, const Layout& layout) {
-  do_mount("boxdev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m" + owned_by_box(layout));
+  do_mount("boxdev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
+           "mode=0755,size=1m" + owned_by_box(layout));
   for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
     fs::path host = fs::path("/dev") / name;
     fs::path target = dev / name;
@@ -398,12 +399,11 @@ void mount_overlay(const fs::path& host, const fs::path& target, const fs::path&
           "): its files show as nobody in the box");
     }
   }
-  if (layout.base > 0 && rel != "usr" &&
-      build_masks(host, layout.layers / "mask" / rel, layout)) {
+  if (layout.base > 0 && rel != "usr" && build_masks(host, layout.layers / "mask" / rel, layout)) {
     lowers = (layout.layers / "mask" / rel).string() + ":" + lowers;
   }
-  std::string options = "lowerdir=" + lowers + ",upperdir=" + upper.string() +
-                        ",workdir=" + work.string();
+  std::string options =
+      "lowerdir=" + lowers + ",upperdir=" + upper.string() + ",workdir=" + work.string();
   if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) == 0) {
     return;
   }
@@ -522,8 +522,9 @@ void mask_kernel_files(const fs::path& root) {
       do_mount("/dev/null", root / file, nullptr, MS_BIND);
     }
   }
-  for (const char* dir : {"proc/acpi", "proc/scsi", "proc/asound", "sys/firmware",
-                          "sys/devices/virtual/powercap", "sys/kernel/debug", "sys/kernel/security"}) {
+  for (const char* dir :
+       {"proc/acpi", "proc/scsi", "proc/asound", "sys/firmware", "sys/devices/virtual/powercap",
+        "sys/kernel/debug", "sys/kernel/security"}) {
     if (fs::is_directory(root / dir)) {
       mount("boxmask", (root / dir).c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
             "mode=0555,size=4k");

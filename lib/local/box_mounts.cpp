@@ -179,7 +179,8 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
     if (sys_move_mount(tree, "", AT_FDCWD, target_c, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
       return {3, errno};
     }
-    if (read_only && mount(nullptr, target_c, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
+    if (read_only &&
+        mount(nullptr, target_c, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
       int saved = errno;
       umount2(target_c, MNT_DETACH);
       return {4, saved};
@@ -189,11 +190,12 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
   close(ns);
   close(tree);
   if (failure.step != 0) {
-    static const char* const k_steps[] = {"",         "entering the box",        "creating the mount point",
+    static const char* const k_steps[] = {"", "entering the box", "creating the mount point",
                                           "mounting", "making the mount read-only"};
     const char* step = failure.step < 5 ? k_steps[failure.step] : "the mount helper";
-    throw Error(ErrorClass::Internal, std::string(step) + " " + target + " failed" +
-                                          (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
+    throw Error(ErrorClass::Internal,
+                std::string(step) + " " + target + " failed" +
+                    (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
   }
 }
 
@@ -208,8 +210,9 @@ void remove_injected_mount(int init_pid, std::uint64_t start_time, const std::st
   });
   close(ns);
   if (failure.step != 0) {
-    throw Error(ErrorClass::Internal, "unmounting " + target + " failed" +
-                                          (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
+    throw Error(ErrorClass::Internal,
+                "unmounting " + target + " failed" +
+                    (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
   }
 }
 

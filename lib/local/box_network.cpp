@@ -570,7 +570,8 @@ void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_ti
     // Box root may bind ports below 1024 (sshd on 22, a web server on 80),
     // as root of a VM can: its user namespace does not own this network
     // namespace, so only this per-namespace sysctl allows it (best effort).
-    try_run({tool("nsenter"), netns, tool("sysctl"), "-qw", "net.ipv4.ip_unprivileged_port_start=0"});
+    try_run(
+        {tool("nsenter"), netns, tool("sysctl"), "-qw", "net.ipv4.ip_unprivileged_port_start=0"});
     Link main{"", "", m_subnet.str(), allocate(m_subnet, ""),
               "bxv" + m_hash + short_hash(box.id, 6)};
     add_link(box.id, init_pid, main, "eth0", m_bridge, true);

@@ -36,7 +36,9 @@ void check_name(const std::string& name) {
   }
 }
 
-logging::Fields box_fields(const BoxRecord& box) { return {{"user", box.owner}, {"box", box.name}}; }
+logging::Fields box_fields(const BoxRecord& box) {
+  return {{"user", box.owner}, {"box", box.name}};
+}
 
 }  // namespace
 
@@ -66,7 +68,10 @@ std::string generate_box_name() {
 }
 
 Boxes::Boxes(BoxesOptions options, Store& store, Runtime& runtime, BoxHooks hooks)
-    : m_options(std::move(options)), m_store(store), m_runtime(runtime), m_hooks(std::move(hooks)) {}
+    : m_options(std::move(options)),
+      m_store(store),
+      m_runtime(runtime),
+      m_hooks(std::move(hooks)) {}
 
 void Boxes::activity(const std::string& id) const {
   if (m_hooks.activity) {
@@ -227,7 +232,8 @@ BoxRecord Boxes::draft(const std::string& owner, const BoxDraft& wanted) const {
   }
   const std::string& policy = wanted.restart_policy;
   if (!policy.empty() && policy != "always" && policy != "never") {
-    fail(Fault::InvalidArgument, "invalid restart policy '" + policy + "': use 'always' or 'never'");
+    fail(Fault::InvalidArgument,
+         "invalid restart policy '" + policy + "': use 'always' or 'never'");
   }
   if (!policy.empty()) {
     box.restart_policy = policy;
@@ -242,7 +248,8 @@ BoxRecord Boxes::draft(const std::string& owner, const BoxDraft& wanted) const {
   return box;
 }
 
-std::int64_t Boxes::provision(BoxRecord& box, const std::function<void(const BoxSpec&)>& fill_disk) {
+std::int64_t Boxes::provision(BoxRecord& box,
+                              const std::function<void(const BoxSpec&)>& fill_disk) {
   m_store.update([&](StoreData& data) {
     int count = 0;
     for (const auto& b : data.boxes) {
@@ -290,8 +297,8 @@ std::int64_t Boxes::create(BoxRecord& box) {
 }
 
 std::int64_t Boxes::fork(const std::string& user, const std::string& source_vm,
-                         const std::string& name,
-                         const std::function<void(BoxRecord&)>& configure, BoxRecord& box) {
+                         const std::string& name, const std::function<void(BoxRecord&)>& configure,
+                         BoxRecord& box) {
   const auto source = require(user, source_vm);
   box = source;
   box.id = generate_box_id();
@@ -438,8 +445,7 @@ void Boxes::set_auto_suspend(const std::string& user, const std::string& vm, std
   });
 }
 
-void Boxes::set_auto_hibernate(const std::string& user, const std::string& vm,
-                               std::uint32_t secs) {
+void Boxes::set_auto_hibernate(const std::string& user, const std::string& vm, std::uint32_t secs) {
   require(user, vm);
   m_store.update([&](StoreData& data) {
     if (auto* b = find_box_in(data, user, vm)) {

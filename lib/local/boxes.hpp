@@ -41,9 +41,9 @@ struct BoxesOptions {
 
 // What other areas of the server do when a box changes (all optional).
 struct BoxHooks {
-  std::function<void(const std::string& box_id)> activity;  // restart the idle clock
+  std::function<void(const std::string& box_id)> activity;         // restart the idle clock
   std::function<void(const BoxRecord&, const BoxHandle&)> booted;  // mount its disks
-  std::function<void(const BoxRecord&)> destroyed;          // forget its disks
+  std::function<void(const BoxRecord&)> destroyed;                 // forget its disks
 };
 
 // What a create request asks for beyond sizes (checked by draft()).
@@ -80,16 +80,14 @@ class Boxes {
   // its disk (`fill_disk(spec)`, else a new one) and boots it; on failure
   // nothing is left. Returns the boot time in ms. The caller holds the new
   // box's op_lock.
-  std::int64_t provision(BoxRecord& box,
-                         const std::function<void(const BoxSpec&)>& fill_disk = {});
+  std::int64_t provision(BoxRecord& box, const std::function<void(const BoxSpec&)>& fill_disk = {});
   // provision() under the new box's lock (CreateVm).
   std::int64_t create(BoxRecord& box);
   // A copy of the caller's box `source_vm` named `name` (empty = "<source>-fork"),
   // `configure` applied to the new record before it is reserved. Returns
   // the boot time in ms; `box` is the new record.
-  std::int64_t fork(const std::string& user, const std::string& source_vm,
-                    const std::string& name, const std::function<void(BoxRecord&)>& configure,
-                    BoxRecord& box);
+  std::int64_t fork(const std::string& user, const std::string& source_vm, const std::string& name,
+                    const std::function<void(BoxRecord&)>& configure, BoxRecord& box);
 
   void start(const std::string& user, const std::string& vm);
   void stop(const std::string& user, const std::string& vm);

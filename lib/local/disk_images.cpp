@@ -27,8 +27,12 @@ std::string first_existing(std::initializer_list<const char*> paths) {
   return "";
 }
 
-std::string mkfs_path() { return first_existing({"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"}); }
-std::string mount_path() { return first_existing({"/usr/bin/mount", "/bin/mount"}); }
+std::string mkfs_path() {
+  return first_existing({"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"});
+}
+std::string mount_path() {
+  return first_existing({"/usr/bin/mount", "/bin/mount"});
+}
 
 std::string first_line(const std::string& text) {
   const auto end = text.find('\n');
@@ -55,11 +59,10 @@ void mkfs(const fs::path& image, unsigned uid, unsigned gid) {
   if (tool.empty()) {
     throw Error(ErrorClass::Internal, "mkfs.ext4 is not installed");
   }
-  const auto result = run_command(
-      {tool, "-q", "-F", "-m", "0", "-E",
-       "lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=" + std::to_string(uid) + ":" +
-           std::to_string(gid),
-       image.string()});
+  const auto result = run_command({tool, "-q", "-F", "-m", "0", "-E",
+                                   "lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=" +
+                                       std::to_string(uid) + ":" + std::to_string(gid),
+                                   image.string()});
   if (result.status != 0) {
     throw Error(ErrorClass::Internal, "mkfs.ext4 failed: " + first_line(result.error_output));
   }

@@ -29,8 +29,8 @@ struct DiskRecord {
   std::string owner;
   std::uint64_t size_bytes = 0;
   std::int64_t created_at = 0;
-  std::string vm_id;        // attached box ("" = not attached)
-  std::string mount_path;   // absolute path inside the box
+  std::string vm_id;       // attached box ("" = not attached)
+  std::string mount_path;  // absolute path inside the box
   bool read_only = false;
 };
 

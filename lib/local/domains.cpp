@@ -82,9 +82,8 @@ BoundDomain Domains::bind(const std::string& user, const std::string& given,
 void Domains::unbind(const std::string& user, const std::string& given) {
   const std::string domain = normalize_domain(given);
   m_store.update([&](StoreData& data) {
-    const auto removed = std::erase_if(data.domains, [&](const DomainRecord& d) {
-      return d.domain == domain && d.owner == user;
-    });
+    const auto removed = std::erase_if(
+        data.domains, [&](const DomainRecord& d) { return d.domain == domain && d.owner == user; });
     if (removed == 0 || domain.empty()) {
       fail(Fault::NotFound, "domain '" + given + "' not found");
     }

@@ -132,9 +132,8 @@ void KeyExchangeEndpoint::serve(int fd) {
                        {"expires_at", issued->expires_at},
                        {"user_id", issued->user_id}}
                       .dump()));
-  logging::info("token issued", {{"user", issued->user_id},
-                                  {"jti", issued->jti},
-                                  {"peer", peer_address(fd)}});
+  logging::info("token issued",
+                {{"user", issued->user_id}, {"jti", issued->jti}, {"peer", peer_address(fd)}});
 }
 
 }  // namespace boxd::local

@@ -33,7 +33,9 @@ inline std::int64_t now_ms() {
 }
 
 // "<prefix>-" + 16 hex digits.
-inline std::string new_id(const std::string& prefix) { return prefix + "-" + random_hex(8); }
+inline std::string new_id(const std::string& prefix) {
+  return prefix + "-" + random_hex(8);
+}
 
 // INVALID_ARGUMENT "invalid <kind> name 'X': <why>" unless X is a DNS label.
 inline void check_label(const std::string& kind, const std::string& name) {
@@ -48,8 +50,8 @@ inline void check_label(const std::string& kind, const std::string& name) {
 // unset passes): the one rule of create, fork, templates and resize.
 inline void check_vm_size(std::uint32_t vcpu, std::uint64_t memory_bytes) {
   if (vcpu > k_max_box_vcpu) {
-    fail(Fault::InvalidArgument,
-         "invalid vcpu count " + std::to_string(vcpu) + ": use 1-" + std::to_string(k_max_box_vcpu));
+    fail(Fault::InvalidArgument, "invalid vcpu count " + std::to_string(vcpu) + ": use 1-" +
+                                     std::to_string(k_max_box_vcpu));
   }
   if (const auto problem = box_memory_problem(memory_bytes); !problem.empty()) {
     fail(Fault::InvalidArgument, problem);

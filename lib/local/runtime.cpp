@@ -5,16 +5,16 @@
 #include "common/fd.hpp"
 #include "local/runtime_support.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <poll.h>
 #include <spawn.h>
-#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace boxd::local {
 
@@ -164,8 +164,7 @@ CommandResult run_command(const std::vector<std::string>& argv_in) {
 }
 
 void append_console(const std::filesystem::path& box_dir, const std::string& line) {
-  int fd = open((box_dir / "console.log").c_str(),
-                O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open((box_dir / "console.log").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return;
   }

@@ -45,7 +45,7 @@ struct BoxLimits {
 // (0 = no limit of that kind in force).
 struct EnforcedLimits {
   std::uint64_t memory_bytes = 0;
-  double vcpu = 0;                 // cores' worth of CPU time
+  double vcpu = 0;  // cores' worth of CPU time
   std::uint64_t pids = 0;
 };
 
@@ -67,29 +67,29 @@ struct BoxSpec {
 
 // One layer of isolation and whether this runtime has it in force here.
 struct IsolationLayer {
-  std::string name;     // "user namespace", "network namespace", "memory limit", ...
+  std::string name;  // "user namespace", "network namespace", "memory limit", ...
   bool enforced = false;
-  std::string detail;   // how, or why not
+  std::string detail;  // how, or why not
 };
 
 // A running box's handle, persisted by the server so that a restarted server
 // (even after kill -9) can adopt a box whose init is still alive.
 struct BoxHandle {
-  int init_pid = 0;                  // host pid of the box's init (0 = none)
-  std::uint64_t init_start_time = 0; // /proc/<pid>/stat field 22, guards pid reuse
+  int init_pid = 0;                   // host pid of the box's init (0 = none)
+  std::uint64_t init_start_time = 0;  // /proc/<pid>/stat field 22, guards pid reuse
 };
 
 struct ExecSpec {
-  std::string command;   // run as /bin/sh -c COMMAND; empty = login shell
+  std::string command;  // run as /bin/sh -c COMMAND; empty = login shell
   bool tty = false;
   unsigned cols = 80;
   unsigned rows = 24;
-  std::string term;      // TERM for the PTY case ("" = xterm-256color)
+  std::string term;  // TERM for the PTY case ("" = xterm-256color)
 };
 
 struct ExitStatus {
-  int exit_code = 0;     // exit code, or 128+signal when killed by a signal
-  int signal = 0;        // the signal number, 0 when it exited normally
+  int exit_code = 0;  // exit code, or 128+signal when killed by a signal
+  int signal = 0;     // the signal number, 0 when it exited normally
 };
 
 // One running exec. The fds are non-blocking and owned by this object.

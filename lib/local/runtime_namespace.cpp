@@ -50,29 +50,29 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/files.hpp"
+#include "local/box_cgroup.hpp"
 #include "local/box_file.hpp"
 #include "local/box_idmap.hpp"
-#include "local/box_cgroup.hpp"
 #include "local/box_mounts.hpp"
 #include "local/box_network.hpp"
 #include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <mutex>
-#include <poll.h>
-#include <sched.h>
 #include <sstream>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -103,7 +103,9 @@ std::string read_text(const fs::path& path) {
   return buffer.str();
 }
 
-void sleep_for(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
+void sleep_for(std::chrono::milliseconds duration) {
+  std::this_thread::sleep_for(duration);
+}
 
 // ----------------------------------------------------------------------------
 std::string box_shell() {
@@ -236,19 +238,22 @@ class NamespaceRuntime final : public Runtime {
     mirror_host_dir(etc, "/etc");
     const std::string shell = box_shell();
     write_owned(box.dir / "disk", etc / "passwd",
-                with_box_entry(read_text("/etc/passwd"),
-                               "boxd:x:1000:1000::/home/boxd:" + shell),
+                with_box_entry(read_text("/etc/passwd"), "boxd:x:1000:1000::/home/boxd:" + shell),
                 0644);
-    write_owned(box.dir / "disk", etc / "group", with_box_entry(read_text("/etc/group"), "boxd:x:1000:"), 0644);
+    write_owned(box.dir / "disk", etc / "group",
+                with_box_entry(read_text("/etc/group"), "boxd:x:1000:"), 0644);
     write_identity(box);
     // The host's shadow files are masked in the box (not readable by
     // others); PAM (sudo's account check) needs an entry per user: no
     // password for anyone, nothing expires.
-    write_owned(box.dir / "disk", etc / "shadow", shadow_for(read_text(etc / "passwd"), ":*:20000:0:99999:7:::"), 0640);
-    write_owned(box.dir / "disk", etc / "gshadow", shadow_for(read_text(etc / "group"), ":*::"), 0640);
+    write_owned(box.dir / "disk", etc / "shadow",
+                shadow_for(read_text(etc / "passwd"), ":*:20000:0:99999:7:::"), 0640);
+    write_owned(box.dir / "disk", etc / "gshadow", shadow_for(read_text(etc / "group"), ":*::"),
+                0640);
     if (fs::is_directory("/etc/sudoers.d")) {
       mirror_host_dir(etc / "sudoers.d", "/etc/sudoers.d");
-      write_owned(box.dir / "disk", etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n", 0440);
+      write_owned(box.dir / "disk", etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n",
+                  0440);
       // The host's own /etc/sudoers is not readable by others, so the box
       // never sees it (box_init.cpp masks it): the box gets Debian's default.
       write_owned(box.dir / "disk", etc / "sudoers", k_box_sudoers, 0440);
@@ -268,10 +273,11 @@ class NamespaceRuntime final : public Runtime {
       if (!fs::exists(from / part)) {
         continue;
       }
-      auto result = run_command({"/bin/cp", "-a", "--", (from / part).string(), (to / part).string()});
+      auto result =
+          run_command({"/bin/cp", "-a", "--", (from / part).string(), (to / part).string()});
       if (result.status != 0) {
-        throw Error(ErrorClass::Internal, "copying the disk of " + src.name + " failed: " +
-                                              result.error_output);
+        throw Error(ErrorClass::Internal,
+                    "copying the disk of " + src.name + " failed: " + result.error_output);
       }
     }
     remove_tree(to / "work");
@@ -284,18 +290,22 @@ class NamespaceRuntime final : public Runtime {
 
   BoxHandle boot(const BoxSpec& box) override {
     const BootPaths paths = prepare_boot_dirs(box);
-    std::vector<std::string> argv_strings = {"boxd",           "local",      "__box-init",
-                                             box.name,         paths.box_dir, paths.hidden,
+    std::vector<std::string> argv_strings = {"boxd",
+                                             "local",
+                                             "__box-init",
+                                             box.name,
+                                             paths.box_dir,
+                                             paths.hidden,
                                              std::to_string(paths.id_base)};
     std::vector<std::string> env_strings = {std::string("PATH=") + k_box_path, "HOME=/root"};
     auto argv = c_strings(argv_strings);
     auto envp = c_strings(env_strings);
     const char* override_exe = getenv("BOXD_SELF_EXE");
-    const std::string exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
-                                                                               : "/proc/self/exe";
+    const std::string exe =
+        override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
     InitFds fds = open_init_fds(box);
-    const InitChildArgs args{exe.c_str(),       argv.data(),          envp.data(),
-                             fds.cgroup.data(), fds.cgroup.size(),    fds.console.get(),
+    const InitChildArgs args{exe.c_str(),       argv.data(),         envp.data(),
+                             fds.cgroup.data(), fds.cgroup.size(),   fds.console.get(),
                              fds.null.get(),    fds.ready.write_fd()};
     long pid = syscall(SYS_clone,
                        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
@@ -474,7 +484,8 @@ class NamespaceRuntime final : public Runtime {
     inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
   }
 
-  void unmount_disk(const BoxSpec& box, const BoxHandle& handle, const std::string& target) override {
+  void unmount_disk(const BoxSpec& box, const BoxHandle& handle,
+                    const std::string& target) override {
     if (alive(box, handle)) {
       remove_injected_mount(handle.init_pid, handle.init_start_time, target);
     }
@@ -485,7 +496,6 @@ class NamespaceRuntime final : public Runtime {
     // would be the host's own port. "" makes the proxy answer 502.
     return m_network.enabled() ? m_network.address(box.id) : "127.0.0.1";
   }
-
 
   std::string bridge_subnet() const override { return m_network.subnet(); }
 
@@ -500,7 +510,8 @@ class NamespaceRuntime final : public Runtime {
   // The disk's directories (made when missing) and the id base its files
   // are shifted to; refuses a state dir the overlay options cannot carry.
   BootPaths prepare_boot_dirs(const BoxSpec& box) {
-    if (!fs::is_directory(box.dir / "disk" / "upper") || !fs::is_directory(box.dir / "disk" / "home")) {
+    if (!fs::is_directory(box.dir / "disk" / "upper") ||
+        !fs::is_directory(box.dir / "disk" / "home")) {
       create(box);
     }
     ensure_dir(box.dir / "disk" / "work", 0700);
@@ -553,8 +564,8 @@ class NamespaceRuntime final : public Runtime {
       m_cgroup.remove(box.id);
       throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + e.what());
     }
-    fds.console.reset(open((box.dir / "console.log").c_str(),
-                           O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    fds.console.reset(
+        open((box.dir / "console.log").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     fds.null.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!fds.console.valid() || !fds.null.valid()) {
       const int saved = errno;
@@ -618,7 +629,9 @@ class NamespaceRuntime final : public Runtime {
       if (left.count() <= 0) {
         break;
       }
-      struct pollfd pfd {fd, POLLIN, 0};
+      struct pollfd pfd {
+        fd, POLLIN, 0
+      };
       int rc = poll(&pfd, 1, static_cast<int>(left.count()));
       if (rc < 0 && errno == EINTR) {
         continue;
@@ -739,9 +752,10 @@ bool namespace_runtime_supported(std::string* why) {
       reason = "the kernel has no overlayfs";
       return;
     }
-    long pid = syscall(SYS_clone,
-                       CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | SIGCHLD,
-                       0, 0, 0, 0);
+    long pid =
+        syscall(SYS_clone,
+                CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | SIGCHLD,
+                0, 0, 0, 0);
     if (pid == 0) {
       _exit(0);
     }

@@ -13,12 +13,12 @@
 #include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
-#include <csignal>
 #include <fcntl.h>
-#include <map>
-#include <mutex>
 #include <pwd.h>
 #include <unistd.h>
+#include <csignal>
+#include <map>
+#include <mutex>
 
 namespace boxd::local {
 namespace {
@@ -53,8 +53,8 @@ class ProcessRuntime final : public Runtime {
   void copy_disk(const BoxSpec& src, const BoxSpec& dst) override {
     ensure_dir(dst.dir, 0755);
     ensure_dir(dst.dir / "home", 0755);
-    auto result = run_command({"/bin/cp", "-a", "--", (src.dir / "home").string() + "/.",
-                               (dst.dir / "home").string()});
+    auto result = run_command(
+        {"/bin/cp", "-a", "--", (src.dir / "home").string() + "/.", (dst.dir / "home").string()});
     if (result.status != 0) {
       throw Error(ErrorClass::Internal, "copying the disk failed: " + result.error_output);
     }
@@ -124,10 +124,10 @@ class ProcessRuntime final : public Runtime {
       plan.argv = {"sh", "-c", spec.command};
     }
     const char* path = getenv("PATH");
-    plan.env = {"PATH=" + std::string(path != nullptr && path[0] != '\0'
-                                          ? path
-                                          : "/usr/local/bin:/usr/bin:/bin"),
-                "HOME=" + home, "USER=" + user, "LOGNAME=" + user, "SHELL=" + shell};
+    plan.env = {
+        "PATH=" +
+            std::string(path != nullptr && path[0] != '\0' ? path : "/usr/local/bin:/usr/bin:/bin"),
+        "HOME=" + home, "USER=" + user, "LOGNAME=" + user, "SHELL=" + shell};
     for (const char* name : {"LANG", "LC_ALL"}) {
       if (const char* value = getenv(name)) {
         plan.env.push_back(std::string(name) + "=" + value);
@@ -206,9 +206,9 @@ class ProcessRuntime final : public Runtime {
         (why.empty() ? std::string(" (chosen with --runtime process)")
                      : " (the namespace runtime cannot work here: " + why + ")");
     std::vector<IsolationLayer> layers;
-    for (const char* name : {"mount namespace", "pid namespace", "uts namespace",
-                             "ipc namespace", "network namespace", "user namespace",
-                             "memory limit", "cpu limit", "pids limit"}) {
+    for (const char* name :
+         {"mount namespace", "pid namespace", "uts namespace", "ipc namespace", "network namespace",
+          "user namespace", "memory limit", "cpu limit", "pids limit"}) {
       layers.push_back({name, false, because});
     }
     layers.push_back({"freezer", false, because + "; suspend sends SIGSTOP to their commands"});

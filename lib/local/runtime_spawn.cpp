@@ -40,17 +40,11 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <grp.h>
-#include <mutex>
-#include <optional>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
-#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -58,6 +52,12 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <optional>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -70,8 +70,8 @@ namespace boxd::local {
 namespace {
 
 struct Report {
-  int stage = 0;   // 0 = "pid" record from the middle process, else a failed step
-  int error = 0;   // errno of the failed step
+  int stage = 0;  // 0 = "pid" record from the middle process, else a failed step
+  int error = 0;  // errno of the failed step
   int pid = 0;
 };
 
@@ -91,17 +91,28 @@ enum Stage : int {
 
 const char* stage_name(int stage) {
   switch (stage) {
-    case k_stage_cgroup: return "joining the box cgroup";
-    case k_stage_setns: return "entering the box namespaces";
-    case k_stage_clone: return "forking inside the box";
-    case k_stage_setsid: return "setsid";
-    case k_stage_ctty: return "setting the controlling terminal";
-    case k_stage_dup: return "setting up stdio";
-    case k_stage_chdir: return "changing to the working directory";
-    case k_stage_ids: return "switching user";
-    case k_stage_exec: return "executing the command";
-    case k_stage_pty: return "opening a terminal inside the box";
-    default: return "starting the command";
+    case k_stage_cgroup:
+      return "joining the box cgroup";
+    case k_stage_setns:
+      return "entering the box namespaces";
+    case k_stage_clone:
+      return "forking inside the box";
+    case k_stage_setsid:
+      return "setsid";
+    case k_stage_ctty:
+      return "setting the controlling terminal";
+    case k_stage_dup:
+      return "setting up stdio";
+    case k_stage_chdir:
+      return "changing to the working directory";
+    case k_stage_ids:
+      return "switching user";
+    case k_stage_exec:
+      return "executing the command";
+    case k_stage_pty:
+      return "opening a terminal inside the box";
+    default:
+      return "starting the command";
   }
 }
 
@@ -123,7 +134,7 @@ struct ChildArgs {
   char* const* argv;
   char* const* envp;
   const char* cwd;
-  int stdio[3];     // fds to become 0, 1, 2
+  int stdio[3];  // fds to become 0, 1, 2
   bool tty;
   int uid;
   int gid;
@@ -149,7 +160,9 @@ bool drop_bounding_set() {
 // effective and inheritable sets (uid 0 keeps none either).
 bool drop_all_capabilities() {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  struct __user_cap_header_struct header {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_header_struct header {
+    _LINUX_CAPABILITY_VERSION_3, 0
+  };
   struct __user_cap_data_struct data[2] = {};
   return syscall(SYS_capset, &header, data) == 0;
 }
@@ -213,7 +226,9 @@ bool drop_all_capabilities() {
 // Async-signal-safe: passes an fd over a unix socket (SCM_RIGHTS).
 bool send_fd(int socket, int fd) {
   char byte = 0;
-  struct iovec iov {&byte, 1};
+  struct iovec iov {
+    &byte, 1
+  };
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   struct msghdr message {};
   message.msg_iov = &iov;
@@ -230,7 +245,9 @@ bool send_fd(int socket, int fd) {
 
 int receive_fd(int socket) {
   char byte = 0;
-  struct iovec iov {&byte, 1};
+  struct iovec iov {
+    &byte, 1
+  };
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   struct msghdr message {};
   message.msg_iov = &iov;
@@ -383,7 +400,9 @@ class SpawnedProcess final : public ExecProcess {
         return *status;
       }
       if (m_state->pidfd >= 0) {
-        struct pollfd pfd {m_state->pidfd, POLLIN, 0};
+        struct pollfd pfd {
+          m_state->pidfd, POLLIN, 0
+        };
         poll(&pfd, 1, 1000);
       } else {
         usleep(10000);
@@ -597,8 +616,8 @@ int wait_for_start(pid_t child, bool in_box, Pipe& report, SpawnFds& fds) {
 
 int open_self_exe() {
   const char* override_exe = getenv("BOXD_SELF_EXE");
-  const char* exe = override_exe != nullptr && override_exe[0] != '\0' ? override_exe
-                                                                      : "/proc/self/exe";
+  const char* exe =
+      override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
   int fd = open(exe, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw_errno("opening the boxd binary");
@@ -633,19 +652,26 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   SpawnFds fds = prepare_stdio(plan, plan.tty && in_box);
   Pipe report;
 
-  ForkedArgs args{
-      ChildArgs{plan.path.c_str(), plan.exec_fd, argv.data(), envp.data(), plan.cwd.c_str(),
-                {fds.child_stdio[0], fds.child_stdio[1], fds.child_stdio[2]}, plan.tty, plan.uid,
-                plan.gid, plan.drop_capabilities, report.write_fd()},
-      plan.ns_fds.data(),
-      plan.ns_fds.size(),
-      plan.cgroup_procs_fds.data(),
-      plan.cgroup_procs_fds.size(),
-      plan.userns_fd,
-      plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
-      fds.socket_child.get(),
-      window_size(plan),
-      in_box};
+  ForkedArgs args{ChildArgs{plan.path.c_str(),
+                            plan.exec_fd,
+                            argv.data(),
+                            envp.data(),
+                            plan.cwd.c_str(),
+                            {fds.child_stdio[0], fds.child_stdio[1], fds.child_stdio[2]},
+                            plan.tty,
+                            plan.uid,
+                            plan.gid,
+                            plan.drop_capabilities,
+                            report.write_fd()},
+                  plan.ns_fds.data(),
+                  plan.ns_fds.size(),
+                  plan.cgroup_procs_fds.data(),
+                  plan.cgroup_procs_fds.size(),
+                  plan.userns_fd,
+                  plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
+                  fds.socket_child.get(),
+                  window_size(plan),
+                  in_box};
 
   pid_t child = fork();
   if (child == 0) {

@@ -16,17 +16,17 @@ namespace boxd::local {
 // Everything the child needs, prepared before fork (after fork only
 // async-signal-safe calls are allowed: the server is multi-threaded).
 struct SpawnPlan {
-  std::string path;                // absolute path passed to execve
+  std::string path;  // absolute path passed to execve
   // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead (boxd itself, opened
   // on the host before entering a box whose root may not contain it).
   int exec_fd = -1;
   std::vector<std::string> argv;
-  std::vector<std::string> env;    // "KEY=VALUE"
-  std::string cwd;                 // chdir target ("" = keep)
+  std::vector<std::string> env;  // "KEY=VALUE"
+  std::string cwd;               // chdir target ("" = keep)
   bool tty = false;
   unsigned cols = 80;
   unsigned rows = 24;
-  int uid = -1;                    // >= 0: setgroups({gid}), setgid, setuid
+  int uid = -1;  // >= 0: setgroups({gid}), setgid, setuid
   // After the ids: no_new_privs, an empty bounding set and no capabilities
   // (uid 0 keeps none either, even across execve).
   bool drop_capabilities = false;

@@ -125,8 +125,7 @@ class StateLock {
     }
     if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
       ::close(m_fd);
-      throw Error(ErrorClass::InvalidArgument,
-                  "another boxd local server is using " + dir.string(),
+      throw Error(ErrorClass::InvalidArgument, "another boxd local server is using " + dir.string(),
                   "stop it with 'boxd local stop' or use another --state-dir");
     }
   }
@@ -154,7 +153,8 @@ std::vector<std::string> report_isolation(const Runtime& runtime,
   nlohmann::json layers = nlohmann::json::array();
   std::vector<std::string> missing;
   for (const auto& layer : runtime.isolation()) {
-    layers.push_back({{"name", layer.name}, {"enforced", layer.enforced}, {"detail", layer.detail}});
+    layers.push_back(
+        {{"name", layer.name}, {"enforced", layer.enforced}, {"detail", layer.detail}});
     if (!layer.enforced) {
       missing.push_back(layer.name);
       logging::warn("no " + layer.name + ": " + layer.detail, {{"layer", layer.name}});
@@ -179,8 +179,9 @@ void start_log(const ServeOptions& options) {
   const auto level = logging::parse_level(options.log_level);
   const auto format = logging::parse_format(options.log_format);
   if (!level || !format) {
-    throw Error(ErrorClass::Usage, "--log-level is trace|debug|info|warn|error and --log-format "
-                                   "text|json");
+    throw Error(ErrorClass::Usage,
+                "--log-level is trace|debug|info|warn|error and --log-format "
+                "text|json");
   }
   if (options.log_max_bytes < 4096 || options.log_max_files < 1) {
     throw Error(ErrorClass::Usage, "--log-max-size must be at least 4K and --log-max-files 1+");
@@ -196,8 +197,8 @@ void start_log(const ServeOptions& options) {
   logging::route_grpc_log(false);
 }
 
-std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-interceptors(const ServeOptions& options) {
+std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors(
+    const ServeOptions& options) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(make_rpc_log_factory());
   if (!options.advertise_cli_latest.empty()) {
@@ -355,8 +356,7 @@ int serve(const ServeOptions& options) {
   HttpProxy proxy(options.listen, options.proxy_port.value_or(pick ? 0 : 9480));
   at.proxy_port = proxy.port();
 
-  BoxdService service(service_options_of(options, state_dir, at.proxy_port), store, auth,
-                      *runtime);
+  BoxdService service(service_options_of(options, state_dir, at.proxy_port), store, auth, *runtime);
   const auto isolation_off = report_isolation(*runtime, state_dir);
   service.recover();
 

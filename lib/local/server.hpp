@@ -19,26 +19,26 @@
 namespace boxd::local {
 
 struct ServeOptions {
-  int port = 9443;                  // gRPC; 0 = free ports for gRPC, HTTP and proxy
-  std::optional<int> http_port;     // default 9444 (free when port == 0)
-  std::optional<int> proxy_port;    // default 9480 (free when port == 0)
+  int port = 9443;                // gRPC; 0 = free ports for gRPC, HTTP and proxy
+  std::optional<int> http_port;   // default 9444 (free when port == 0)
+  std::optional<int> proxy_port;  // default 9480 (free when port == 0)
   std::string listen = "127.0.0.1";
-  std::filesystem::path state_dir;  // empty = local_state_dir()
+  std::filesystem::path state_dir;    // empty = local_state_dir()
   std::vector<std::string> api_keys;  // "KEY=USER"; none = a generated key for "local"
   std::int64_t token_ttl = 3600;
   int max_boxes = 50;
   int max_disks = 20;                           // per user
   std::uint64_t max_disk_bytes = 200ULL << 30;  // per user, all disks together
-  std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
-  std::string runtime = "auto";     // auto | namespace | process
+  std::uint64_t box_pids_max = 2048;            // pids.max of every box (0 = no limit)
+  std::string runtime = "auto";                 // auto | namespace | process
   // Abuse limits of the HTTP endpoints (key exchange, proxy), each endpoint
   // on its own: open connections (503 past it), seconds for a request head,
   // seconds for a body (key exchange: all of it; proxy: without progress).
   int http_max_connections = 128;
   int http_header_timeout = 5;
   int http_body_timeout = 30;
-  std::string bridge_subnet;        // namespace runtime: the boxes' bridge ("" = picked)
-  std::string tls_cert;             // PEM files; both or neither
+  std::string bridge_subnet;  // namespace runtime: the boxes' bridge ("" = picked)
+  std::string tls_cert;       // PEM files; both or neither
   std::string tls_key;
   // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in
   // its initial metadata, as boxd's servers do (tests of the update notice).

@@ -91,9 +91,12 @@ void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& b
 }
 
 BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runtime& runtime)
-    : m_options(std::move(options)), m_store(store), m_auth(auth), m_runtime(runtime),
-      m_boxes(BoxesOptions{m_options.state_dir, m_options.max_boxes, m_options.box_pids_max},
-              store, runtime,
+    : m_options(std::move(options)),
+      m_store(store),
+      m_auth(auth),
+      m_runtime(runtime),
+      m_boxes(BoxesOptions{m_options.state_dir, m_options.max_boxes, m_options.box_pids_max}, store,
+              runtime,
               BoxHooks{[this](const std::string& id) { touch_activity(id); },
                        [this](const BoxRecord& box, const BoxHandle& handle) {
                          apply_disks(box, handle);
@@ -113,17 +116,28 @@ grpc::Status BoxdService::handle(const grpc::ServerContext* context, Fn&& fn) {
 
 grpc::StatusCode status_code_of(Fault fault) {
   switch (fault) {
-    case Fault::InvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
-    case Fault::NotFound: return grpc::StatusCode::NOT_FOUND;
-    case Fault::AlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
-    case Fault::FailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
-    case Fault::PermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
-    case Fault::Unauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
-    case Fault::ResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case Fault::Cancelled: return grpc::StatusCode::CANCELLED;
-    case Fault::DeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
-    case Fault::Unavailable: return grpc::StatusCode::UNAVAILABLE;
-    case Fault::Internal: break;
+    case Fault::InvalidArgument:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case Fault::NotFound:
+      return grpc::StatusCode::NOT_FOUND;
+    case Fault::AlreadyExists:
+      return grpc::StatusCode::ALREADY_EXISTS;
+    case Fault::FailedPrecondition:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case Fault::PermissionDenied:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case Fault::Unauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case Fault::ResourceExhausted:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Fault::Cancelled:
+      return grpc::StatusCode::CANCELLED;
+    case Fault::DeadlineExceeded:
+      return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case Fault::Unavailable:
+      return grpc::StatusCode::UNAVAILABLE;
+    case Fault::Internal:
+      break;
   }
   return grpc::StatusCode::INTERNAL;
 }
@@ -287,7 +301,8 @@ grpc::Status BoxdService::SetAutoHibernateTimeout(
 }
 
 // Nothing needs a reboot, so `rebooted` is always false (Boxes::resize).
-grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context, const api::ResizeVmRequest* request,
+grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context,
+                                   const api::ResizeVmRequest* request,
                                    api::ResizeVmResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
     const auto resized =

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "boxd/api/v1/api.grpc.pb.h"
+#include "common/log.hpp"
 #include "local/auth.hpp"
 #include "local/box_file.hpp"
 #include "local/boxes.hpp"
@@ -34,7 +35,6 @@
 #include "local/runtime.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
-#include "common/log.hpp"
 
 namespace boxd::local {
 
@@ -43,9 +43,9 @@ namespace api = boxd::api::v1;
 struct ServiceOptions {
   std::filesystem::path state_dir;
   int max_boxes = 50;
-  int max_disks = 20;                          // disks per user
+  int max_disks = 20;                           // disks per user
   std::uint64_t max_disk_bytes = 200ULL << 30;  // per user: all disks; per box disk
-  std::uint64_t box_pids_max = 2048;  // pids.max of every box (0 = no limit)
+  std::uint64_t box_pids_max = 2048;            // pids.max of every box (0 = no limit)
   int proxy_port = 9480;
   std::string url_scheme = "http";
 };
@@ -94,8 +94,7 @@ class BoxdService final : public ServiceBase {
                       api::WakeVmResponse*) override;
   grpc::Status ForkVm(grpc::ServerContext*, const api::ForkVmRequest*,
                       api::ForkVmResponse*) override;
-  grpc::Status SetAutoSuspendTimeout(grpc::ServerContext*,
-                                     const api::SetAutoSuspendTimeoutRequest*,
+  grpc::Status SetAutoSuspendTimeout(grpc::ServerContext*, const api::SetAutoSuspendTimeoutRequest*,
                                      api::SetAutoSuspendTimeoutResponse*) override;
   grpc::Status SetAutoHibernateTimeout(grpc::ServerContext*,
                                        const api::SetAutoHibernateTimeoutRequest*,

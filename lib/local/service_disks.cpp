@@ -25,8 +25,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/jwt.hpp"
 #include "common/files.hpp"
+#include "common/jwt.hpp"
 #include "common/names.hpp"
 #include "common/sizes.hpp"
 #include "local/disk_images.hpp"
@@ -37,7 +37,6 @@
 namespace boxd::local {
 
 namespace {
-
 
 constexpr std::uint64_t k_default_disk_bytes = 10ULL << 30;
 constexpr std::uint64_t k_min_image_bytes = 4ULL << 20;
@@ -123,8 +122,8 @@ grpc::Status BoxdService::CreateDisk(grpc::ServerContext* context,
     const std::string& name = request->name();
     if (!is_valid_name(name)) {
       fail(Fault::InvalidArgument,
-               "invalid disk name '" + name +
-                   "': use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')");
+           "invalid disk name '" + name +
+               "': use lowercase letters, digits and '-' (at most 63, no leading or trailing '-')");
     }
     DiskRecord disk;
     disk.id = new_disk_id();
@@ -188,16 +187,16 @@ grpc::Status BoxdService::DestroyDisk(grpc::ServerContext* context,
     DiskRecord removed;
     m_disks.update([&](std::vector<DiskRecord>& disks) {
       auto it = std::find_if(disks.begin(), disks.end(), [&](const DiskRecord& d) {
-        return d.owner == auth.user_id && (d.name == request->disk_id() || d.id == request->disk_id());
+        return d.owner == auth.user_id &&
+               (d.name == request->disk_id() || d.id == request->disk_id());
       });
       if (it == disks.end()) {
         disk_not_found(request->disk_id());
       }
       if (!it->vm_id.empty()) {
         const auto box = m_store.find_box(auth.user_id, it->vm_id);
-        fail(Fault::FailedPrecondition,
-                 "disk '" + it->name + "' is attached to VM '" + (box ? box->name : it->vm_id) +
-                     "': detach it first");
+        fail(Fault::FailedPrecondition, "disk '" + it->name + "' is attached to VM '" +
+                                            (box ? box->name : it->vm_id) + "': detach it first");
       }
       removed = *it;
       disks.erase(it);
@@ -223,7 +222,8 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
     DiskRecord disk = m_disks.update([&](std::vector<DiskRecord>& disks) {
       DiskRecord* found = nullptr;
       for (auto& d : disks) {
-        if (d.owner == auth.user_id && (d.name == request->disk_id() || d.id == request->disk_id())) {
+        if (d.owner == auth.user_id &&
+            (d.name == request->disk_id() || d.id == request->disk_id())) {
           found = &d;
         }
       }
@@ -232,14 +232,13 @@ grpc::Status BoxdService::AttachDisk(grpc::ServerContext* context,
       }
       if (!found->vm_id.empty()) {
         const auto other = m_store.find_box(auth.user_id, found->vm_id);
-        fail(Fault::FailedPrecondition,
-                 "disk '" + found->name + "' is already attached to VM '" +
-                     (other ? other->name : found->vm_id) + "'");
+        fail(Fault::FailedPrecondition, "disk '" + found->name + "' is already attached to VM '" +
+                                            (other ? other->name : found->vm_id) + "'");
       }
       for (const auto& d : disks) {
         if (d.vm_id == box.id && d.mount_path == mount_path) {
-          fail(Fault::FailedPrecondition, "VM '" + box.name + "' already has disk '" +
-                                                        d.name + "' at " + mount_path);
+          fail(Fault::FailedPrecondition,
+               "VM '" + box.name + "' already has disk '" + d.name + "' at " + mount_path);
         }
       }
       found->vm_id = box.id;
@@ -290,7 +289,7 @@ grpc::Status BoxdService::DetachDisk(grpc::ServerContext* context,
     }
     if (disk->vm_id != box.id) {
       fail(Fault::FailedPrecondition,
-               "disk '" + disk->name + "' is not attached to VM '" + box.name + "'");
+           "disk '" + disk->name + "' is not attached to VM '" + box.name + "'");
     }
     if (box.status == BoxStatus::Running || box.status == BoxStatus::Suspended) {
       m_runtime.unmount_disk(spec_of(box), box.handle, disk->mount_path);
@@ -320,28 +319,27 @@ void BoxdService::check_disk_size(std::uint64_t bytes, const std::string& what) 
     fail(Fault::InvalidArgument, what + " " + format_size(bytes) + " is too small: at least 4 MiB");
   }
   if (bytes > m_options.max_disk_bytes) {
-    fail(Fault::ResourceExhausted,
-             "quota exceeded: " + what + " " + format_size(bytes) + " is more than this server's limit of " +
-                 format_size(m_options.max_disk_bytes) + " per user");
+    fail(Fault::ResourceExhausted, "quota exceeded: " + what + " " + format_size(bytes) +
+                                       " is more than this server's limit of " +
+                                       format_size(m_options.max_disk_bytes) + " per user");
   }
   const std::uint64_t free = free_bytes(m_options.state_dir);
   if (free != 0 && bytes > free) {
     fail(Fault::ResourceExhausted, what + " " + format_size(bytes) +
-                                                 " is more than the server has free (" +
-                                                 format_size(free) + ")");
+                                       " is more than the server has free (" + format_size(free) +
+                                       ")");
   }
 }
 
 void BoxdService::check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const {
   if (count >= m_options.max_disks) {
     fail(Fault::ResourceExhausted,
-             "quota exceeded: at most " + std::to_string(m_options.max_disks) + " disks");
+         "quota exceeded: at most " + std::to_string(m_options.max_disks) + " disks");
   }
   if (total + adding > m_options.max_disk_bytes) {
     fail(Fault::ResourceExhausted,
-             "quota exceeded: your disks would total " + format_size(total + adding) +
-                 ", at most " + format_size(m_options.max_disk_bytes) + " (" +
-                 format_size(total) + " in use)");
+         "quota exceeded: your disks would total " + format_size(total + adding) + ", at most " +
+             format_size(m_options.max_disk_bytes) + " (" + format_size(total) + " in use)");
   }
 }
 

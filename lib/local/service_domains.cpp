@@ -33,8 +33,7 @@ grpc::Status BoxdService::UnbindDomain(grpc::ServerContext* context,
   });
 }
 
-grpc::Status BoxdService::ListDomains(grpc::ServerContext* context,
-                                      const api::ListDomainsRequest*,
+grpc::Status BoxdService::ListDomains(grpc::ServerContext* context, const api::ListDomainsRequest*,
                                       api::ListDomainsResponse* response) {
   return handle_rpc(context, [&](const AuthResult& auth) {
     for (const auto& bound : Domains(m_store, m_boxes).list(auth.user_id)) {

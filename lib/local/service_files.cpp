@@ -145,15 +145,14 @@ std::string parent_of(const std::string& path) {
       if (error == ENOENT) {
         fail(Fault::NotFound, "'" + path + "' not found" + in_vm);
       }
-      fail(Fault::FailedPrecondition,
-               "a component of '" + path + "' is not a directory" + in_vm);
+      fail(Fault::FailedPrecondition, "a component of '" + path + "' is not a directory" + in_vm);
     case EXDEV:
     case ELOOP:
       fail(Fault::InvalidArgument, "path '" + path + "' leads outside the box or loops");
     case EACCES:
     case EPERM:
-      fail(Fault::PermissionDenied,
-               "'" + path + "': permission denied" + in_vm + " (files are read and written as the box's user boxd)");
+      fail(Fault::PermissionDenied, "'" + path + "': permission denied" + in_vm +
+                                        " (files are read and written as the box's user boxd)");
     case EROFS:
       fail(Fault::PermissionDenied, "'" + path + "': read-only file system" + in_vm);
     case ENOSPC:
@@ -177,9 +176,8 @@ std::string parent_of(const std::string& path) {
     case Reason::IsDirectory:
       fail(Fault::FailedPrecondition, "'" + path + "' is a directory in VM '" + vm + "'");
     case Reason::NotRegular:
-      fail(Fault::FailedPrecondition,
-               "'" + path + "' is not a regular file in VM '" + vm +
-                   "' (devices, FIFOs and sockets are refused)");
+      fail(Fault::FailedPrecondition, "'" + path + "' is not a regular file in VM '" + vm +
+                                          "' (devices, FIFOs and sockets are refused)");
     case Reason::Count:
       fail(Fault::InvalidArgument, "upload of '" + path + "' ended short; nothing written");
     case Reason::Protocol:
@@ -220,8 +218,8 @@ class Upload {
 
   void add(const std::string& data) {
     if (m_written + data.size() > m_total) {
-      fail(Fault::InvalidArgument, "upload of '" + m_path + "' is longer than its total_size " +
-                                                 std::to_string(m_total));
+      fail(Fault::InvalidArgument,
+           "upload of '" + m_path + "' is longer than its total_size " + std::to_string(m_total));
     }
     for (std::size_t offset = 0; offset < data.size(); offset += k_chunk_bytes) {
       const auto part = std::string_view(data).substr(offset, k_chunk_bytes);
@@ -234,9 +232,9 @@ class Upload {
 
   std::uint64_t commit() {
     if (m_written != m_total) {
-      fail(Fault::InvalidArgument,
-               "upload of '" + m_path + "' ended after " + std::to_string(m_written) + " of " +
-                   std::to_string(m_total) + " bytes; nothing written");
+      fail(Fault::InvalidArgument, "upload of '" + m_path + "' ended after " +
+                                       std::to_string(m_written) + " of " +
+                                       std::to_string(m_total) + " bytes; nothing written");
     }
     std::string payload;
     box_file::put_u64(payload, m_written);
@@ -325,8 +323,7 @@ std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerCo
                                                             const std::string& user,
                                                             const std::string& vm,
                                                             const std::string& op,
-                                                            std::string& path,
-                                                            BoxRecord* box_out) {
+                                                            std::string& path, BoxRecord* box_out) {
   const BoxRecord box = m_boxes.require_running(user, vm);
   path = absolute_in_box(path, "/home/boxd");
   const std::string helper_path = m_runtime.helper_path(path);
@@ -446,7 +443,7 @@ grpc::Status BoxdService::ListDir(grpc::ServerContext* context, const api::ListD
         if (frame.type == 'E' && failure && failure->reason == Reason::Open &&
             failure->error == ENOTDIR) {
           fail(Fault::FailedPrecondition,
-                   "'" + path + "' is not a directory in VM '" + box.name + "'");
+               "'" + path + "' is not a directory in VM '" + box.name + "'");
         }
         fail_from(frame, path, box.name);
       }
@@ -503,7 +500,8 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
         drain();
         return;  // destroyed
       }
-      if ((now->status == BoxStatus::Stopped || now->status == BoxStatus::Failed) && lock->try_lock()) {
+      if ((now->status == BoxStatus::Stopped || now->status == BoxStatus::Failed) &&
+          lock->try_lock()) {
         lock->unlock();
         const auto again = m_store.find_box(auth.user_id, box.id);
         if (again && (again->status == BoxStatus::Stopped || again->status == BoxStatus::Failed)) {

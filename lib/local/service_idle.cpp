@@ -81,7 +81,8 @@ bool exec_in_flight(int init_pid) {
   while (dirent* entry = readdir(proc)) {
     char* end = nullptr;
     const long pid = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || pid == init_pid || ns_of(static_cast<int>(pid)) != box_ns) {
+    if (end == entry->d_name || *end != '\0' || pid == init_pid ||
+        ns_of(static_cast<int>(pid)) != box_ns) {
       continue;
     }
     int at = static_cast<int>(pid);
@@ -102,7 +103,9 @@ bool exec_in_flight(int init_pid) {
 
 }  // namespace
 
-BoxdService::~BoxdService() { stop_idle_watcher(); }
+BoxdService::~BoxdService() {
+  stop_idle_watcher();
+}
 
 void BoxdService::touch_activity(const std::string& box_id) {
   std::lock_guard lock(m_idle_mutex);
@@ -170,8 +173,7 @@ void BoxdService::idle_tick() {
     const bool hibernate =
         box.auto_hibernate_timeout_secs > 0 && idle >= box.auto_hibernate_timeout_secs;
     const bool suspend = !hibernate && box.status == BoxStatus::Running &&
-                         box.auto_suspend_timeout_secs > 0 &&
-                         idle >= box.auto_suspend_timeout_secs;
+                         box.auto_suspend_timeout_secs > 0 && idle >= box.auto_suspend_timeout_secs;
     if (!hibernate && !suspend) {
       continue;
     }

@@ -16,7 +16,6 @@ namespace boxd::local {
 
 namespace {
 
-
 constexpr std::int64_t k_provisioning_ms = 1000;
 
 // The first 10.<a>.<b>.0/24 (a in 100..255) no network uses yet.
@@ -137,16 +136,18 @@ grpc::Status BoxdService::ListNetworks(grpc::ServerContext* context,
           mine.push_back(n);
         }
       }
-      std::stable_sort(mine.begin(), mine.end(), [](const NetworkRecord& a, const NetworkRecord& b) {
-        return a.created_at_ms < b.created_at_ms;
-      });
+      std::stable_sort(mine.begin(), mine.end(),
+                       [](const NetworkRecord& a, const NetworkRecord& b) {
+                         return a.created_at_ms < b.created_at_ms;
+                       });
       for (const auto& n : mine) {
         auto* info = response->add_networks();
         info->set_network_id(n.id);
         info->set_name(n.name);
         info->set_subnet(n.subnet);
-        info->set_status(status_text(now - n.created_at_ms < k_provisioning_ms ? NetworkStatus::Provisioning
-                                                                         : NetworkStatus::Ready));
+        info->set_status(status_text(now - n.created_at_ms < k_provisioning_ms
+                                         ? NetworkStatus::Provisioning
+                                         : NetworkStatus::Ready));
       }
       return 0;
     });

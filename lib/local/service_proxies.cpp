@@ -37,7 +37,6 @@ namespace boxd::local {
 
 namespace {
 
-
 constexpr std::uint32_t k_default_proxy_port = 8080;
 constexpr const char* k_proxy_suffix = ".localhost";
 
@@ -119,9 +118,9 @@ void BoxdService::check_proxy_port(const BoxRecord& box, std::uint32_t port) {
   const auto what =
       server_port_name(m_runtime.address(spec_of(box), box.handle), static_cast<int>(port));
   if (what) {
-    fail(Fault::InvalidArgument,
-         "port " + std::to_string(port) + " is this boxd server's own port (" + *what +
-             "), not a port of VM '" + box.name + "': use another port");
+    fail(Fault::InvalidArgument, "port " + std::to_string(port) +
+                                     " is this boxd server's own port (" + *what +
+                                     "), not a port of VM '" + box.name + "': use another port");
   }
 }
 
@@ -288,9 +287,8 @@ grpc::Status BoxdService::DeleteProxy(grpc::ServerContext* context,
     }
     m_store.update([&](StoreData& data) {
       prune_orphans(data);
-      const auto removed = std::erase_if(data.proxies, [&](const ProxyRecord& p) {
-        return p.box_id == box.id && p.name == name;
-      });
+      const auto removed = std::erase_if(
+          data.proxies, [&](const ProxyRecord& p) { return p.box_id == box.id && p.name == name; });
       if (removed == 0) {
         fail(Fault::NotFound, "proxy '" + name + "' not found on VM '" + box.name + "'");
       }
@@ -323,8 +321,7 @@ grpc::Status BoxdService::ExposePort(grpc::ServerContext* context,
       fail(Fault::InvalidArgument, "invalid protocol '" + protocol + "': use tcp or udp");
     }
     if (protocol == "udp") {
-      fail(Fault::InvalidArgument,
-           "boxd local exposes tcp ports only (through its HTTP proxy)");
+      fail(Fault::InvalidArgument, "boxd local exposes tcp ports only (through its HTTP proxy)");
     }
     if (request->vm_port() == 0 || request->vm_port() > 65535) {
       fail(Fault::InvalidArgument,
@@ -426,7 +423,8 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
     auto lock = op_lock(box->id);
     std::lock_guard guard(*lock);
     if (auto current = m_store.find_box(box->owner, box->id);
-        current && current->status == BoxStatus::Suspended && m_runtime.alive(spec_of(*current), current->handle)) {
+        current && current->status == BoxStatus::Suspended &&
+        m_runtime.alive(spec_of(*current), current->handle)) {
       try {
         m_runtime.resume(spec_of(*current), current->handle);
         set_status(current->id, BoxStatus::Running);

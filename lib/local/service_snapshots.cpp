@@ -55,8 +55,8 @@ grpc::Status BoxdService::ListSnapshots(grpc::ServerContext* context,
 grpc::Status BoxdService::DeleteSnapshot(grpc::ServerContext* context,
                                          const api::DeleteSnapshotRequest* request,
                                          api::DeleteSnapshotResponse*) {
-  return handle_rpc(context,
-                    [&](const AuthResult& auth) { m_snapshots.remove(auth.user_id, request->name()); });
+  return handle_rpc(
+      context, [&](const AuthResult& auth) { m_snapshots.remove(auth.user_id, request->name()); });
 }
 
 grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,

@@ -12,7 +12,6 @@ namespace boxd::local {
 
 namespace {
 
-
 void to_info(const TemplateRecord& t, api::TemplateInfo& info) {
   info.set_template_id(t.id);
   info.set_name(t.name);

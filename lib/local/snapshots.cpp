@@ -195,8 +195,8 @@ std::int64_t Snapshots::create_box(const std::string& user, const std::string& k
   source.id = snap.id;
   source.name = snap.source_vm;
   source.dir = dir(snap.id);
-  const auto ms = m_boxes.provision(
-      box, [&](const BoxSpec& dst) { m_boxes.runtime().copy_disk(source, dst); });
+  const auto ms =
+      m_boxes.provision(box, [&](const BoxSpec& dst) { m_boxes.runtime().copy_disk(source, dst); });
   m_store.update([&](StoreData& data) {
     for (auto& s : data.snapshots) {
       if (s.id == snap.id) {

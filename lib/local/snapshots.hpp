@@ -50,8 +50,7 @@ class Snapshots {
   // A new box `name` ("" = generated) with the snapshot's data and sizes,
   // `configure` applied to the record before it is reserved; returns the
   // boot time in ms, `box` is the new record.
-  std::int64_t create_box(const std::string& user, const std::string& key,
-                          const std::string& name,
+  std::int64_t create_box(const std::string& user, const std::string& key, const std::string& name,
                           const std::function<void(BoxRecord&)>& configure, BoxRecord& box);
 
   // The directory holding a snapshot's disk.

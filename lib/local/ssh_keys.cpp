@@ -76,7 +76,8 @@ std::vector<std::string> ssh_key_fingerprints(const std::string& text) {
   return out;
 }
 
-std::filesystem::path ssh_keys_file(const std::filesystem::path& state_dir, const std::string& user) {
+std::filesystem::path ssh_keys_file(const std::filesystem::path& state_dir,
+                                    const std::string& user) {
   if (user.empty() || user == "." || user == ".." || user.find('/') != std::string::npos) {
     return {};
   }

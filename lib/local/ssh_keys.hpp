@@ -24,6 +24,7 @@ std::vector<std::string> ssh_key_fingerprints(const std::string& text);
 
 // <state_dir>/ssh_keys/<user>, or "" for a user name that is not a plain
 // file name.
-std::filesystem::path ssh_keys_file(const std::filesystem::path& state_dir, const std::string& user);
+std::filesystem::path ssh_keys_file(const std::filesystem::path& state_dir,
+                                    const std::string& user);
 
 }  // namespace boxd::local

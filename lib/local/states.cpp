@@ -48,13 +48,17 @@ std::optional<Status> value_of(const std::array<std::pair<Status, std::string_vi
 
 }  // namespace
 
-std::string_view to_string(BoxStatus status) { return text_of(k_box_statuses, status); }
+std::string_view to_string(BoxStatus status) {
+  return text_of(k_box_statuses, status);
+}
 
 std::optional<BoxStatus> parse_box_status(std::string_view text) {
   return value_of(k_box_statuses, text);
 }
 
-std::string_view to_string(SnapshotStatus status) { return text_of(k_snapshot_statuses, status); }
+std::string_view to_string(SnapshotStatus status) {
+  return text_of(k_snapshot_statuses, status);
+}
 
 std::optional<SnapshotStatus> parse_snapshot_status(std::string_view text) {
   return value_of(k_snapshot_statuses, text);

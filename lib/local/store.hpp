@@ -46,11 +46,11 @@ struct BoxRecord {
   std::uint32_t auto_hibernate_timeout_secs = 0;
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<std::string> cmd;
-  std::int64_t created_at = 0;   // unix seconds
+  std::int64_t created_at = 0;  // unix seconds
   std::int64_t boot_time_ms = 0;
   std::string source = "standalone";  // or "fork/<name>"
   std::string forked_from;
-  bool bot_protection = false;   // SetBotProtection: the HTTP proxy refuses bots
+  bool bot_protection = false;          // SetBotProtection: the HTTP proxy refuses bots
   std::vector<BoxNetworkRef> networks;  // box create --network (id, name, subnet)
   BoxHandle handle;
 };
@@ -75,7 +75,7 @@ struct TemplateRecord {
   std::string name;
   std::string owner;
   std::string image_ref;
-  std::uint32_t vcpu = 0;            // 0 = the server's default
+  std::uint32_t vcpu = 0;  // 0 = the server's default
   std::uint64_t memory_bytes = 0;
   std::uint64_t disk_bytes = 0;
   std::optional<std::uint32_t> auto_suspend_timeout_secs;
@@ -115,7 +115,7 @@ struct SnapshotRecord {
   std::uint64_t memory_bytes = 0;
   std::uint64_t disk_bytes = 0;
   std::uint64_t use_count = 0;
-  std::string source_vm;   // the box's name when it was taken
+  std::string source_vm;  // the box's name when it was taken
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };

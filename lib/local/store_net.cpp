@@ -79,8 +79,8 @@ void net_records_to_json(const StoreData& data, json& doc) {
 
 void net_records_from_json(const json& doc, StoreData& data) {
   for (const auto& j : array_or_empty(doc, "proxies")) {
-    data.proxies.push_back(ProxyRecord{j.at("box_id").get<std::string>(),
-                                       j.value("name", ""), j.value("port", 0U)});
+    data.proxies.push_back(
+        ProxyRecord{j.at("box_id").get<std::string>(), j.value("name", ""), j.value("port", 0U)});
   }
   for (const auto& j : array_or_empty(doc, "templates")) {
     TemplateRecord t;
@@ -99,10 +99,9 @@ void net_records_from_json(const json& doc, StoreData& data) {
     data.templates.push_back(std::move(t));
   }
   for (const auto& j : array_or_empty(doc, "domains")) {
-    data.domains.push_back(DomainRecord{j.at("domain").get<std::string>(),
-                                        j.at("owner").get<std::string>(),
-                                        j.at("box_id").get<std::string>(),
-                                        j.value("created_at", std::int64_t{0})});
+    data.domains.push_back(
+        DomainRecord{j.at("domain").get<std::string>(), j.at("owner").get<std::string>(),
+                     j.at("box_id").get<std::string>(), j.value("created_at", std::int64_t{0})});
   }
   for (const auto& j : array_or_empty(doc, "snapshots")) {
     SnapshotRecord s;
@@ -123,8 +122,7 @@ void net_records_from_json(const json& doc, StoreData& data) {
   }
   for (const auto& j : array_or_empty(doc, "networks")) {
     data.networks.push_back(NetworkRecord{j.at("id").get<std::string>(), j.value("name", ""),
-                                          j.at("owner").get<std::string>(),
-                                          j.value("subnet", ""),
+                                          j.at("owner").get<std::string>(), j.value("subnet", ""),
                                           j.value("created_at_ms", std::int64_t{0})});
   }
 }

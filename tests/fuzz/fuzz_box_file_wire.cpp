@@ -21,8 +21,7 @@ void check_entry(std::string_view payload) {
   require(!entry->name.empty() && entry->name.size() <= wire::k_max_name_bytes,
           "an entry's name has 1..255 bytes");
   require(entry->name != "." && entry->name != "..", "an entry is never . or ..");
-  require(entry->name.find('/') == std::string::npos &&
-              entry->name.find('\0') == std::string::npos,
+  require(entry->name.find('/') == std::string::npos && entry->name.find('\0') == std::string::npos,
           "an entry's name is one path component");
   require(wire::encode_entry(*entry) == payload, "an accepted entry encodes back to its bytes");
 }

@@ -2,10 +2,10 @@
 // memory rule (lib/common/sizes.hpp), the doctor's isolation line and the
 // `box get` rendering of enforced limits. The kernel side is in
 // runtime_test.cpp (real boxes).
+#include "local/box_cgroup.hpp"
 #include "boxd/box/get.hpp"
 #include "client/doctor.hpp"
 #include "common/sizes.hpp"
-#include "local/box_cgroup.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,7 +16,8 @@ TEST_CASE("cgroup mounts: v1 controllers from the options, v2, escapes, others s
       "sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n"
       "tmpfs /sys/fs/cgroup tmpfs ro,nosuid,nodev,noexec,mode=755 0 0\n"
       "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0\n"
-      "cgroup /sys/fs/cgroup/systemd cgroup rw,nosuid,nodev,noexec,relatime,xattr,name=systemd 0 0\n"
+      "cgroup /sys/fs/cgroup/systemd cgroup rw,nosuid,nodev,noexec,relatime,xattr,name=systemd 0 "
+      "0\n"
       "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpu,cpuacct 0 0\n"
       "cgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0\n"
       "cgroup /sys/fs/cgroup/devices cgroup rw,nosuid,nodev,noexec,relatime,devices 0 0\n"

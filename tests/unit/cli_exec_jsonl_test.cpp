@@ -82,8 +82,8 @@ TEST_CASE("base64 is the standard padded alphabet") {
 TEST_CASE("chunks become lines, a split character is rejoined, binary is base64") {
   const auto lines = written_lines([](JsonlWriter& w) {
     CHECK(w.chunk(false, "one\n"));
-    CHECK(w.chunk(true, "caf\xc3"));   // held back: \xc3
-    CHECK(w.chunk(true, "\xa9!\n"));   // rejoined: "é!\n"
+    CHECK(w.chunk(true, "caf\xc3"));  // held back: \xc3
+    CHECK(w.chunk(true, "\xa9!\n"));  // rejoined: "é!\n"
     CHECK(w.chunk(false, std::string("\x00\xff\x01", 3)));
     CHECK(w.chunk(false, "\xe2\x82"));  // only a partial character: nothing yet
     CHECK(w.finish({{"exit_code", 3}}));

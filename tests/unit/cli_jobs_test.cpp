@@ -127,18 +127,21 @@ TEST_CASE("the job scripts run under dash and bash: launch, list, logs, kill") {
       continue;
     }
     CAPTURE(shell);
-    const fs::path home = fs::temp_directory_path() / ("boxd-jobs-test-" + std::to_string(getpid()));
+    const fs::path home =
+        fs::temp_directory_path() / ("boxd-jobs-test-" + std::to_string(getpid()));
     fs::remove_all(home);
     fs::create_directories(home);
     std::string out, err;
-    REQUIRE(run_script(shell, home, job_launch_script("j1", "echo hi; exit 4", "echo hi"), out, err) == 0);
+    REQUIRE(run_script(shell, home, job_launch_script("j1", "echo hi; exit 4", "echo hi"), out,
+                       err) == 0);
     CHECK(err.starts_with("boxd-job: started "));
     CHECK(run_script(shell, home, job_launch_script("j1", "true", "true"), out, err) == 1);
     CHECK(err == "boxd-job: taken\n");
     CHECK(run_script(shell, home, job_logs_script("j1", true), out, err) == 0);
     CHECK(out == "hi\n");
     CHECK(err == "boxd-job: state exited 4\n");
-    REQUIRE(run_script(shell, home, job_launch_script("j2", "sleep 60", "sleep 60"), out, err) == 0);
+    REQUIRE(run_script(shell, home, job_launch_script("j2", "sleep 60", "sleep 60"), out, err) ==
+            0);
     REQUIRE(run_script(shell, home, job_list_script(), out, err) == 0);
     const auto jobs = parse_job_list(out);
     REQUIRE(jobs.size() == 2);
@@ -150,7 +153,8 @@ TEST_CASE("the job scripts run under dash and bash: launch, list, logs, kill") {
     CHECK(err == "boxd-job: state killed 143\n");
     CHECK(run_script(shell, home, job_logs_script("nope", false), out, err) == 1);
     CHECK(err == "boxd-job: missing\n");
-    REQUIRE(run_script(shell, home, job_launch_script("j3", "sleep 60", "sleep 60"), out, err) == 0);
+    REQUIRE(run_script(shell, home, job_launch_script("j3", "sleep 60", "sleep 60"), out, err) ==
+            0);
     CHECK(run_script(shell, home, job_remove_script({"j1", "j3", "nope"}), out, err) == 0);
     CHECK(err == "boxd-job: removed j1\nboxd-job: running j3\nboxd-job: missing nope\n");
     CHECK(run_script(shell, home, job_remove_script({}), out, err) == 0);

@@ -35,8 +35,8 @@ Options parse(CLI::App* (*define)(CLI::App&, Options&), std::vector<std::string>
 
 TEST_CASE("box create parses name, sizes, env and timeouts") {
   const auto o = parse(define_box_create,
-                       {"create", "web", "--memory", "4G", "--env", "A=1", "--env", "B=x=y", "--vcpu",
-                        "2", "--image", "ubuntu:24.04", "--restart-policy", "always",
+                       {"create", "web", "--memory", "4G", "--env", "A=1", "--env", "B=x=y",
+                        "--vcpu", "2", "--image", "ubuntu:24.04", "--restart-policy", "always",
                         "--auto-suspend-timeout", "0", "--auto-destroy-timeout", "3600"});
   CHECK(o.name == "web");
   CHECK(o.memory_bytes == 4ULL * 1024 * 1024 * 1024);
@@ -80,7 +80,8 @@ TEST_CASE("bad names, sizes, env names and policies are usage errors") {
     CHECK_THROWS_AS(parse(define_box_create, {"create", "web", "--memory", bad}), CLI::ParseError);
   }
   CHECK_THROWS_AS(parse(define_box_create, {"create", "web", "--env", "1A=x"}), CLI::ParseError);
-  CHECK_THROWS_AS(parse(define_box_create, {"create", "web", "--env", "NOEQUALS"}), CLI::ParseError);
+  CHECK_THROWS_AS(parse(define_box_create, {"create", "web", "--env", "NOEQUALS"}),
+                  CLI::ParseError);
   CHECK_THROWS_AS(parse(define_box_create, {"create", "web", "--restart-policy", "sometimes"}),
                   CLI::ParseError);
   CHECK_THROWS_AS(parse(define_box_fork, {"fork", "src", "Bad_Name"}), CLI::ParseError);
@@ -96,9 +97,9 @@ TEST_CASE("bulk commands take several names") {
 }
 
 TEST_CASE("box exec: options before --, the command after it, quoted as argv") {
-  const auto o = parse(define_box_exec, {"exec", "vm", "-e", "GREETING=hello world", "-w", "/srv",
-                                         "--timeout", "1.5", "-n", "--", "printf", "%s\\n", "a b",
-                                         "-n"});
+  const auto o =
+      parse(define_box_exec, {"exec", "vm", "-e", "GREETING=hello world", "-w", "/srv", "--timeout",
+                              "1.5", "-n", "--", "printf", "%s\\n", "a b", "-n"});
   CHECK(o.vm == "vm");
   CHECK(o.no_stdin);
   CHECK_FALSE(o.interactive);
@@ -117,7 +118,8 @@ TEST_CASE("box exec: one word is a shell string; no words a login shell") {
 }
 
 TEST_CASE("box exec: invalid -e name is a usage error") {
-  CHECK_THROWS_AS(parse(define_box_exec, {"exec", "vm", "-e", "A-B=1", "--", "true"}), CLI::ParseError);
+  CHECK_THROWS_AS(parse(define_box_exec, {"exec", "vm", "-e", "A-B=1", "--", "true"}),
+                  CLI::ParseError);
   CHECK_THROWS_AS(parse(define_box_exec, {"exec", "vm", "--timeout", "-1", "--", "true"}),
                   CLI::ParseError);
 }

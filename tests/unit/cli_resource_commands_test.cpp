@@ -148,7 +148,8 @@ TEST_CASE("disk list: the box's name for an attached disk, sizes human on a term
   CHECK(table.out ==
         "NAME    STATUS     SIZE     VM    MOUNT             MODE\n"
         "data    attached   1GiB     web   /home/boxd/data   rw\n"
-        "spare   ready      512MiB" + std::string(27, ' ') + "\n");  // empty cells padded
+        "spare   ready      512MiB" +
+            std::string(27, ' ') + "\n");  // empty cells padded
   CHECK(table.calls == Calls{"list_disks", "list_vms"});
   const CliRun piped = run_with(with_disks(), {"disk", "list"});
   CHECK(piped.out ==

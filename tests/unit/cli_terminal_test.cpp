@@ -1,8 +1,8 @@
 // The escape-sequence filter of interactive sessions (issue 3).
 #include <doctest/doctest.h>
 
-#include "common/error.hpp"
 #include "boxd/term/terminal.hpp"
+#include "common/error.hpp"
 
 using boxd::cli::EscapeFilter;
 

@@ -62,8 +62,8 @@ TEST_CASE("call errors: UNAVAILABLE names the endpoint, with a hint for local") 
       grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect"), config_for("local"));
   CHECK(std::string(local.what()) == "cannot connect to http://127.0.0.1:1: failed to connect");
   CHECK(local.hint().find("boxd local start") != std::string::npos);
-  const boxd::Error production = error_from_call(
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "x"), config_for("production"));
+  const boxd::Error production =
+      error_from_call(grpc::Status(grpc::StatusCode::UNAVAILABLE, "x"), config_for("production"));
   CHECK(production.hint().find("boxd local start") == std::string::npos);
   const boxd::Error lost = error_from_call(grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"),
                                            config_for("local"), true);

@@ -138,8 +138,9 @@ TEST_CASE("config: unknown environment or profile is a usage error listing the v
     CHECK(message.find("'prod'") != std::string::npos);
     CHECK(message.find("production, staging, local") != std::string::npos);
   }
-  CHECK(class_of([] { resolve_config({}, env_of({{"BOXD_ENVIRONMENT", "x"}}), "", ""); }) ==
-        ErrorClass::Usage);
+  CHECK(class_of([] {
+          resolve_config({}, env_of({{"BOXD_ENVIRONMENT", "x"}}), "", "");
+        }) == ErrorClass::Usage);
 
   ConfigFlags profile;
   profile.profile = "nope";
@@ -152,8 +153,9 @@ TEST_CASE("config: unknown environment or profile is a usage error listing the v
     CHECK(message.find("'nope'") != std::string::npos);
     CHECK(message.find("custom, dev, work") != std::string::npos);
   }
-  CHECK(class_of([] { resolve_config({}, env_of({{"BOXD_PROFILE", "x"}}), "", ""); }) ==
-        ErrorClass::Usage);
+  CHECK(class_of([] {
+          resolve_config({}, env_of({{"BOXD_PROFILE", "x"}}), "", "");
+        }) == ErrorClass::Usage);
   CHECK(class_of([] { resolve_config({}, env_of({}), "{not json", ""); }) == ErrorClass::Usage);
 }
 
@@ -248,8 +250,8 @@ TEST_CASE("endpoint: default port 9443") {
 TEST_CASE("endpoint: garbage is a usage error") {
   for (const std::string bad :
        {"", "http://", "https://:9443", ":9443", "ftp://boxd.sh:21", "boxd.sh:", "boxd.sh:abc",
-        "boxd.sh:0", "boxd.sh:70000", "boxd.sh:123456", "http://boxd.sh:9443/path",
-        "[::1", "[::1]x", "[]:1", "bo xd.sh:1", "user@boxd.sh:1", "grpc://x:1"}) {
+        "boxd.sh:0", "boxd.sh:70000", "boxd.sh:123456", "http://boxd.sh:9443/path", "[::1",
+        "[::1]x", "[]:1", "bo xd.sh:1", "user@boxd.sh:1", "grpc://x:1"}) {
     CAPTURE(bad);
     CHECK(class_of([&] { parse_endpoint(bad); }) == ErrorClass::Usage);
   }

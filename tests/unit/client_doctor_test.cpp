@@ -117,9 +117,10 @@ TEST_CASE("schema diff: a missing RPC, a renumbered field and a retyped field ar
   REQUIRE(theirs != nullptr);
   const auto diff = boxd::client::diff_service(compiled_service(), *theirs);
   CHECK(has_problem(diff, "RPC Whoami is missing on the server"));
-  CHECK(has_problem(diff, "field boxd.api.v1.GetVmRequest.vm_id is number 1 here, 7 on the server"));
-  CHECK(has_problem(diff,
-                    "field boxd.api.v1.GetConfigResponse.zone is string here, int64 on the server"));
+  CHECK(
+      has_problem(diff, "field boxd.api.v1.GetVmRequest.vm_id is number 1 here, 7 on the server"));
+  CHECK(has_problem(
+      diff, "field boxd.api.v1.GetConfigResponse.zone is string here, int64 on the server"));
   CHECK(diff.problems.size() == 3);
   REQUIRE(diff.notes.size() == 1);
   CHECK(diff.notes[0] == "the server has RPC Teleport that this CLI does not know");
@@ -137,8 +138,9 @@ TEST_CASE("schema diff: a renamed field and a streaming change") {
   const auto* theirs = build(pool, file);
   REQUIRE(theirs != nullptr);
   const auto diff = boxd::client::diff_service(compiled_service(), *theirs);
-  CHECK(has_problem(diff, "field boxd.api.v1.GetConfigResponse.zone (2) is missing on the server "
-                          "(it has region at 2)"));
+  CHECK(has_problem(diff,
+                    "field boxd.api.v1.GetConfigResponse.zone (2) is missing on the server "
+                    "(it has region at 2)"));
   CHECK(std::any_of(diff.problems.begin(), diff.problems.end(), [](const std::string& p) {
     return p.rfind("RPC Exec is stream boxd.api.v1.ExecChunk -> stream", 0) == 0;
   }));
@@ -195,7 +197,8 @@ TEST_CASE("doctor: the configuration lines name each value's source") {
                     {"api_key", boxd::client::Source::Credentials}};
   const auto lines = boxd::client::describe_config(config);
   REQUIRE(lines.size() == 4);
-  CHECK(lines[0].detail.rfind("environment local (profile), profile dev (env BOXD_PROFILE)", 0) == 0);
+  CHECK(lines[0].detail.rfind("environment local (profile), profile dev (env BOXD_PROFILE)", 0) ==
+        0);
   CHECK(lines[1].detail == "http://127.0.0.1:9443 (flag --api-url), plaintext");
   CHECK(lines[2].detail == "http://127.0.0.1:9444/api/v1/auth/token (preset)");
   CHECK(lines[3].detail == "API key (credentials.json)");
@@ -211,7 +214,7 @@ TEST_CASE("versions compare by numeric prefix, then .devN") {
   CHECK(is_newer_version("0.2.0", "0.1.0"));
   CHECK(is_newer_version("0.1.10", "0.1.9"));  // numeric, not text
   CHECK(is_newer_version("1.0", "0.99.99"));
-  CHECK(!is_newer_version("0.2", "0.2.0"));     // missing components are 0
+  CHECK(!is_newer_version("0.2", "0.2.0"));  // missing components are 0
   CHECK(!is_newer_version("0.1.0", "0.1.0"));
   CHECK(!is_newer_version("0.1.0", "0.2.0"));
   CHECK(is_newer_version("0.1.2", "0.1.2.dev13"));  // a release beats its dev builds

@@ -80,8 +80,8 @@ TEST_CASE("exchange: a malformed 200 is an internal error") {
   for (const std::string body :
        {"not json", "[]", R"({"expires_at":1,"user_id":"u"})",
         R"({"token":5,"expires_at":1,"user_id":"u"})",
-        R"({"token":"t","expires_at":"soon","user_id":"u"})",
-        R"({"token":"t","expires_at":1})", R"({"token":"","expires_at":1,"user_id":"u"})"}) {
+        R"({"token":"t","expires_at":"soon","user_id":"u"})", R"({"token":"t","expires_at":1})",
+        R"({"token":"","expires_at":1,"user_id":"u"})"}) {
     CAPTURE(body);
     FakeExchange server(answer(200, body));
     const boxd::Error e = expect_error(server.url());
@@ -91,8 +91,8 @@ TEST_CASE("exchange: a malformed 200 is an internal error") {
 }
 
 TEST_CASE("exchange: an oversized body is refused") {
-  std::string huge = R"({"token":")" + std::string(200 * 1024, 'a') +
-                     R"(","expires_at":1,"user_id":"u"})";
+  std::string huge =
+      R"({"token":")" + std::string(200 * 1024, 'a') + R"(","expires_at":1,"user_id":"u"})";
   FakeExchange server(answer(200, huge));
   const boxd::Error e = expect_error(server.url());
   CHECK(e.error_class() == ErrorClass::Internal);
@@ -131,16 +131,16 @@ TEST_CASE("exchange: a non-HTTP URL is a usage error") {
 TEST_CASE("exchange: the response parser takes exactly the body's fields") {
   using boxd::client::parse_exchange_response;
   const std::string url = "http://127.0.0.1:1/x";
-  const auto ok =
-      parse_exchange_response(R"({"token":"t.u.v","expires_at":1900000000,"user_id":"alice"})", url);
+  const auto ok = parse_exchange_response(
+      R"({"token":"t.u.v","expires_at":1900000000,"user_id":"alice"})", url);
   CHECK(ok.token == "t.u.v");
   CHECK(ok.expires_at == 1900000000);
   CHECK(ok.user_id == "alice");
-  for (const char* body : {R"({"token":"t","expires_at":18446744073709551615,"user_id":"u"})",
-                           R"({"token":"t","expires_at":1.5,"user_id":"u"})",
-                           R"({"token":"","expires_at":1,"user_id":"u"})",
-                           R"({"token":"t","expires_at":1,"user_id":7})", R"(["t"])",
-                           "<html>captive portal</html>"}) {
+  for (const char* body :
+       {R"({"token":"t","expires_at":18446744073709551615,"user_id":"u"})",
+        R"({"token":"t","expires_at":1.5,"user_id":"u"})",
+        R"({"token":"","expires_at":1,"user_id":"u"})",
+        R"({"token":"t","expires_at":1,"user_id":7})", R"(["t"])", "<html>captive portal</html>"}) {
     CAPTURE(body);
     try {
       parse_exchange_response(body, url);

@@ -41,11 +41,10 @@ class FakeBoxd final : public api::BoxdApi::Service {
     const auto& md = context->client_metadata();
     auto auth = md.find("authorization");
     auto client = md.find("x-boxd-client");
-    seen_authorization.emplace_back(auth == md.end() ? "" : std::string(auth->second.data(),
-                                                                         auth->second.size()));
-    seen_client.emplace_back(client == md.end() ? ""
-                                                : std::string(client->second.data(),
-                                                              client->second.size()));
+    seen_authorization.emplace_back(
+        auth == md.end() ? "" : std::string(auth->second.data(), auth->second.size()));
+    seen_client.emplace_back(
+        client == md.end() ? "" : std::string(client->second.data(), client->second.size()));
     const std::string& header = seen_authorization.back();
     if (header.rfind("Bearer ", 0) != 0 || accepted_tokens.count(header.substr(7)) == 0) {
       return {grpc::StatusCode::UNAUTHENTICATED, "invalid or expired token"};
@@ -267,8 +266,8 @@ TEST_CASE("client: UNAUTHENTICATED with a cached token drops it, exchanges and r
   auto config = config_for(server.url(), exchange.url());
   config.api_key = "bxd_key";
   auto tokens = boxd::client::TokenCache::default_cache();
-  REQUIRE(tokens.store(exchange.url(), "bxd_key",
-                       {"revoked.jwt", boxd::client::unix_now() + 3600}));
+  REQUIRE(
+      tokens.store(exchange.url(), "bxd_key", {"revoked.jwt", boxd::client::unix_now() + 3600}));
   Client client(config);
   CHECK(client.whoami().user_id() == "u-1");
   CHECK(exchange.calls() == 1);

@@ -20,15 +20,15 @@ class FakeExchange {
   using Handler = std::function<void(const std::string& body, httplib::Response& res)>;
 
   explicit FakeExchange(Handler handler) : m_handler(std::move(handler)) {
-    m_server.Post("/api/v1/auth/token", [this](const httplib::Request& req,
-                                               httplib::Response& res) {
-      {
-        std::lock_guard lock(m_mutex);
-        m_bodies.push_back(req.body);
-        m_content_types.push_back(req.get_header_value("Content-Type"));
-      }
-      m_handler(req.body, res);
-    });
+    m_server.Post("/api/v1/auth/token",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    {
+                      std::lock_guard lock(m_mutex);
+                      m_bodies.push_back(req.body);
+                      m_content_types.push_back(req.get_header_value("Content-Type"));
+                    }
+                    m_handler(req.body, res);
+                  });
     m_server.Get("/elsewhere", [this](const httplib::Request&, httplib::Response& res) {
       m_followed = true;
       res.set_content(R"({"token":"t","expires_at":1,"user_id":"u"})", "application/json");

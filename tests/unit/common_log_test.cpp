@@ -18,11 +18,12 @@
 using namespace boxd;
 
 TEST_CASE("log events render as key=value text or JSON members") {
-  const logging::Fields fields{{"user", "alice"}, {"ms", 12}, {"error", "VM 'x' not found"},
-                               {"empty", ""}};
+  const logging::Fields fields{
+      {"user", "alice"}, {"ms", 12}, {"error", "VM 'x' not found"}, {"empty", ""}};
   CHECK(logging::render(logging::Format::Text, "rpc", fields) ==
         "rpc user=alice ms=12 error=\"VM 'x' not found\" empty=\"\"");
-  const auto doc = nlohmann::json::parse("{" + logging::render(logging::Format::Json, "rpc", fields) + "}");
+  const auto doc =
+      nlohmann::json::parse("{" + logging::render(logging::Format::Json, "rpc", fields) + "}");
   CHECK(doc["msg"] == "rpc");
   CHECK(doc["ms"] == 12);
   CHECK(doc["error"] == "VM 'x' not found");
@@ -42,7 +43,8 @@ TEST_CASE("levels filter, and registered secrets never reach a line") {
   CHECK(text.find("hidden") == std::string::npos);
   CHECK(text.find("shown v=\"a [redacted] b\"") != std::string::npos);
   CHECK(text.find("sekrit") == std::string::npos);
-  CHECK(logging::scrub("authorization: Bearer abc.def.ghi x") == "authorization: Bearer [redacted] x");
+  CHECK(logging::scrub("authorization: Bearer abc.def.ghi x") ==
+        "authorization: Bearer [redacted] x");
   CHECK(logging::scrub("tok eyJhbGciOi.eyJzdWIi.c2ln end") == "tok [redacted] end");
   CHECK(logging::scrub("eyJonly-one.part") == "eyJonly-one.part");
   CHECK(logging::scrub("key=authorization value=42 65 61 72 65 72 20 65 79 4a 'x'") ==
@@ -51,7 +53,8 @@ TEST_CASE("levels filter, and registered secrets never reach a line") {
 }
 
 TEST_CASE("the file sink rotates at its size and keeps max_files") {
-  const auto dir = std::filesystem::temp_directory_path() / ("boxd-log-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("boxd-log-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   logging::to_file({dir / "server.log", 4096, 2}, logging::Level::Debug, logging::Format::Json);
@@ -89,8 +92,8 @@ TEST_CASE("local logs: durations and log lines") {
   REQUIRE(text);
   CHECK(text->level == logging::Level::Warn);
   CHECK(text->unix_ms == 1796007845123);
-  const auto json = cli::parse_log_line(
-      R"({"ts":"2026-11-30T03:04:05.123Z","level":"debug","msg":"rpc"})");
+  const auto json =
+      cli::parse_log_line(R"({"ts":"2026-11-30T03:04:05.123Z","level":"debug","msg":"rpc"})");
   REQUIRE(json);
   CHECK(json->level == logging::Level::Debug);
   CHECK(json->unix_ms == 1796007845123);

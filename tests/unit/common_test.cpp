@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <grpcpp/support/status.h>
 #include <filesystem>
 #include <vector>
-#include <grpcpp/support/status.h>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -119,8 +119,8 @@ TEST_CASE("gRPC status codes map to the SDK's error classes") {
 }
 
 TEST_CASE("base64url round trip") {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                                                      std::string("\xff\xfe\x00", 3)}) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                       "foobar", std::string("\xff\xfe\x00", 3)}) {
     CHECK(base64url_decode(base64url_encode(s)) == s);
   }
   CHECK(base64url_encode("\xfb\xff") == "-_8");
@@ -168,7 +168,7 @@ TEST_CASE("JWT sign and verify") {
 TEST_CASE("atomic writes set the mode and replace the content") {
   const auto dir = std::filesystem::temp_directory_path() / ("boxd-unit-" + random_hex(4));
   ensure_dir(dir, 0700);
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(dir.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
   const auto file = dir / "credentials.json";

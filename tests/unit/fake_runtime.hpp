@@ -1,7 +1,7 @@
 // An in-memory Runtime for the domain layer's unit tests: no process, no
-// namespace, no file but the copy target directory. Boxes are entries in maps; "processes" are counters.
-// Tests can kill a box's init behind the domain's back, make the next boot
-// fail, and read what was done (boots, stops, copies, frozen boxes).
+// namespace, no file but the copy target directory. Boxes are entries in maps; "processes" are
+// counters. Tests can kill a box's init behind the domain's back, make the next boot fail, and read
+// what was done (boots, stops, copies, frozen boxes).
 #pragma once
 
 #include <filesystem>

@@ -21,8 +21,8 @@ TEST_CASE("box file wire: an entry round-trips and bad names are refused") {
   CHECK(back->size == 1234);
   CHECK(back->mtime == -5);
   CHECK(back->name == "notes.txt");
-  const std::vector<std::string> bad = {"", ".", "..", "a/b", std::string("a\0b", 3),
-                                        std::string(wire::k_max_name_bytes + 1, 'x')};
+  const std::vector<std::string> bad = {
+      "", ".", "..", "a/b", std::string("a\0b", 3), std::string(wire::k_max_name_bytes + 1, 'x')};
   for (const auto& name : bad) {
     CAPTURE(name);
     CHECK_FALSE(wire::parse_entry(wire::encode_entry({S_IFREG, 0, 0, name})));

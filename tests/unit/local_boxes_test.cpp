@@ -246,8 +246,7 @@ TEST_CASE("a domain binds to one box server-wide and only its owner unbinds it")
         Fault::NotFound);  // alice's box
   CHECK(failure_of([&] { domains.bind("alice", "web.alice.localhost", "web"); }).first ==
         Fault::InvalidArgument);
-  CHECK(failure_of([&] { domains.bind("alice", "nodot", "web"); }).first ==
-        Fault::InvalidArgument);
+  CHECK(failure_of([&] { domains.bind("alice", "nodot", "web"); }).first == Fault::InvalidArgument);
   CHECK(domains.list("bob").empty());
   CHECK(failure_of([&] { domains.unbind("bob", "app.example.com"); }) ==
         std::pair{Fault::NotFound, std::string("domain 'app.example.com' not found")});

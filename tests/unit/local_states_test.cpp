@@ -14,9 +14,9 @@ using namespace boxd::local;
 using grpc::StatusCode;
 
 TEST_CASE("box statuses round-trip through the strings of the wire and the store") {
-  for (const auto status : {BoxStatus::Starting, BoxStatus::Running, BoxStatus::Stopping,
-                            BoxStatus::Stopped, BoxStatus::Suspended, BoxStatus::Hibernated,
-                            BoxStatus::Failed, BoxStatus::Destroying}) {
+  for (const auto status :
+       {BoxStatus::Starting, BoxStatus::Running, BoxStatus::Stopping, BoxStatus::Stopped,
+        BoxStatus::Suspended, BoxStatus::Hibernated, BoxStatus::Failed, BoxStatus::Destroying}) {
     CHECK(parse_box_status(to_string(status)) == status);
   }
   CHECK(to_string(BoxStatus::Running) == "running");

@@ -8,14 +8,14 @@
 
 #include <doctest/doctest.h>
 
+#include <poll.h>
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
-#include <poll.h>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -155,13 +155,15 @@ bool counter_moves(const fs::path& counter) {
 // still have been in flight when the freeze landed).
 std::string settled(const fs::path& counter) {
   std::string last = read_host_file(counter);
-  eventually([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const std::string now = read_host_file(counter);
-    const bool same = now == last;
-    last = now;
-    return same;
-  }, 5);
+  eventually(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const std::string now = read_host_file(counter);
+        const bool same = now == last;
+        last = now;
+        return same;
+      },
+      5);
   return last;
 }
 
@@ -360,7 +362,8 @@ TEST_CASE("namespace runtime: boxes are isolated from each other and from the ho
 
   // B's process table shows none of A's processes.
   auto sleeper = runtime->exec(a, ha, ExecSpec{"exec sleep 4321"});
-  CHECK(eventually([&] { return run(*runtime, a, ha, "ps ax").out.find("sleep 4321") != std::string::npos; }));
+  CHECK(eventually(
+      [&] { return run(*runtime, a, ha, "ps ax").out.find("sleep 4321") != std::string::npos; }));
   auto ps_b = run(*runtime, b, hb, "ps ax; ls /proc");
   CHECK(ps_b.out.find("sleep 4321") == std::string::npos);
   CHECK(ps_b.out.find("alpha") == std::string::npos);
@@ -377,7 +380,8 @@ TEST_CASE("namespace runtime: boxes are isolated from each other and from the ho
   CHECK(outcome.signal == 15);
 
   // A PTY inside the box.
-  auto tty = runtime->exec(a, ha, ExecSpec{"stty size; echo err >&2; tty; stat -c %U $(tty)", true, 90, 33, ""});
+  auto tty = runtime->exec(
+      a, ha, ExecSpec{"stty size; echo err >&2; tty; stat -c %U $(tty)", true, 90, 33, ""});
   auto tty_out = collect(*tty);
   CHECK(tty_out.out.find("33 90") != std::string::npos);
   CHECK(tty_out.out.find("err") != std::string::npos);
@@ -411,11 +415,10 @@ TEST_CASE("namespace runtime: suspend freezes, resume thaws, stop and boot keep 
   BoxSpec copy{id_d, "delta", state.path / "boxes" / id_d, {}};
   BoxReaper reaper{{{box, &handle}, {box, &again}, {copy, &copy_handle}}, runtime.get()};
 
-  auto loop = runtime->exec(
-      box, handle,
-      // Renamed into place: a freeze mid-write must not leave the file empty.
-      ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > /tmp/.counter; "
-               "mv -f /tmp/.counter /tmp/counter; sleep 0.02; done"});
+  auto loop = runtime->exec(box, handle,
+                            // Renamed into place: a freeze mid-write must not leave the file empty.
+                            ExecSpec{"i=0; while true; do i=$((i+1)); echo $i > /tmp/.counter; "
+                                     "mv -f /tmp/.counter /tmp/counter; sleep 0.02; done"});
   const auto counter = box.dir / "disk" / "tmp" / "counter";
   REQUIRE(counter_moves(counter));
   runtime->suspend(box, handle);
@@ -489,9 +492,11 @@ TEST_CASE("namespace runtime: limits are enforced, changed at once, gone with th
   // The box's init is this build's boxd: under ASan it alone needs about
   // 500 MiB (shadow memory, redzones), so tests/sanitizers/run adds what the
   // instrumented init costs on top of each limit.
-  const std::uint64_t extra = std::strtoull(
-      std::getenv("BOXD_TEST_BOX_MEMORY_EXTRA_MB") ? std::getenv("BOXD_TEST_BOX_MEMORY_EXTRA_MB") : "0",
-      nullptr, 10) << 20;
+  const std::uint64_t extra = std::strtoull(std::getenv("BOXD_TEST_BOX_MEMORY_EXTRA_MB")
+                                                ? std::getenv("BOXD_TEST_BOX_MEMORY_EXTRA_MB")
+                                                : "0",
+                                            nullptr, 10)
+                              << 20;
   const std::uint64_t first_limit = (128ULL << 20) + extra;
   const std::uint64_t second_limit = (256ULL << 20) + extra;
   box.limits = {first_limit, 1, 64};
@@ -518,14 +523,16 @@ TEST_CASE("namespace runtime: limits are enforced, changed at once, gone with th
   CHECK_FALSE(cgroup_dirs_of(id).empty());
 
   // Past the memory limit the kernel kills the process, the box lives on.
-  auto hog = run(*runtime, box, handle,
-                 "head -c " + std::to_string((first_limit >> 20) + 272) + "M /dev/zero | tail > /dev/null");
+  auto hog = run(
+      *runtime, box, handle,
+      "head -c " + std::to_string((first_limit >> 20) + 272) + "M /dev/zero | tail > /dev/null");
   CHECK(hog.exit_code == 137);
   CHECK(run(*runtime, box, handle, "echo alive").out == "alive\n");
   // At most 64 processes: the 100th sleep cannot start.
-  auto forks = run(*runtime, box, handle,
-                   "n=0; for i in $(seq 100); do sleep 20 >/dev/null 2>&1 & n=$((n+1)); done 2>/dev/null; "
-                   "echo started $n; kill $(jobs -p) 2>/dev/null; true");
+  auto forks =
+      run(*runtime, box, handle,
+          "n=0; for i in $(seq 100); do sleep 20 >/dev/null 2>&1 & n=$((n+1)); done 2>/dev/null; "
+          "echo started $n; kill $(jobs -p) 2>/dev/null; true");
   CHECK(forks.out.find("started 100") == std::string::npos);
 
   box.limits = {second_limit, 2, 128};

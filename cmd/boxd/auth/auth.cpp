@@ -7,7 +7,8 @@
 namespace boxd::cli {
 
 void add_auth(CLI::App& root, Context& ctx) {
-  CLI::App* auth = root.add_subcommand("auth", "Log in and out, and show where credentials come from");
+  CLI::App* auth =
+      root.add_subcommand("auth", "Log in and out, and show where credentials come from");
   add_auth_login(*auth, ctx);
   add_auth_logout(*auth, ctx);
   add_auth_status(*auth, ctx);

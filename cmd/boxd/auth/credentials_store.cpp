@@ -35,7 +35,9 @@ void save(const std::filesystem::path& path, const nlohmann::json& doc) {
 
 }  // namespace
 
-std::filesystem::path credentials_path() { return config_dir() / "credentials.json"; }
+std::filesystem::path credentials_path() {
+  return config_dir() / "credentials.json";
+}
 
 void store_api_key(const std::filesystem::path& path, const std::string& entry,
                    const std::string& api_key) {

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <iostream>
 #include <cerrno>
+#include <iostream>
 
 #include "boxd/auth/credentials_store.hpp"
 #include "boxd/auth/secret_prompt.hpp"
@@ -16,7 +16,8 @@ namespace boxd::cli {
 CLI::App* define_auth_login(CLI::App& parent, LoginOptions& options) {
   CLI::App* cmd = parent.add_subcommand(
       "login", "Store an API key (read from stdin, or a prompt that does not echo)");
-  cmd->add_flag("--no-verify", options.no_verify, "Store the key without checking it with the server");
+  cmd->add_flag("--no-verify", options.no_verify,
+                "Store the key without checking it with the server");
   cmd->footer(
       "The key is never taken from the command line. It is stored in credentials.json\n"
       "(mode 0600) under the active profile, or else the environment name.\n"
@@ -90,7 +91,8 @@ int run_login(const LoginOptions& options, Context& ctx) {
   const client::ResolvedConfig& config = ctx.config();
   const std::string key = read_key(ctx);
   if (key.empty()) {
-    throw Error(ErrorClass::Usage, "no API key given", "pipe the key on stdin: boxd auth login < key.txt");
+    throw Error(ErrorClass::Usage, "no API key given",
+                "pipe the key on stdin: boxd auth login < key.txt");
   }
   if (const std::string problem = api_key_problem(key); !problem.empty()) {
     throw Error(ErrorClass::Usage, problem);
@@ -103,10 +105,11 @@ int run_login(const LoginOptions& options, Context& ctx) {
   const auto path = credentials_path();
   store_api_key(path, entry, key);
   if (user_id.empty()) {
-    ctx.err << "Stored the API key for '" << entry << "' in " << path.string() << " (not verified)\n";
+    ctx.err << "Stored the API key for '" << entry << "' in " << path.string()
+            << " (not verified)\n";
   } else {
-    ctx.err << "Logged in to '" << entry << "' as " << user_id << " (key stored in " << path.string()
-            << ")\n";
+    ctx.err << "Logged in to '" << entry << "' as " << user_id << " (key stored in "
+            << path.string() << ")\n";
   }
   return 0;
 }

@@ -8,7 +8,8 @@ namespace boxd::cli {
 
 CLI::App* define_auth_logout(CLI::App& parent, LogoutOptions& options) {
   (void)options;
-  CLI::App* cmd = parent.add_subcommand("logout", "Remove the stored API key of the active profile or environment");
+  CLI::App* cmd = parent.add_subcommand(
+      "logout", "Remove the stored API key of the active profile or environment");
   cmd->footer(
       "Examples:\n"
       "  boxd auth logout\n"

@@ -61,7 +61,7 @@ class EchoOff {
 
  private:
   bool m_active = false;
-  struct sigaction m_old[std::size(k_signals)] {};
+  struct sigaction m_old[std::size(k_signals)]{};
 };
 
 }  // namespace

@@ -7,7 +7,8 @@ namespace boxd::cli {
 
 CLI::App* define_auth_status(CLI::App& parent, StatusOptions& options) {
   (void)options;
-  CLI::App* cmd = parent.add_subcommand("status", "Show who you are and where the credential came from");
+  CLI::App* cmd =
+      parent.add_subcommand("status", "Show who you are and where the credential came from");
   cmd->footer(
       "Examples:\n"
       "  boxd auth status\n"

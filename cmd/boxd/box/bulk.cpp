@@ -8,8 +8,9 @@
 
 namespace boxd::cli {
 
-CLI::App* define_bulk_command(CLI::App& parent, const std::string& verb, const std::string& description,
-                              const std::string& examples, std::vector<std::string>& names) {
+CLI::App* define_bulk_command(CLI::App& parent, const std::string& verb,
+                              const std::string& description, const std::string& examples,
+                              std::vector<std::string>& names) {
   CLI::App* cmd = parent.add_subcommand(verb, description);
   cmd->add_option("NAME", names, "Box names or ids")->required();
   cmd->footer("Examples:\n" + examples);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <google/protobuf/message.h>
+#include <CLI/CLI.hpp>
 
 #include "boxd/context.hpp"
 
@@ -22,8 +22,9 @@ struct BulkOptions {
 };
 
 // Declares `<verb> NAME...` with the given one-line description and examples.
-CLI::App* define_bulk_command(CLI::App& parent, const std::string& verb, const std::string& description,
-                              const std::string& examples, std::vector<std::string>& names);
+CLI::App* define_bulk_command(CLI::App& parent, const std::string& verb,
+                              const std::string& description, const std::string& examples,
+                              std::vector<std::string>& names);
 
 // Calls `one` for each name in order; a boxd::Error is printed and remembered.
 // Returns 0, or the exit code of the first failure.

@@ -46,7 +46,8 @@ CpEndpoint parse_cp_endpoint(const std::string& text) {
     return e;
   }
   const auto colon = text.find(':');
-  if (colon != std::string::npos && colon > 0 && text.substr(0, colon).find('/') == std::string::npos) {
+  if (colon != std::string::npos && colon > 0 &&
+      text.substr(0, colon).find('/') == std::string::npos) {
     e.vm = text.substr(0, colon);
     e.path = text.substr(colon + 1);
     return e;
@@ -92,7 +93,8 @@ class LocalTemp {
       if (errno == ENOENT || errno == ENOTDIR) {
         throw Error(ErrorClass::NotFound, "local directory '" + dir.string() + "' does not exist");
       }
-      throw Error(ErrorClass::Internal, "cannot write in '" + dir.string() + "': " + std::strerror(errno));
+      throw Error(ErrorClass::Internal,
+                  "cannot write in '" + dir.string() + "': " + std::strerror(errno));
     }
     m_path = pattern;
   }
@@ -113,11 +115,13 @@ class LocalTemp {
     ::fchmod(m_fd, mode);
     if (::close(m_fd) < 0) {
       m_fd = -1;
-      throw Error(ErrorClass::Internal, "writing '" + m_target.string() + "': " + std::strerror(errno));
+      throw Error(ErrorClass::Internal,
+                  "writing '" + m_target.string() + "': " + std::strerror(errno));
     }
     m_fd = -1;
     if (::rename(m_path.c_str(), m_target.c_str()) < 0) {
-      throw Error(ErrorClass::Internal, "cannot create '" + m_target.string() + "': " + std::strerror(errno));
+      throw Error(ErrorClass::Internal,
+                  "cannot create '" + m_target.string() + "': " + std::strerror(errno));
     }
     m_path.clear();
   }
@@ -236,7 +240,8 @@ void run_in_box(Context& ctx, const std::string& vm, const std::string& command)
     while (!errors.empty() && errors.back() == '\n') {
       errors.pop_back();
     }
-    throw Error(ErrorClass::Internal, "in the box, '" + command.substr(0, 60) + "' failed: " + errors);
+    throw Error(ErrorClass::Internal,
+                "in the box, '" + command.substr(0, 60) + "' failed: " + errors);
   }
 }
 
@@ -298,11 +303,13 @@ struct Copier {
   std::uint64_t bytes = 0;
   int files = 0;
 
-  Copier(Context& c, const CpOptions& o) : ctx(c), options(o), progress(c, c.stderr_tty && !o.quiet) {}
+  Copier(Context& c, const CpOptions& o)
+      : ctx(c), options(o), progress(c, c.stderr_tty && !o.quiet) {}
 
   void upload_fd(int fd, std::uint64_t size, const std::string& vm, const std::string& path,
                  const std::string& label) {
-    ctx.client().upload_file(vm, path, size, fd_reader(fd, label), progress.for_file(label), &cancel);
+    ctx.client().upload_file(vm, path, size, fd_reader(fd, label), progress.for_file(label),
+                             &cancel);
     progress.end_line();
     bytes += size;
     ++files;
@@ -341,7 +348,8 @@ struct Copier {
       Fd spool(::open(tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir : "/tmp",
                       O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
       if (spool.get() < 0) {
-        throw Error(ErrorClass::Internal, std::string("cannot spool stdin: ") + std::strerror(errno));
+        throw Error(ErrorClass::Internal,
+                    std::string("cannot spool stdin: ") + std::strerror(errno));
       }
       std::vector<char> buffer(1 << 20);
       std::uint64_t size = 0;
@@ -371,10 +379,12 @@ struct Copier {
       }
       throw Error(ErrorClass::Internal, "'" + src.path + "': " + std::strerror(errno));
     }
-    const bool into_dir = dst.path.empty() || dst.path.ends_with('/') || is_box_dir(ctx, dst.vm, target);
+    const bool into_dir =
+        dst.path.empty() || dst.path.ends_with('/') || is_box_dir(ctx, dst.vm, target);
     if (S_ISDIR(st.st_mode)) {
       if (!options.recursive) {
-        throw Error(ErrorClass::Usage, "'" + src.path + "' is a directory", "use -r to copy a directory");
+        throw Error(ErrorClass::Usage, "'" + src.path + "' is a directory",
+                    "use -r to copy a directory");
       }
       if (into_dir) {
         target = join_box(target, base_name(src.path));
@@ -394,7 +404,8 @@ struct Copier {
     }
     upload_fd(fd.get(), static_cast<std::uint64_t>(st.st_size), dst.vm, target, src.path);
     if ((st.st_mode & 07777) != 0644) {
-      run_in_box(ctx, dst.vm, "chmod " + to_octal(st.st_mode & 07777) + " -- " + shell_quote(target));
+      run_in_box(ctx, dst.vm,
+                 "chmod " + to_octal(st.st_mode & 07777) + " -- " + shell_quote(target));
     }
     return 0;
   }
@@ -414,7 +425,8 @@ struct Copier {
     if ((root_st.st_mode & 07777) != 0755) {
       chmods.push_back("chmod " + to_octal(root_st.st_mode & 07777) + " -- " + shell_quote(target));
     }
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+         ++it) {
       const auto rel = fs::relative(it->path(), root).generic_string();
       const std::string remote = join_box(target, rel);
       struct stat st {};
@@ -445,7 +457,8 @@ struct Copier {
       Fd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
       struct stat st {};
       if (fd.get() < 0 || ::fstat(fd.get(), &st) < 0) {
-        throw Error(ErrorClass::Internal, "cannot read '" + local.string() + "': " + std::strerror(errno));
+        throw Error(ErrorClass::Internal,
+                    "cannot read '" + local.string() + "': " + std::strerror(errno));
       }
       upload_fd(fd.get(), static_cast<std::uint64_t>(st.st_size), vm, remote, local.string());
     }
@@ -496,8 +509,9 @@ struct Copier {
     std::error_code ec;
     fs::create_directory(target, ec);
     if (ec && !fs::is_directory(target)) {
-      throw Error(ec == std::errc::no_such_file_or_directory ? ErrorClass::NotFound : ErrorClass::Internal,
-                  "cannot create '" + target.string() + "': " + ec.message());
+      throw Error(
+          ec == std::errc::no_such_file_or_directory ? ErrorClass::NotFound : ErrorClass::Internal,
+          "cannot create '" + target.string() + "': " + ec.message());
     }
     for (const auto& entry : listing.entries()) {
       const std::string remote = join_box(source, entry.name());
@@ -532,7 +546,8 @@ int run_cp(const CpOptions& options, Context& ctx) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-    ctx.out << nlohmann::json{{"files", copier.files}, {"bytes", copier.bytes}, {"duration_ms", ms}}.dump()
+    ctx.out << nlohmann::json{{"files", copier.files}, {"bytes", copier.bytes}, {"duration_ms", ms}}
+                   .dump()
             << "\n";
   }
   return code;

@@ -16,10 +16,12 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
   cmd->add_option("NAME", options.name, "Box name (a DNS label; default: picked by the server)")
       ->check(box_name_validator());
   define_vm_config_flags(cmd, options);
-  cmd->add_option("--template", options.template_name,
-                  "Create from this template (name or id); --vcpu, --memory and the timeouts override it");
+  cmd->add_option(
+      "--template", options.template_name,
+      "Create from this template (name or id); --vcpu, --memory and the timeouts override it");
   cmd->add_option("--from-snapshot", options.snapshot,
-                  "Create from this snapshot (name or id): its disk and size; --vcpu, --memory and the timeouts override it");
+                  "Create from this snapshot (name or id): its disk and size; --vcpu, --memory and "
+                  "the timeouts override it");
   cmd->add_option_function<std::vector<std::string>>(
          "--env",
          [&options](const std::vector<std::string>& pairs) {
@@ -37,8 +39,9 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
                   "Join this network (name or id, repeatable): its boxes reach each other by name")
       ->type_name("NAME")
       ->allow_extra_args(false);
-  cmd->add_flag("--wait", options.wait,
-                "Return once a command runs in the box (as 'box wait --for ready'); exit 7 on timeout");
+  cmd->add_flag(
+      "--wait", options.wait,
+      "Return once a command runs in the box (as 'box wait --for ready'); exit 7 on timeout");
   cmd->add_option("--wait-timeout", options.wait_timeout_secs, "Seconds --wait waits (0: no limit)")
       ->type_name("S")
       ->check(CLI::NonNegativeNumber);
@@ -171,8 +174,9 @@ int run_create(const CreateOptions& options, Context& ctx) {
     print_created(response, ctx);
   }
   if (options.wait) {
-    const WaitOutcome outcome = wait_for_box(ctx, response.name(), "ready", options.wait_timeout_secs,
-                                             ctx.stderr_tty && !ctx.global.quiet);
+    const WaitOutcome outcome =
+        wait_for_box(ctx, response.name(), "ready", options.wait_timeout_secs,
+                     ctx.stderr_tty && !ctx.global.quiet);
     if (!options.json && !options.quiet) {
       ctx.err << "Box '" << response.name() << "' is ready ("
               << static_cast<double>(outcome.elapsed.count()) / 1000.0 << " s)\n";

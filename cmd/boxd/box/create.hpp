@@ -14,14 +14,14 @@
 namespace boxd::cli {
 
 struct CreateOptions {
-  std::string name;    // empty: the server picks one
-  std::string image;   // empty: the default image
+  std::string name;           // empty: the server picks one
+  std::string image;          // empty: the default image
   std::string template_name;  // non-empty: CreateVmFromTemplate (config flags override)
   std::string snapshot;       // non-empty: CreateVmFromSnapshot (config flags override)
-  unsigned vcpu = 0;   // 0: default
+  unsigned vcpu = 0;          // 0: default
   std::uint64_t memory_bytes = 0;
   std::vector<std::pair<std::string, std::string>> env;
-  std::string restart_policy;  // "", "always", "never"
+  std::string restart_policy;         // "", "always", "never"
   std::vector<std::string> networks;  // --network NAME (repeatable)
   std::optional<std::uint32_t> auto_suspend_timeout_secs;
   std::optional<std::uint32_t> auto_destroy_timeout_secs;

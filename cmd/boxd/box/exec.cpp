@@ -1,7 +1,7 @@
 #include "boxd/box/exec.hpp"
 
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -13,10 +13,10 @@
 #include "boxd/box/exec_jsonl.hpp"
 #include "boxd/box/exec_pty.hpp"
 #include "boxd/box/exec_relay.hpp"
-#include "boxd/term/terminal.hpp"
 #include "boxd/command.hpp"
 #include "boxd/exit_codes.hpp"
 #include "boxd/output.hpp"
+#include "boxd/term/terminal.hpp"
 #include "boxd/validators.hpp"
 #include "common/error.hpp"
 #include "common/shell_quote.hpp"
@@ -40,7 +40,8 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false)
       ->check(env_pair_validator());
-  cmd->add_option("-w,--workdir", options.workdir, "Working directory for the command")->type_name("DIR");
+  cmd->add_option("-w,--workdir", options.workdir, "Working directory for the command")
+      ->type_name("DIR");
   cmd->add_option_function<double>(
          "--timeout", [&options](const double& secs) { options.timeout_secs = secs; },
          "Kill the command after S seconds (exit 124)")
@@ -53,8 +54,10 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
   cmd->add_option("--tty", options.tty,
                   "PTY: auto (when stdin, stdout and stderr are terminals), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  cmd->add_flag_callback("-t", [&options] { options.tty = "always"; }, "Force a PTY (--tty=always)");
-  cmd->add_flag_callback("-T", [&options] { options.tty = "never"; }, "No PTY (--tty=never)");
+  cmd->add_flag_callback(
+      "-t", [&options] { options.tty = "always"; }, "Force a PTY (--tty=always)");
+  cmd->add_flag_callback(
+      "-T", [&options] { options.tty = "never"; }, "No PTY (--tty=never)");
   cmd->add_option("--escape-char", options.escape_char,
                   "Escape character of PTY sessions (~. ends a hung session); none disables it")
       ->type_name("C");
@@ -64,7 +67,8 @@ CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options) {
   cmd->footer(
       "Exit status: the remote command's; 128+N if it was killed by signal N; 124 when\n"
       "--timeout expired; 130 on Ctrl-C (the remote command is killed); 255 when boxd\n"
-      "itself failed. --json prints {\"stdout\",\"stderr\",\"exit_code\",\"signal\",\"duration_ms\"}.\n"
+      "itself failed. --json prints "
+      "{\"stdout\",\"stderr\",\"exit_code\",\"signal\",\"duration_ms\"}.\n"
       "--jsonl prints {\"stream\":\"stdout\"|\"stderr\",\"data\":...} per chunk as it arrives\n"
       "(\"data_base64\" instead of \"data\" when a chunk is not UTF-8), then\n"
       "{\"exit_code\",\"signal\",\"duration_ms\"} (plus \"error\" when boxd failed).\n"
@@ -86,7 +90,8 @@ namespace {
 // The words after `--` are the command, exactly as given.
 void take_trailing_command(ExecOptions& options, Context& ctx) {
   if (ctx.trailing_args) {
-    options.command.insert(options.command.end(), ctx.trailing_args->begin(), ctx.trailing_args->end());
+    options.command.insert(options.command.end(), ctx.trailing_args->begin(),
+                           ctx.trailing_args->end());
     ctx.trailing_args_used = true;
   }
 }
@@ -165,9 +170,10 @@ void check_output_modes(const ExecOptions& options) {
     throw Error(ErrorClass::Usage, "--json and --jsonl cannot be combined");
   }
   if ((options.json || options.jsonl) && options.tty == "always") {
-    throw Error(ErrorClass::Usage,
-                std::string(options.json ? "--json" : "--jsonl") + " needs split streams, not a PTY",
-                "drop -t/--tty=always");
+    throw Error(
+        ErrorClass::Usage,
+        std::string(options.json ? "--json" : "--jsonl") + " needs split streams, not a PTY",
+        "drop -t/--tty=always");
   }
 }
 
@@ -176,8 +182,7 @@ client::ExecRequest exec_request(const ExecOptions& options, bool tty, const Con
   request.vm = options.vm;
   request.command = exec_command_string(options);
   if (options.timeout_secs) {
-    request.deadline =
-        std::chrono::milliseconds(std::llround(*options.timeout_secs * 1000.0));
+    request.deadline = std::chrono::milliseconds(std::llround(*options.timeout_secs * 1000.0));
   }
   if (tty) {
     request.tty = true;

@@ -20,10 +20,10 @@ struct ExecOptions {
   bool no_stdin = false;     // -n: close the remote stdin at once
   bool interactive = false;  // -i: relay stdin even when it is a terminal
   bool json = false;
-  bool jsonl = false;              // one JSON line per output chunk, then the status
-  std::string tty = "auto";        // --tty=auto|always|never (-t, -T)
-  std::string escape_char = "~";   // --escape-char C | ^X | none
-  bool detach = false;             // --detach: start as a job in the box (exec_detach.hpp)
+  bool jsonl = false;             // one JSON line per output chunk, then the status
+  std::string tty = "auto";       // --tty=auto|always|never (-t, -T)
+  std::string escape_char = "~";  // --escape-char C | ^X | none
+  bool detach = false;            // --detach: start as a job in the box (exec_detach.hpp)
 };
 
 CLI::App* define_box_exec(CLI::App& parent, ExecOptions& options);

@@ -67,8 +67,8 @@ int run_exec_detach(const ExecOptions& options, Context& ctx) {
     ctx.out << id << "\n";
     ctx.out.flush();
     if (!ctx.global.quiet) {
-      ctx.err << "Started job " << id << " in box '" << options.vm << "'; follow it with: boxd box jobs logs "
-              << options.vm << " " << id << " -f\n";
+      ctx.err << "Started job " << id << " in box '" << options.vm
+              << "'; follow it with: boxd box jobs logs " << options.vm << " " << id << " -f\n";
     }
     return 0;
   }

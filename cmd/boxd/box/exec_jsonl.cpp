@@ -24,7 +24,9 @@ int sequence_length(unsigned char lead) {
   return 0;
 }
 
-bool is_continuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
+bool is_continuation(unsigned char byte) {
+  return (byte & 0xC0) == 0x80;
+}
 
 }  // namespace
 
@@ -43,10 +45,10 @@ bool is_valid_utf8(std::string_view text) {
     }
     if (length >= 3) {
       const auto second = static_cast<unsigned char>(text[i + 1]);
-      if ((lead == 0xE0 && second < 0xA0) ||   // overlong 3-byte form
-          (lead == 0xED && second > 0x9F) ||   // UTF-16 surrogates
-          (lead == 0xF0 && second < 0x90) ||   // overlong 4-byte form
-          (lead == 0xF4 && second > 0x8F)) {   // above U+10FFFF
+      if ((lead == 0xE0 && second < 0xA0) ||  // overlong 3-byte form
+          (lead == 0xED && second > 0x9F) ||  // UTF-16 surrogates
+          (lead == 0xF0 && second < 0x90) ||  // overlong 4-byte form
+          (lead == 0xF4 && second > 0x8F)) {  // above U+10FFFF
         return false;
       }
     }

@@ -18,7 +18,8 @@ namespace boxd::cli {
 
 namespace {
 
-constexpr std::size_t k_stdin_chunk = 1024 * 1024;  // a file gives 1 MiB per read, a pipe what it holds
+constexpr std::size_t k_stdin_chunk =
+    1024 * 1024;  // a file gives 1 MiB per read, a pipe what it holds
 // After SIGINT/SIGTERM, how long the relay may take to end by itself.
 constexpr int k_wind_down_ms = 3000;
 

@@ -8,7 +8,8 @@
 namespace boxd::cli {
 
 CLI::App* define_box_fork(CLI::App& parent, ForkOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("fork", "Copy a box (its disk) into a new box and print its name");
+  CLI::App* cmd =
+      parent.add_subcommand("fork", "Copy a box (its disk) into a new box and print its name");
   cmd->add_option("SRC", options.source, "Source box name or id")->required();
   cmd->add_option("NAME", options.name, "Name of the new box (default: <SRC>-fork)")
       ->check(box_name_validator());
@@ -37,7 +38,8 @@ int run_fork(const ForkOptions& options, Context& ctx) {
   }
   ctx.out << response.name() << "\n";
   ctx.out.flush();
-  ctx.err << "Forked '" << (response.forked_from().empty() ? options.source : response.forked_from())
+  ctx.err << "Forked '"
+          << (response.forked_from().empty() ? options.source : response.forked_from())
           << "' into '" << response.name() << "' (" << response.status();
   if (response.boot_time_ms() > 0) {
     ctx.err << ", booted in " << response.boot_time_ms() << " ms";

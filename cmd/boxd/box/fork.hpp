@@ -10,7 +10,7 @@ namespace boxd::cli {
 
 struct ForkOptions {
   std::string source;
-  std::string name;   // empty: <source>-fork
+  std::string name;  // empty: <source>-fork
   bool json = false;
 };
 

@@ -16,8 +16,8 @@
 #include <chrono>
 #include <csignal>
 #include <list>
-#include <set>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -79,9 +79,8 @@ unsigned parse_port(const std::string& text, const std::string& spec, bool zero_
                       text.find_first_not_of("0123456789") == std::string::npos;
   const unsigned long value = digits ? std::stoul(text) : 0;
   if (!digits || value > 65535 || (value == 0 && !zero_ok)) {
-    throw Error(ErrorClass::Usage,
-                fmt::format("invalid port '{}' in '{}': use 1-65535{}", text, spec,
-                            zero_ok ? " (0 for a free local port)" : ""));
+    throw Error(ErrorClass::Usage, fmt::format("invalid port '{}' in '{}': use 1-65535{}", text,
+                                               spec, zero_ok ? " (0 for a free local port)" : ""));
   }
   return static_cast<unsigned>(value);
 }
@@ -107,7 +106,8 @@ ForwardSpec parse_forward_spec(const std::string& text) {
   if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
     address = address.substr(1, address.size() - 2);
   } else if (address.find(':') != std::string::npos) {
-    throw Error(ErrorClass::Usage, "invalid forward '" + text + "': put an IPv6 address in brackets",
+    throw Error(ErrorClass::Usage,
+                "invalid forward '" + text + "': put an IPv6 address in brackets",
                 "e.g. [::1]:8080:80");
   }
   if (address.empty()) {
@@ -119,7 +119,8 @@ ForwardSpec parse_forward_spec(const std::string& text) {
 
 std::string strip_boxd_suffix(const std::string& host) {
   const std::string suffix = ".boxd";
-  if (host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (host.size() > suffix.size() &&
+      host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0) {
     return host.substr(0, host.size() - suffix.size());
   }
   return host;
@@ -155,7 +156,8 @@ Listener open_listener(const ForwardSpec& spec) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   const std::string port = std::to_string(spec.local_port);
-  if (const int rc = ::getaddrinfo(spec.local_address.c_str(), port.c_str(), &hints, &found); rc != 0) {
+  if (const int rc = ::getaddrinfo(spec.local_address.c_str(), port.c_str(), &hints, &found);
+      rc != 0) {
     throw Error(ErrorClass::Usage,
                 "cannot use local address '" + spec.local_address + "': " + ::gai_strerror(rc));
   }
@@ -225,9 +227,9 @@ void serve_connection(ForwardRun& run, int fd, std::string peer, const Listener&
                                listener.spec.remote_port, result.error)
                 << std::flush;
   } else if (run.ctx.global.verbose > 0) {
-    run.ctx.err << fmt::format("boxd: connection from {} to {}:{} closed ({} bytes out, {} in, {} ms)\n",
-                               peer, run.vm, listener.spec.remote_port, result.sent,
-                               result.received, ms)
+    run.ctx.err << fmt::format(
+                       "boxd: connection from {} to {}:{} closed ({} bytes out, {} in, {} ms)\n",
+                       peer, run.vm, listener.spec.remote_port, result.sent, result.received, ms)
                 << std::flush;
   }
 }
@@ -317,18 +319,21 @@ void print_listeners(const ForwardOptions& options, const ForwardRun& run,
 
 int run_stdio(const ForwardOptions& options, const std::string& vm, Context& ctx) {
   if (options.specs.size() != 1) {
-    throw Error(ErrorClass::Usage, "--stdio takes one box port", "e.g. boxd box forward --stdio web 22");
+    throw Error(ErrorClass::Usage, "--stdio takes one box port",
+                "e.g. boxd box forward --stdio web 22");
   }
   const unsigned port = parse_port(options.specs[0], options.specs[0], false);
-  const RemoteRelay relay = prepare_remote_relay(ctx.client(), vm, parse_relay_kind(options.relay), ctx.err);
+  const RemoteRelay relay =
+      prepare_remote_relay(ctx.client(), vm, parse_relay_kind(options.relay), ctx.err);
   SessionRegistry registry;
   const ConnectionResult result = relay_connection(
       ctx.client(), vm, relay.command("127.0.0.1", port), {ctx.in_fd, ctx.out_fd, false}, registry);
   if (!result.ok) {
-    throw Error(ErrorClass::Connection, fmt::format("forward to {}:{} failed: {}", vm, port, result.error),
-                port == 22 && result.error.find("refused") != std::string::npos
-                    ? "nothing listens on port 22 in the box: 'boxd box ssh " + vm + "' sets up sshd"
-                    : "");
+    throw Error(
+        ErrorClass::Connection, fmt::format("forward to {}:{} failed: {}", vm, port, result.error),
+        port == 22 && result.error.find("refused") != std::string::npos
+            ? "nothing listens on port 22 in the box: 'boxd box ssh " + vm + "' sets up sshd"
+            : "");
   }
   return 0;
 }

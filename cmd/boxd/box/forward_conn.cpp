@@ -50,7 +50,8 @@ constexpr std::size_t k_up_chunk = 256 * 1024;
 constexpr std::size_t k_max_error_text = 4096;
 
 // Local -> box. EOF half-closes the stream; a read error aborts the call.
-void pump_up(client::ExecSession& session, int in_fd, int stop_fd, std::atomic<std::uint64_t>& sent) {
+void pump_up(client::ExecSession& session, int in_fd, int stop_fd,
+             std::atomic<std::uint64_t>& sent) {
   std::string buffer(k_up_chunk, '\0');
   for (;;) {
     pollfd fds[2] = {{in_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
@@ -197,9 +198,9 @@ ConnectionResult relay_connection(client::ClientApi& client, const std::string& 
   } else if (down.exit_code != 0) {
     take_stderr(down, "\n");  // a last line without its newline
     result.ok = false;
-    result.error = !down.errors.empty() ? down.errors
-                                        : "the relay in the box exited with " +
-                                              std::to_string(down.exit_code);
+    result.error = !down.errors.empty()
+                       ? down.errors
+                       : "the relay in the box exited with " + std::to_string(down.exit_code);
   }
   return result;
 }

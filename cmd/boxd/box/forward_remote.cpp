@@ -84,8 +84,9 @@ std::string self_sha256(int fd) {
   struct stat st {};
   ::fstat(fd, &st);
   const std::string identity = std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " +
-                               std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) +
-                               "." + std::to_string(st.st_mtim.tv_nsec);
+                               std::to_string(st.st_size) + " " +
+                               std::to_string(st.st_mtim.tv_sec) + "." +
+                               std::to_string(st.st_mtim.tv_nsec);
   const auto cache = cache_dir() / "self-sha256";
   if (auto text = read_file(cache)) {
     std::istringstream in(*text);
@@ -117,8 +118,9 @@ struct Probe {
 Probe probe_box(client::ClientApi& client, const std::string& vm, const std::string& helper_name) {
   const std::string command =
       "d=\"$HOME/.cache/boxd/relay\"; mkdir -p \"$d\" 2>/dev/null; echo \"home=$HOME\"; "
-      "echo \"arch=$(uname -m)\"; [ -x \"$d/" + helper_name + "\" ] && echo \"helper=$(stat -c %s \"$d/" +
-      helper_name + "\")\"; "
+      "echo \"arch=$(uname -m)\"; [ -x \"$d/" +
+      helper_name + "\" ] && echo \"helper=$(stat -c %s \"$d/" + helper_name +
+      "\")\"; "
       "command -v python3 >/dev/null 2>&1 && echo have-python; true";
   const CapturedRun run = run_captured(client, vm, command);
   Probe probe;
@@ -196,7 +198,9 @@ std::string RemoteRelay::command(const std::string& host, unsigned port) const {
   return "exec python3 -c " + shell_quote(k_python_relay) + " " + args;
 }
 
-std::string RemoteRelay::name() const { return kind == RelayKind::Boxd ? "boxd" : "python3"; }
+std::string RemoteRelay::name() const {
+  return kind == RelayKind::Boxd ? "boxd" : "python3";
+}
 
 RemoteRelay prepare_remote_relay(client::ClientApi& client, const std::string& vm, RelayKind wanted,
                                  std::ostream& log) {

@@ -37,7 +37,9 @@ std::string box_url(const api::v1::GetVmResponse& box) {
 }
 
 namespace {
-std::string seconds_or_off(std::uint32_t secs) { return secs == 0 ? "off" : std::to_string(secs) + "s"; }
+std::string seconds_or_off(std::uint32_t secs) {
+  return secs == 0 ? "off" : std::to_string(secs) + "s";
+}
 }  // namespace
 
 std::string enforced_text(const api::v1::EnforcedLimits& limits) {

@@ -32,10 +32,10 @@ std::optional<std::vector<std::string>> find_report(const JobScriptResult& resul
 // One job as `box jobs` lists it.
 struct JobInfo {
   std::string id;
-  std::string state;                 // running, exited, killed, lost
+  std::string state;  // running, exited, killed, lost
   std::optional<int> exit_code;
   std::optional<std::int64_t> pid;
-  std::int64_t started = 0;          // unix seconds
+  std::int64_t started = 0;  // unix seconds
   std::optional<std::int64_t> ended;
   std::string command;
 };

@@ -10,8 +10,9 @@
 namespace boxd::cli {
 
 CLI::App* define_box_jobs(CLI::App& parent, JobsListOptions& options) {
-  CLI::App* cmd = parent.add_subcommand(
-      "jobs", "List a box's detached jobs (started by 'box exec --detach'); show their logs, kill, remove them");
+  CLI::App* cmd = parent.add_subcommand("jobs",
+                                        "List a box's detached jobs (started by 'box exec "
+                                        "--detach'); show their logs, kill, remove them");
   cmd->add_option("VM", options.vm, "Box name or id");
   cmd->footer(
       "Jobs live in the box (under ~/.boxd/jobs), so any machine lists the same jobs.\n"
@@ -72,8 +73,7 @@ Table jobs_table(const std::vector<JobInfo>& jobs, bool human, std::int64_t now)
   table.columns = {"id", "state", "exit", "started", "command"};
   table.status_column = 1;
   for (const auto& job : jobs) {
-    table.rows.push_back({job.id, job.state,
-                          job.exit_code ? std::to_string(*job.exit_code) : "",
+    table.rows.push_back({job.id, job.state, job.exit_code ? std::to_string(*job.exit_code) : "",
                           format_timestamp(job.started, human, now), job.command});
   }
   return table;
@@ -90,8 +90,8 @@ int run_jobs_list(const JobsListOptions& options, Context& ctx) {
     return 128 + result.interrupted_by;
   }
   if (result.exit_code != 0) {
-    throw Error(ErrorClass::Internal, "could not list the jobs of box '" + options.vm +
-                                          "' (exit " + std::to_string(result.exit_code) + ")");
+    throw Error(ErrorClass::Internal, "could not list the jobs of box '" + options.vm + "' (exit " +
+                                          std::to_string(result.exit_code) + ")");
   }
   const std::vector<JobInfo> jobs = parse_job_list(result.out);
   print_list(ctx, jobs_table(jobs, ctx.stdout_tty, now_unix_seconds()), jobs_json(jobs));

@@ -56,7 +56,8 @@ std::string normalize_signal(const std::string& text) {
       return name;
     }
   }
-  throw Error(ErrorClass::Usage, "unknown signal '" + text + "'", "use a name such as TERM, INT, HUP, KILL");
+  throw Error(ErrorClass::Usage, "unknown signal '" + text + "'",
+              "use a name such as TERM, INT, HUP, KILL");
 }
 
 int run_jobs_kill(const JobsKillOptions& options, Context& ctx) {

@@ -7,9 +7,11 @@
 namespace boxd::cli {
 
 CLI::App* define_box_jobs_logs(CLI::App& parent, JobsLogsOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("logs", "Show a job's output (stdout and stderr as written)");
+  CLI::App* cmd =
+      parent.add_subcommand("logs", "Show a job's output (stdout and stderr as written)");
   cmd->add_option("VM", options.vm, "Box name or id")->required();
-  cmd->add_option("ID", options.id, "Job id (from 'box exec --detach' or 'box jobs VM')")->required();
+  cmd->add_option("ID", options.id, "Job id (from 'box exec --detach' or 'box jobs VM')")
+      ->required();
   cmd->add_flag("-f,--follow", options.follow,
                 "Keep printing new output until the job ends, then exit with its status");
   cmd->footer(

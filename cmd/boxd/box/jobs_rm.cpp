@@ -47,7 +47,8 @@ int run_jobs_rm(const JobsRmOptions& options, Context& ctx) {
     if (word == "removed" && !ctx.global.quiet) {
       ctx.err << "Removed job " << id << "\n";
     } else if (word == "missing" && !failure) {
-      failure = Error(ErrorClass::NotFound, "job '" + id + "' not found in box '" + options.vm + "'");
+      failure =
+          Error(ErrorClass::NotFound, "job '" + id + "' not found in box '" + options.vm + "'");
     } else if (word == "running" && !failure) {
       failure = Error(ErrorClass::InvalidArgument, "job '" + id + "' is running",
                       "kill it first: boxd box jobs kill " + options.vm + " " + id);

@@ -31,9 +31,9 @@ Table box_table(const std::vector<api::v1::GetVmResponse>& boxes, bool human, st
         box.status(),
         box.image_ref(),
         box.vcpu() == 0 ? "" : std::to_string(box.vcpu()),
-        box.memory_bytes() == 0 ? ""
-                                : (human ? format_size(box.memory_bytes())
-                                         : std::to_string(box.memory_bytes())),
+        box.memory_bytes() == 0
+            ? ""
+            : (human ? format_size(box.memory_bytes()) : std::to_string(box.memory_bytes())),
         format_timestamp(box.created_at(), human, now),
     });
   }

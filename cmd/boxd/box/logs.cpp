@@ -51,7 +51,8 @@ int run_logs(const LogsOptions& options, Context& ctx) {
               if (errno == EPIPE) {
                 throw ClosedStdout{};
               }
-              throw Error(ErrorClass::Internal, std::string("writing stdout: ") + std::strerror(errno));
+              throw Error(ErrorClass::Internal,
+                          std::string("writing stdout: ") + std::strerror(errno));
             }
             data.remove_prefix(static_cast<std::size_t>(n));
           }

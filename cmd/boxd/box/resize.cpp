@@ -14,7 +14,8 @@ CLI::App* define_box_resize(CLI::App& parent, ResizeOptions& options) {
   cmd->add_option("--vcpu", options.vcpu, "Number of vCPUs (default: unchanged)")
       ->check(CLI::Range(1U, 1024U));
   cmd->add_option_function<std::string>(
-         "--memory", [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
+         "--memory",
+         [&options](const std::string& text) { options.memory_bytes = *parse_size(text); },
          "Memory size (at least 64M): 512M, 4G, 1.5G, 10GiB or bytes (default: unchanged)")
       ->type_name("SIZE")
       ->check(memory_validator());

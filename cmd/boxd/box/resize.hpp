@@ -11,8 +11,8 @@ namespace boxd::cli {
 
 struct ResizeOptions {
   std::string name;
-  unsigned vcpu = 0;                // 0: unchanged
-  std::uint64_t memory_bytes = 0;   // 0: unchanged
+  unsigned vcpu = 0;               // 0: unchanged
+  std::uint64_t memory_bytes = 0;  // 0: unchanged
   bool json = false;
   bool quiet = false;
 };

@@ -8,7 +8,8 @@ CLI::App* define_box_set_auto_hibernate(CLI::App& parent, SetTimeoutOptions& opt
   CLI::App* cmd = parent.add_subcommand(
       "set-auto-hibernate", "Hibernate a box after S seconds without inbound traffic (0 = never)");
   cmd->add_option("NAME", options.name, "Box name or id")->required();
-  cmd->add_option("SECONDS", options.secs, "Idle seconds before hibernating (0 = never)")->required();
+  cmd->add_option("SECONDS", options.secs, "Idle seconds before hibernating (0 = never)")
+      ->required();
   cmd->footer(
       "A hibernated box keeps its disk; 'boxd box wake' brings it back.\n"
       "\n"
@@ -30,7 +31,8 @@ int run_set_auto_hibernate(const SetTimeoutOptions& options, Context& ctx) {
   }
   if (!options.quiet) {
     ctx.err << "Box '" << options.name << "' auto-hibernates "
-            << (options.secs == 0 ? std::string("never") : "after " + std::to_string(options.secs) + " s idle")
+            << (options.secs == 0 ? std::string("never")
+                                  : "after " + std::to_string(options.secs) + " s idle")
             << "\n";
   }
   return 0;

@@ -8,7 +8,8 @@ CLI::App* define_box_set_auto_suspend(CLI::App& parent, SetTimeoutOptions& optio
   CLI::App* cmd = parent.add_subcommand(
       "set-auto-suspend", "Suspend a box after S seconds without inbound traffic (0 = never)");
   cmd->add_option("NAME", options.name, "Box name or id")->required();
-  cmd->add_option("SECONDS", options.secs, "Idle seconds before suspending (0 = never)")->required();
+  cmd->add_option("SECONDS", options.secs, "Idle seconds before suspending (0 = never)")
+      ->required();
   cmd->footer(
       "Traffic (exec, file copies, HTTP through the box's URL) restarts the clock; HTTP\n"
       "to a box suspended this way resumes it.\n"
@@ -31,7 +32,8 @@ int run_set_auto_suspend(const SetTimeoutOptions& options, Context& ctx) {
   }
   if (!options.quiet) {
     ctx.err << "Box '" << options.name << "' auto-suspends "
-            << (options.secs == 0 ? std::string("never") : "after " + std::to_string(options.secs) + " s idle")
+            << (options.secs == 0 ? std::string("never")
+                                  : "after " + std::to_string(options.secs) + " s idle")
             << "\n";
   }
   return 0;

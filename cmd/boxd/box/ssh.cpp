@@ -57,11 +57,13 @@ grep -qxF "$key" "$HOME/.ssh/authorized_keys" ||
 )SH";
 
 CLI::App* define_box_ssh(CLI::App& parent, BoxSshOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("ssh", "Open an SSH session to a box (sets up its sshd and your key)");
+  CLI::App* cmd =
+      parent.add_subcommand("ssh", "Open an SSH session to a box (sets up its sshd and your key)");
   cmd->add_option("VM", options.vm, "Box name or id (a trailing .boxd is ignored)")->required();
   cmd->add_option("COMMAND", options.command, "Remote command, after -- (ssh joins the words)");
-  cmd->add_option("-i,--identity", options.identity,
-                  "Private key; its .pub is installed (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
+  cmd->add_option(
+         "-i,--identity", options.identity,
+         "Private key; its .pub is installed (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
       ->type_name("FILE");
   cmd->add_option("-o,--ssh-option", options.ssh_options, "An ssh -o option (repeatable)")
       ->type_name("KEY=VALUE")
@@ -93,7 +95,8 @@ namespace {
 
 void take_trailing_command(BoxSshOptions& options, Context& ctx) {
   if (ctx.trailing_args) {
-    options.command.insert(options.command.end(), ctx.trailing_args->begin(), ctx.trailing_args->end());
+    options.command.insert(options.command.end(), ctx.trailing_args->begin(),
+                           ctx.trailing_args->end());
     ctx.trailing_args_used = true;
   }
 }
@@ -128,7 +131,8 @@ std::pair<std::string, std::string> find_key(const std::string& identity) {
       return {(dir / name).string(), (dir / name).string() + ".pub"};
     }
   }
-  throw Error(ErrorClass::Usage, "no SSH key in " + dir.string() + " (id_ed25519, id_ecdsa, id_rsa)",
+  throw Error(ErrorClass::Usage,
+              "no SSH key in " + dir.string() + " (id_ed25519, id_ecdsa, id_rsa)",
               "create one with: ssh-keygen -t ed25519, or pass -i FILE");
 }
 
@@ -190,11 +194,16 @@ int run_box_ssh(const BoxSshOptions& options, Context& ctx) {
     set_up_box(ctx, vm, public_key);
   }
   std::vector<std::string> argv = {"ssh",
-                                   "-o", "ProxyCommand=" + ssh_proxy_command(ctx, options.relay),
-                                   "-o", "StrictHostKeyChecking=no",
-                                   "-o", "UserKnownHostsFile=/dev/null",
-                                   "-o", "LogLevel=ERROR",
-                                   "-i", private_key};
+                                   "-o",
+                                   "ProxyCommand=" + ssh_proxy_command(ctx, options.relay),
+                                   "-o",
+                                   "StrictHostKeyChecking=no",
+                                   "-o",
+                                   "UserKnownHostsFile=/dev/null",
+                                   "-o",
+                                   "LogLevel=ERROR",
+                                   "-i",
+                                   private_key};
   for (const auto& option : options.ssh_options) {
     argv.insert(argv.end(), {"-o", option});
   }

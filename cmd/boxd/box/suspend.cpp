@@ -5,7 +5,8 @@
 namespace boxd::cli {
 
 CLI::App* define_box_suspend(CLI::App& parent, SuspendOptions& options) {
-  return define_bulk_command(parent, "suspend", "Freeze every process of running boxes (resume continues them)",
+  return define_bulk_command(parent, "suspend",
+                             "Freeze every process of running boxes (resume continues them)",
                              "  boxd box suspend web\n"
                              "  boxd box suspend web --json | jq .suspend_us",
                              options.names);

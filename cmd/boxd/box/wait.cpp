@@ -14,13 +14,15 @@
 namespace boxd::cli {
 
 CLI::App* define_box_wait(CLI::App& parent, WaitOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("wait", "Wait until a box is running, ready, stopped or deleted");
+  CLI::App* cmd =
+      parent.add_subcommand("wait", "Wait until a box is running, ready, stopped or deleted");
   cmd->add_option("VM", options.vm, "Box name or id")->required();
   cmd->add_option("--for", options.target,
                   "running, ready (a command actually runs in it; the default), stopped, deleted")
       ->type_name("STATE")
       ->check(CLI::IsMember({"running", "ready", "stopped", "deleted"}));
-  cmd->add_option("--timeout", options.timeout_secs, "Give up after S seconds (exit 7); 0: no limit")
+  cmd->add_option("--timeout", options.timeout_secs,
+                  "Give up after S seconds (exit 7); 0: no limit")
       ->type_name("S")
       ->check(CLI::NonNegativeNumber);
   cmd->footer(
@@ -66,7 +68,8 @@ bool reached(Context& ctx, const std::string& vm, const std::string& target,
   probe.command = "true";
   auto budget = std::chrono::milliseconds(15000);
   if (deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
     budget = std::clamp(left, std::chrono::milliseconds(100), budget);
   }
   probe.deadline = budget;
@@ -122,7 +125,8 @@ WaitOutcome wait_for_box(Context& ctx, const std::string& vm, const std::string&
   for (;;) {
     if (reached(ctx, vm, target, deadline, status)) {
       spinner.stop();
-      return {status, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)};
+      return {status,
+              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)};
     }
     const auto now = Clock::now();
     if (deadline && now >= *deadline) {
@@ -131,8 +135,9 @@ WaitOutcome wait_for_box(Context& ctx, const std::string& vm, const std::string&
     }
     auto pause = interval;
     if (deadline) {
-      pause = std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now) +
-                                  std::chrono::milliseconds(1));
+      pause =
+          std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now) +
+                              std::chrono::milliseconds(1));
     }
     std::this_thread::sleep_for(pause);
     interval = std::min(interval * 3 / 2, std::chrono::milliseconds(2000));

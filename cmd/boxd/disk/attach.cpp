@@ -7,7 +7,8 @@ CLI::App* define_disk_attach(CLI::App& parent, DiskAttachOptions& options) {
   CLI::App* cmd = parent.add_subcommand("attach", "Attach a disk to a box at a mount path");
   cmd->add_option("DISK", options.disk, "Disk name or id")->required();
   cmd->add_option("VM", options.vm, "Box name or id")->required();
-  cmd->add_option("--mount", options.mount_path, "Where the disk appears in the box (absolute, or relative to /home/boxd)")
+  cmd->add_option("--mount", options.mount_path,
+                  "Where the disk appears in the box (absolute, or relative to /home/boxd)")
       ->required();
   cmd->add_flag("--read-only", options.read_only, "Mount it read-only");
   cmd->footer(
@@ -33,7 +34,8 @@ int run_disk_attach(const DiskAttachOptions& options, Context& ctx) {
   if (options.json) {
     ctx.out << dump_json(proto_to_json(disk));
   } else if (!options.quiet) {
-    const std::string where = disk.attachments_size() > 0 ? disk.attachments(0).mount_path() : options.mount_path;
+    const std::string where =
+        disk.attachments_size() > 0 ? disk.attachments(0).mount_path() : options.mount_path;
     ctx.err << "Attached disk '" << disk.name() << "' to box '" << options.vm << "' at " << where
             << (options.read_only ? " (read-only)" : "") << "\n";
   }

@@ -28,7 +28,8 @@ void add_disk_create(CLI::App& parent, Context& ctx) {
 int run_disk_create(const DiskCreateOptions& options, Context& ctx) {
   const auto size = parse_size(options.size);
   if (!size || *size == 0) {
-    throw Error(ErrorClass::Usage, "invalid size '" + options.size + "'", "use e.g. 512M, 10G, 1.5T");
+    throw Error(ErrorClass::Usage, "invalid size '" + options.size + "'",
+                "use e.g. 512M, 10G, 1.5T");
   }
   const auto disk = ctx.client().create_disk(options.name, *size);
   if (options.json) {

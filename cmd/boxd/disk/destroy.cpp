@@ -11,7 +11,8 @@ CLI::App* define_disk_destroy(CLI::App& parent, DiskDestroyOptions& options) {
   CLI::App* cmd = parent.add_subcommand("destroy", "Destroy disks and their data");
   cmd->alias("rm");
   cmd->add_option("NAME", options.names, "Disk names or ids")->required();
-  cmd->add_flag("-y,--yes", options.yes, "Do not ask for confirmation (required when stdin is not a terminal)");
+  cmd->add_flag("-y,--yes", options.yes,
+                "Do not ask for confirmation (required when stdin is not a terminal)");
   cmd->footer(
       "An attached disk cannot be destroyed: detach it first.\n"
       "\n"

@@ -81,9 +81,8 @@ void add_docs(CLI::App& root, Context& ctx) {
   CLI::App* names = root.add_subcommand("__complete", "Names for shell completion");
   names->group("");
   names->add_option("KIND", complete->kind, "vms, disks or templates")->required();
-  names->callback([complete, &ctx] {
-    ctx.action = [complete, &ctx] { return run_complete(*complete, ctx); };
-  });
+  names->callback(
+      [complete, &ctx] { ctx.action = [complete, &ctx] { return run_complete(*complete, ctx); }; });
 
   CLI::App* man = root.add_subcommand("__man", "Print the man page (roff)");
   man->group("");

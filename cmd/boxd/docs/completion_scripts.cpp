@@ -215,7 +215,8 @@ complete -F _boxd boxd
 )BASH";
 
 // fish: the helper functions the completions' conditions call.
-constexpr std::string_view k_fish_functions = R"FISH(# The command path typed so far, and how many positionals follow it.
+constexpr std::string_view k_fish_functions =
+    R"FISH(# The command path typed so far, and how many positionals follow it.
 function __boxd_walk
     set -l path ''
     set -l n 0
@@ -265,15 +266,14 @@ complete -c boxd -f
 void fish_command_lines(std::ostream& s, const CommandDoc* c, const CommandDoc& root) {
   const std::string cond = fmt::format("__boxd_path_is '{}'", join(c->path));
   for (const auto& child : c->children) {
-    s << fmt::format("complete -c boxd -n \"{}\" -a {} -d '{}'\n", cond, child.name,
-                     [&] {
-                       std::string d = child.description;
-                       std::string out;
-                       for (char ch : d) {
-                         out += (ch == '\'') ? std::string("\\'") : std::string(1, ch);
-                       }
-                       return out;
-                     }());
+    s << fmt::format("complete -c boxd -n \"{}\" -a {} -d '{}'\n", cond, child.name, [&] {
+      std::string d = child.description;
+      std::string out;
+      for (char ch : d) {
+        out += (ch == '\'') ? std::string("\\'") : std::string(1, ch);
+      }
+      return out;
+    }());
   }
   const auto& opts = c->path.empty() ? root.options : c->options;
   for (const auto& o : opts) {

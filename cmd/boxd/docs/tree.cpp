@@ -10,10 +10,8 @@ namespace {
 // their sets, so the few enumerations live here, next to the generator.
 const std::map<std::string, std::vector<std::string>>& option_values() {
   static const std::map<std::string, std::vector<std::string>> values = {
-      {"tty", {"auto", "always", "never"}},
-      {"environment", {"production", "staging", "local"}},
-      {"restart-policy", {"always", "never"}},
-      {"runtime", {"auto", "namespace", "process"}},
+      {"tty", {"auto", "always", "never"}},    {"environment", {"production", "staging", "local"}},
+      {"restart-policy", {"always", "never"}}, {"runtime", {"auto", "namespace", "process"}},
       {"escape-char", {"none", "~"}},
   };
   return values;
@@ -110,7 +108,9 @@ void flatten_into(const CommandDoc& doc, std::vector<const CommandDoc*>& out) {
 
 }  // namespace
 
-CommandDoc read_tree(const CLI::App& root) { return read_command(root, {}); }
+CommandDoc read_tree(const CLI::App& root) {
+  return read_command(root, {});
+}
 
 std::vector<const CommandDoc*> flatten(const CommandDoc& root) {
   std::vector<const CommandDoc*> out;

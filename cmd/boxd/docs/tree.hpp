@@ -17,21 +17,21 @@ struct OptionDoc {
   std::vector<std::string> short_names;  // without the dash
   std::string value_name;                // empty for a flag
   std::string description;
-  std::vector<std::string> values;       // fixed choices, e.g. --tty modes
+  std::vector<std::string> values;  // fixed choices, e.g. --tty modes
 };
 
 struct PositionalDoc {
-  std::string name;          // "VM", "NAME", ...
+  std::string name;  // "VM", "NAME", ...
   std::string description;
-  std::string dynamic;       // "vms", "disks", "templates" or "" (nothing to complete)
-  bool repeated = false;     // takes every word from here on (VMS..., COMMAND...)
+  std::string dynamic;    // "vms", "disks", "templates" or "" (nothing to complete)
+  bool repeated = false;  // takes every word from here on (VMS..., COMMAND...)
 };
 
 struct CommandDoc {
   std::vector<std::string> path;  // {"box", "exec"}; empty for the root
   std::string name;
   std::string description;
-  std::string footer;             // the Examples: section
+  std::string footer;  // the Examples: section
   std::vector<OptionDoc> options;
   std::vector<PositionalDoc> positionals;
   std::vector<CommandDoc> children;

@@ -62,7 +62,7 @@ class Report {
       const char* colour = result.status == client::CheckStatus::Ok     ? "\x1b[32m"
                            : result.status == client::CheckStatus::Warn ? "\x1b[33m"
                            : result.status == client::CheckStatus::Fail ? "\x1b[31m"
-                                                                         : "\x1b[2m";
+                                                                        : "\x1b[2m";
       label = colour + label + "\x1b[0m";
     }
     std::string name = result.name;
@@ -109,8 +109,8 @@ int run_doctor(const DoctorOptions& options, Context& ctx) {
   }
   client::DoctorOptions doctor_options;
   doctor_options.timeout = std::chrono::seconds(options.timeout_secs);
-  client::run_network_checks(*config, [&report](const client::CheckResult& r) { report.add(r); },
-                             doctor_options);
+  client::run_network_checks(
+      *config, [&report](const client::CheckResult& r) { report.add(r); }, doctor_options);
   return report.finish();
 }
 

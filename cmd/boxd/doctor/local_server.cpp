@@ -31,8 +31,8 @@ bool is_loopback(const std::string& host) {
 
 // MainPID of an active boxd-local.service, or 0 (no systemd, not active).
 int service_main_pid() {
-  FILE* pipe = ::popen("systemctl show boxd-local.service -p ActiveState -p MainPID 2>/dev/null",
-                       "r");
+  FILE* pipe =
+      ::popen("systemctl show boxd-local.service -p ActiveState -p MainPID 2>/dev/null", "r");
   if (pipe == nullptr) {
     return 0;
   }
@@ -125,8 +125,9 @@ std::optional<client::CheckResult> check_local_server(const std::string& api_url
     return ok("boxd local start, pid " + std::to_string(background.pid) + ", state dir " +
               state_dir.string() + "; log: boxd local logs");
   }
-  return ok("on this machine, not boxd-local.service nor 'boxd local start' (a foreground "
-            "'boxd local serve'?)");
+  return ok(
+      "on this machine, not boxd-local.service nor 'boxd local start' (a foreground "
+      "'boxd local serve'?)");
 }
 
 }  // namespace boxd::cli

@@ -1,11 +1,11 @@
 #include "boxd/local/background.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cerrno>
 #include <sstream>
@@ -108,8 +108,8 @@ bool local_server_healthy(const std::string& exchange_url) {
       while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0 && response.size() < 4096) {
         response.append(buf, static_cast<std::size_t>(n));
       }
-      ok = response.rfind("HTTP/1.1 200", 0) == 0 &&
-           response.size() >= 2 && response.substr(response.size() - 2) == "ok";
+      ok = response.rfind("HTTP/1.1 200", 0) == 0 && response.size() >= 2 &&
+           response.substr(response.size() - 2) == "ok";
     }
   }
   ::close(fd);

@@ -12,10 +12,10 @@ namespace boxd::cli {
 std::filesystem::path resolve_local_state_dir(const std::filesystem::path& flag);
 
 struct BackgroundServer {
-  int pid = 0;            // from server.pid (0 = none)
-  bool running = false;   // that pid is alive and is a `boxd local serve`
+  int pid = 0;                              // from server.pid (0 = none)
+  bool running = false;                     // that pid is alive and is a `boxd local serve`
   std::map<std::string, std::string> info;  // "api_url" -> "http://...", ...
-  bool ready = false;     // server.out ends with "ready"
+  bool ready = false;                       // server.out ends with "ready"
 };
 
 BackgroundServer read_background_server(const std::filesystem::path& state_dir);

@@ -12,8 +12,8 @@ namespace {
 
 // Ports, address, state and keys.
 void add_endpoint_flags(CLI::App& command, local::ServeOptions& options) {
-  command.add_option("--port", options.port,
-                     "gRPC port (0 = free ports for gRPC, HTTP and the proxy)")
+  command
+      .add_option("--port", options.port, "gRPC port (0 = free ports for gRPC, HTTP and the proxy)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   command
@@ -44,20 +44,20 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--max-disks", options.max_disks, "At most this many disks per user")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  command.add_option_function<std::string>(
+      "--max-disk-bytes",
+      [&options](const std::string& text) {
+        const auto bytes = parse_size(text);
+        if (!bytes || *bytes == 0) {
+          throw CLI::ValidationError("--max-disk-bytes",
+                                     "invalid size '" + text + "': use e.g. 200G, 512M");
+        }
+        options.max_disk_bytes = *bytes;
+      },
+      "Per user: the disks' sizes together, and each box's disk, at most this (default 200G)");
   command
-      .add_option_function<std::string>(
-          "--max-disk-bytes",
-          [&options](const std::string& text) {
-            const auto bytes = parse_size(text);
-            if (!bytes || *bytes == 0) {
-              throw CLI::ValidationError("--max-disk-bytes",
-                                         "invalid size '" + text + "': use e.g. 200G, 512M");
-            }
-            options.max_disk_bytes = *bytes;
-          },
-          "Per user: the disks' sizes together, and each box's disk, at most this (default 200G)");
-  command.add_option("--box-pids-max", options.box_pids_max,
-                     "Processes and threads per box (cgroup pids.max; 0 = no limit)")
+      .add_option("--box-pids-max", options.box_pids_max,
+                  "Processes and threads per box (cgroup pids.max; 0 = no limit)")
       ->capture_default_str();
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
@@ -73,16 +73,19 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
 void add_http_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC over TLS");
   command.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
-  command.add_option("--http-max-connections", options.http_max_connections,
-                     "Open connections per HTTP endpoint (key exchange, proxy); 503 past it")
+  command
+      .add_option("--http-max-connections", options.http_max_connections,
+                  "Open connections per HTTP endpoint (key exchange, proxy); 503 past it")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  command.add_option("--http-header-timeout", options.http_header_timeout,
-                     "Seconds a client has to send a request head (408 after)")
+  command
+      .add_option("--http-header-timeout", options.http_header_timeout,
+                  "Seconds a client has to send a request head (408 after)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
-  command.add_option("--http-body-timeout", options.http_body_timeout,
-                     "Seconds for a key exchange body; a proxied body may pause this long")
+  command
+      .add_option("--http-body-timeout", options.http_body_timeout,
+                  "Seconds for a key exchange body; a proxied body may pause this long")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
 }
@@ -92,11 +95,14 @@ void add_log_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--log-level", options.log_level, "Log level")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  command.add_option("--log-format", options.log_format, "Log lines as text or JSON (one object a line)")
+  command
+      .add_option("--log-format", options.log_format,
+                  "Log lines as text or JSON (one object a line)")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  command.add_option("--log-file", options.log_file,
-                     "Log to this file, rotated by size, instead of stderr")
+  command
+      .add_option("--log-file", options.log_file,
+                  "Log to this file, rotated by size, instead of stderr")
       ->type_name("PATH");
   command
       .add_option_function<std::string>(
@@ -111,13 +117,15 @@ void add_log_flags(CLI::App& command, local::ServeOptions& options) {
           },
           "Rotate --log-file past this size (default 10M)")
       ->type_name("SIZE");
-  command.add_option("--log-max-files", options.log_max_files,
-                     "Rotated log files kept (FILE.1.EXT ... FILE.N.EXT)")
+  command
+      .add_option("--log-max-files", options.log_max_files,
+                  "Rotated log files kept (FILE.1.EXT ... FILE.N.EXT)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   // Hidden (no group): for tests of the CLI's update notice.
-  command.add_option("--advertise-cli-latest", options.advertise_cli_latest,
-                     "Send x-boxd-cli-latest: VERSION with every response")
+  command
+      .add_option("--advertise-cli-latest", options.advertise_cli_latest,
+                  "Send x-boxd-cli-latest: VERSION with every response")
       ->group("");
 }
 
@@ -142,11 +150,11 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   if (!options.state_dir.empty()) {
     argv.insert(argv.end(), {"--state-dir", options.state_dir.string()});
   }
-  argv.insert(argv.end(), {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
-                           std::to_string(options.max_boxes), "--max-disks",
-                           std::to_string(options.max_disks), "--max-disk-bytes",
-                           std::to_string(options.max_disk_bytes), "--box-pids-max",
-                           std::to_string(options.box_pids_max), "--runtime", options.runtime});
+  argv.insert(argv.end(),
+              {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
+               std::to_string(options.max_boxes), "--max-disks", std::to_string(options.max_disks),
+               "--max-disk-bytes", std::to_string(options.max_disk_bytes), "--box-pids-max",
+               std::to_string(options.box_pids_max), "--runtime", options.runtime});
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});

@@ -119,14 +119,13 @@ int spawn_server(const std::filesystem::path& state_dir, const LocalStartOptions
   envp.push_back(nullptr);
 
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const int out_fd = ::open((state_dir / "server.out").c_str(),
-                            O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int log_fd = ::open((state_dir / "server.stderr").c_str(),
-                            O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int out_fd =
+      ::open((state_dir / "server.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int log_fd =
+      ::open((state_dir / "server.stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (null_fd < 0 || out_fd < 0 || log_fd < 0) {
-    throw Error(ErrorClass::Internal,
-                "cannot open the server's files in " + state_dir.string() + ": " +
-                    std::strerror(errno));
+    throw Error(ErrorClass::Internal, "cannot open the server's files in " + state_dir.string() +
+                                          ": " + std::strerror(errno));
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -194,10 +193,10 @@ int run_local_start(const LocalStartOptions& options, Context& ctx) {
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         ::kill(pid, SIGTERM);
-        throw Error(ErrorClass::Timeout,
-                    "boxd local serve was not ready within " + std::to_string(options.wait_secs) +
-                        " s",
-                    "see 'boxd local logs' and " + (state_dir / "server.stderr").string());
+        throw Error(
+            ErrorClass::Timeout,
+            "boxd local serve was not ready within " + std::to_string(options.wait_secs) + " s",
+            "see 'boxd local logs' and " + (state_dir / "server.stderr").string());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -1,8 +1,8 @@
 // `boxd local status`: is the background server running, and where.
 #include <algorithm>
 #include <filesystem>
-#include <ostream>
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "boxd/command.hpp"
 #include "boxd/local/background.hpp"

@@ -55,7 +55,7 @@ std::filesystem::path env_or(const char* name, const std::filesystem::path& fall
 }
 
 ordered_json server_entry(const McpClient& client, const std::string& command,
-                  const std::vector<std::string>& args) {
+                          const std::vector<std::string>& args) {
   ordered_json entry = ordered_json::object();
   if (client.typed_stdio || client.format == ConfigFormat::VsCode) {
     entry["type"] = "stdio";

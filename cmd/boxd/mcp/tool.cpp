@@ -97,7 +97,9 @@ bool arg_bool(const json& args, const char* key, bool fallback) {
   return it->get<bool>();
 }
 
-json box_arg() { return schema_string("Box name or id"); }
+json box_arg() {
+  return schema_string("Box name or id");
+}
 
 json schema_string(const std::string& description) {
   return {{"type", "string"}, {"description", description}};

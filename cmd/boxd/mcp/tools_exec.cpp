@@ -4,8 +4,8 @@
 // group). Output goes to the client as progress notifications while it
 // arrives (when the client asked for progress) and, capped to its end, in
 // the result.
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <thread>
 

@@ -91,7 +91,8 @@ std::string write_content(const json& args) {
   if (has_text == has_base64) {
     throw Error(ErrorClass::Usage, "give exactly one of 'content' and 'content_base64'");
   }
-  return has_text ? arg_string(args, "content") : decode_content(arg_string(args, "content_base64"));
+  return has_text ? arg_string(args, "content")
+                  : decode_content(arg_string(args, "content_base64"));
 }
 
 json run_write(ToolContext& t) {

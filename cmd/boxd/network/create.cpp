@@ -25,8 +25,8 @@ int run_network_create(const NetworkCreateOptions& options, Context& ctx) {
   }
   ctx.out << id << "\n";
   if (!options.quiet) {
-    ctx.err << "Created network " << (options.name.empty() ? id : "'" + options.name + "' (" + id + ")")
-            << "\n";
+    ctx.err << "Created network "
+            << (options.name.empty() ? id : "'" + options.name + "' (" + id + ")") << "\n";
   }
   return 0;
 }

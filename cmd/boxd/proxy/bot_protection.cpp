@@ -3,8 +3,8 @@
 namespace boxd::cli {
 
 CLI::App* define_proxy_bot_protection(CLI::App& parent, ProxyBotProtectionOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("bot-protection",
-                                        "Turn bot protection of a box's URLs on or off");
+  CLI::App* cmd =
+      parent.add_subcommand("bot-protection", "Turn bot protection of a box's URLs on or off");
   cmd->add_option("VM", options.vm, "Box name or id")->required();
   cmd->add_option_function<std::string>(
          "STATE", [&options](const std::string& state) { options.enabled = state == "on"; },

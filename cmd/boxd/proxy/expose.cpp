@@ -3,9 +3,12 @@
 namespace boxd::cli {
 
 CLI::App* define_proxy_expose(CLI::App& parent, ProxyExposeOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("expose", "Make one of a box's ports reachable from outside");
+  CLI::App* cmd =
+      parent.add_subcommand("expose", "Make one of a box's ports reachable from outside");
   cmd->add_option("VM", options.vm, "Box name or id")->required();
-  cmd->add_option("PORT", options.port, "Port inside the box")->required()->check(CLI::Range(1U, 65535U));
+  cmd->add_option("PORT", options.port, "Port inside the box")
+      ->required()
+      ->check(CLI::Range(1U, 65535U));
   cmd->add_option("--protocol", options.protocol, "tcp or udp (default: tcp)")
       ->check(CLI::IsMember({"tcp", "udp"}));
   cmd->footer(

@@ -22,9 +22,8 @@ int run_snapshot_list(const SnapshotListOptions& options, Context& ctx) {
   if (!options.vm.empty()) {
     // source_vm is a project field (P, docs/wire-contract.md section 1): a server that does not
     // set it must not turn the filter into a silently empty list.
-    const bool reported = std::any_of(snapshots.begin(), snapshots.end(), [](const auto& s) {
-      return !s.source_vm().empty();
-    });
+    const bool reported = std::any_of(snapshots.begin(), snapshots.end(),
+                                      [](const auto& s) { return !s.source_vm().empty(); });
     if (!snapshots.empty() && !reported) {
       throw Error(ErrorClass::InvalidArgument,
                   "this server does not report which box a snapshot was taken from",

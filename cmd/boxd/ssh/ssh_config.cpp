@@ -25,12 +25,14 @@ constexpr const char* k_end = "# <<< boxd ssh-config <<<";
 }  // namespace
 
 CLI::App* define_ssh_config(CLI::App& parent, SshConfigOptions& options) {
-  CLI::App* cmd = parent.add_subcommand("ssh-config", "Print or install the ssh config entry for boxes (Host *.boxd)");
+  CLI::App* cmd = parent.add_subcommand(
+      "ssh-config", "Print or install the ssh config entry for boxes (Host *.boxd)");
   cmd->add_flag("--write", options.write,
                 "Keep the entry in ~/.ssh/config (a marked block, replaced in place; a backup "
                 "of the previous file goes to config.boxd.bak)");
   cmd->add_flag("--remove", options.remove, "Remove the marked block from the file");
-  cmd->add_option("--file", options.file, "The ssh config file (default ~/.ssh/config)")->type_name("FILE");
+  cmd->add_option("--file", options.file, "The ssh config file (default ~/.ssh/config)")
+      ->type_name("FILE");
   cmd->add_option("--relay", options.relay, "The relay in the box, as for box forward")
       ->check(CLI::IsMember({"auto", "boxd", "python3"}));
   cmd->footer(
@@ -56,10 +58,12 @@ void add_ssh_config(CLI::App& root, Context& ctx) {
 }
 
 std::string ssh_config_block(const std::string& proxy_command) {
-  return std::string(k_begin) + " (managed by `boxd ssh-config --write`; edits inside are replaced)\n" +
+  return std::string(k_begin) +
+         " (managed by `boxd ssh-config --write`; edits inside are replaced)\n" +
          "Host *.boxd\n"
          "  User boxd\n"
-         "  ProxyCommand " + proxy_command + "\n" +
+         "  ProxyCommand " +
+         proxy_command + "\n" +
          "  StrictHostKeyChecking no\n"
          "  UserKnownHostsFile /dev/null\n"
          "  LogLevel ERROR\n" +
@@ -157,7 +161,8 @@ int run_ssh_config(const SshConfigOptions& options, Context& ctx) {
   const std::string block = ssh_config_block(ssh_proxy_command(ctx, options.relay));
   if (!options.write && !options.remove) {
     if (options.json) {
-      ctx.out << dump_json({{"file", nullptr}, {"changed", false}, {"backup", nullptr}, {"block", block}});
+      ctx.out << dump_json(
+          {{"file", nullptr}, {"changed", false}, {"backup", nullptr}, {"block", block}});
     } else {
       ctx.out << block;
     }
@@ -168,15 +173,17 @@ int run_ssh_config(const SshConfigOptions& options, Context& ctx) {
   if (options.json) {
     ctx.out << dump_json({{"file", file.string()},
                           {"changed", result.changed},
-                          {"backup", result.backup.empty() ? nlohmann::json(nullptr) : nlohmann::json(result.backup)},
+                          {"backup", result.backup.empty() ? nlohmann::json(nullptr)
+                                                           : nlohmann::json(result.backup)},
                           {"block", options.remove ? "" : block}});
   } else if (!options.quiet) {
     if (!result.changed) {
       ctx.err << "boxd: " << file.string() << " is up to date\n";
     } else {
-      ctx.err << "boxd: " << (options.remove ? "removed the boxd block from " : "wrote the boxd block to ")
-              << file.string() << (result.backup.empty() ? "" : " (previous file: " + result.backup + ")")
-              << "\n";
+      ctx.err << "boxd: "
+              << (options.remove ? "removed the boxd block from " : "wrote the boxd block to ")
+              << file.string()
+              << (result.backup.empty() ? "" : " (previous file: " + result.backup + ")") << "\n";
     }
   }
   return 0;

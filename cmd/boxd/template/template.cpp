@@ -5,7 +5,8 @@
 namespace boxd::cli {
 
 void add_template(CLI::App& root, Context& ctx) {
-  CLI::App* group = root.add_subcommand("template", "Named box configurations to create boxes from");
+  CLI::App* group =
+      root.add_subcommand("template", "Named box configurations to create boxes from");
   group->require_subcommand(1);
   add_leaf<TemplateCreateOptions>(*group, ctx, define_template_create, run_template_create);
   add_leaf<TemplateListOptions>(*group, ctx, define_template_list, run_template_list);

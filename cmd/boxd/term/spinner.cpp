@@ -19,7 +19,9 @@ Spinner::Spinner(std::ostream& err, bool enabled, std::string label)
   }
 }
 
-Spinner::~Spinner() { stop(); }
+Spinner::~Spinner() {
+  stop();
+}
 
 void Spinner::stop() {
   if (!m_thread.joinable()) {

@@ -47,7 +47,7 @@ RawTerminal::RawTerminal(int fd) : m_fd(fd) {
   }
   g_saved = m_saved;
   g_raw_fd.store(fd);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = restore_and_reraise;
   sigemptyset(&sa.sa_mask);
   for (std::size_t i = 0; i < std::size(k_signals); ++i) {
@@ -62,13 +62,15 @@ RawTerminal::RawTerminal(int fd) : m_fd(fd) {
   if (::tcsetattr(fd, TCSADRAIN, &raw) != 0) {
     const int saved_errno = errno;
     restore();
-    throw Error(ErrorClass::Internal,
-                std::string("cannot switch the terminal to raw mode: ") + std::strerror(saved_errno));
+    throw Error(ErrorClass::Internal, std::string("cannot switch the terminal to raw mode: ") +
+                                          std::strerror(saved_errno));
   }
   m_active = true;
 }
 
-RawTerminal::~RawTerminal() { restore(); }
+RawTerminal::~RawTerminal() {
+  restore();
+}
 
 void RawTerminal::restore() {
   if (g_raw_fd.load() != m_fd) {

@@ -53,8 +53,8 @@ class EscapeFilter {
   explicit EscapeFilter(std::optional<char> escape_char);
 
   struct Result {
-    std::string forward;     // bytes to send to the remote side
-    bool disconnect = false; // "~." seen: end the session now
+    std::string forward;      // bytes to send to the remote side
+    bool disconnect = false;  // "~." seen: end the session now
   };
   Result feed(std::string_view input);
 

@@ -4,7 +4,8 @@ namespace boxd::cli {
 
 CLI::App* define_token_list(CLI::App& parent, TokenListOptions& options) {
   (void)options;
-  CLI::App* cmd = parent.add_subcommand("list", "List your live tokens (ids and times, never the token)");
+  CLI::App* cmd =
+      parent.add_subcommand("list", "List your live tokens (ids and times, never the token)");
   cmd->alias("ls");
   cmd->footer(
       "Examples:\n"
