@@ -29,7 +29,10 @@ std::unique_ptr<FakeClient> two_boxes() {
   web.set_vcpu(2);
   web.set_memory_bytes(8ULL << 30);
   web.set_disk_bytes(20ULL << 30);
-  web.set_created_at(boxd::cli::now_unix_seconds() - 120);
+  // One instant for the whole run: `box get` prints the absolute time, so
+  // two fixtures made across a second boundary must not differ.
+  static const auto created = boxd::cli::now_unix_seconds() - 120;
+  web.set_created_at(created);
   web.set_access_domain("alice.localhost:9480");
   api::GetVmResponse db;
   db.set_vm_id("vm-2");
