@@ -57,6 +57,7 @@
 #include "local/box_network.hpp"
 #include "local/fault.hpp"
 #include "local/runtime_support.hpp"
+#include "local/warm_pool.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -68,6 +69,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -101,6 +103,11 @@ std::string read_text(const fs::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+bool env_is(const char* name, const char* value) {
+  const char* set = std::getenv(name);
+  return set != nullptr && std::string(set) == value;
 }
 
 void sleep_for(std::chrono::milliseconds duration) {
@@ -337,7 +344,9 @@ class NamespaceRuntime final : public Runtime {
       throw Error(ErrorClass::Internal, "box " + box.name + " init vanished after boot");
     }
     attach_network(box, static_cast<int>(pid), stat->start_time);
-    return BoxHandle{static_cast<int>(pid), stat->start_time};
+    const BoxHandle handle{static_cast<int>(pid), stat->start_time};
+    m_warm.refill(box, handle);  // the first exec need not join the cgroups
+    return handle;
   }
 
   bool alive(const BoxSpec& /*box*/, const BoxHandle& handle) override {
@@ -357,6 +366,9 @@ class NamespaceRuntime final : public Runtime {
     bool ours = stat && stat->start_time == handle.init_start_time;
     if (ours) {
       m_cgroup.thaw(box.id, handle.init_pid);
+    }
+    m_warm.discard(box.id);  // before its cgroups go
+    if (ours) {
       kill(handle.init_pid, SIGCONT);
       kill(handle.init_pid, SIGKILL);
       const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -390,6 +402,7 @@ class NamespaceRuntime final : public Runtime {
   }
 
   void destroy(const BoxSpec& box) override {
+    m_warm.discard(box.id);
     m_cgroup.remove(box.id);
     m_network.detach(box, 0);
     release_box_ids(box.dir);
@@ -661,21 +674,39 @@ class NamespaceRuntime final : public Runtime {
     if (m_cgroup.frozen(box.id, handle.init_pid)) {
       fail_box_state(box.name, BoxStatus::Suspended);
     }
-    std::vector<int> ns_fds;
-    auto close_fds = [&ns_fds] {
-      for (int fd : ns_fds) {
-        close(fd);
+    if (auto warm = m_warm.take(box.id, handle)) {
+      if (ns_link(handle.init_pid, "user") != ns_link(getpid(), "user")) {
+        plan.pty_uid = static_cast<int>(box_id_base(box.dir)) + plan.uid;
       }
-      ns_fds.clear();
-    };
+      if (auto process = spawn_process_warm(plan, std::move(warm))) {
+        m_warm.refill(box, handle);
+        return process;
+      }
+    }
+    open_box_fds(box, handle, plan);
+    try {
+      auto process = spawn_process(plan);
+      close_box_fds(plan);
+      m_warm.refill(box, handle);
+      return process;
+    } catch (...) {
+      close_box_fds(plan);
+      throw;
+    }
+  }
+
+  // The fds a spawn into the box needs, in the plan: its namespaces (the
+  // user namespace last and also in userns_fd, when it has its own) and its
+  // cgroups' cgroup.procs. Throws (box stopped) with none left open.
+  void open_box_fds(const BoxSpec& box, const BoxHandle& handle, SpawnPlan& plan) {
     for (const char* ns : {"ipc", "uts", "net", "pid", "mnt"}) {
       std::string path = "/proc/" + std::to_string(handle.init_pid) + "/ns/" + ns;
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
-        close_fds();
+        close_box_fds(plan);
         fail_box_state(box.name, BoxStatus::Stopped);
       }
-      ns_fds.push_back(fd);
+      plan.ns_fds.push_back(fd);
     }
     // The box's user namespace is joined last (runtime_spawn.cpp): the
     // others belong to the host's user namespace and need host root.
@@ -684,32 +715,43 @@ class NamespaceRuntime final : public Runtime {
                       ? open(user_ns.c_str(), O_RDONLY | O_CLOEXEC)
                       : -1;
     if (user_fd >= 0) {
-      ns_fds.push_back(user_fd);
-    }
-    // The fds are of the right process only if it is still the same one.
-    if (!process_matches(handle.init_pid, handle.init_start_time)) {
-      close_fds();
-      fail_box_state(box.name, BoxStatus::Stopped);
-    }
-    plan.ns_fds = ns_fds;
-    if (user_fd >= 0) {
+      plan.ns_fds.push_back(user_fd);
       plan.userns_fd = user_fd;
       plan.pty_uid = static_cast<int>(box_id_base(box.dir)) + plan.uid;
     }
+    // The fds are of the right process only if it is still the same one.
+    if (!process_matches(handle.init_pid, handle.init_start_time)) {
+      close_box_fds(plan);
+      fail_box_state(box.name, BoxStatus::Stopped);
+    }
     plan.cgroup_procs_fds = m_cgroup.open_procs(box.id);
-    auto close_all = [&] {
-      close_fds();
-      for (int fd : plan.cgroup_procs_fds) {
-        close(fd);
-      }
-      plan.cgroup_procs_fds.clear();
-    };
+  }
+
+  static void close_box_fds(SpawnPlan& plan) {
+    for (int fd : plan.ns_fds) {
+      close(fd);
+    }
+    for (int fd : plan.cgroup_procs_fds) {
+      close(fd);
+    }
+    plan.ns_fds.clear();
+    plan.cgroup_procs_fds.clear();
+    plan.userns_fd = -1;
+  }
+
+  // WarmPool's maker: a middle for the next exec into this box.
+  std::unique_ptr<WarmMiddle> make_warm(const BoxSpec& box, const BoxHandle& handle) {
+    if (!alive(box, handle)) {
+      return nullptr;
+    }
+    SpawnPlan plan;
+    open_box_fds(box, handle, plan);
     try {
-      auto process = spawn_process(plan);
-      close_all();
-      return process;
+      auto middle = fork_warm_middle(plan);
+      close_box_fds(plan);
+      return middle;
     } catch (...) {
-      close_all();
+      close_box_fds(plan);
       throw;
     }
   }
@@ -735,6 +777,12 @@ class NamespaceRuntime final : public Runtime {
 
   BoxCgroup m_cgroup;
   BoxNetwork m_network;
+  // After the cgroups and the network: destroyed (its middles killed) first.
+  // BOXD_LOCAL_WARM_EXEC=0 turns warm middles off (every exec starts cold):
+  // the benchmarks' baseline for them.
+  WarmPool m_warm{
+      [this](const BoxSpec& box, const BoxHandle& handle) { return make_warm(box, handle); },
+      env_is("BOXD_LOCAL_WARM_EXEC", "0") ? 0U : 64U};
 };
 
 }  // namespace

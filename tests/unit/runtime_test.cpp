@@ -5,11 +5,15 @@
 #include "local/runtime.hpp"
 #include "common/files.hpp"
 #include "local/runtime_support.hpp"
+#include "local/warm_pool.hpp"
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -275,6 +279,94 @@ TEST_CASE("process runtime: suspend stops the box's commands and resume continue
   CHECK(eventually([&] { return read_host_file(counter) != frozen; }));
   runtime->stop(box, handle);
   CHECK(loop->wait_exit().signal == SIGKILL);
+}
+
+// ---------------------------------------------------------------------------
+// Warm middles (runtime_support.hpp): without namespaces or cgroups to join
+// they still fork ahead, wait, and start one command as our child.
+
+namespace {
+
+boxd::local::SpawnPlan shell_plan(const std::string& script) {
+  boxd::local::SpawnPlan plan;
+  plan.path = "/bin/sh";
+  plan.argv = {"sh", "-c", script};
+  plan.env = {"PATH=/usr/bin:/bin"};
+  return plan;
+}
+
+bool process_gone(int pid) {
+  return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+TEST_CASE("warm middle: starts one command as spawn_process would") {
+  auto warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  REQUIRE(warm != nullptr);
+  const int middle = warm->pid();
+  auto process = boxd::local::spawn_process_warm(
+      shell_plan("echo out; echo err >&2; read x; echo got $x; exit 3"), std::move(warm));
+  REQUIRE(process != nullptr);
+  const Outcome outcome = collect(*process, "abc\n");
+  CHECK(outcome.out == "out\ngot abc\n");
+  CHECK(outcome.err == "err\n");
+  CHECK(outcome.exit_code == 3);
+  CHECK(process_gone(middle));  // the middle exited once the command ran, and was reaped
+}
+
+TEST_CASE("warm middle: it holds none of the server's other fds while it waits") {
+  int pipe_fds[2];
+  REQUIRE(pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) == 0);
+  auto warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  close(pipe_fds[1]);
+  // EOF only once nobody holds the write end: the middle closed its copy.
+  pollfd pfd{pipe_fds[0], POLLIN, 0};
+  CHECK(poll(&pfd, 1, 10000) == 1);
+  char byte = 0;
+  CHECK(read(pipe_fds[0], &byte, 1) == 0);
+  close(pipe_fds[0]);
+  CHECK(!process_gone(warm->pid()));  // still waiting for its command
+}
+
+TEST_CASE("warm middle: unused it is killed and reaped; a command too long for it starts nothing") {
+  auto warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  const int pid = warm->pid();
+  warm.reset();
+  CHECK(process_gone(pid));
+
+  warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  const int second = warm->pid();
+  CHECK(boxd::local::spawn_process_warm(shell_plan(std::string(600 * 1024, 'x')),
+                                        std::move(warm)) == nullptr);
+  CHECK(process_gone(second));
+}
+
+TEST_CASE("warm pool: made in the background, taken once, only for the init it was made for") {
+  std::atomic<int> made{0};
+  boxd::local::WarmPool pool([&](const BoxSpec&, const BoxHandle&) {
+    ++made;
+    return boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  });
+  const BoxSpec box{"warm-box", "warm", "/nonexistent", {}};
+  const BoxHandle first{101, 1};
+  pool.refill(box, first);
+  REQUIRE(eventually([&] { return pool.ready() == 1; }));
+  pool.refill(box, first);  // it has one: nothing more is made
+  CHECK(pool.take(box.id, first) != nullptr);
+  CHECK(pool.take(box.id, first) == nullptr);
+  CHECK(made == 1);
+
+  pool.refill(box, first);
+  REQUIRE(eventually([&] { return pool.ready() == 1; }));
+  CHECK(pool.take(box.id, BoxHandle{102, 1}) == nullptr);  // a rebooted box
+  CHECK(pool.ready() == 0);
+
+  pool.refill(box, first);
+  REQUIRE(eventually([&] { return pool.ready() == 1; }));
+  pool.discard(box.id);
+  CHECK(pool.ready() == 0);
+  CHECK(made == 3);
 }
 
 // ---------------------------------------------------------------------------
