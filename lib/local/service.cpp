@@ -99,9 +99,9 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
               runtime,
               BoxHooks{[this](const std::string& id) { touch_activity(id); },
                        [this](const BoxRecord& box, const BoxHandle& handle) {
-                         apply_disks(box, handle);
+                         m_disks.apply(box, handle);
                        },
-                       [this](const BoxRecord& box) { forget_disks_of(box); }}) {}
+                       [this](const BoxRecord& box) { m_disks.forget(box); }}) {}
 
 void BoxdService::log(const std::string& event, const logging::Fields& fields) const {
   logging::info(event, fields);
@@ -188,7 +188,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     }
     wanted.cmd.assign(request->cmd().begin(), request->cmd().end());
     BoxRecord box = m_boxes.draft(auth.user_id, wanted);
-    check_disk_size(request->config().disk_bytes(), "disk size");
+    m_disks.check_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
     box.networks = resolve_networks(
         auth.user_id,
@@ -275,7 +275,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
     const auto ms = m_boxes.fork(
         auth.user_id, request->source_vm_id(), request->name(),
         [&](BoxRecord& fork) {
-          check_disk_size(request->config().disk_bytes(), "disk size");
+          m_disks.check_size(request->config().disk_bytes(), "disk size");
           apply_vm_config(fork, request->config());
         },
         box);
@@ -411,7 +411,7 @@ ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string&
 // ---- startup and shutdown ----
 
 void BoxdService::recover() {
-  prepare_disk_images();
+  m_disks.prepare_images();
   m_boxes.recover();
   start_idle_watcher();
 }
@@ -419,7 +419,7 @@ void BoxdService::recover() {
 void BoxdService::shutdown_boxes() {
   stop_idle_watcher();
   m_boxes.shutdown();
-  unmount_disk_images();
+  m_disks.unmount_images();
 }
 
 }  // namespace boxd::local

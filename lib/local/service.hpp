@@ -29,7 +29,7 @@
 #include "local/auth.hpp"
 #include "local/box_file.hpp"
 #include "local/boxes.hpp"
-#include "local/disk_store.hpp"
+#include "local/disks.hpp"
 #include "local/fault.hpp"
 #include "local/http_proxy.hpp"
 #include "local/runtime.hpp"
@@ -254,27 +254,6 @@ class BoxdService final : public ServiceBase {
                                                  const std::string& user, const std::string& vm,
                                                  const std::string& op, std::string& path,
                                                  BoxRecord* box_out = nullptr);
-  // Disks: mounts the box's attached disks after a boot (failures are
-  // logged to the server log and the box's console, the boot goes on);
-  // forgets a destroyed box's attachments.
-  void apply_disks(const BoxRecord& box, const BoxHandle& handle);
-  void forget_disks_of(const BoxRecord& box);
-  // At startup: decides whether disks are size-limited images (says so in
-  // the log) and mounts the images of existing disks.
-  void prepare_disk_images();
-  // Every size a request gives for a disk (CreateDisk, a box's or a
-  // template's disk_bytes; 0 = the default, not checked): at least 4 MiB,
-  // at most --max-disk-bytes and the free space of the state dir's file
-  // system. `what` names it in the message.
-  void check_disk_size(std::uint64_t bytes, const std::string& what) const;
-  // CreateDisk: a user with `count` disks of `total` bytes adds one of
-  // `adding` bytes (--max-disks, --max-disk-bytes).
-  void check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const;
-  void mount_failed(const BoxRecord& box, const DiskRecord& disk, const std::string& why);
-  // At shutdown, once the boxes are stopped: unmounts the disk images, so
-  // a stopped server leaves no loop device behind (the next start mounts
-  // them again).
-  void unmount_disk_images();
 
   // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
   void start_idle_watcher();
@@ -285,8 +264,6 @@ class BoxdService final : public ServiceBase {
   Store& m_store;
   Auth& m_auth;
   Runtime& m_runtime;
-  DiskStore m_disks{m_options.state_dir};
-  bool m_disk_images = false;  // set by prepare_disk_images()
   std::mutex m_idle_mutex;
   std::condition_variable m_idle_cv;
   bool m_idle_stop = false;
@@ -294,8 +271,12 @@ class BoxdService final : public ServiceBase {
   std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
   std::mutex m_ports_mutex;
   std::vector<std::pair<int, std::string>> m_server_ports;  // port, what
-  Boxes m_boxes;  // after the members its hooks call back into
+  // The domain layer. m_boxes's hooks call into m_disks, made after it (the
+  // hooks run only once a box boots or is destroyed).
+  Boxes m_boxes;
   Snapshots m_snapshots{m_options.state_dir, m_store, m_boxes};
+  Disks m_disks{DisksOptions{m_options.state_dir, m_options.max_disks, m_options.max_disk_bytes},
+                m_store, m_boxes};
 };
 
 // GetVmResponse from a record (exposed for tests).

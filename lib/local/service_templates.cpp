@@ -68,7 +68,7 @@ grpc::Status BoxdService::CreateTemplate(grpc::ServerContext* context,
     t.vcpu = config.vcpu();
     t.memory_bytes = config.memory_bytes();
     t.disk_bytes = config.disk_bytes();
-    check_disk_size(t.disk_bytes, "disk size");
+    m_disks.check_size(t.disk_bytes, "disk size");
     if (config.has_srf()) {
       if (config.srf().has_auto_suspend_timeout_secs()) {
         t.auto_suspend_timeout_secs = config.srf().auto_suspend_timeout_secs();
