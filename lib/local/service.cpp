@@ -194,7 +194,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
         auth.user_id,
         std::vector<std::string>(request->networks().begin(), request->networks().end()));
     const auto ms = m_boxes.create(box);
-    fill_created(*response, box, url_of(box), ms);
+    fill_created(*response, box, m_proxies.url_of(box), ms);
   });
 }
 
@@ -279,7 +279,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
           apply_vm_config(fork, request->config());
         },
         box);
-    fill_created(*response, box, url_of(box), ms);
+    fill_created(*response, box, m_proxies.url_of(box), ms);
     response->set_forked_from(box.forked_from);
   });
 }

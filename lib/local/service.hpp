@@ -32,6 +32,7 @@
 #include "local/disks.hpp"
 #include "local/fault.hpp"
 #include "local/http_proxy.hpp"
+#include "local/proxies.hpp"
 #include "local/runtime.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
@@ -157,8 +158,9 @@ class BoxdService final : public ServiceBase {
   grpc::Status CreateVmFromSnapshot(grpc::ServerContext*, const api::CreateVmFromSnapshotRequest*,
                                     api::CreateVmResponse*) override;
 
-  // The HTTP proxy's routing (service_proxies.cpp): a Host header (no port,
-  // lower-case) -> the address and port of the box behind it, or an error.
+  // The HTTP proxy's routing (Proxies::route, proxies.hpp): a Host header
+  // (no port, lower-case) -> the address and port of the box behind it, or
+  // an error.
   ProxyRoute route_host(const std::string& host);
   // The server's own ports (gRPC, key exchange, proxy), which a proxy may
   // not reach while boxes are reached on the host's loopback.
@@ -170,7 +172,7 @@ class BoxdService final : public ServiceBase {
   std::vector<BoxNetworkRef> resolve_networks(const std::string& user,
                                               const std::vector<std::string>& wanted);
   // What GetVm/ListVms add to a record's response: the proxy's access
-  // domain and the box's custom domains (service_proxies.cpp).
+  // domain and the box's custom domains (Proxies::access_of).
   void decorate(api::GetVmResponse& response);
   // GetVm's `enforced`: what the runtime has in force for a running box.
   // public_ip: the box's own address (Runtime::address) while it runs.
@@ -231,15 +233,6 @@ class BoxdService final : public ServiceBase {
   void stop_and_record(const BoxRecord& box, BoxStatus final_status) {
     m_boxes.stop_and_record(box, final_status);
   }
-  // The box's URL (service_proxies.cpp): http://<box>.<owner>.localhost:<proxy port>.
-  std::string url_of(const BoxRecord& box) const;
-  // INVALID_ARGUMENT when `port` of `box` can only mean the server itself.
-  void check_proxy_port(const BoxRecord& box, std::uint32_t port);
-  // The server port `port` is, when the box's address is the host's loopback.
-  std::optional<std::string> server_port_name(const std::string& address, int port);
-  // The box a proxy host name or bound domain belongs to; `proxy_name` gets
-  // the named proxy ("" = default).
-  std::optional<BoxRecord> box_for_host(const std::string& host, std::string& proxy_name);
 
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
@@ -269,14 +262,14 @@ class BoxdService final : public ServiceBase {
   bool m_idle_stop = false;
   std::thread m_idle_thread;
   std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
-  std::mutex m_ports_mutex;
-  std::vector<std::pair<int, std::string>> m_server_ports;  // port, what
   // The domain layer. m_boxes's hooks call into m_disks, made after it (the
   // hooks run only once a box boots or is destroyed).
   Boxes m_boxes;
   Snapshots m_snapshots{m_options.state_dir, m_store, m_boxes};
   Disks m_disks{DisksOptions{m_options.state_dir, m_options.max_disks, m_options.max_disk_bytes},
                 m_store, m_boxes};
+  Proxies m_proxies{ProxiesOptions{m_options.proxy_port, m_options.url_scheme}, m_store, m_boxes,
+                    [this](const std::string& box_id) { touch_activity(box_id); }};
 };
 
 // GetVmResponse from a record (exposed for tests).

@@ -71,7 +71,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
           apply_vm_config(made, request->config());
         },
         box);
-    fill_created(*response, box, url_of(box), ms);
+    fill_created(*response, box, m_proxies.url_of(box), ms);
   });
 }
 
