@@ -190,7 +190,7 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     BoxRecord box = m_boxes.draft(auth.user_id, wanted);
     m_disks.check_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
-    box.networks = resolve_networks(
+    box.networks = m_networks.resolve(
         auth.user_id,
         std::vector<std::string>(request->networks().begin(), request->networks().end()));
     const auto ms = m_boxes.create(box);
@@ -328,7 +328,7 @@ grpc::Status BoxdService::Whoami(grpc::ServerContext* context, const api::Whoami
         }
       }
     }
-    response->set_default_network_id(default_network_id(auth.user_id));
+    response->set_default_network_id(m_networks.default_id(auth.user_id));
   });
 }
 

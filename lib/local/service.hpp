@@ -32,6 +32,7 @@
 #include "local/disks.hpp"
 #include "local/fault.hpp"
 #include "local/http_proxy.hpp"
+#include "local/networks.hpp"
 #include "local/proxies.hpp"
 #include "local/runtime.hpp"
 #include "local/snapshots.hpp"
@@ -165,12 +166,6 @@ class BoxdService final : public ServiceBase {
   // The server's own ports (gRPC, key exchange, proxy), which a proxy may
   // not reach while boxes are reached on the host's loopback.
   void set_server_ports(std::vector<std::pair<int, std::string>> ports);
-  // The user's default network, created on first use (service_networks.cpp).
-  std::string default_network_id(const std::string& user);
-  // CreateVmRequest.networks (names or ids of the user's networks) -> refs;
-  // NOT_FOUND for an unknown one.
-  std::vector<BoxNetworkRef> resolve_networks(const std::string& user,
-                                              const std::vector<std::string>& wanted);
   // What GetVm/ListVms add to a record's response: the proxy's access
   // domain and the box's custom domains (Proxies::access_of).
   void decorate(api::GetVmResponse& response);
@@ -270,6 +265,7 @@ class BoxdService final : public ServiceBase {
                 m_store, m_boxes};
   Proxies m_proxies{ProxiesOptions{m_options.proxy_port, m_options.url_scheme}, m_store, m_boxes,
                     [this](const std::string& box_id) { touch_activity(box_id); }};
+  Networks m_networks{m_store};
 };
 
 // GetVmResponse from a record (exposed for tests).
