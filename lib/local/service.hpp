@@ -37,6 +37,7 @@
 #include "local/runtime.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
+#include "local/templates.hpp"
 
 namespace boxd::local {
 
@@ -266,6 +267,7 @@ class BoxdService final : public ServiceBase {
   Proxies m_proxies{ProxiesOptions{m_options.proxy_port, m_options.url_scheme}, m_store, m_boxes,
                     [this](const std::string& box_id) { touch_activity(box_id); }};
   Networks m_networks{m_store};
+  Templates m_templates{m_store, m_disks};
 };
 
 // GetVmResponse from a record (exposed for tests).
