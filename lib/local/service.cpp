@@ -73,7 +73,7 @@ void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& bo
   if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;
   }
-  const std::string address = m_runtime.address(spec_of(box), box.handle);
+  const std::string address = m_runtime.address(m_boxes.spec_of(box), box.handle);
   if (!address.empty()) {
     response.set_public_ip(address);
   }
@@ -83,7 +83,7 @@ void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& b
   if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;  // nothing runs, so nothing is limited
   }
-  const auto limits = m_runtime.enforced_limits(spec_of(box), box.handle);
+  const auto limits = m_runtime.enforced_limits(m_boxes.spec_of(box), box.handle);
   auto* enforced = response.mutable_enforced();
   enforced->set_memory_bytes(limits.memory_bytes);
   enforced->set_vcpu(limits.vcpu);
@@ -405,7 +405,7 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
 
 ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string& vm_id) {
   const auto box = m_boxes.require_running(user, vm_id);
-  return ExecTarget{spec_of(box), box.handle};
+  return ExecTarget{m_boxes.spec_of(box), box.handle};
 }
 
 // ---- startup and shutdown ----

@@ -1,8 +1,13 @@
 // The BoxdApi gRPC service of boxd local: the gRPC adapter over the domain
-// layer (ARCHITECTURE.md, "lib/local in layers"). Box lifecycle RPCs are
-// request -> Boxes (boxes.hpp) call -> response; the other areas (disks,
-// snapshots, proxies, templates, domains, networks, files, idle) still keep
-// their rules in their service_*.cpp and reach the boxes through m_boxes.
+// layer (ARCHITECTURE.md, "lib/local in layers"). Each RPC authenticates,
+// turns the request into plain values, makes one call into the domain layer
+// and fills the response from what comes back: boxes (boxes.hpp), snapshots
+// (snapshots.hpp), disks (disks.hpp), proxies and the HTTP proxy's routing
+// (proxies.hpp), networks (networks.hpp), templates (templates.hpp), custom
+// domains (domains.hpp). Still here: files and logs (service_files.cpp: the
+// file helper's channel is gRPC-streamed), the idle watcher
+// (service_idle.cpp), identity and tokens (service.cpp); they use the
+// domain layer (m_boxes) for every box rule.
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
@@ -218,18 +223,6 @@ class BoxdService final : public ServiceBase {
   grpc::Status status_of(const std::exception& error) const;
 
  private:
-  // The domain layer's box helpers, for the areas not moved out of this
-  // class yet (transitional: see ARCHITECTURE.md).
-  BoxSpec spec_of(const BoxRecord& box) const { return m_boxes.spec_of(box); }
-  std::shared_ptr<std::mutex> op_lock(const std::string& id) { return m_boxes.op_lock(id); }
-  BoxRecord require_box(const std::string& user, const std::string& vm_id) {
-    return m_boxes.require(user, vm_id);
-  }
-  void set_status(const std::string& id, BoxStatus status) { m_boxes.set_status(id, status); }
-  void stop_and_record(const BoxRecord& box, BoxStatus final_status) {
-    m_boxes.stop_and_record(box, final_status);
-  }
-
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
   // handle() for RPCs defined in other files (the template lives in service.cpp).
