@@ -22,8 +22,8 @@
 // resolved inside the box's namespace, as root there, which the box's user
 // (passwordless sudo) could do anyway; it cannot reach the host. The mount
 // point must exist: the server creates it first with the file helper, as
-// root in the box without capabilities (service_disks.cpp), never as host
-// root.
+// root in the box without capabilities (NamespaceRuntime::mount_disk in
+// runtime_namespace.cpp, for disks.cpp), never as host root.
 #include "local/box_mounts.hpp"
 
 #include <fcntl.h>

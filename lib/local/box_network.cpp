@@ -78,7 +78,7 @@ Ipv4Net parse_cidr(const std::string& text) {
 namespace {
 
 constexpr const char* k_state_file = "network.json";
-// The subnets of user networks (service_networks.cpp: 10.100.0.0/24 up).
+// The subnets of user networks (networks.cpp: 10.100.0.0/24 up).
 constexpr std::uint32_t k_networks_first = (10U << 24) | (100U << 16);
 constexpr std::uint32_t k_networks_last = (10U << 24) | 0xffffffU;
 

@@ -1,8 +1,8 @@
 // The domain layer of boxd local for custom domains. A bound domain routes,
-// through the local HTTP proxy, to its box's default proxy port (route_host
-// in service_proxies.cpp): `curl -H 'Host: app.example.com' 127.0.0.1:9480`.
-// Nothing resolves the name in DNS: pointing the domain at 127.0.0.1 (or
-// sending the Host header) is the user's business. No gRPC type here (the
+// through the local HTTP proxy, to its box's default proxy port
+// (Proxies::route in proxies.cpp):
+// `curl -H 'Host: app.example.com' 127.0.0.1:9480`. Nothing resolves the name in DNS: pointing the
+// domain at 127.0.0.1 (or sending the Host header) is the user's business. No gRPC type here (the
 // adapter is service_domains.cpp).
 //
 // A domain is unique server-wide (it can route to one box only), so binding

@@ -1,5 +1,5 @@
 // The HTTP reverse proxy that makes box URLs work:
-// http://<box>.<user>.localhost:9480 (names: service_proxies.cpp).
+// http://<box>.<user>.localhost:9480 (names: proxies.hpp).
 //
 // How it works: an HttpListener (http_listener.hpp) accepts connections, at
 // most HttpLimits::max_connections at once (503 past it), each served by a
@@ -7,8 +7,9 @@
 // keep-alive). Every request is parsed by HttpParser (http_parse.hpp, on
 // http-parser), which refuses ambiguous framing (request smuggling) with
 // 400 and a head over max_header_bytes with 431. The request's own Host
-// header goes to the resolver (BoxdService::route_host), which answers with
-// the box's address (Runtime::address) and port; the request is sent there
+// header goes to the resolver (BoxdService::route_host: Proxies::route in
+// proxies.cpp), which answers with the box's address (Runtime::address)
+// and port; the request is sent there
 // as the parser understood it: the head written out again with
 // X-Forwarded-For/-Proto first, the body as its Content-Length says or
 // re-chunked, so the box sees exactly one request whatever the client sent.

@@ -1,5 +1,6 @@
-// Small helpers shared by the proxy, template, domain and network RPCs of
-// BoxdService: clocks, ids, name checks (failing with fault.hpp).
+// Small helpers shared by the domain classes of lib/local (boxes,
+// snapshots, disks, proxies, networks, templates, domains) and BoxdService:
+// clocks, ids, name and size checks (failing with fault.hpp).
 #pragma once
 
 #include <chrono>

@@ -161,7 +161,7 @@ class Runtime {
   // relative to the box's home tree, which is its files_root
   // ("/home/boxd/x" -> "/x").
   virtual std::string helper_path(const std::string& path_in_box) const = 0;
-  // Disks (service_disks.cpp): bind-mounts the host directory `source` at
+  // Disks (disks.cpp): bind-mounts the host directory `source` at
   // `target` (absolute, inside the box; created first when missing, by the
   // file helper as the box's user or the box's root without capabilities)
   // in the running box, read-only if asked; unmount_disk undoes it (a no-op

@@ -73,7 +73,7 @@ void BoxdService::show_address(api::GetVmResponse& response, const BoxRecord& bo
   if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;
   }
-  const std::string address = m_runtime.address(spec_of(box), box.handle);
+  const std::string address = m_runtime.address(m_boxes.spec_of(box), box.handle);
   if (!address.empty()) {
     response.set_public_ip(address);
   }
@@ -83,7 +83,7 @@ void BoxdService::show_enforced(api::GetVmResponse& response, const BoxRecord& b
   if (box.status != BoxStatus::Running && box.status != BoxStatus::Suspended) {
     return;  // nothing runs, so nothing is limited
   }
-  const auto limits = m_runtime.enforced_limits(spec_of(box), box.handle);
+  const auto limits = m_runtime.enforced_limits(m_boxes.spec_of(box), box.handle);
   auto* enforced = response.mutable_enforced();
   enforced->set_memory_bytes(limits.memory_bytes);
   enforced->set_vcpu(limits.vcpu);
@@ -99,9 +99,9 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
               runtime,
               BoxHooks{[this](const std::string& id) { touch_activity(id); },
                        [this](const BoxRecord& box, const BoxHandle& handle) {
-                         apply_disks(box, handle);
+                         m_disks.apply(box, handle);
                        },
-                       [this](const BoxRecord& box) { forget_disks_of(box); }}) {}
+                       [this](const BoxRecord& box) { m_disks.forget(box); }}) {}
 
 void BoxdService::log(const std::string& event, const logging::Fields& fields) const {
   logging::info(event, fields);
@@ -188,13 +188,13 @@ grpc::Status BoxdService::CreateVm(grpc::ServerContext* context,
     }
     wanted.cmd.assign(request->cmd().begin(), request->cmd().end());
     BoxRecord box = m_boxes.draft(auth.user_id, wanted);
-    check_disk_size(request->config().disk_bytes(), "disk size");
+    m_disks.check_size(request->config().disk_bytes(), "disk size");
     apply_vm_config(box, request->config());
-    box.networks = resolve_networks(
+    box.networks = m_networks.resolve(
         auth.user_id,
         std::vector<std::string>(request->networks().begin(), request->networks().end()));
     const auto ms = m_boxes.create(box);
-    fill_created(*response, box, url_of(box), ms);
+    fill_created(*response, box, m_proxies.url_of(box), ms);
   });
 }
 
@@ -275,11 +275,11 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
     const auto ms = m_boxes.fork(
         auth.user_id, request->source_vm_id(), request->name(),
         [&](BoxRecord& fork) {
-          check_disk_size(request->config().disk_bytes(), "disk size");
+          m_disks.check_size(request->config().disk_bytes(), "disk size");
           apply_vm_config(fork, request->config());
         },
         box);
-    fill_created(*response, box, url_of(box), ms);
+    fill_created(*response, box, m_proxies.url_of(box), ms);
     response->set_forked_from(box.forked_from);
   });
 }
@@ -328,7 +328,7 @@ grpc::Status BoxdService::Whoami(grpc::ServerContext* context, const api::Whoami
         }
       }
     }
-    response->set_default_network_id(default_network_id(auth.user_id));
+    response->set_default_network_id(m_networks.default_id(auth.user_id));
   });
 }
 
@@ -405,13 +405,13 @@ grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
 
 ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string& vm_id) {
   const auto box = m_boxes.require_running(user, vm_id);
-  return ExecTarget{spec_of(box), box.handle};
+  return ExecTarget{m_boxes.spec_of(box), box.handle};
 }
 
 // ---- startup and shutdown ----
 
 void BoxdService::recover() {
-  prepare_disk_images();
+  m_disks.prepare_images();
   m_boxes.recover();
   start_idle_watcher();
 }
@@ -419,7 +419,7 @@ void BoxdService::recover() {
 void BoxdService::shutdown_boxes() {
   stop_idle_watcher();
   m_boxes.shutdown();
-  unmount_disk_images();
+  m_disks.unmount_images();
 }
 
 }  // namespace boxd::local

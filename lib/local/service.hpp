@@ -1,8 +1,13 @@
 // The BoxdApi gRPC service of boxd local: the gRPC adapter over the domain
-// layer (ARCHITECTURE.md, "lib/local in layers"). Box lifecycle RPCs are
-// request -> Boxes (boxes.hpp) call -> response; the other areas (disks,
-// snapshots, proxies, templates, domains, networks, files, idle) still keep
-// their rules in their service_*.cpp and reach the boxes through m_boxes.
+// layer (ARCHITECTURE.md, "lib/local in layers"). Each RPC authenticates,
+// turns the request into plain values, makes one call into the domain layer
+// and fills the response from what comes back: boxes (boxes.hpp), snapshots
+// (snapshots.hpp), disks (disks.hpp), proxies and the HTTP proxy's routing
+// (proxies.hpp), networks (networks.hpp), templates (templates.hpp), custom
+// domains (domains.hpp). Still here: files and logs (service_files.cpp: the
+// file helper's channel is gRPC-streamed), the idle watcher
+// (service_idle.cpp), identity and tokens (service.cpp); they use the
+// domain layer (m_boxes) for every box rule.
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
@@ -29,12 +34,15 @@
 #include "local/auth.hpp"
 #include "local/box_file.hpp"
 #include "local/boxes.hpp"
-#include "local/disk_store.hpp"
+#include "local/disks.hpp"
 #include "local/fault.hpp"
 #include "local/http_proxy.hpp"
+#include "local/networks.hpp"
+#include "local/proxies.hpp"
 #include "local/runtime.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
+#include "local/templates.hpp"
 
 namespace boxd::local {
 
@@ -157,20 +165,15 @@ class BoxdService final : public ServiceBase {
   grpc::Status CreateVmFromSnapshot(grpc::ServerContext*, const api::CreateVmFromSnapshotRequest*,
                                     api::CreateVmResponse*) override;
 
-  // The HTTP proxy's routing (service_proxies.cpp): a Host header (no port,
-  // lower-case) -> the address and port of the box behind it, or an error.
+  // The HTTP proxy's routing (Proxies::route, proxies.hpp): a Host header
+  // (no port, lower-case) -> the address and port of the box behind it, or
+  // an error.
   ProxyRoute route_host(const std::string& host);
   // The server's own ports (gRPC, key exchange, proxy), which a proxy may
   // not reach while boxes are reached on the host's loopback.
   void set_server_ports(std::vector<std::pair<int, std::string>> ports);
-  // The user's default network, created on first use (service_networks.cpp).
-  std::string default_network_id(const std::string& user);
-  // CreateVmRequest.networks (names or ids of the user's networks) -> refs;
-  // NOT_FOUND for an unknown one.
-  std::vector<BoxNetworkRef> resolve_networks(const std::string& user,
-                                              const std::vector<std::string>& wanted);
   // What GetVm/ListVms add to a record's response: the proxy's access
-  // domain and the box's custom domains (service_proxies.cpp).
+  // domain and the box's custom domains (Proxies::access_of).
   void decorate(api::GetVmResponse& response);
   // GetVm's `enforced`: what the runtime has in force for a running box.
   // public_ip: the box's own address (Runtime::address) while it runs.
@@ -220,27 +223,6 @@ class BoxdService final : public ServiceBase {
   grpc::Status status_of(const std::exception& error) const;
 
  private:
-  // The domain layer's box helpers, for the areas not moved out of this
-  // class yet (transitional: see ARCHITECTURE.md).
-  BoxSpec spec_of(const BoxRecord& box) const { return m_boxes.spec_of(box); }
-  std::shared_ptr<std::mutex> op_lock(const std::string& id) { return m_boxes.op_lock(id); }
-  BoxRecord require_box(const std::string& user, const std::string& vm_id) {
-    return m_boxes.require(user, vm_id);
-  }
-  void set_status(const std::string& id, BoxStatus status) { m_boxes.set_status(id, status); }
-  void stop_and_record(const BoxRecord& box, BoxStatus final_status) {
-    m_boxes.stop_and_record(box, final_status);
-  }
-  // The box's URL (service_proxies.cpp): http://<box>.<owner>.localhost:<proxy port>.
-  std::string url_of(const BoxRecord& box) const;
-  // INVALID_ARGUMENT when `port` of `box` can only mean the server itself.
-  void check_proxy_port(const BoxRecord& box, std::uint32_t port);
-  // The server port `port` is, when the box's address is the host's loopback.
-  std::optional<std::string> server_port_name(const std::string& address, int port);
-  // The box a proxy host name or bound domain belongs to; `proxy_name` gets
-  // the named proxy ("" = default).
-  std::optional<BoxRecord> box_for_host(const std::string& host, std::string& proxy_name);
-
   template <class Fn>
   grpc::Status handle(const grpc::ServerContext* context, Fn&& fn);
   // handle() for RPCs defined in other files (the template lives in service.cpp).
@@ -254,27 +236,6 @@ class BoxdService final : public ServiceBase {
                                                  const std::string& user, const std::string& vm,
                                                  const std::string& op, std::string& path,
                                                  BoxRecord* box_out = nullptr);
-  // Disks: mounts the box's attached disks after a boot (failures are
-  // logged to the server log and the box's console, the boot goes on);
-  // forgets a destroyed box's attachments.
-  void apply_disks(const BoxRecord& box, const BoxHandle& handle);
-  void forget_disks_of(const BoxRecord& box);
-  // At startup: decides whether disks are size-limited images (says so in
-  // the log) and mounts the images of existing disks.
-  void prepare_disk_images();
-  // Every size a request gives for a disk (CreateDisk, a box's or a
-  // template's disk_bytes; 0 = the default, not checked): at least 4 MiB,
-  // at most --max-disk-bytes and the free space of the state dir's file
-  // system. `what` names it in the message.
-  void check_disk_size(std::uint64_t bytes, const std::string& what) const;
-  // CreateDisk: a user with `count` disks of `total` bytes adds one of
-  // `adding` bytes (--max-disks, --max-disk-bytes).
-  void check_disk_quota(int count, std::uint64_t total, std::uint64_t adding) const;
-  void mount_failed(const BoxRecord& box, const DiskRecord& disk, const std::string& why);
-  // At shutdown, once the boxes are stopped: unmounts the disk images, so
-  // a stopped server leaves no loop device behind (the next start mounts
-  // them again).
-  void unmount_disk_images();
 
   // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
   void start_idle_watcher();
@@ -285,17 +246,21 @@ class BoxdService final : public ServiceBase {
   Store& m_store;
   Auth& m_auth;
   Runtime& m_runtime;
-  DiskStore m_disks{m_options.state_dir};
-  bool m_disk_images = false;  // set by prepare_disk_images()
   std::mutex m_idle_mutex;
   std::condition_variable m_idle_cv;
   bool m_idle_stop = false;
   std::thread m_idle_thread;
   std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
-  std::mutex m_ports_mutex;
-  std::vector<std::pair<int, std::string>> m_server_ports;  // port, what
-  Boxes m_boxes;  // after the members its hooks call back into
+  // The domain layer. m_boxes's hooks call into m_disks, made after it (the
+  // hooks run only once a box boots or is destroyed).
+  Boxes m_boxes;
   Snapshots m_snapshots{m_options.state_dir, m_store, m_boxes};
+  Disks m_disks{DisksOptions{m_options.state_dir, m_options.max_disks, m_options.max_disk_bytes},
+                m_store, m_boxes};
+  Proxies m_proxies{ProxiesOptions{m_options.proxy_port, m_options.url_scheme}, m_store, m_boxes,
+                    [this](const std::string& box_id) { touch_activity(box_id); }};
+  Networks m_networks{m_store};
+  Templates m_templates{m_store, m_disks};
 };
 
 // GetVmResponse from a record (exposed for tests).

@@ -333,7 +333,7 @@ std::unique_ptr<BoxFileChannel> BoxdService::start_box_file(const grpc::ServerCo
   if (box_out != nullptr) {
     *box_out = box;
   }
-  const BoxSpec spec = spec_of(box);
+  const BoxSpec spec = m_boxes.spec_of(box);
   auto process = m_runtime.run_self(
       spec, box.handle, {"local", "__box-file", op, m_runtime.files_root(spec), helper_path},
       k_box_uid);
@@ -461,8 +461,8 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
                                      const api::StreamLogsRequest* request,
                                      grpc::ServerWriter<api::LogChunk>* writer) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
-    const BoxRecord box = require_box(auth.user_id, request->vm_id());
-    const std::filesystem::path log_path = spec_of(box).dir / "console.log";
+    const BoxRecord box = m_boxes.require(auth.user_id, request->vm_id());
+    const std::filesystem::path log_path = m_boxes.spec_of(box).dir / "console.log";
     UniqueFd file(open(log_path.c_str(), O_RDONLY | O_CLOEXEC));
     // Sends everything readable now; false when the client went away.
     auto drain = [&]() {
@@ -487,7 +487,7 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
     if (!drain() || !request->follow()) {
       return;
     }
-    auto lock = op_lock(box.id);
+    auto lock = m_boxes.op_lock(box.id);
     while (!context->IsCancelled()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (!drain()) {
@@ -495,7 +495,7 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
       }
       std::optional<BoxRecord> now;
       try {
-        now = require_box(auth.user_id, box.id);
+        now = m_boxes.require(auth.user_id, box.id);
       } catch (const FaultError&) {
         drain();
         return;  // destroyed

@@ -177,7 +177,7 @@ void BoxdService::idle_tick() {
     if (!hibernate && !suspend) {
       continue;
     }
-    auto op = op_lock(box.id);
+    auto op = m_boxes.op_lock(box.id);
     std::unique_lock guard(*op, std::try_to_lock);
     if (!guard.owns_lock()) {
       continue;
@@ -188,12 +188,12 @@ void BoxdService::idle_tick() {
     }
     try {
       if (hibernate) {
-        stop_and_record(*current, BoxStatus::Hibernated);
+        m_boxes.stop_and_record(*current, BoxStatus::Hibernated);
         log("box " + box.name + " (" + box.owner + ") hibernated after " + std::to_string(idle) +
             " s idle");
       } else {
-        m_runtime.suspend(spec_of(*current), current->handle);
-        set_status(box.id, BoxStatus::Suspended);
+        m_runtime.suspend(m_boxes.spec_of(*current), current->handle);
+        m_boxes.set_status(box.id, BoxStatus::Suspended);
         log("box " + box.name + " (" + box.owner + ") suspended after " + std::to_string(idle) +
             " s idle");
       }

@@ -67,11 +67,11 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
     const auto ms = m_snapshots.create_box(
         auth.user_id, request->snapshot(), request->name(),
         [&](BoxRecord& made) {
-          check_disk_size(request->config().disk_bytes(), "disk size");
+          m_disks.check_size(request->config().disk_bytes(), "disk size");
           apply_vm_config(made, request->config());
         },
         box);
-    fill_created(*response, box, url_of(box), ms);
+    fill_created(*response, box, m_proxies.url_of(box), ms);
   });
 }
 

@@ -102,7 +102,7 @@ struct NetworkRecord {
 };
 
 // A snapshot: a copy of a box's disk in <state_dir>/snapshots/<id>/, taken
-// with the box frozen (service_snapshots.cpp). Saving the same name again
+// with the box frozen (snapshots.hpp). Saving the same name again
 // replaces the data and bumps the version; the id stays.
 struct SnapshotRecord {
   std::string id;

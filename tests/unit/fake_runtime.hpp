@@ -1,7 +1,7 @@
 // An in-memory Runtime for the domain layer's unit tests: no process, no
 // namespace, no file but the copy target directory. Boxes are entries in maps; "processes" are
-// counters. Tests can kill a box's init behind the domain's back, make the next boot fail, and read
-// what was done (boots, stops, copies, frozen boxes).
+// counters. Tests can kill a box's init behind the domain's back, make the next boot or disk mount
+// fail, and read what was done (boots, stops, copies, frozen boxes, mounted disks).
 #pragma once
 
 #include <filesystem>
@@ -86,6 +86,10 @@ class FakeRuntime final : public Runtime {
   void mount_disk(const BoxSpec& box, const BoxHandle& /*handle*/,
                   const std::filesystem::path& source, const std::string& target,
                   bool /*read_only*/) override {
+    if (fail_next_mount) {
+      fail_next_mount = false;
+      fail(Fault::FailedPrecondition, "cannot mount " + target + ": told to");
+    }
     mounts[box.id + ":" + target] = source.string();
   }
   void unmount_disk(const BoxSpec& box, const BoxHandle& /*handle*/,
@@ -104,6 +108,7 @@ class FakeRuntime final : public Runtime {
   int boots = 0;
   int stops = 0;
   bool fail_next_boot = false;
+  bool fail_next_mount = false;
 
  private:
   int m_next_pid = 100;

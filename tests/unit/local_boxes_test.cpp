@@ -11,9 +11,11 @@
 #include "local/fault.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
+#include "local_fault_support.hpp"
 #include "local_test_support.hpp"
 
 using namespace boxd::local;
+using boxd::local::test::failure_of;
 
 namespace {
 
@@ -37,18 +39,6 @@ struct Domain {
     return boxes.require(user, name);
   }
 };
-
-// The fault and message of what fn throws.
-template <class Fn>
-std::pair<Fault, std::string> failure_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const FaultError& e) {
-    return {e.fault(), e.what()};
-  }
-  FAIL("no FaultError thrown");
-  return {Fault::Internal, ""};
-}
 
 }  // namespace
 

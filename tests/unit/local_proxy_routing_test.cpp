@@ -1,5 +1,7 @@
-// BoxdService::route_host (service_proxies.cpp): box URLs name the owner, a
-// URL reaches only its owner's box, the server's own ports are refused.
+// BoxdService::route_host (Proxies::route, proxies.cpp) on the process
+// runtime, through the service as the HTTP proxy calls it: box URLs name
+// the owner, a URL reaches only its owner's box, the server's own ports are
+// refused.
 #include <doctest/doctest.h>
 
 #include "local/auth.hpp"

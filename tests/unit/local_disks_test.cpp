@@ -1,0 +1,228 @@
+// The domain layer's disk rules (disks.hpp) on the in-memory runtime
+// (fake_runtime.hpp): sizes and quotas, attach and detach, what a boot and
+// a destroy of the box do to its disks. Disks are plain directories here
+// (prepare_images() is never called), as on a host without loop devices.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/files.hpp"
+#include "fake_runtime.hpp"
+#include "local/boxes.hpp"
+#include "local/disks.hpp"
+#include "local/fault.hpp"
+#include "local/store.hpp"
+#include "local_fault_support.hpp"
+#include "local_test_support.hpp"
+
+using namespace boxd::local;
+using boxd::local::test::failure_of;
+
+namespace {
+
+constexpr std::uint64_t k_mib = 1ULL << 20;
+
+struct DiskWorld {
+  test::TempDir dir;
+  Store store{dir.path()};
+  test::FakeRuntime runtime;
+  Boxes boxes;
+  Disks disks;
+
+  explicit DiskWorld(int max_disks = 20, std::uint64_t max_disk_bytes = 64 * k_mib)
+      : boxes(BoxesOptions{dir.path(), 50, 2048}, store, runtime,
+              BoxHooks{{},
+                       [this](const BoxRecord& box, const BoxHandle& handle) {
+                         disks.apply(box, handle);
+                       },
+                       [this](const BoxRecord& box) { disks.forget(box); }}),
+        disks(DisksOptions{dir.path(), max_disks, max_disk_bytes}, store, boxes) {}
+
+  BoxRecord create_box(const std::string& user, const std::string& name) {
+    BoxRecord box = boxes.draft(user, BoxDraft{name, {}, {}, {}, {}});
+    boxes.create(box);
+    return boxes.require(user, name);
+  }
+
+  // Whether the runtime has a disk mounted at `target` of the box.
+  bool mounted(const BoxRecord& box, const std::string& target) const {
+    return runtime.mounts.count(box.id + ":" + target) != 0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("disks: sizes below 4 MiB are INVALID_ARGUMENT, above the limit RESOURCE_EXHAUSTED") {
+  DiskWorld w;
+  CHECK(failure_of([&] { w.disks.create("alice", "tiny", k_mib); }) ==
+        std::pair{Fault::InvalidArgument,
+                  std::string("disk size 1MiB is too small: at least 4 MiB")});
+  // 0 = the default, 10 GiB: more than this server allows.
+  CHECK(failure_of([&] { w.disks.create("alice", "big", 0); }) ==
+        std::pair{Fault::ResourceExhausted,
+                  std::string("quota exceeded: disk size 10GiB is more than this server's limit "
+                              "of 64MiB per user")});
+  CHECK(failure_of([&] { w.disks.check_size(65 * k_mib, "disk size"); }).first ==
+        Fault::ResourceExhausted);
+  w.disks.check_size(0, "disk size");  // the default of a box: not checked
+  w.disks.check_size(64 * k_mib, "disk size");
+  CHECK(w.disks.list("alice").empty());
+}
+
+TEST_CASE("disks: the count and byte quotas are per user") {
+  DiskWorld w(2, 64 * k_mib);
+  w.disks.create("alice", "one", 8 * k_mib);
+  w.disks.create("alice", "two", 8 * k_mib);
+  CHECK(failure_of([&] { w.disks.create("alice", "three", 8 * k_mib); }) ==
+        std::pair{Fault::ResourceExhausted, std::string("quota exceeded: at most 2 disks")});
+  w.disks.create("bob", "one", 40 * k_mib);
+  CHECK(failure_of([&] { w.disks.create("bob", "two", 32 * k_mib); }) ==
+        std::pair{Fault::ResourceExhausted,
+                  std::string("quota exceeded: your disks would total 72MiB, at most 64MiB "
+                              "(40MiB in use)")});
+  CHECK(w.disks.list("alice").size() == 2);
+  CHECK(w.disks.list("bob").size() == 1);
+}
+
+TEST_CASE("disks: names are unique per user and checked; a new disk is a directory") {
+  DiskWorld w;
+  const auto disk = w.disks.create("alice", "data", 8 * k_mib);
+  CHECK(disk.size_bytes == 8 * k_mib);
+  CHECK(disk.vm_id.empty());
+  CHECK(std::filesystem::is_directory(w.disks.data_dir(disk.id)));
+  CHECK(failure_of([&] { w.disks.create("alice", "data", 8 * k_mib); }) ==
+        std::pair{Fault::AlreadyExists, std::string("disk name 'data' already exists")});
+  CHECK(w.disks.create("bob", "data", 8 * k_mib).owner == "bob");
+  CHECK(failure_of([&] { w.disks.create("alice", "Bad_Name", 8 * k_mib); }).first ==
+        Fault::InvalidArgument);
+  CHECK(failure_of([&] { w.disks.destroy("bob", disk.id); }) ==
+        std::pair{Fault::NotFound, std::string("disk '" + disk.id + "' not found")});
+}
+
+TEST_CASE("disks: attaching to another user's box, or another user's disk, is NOT_FOUND") {
+  DiskWorld w;
+  w.create_box("alice", "web");
+  w.create_box("bob", "api");
+  w.disks.create("alice", "data", 8 * k_mib);
+  w.disks.create("bob", "stuff", 8 * k_mib);
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "api", "data"});
+        }) == std::pair{Fault::NotFound, std::string("VM 'api' not found")});
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"stuff", "web", "data"});
+        }) == std::pair{Fault::NotFound, std::string("disk 'stuff' not found")});
+  CHECK(w.runtime.mounts.empty());
+  CHECK(w.disks.list("alice")[0].vm_id.empty());
+}
+
+TEST_CASE("disks: attach mounts into a running box at once; twice is FAILED_PRECONDITION") {
+  DiskWorld w;
+  const auto box = w.create_box("alice", "web");
+  const auto disk = w.disks.create("alice", "data", 8 * k_mib);
+  w.disks.create("alice", "more", 8 * k_mib);
+  const auto attached = w.disks.attach("alice", {"data", "web", "data", true});
+  CHECK(attached.vm_id == box.id);
+  CHECK(attached.mount_path == "/home/boxd/data");
+  CHECK(attached.read_only);
+  CHECK(w.runtime.mounts.at(box.id + ":/home/boxd/data") == w.disks.data_dir(disk.id).string());
+
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "web", "/srv"});
+        }) == std::pair{Fault::FailedPrecondition,
+                        std::string("disk 'data' is already attached to VM 'web'")});
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"more", "web", "/home/boxd/./data/"});
+        }) == std::pair{Fault::FailedPrecondition,
+                        std::string("VM 'web' already has disk 'data' at /home/boxd/data")});
+}
+
+TEST_CASE("disks: mount paths are absolute, without '..', never over / or the kernel's") {
+  DiskWorld w;
+  w.create_box("alice", "web");
+  w.disks.create("alice", "data", 8 * k_mib);
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "web", ""});
+        }) == std::pair{Fault::InvalidArgument, std::string("mount_path is required")});
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "web", "a/../../etc"});
+        }) == std::pair{Fault::InvalidArgument,
+                        std::string("mount path 'a/../../etc' must not contain '..'")});
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "web", "/"});
+        }) == std::pair{Fault::InvalidArgument, std::string("cannot mount a disk over '/'")});
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "web", "/proc/x"});
+        }) == std::pair{Fault::InvalidArgument, std::string("cannot mount a disk at '/proc/x'")});
+  CHECK(w.disks.list("alice")[0].vm_id.empty());
+}
+
+TEST_CASE("disks: an attached disk is not destroyed; detach unmounts, then it can be") {
+  DiskWorld w;
+  const auto box = w.create_box("alice", "web");
+  const auto disk = w.disks.create("alice", "data", 8 * k_mib);
+  w.disks.attach("alice", {"data", "web", "/data"});
+  CHECK(failure_of([&] { w.disks.destroy("alice", "data"); }) ==
+        std::pair{Fault::FailedPrecondition,
+                  std::string("disk 'data' is attached to VM 'web': detach it first")});
+
+  w.create_box("alice", "other");
+  CHECK(failure_of([&] { w.disks.detach("alice", "data", "other"); }) ==
+        std::pair{Fault::FailedPrecondition,
+                  std::string("disk 'data' is not attached to VM 'other'")});
+  const auto detached = w.disks.detach("alice", "data", "web");
+  CHECK(detached.vm_id.empty());
+  CHECK(detached.mount_path.empty());
+  CHECK_FALSE(w.mounted(box, "/data"));
+  w.disks.destroy("alice", disk.id);
+  CHECK(w.disks.list("alice").empty());
+  CHECK_FALSE(std::filesystem::exists(w.disks.data_dir(disk.id)));
+}
+
+TEST_CASE("disks: a failed mount rolls the attachment back") {
+  DiskWorld w;
+  w.create_box("alice", "web");
+  w.disks.create("alice", "data", 8 * k_mib);
+  w.runtime.fail_next_mount = true;
+  CHECK(failure_of([&] {
+          w.disks.attach("alice", {"data", "web", "/data"});
+        }).first == Fault::FailedPrecondition);
+  CHECK(w.disks.list("alice")[0].vm_id.empty());
+  w.disks.attach("alice", {"data", "web", "/data"});  // the path is free again
+}
+
+TEST_CASE("disks: a stopped box gets its disks at its next boot; a destroyed one loses them") {
+  DiskWorld w;
+  const auto box = w.create_box("alice", "web");
+  w.boxes.stop("alice", "web");
+  w.disks.create("alice", "data", 8 * k_mib);
+  const auto attached = w.disks.attach("alice", {"data", "web", "/data"});
+  CHECK(attached.vm_id == box.id);
+  CHECK_FALSE(w.mounted(box, "/data"));
+  w.boxes.start("alice", "web");
+  CHECK(w.mounted(box, "/data"));
+
+  w.boxes.destroy("alice", "web");
+  const auto left = w.disks.list("alice");
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].vm_id.empty());  // disks outlive boxes
+  w.disks.destroy("alice", "data");
+}
+
+TEST_CASE("disks: a mount that fails at boot is written to the box's console, the boot goes on") {
+  DiskWorld w;
+  const auto box = w.create_box("alice", "web");
+  w.boxes.stop("alice", "web");
+  w.disks.create("alice", "data", 8 * k_mib);
+  w.disks.attach("alice", {"data", "web", "/data"});
+  const auto box_dir = w.boxes.spec_of(box).dir;  // the real runtimes make it, the fake does not
+  std::filesystem::create_directories(box_dir);
+  w.runtime.fail_next_mount = true;
+  w.boxes.start("alice", "web");
+  CHECK(w.boxes.require("alice", "web").status == BoxStatus::Running);
+  CHECK_FALSE(w.mounted(box, "/data"));
+  CHECK(w.disks.list("alice")[0].vm_id == box.id);  // tried again at the next boot
+  const auto console = boxd::read_file(box_dir / "console.log");
+  REQUIRE(console.has_value());
+  CHECK(*console == "boxd: could not mount disk data at /data: cannot mount /data: told to\n");
+}
