@@ -890,14 +890,14 @@ class RegionWriter {
 
  private:
   char* take(std::size_t bytes, std::size_t align) {
-    auto at = reinterpret_cast<std::uintptr_t>(m_next);
-    at = (at + align - 1) / align * align;
-    if (!m_ok || at + bytes > reinterpret_cast<std::uintptr_t>(m_end)) {
+    const std::size_t misaligned = reinterpret_cast<std::uintptr_t>(m_next) % align;
+    char* at = m_next + (misaligned == 0 ? 0 : align - misaligned);
+    if (!m_ok || at > m_end || static_cast<std::size_t>(m_end - at) < bytes) {
       m_ok = false;
       return nullptr;
     }
-    m_next = reinterpret_cast<char*>(at + bytes);
-    return reinterpret_cast<char*>(at);
+    m_next = at + bytes;
+    return at;
   }
 
   char* m_next;
