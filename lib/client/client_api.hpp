@@ -35,7 +35,7 @@ namespace api = boxd::api::v1;
 class ExecSession {
  public:
   virtual ~ExecSession() = default;
-  virtual bool write_stdin(const std::string& data) = 0;  // false: stream closed
+  virtual bool write_stdin(std::string_view data) = 0;  // false: stream closed
   virtual bool resize(unsigned cols, unsigned rows) = 0;
   virtual void close_stdin() = 0;  // half-close (WritesDone)
   // Next server chunk (output, or the final one with exit_code); false at end.

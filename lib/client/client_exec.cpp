@@ -44,7 +44,7 @@ class GrpcExecSession final : public ExecSession {
   GrpcExecSession(const GrpcExecSession&) = delete;
   GrpcExecSession& operator=(const GrpcExecSession&) = delete;
 
-  bool write_stdin(const std::string& data) override {
+  bool write_stdin(std::string_view data) override {
     std::lock_guard lock(m_write_mutex);
     if (m_writes_done) {
       return false;

@@ -31,7 +31,7 @@ class FakeSession : public boxd::client::ExecSession {
   bool stdin_closed = false;
   bool cancelled = false;
 
-  bool write_stdin(const std::string& data) override {
+  bool write_stdin(std::string_view data) override {
     std::lock_guard lock(m_mutex);
     stdin_seen += data;
     return !cancelled;

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <csignal>
 #include <exception>
+#include <memory>
+#include <string_view>
 #include <thread>
 
 #include "common/error.hpp"
@@ -24,7 +26,8 @@ constexpr std::size_t k_stdin_chunk =
 constexpr int k_wind_down_ms = 3000;
 
 void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
-  std::string buffer(k_stdin_chunk, '\0');
+  // Not zero-filled: only what read() returned is ever sent.
+  const auto buffer = std::make_unique_for_overwrite<char[]>(k_stdin_chunk);
   for (;;) {
     pollfd fds[2] = {{stdin_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     const int ready = ::poll(fds, 2, -1);
@@ -41,7 +44,7 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
     if (fds[0].revents == 0) {
       continue;
     }
-    const ssize_t n = ::read(stdin_fd, buffer.data(), buffer.size());
+    const ssize_t n = ::read(stdin_fd, buffer.get(), k_stdin_chunk);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
       continue;
     }
@@ -49,10 +52,7 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
       session.close_stdin();
       return;
     }
-    buffer.resize(static_cast<std::size_t>(n));  // keeps the capacity: no copy, no allocation
-    const bool sent = session.write_stdin(buffer);
-    buffer.resize(k_stdin_chunk);
-    if (!sent) {
+    if (!session.write_stdin(std::string_view(buffer.get(), static_cast<std::size_t>(n)))) {
       return;
     }
   }
