@@ -229,32 +229,40 @@ bool drop_all_capabilities() {
   child_fail(args.report_fd, k_stage_exec);
 }
 
-// Async-signal-safe: passes an fd over a unix socket (SCM_RIGHTS).
-bool send_fd(int socket, int fd) {
-  char byte = 0;
+// The most fds one message passes (a warm middle's go message).
+constexpr std::size_t k_max_passed_fds = 6;
+
+// Async-signal-safe: one byte with `count` fds (SCM_RIGHTS).
+bool send_fds(int socket, const int* fds, std::size_t count) {
+  char byte = 'g';
   struct iovec iov {
     &byte, 1
   };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_max_passed_fds)] = {};
   struct msghdr message {};
   message.msg_iov = &iov;
   message.msg_iovlen = 1;
   message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
   struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header == nullptr || count > k_max_passed_fds) {
+    return false;
+  }
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+  std::memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
   return sendmsg(socket, &message, MSG_NOSIGNAL) == 1;
 }
 
-int receive_fd(int socket) {
+// Async-signal-safe: the fds of one message (at most k_max_passed_fds); their
+// count, or -1 on EOF or error.
+int receive_fds(int socket, int* fds) {
   char byte = 0;
   struct iovec iov {
     &byte, 1
   };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_max_passed_fds)] = {};
   struct msghdr message {};
   message.msg_iov = &iov;
   message.msg_iovlen = 1;
@@ -268,9 +276,9 @@ int receive_fd(int socket) {
   if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
     return -1;
   }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
-  return fd;
+  const auto count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  std::memcpy(fds, CMSG_DATA(header), count * sizeof(int));
+  return static_cast<int>(count);
 }
 
 int pidfd_open(int pid) {
@@ -529,7 +537,7 @@ void open_pty_in_box(ForkedArgs& a) {
   if (a.pty_uid >= 0 && fchown(slave, static_cast<uid_t>(a.pty_uid), static_cast<gid_t>(-1)) < 0) {
     child_fail(report, k_stage_pty);
   }
-  if (!send_fd(a.fd_socket, master)) {
+  if (!send_fds(a.fd_socket, &master, 1)) {
     child_fail(report, k_stage_pty);
   }
   close(master);
@@ -596,7 +604,8 @@ int wait_for_start(pid_t child, bool in_box, Pipe& report, SpawnFds& fds) {
     if (read_all(report.read_fd(), &record, sizeof record) && record.stage == k_stage_pid) {
       command_pid = record.pid;
       if (fds.socket_ours.valid()) {
-        fds.in.reset(receive_fd(fds.socket_ours.get()));
+        int master[k_max_passed_fds];
+        fds.in.reset(receive_fds(fds.socket_ours.get(), master) == 1 ? master[0] : -1);
         if (!fds.in.valid()) {
           failure = Report{k_stage_pty, EPROTO, 0};
         }
@@ -728,7 +737,6 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
 namespace {
 
 constexpr std::size_t k_warm_region_bytes = 512 * 1024;
-constexpr std::size_t k_warm_max_fds = 6;
 constexpr std::size_t k_warm_max_ns = 8;
 
 enum WarmFdRole : int { k_fd_report, k_fd_stdin, k_fd_stdout, k_fd_stderr, k_fd_socket, k_fd_exec };
@@ -743,7 +751,7 @@ struct WarmRegion {
   std::size_t ns_count;
   int userns_fd;
   ForkedArgs args;
-  int roles[k_warm_max_fds];
+  int roles[k_max_passed_fds];
 };
 
 // What the forked warm middle reads (prepared before fork).
@@ -771,52 +779,6 @@ void close_all_but(const int* keep, std::size_t count) {
   syscall(SYS_close_range, next, ~0U, 0U);
 }
 
-// Async-signal-safe: one byte with `count` fds (SCM_RIGHTS).
-bool send_fds(int socket, const int* fds, std::size_t count) {
-  char byte = 'g';
-  struct iovec iov {
-    &byte, 1
-  };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_warm_max_fds)] = {};
-  struct msghdr message {};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-  struct cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int) * count);
-  std::memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
-  return sendmsg(socket, &message, MSG_NOSIGNAL) == 1;
-}
-
-// Async-signal-safe: the fds of one message (at most k_warm_max_fds); their
-// count, or -1 on EOF or error.
-int receive_fds(int socket, int* fds) {
-  char byte = 0;
-  struct iovec iov {
-    &byte, 1
-  };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_warm_max_fds)] = {};
-  struct msghdr message {};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t n = 0;
-  do {
-    n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  struct cmsghdr* header = n == 1 ? CMSG_FIRSTHDR(&message) : nullptr;
-  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
-    return -1;
-  }
-  const auto count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-  std::memcpy(fds, CMSG_DATA(header), count * sizeof(int));
-  return static_cast<int>(count);
-}
-
 // Async-signal-safe: the child of fork_warm_middle(). Joins the box's
 // cgroups (the slow part, done before anyone waits), then waits for the go
 // message and starts the command as a cold middle would.
@@ -832,7 +794,7 @@ int receive_fds(int socket, int* fds) {
     }
     close(w.cgroup_fds[i]);
   }
-  int fds[k_warm_max_fds];
+  int fds[k_max_passed_fds];
   const int count = receive_fds(w.control, fds);
   if (count <= 0) {
     _exit(0);
@@ -1021,7 +983,7 @@ std::unique_ptr<ExecProcess> spawn_process_warm(const SpawnPlan& plan,
   }
   SpawnFds fds = prepare_stdio(plan, plan.tty);
   Pipe report;
-  int pass[k_warm_max_fds];
+  int pass[k_max_passed_fds];
   std::size_t count = 0;
   auto add = [&](int fd, WarmFdRole role) {
     if (fd >= 0) {
