@@ -43,9 +43,12 @@ std::unique_ptr<WarmMiddle> WarmPool::take(const std::string& box_id, const BoxH
 void WarmPool::refill(const BoxSpec& box, const BoxHandle& handle) {
   {
     std::lock_guard lock(m_mutex);
-    if (m_stop || m_ready.contains(box.id)) {
+    // One request per box at a time: a burst of execs into one box asks
+    // for one middle, not one per exec.
+    if (m_stop || m_ready.contains(box.id) || m_queued.contains(box.id) || m_making == box.id) {
       return;
     }
+    m_queued.insert(box.id);
     m_requests.push_back(Request{box, handle, m_generation[box.id]});
   }
   m_cv.notify_one();
@@ -54,13 +57,16 @@ void WarmPool::refill(const BoxSpec& box, const BoxHandle& handle) {
 void WarmPool::discard(const std::string& box_id) {
   std::unique_ptr<WarmMiddle> middle;
   {
-    std::lock_guard lock(m_mutex);
+    std::unique_lock lock(m_mutex);
     m_generation[box_id] = ++m_discards;
     auto found = m_ready.find(box_id);
     if (found != m_ready.end()) {
       middle = std::move(found->second.middle);
       m_ready.erase(found);
     }
+    // One being forked into the box's cgroups now is waited for (and then
+    // dropped by its generation), so the caller may remove them after this.
+    m_made.wait(lock, [&] { return m_making != box_id; });
   }
   // Killed and reaped here, outside the lock.
 }
@@ -79,26 +85,39 @@ void WarmPool::run() {
     }
     Request request = std::move(m_requests.front());
     m_requests.pop_front();
-    // Made under the lock: discard() waits for it, so a box's cgroups are
-    // never removed while its middle is being forked into them.
-    make(request);
+    m_queued.erase(request.box.id);
+    if (!wanted(request)) {
+      continue;
+    }
+    // Forked without the lock, so take() and refill() never wait behind a
+    // fork; discard() waits for it through m_making.
+    m_making = request.box.id;
+    lock.unlock();
+    std::unique_ptr<WarmMiddle> middle;
+    try {
+      middle = m_maker(request.box, request.handle);
+    } catch (const std::exception&) {
+      // The box stopped meanwhile, or fork failed: its next exec starts cold.
+    }
+    lock.lock();
+    m_making.reset();
+    if (middle && !m_stop && m_generation[request.box.id] == request.generation &&
+        m_ready.size() < m_capacity) {
+      m_ready[request.box.id] = Entry{request.handle, std::move(middle)};
+    }
+    m_made.notify_all();
+    if (middle) {
+      lock.unlock();
+      middle.reset();  // not wanted any more (discarded meanwhile): killed outside the lock
+      lock.lock();
+    }
   }
 }
 
-void WarmPool::make(const Request& request) {
+bool WarmPool::wanted(const Request& request) {
   const std::string& id = request.box.id;
-  if (m_ready.contains(id) || m_ready.size() >= m_capacity ||
-      m_generation[id] != request.generation) {
-    return;
-  }
-  try {
-    auto middle = m_maker(request.box, request.handle);
-    if (middle) {
-      m_ready[id] = Entry{request.handle, std::move(middle)};
-    }
-  } catch (const std::exception&) {
-    // The box stopped meanwhile, or fork failed: its next exec starts cold.
-  }
+  return !m_ready.contains(id) && m_ready.size() < m_capacity &&
+         m_generation[id] == request.generation;
 }
 
 }  // namespace boxd::local

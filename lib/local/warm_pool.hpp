@@ -19,6 +19,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -58,7 +60,7 @@ class WarmPool {
   };
 
   void run();
-  void make(const Request& request);
+  bool wanted(const Request& request);
 
   Maker m_maker;
   std::size_t m_capacity;
@@ -67,6 +69,9 @@ class WarmPool {
   bool m_stop = false;
   std::uint64_t m_discards = 0;
   std::deque<Request> m_requests;
+  std::set<std::string> m_queued;       // boxes with a request in m_requests
+  std::optional<std::string> m_making;  // the box whose middle is being forked now
+  std::condition_variable m_made;       // m_making was cleared
   std::map<std::string, Entry> m_ready;
   std::map<std::string, std::uint64_t> m_generation;  // per box: set by discard()
   std::thread m_thread;                               // last: starts once the rest is built

@@ -15,9 +15,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -367,6 +371,63 @@ TEST_CASE("warm pool: made in the background, taken once, only for the init it w
   pool.discard(box.id);
   CHECK(pool.ready() == 0);
   CHECK(made == 3);
+}
+
+TEST_CASE("warm pool: a fork in progress blocks neither take nor refill; a burst asks for one") {
+  // The maker blocks until the test opens the gate: while it does, take()
+  // and refill() for the box (and another) must return, and discard() must
+  // wait for it.
+  std::mutex gate_mutex;
+  std::condition_variable gate_cv;
+  bool open = false;
+  std::atomic<int> made{0};
+  std::atomic<bool> in_maker{false};
+  boxd::local::WarmPool pool([&](const BoxSpec&, const BoxHandle&) {
+    ++made;
+    in_maker = true;
+    std::unique_lock lock(gate_mutex);
+    gate_cv.wait(lock, [&] { return open; });
+    return boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  });
+  auto open_gate = [&] {
+    {
+      std::lock_guard lock(gate_mutex);
+      open = true;
+    }
+    gate_cv.notify_all();
+  };
+  // Opens the gate before the pool and the futures go, also when a REQUIRE
+  // below fails (a future's destructor waits for its thread).
+  std::future<bool> calls;
+  std::future<void> discarded;
+  const std::shared_ptr<void> opener(nullptr, [&](void*) { open_gate(); });
+  const BoxSpec box{"burst-box", "burst", "/nonexistent", {}};
+  const BoxHandle handle{201, 1};
+  pool.refill(box, handle);
+  REQUIRE(eventually([&] { return in_maker.load(); }));
+
+  calls = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 100; ++i) {
+      pool.refill(box, handle);  // a burst of execs into the box
+      if (pool.take(box.id, handle) != nullptr) {
+        return false;
+      }
+    }
+    return true;
+  });
+  REQUIRE(calls.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(calls.get());
+
+  discarded = std::async(std::launch::async, [&] { pool.discard(box.id); });
+  CHECK(discarded.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
+  open_gate();
+  REQUIRE(discarded.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(pool.ready() == 0);  // made for before the discard: dropped
+  CHECK(made == 1);          // the burst asked for no second one
+
+  pool.refill(box, handle);  // after the discard, asking again works
+  REQUIRE(eventually([&] { return pool.ready() == 1; }));
+  CHECK(made == 2);
 }
 
 // ---------------------------------------------------------------------------
