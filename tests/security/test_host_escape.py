@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import subprocess
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sectest import (AbstractListener, SecuritySuite, eventually, expect, expect_absent,  # noqa: E402
@@ -315,6 +316,118 @@ def host_processes_cannot_be_killed_or_traced(t):
     for who, result in results:
         expect("FOUND" not in result.stdout,
                result.describe(f"ATTACK WORKED: {who} sees host process {pid} in /proc"))
+
+
+def status_or_none(pid):
+    """proc_status, or None once the process is gone."""
+    try:
+        return proc_status(pid)
+    except OSError:
+        return None
+
+
+def host_children(pid):
+    """Host pids whose parent is `pid`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            status = status_or_none(int(entry))
+            if status is not None and status.get("PPid") == str(pid):
+                out.append(int(entry))
+    return out
+
+
+def read_proc(pid, name):
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def memory_cgroup(pid):
+    """The memory controller's cgroup of `pid` (v1), else its v2 cgroup."""
+    lines = (read_proc(pid, "cgroup") or b"").decode().splitlines()
+    for wanted in (":memory:", "0::"):
+        for line in lines:
+            if wanted in line:
+                return line.split(":", 2)[2]
+    return None
+
+
+def warm_middles(server_pid, box_pid):
+    """The server's waiting warm middles in the box's cgroups: forked, not
+    exec'd (the server's own command line), in the box's memory cgroup."""
+    argv, cgroup = read_proc(server_pid, "cmdline"), memory_cgroup(box_pid)
+    return [p for p in host_children(server_pid)
+            if read_proc(p, "cmdline") == argv and cgroup and memory_cgroup(p) == cgroup]
+
+
+def attack_warm_middle(t, runner, box_pid, server_pid):
+    """Runs the attack through `runner` (itself an exec, so it uses up the
+    middle that waited before it): the script waits until the host has
+    written the pid of the middle made for the NEXT exec into the box's
+    /tmp, then signals, traces and looks for it. Returns (middle pid, result)."""
+    target = f"/tmp/{token('middle')}"
+    script = (f"for i in $(seq 100); do [ -s {target} ] && break; sleep 0.1; done; "
+              f"pid=$(cat {target}); echo TARGET $pid; "
+              f"kill -STOP $pid 2>&1; kill -9 $pid 2>&1; "
+              f"python3 -c \"import ctypes; l=ctypes.CDLL(None, use_errno=True); "
+              f"print('PTRACE', l.ptrace(16, $pid, 0, 0))\" 2>&1; "
+              f"ls /proc/$pid/root/ 2>&1 | head -3; "
+              # The server's command line, split so this script does not match itself.
+              f"a=local; b=serve; for p in /proc/[0-9]*; do "
+              f"case \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" in *\"$a $b\"*) "
+              f"echo FOUND ${{p#/proc/}}; kill -9 ${{p#/proc/}} 2>&1;; esac; done")
+    before = set(warm_middles(server_pid, box_pid))
+    result = {}
+    attack = threading.Thread(target=lambda: result.update(r=runner(script)))
+    attack.start()
+    try:
+        fresh = eventually(lambda: [p for p in warm_middles(server_pid, box_pid) if p not in before],
+                           10, 0.05, "a new warm middle for the box after the attack's exec")
+        with open(f"/proc/{box_pid}/root{target}", "w") as f:
+            f.write(f"{fresh[0]}\n")
+    finally:
+        attack.join(90)
+    return fresh[0], result.get("r")
+
+
+@suite.test
+def warm_exec_middle_is_out_of_reach(t):
+    """The warm middle (lib/local/warm_pool.hpp) waits as host root in the
+    box's cgroups but in none of its namespaces. Told its host pid, neither
+    the box user nor root in the box can stop, kill or trace it, see it in
+    /proc or reach the host's root through it; the next exec starts through
+    it as before."""
+    w = world(t)
+    a = w["attacker"]
+    server_pid = t.server.proc.pid
+    argv = ["sleep", f"{4000 + os.getpid() % 1000}.444"]
+    box_pid = box_process_on_host(t, a.user, argv)
+    eventually(lambda: warm_middles(server_pid, box_pid), 10, 0.05,
+               "the box's warm middle on the host (BOXD_LOCAL_WARM_EXEC off?)")
+    runners = [("box user", a.user)] + ([(f"root via {a.root_how}", a.root)] if a.has_root else [])
+    for who, runner in runners:
+        middle, result = attack_warm_middle(t, runner, box_pid, server_pid)
+        expect(result is not None and f"TARGET {middle}" in result.stdout,
+               f"{who}: the attack script did not get the middle's pid\n"
+               f"{result.describe(who) if result else 'no result'}")
+        detail = result.describe(who)
+        status = status_or_none(middle)
+        expect(status is not None, f"ATTACK WORKED: {who} killed the warm middle {middle}\n{detail}")
+        expect_equal(status.get("TracerPid"), "0", f"TracerPid of the warm middle {middle}\n{detail}")
+        expect(status["State"][0] not in "TtZ",
+               f"ATTACK WORKED: {who} stopped the warm middle {middle} ({status['State']})\n{detail}")
+        expect("FOUND" not in result.stdout,
+               f"ATTACK WORKED: {who} sees a server process in the box's /proc\n{detail}")
+        expect(middle in warm_middles(server_pid, box_pid),
+               f"the warm middle {middle} no longer waits after the attack\n{detail}")
+        # It still works: the next exec goes through it (it is used up).
+        check = a.user("id -u")
+        expect_equal(check.stdout.strip(), "1000", check.describe("exec after the attack"))
+        eventually(lambda: status_or_none(middle) is None or middle not in warm_middles(server_pid, box_pid),
+                   10, 0.05, f"the next exec to use the warm middle {middle}")
 
 
 @suite.test
