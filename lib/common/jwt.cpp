@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -106,18 +105,6 @@ std::optional<JwtClaims> jwt_decode_unverified(std::string_view token) {
     return std::nullopt;
   }
   return claims_from_payload(token.substr(first + 1, second - first - 1));
-}
-
-std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += k_hex[b >> 4];
-    out += k_hex[b & 15];
-  }
-  return out;
 }
 
 std::string random_hex(std::size_t n_bytes) {

@@ -1,3 +1,4 @@
+#include "common/sha256.hpp"
 #include "local/auth.hpp"
 
 #include <openssl/crypto.h>

@@ -10,6 +10,7 @@
 #include "client/token_cache.hpp"
 #include "common/files.hpp"
 #include "common/jwt.hpp"
+#include "common/sha256.hpp"
 
 using boxd::client::CachedToken;
 using boxd::client::TokenCache;
