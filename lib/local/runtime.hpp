@@ -144,7 +144,7 @@ class Runtime {
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
 
-  // Files (service_files.cpp, box_file.hpp). Runs boxd itself as
+  // Files (files.hpp, box_file.hpp). Runs boxd itself as
   // `boxd ARGS...` inside the running box, the way exec() runs a command
   // (namespace: the same namespaces and cgroup, as in-box uid/gid
   // `box_uid`, no capabilities; process: as the server's user), with pipes

@@ -4,10 +4,10 @@
 // and fills the response from what comes back: boxes (boxes.hpp), snapshots
 // (snapshots.hpp), disks (disks.hpp), proxies and the HTTP proxy's routing
 // (proxies.hpp), networks (networks.hpp), templates (templates.hpp), custom
-// domains (domains.hpp). Still here: files and logs (service_files.cpp: the
-// file helper's channel is gRPC-streamed), the idle watcher
-// (service_idle.cpp), identity and tokens (service.cpp); they use the
-// domain layer (m_boxes) for every box rule.
+// domains (domains.hpp), files and logs (files.hpp: the chunks pass through
+// callbacks, service_files.cpp keeps the stream plumbing). Still here: the
+// idle watcher (service_idle.cpp), identity and tokens (service.cpp); they
+// use the domain layer (m_boxes) for every box rule.
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
@@ -32,10 +32,10 @@
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "common/log.hpp"
 #include "local/auth.hpp"
-#include "local/box_file.hpp"
 #include "local/boxes.hpp"
 #include "local/disks.hpp"
 #include "local/fault.hpp"
+#include "local/files.hpp"
 #include "local/http_proxy.hpp"
 #include "local/networks.hpp"
 #include "local/proxies.hpp"
@@ -229,14 +229,6 @@ class BoxdService final : public ServiceBase {
   grpc::Status handle_rpc(const grpc::ServerContext* context,
                           const std::function<void(const AuthResult&)>& fn);
 
-  // Files: starts the file helper (box_file.hpp) for `op` on `path` in the
-  // caller's running box; `path` comes back absolute and normalised in the
-  // box, as messages show it.
-  std::unique_ptr<BoxFileChannel> start_box_file(const grpc::ServerContext* context,
-                                                 const std::string& user, const std::string& vm,
-                                                 const std::string& op, std::string& path,
-                                                 BoxRecord* box_out = nullptr);
-
   // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
   void start_idle_watcher();
   void stop_idle_watcher();
@@ -261,6 +253,7 @@ class BoxdService final : public ServiceBase {
                     [this](const std::string& box_id) { touch_activity(box_id); }};
   Networks m_networks{m_store};
   Templates m_templates{m_store, m_disks};
+  Files m_files{m_store, m_boxes};
 };
 
 // GetVmResponse from a record (exposed for tests).
