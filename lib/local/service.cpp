@@ -284,22 +284,6 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
   });
 }
 
-grpc::Status BoxdService::SetAutoSuspendTimeout(grpc::ServerContext* context,
-                                                const api::SetAutoSuspendTimeoutRequest* request,
-                                                api::SetAutoSuspendTimeoutResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    m_boxes.set_auto_suspend(auth.user_id, request->vm_id(), request->timeout_secs());
-  });
-}
-
-grpc::Status BoxdService::SetAutoHibernateTimeout(
-    grpc::ServerContext* context, const api::SetAutoHibernateTimeoutRequest* request,
-    api::SetAutoHibernateTimeoutResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    m_boxes.set_auto_hibernate(auth.user_id, request->vm_id(), request->timeout_secs());
-  });
-}
-
 // Nothing needs a reboot, so `rebooted` is always false (Boxes::resize).
 grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context,
                                    const api::ResizeVmRequest* request,
@@ -413,11 +397,11 @@ ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string&
 void BoxdService::recover() {
   m_disks.prepare_images();
   m_boxes.recover();
-  start_idle_watcher();
+  m_idle.start();
 }
 
 void BoxdService::shutdown_boxes() {
-  stop_idle_watcher();
+  m_idle.stop();
   m_boxes.shutdown();
   m_disks.unmount_images();
 }

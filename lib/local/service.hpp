@@ -5,9 +5,10 @@
 // (snapshots.hpp), disks (disks.hpp), proxies and the HTTP proxy's routing
 // (proxies.hpp), networks (networks.hpp), templates (templates.hpp), custom
 // domains (domains.hpp), files and logs (files.hpp: the chunks pass through
-// callbacks, service_files.cpp keeps the stream plumbing). Still here: the
-// idle watcher (service_idle.cpp), identity and tokens (service.cpp); they
-// use the domain layer (m_boxes) for every box rule.
+// callbacks, service_files.cpp keeps the stream plumbing). The idle watcher
+// (idle.hpp) is owned here: started by recover(), stopped by
+// shutdown_boxes(), told of traffic by touch_activity() (service_idle.cpp).
+// Still here: identity and tokens (service.cpp).
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
@@ -20,14 +21,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "common/log.hpp"
@@ -37,6 +36,7 @@
 #include "local/fault.hpp"
 #include "local/files.hpp"
 #include "local/http_proxy.hpp"
+#include "local/idle.hpp"
 #include "local/networks.hpp"
 #include "local/proxies.hpp"
 #include "local/runtime.hpp"
@@ -229,20 +229,10 @@ class BoxdService final : public ServiceBase {
   grpc::Status handle_rpc(const grpc::ServerContext* context,
                           const std::function<void(const AuthResult&)>& fn);
 
-  // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
-  void start_idle_watcher();
-  void stop_idle_watcher();
-  void idle_tick();
-
   ServiceOptions m_options;
   Store& m_store;
   Auth& m_auth;
   Runtime& m_runtime;
-  std::mutex m_idle_mutex;
-  std::condition_variable m_idle_cv;
-  bool m_idle_stop = false;
-  std::thread m_idle_thread;
-  std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
   // The domain layer. m_boxes's hooks call into m_disks, made after it (the
   // hooks run only once a box boots or is destroyed).
   Boxes m_boxes;
@@ -254,6 +244,8 @@ class BoxdService final : public ServiceBase {
   Networks m_networks{m_store};
   Templates m_templates{m_store, m_disks};
   Files m_files{m_store, m_boxes};
+  // Declared after what its thread uses, so it is destroyed (stopped) first.
+  IdleWatcher m_idle{m_store, m_boxes};
 };
 
 // GetVmResponse from a record (exposed for tests).

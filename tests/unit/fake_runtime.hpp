@@ -2,7 +2,7 @@
 // namespace, no file but the copy target directory. Boxes are entries in maps; "processes" are
 // counters. Tests can kill a box's init behind the domain's back, make the next boot or disk mount
 // fail, and read what was done (boots, stops, copies, frozen boxes, mounted disks, the file
-// helpers started); a test can script the file helper.
+// helpers started); a test can mark a box busy (an exec in flight) or script the file helper.
 #pragma once
 
 #include <filesystem>
@@ -103,6 +103,10 @@ class FakeRuntime final : public Runtime {
     mounts.erase(box.id + ":" + target);
   }
 
+  bool exec_in_flight(const BoxSpec& box, const BoxHandle& /*handle*/) const override {
+    return busy.count(box.id) != 0;
+  }
+
   // The box's init dies (OOM, kill -9) without the domain knowing.
   void kill_init(const std::string& box_id) { running.erase(box_id); }
 
@@ -111,6 +115,7 @@ class FakeRuntime final : public Runtime {
   std::set<std::string> frozen;                     // box ids
   std::map<std::string, std::string> mounts;        // "box id:target" -> source
   std::vector<bool> copies_while_frozen;            // one per copy_disk: was the source frozen?
+  std::set<std::string> busy;                       // box ids with an exec in flight
   std::vector<std::vector<std::string>> self_runs;  // the args of every run_self
   std::function<std::unique_ptr<ExecProcess>(const std::vector<std::string>& args)> self_process;
   int boots = 0;
