@@ -5,10 +5,10 @@
 // (snapshots.hpp), disks (disks.hpp), proxies and the HTTP proxy's routing
 // (proxies.hpp), networks (networks.hpp), templates (templates.hpp), custom
 // domains (domains.hpp), files and logs (files.hpp: the chunks pass through
-// callbacks, service_files.cpp keeps the stream plumbing). The idle watcher
-// (idle.hpp) is owned here: started by recover(), stopped by
-// shutdown_boxes(), told of traffic by touch_activity() (service_idle.cpp).
-// Still here: identity and tokens (service.cpp).
+// callbacks, service_files.cpp keeps the stream plumbing), identity and
+// tokens (identity.hpp). The idle watcher (idle.hpp) is owned here: started
+// by recover(), stopped by shutdown_boxes(), told of traffic by
+// touch_activity() (service_idle.cpp).
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
@@ -36,6 +36,7 @@
 #include "local/fault.hpp"
 #include "local/files.hpp"
 #include "local/http_proxy.hpp"
+#include "local/identity.hpp"
 #include "local/idle.hpp"
 #include "local/networks.hpp"
 #include "local/proxies.hpp"
@@ -242,6 +243,7 @@ class BoxdService final : public ServiceBase {
   Proxies m_proxies{ProxiesOptions{m_options.proxy_port, m_options.url_scheme}, m_store, m_boxes,
                     [this](const std::string& box_id) { touch_activity(box_id); }};
   Networks m_networks{m_store};
+  Identity m_identity{m_options.state_dir, m_store, m_auth, m_networks, m_runtime};
   Templates m_templates{m_store, m_disks};
   Files m_files{m_store, m_boxes};
   // Declared after what its thread uses, so it is destroyed (stopped) first.
