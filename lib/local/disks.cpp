@@ -11,6 +11,7 @@
 #include "common/jwt.hpp"
 #include "common/log.hpp"
 #include "common/sizes.hpp"
+#include "local/box_path.hpp"
 #include "local/disk_images.hpp"
 #include "local/fault.hpp"
 #include "local/rpc_helpers.hpp"
@@ -52,30 +53,14 @@ std::string mount_path_of(const std::string& raw) {
   if (raw.empty()) {
     fail(Fault::InvalidArgument, "mount_path is required");
   }
-  std::string path = raw[0] == '/' ? raw : "/home/boxd/" + raw;
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string::npos) {
-      end = path.size();
-    }
-    std::string part = path.substr(start, end - start);
-    if (part == "..") {
-      fail(Fault::InvalidArgument, "mount path '" + raw + "' must not contain '..'");
-    }
-    if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    start = end + 1;
+  const auto normal = normalise_path(raw[0] == '/' ? raw : std::string(k_box_home) + "/" + raw);
+  if (normal.dotdot) {
+    fail(Fault::InvalidArgument, "mount path '" + raw + "' must not contain '..'");
   }
-  if (parts.empty()) {
+  if (normal.path == "/") {
     fail(Fault::InvalidArgument, "cannot mount a disk over '/'");
   }
-  std::string out;
-  for (const auto& p : parts) {
-    out += "/" + p;
-  }
+  const std::string& out = normal.path;
   for (const char* reserved : {"/proc", "/sys", "/dev"}) {
     if (out == reserved || out.starts_with(std::string(reserved) + "/")) {
       fail(Fault::InvalidArgument, "cannot mount a disk at '" + out + "'");

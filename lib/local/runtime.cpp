@@ -5,13 +5,16 @@
 #include "common/fd.hpp"
 #include "local/runtime_support.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -172,6 +175,73 @@ void append_console(const std::filesystem::path& box_dir, const std::string& lin
   ssize_t ignored = write(fd, text.data(), text.size());
   (void)ignored;
   close(fd);
+}
+
+namespace {
+
+// The parent of `pid` from /proc/PID/stat; 0 when unknown.
+int parent_pid_of(int pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return 0;
+  }
+  std::array<char, 512> buffer{};
+  const ssize_t n = read(fd.get(), buffer.data(), buffer.size() - 1);
+  if (n <= 0) {
+    return 0;
+  }
+  const std::string text(buffer.data(), static_cast<std::size_t>(n));
+  const auto paren = text.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos || paren + 4 >= text.size()) {
+    return 0;
+  }
+  return std::atoi(text.c_str() + paren + 4);  // ") S PPID ..."
+}
+
+// Whether `pid`'s parent chain reaches `self` before the box's init.
+bool descends_from(int pid, int self, int init_pid) {
+  int at = pid;
+  for (int step = 0; step < 64 && at > 1 && at != init_pid; ++step) {
+    at = parent_pid_of(at);
+    if (at == self) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Runtime::exec_in_flight(const BoxSpec& /*box*/, const BoxHandle& handle) const {
+  const int init_pid = handle.init_pid;
+  if (init_pid <= 0) {
+    return false;
+  }
+  const std::string box_ns = ns_link(init_pid, "pid");
+  if (box_ns.empty()) {
+    return false;
+  }
+  const int self = static_cast<int>(getpid());
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) {
+    return false;
+  }
+  bool found = false;
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || pid == init_pid ||
+        ns_link(static_cast<int>(pid), "pid") != box_ns) {
+      continue;
+    }
+    if (descends_from(static_cast<int>(pid), self, init_pid)) {
+      found = true;
+      break;
+    }
+  }
+  closedir(proc);
+  return found;
 }
 
 std::unique_ptr<Runtime> make_runtime(const std::string& kind, const RuntimeOptions& options) {

@@ -144,7 +144,7 @@ class Runtime {
   virtual std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                             const ExecSpec& spec) = 0;
 
-  // Files (service_files.cpp, box_file.hpp). Runs boxd itself as
+  // Files (files.hpp, box_file.hpp). Runs boxd itself as
   // `boxd ARGS...` inside the running box, the way exec() runs a command
   // (namespace: the same namespaces and cgroup, as in-box uid/gid
   // `box_uid`, no capabilities; process: as the server's user), with pipes
@@ -187,6 +187,12 @@ class Runtime {
   virtual EnforcedLimits enforced_limits(const BoxSpec& /*box*/, const BoxHandle& /*handle*/) {
     return {};
   }
+  // Whether an exec'd command is running in the box now: a process of the
+  // box's PID namespace (that of handle.init_pid) whose parent chain reaches
+  // this server rather than the box's init (daemons a command left behind
+  // are reparented to the init and do not count). The idle watcher
+  // (idle.hpp) counts it as traffic. Reads /proc; false without an init.
+  virtual bool exec_in_flight(const BoxSpec& box, const BoxHandle& handle) const;
   // Every isolation layer and whether it is in force (boxd local status,
   // boxd doctor, the server's start-up lines).
   virtual std::vector<IsolationLayer> isolation() const { return {}; }

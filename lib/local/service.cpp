@@ -4,12 +4,10 @@
 #include <chrono>
 
 #include "common/error.hpp"
-#include "common/files.hpp"
 #include "common/names.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/rpc_log.hpp"
 #include "local/service_rpc.hpp"
-#include "local/ssh_keys.hpp"
 
 namespace boxd::local {
 
@@ -284,22 +282,6 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
   });
 }
 
-grpc::Status BoxdService::SetAutoSuspendTimeout(grpc::ServerContext* context,
-                                                const api::SetAutoSuspendTimeoutRequest* request,
-                                                api::SetAutoSuspendTimeoutResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    m_boxes.set_auto_suspend(auth.user_id, request->vm_id(), request->timeout_secs());
-  });
-}
-
-grpc::Status BoxdService::SetAutoHibernateTimeout(
-    grpc::ServerContext* context, const api::SetAutoHibernateTimeoutRequest* request,
-    api::SetAutoHibernateTimeoutResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    m_boxes.set_auto_hibernate(auth.user_id, request->vm_id(), request->timeout_secs());
-  });
-}
-
 // Nothing needs a reboot, so `rebooted` is always false (Boxes::resize).
 grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context,
                                    const api::ResizeVmRequest* request,
@@ -313,31 +295,28 @@ grpc::Status BoxdService::ResizeVm(grpc::ServerContext* context,
   });
 }
 
-// ---- identity and tokens ----
+// ---- identity and tokens: request -> Identity (identity.hpp) -> response ----
 
 grpc::Status BoxdService::Whoami(grpc::ServerContext* context, const api::WhoamiRequest*,
                                  api::WhoamiResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    response->set_user_id(auth.user_id);
-    response->set_display_name(auth.user_id);
-    const auto keys = ssh_keys_file(m_options.state_dir, auth.user_id);
-    if (!keys.empty()) {
-      if (const auto text = read_file(keys)) {
-        for (const auto& fp : ssh_key_fingerprints(*text)) {
-          response->add_fingerprints(fp);
-        }
-      }
+    const auto who = m_identity.whoami(auth.user_id);
+    response->set_user_id(who.user_id);
+    response->set_display_name(who.display_name);
+    for (const auto& fp : who.fingerprints) {
+      response->add_fingerprints(fp);
     }
-    response->set_default_network_id(m_networks.default_id(auth.user_id));
+    response->set_default_network_id(who.default_network_id);
   });
 }
 
 grpc::Status BoxdService::GetConfig(grpc::ServerContext* context, const api::GetConfigRequest*,
                                     api::GetConfigResponse* response) {
   return handle(context, [&](const AuthResult&) {
-    response->set_default_image("host");
-    response->set_zone("localhost");
-    for (const auto& layer : m_runtime.isolation()) {
+    const auto server = m_identity.server();
+    response->set_default_image(server.default_image);
+    response->set_zone(server.zone);
+    for (const auto& layer : server.isolation) {
       auto* out = response->add_isolation();
       out->set_name(layer.name);
       out->set_enforced(layer.enforced);
@@ -350,55 +329,29 @@ grpc::Status BoxdService::CreateToken(grpc::ServerContext* context,
                                       const api::CreateTokenRequest* request,
                                       api::CreateTokenResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    auto token = m_auth.issue(auth.user_id, request->expires_in_secs(), true);
+    const auto token = m_identity.create_token(auth.user_id, request->expires_in_secs());
     response->set_token(token.token);
     response->set_expires_at(token.expires_at);
-    log("token created", {{"user", auth.user_id}, {"jti", token.jti}});
   });
 }
 
 grpc::Status BoxdService::ListTokens(grpc::ServerContext* context, const api::ListTokensRequest*,
                                      api::ListTokensResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    const auto now = rpc::now_secs();
-    m_store.read([&](const StoreData& data) {
-      for (const auto& t : data.tokens) {
-        if (t.owner == auth.user_id && t.expires_at > now && data.revoked.count(t.jti) == 0) {
-          auto* info = response->add_tokens();
-          info->set_jti(t.jti);
-          info->set_created_at(t.created_at);
-          info->set_expires_at(t.expires_at);
-        }
-      }
-      return 0;
-    });
+    for (const auto& t : m_identity.list_tokens(auth.user_id)) {
+      auto* info = response->add_tokens();
+      info->set_jti(t.jti);
+      info->set_created_at(t.created_at);
+      info->set_expires_at(t.expires_at);
+    }
   });
 }
 
 grpc::Status BoxdService::RevokeToken(grpc::ServerContext* context,
                                       const api::RevokeTokenRequest* request,
                                       api::RevokeTokenResponse*) {
-  return handle(context, [&](const AuthResult& auth) {
-    const auto& jti = request->jti();
-    m_store.update([&](StoreData& data) {
-      std::int64_t expires_at = rpc::now_secs() + m_auth.token_ttl();
-      bool found = jti == auth.jti;  // a caller may always revoke its own token
-      for (const auto& t : data.tokens) {
-        if (t.jti == jti && t.owner == auth.user_id) {
-          found = true;
-          expires_at = t.expires_at;
-        }
-      }
-      if (!found || jti.empty()) {
-        fail(Fault::NotFound, "token '" + jti + "' not found");
-      }
-      const auto now = rpc::now_secs();
-      std::erase_if(data.revoked, [now](const auto& entry) { return entry.second < now; });
-      std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });
-      data.revoked[jti] = expires_at;
-    });
-    log("token revoked", {{"user", auth.user_id}, {"jti", jti}});
-  });
+  return handle(context,
+                [&](const AuthResult& auth) { m_identity.revoke_token(auth, request->jti()); });
 }
 
 // ---- exec support ----
@@ -413,11 +366,11 @@ ExecTarget BoxdService::resolve_exec(const std::string& user, const std::string&
 void BoxdService::recover() {
   m_disks.prepare_images();
   m_boxes.recover();
-  start_idle_watcher();
+  m_idle.start();
 }
 
 void BoxdService::shutdown_boxes() {
-  stop_idle_watcher();
+  m_idle.stop();
   m_boxes.shutdown();
   m_disks.unmount_images();
 }

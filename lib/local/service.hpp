@@ -4,10 +4,11 @@
 // and fills the response from what comes back: boxes (boxes.hpp), snapshots
 // (snapshots.hpp), disks (disks.hpp), proxies and the HTTP proxy's routing
 // (proxies.hpp), networks (networks.hpp), templates (templates.hpp), custom
-// domains (domains.hpp). Still here: files and logs (service_files.cpp: the
-// file helper's channel is gRPC-streamed), the idle watcher
-// (service_idle.cpp), identity and tokens (service.cpp); they use the
-// domain layer (m_boxes) for every box rule.
+// domains (domains.hpp), files and logs (files.hpp: the chunks pass through
+// callbacks, service_files.cpp keeps the stream plumbing), identity and
+// tokens (identity.hpp). The idle watcher (idle.hpp) is owned here: started
+// by recover(), stopped by shutdown_boxes(), told of traffic by
+// touch_activity() (service_idle.cpp).
 //
 // Rules every RPC follows:
 //  - authenticate first (UNAUTHENTICATED with the contract's messages);
@@ -20,23 +21,23 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "boxd/api/v1/api.grpc.pb.h"
 #include "common/log.hpp"
 #include "local/auth.hpp"
-#include "local/box_file.hpp"
 #include "local/boxes.hpp"
 #include "local/disks.hpp"
 #include "local/fault.hpp"
+#include "local/files.hpp"
 #include "local/http_proxy.hpp"
+#include "local/identity.hpp"
+#include "local/idle.hpp"
 #include "local/networks.hpp"
 #include "local/proxies.hpp"
 #include "local/runtime.hpp"
@@ -229,28 +230,10 @@ class BoxdService final : public ServiceBase {
   grpc::Status handle_rpc(const grpc::ServerContext* context,
                           const std::function<void(const AuthResult&)>& fn);
 
-  // Files: starts the file helper (box_file.hpp) for `op` on `path` in the
-  // caller's running box; `path` comes back absolute and normalised in the
-  // box, as messages show it.
-  std::unique_ptr<BoxFileChannel> start_box_file(const grpc::ServerContext* context,
-                                                 const std::string& user, const std::string& vm,
-                                                 const std::string& op, std::string& path,
-                                                 BoxRecord* box_out = nullptr);
-
-  // The idle watcher (service_idle.cpp): auto-suspend and auto-hibernate.
-  void start_idle_watcher();
-  void stop_idle_watcher();
-  void idle_tick();
-
   ServiceOptions m_options;
   Store& m_store;
   Auth& m_auth;
   Runtime& m_runtime;
-  std::mutex m_idle_mutex;
-  std::condition_variable m_idle_cv;
-  bool m_idle_stop = false;
-  std::thread m_idle_thread;
-  std::map<std::string, std::chrono::steady_clock::time_point> m_last_activity;
   // The domain layer. m_boxes's hooks call into m_disks, made after it (the
   // hooks run only once a box boots or is destroyed).
   Boxes m_boxes;
@@ -260,7 +243,11 @@ class BoxdService final : public ServiceBase {
   Proxies m_proxies{ProxiesOptions{m_options.proxy_port, m_options.url_scheme}, m_store, m_boxes,
                     [this](const std::string& box_id) { touch_activity(box_id); }};
   Networks m_networks{m_store};
+  Identity m_identity{m_options.state_dir, m_store, m_auth, m_networks, m_runtime};
   Templates m_templates{m_store, m_disks};
+  Files m_files{m_store, m_boxes};
+  // Declared after what its thread uses, so it is destroyed (stopped) first.
+  IdleWatcher m_idle{m_store, m_boxes};
 };
 
 // GetVmResponse from a record (exposed for tests).

@@ -1,6 +1,7 @@
 // The one way an RPC body runs, unary and streaming alike (BoxdService::handle
-// and handle_rpc use it, service_files.cpp and service_disks.cpp call it
-// directly; the Exec reactor does the same in exec_relay.cpp):
+// and handle_rpc use it, service_files.cpp, service_disks.cpp and
+// service_idle.cpp call it directly; the Exec reactor does the same in
+// exec_relay.cpp):
 // authentication first, then every exception turned into a status by
 // BoxdService::status_of, whose code comes from status_code_of (fault.hpp:
 // bodies fail with fail(Fault, message)).

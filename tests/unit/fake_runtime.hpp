@@ -1,10 +1,12 @@
 // An in-memory Runtime for the domain layer's unit tests: no process, no
 // namespace, no file but the copy target directory. Boxes are entries in maps; "processes" are
 // counters. Tests can kill a box's init behind the domain's back, make the next boot or disk mount
-// fail, and read what was done (boots, stops, copies, frozen boxes, mounted disks).
+// fail, and read what was done (boots, stops, copies, frozen boxes, mounted disks, the file
+// helpers started); a test can mark a box busy (an exec in flight) or script the file helper.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -76,10 +78,14 @@ class FakeRuntime final : public Runtime {
     }
     return std::make_unique<FakeExecProcess>();
   }
+  // The file helper: `self_process` when a test set it (a scripted
+  // helper), else an exec'd command that has already exited.
   std::unique_ptr<ExecProcess> run_self(const BoxSpec& box, const BoxHandle& handle,
-                                        const std::vector<std::string>& /*args*/,
+                                        const std::vector<std::string>& args,
                                         int /*box_uid*/) override {
-    return exec(box, handle, {});
+    auto process = exec(box, handle, {});
+    self_runs.push_back(args);
+    return self_process ? self_process(args) : std::move(process);
   }
   std::string files_root(const BoxSpec& /*box*/) const override { return "/"; }
   std::string helper_path(const std::string& path_in_box) const override { return path_in_box; }
@@ -97,14 +103,21 @@ class FakeRuntime final : public Runtime {
     mounts.erase(box.id + ":" + target);
   }
 
+  bool exec_in_flight(const BoxSpec& box, const BoxHandle& /*handle*/) const override {
+    return busy.count(box.id) != 0;
+  }
+
   // The box's init dies (OOM, kill -9) without the domain knowing.
   void kill_init(const std::string& box_id) { running.erase(box_id); }
 
-  std::map<std::string, std::string> disks;   // box id -> its "disk"
-  std::map<std::string, int> running;         // box id -> init pid
-  std::set<std::string> frozen;               // box ids
-  std::map<std::string, std::string> mounts;  // "box id:target" -> source
-  std::vector<bool> copies_while_frozen;      // one per copy_disk: was the source frozen?
+  std::map<std::string, std::string> disks;         // box id -> its "disk"
+  std::map<std::string, int> running;               // box id -> init pid
+  std::set<std::string> frozen;                     // box ids
+  std::map<std::string, std::string> mounts;        // "box id:target" -> source
+  std::vector<bool> copies_while_frozen;            // one per copy_disk: was the source frozen?
+  std::set<std::string> busy;                       // box ids with an exec in flight
+  std::vector<std::vector<std::string>> self_runs;  // the args of every run_self
+  std::function<std::unique_ptr<ExecProcess>(const std::vector<std::string>& args)> self_process;
   int boots = 0;
   int stops = 0;
   bool fail_next_boot = false;
