@@ -25,7 +25,10 @@ foreach(lib curl/lib/libcurl.a httplib/libcpp-httplib.a fmt/libfmt.a)
   endif()
 endforeach()
 
-add_link_options(-static)
+# --gc-sections drops the code and data no kept symbol reaches (COMDAT
+# template instances and whole sections of the archives' objects): -0.6 MB
+# stripped, measured on this build (tests/bench/FINDINGS.md, "Size").
+add_link_options(-static -Wl,--gc-sections)
 set(CMAKE_SKIP_RPATH ON)  # the swapped targets are still "shared" to CMake
 
 # Re-points one imported target; special cases first, then "libX.so*" -> "libX.a".
