@@ -174,14 +174,16 @@ bool drop_all_capabilities() {
 }
 
 [[noreturn]] void become_command(const ChildArgs& args) {
-  sigset_t all;
-  sigemptyset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
+  // Default handlers first, then nothing blocked: no server handler runs
+  // in the command (its middle blocks every signal before making it).
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) {
       signal(sig, SIG_DFL);
     }
   }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   if (setsid() < 0) {
     child_fail(args.report_fd, k_stage_setsid);
   }
@@ -210,9 +212,12 @@ bool drop_all_capabilities() {
     child_fail(args.report_fd, k_stage_ids);
   }
   if (args.uid >= 0) {
+    // Raw system calls, for this task only: in a box the command shares its
+    // middle's memory until execve (enter_box_and_clone), where glibc's
+    // wrappers would act on the threads glibc believes that memory has.
     gid_t groups[1] = {static_cast<gid_t>(args.gid)};
-    if (setgroups(1, groups) < 0 || setgid(static_cast<gid_t>(args.gid)) < 0 ||
-        setuid(static_cast<uid_t>(args.uid)) < 0) {
+    if (syscall(SYS_setgroups, 1, groups) < 0 || syscall(SYS_setgid, args.gid) < 0 ||
+        syscall(SYS_setuid, args.uid) < 0) {
       child_fail(args.report_fd, k_stage_ids);
     }
   }
@@ -544,6 +549,14 @@ void open_pty_in_box(ForkedArgs& a) {
   a.command.stdio[0] = a.command.stdio[1] = a.command.stdio[2] = slave;
 }
 
+// The command's stack while it shares its middle's memory (it needs a few
+// KiB; sanitizer builds need more).
+constexpr std::size_t k_command_stack = 512 * 1024;
+
+int become_command_entry(void* args) {
+  become_command(*static_cast<const ChildArgs*>(args));
+}
+
 // Async-signal-safe, in a middle process that has joined the box's cgroups:
 // enters the box's namespaces and makes the command with
 // clone(CLONE_PARENT), reporting its pid.
@@ -560,14 +573,27 @@ void open_pty_in_box(ForkedArgs& a) {
   if (a.userns_fd >= 0 && setns(a.userns_fd, CLONE_NEWUSER) < 0) {
     child_fail(report, k_stage_setns);
   }
-  long grandchild = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  // The command shares this middle's memory until its execve (CLONE_VM |
+  // CLONE_VFORK, as posix_spawn does; this middle waits meanwhile), on a
+  // stack of its own: no copy of the page tables the middle inherited from
+  // the server, which was the largest part of an exec's cost on the server
+  // (tests/bench/FINDINGS.md). CLONE_PARENT: the command is the server's
+  // child. A command that fails before its execve reports first; the
+  // server then reads this pid record after it (wait_for_start).
+  void* stack = mmap(nullptr, k_command_stack, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    child_fail(report, k_stage_clone);
+  }
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  const int grandchild = clone(become_command_entry, static_cast<char*>(stack) + k_command_stack,
+                               CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &a.command);
   if (grandchild < 0) {
     child_fail(report, k_stage_clone);
   }
-  if (grandchild == 0) {
-    become_command(a.command);
-  }
-  write_report(report, k_stage_pid, 0, static_cast<int>(grandchild));
+  write_report(report, k_stage_pid, 0, grandchild);
   _exit(0);
 }
 
@@ -601,8 +627,9 @@ int wait_for_start(pid_t child, bool in_box, Pipe& report, SpawnFds& fds) {
   Report record;
   std::optional<Report> failure;
   if (in_box) {
-    if (read_all(report.read_fd(), &record, sizeof record) && record.stage == k_stage_pid) {
-      command_pid = record.pid;
+    Report first{};
+    if (read_all(report.read_fd(), &first, sizeof first) && first.stage == k_stage_pid) {
+      command_pid = first.pid;
       if (fds.socket_ours.valid()) {
         int master[k_max_passed_fds];
         fds.in.reset(receive_fds(fds.socket_ours.get(), master) == 1 ? master[0] : -1);
@@ -610,8 +637,15 @@ int wait_for_start(pid_t child, bool in_box, Pipe& report, SpawnFds& fds) {
           failure = Report{k_stage_pty, EPROTO, 0};
         }
       }
-    } else if (record.stage != k_stage_pid) {
-      failure = record;
+    } else if (first.stage != k_stage_pid) {
+      // The command (or the middle) failed. A command fails before its
+      // execve, so the middle's pid record follows: read it to reap it.
+      failure = first;
+      Report pid_record{};
+      if (read_all(report.read_fd(), &pid_record, sizeof pid_record) &&
+          pid_record.stage == k_stage_pid) {
+        command_pid = pid_record.pid;
+      }
     }
     wait_for_pid(child);
   }

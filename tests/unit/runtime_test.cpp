@@ -3,6 +3,7 @@
 // (BOXD_BIN, set by ctest) for the box init. When those cases cannot run,
 // the test says so in its output rather than pretending they passed.
 #include "local/runtime.hpp"
+#include "common/error.hpp"
 #include "common/files.hpp"
 #include "local/runtime_support.hpp"
 #include "local/warm_pool.hpp"
@@ -18,10 +19,12 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -344,6 +347,49 @@ TEST_CASE("warm middle: unused it is killed and reaped; a command too long for i
   CHECK(boxd::local::spawn_process_warm(shell_plan(std::string(600 * 1024, 'x')),
                                         std::move(warm)) == nullptr);
   CHECK(process_gone(second));
+}
+
+namespace {
+
+// Zombie children of this process (a command that was never reaped).
+int zombie_children() {
+  int zombies = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) {
+      continue;
+    }
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    char state = 0;
+    int parent = 0;
+    fields >> state >> parent;
+    zombies += (state == 'Z' && parent == getpid()) ? 1 : 0;
+  }
+  return zombies;
+}
+
+}  // namespace
+
+TEST_CASE("warm middle: a command that cannot start is reported by its step and reaped") {
+  // The command shares its middle's memory until execve: it reports its
+  // failure before the middle reports its pid, and both must be read.
+  const int zombies_before = zombie_children();
+  auto warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  REQUIRE(warm != nullptr);
+  const int middle = warm->pid();
+  auto plan = shell_plan("true");
+  plan.path = "/nonexistent/boxd-no-such-program";
+  std::string message;
+  try {
+    boxd::local::spawn_process_warm(plan, std::move(warm));
+  } catch (const boxd::Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("exec failed while") != std::string::npos);
+  CHECK(message.find("No such file or directory") != std::string::npos);
+  CHECK(process_gone(middle));
+  CHECK(zombie_children() == zombies_before);
 }
 
 TEST_CASE("warm pool: made in the background, taken once, only for the init it was made for") {
