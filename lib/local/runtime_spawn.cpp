@@ -522,6 +522,7 @@ struct ForkedArgs {
   int fd_socket;  // -1 unless the PTY is made in the box
   struct winsize initial_size;
   bool in_box;
+  char* command_stack_top;  // nullptr: enter_box_and_clone maps one
 };
 
 // Async-signal-safe, in the middle process after setns(): opens a PTY of
@@ -549,9 +550,21 @@ void open_pty_in_box(ForkedArgs& a) {
   a.command.stdio[0] = a.command.stdio[1] = a.command.stdio[2] = slave;
 }
 
-// The command's stack while it shares its middle's memory (it needs a few
-// KiB; sanitizer builds need more).
+// The stack of a child that shares its parent's memory until its execve
+// (it needs a few KiB; sanitizer builds need more), above a guard page.
 constexpr std::size_t k_command_stack = 512 * 1024;
+
+// The top of a new stack for such a child, or nullptr.
+char* map_child_stack() {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* base = mmap(nullptr, page + k_command_stack, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (base == MAP_FAILED) {
+    return nullptr;
+  }
+  mprotect(base, page, PROT_NONE);
+  return static_cast<char*>(base) + page + k_command_stack;
+}
 
 int become_command_entry(void* args) {
   become_command(*static_cast<const ChildArgs*>(args));
@@ -580,15 +593,17 @@ int become_command_entry(void* args) {
   // (tests/bench/FINDINGS.md). CLONE_PARENT: the command is the server's
   // child. A command that fails before its execve reports first; the
   // server then reads this pid record after it (wait_for_start).
-  void* stack = mmap(nullptr, k_command_stack, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
+  // A cold middle shares the server's memory too: its command's stack
+  // comes from the server (spawn_process), as mapping one here would leave
+  // it in the server; a warm middle maps its own.
+  char* stack = a.command_stack_top != nullptr ? a.command_stack_top : map_child_stack();
+  if (stack == nullptr) {
     child_fail(report, k_stage_clone);
   }
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  const int grandchild = clone(become_command_entry, static_cast<char*>(stack) + k_command_stack,
+  const int grandchild = clone(become_command_entry, stack,
                                CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &a.command);
   if (grandchild < 0) {
     child_fail(report, k_stage_clone);
@@ -611,6 +626,18 @@ int become_command_entry(void* args) {
   }
   enter_box_and_clone(a);
 }
+
+int forked_child_entry(void* args) {
+  run_forked_child(*static_cast<ForkedArgs*>(args));
+}
+
+// The stacks of one server thread's middle and command while they share
+// its memory (spawn_process): mapped on the thread's first spawn and reused,
+// as the thread waits while they run.
+struct ChildStacks {
+  char* middle = map_child_stack();
+  char* command = map_child_stack();
+};
 
 void wait_for_pid(int pid) {
   int ignored_status = 0;
@@ -747,19 +774,32 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
                   plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
                   fds.socket_child.get(),
                   window_size(plan),
-                  in_box};
+                  in_box,
+                  nullptr};
 
-  pid_t child = fork();
-  if (child == 0) {
-    run_forked_child(args);
+  // The middle shares this thread's memory until its command's execve
+  // (CLONE_VM | CLONE_VFORK, as posix_spawn does; this thread waits
+  // meanwhile): no copy of the server's page tables, no copy-on-write
+  // faults in the server afterwards (tests/bench/FINDINGS.md). Every
+  // signal stays blocked until the command has reset its handlers.
+  thread_local const ChildStacks stacks;
+  if (stacks.middle == nullptr || stacks.command == nullptr) {
+    throw_errno("mmap");
   }
+  args.command_stack_top = stacks.command;
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const pid_t child = clone(forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   const int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   fds.child.clear();
   fds.socket_child.reset();
   report.write_end().reset();
   if (child < 0) {
     errno = fork_errno;
-    throw_errno("fork");
+    throw_errno("clone");
   }
   const int command_pid = wait_for_start(child, in_box, report, fds);
   return make_spawned(command_pid, plan, fds);
@@ -931,7 +971,8 @@ bool write_command(WarmRegion& region, const SpawnPlan& plan) {
                            plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
                            -1,
                            window_size(plan),
-                           true};
+                           true,
+                           nullptr};  // the middle maps its command's stack
   return true;
 }
 
@@ -1003,7 +1044,7 @@ std::unique_ptr<WarmMiddle> fork_warm_middle(const SpawnPlan& box) {
     close(pair[0]);
     munmap(memory, k_warm_region_bytes);
     errno = fork_errno;
-    throw_errno("fork");
+    throw_errno("clone");
   }
   return std::make_unique<WarmMiddle>(pid, pair[0], memory);
 }
