@@ -1,12 +1,16 @@
 // See warm_pool.hpp.
 #include "local/warm_pool.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace boxd::local {
 
-WarmPool::WarmPool(Maker maker, std::size_t capacity)
-    : m_maker(std::move(maker)), m_capacity(capacity), m_thread([this] { run(); }) {}
+WarmPool::WarmPool(Maker maker, std::size_t capacity, std::chrono::milliseconds quiet)
+    : m_maker(std::move(maker)),
+      m_capacity(capacity),
+      m_quiet(quiet),
+      m_thread([this] { run(); }) {}
 
 WarmPool::~WarmPool() {
   {
@@ -43,13 +47,13 @@ std::unique_ptr<WarmMiddle> WarmPool::take(const std::string& box_id, const BoxH
 void WarmPool::refill(const BoxSpec& box, const BoxHandle& handle) {
   {
     std::lock_guard lock(m_mutex);
-    // One request per box at a time: a burst of execs into one box asks
-    // for one middle, not one per exec.
-    if (m_stop || m_ready.contains(box.id) || m_queued.contains(box.id) || m_making == box.id) {
+    if (m_stop || m_ready.contains(box.id) || m_making == box.id) {
       return;
     }
-    m_queued.insert(box.id);
-    m_requests.push_back(Request{box, handle, m_generation[box.id]});
+    // One request per box; asking again moves it later (a burst of execs
+    // into the box asks for one middle, after the burst).
+    m_requests[box.id] = Request{box, handle, m_generation[box.id],
+                                 std::chrono::steady_clock::now() + m_quiet};
   }
   m_cv.notify_one();
 }
@@ -59,6 +63,7 @@ void WarmPool::discard(const std::string& box_id) {
   {
     std::unique_lock lock(m_mutex);
     m_generation[box_id] = ++m_discards;
+    m_requests.erase(box_id);
     auto found = m_ready.find(box_id);
     if (found != m_ready.end()) {
       middle = std::move(found->second.middle);
@@ -83,9 +88,15 @@ void WarmPool::run() {
     if (m_stop) {
       return;
     }
-    Request request = std::move(m_requests.front());
-    m_requests.pop_front();
-    m_queued.erase(request.box.id);
+    auto next = std::min_element(m_requests.begin(), m_requests.end(), [](const auto& a, const auto& b) {
+      return a.second.due < b.second.due;
+    });
+    if (next->second.due > std::chrono::steady_clock::now()) {
+      m_cv.wait_until(lock, next->second.due);  // or a new request, a discard, the end
+      continue;
+    }
+    Request request = std::move(next->second);
+    m_requests.erase(next);
     if (!wanted(request)) {
       continue;
     }

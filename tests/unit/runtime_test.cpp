@@ -419,6 +419,28 @@ TEST_CASE("warm pool: made in the background, taken once, only for the init it w
   CHECK(made == 3);
 }
 
+TEST_CASE("warm pool: made once the box has been quiet; a burst of refills asks for one") {
+  std::atomic<int> made{0};
+  boxd::local::WarmPool pool(
+      [&](const BoxSpec&, const BoxHandle&) {
+        ++made;
+        return boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+      },
+      64, std::chrono::milliseconds(3000));
+  const BoxSpec box{"quiet-box", "quiet", "/nonexistent", {}};
+  const BoxHandle handle{301, 1};
+  for (int i = 0; i < 50; ++i) {
+    pool.refill(box, handle);  // execs back to back: each asks again
+  }
+  // Time enough to fork a middle many times over, still within the quiet time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(made == 0);
+  CHECK(pool.take(box.id, handle) == nullptr);
+  REQUIRE(eventually([&] { return pool.ready() == 1; }));
+  CHECK(made == 1);
+  CHECK(pool.take(box.id, handle) != nullptr);
+}
+
 TEST_CASE("warm pool: a fork in progress blocks neither take nor refill; a burst asks for one") {
   // The maker blocks until the test opens the gate: while it does, take()
   // and refill() for the box (and another) must return, and discard() must
