@@ -9,8 +9,8 @@
 #include "boxd/box/forward_relay.hpp"
 #include "boxd/context.hpp"
 #include "boxd/dispatch.hpp"
-#include "local/box_file.hpp"
 #include "common/log.hpp"
+#include "local/box_file.hpp"
 #include "local/runtime.hpp"
 
 // Under a sanitizer the process ends the long way, so that LeakSanitizer's

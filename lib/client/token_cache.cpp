@@ -8,8 +8,8 @@
 // rename wins, which is harmless. Anything unreadable (corrupt JSON, wrong
 // types, I/O errors) is treated as a miss, never as an error: the cache can
 // only save work, not break a call.
-#include "common/sha256.hpp"
 #include "client/token_cache.hpp"
+#include "common/sha256.hpp"
 
 #include <chrono>
 #include <system_error>

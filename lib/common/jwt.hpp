@@ -26,7 +26,6 @@ std::optional<JwtClaims> jwt_verify(std::string_view token, std::string_view sec
 // Reads the claims without checking the signature (client side, for expiry).
 std::optional<JwtClaims> jwt_decode_unverified(std::string_view token);
 
-
 // Cryptographically random bytes as lowercase hex (2*n chars).
 std::string random_hex(std::size_t n_bytes);
 

@@ -1,5 +1,5 @@
-#include "common/sha256.hpp"
 #include "local/auth.hpp"
+#include "common/sha256.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -791,7 +791,8 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   sigset_t previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  const pid_t child = clone(forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  const pid_t child =
+      clone(forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   fds.child.clear();

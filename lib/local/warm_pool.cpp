@@ -52,8 +52,8 @@ void WarmPool::refill(const BoxSpec& box, const BoxHandle& handle) {
     }
     // One request per box; asking again moves it later (a burst of execs
     // into the box asks for one middle, after the burst).
-    m_requests[box.id] = Request{box, handle, m_generation[box.id],
-                                 std::chrono::steady_clock::now() + m_quiet};
+    m_requests[box.id] =
+        Request{box, handle, m_generation[box.id], std::chrono::steady_clock::now() + m_quiet};
   }
   m_cv.notify_one();
 }
@@ -88,9 +88,9 @@ void WarmPool::run() {
     if (m_stop) {
       return;
     }
-    auto next = std::min_element(m_requests.begin(), m_requests.end(), [](const auto& a, const auto& b) {
-      return a.second.due < b.second.due;
-    });
+    auto next =
+        std::min_element(m_requests.begin(), m_requests.end(),
+                         [](const auto& a, const auto& b) { return a.second.due < b.second.due; });
     if (next->second.due > std::chrono::steady_clock::now()) {
       m_cv.wait_until(lock, next->second.due);  // or a new request, a discard, the end
       continue;

@@ -13,10 +13,10 @@
 // have one; the rest start cold, exactly as before.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -74,8 +74,8 @@ class WarmPool {
   std::uint64_t m_discards = 0;
   std::chrono::milliseconds m_quiet;
   std::map<std::string, Request> m_requests;  // by box: at most one each
-  std::optional<std::string> m_making;  // the box whose middle is being forked now
-  std::condition_variable m_made;       // m_making was cleared
+  std::optional<std::string> m_making;        // the box whose middle is being forked now
+  std::condition_variable m_made;             // m_making was cleared
   std::map<std::string, Entry> m_ready;
   std::map<std::string, std::uint64_t> m_generation;  // per box: set by discard()
   std::thread m_thread;                               // last: starts once the rest is built

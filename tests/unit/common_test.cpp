@@ -11,8 +11,8 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/jwt.hpp"
-#include "common/sha256.hpp"
 #include "common/names.hpp"
+#include "common/sha256.hpp"
 #include "common/shell_quote.hpp"
 #include "common/sizes.hpp"
 
