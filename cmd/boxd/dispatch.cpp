@@ -127,7 +127,7 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   const SplitArgs split = split_trailing_args(argc, argv);
   ctx.trailing_args = split.trailing;
   CLI::App root;
-  build_root(root, ctx);
+  build_root(root, ctx, first_command_word(split.parsed));
   // root.help() delegates to the deepest subcommand the parser reached and
   // names it in full ("Usage: boxd box create ..."): that is the help shown
   // for --help, for a parse error and for a group given no subcommand.

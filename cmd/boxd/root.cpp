@@ -20,6 +20,11 @@
 #include "boxd/whoami.hpp"
 #include "common/version.hpp"
 
+#include <algorithm>
+#include <array>
+#include <string>
+#include <string_view>
+
 namespace boxd::cli {
 
 namespace {
@@ -60,7 +65,26 @@ void add_global_options(CLI::App& root, GlobalOptions& global) {
 
 }  // namespace
 
-void build_root(CLI::App& root, Context& ctx) {
+std::string_view first_command_word(const std::vector<const char*>& argv) {
+  // The global options that take a value (add_global_options).
+  static constexpr std::array<std::string_view, 6> k_with_value = {
+      "--api-key", "--token", "--environment", "--api-url", "--exchange-url", "--profile"};
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    const std::string_view word = argv[i];
+    if (word == "--") {
+      return {};
+    }
+    if (word.empty() || word[0] != '-') {
+      return word;
+    }
+    if (std::find(k_with_value.begin(), k_with_value.end(), word) != k_with_value.end()) {
+      ++i;  // its value
+    }
+  }
+  return {};
+}
+
+void build_root(CLI::App& root, Context& ctx, std::string_view first_word) {
   root.name("boxd");
   root.description("boxd: Linux microVMs (\"boxes\") from the command line");
   // Global options work after subcommands too: subcommands inherit this and
@@ -70,24 +94,40 @@ void build_root(CLI::App& root, Context& ctx) {
                         "Print the version and exit");
   add_global_options(root, ctx.global);
 
-  add_box(root, ctx);
-  add_template(root, ctx);
-  add_snapshot(root, ctx);
-  add_domain(root, ctx);
-  add_network(root, ctx);
-  add_token(root, ctx);
-  add_disk(root, ctx);
-  add_auth(root, ctx);
-  add_whoami(root, ctx);
-  add_ssh_config(root, ctx);
-  add_config(root, ctx);
-  add_doctor(root, ctx);
-  add_version(root, ctx);
-  add_local(root, ctx);
-  add_mcp(root, ctx);
-  add_machine(root, ctx);
-  add_help(root, ctx);
-  add_docs(root, ctx);
+  // Each area as a plain function (some adders take more, with defaults).
+  using AddArea = void (*)(CLI::App&, Context&);
+  static constexpr std::array<AddArea, 18> k_areas = {
+      [](CLI::App& r, Context& c) { add_box(r, c); },
+      [](CLI::App& r, Context& c) { add_template(r, c); },
+      [](CLI::App& r, Context& c) { add_snapshot(r, c); },
+      [](CLI::App& r, Context& c) { add_domain(r, c); },
+      [](CLI::App& r, Context& c) { add_network(r, c); },
+      [](CLI::App& r, Context& c) { add_token(r, c); },
+      [](CLI::App& r, Context& c) { add_disk(r, c); },
+      [](CLI::App& r, Context& c) { add_auth(r, c); },
+      [](CLI::App& r, Context& c) { add_whoami(r, c); },
+      [](CLI::App& r, Context& c) { add_ssh_config(r, c); },
+      [](CLI::App& r, Context& c) { add_config(r, c); },
+      [](CLI::App& r, Context& c) { add_doctor(r, c); },
+      [](CLI::App& r, Context& c) { add_version(r, c); },
+      [](CLI::App& r, Context& c) { add_local(r, c); },
+      [](CLI::App& r, Context& c) { add_mcp(r, c); },
+      [](CLI::App& r, Context& c) { add_machine(r, c); },
+      [](CLI::App& r, Context& c) { add_help(r, c); },
+      [](CLI::App& r, Context& c) { add_docs(r, c); },
+  };
+  const std::string wanted(first_word == "help" ? std::string_view{} : first_word);
+  const auto has_wanted = [&root, &wanted] {
+    const auto subs = root.get_subcommands({});
+    return std::any_of(subs.begin(), subs.end(),
+                       [&wanted](const CLI::App* sub) { return sub->check_name(wanted); });
+  };
+  for (const AddArea add : k_areas) {
+    add(root, ctx);
+    if (!wanted.empty() && has_wanted()) {
+      break;
+    }
+  }
 
   root.footer(
       "Examples:\n"
