@@ -19,9 +19,6 @@ namespace boxd::local {
 
 namespace {
 
-using box_file::k_chunk_bytes;
-using box_file::Reason;
-
 constexpr std::uint64_t k_unary_download_limit = 8 * 1024 * 1024;
 constexpr int k_box_uid = 1000;
 
@@ -30,13 +27,13 @@ std::string parent_of(const std::string& path) {
   return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
 }
 
-[[noreturn]] void fail_errno(int error, Reason reason, const std::string& path,
+[[noreturn]] void fail_errno(int error, box_file::Reason reason, const std::string& path,
                              const std::string& vm) {
   const std::string in_vm = " in VM '" + vm + "'";
   switch (error) {
     case ENOENT:
     case ENOTDIR:
-      if (reason == Reason::OpenParent) {
+      if (reason == box_file::Reason::OpenParent) {
         fail(Fault::NotFound, "directory '" + parent_of(path) + "' does not exist" + in_vm);
       }
       if (error == ENOENT) {
@@ -67,17 +64,17 @@ std::string parent_of(const std::string& path) {
   if (frame.type != 'E' || !failure) {
     fail(Fault::Internal, "the file helper in the box sent an unexpected reply");
   }
-  const Reason reason = failure->reason;
+  const box_file::Reason reason = failure->reason;
   const int error = failure->error;
   switch (reason) {
-    case Reason::IsDirectory:
+    case box_file::Reason::IsDirectory:
       fail(Fault::FailedPrecondition, "'" + path + "' is a directory in VM '" + vm + "'");
-    case Reason::NotRegular:
+    case box_file::Reason::NotRegular:
       fail(Fault::FailedPrecondition, "'" + path + "' is not a regular file in VM '" + vm +
                                           "' (devices, FIFOs and sockets are refused)");
-    case Reason::Count:
+    case box_file::Reason::Count:
       fail(Fault::InvalidArgument, "upload of '" + path + "' ended short; nothing written");
-    case Reason::Protocol:
+    case box_file::Reason::Protocol:
       fail(Fault::Internal, "the file helper in the box refused the request");
     default:
       fail_errno(error, reason, path, vm);
@@ -118,8 +115,8 @@ class Upload {
       fail(Fault::InvalidArgument,
            "upload of '" + m_path + "' is longer than its total_size " + std::to_string(m_total));
     }
-    for (std::size_t offset = 0; offset < data.size(); offset += k_chunk_bytes) {
-      const auto part = std::string_view(data).substr(offset, k_chunk_bytes);
+    for (std::size_t offset = 0; offset < data.size(); offset += box_file::k_chunk_bytes) {
+      const auto part = std::string_view(data).substr(offset, box_file::k_chunk_bytes);
       if (!m_helper->send('D', part)) {
         fail_after_send(*m_helper, m_path, m_vm);
       }
@@ -338,7 +335,7 @@ DirListing Files::list(const std::string& user, const FileRef& dir, const Cancel
     if (frame.type != 'N' || static_cast<int>(listing.entries.size()) >= box_file::k_list_limit ||
         !parse_entry(frame.payload, entry)) {
       const auto failure = box_file::parse_failure(frame.payload);
-      if (frame.type == 'E' && failure && failure->reason == Reason::Open &&
+      if (frame.type == 'E' && failure && failure->reason == box_file::Reason::Open &&
           failure->error == ENOTDIR) {
         fail(Fault::FailedPrecondition,
              "'" + target.path + "' is not a directory in VM '" + box.name + "'");
