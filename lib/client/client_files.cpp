@@ -13,6 +13,8 @@
 // peer. CallCancel lets a Ctrl-C watcher thread cancel the call in flight.
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+
 #include "client/call_error.hpp"
 #include "client/client.hpp"
 #include "client/client_impl.hpp"
@@ -46,6 +48,40 @@ class CancelScope {
 
 Error cancelled_error() {
   return Error(ErrorClass::Cancelled, "interrupted");
+}
+
+// The error of a stream call that ended with `status` (not OK): "interrupted"
+// when the caller cancelled it, else error_from_call's.
+Error stream_error(const grpc::Status& status, const CallCancel* cancel,
+                   const ResolvedConfig& config, bool had_progress) {
+  if (cancel != nullptr && cancel->cancelled()) {
+    return cancelled_error();
+  }
+  return error_from_call(status, config, had_progress);
+}
+
+// Opens a server stream on `context` (attached to `cancel` for the call)
+// with `open`, hands each message to `on_message` and returns the call's
+// status. When `on_message` throws, the call is cancelled and the stream
+// drained and finished before the exception goes on.
+template <typename Message, typename Open>
+grpc::Status read_stream(std::unique_ptr<grpc::ClientContext> context, CallCancel* cancel,
+                         const Open& open, const std::function<void(const Message&)>& on_message) {
+  CancelScope scope(cancel, context.get());
+  std::unique_ptr<grpc::ClientReader<Message>> reader = open(context.get());
+  Message message;
+  try {
+    while (reader->Read(&message)) {
+      on_message(message);
+    }
+  } catch (...) {
+    context->TryCancel();
+    while (reader->Read(&message)) {
+    }
+    reader->Finish();
+    throw;
+  }
+  return reader->Finish();
 }
 
 }  // namespace
@@ -133,10 +169,7 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
     throw Error(ErrorClass::Internal, local_problem + "; nothing was written");
   }
   if (!status.ok()) {
-    if (cancel != nullptr && cancel->cancelled()) {
-      throw cancelled_error();
-    }
-    throw error_from_call(status, config());
+    throw stream_error(status, cancel, config(), false);
   }
   if (response.bytes_written() != total_size) {
     throw Error(ErrorClass::Internal, "short write: the server wrote " +
@@ -149,47 +182,36 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
 std::uint64_t Client::download_file(const std::string& vm, const std::string& path,
                                     const WriteFn& write, const ProgressFn& progress,
                                     CallCancel* cancel) {
-  auto context = m_impl->stream_context();
-  CancelScope scope(cancel, context.get());
   api::DownloadFileRequest request;
   request.set_vm_id(vm);
   request.set_path(path);
-  auto reader = m_impl->get_stub().DownloadFileStream(context.get(), request);
-  api::DownloadFileChunk chunk;
   std::uint64_t total = 0;
   std::uint64_t received = 0;
   bool first = true;
-  try {
-    while (reader->Read(&chunk)) {
-      if (first) {
-        total = chunk.total_size();
-        first = false;
-      }
-      received += chunk.data().size();
-      if (received > total) {
-        throw Error(ErrorClass::Internal,
-                    "the server sent more than the announced " + std::to_string(total) + " bytes");
-      }
-      if (!chunk.data().empty()) {
-        write(chunk.data());
-      }
-      if (progress) {
-        progress(received, total);
-      }
-    }
-  } catch (...) {
-    context->TryCancel();
-    while (reader->Read(&chunk)) {
-    }
-    reader->Finish();
-    throw;
-  }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = read_stream<api::DownloadFileChunk>(
+      m_impl->stream_context(), cancel,
+      [&](grpc::ClientContext* context) {
+        return m_impl->get_stub().DownloadFileStream(context, request);
+      },
+      [&](const api::DownloadFileChunk& chunk) {
+        if (first) {
+          total = chunk.total_size();
+          first = false;
+        }
+        received += chunk.data().size();
+        if (received > total) {
+          throw Error(ErrorClass::Internal, "the server sent more than the announced " +
+                                                std::to_string(total) + " bytes");
+        }
+        if (!chunk.data().empty()) {
+          write(chunk.data());
+        }
+        if (progress) {
+          progress(received, total);
+        }
+      });
   if (!status.ok()) {
-    if (cancel != nullptr && cancel->cancelled()) {
-      throw cancelled_error();
-    }
-    throw error_from_call(status, config(), received > 0);
+    throw stream_error(status, cancel, config(), received > 0);
   }
   if (first || received != total) {
     throw Error(ErrorClass::Internal, "short read: received " + std::to_string(received) + " of " +
@@ -229,32 +251,19 @@ api::ListDirResponse Client::list_dir(const std::string& vm, const std::string& 
 
 void Client::stream_logs(const std::string& vm, bool follow, const WriteFn& write,
                          CallCancel* cancel) {
-  auto context = m_impl->stream_context();
-  CancelScope scope(cancel, context.get());
   api::StreamLogsRequest request;
   request.set_vm_id(vm);
   request.set_follow(follow);
-  auto reader = m_impl->get_stub().StreamLogs(context.get(), request);
-  api::LogChunk chunk;
   bool had_output = false;
-  try {
-    while (reader->Read(&chunk)) {
-      had_output = true;
-      write(chunk.data());
-    }
-  } catch (...) {
-    context->TryCancel();
-    while (reader->Read(&chunk)) {
-    }
-    reader->Finish();
-    throw;
-  }
-  const grpc::Status status = reader->Finish();
+  const grpc::Status status = read_stream<api::LogChunk>(
+      m_impl->stream_context(), cancel,
+      [&](grpc::ClientContext* context) { return m_impl->get_stub().StreamLogs(context, request); },
+      [&](const api::LogChunk& chunk) {
+        had_output = true;
+        write(chunk.data());
+      });
   if (!status.ok()) {
-    if (cancel != nullptr && cancel->cancelled()) {
-      throw cancelled_error();
-    }
-    throw error_from_call(status, config(), had_output);
+    throw stream_error(status, cancel, config(), had_output);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/log.hpp"
+#include "common/rpc_log_fields.hpp"
 
 namespace boxd::client {
 
@@ -13,11 +14,7 @@ namespace {
 
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit RpcLogInterceptor(const char* method) : m_method(method != nullptr ? method : "") {
-    if (const auto slash = m_method.rfind('/'); slash != std::string::npos) {
-      m_method = m_method.substr(slash + 1);
-    }
-  }
+  explicit RpcLogInterceptor(const char* method) : m_method(logging::rpc_method_name(method)) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
@@ -26,13 +23,11 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       logging::trace("rpc start", {{"rpc", m_method}});
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_STATUS)) {
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - m_started)
-                          .count();
       const grpc::Status* status = methods->GetRecvStatus();
-      logging::Fields fields{{"rpc", m_method},
-                             {"code", status != nullptr ? code_name(status->error_code()) : "?"},
-                             {"ms", static_cast<std::int64_t>(ms)}};
+      logging::Fields fields{
+          {"rpc", m_method},
+          {"code", status != nullptr ? logging::rpc_code_name(status->error_code()) : "?"},
+          {"ms", logging::ms_since(m_started)}};
       if (status != nullptr && !status->ok()) {
         fields.emplace_back("error", status->error_message());
       }
@@ -42,28 +37,6 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
-  static std::string code_name(grpc::StatusCode code) {
-    static const char* names[] = {"OK",
-                                  "CANCELLED",
-                                  "UNKNOWN",
-                                  "INVALID_ARGUMENT",
-                                  "DEADLINE_EXCEEDED",
-                                  "NOT_FOUND",
-                                  "ALREADY_EXISTS",
-                                  "PERMISSION_DENIED",
-                                  "RESOURCE_EXHAUSTED",
-                                  "FAILED_PRECONDITION",
-                                  "ABORTED",
-                                  "OUT_OF_RANGE",
-                                  "UNIMPLEMENTED",
-                                  "INTERNAL",
-                                  "UNAVAILABLE",
-                                  "DATA_LOSS",
-                                  "UNAUTHENTICATED"};
-    const int i = static_cast<int>(code);
-    return i >= 0 && i <= 16 ? names[i] : std::to_string(i);
-  }
-
   std::string m_method;
   std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
 };

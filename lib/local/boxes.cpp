@@ -418,21 +418,7 @@ std::uint64_t Boxes::resume(const std::string& user, const std::string& vm) {
 }
 
 void Boxes::wake(const std::string& user, const std::string& vm) {
-  with_locked(user, vm, [&](const BoxRecord& box) {
-    const bool alive = m_runtime.alive(spec_of(box), box.handle);
-    if (box.status == BoxStatus::Running && alive) {
-      return;
-    }
-    if (box.status == BoxStatus::Suspended && alive) {
-      m_runtime.resume(spec_of(box), box.handle);
-      set_status(box.id, BoxStatus::Running);
-      return;
-    }
-    if (m_runtime.alive(spec_of(box), box.handle)) {
-      m_runtime.stop(spec_of(box), box.handle);
-    }
-    boot_and_record(box);
-  });
+  start(user, vm);  // running: nothing; suspended: resumed; else booted
 }
 
 void Boxes::set_auto_suspend(const std::string& user, const std::string& vm, std::uint32_t secs) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/log.hpp"
+#include "common/rpc_log_fields.hpp"
 
 namespace boxd::local {
 
@@ -28,35 +29,6 @@ std::string take_caller(const void* call) {
   return user;
 }
 
-// "/boxd.api.v1.BoxdApi/GetVm" -> "GetVm".
-std::string short_method(const char* method) {
-  std::string name = method != nullptr ? method : "";
-  const auto slash = name.rfind('/');
-  return slash == std::string::npos ? name : name.substr(slash + 1);
-}
-
-std::string code_name(grpc::StatusCode code) {
-  static const char* names[] = {"OK",
-                                "CANCELLED",
-                                "UNKNOWN",
-                                "INVALID_ARGUMENT",
-                                "DEADLINE_EXCEEDED",
-                                "NOT_FOUND",
-                                "ALREADY_EXISTS",
-                                "PERMISSION_DENIED",
-                                "RESOURCE_EXHAUSTED",
-                                "FAILED_PRECONDITION",
-                                "ABORTED",
-                                "OUT_OF_RANGE",
-                                "UNIMPLEMENTED",
-                                "INTERNAL",
-                                "UNAVAILABLE",
-                                "DATA_LOSS",
-                                "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? names[i] : std::to_string(i);
-}
-
 // The box a request names: its vm_id, or the name of a box being created.
 std::string box_of(const google::protobuf::Message& message, const std::string& method) {
   const auto* descriptor = message.GetDescriptor();
@@ -74,7 +46,7 @@ std::string box_of(const google::protobuf::Message& message, const std::string& 
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : m_info(info), m_method(short_method(info->method())) {}
+      : m_info(info), m_method(logging::rpc_method_name(info->method())) {}
   ~RpcLogInterceptor() override { take_caller(m_call); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -103,9 +75,7 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       take_caller(m_call);
       return;  // the common case at info: no fields to build
     }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - m_started)
-                        .count();
+    const std::int64_t ms = logging::ms_since(m_started);
     logging::Fields fields{{"rpc", m_method}};
     const std::string user = take_caller(m_call);
     if (!user.empty()) {
@@ -114,8 +84,8 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
     if (!m_box.empty()) {
       fields.emplace_back("box", m_box);
     }
-    fields.emplace_back("code", code_name(status.error_code()));
-    fields.emplace_back("ms", static_cast<std::int64_t>(ms));
+    fields.emplace_back("code", logging::rpc_code_name(status.error_code()));
+    fields.emplace_back("ms", ms);
     fields.emplace_back("peer", m_call != nullptr ? m_call->peer() : std::string());
     if (!status.ok()) {
       fields.emplace_back("error", status.error_message());

@@ -35,6 +35,11 @@
 // a box's init dies, because a PID namespace's init does not finish dying
 // until every process of the namespace has been reaped, including our
 // commands (the status is kept for their ExecProcess).
+//
+// The warm middles (a box's middle process forked ahead of time, already in
+// its cgroups) are in runtime_warm.cpp; what both files use is in
+// runtime_spawn_internal.hpp.
+#include "local/runtime_spawn_internal.hpp"
 #include "local/runtime_support.hpp"
 
 #include "common/error.hpp"
@@ -56,10 +61,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstdint>
 #include <cstring>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -72,7 +75,7 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-namespace boxd::local {
+namespace boxd::local::spawn {
 namespace {
 
 struct Report {
@@ -132,21 +135,6 @@ void write_report(int fd, int stage, int error, int pid) {
   write_report(report_fd, stage, errno, 0);
   _exit(127);
 }
-
-// Async-signal-safe: everything was prepared by the parent.
-struct ChildArgs {
-  const char* path;
-  int exec_fd;
-  char* const* argv;
-  char* const* envp;
-  const char* cwd;
-  int stdio[3];  // fds to become 0, 1, 2
-  bool tty;
-  int uid;
-  int gid;
-  bool drop_capabilities;
-  int report_fd;
-};
 
 // Async-signal-safe, before the ids change (it needs CAP_SETPCAP):
 // no_new_privs and an empty bounding set.
@@ -233,9 +221,7 @@ bool drop_all_capabilities() {
   }
   child_fail(args.report_fd, k_stage_exec);
 }
-
-// The most fds one message passes (a warm middle's go message).
-constexpr std::size_t k_max_passed_fds = 6;
+}  // namespace
 
 // Async-signal-safe: one byte with `count` fds (SCM_RIGHTS).
 bool send_fds(int socket, const int* fds, std::size_t count) {
@@ -285,6 +271,8 @@ int receive_fds(int socket, int* fds) {
   std::memcpy(fds, CMSG_DATA(header), count * sizeof(int));
   return static_cast<int>(count);
 }
+
+namespace {
 
 int pidfd_open(int pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -444,19 +432,7 @@ class SpawnedProcess final : public ExecProcess {
   bool m_tty;
 };
 
-// The fds of one spawn. Ours end up in the SpawnedProcess (with a PTY,
-// `in` is the master, our stdin and stdout); the child's ends are closed in
-// the parent once it has forked.
-struct SpawnFds {
-  UniqueFd in;
-  UniqueFd out;
-  UniqueFd err;
-  std::vector<UniqueFd> child;
-  int child_stdio[3] = {-1, -1, -1};  // what becomes the command's 0, 1, 2
-  // A PTY in a box: the middle process hands us the master over this pair.
-  UniqueFd socket_ours;
-  UniqueFd socket_child;
-};
+}  // namespace
 
 struct winsize window_size(const SpawnPlan& plan) {
   struct winsize size {};
@@ -510,20 +486,7 @@ SpawnFds prepare_stdio(const SpawnPlan& plan, bool pty_in_box) {
   return fds;
 }
 
-// What the forked child reads: plain values prepared before fork().
-struct ForkedArgs {
-  ChildArgs command;
-  const int* ns_fds;
-  std::size_t ns_count;
-  const int* cgroup_fds;
-  std::size_t cgroup_count;
-  int userns_fd;
-  int pty_uid;
-  int fd_socket;  // -1 unless the PTY is made in the box
-  struct winsize initial_size;
-  bool in_box;
-  char* command_stack_top;  // nullptr: enter_box_and_clone maps one
-};
+namespace {
 
 // Async-signal-safe, in the middle process after setns(): opens a PTY of
 // the box's devpts, owned by the box user's host uid, sends the master to
@@ -570,6 +533,8 @@ int become_command_entry(void* args) {
   become_command(*static_cast<const ChildArgs*>(args));
 }
 
+}  // namespace
+
 // Async-signal-safe, in a middle process that has joined the box's cgroups:
 // enters the box's namespaces and makes the command with
 // clone(CLONE_PARENT), reporting its pid.
@@ -612,6 +577,8 @@ int become_command_entry(void* args) {
   _exit(0);
 }
 
+namespace {
+
 // Async-signal-safe: the child of fork(). Joins the box's cgroups, then
 // becomes the command (plain case) or enters the box's namespaces and makes
 // the command (box case).
@@ -644,6 +611,8 @@ void wait_for_pid(int pid) {
   while (waitpid(pid, &ignored_status, 0) < 0 && errno == EINTR) {
   }
 }
+
+}  // namespace
 
 // After fork(): the pid of the command once it has really started (its
 // execve closed the report pipe), or throws boxd::Error (Internal) naming
@@ -715,269 +684,8 @@ std::unique_ptr<ExecProcess> make_spawned(int command_pid, const SpawnPlan& plan
   return std::make_unique<SpawnedProcess>(std::move(state), in, out, fds.err.release(), plan.tty);
 }
 
-}  // namespace
-
-int open_self_exe() {
-  const char* override_exe = getenv("BOXD_SELF_EXE");
-  const char* exe =
-      override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
-  int fd = open(exe, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw_errno("opening the boxd binary");
-  }
-  return fd;
-}
-
-void reap_orphans() {
-  std::lock_guard lock(g_children_mutex);
-  std::erase_if(g_children,
-                [](const std::shared_ptr<ChildState>& child) { return child->poll().has_value(); });
-}
-
-bool is_spawned_child(int pid) {
-  std::lock_guard lock(g_children_mutex);
-  return std::any_of(g_children.begin(), g_children.end(),
-                     [pid](const std::shared_ptr<ChildState>& child) { return child->pid == pid; });
-}
-
-int spawned_pgid(const ExecProcess& process) {
-  const auto* spawned = dynamic_cast<const SpawnedProcess*>(&process);
-  return spawned != nullptr ? spawned->pid() : 0;
-}
-
-std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
-  reap_orphans();
-  auto argv_strings = plan.argv;
-  auto env_strings = plan.env;
-  auto argv = c_strings(argv_strings);
-  auto envp = c_strings(env_strings);
-  const bool in_box = !plan.ns_fds.empty();
-  SpawnFds fds = prepare_stdio(plan, plan.tty && in_box);
-  Pipe report;
-
-  ForkedArgs args{ChildArgs{plan.path.c_str(),
-                            plan.exec_fd,
-                            argv.data(),
-                            envp.data(),
-                            plan.cwd.c_str(),
-                            {fds.child_stdio[0], fds.child_stdio[1], fds.child_stdio[2]},
-                            plan.tty,
-                            plan.uid,
-                            plan.gid,
-                            plan.drop_capabilities,
-                            report.write_fd()},
-                  plan.ns_fds.data(),
-                  plan.ns_fds.size(),
-                  plan.cgroup_procs_fds.data(),
-                  plan.cgroup_procs_fds.size(),
-                  plan.userns_fd,
-                  plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
-                  fds.socket_child.get(),
-                  window_size(plan),
-                  in_box,
-                  nullptr};
-
-  // The middle shares this thread's memory until its command's execve
-  // (CLONE_VM | CLONE_VFORK, as posix_spawn does; this thread waits
-  // meanwhile): no copy of the server's page tables, no copy-on-write
-  // faults in the server afterwards (tests/bench/FINDINGS.md). Every
-  // signal stays blocked until the command has reset its handlers.
-  thread_local const ChildStacks stacks;
-  if (stacks.middle == nullptr || stacks.command == nullptr) {
-    throw_errno("mmap");
-  }
-  args.command_stack_top = stacks.command;
-  sigset_t all;
-  sigset_t previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  const pid_t child =
-      clone(forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  const int fork_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  fds.child.clear();
-  fds.socket_child.reset();
-  report.write_end().reset();
-  if (child < 0) {
-    errno = fork_errno;
-    throw_errno("clone");
-  }
-  const int command_pid = wait_for_start(child, in_box, report, fds);
-  return make_spawned(command_pid, plan, fds);
-}
-
-// ----------------------------------------------------------------------------
-// Warm middles (runtime_support.hpp): the middle process of a box spawn,
-// forked ahead of time and already in the box's cgroups.
-namespace {
-
-constexpr std::size_t k_warm_region_bytes = 512 * 1024;
-constexpr std::size_t k_warm_max_ns = 8;
-
-enum WarmFdRole : int { k_fd_report, k_fd_stdin, k_fd_stdout, k_fd_stderr, k_fd_socket, k_fd_exec };
-
-// The start of the memory a warm middle shares with the server (MAP_SHARED,
-// at the same address in both): the namespace fds it inherited, then the
-// command's ForkedArgs, written by the server before the go message, whose
-// pointers point further into the region. The go message carries the fds
-// the command needs; roles[i] says what the i-th one is.
-struct WarmRegion {
-  int ns_fds[k_warm_max_ns];
-  std::size_t ns_count;
-  int userns_fd;
-  ForkedArgs args;
-  int roles[k_max_passed_fds];
-};
-
-// What the forked warm middle reads (prepared before fork).
-struct WarmChild {
-  int control;
-  WarmRegion* region;
-  const int* cgroup_fds;
-  std::size_t cgroup_count;
-  const int* keep;  // sorted: control, namespaces, cgroups
-  std::size_t keep_count;
-  pid_t parent;
-};
-
-// Async-signal-safe: closes every fd from 3 up but the sorted `keep` ones,
-// so that a middle that waits does not hold other commands' pipes open.
-void close_all_but(const int* keep, std::size_t count) {
-  unsigned next = 3;
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto fd = static_cast<unsigned>(keep[i]);
-    if (fd > next) {
-      syscall(SYS_close_range, next, fd - 1, 0U);
-    }
-    next = std::max(next, fd + 1);
-  }
-  syscall(SYS_close_range, next, ~0U, 0U);
-}
-
-// Async-signal-safe: the child of fork_warm_middle(). Joins the box's
-// cgroups (the slow part, done before anyone waits), then waits for the go
-// message and starts the command as a cold middle would.
-[[noreturn]] void run_warm_middle(const WarmChild& w) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != w.parent) {
-    _exit(0);
-  }
-  close_all_but(w.keep, w.keep_count);
-  for (std::size_t i = 0; i < w.cgroup_count; ++i) {
-    if (write(w.cgroup_fds[i], "0", 1) < 0) {
-      _exit(1);  // the exec's send fails and it starts cold, reporting why
-    }
-    close(w.cgroup_fds[i]);
-  }
-  int fds[k_max_passed_fds];
-  const int count = receive_fds(w.control, fds);
-  if (count <= 0) {
-    _exit(0);
-  }
-  close(w.control);
-  ForkedArgs& a = w.region->args;
-  for (int i = 0; i < count; ++i) {
-    switch (w.region->roles[i]) {
-      case k_fd_report:
-        a.command.report_fd = fds[i];
-        break;
-      case k_fd_stdin:
-      case k_fd_stdout:
-      case k_fd_stderr:
-        a.command.stdio[w.region->roles[i] - k_fd_stdin] = fds[i];
-        break;
-      case k_fd_socket:
-        a.fd_socket = fds[i];
-        break;
-      default:
-        a.command.exec_fd = fds[i];
-        break;
-    }
-  }
-  enter_box_and_clone(a);
-}
-
-// Lays strings and pointer arrays out in a warm middle's region.
-class RegionWriter {
- public:
-  RegionWriter(char* begin, std::size_t size) : m_next(begin), m_end(begin + size) {}
-
-  const char* string(const std::string& text) {
-    char* at = take(text.size() + 1, 1);
-    if (at != nullptr) {
-      std::memcpy(at, text.c_str(), text.size() + 1);
-    }
-    return at;
-  }
-
-  char* const* strings(const std::vector<std::string>& list) {
-    auto** array =
-        reinterpret_cast<char**>(take((list.size() + 1) * sizeof(char*), alignof(char*)));
-    if (array == nullptr) {
-      return nullptr;
-    }
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      array[i] = const_cast<char*>(string(list[i]));
-    }
-    array[list.size()] = nullptr;
-    return array;
-  }
-
-  [[nodiscard]] bool ok() const { return m_ok; }
-
- private:
-  char* take(std::size_t bytes, std::size_t align) {
-    const std::size_t misaligned = reinterpret_cast<std::uintptr_t>(m_next) % align;
-    char* at = m_next + (misaligned == 0 ? 0 : align - misaligned);
-    if (!m_ok || at > m_end || static_cast<std::size_t>(m_end - at) < bytes) {
-      m_ok = false;
-      return nullptr;
-    }
-    m_next = at + bytes;
-    return at;
-  }
-
-  char* m_next;
-  char* m_end;
-  bool m_ok = true;
-};
-
-// The command's arguments in the region (false when they do not fit).
-bool write_command(WarmRegion& region, const SpawnPlan& plan) {
-  RegionWriter out(reinterpret_cast<char*>(&region) + sizeof(WarmRegion),
-                   k_warm_region_bytes - sizeof(WarmRegion));
-  const char* path = out.string(plan.path);
-  char* const* argv = out.strings(plan.argv);
-  char* const* envp = out.strings(plan.env);
-  const char* cwd = out.string(plan.cwd);
-  if (!out.ok()) {
-    return false;
-  }
-  region.args = ForkedArgs{ChildArgs{path,
-                                     -1,
-                                     argv,
-                                     envp,
-                                     cwd,
-                                     {-1, -1, -1},
-                                     plan.tty,
-                                     plan.uid,
-                                     plan.gid,
-                                     plan.drop_capabilities,
-                                     -1},
-                           region.ns_fds,
-                           region.ns_count,
-                           nullptr,
-                           0,
-                           region.userns_fd,
-                           plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
-                           -1,
-                           window_size(plan),
-                           true,
-                           nullptr};  // the middle maps its command's stack
-  return true;
-}
-
-// After SIGKILL: reaped at once, or soon by reap_orphans().
+// A middle process after SIGKILL (runtime_warm.cpp): reaped at once, or
+// soon by reap_orphans().
 void retire_middle(int pid) {
   auto state = std::make_shared<ChildState>();
   state->pid = pid;
@@ -994,94 +702,100 @@ void retire_middle(int pid) {
   }
 }
 
-}  // namespace
+}  // namespace boxd::local::spawn
 
-WarmMiddle::WarmMiddle(int pid, int control, void* region)
-    : m_pid(pid), m_control(control), m_region(region) {}
+namespace boxd::local {
 
-WarmMiddle::~WarmMiddle() {
-  if (m_control >= 0) {
-    close(m_control);
+int open_self_exe() {
+  const char* override_exe = getenv("BOXD_SELF_EXE");
+  const char* exe =
+      override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
+  int fd = open(exe, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw_errno("opening the boxd binary");
   }
-  if (m_pid > 0) {
-    kill(m_pid, SIGKILL);
-    retire_middle(m_pid);
-  }
-  munmap(m_region, k_warm_region_bytes);
+  return fd;
 }
 
-std::unique_ptr<WarmMiddle> fork_warm_middle(const SpawnPlan& box) {
-  if (box.ns_fds.size() > k_warm_max_ns) {
-    throw Error(ErrorClass::Internal, "too many namespaces for a warm middle");
-  }
-  void* memory =
-      mmap(nullptr, k_warm_region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
+void reap_orphans() {
+  std::lock_guard lock(spawn::g_children_mutex);
+  std::erase_if(spawn::g_children, [](const std::shared_ptr<spawn::ChildState>& child) {
+    return child->poll().has_value();
+  });
+}
+
+bool is_spawned_child(int pid) {
+  std::lock_guard lock(spawn::g_children_mutex);
+  return std::any_of(
+      spawn::g_children.begin(), spawn::g_children.end(),
+      [pid](const std::shared_ptr<spawn::ChildState>& child) { return child->pid == pid; });
+}
+
+int spawned_pgid(const ExecProcess& process) {
+  const auto* spawned = dynamic_cast<const spawn::SpawnedProcess*>(&process);
+  return spawned != nullptr ? spawned->pid() : 0;
+}
+
+std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
+  reap_orphans();
+  auto argv_strings = plan.argv;
+  auto env_strings = plan.env;
+  auto argv = c_strings(argv_strings);
+  auto envp = c_strings(env_strings);
+  const bool in_box = !plan.ns_fds.empty();
+  spawn::SpawnFds fds = spawn::prepare_stdio(plan, plan.tty && in_box);
+  Pipe report;
+
+  spawn::ForkedArgs args{
+      spawn::ChildArgs{plan.path.c_str(),
+                       plan.exec_fd,
+                       argv.data(),
+                       envp.data(),
+                       plan.cwd.c_str(),
+                       {fds.child_stdio[0], fds.child_stdio[1], fds.child_stdio[2]},
+                       plan.tty,
+                       plan.uid,
+                       plan.gid,
+                       plan.drop_capabilities,
+                       report.write_fd()},
+      plan.ns_fds.data(),
+      plan.ns_fds.size(),
+      plan.cgroup_procs_fds.data(),
+      plan.cgroup_procs_fds.size(),
+      plan.userns_fd,
+      plan.pty_uid >= 0 ? plan.pty_uid : plan.uid,
+      fds.socket_child.get(),
+      spawn::window_size(plan),
+      in_box,
+      nullptr};
+
+  // The middle shares this thread's memory until its command's execve
+  // (CLONE_VM | CLONE_VFORK, as posix_spawn does; this thread waits
+  // meanwhile): no copy of the server's page tables, no copy-on-write
+  // faults in the server afterwards (tests/bench/FINDINGS.md). Every
+  // signal stays blocked until the command has reset its handlers.
+  thread_local const spawn::ChildStacks stacks;
+  if (stacks.middle == nullptr || stacks.command == nullptr) {
     throw_errno("mmap");
   }
-  auto* region = new (memory) WarmRegion{};
-  std::copy(box.ns_fds.begin(), box.ns_fds.end(), region->ns_fds);
-  region->ns_count = box.ns_fds.size();
-  region->userns_fd = box.userns_fd;
-  int pair[2] = {-1, -1};
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-    munmap(memory, k_warm_region_bytes);
-    throw_errno("socketpair");
-  }
-  std::vector<int> keep = box.ns_fds;
-  keep.insert(keep.end(), box.cgroup_procs_fds.begin(), box.cgroup_procs_fds.end());
-  keep.push_back(pair[1]);
-  std::sort(keep.begin(), keep.end());
-  const WarmChild child{
-      pair[1],     region,  box.cgroup_procs_fds.data(), box.cgroup_procs_fds.size(), keep.data(),
-      keep.size(), getpid()};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    run_warm_middle(child);
-  }
+  args.command_stack_top = stacks.command;
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const pid_t child =
+      clone(spawn::forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   const int fork_errno = errno;
-  close(pair[1]);
-  if (pid < 0) {
-    close(pair[0]);
-    munmap(memory, k_warm_region_bytes);
-    errno = fork_errno;
-    throw_errno("clone");
-  }
-  return std::make_unique<WarmMiddle>(pid, pair[0], memory);
-}
-
-std::unique_ptr<ExecProcess> spawn_process_warm(const SpawnPlan& plan,
-                                                std::unique_ptr<WarmMiddle> warm) {
-  reap_orphans();
-  auto& region = *static_cast<WarmRegion*>(warm->m_region);
-  if (!write_command(region, plan)) {
-    return nullptr;
-  }
-  SpawnFds fds = prepare_stdio(plan, plan.tty);
-  Pipe report;
-  int pass[k_max_passed_fds];
-  std::size_t count = 0;
-  auto add = [&](int fd, WarmFdRole role) {
-    if (fd >= 0) {
-      region.roles[count] = role;
-      pass[count++] = fd;
-    }
-  };
-  add(report.write_fd(), k_fd_report);
-  add(fds.child_stdio[0], k_fd_stdin);
-  add(fds.child_stdio[1], k_fd_stdout);
-  add(fds.child_stdio[2], k_fd_stderr);
-  add(fds.socket_child.get(), k_fd_socket);
-  add(plan.exec_fd, k_fd_exec);
-  if (!send_fds(warm->m_control, pass, count)) {
-    return nullptr;
-  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   fds.child.clear();
   fds.socket_child.reset();
   report.write_end().reset();
-  const int middle = std::exchange(warm->m_pid, 0);
-  const int command_pid = wait_for_start(middle, true, report, fds);
-  return make_spawned(command_pid, plan, fds);
+  if (child < 0) {
+    errno = fork_errno;
+    throw_errno("clone");
+  }
+  const int command_pid = spawn::wait_for_start(child, in_box, report, fds);
+  return spawn::make_spawned(command_pid, plan, fds);
 }
 
 }  // namespace boxd::local

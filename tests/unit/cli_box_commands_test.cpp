@@ -257,21 +257,5 @@ TEST_CASE("every error class of a failed call maps to its exit code, message and
       {"box", "set-auto-suspend", "web", "60"},
       {"box", "set-auto-hibernate", "web", "60"},
   };
-  for (const auto& args : commands) {
-    for (const auto& [error_class, code] : error_exit_codes()) {
-      std::string command;
-      for (const auto& word : args) {
-        command += word + " ";
-      }
-      const int expected = code;
-      CAPTURE(command);
-      CAPTURE(expected);
-      auto fake = two_boxes();
-      fake->fail = Error(error_class, "it failed", "try this");
-      const CliRun run = run_with(std::move(fake), args);
-      CHECK(run.code == expected);
-      CHECK(run.out.empty());
-      CHECK(run.err == "error: it failed\nhint: try this\n");
-    }
-  }
+  check_error_classes(commands, two_boxes);
 }

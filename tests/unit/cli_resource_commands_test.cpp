@@ -4,6 +4,7 @@
 // class of a failed call to its exit code.
 #include <doctest/doctest.h>
 
+#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include "boxd/output.hpp"
@@ -20,122 +21,84 @@ nlohmann::json parse(const std::string& text) {
   return nlohmann::json::parse(text);
 }
 
+// A message from its proto JSON (field names as in api.proto).
+template <typename Message>
+Message from_json(const std::string& json) {
+  Message message;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(json, &message).ok());
+  return message;
+}
+
 std::unique_ptr<FakeClient> with_disks() {
   auto fake = std::make_unique<FakeClient>();
-  api::DiskInfo data;
-  data.set_disk_id("disk-1");
-  data.set_name("data");
-  data.set_size_bytes(1ULL << 30);
-  data.set_status("attached");
-  auto* attachment = data.add_attachments();
-  attachment->set_vm_id("vm-1");
-  attachment->set_mount_path("/home/boxd/data");
-  attachment->set_mount_mode("rw");
-  api::DiskInfo spare;
-  spare.set_disk_id("disk-2");
-  spare.set_name("spare");
-  spare.set_size_bytes(512ULL << 20);
-  spare.set_status("ready");
-  fake->disks = {data, spare};
-  api::GetVmResponse web;
-  web.set_vm_id("vm-1");
-  web.set_name("web");
-  fake->vms = {web};
+  const auto data = from_json<api::DiskInfo>(
+      R"({"disk_id": "disk-1", "name": "data", "size_bytes": 1073741824, "status": "attached",
+          "attachments": [{"vm_id": "vm-1", "mount_path": "/home/boxd/data", "mount_mode": "rw"}]})");
+  fake->disks = {data, from_json<api::DiskInfo>(R"({"disk_id": "disk-2", "name": "spare",
+                                                    "size_bytes": 536870912, "status": "ready"})")};
+  fake->vms = {from_json<api::GetVmResponse>(R"({"vm_id": "vm-1", "name": "web"})")};
   fake->disk = data;
   return fake;
 }
 
 std::unique_ptr<FakeClient> with_snapshots() {
   auto fake = std::make_unique<FakeClient>();
-  api::SnapshotInfo s;
-  s.set_snapshot_id("snap-1");
-  s.set_name("before");
-  s.set_version(2);
-  s.set_status("ready");
-  s.set_size_bytes(3ULL << 30);
-  s.set_source_vm("web");
-  s.set_vcpu(2);
-  s.set_memory_bytes(1ULL << 30);
-  s.set_use_count(1);
-  fake->snapshots = {s};
-  fake->snapshot_created.set_snapshot_id("snap-1");
-  fake->snapshot_created.set_name("before");
-  fake->snapshot_created.set_version(2);
-  fake->snapshot_created.set_status("ready");
+  fake->snapshots = {from_json<api::SnapshotInfo>(
+      R"({"snapshot_id": "snap-1", "name": "before", "version": 2, "status": "ready",
+          "size_bytes": 3221225472, "source_vm": "web", "vcpu": 2, "memory_bytes": 1073741824,
+          "use_count": 1})")};
+  fake->snapshot_created = from_json<api::CreateSnapshotResponse>(
+      R"({"snapshot_id": "snap-1", "name": "before", "version": 2, "status": "ready"})");
   return fake;
 }
 
 std::unique_ptr<FakeClient> with_tokens() {
   auto fake = std::make_unique<FakeClient>();
-  api::TokenInfo t;
-  t.set_jti("jti-1");
-  t.set_created_at(boxd::cli::now_unix_seconds() - 120);
-  t.set_expires_at(1'700'000'000);
-  fake->tokens = {t};
-  fake->token_created.set_token("the.jwt");
-  fake->token_created.set_expires_at(1'700'000'000);
+  auto token = from_json<api::TokenInfo>(R"({"jti": "jti-1", "expires_at": 1700000000})");
+  token.set_created_at(boxd::cli::now_unix_seconds() - 120);
+  fake->tokens = {token};
+  fake->token_created =
+      from_json<api::CreateTokenResponse>(R"({"token": "the.jwt", "expires_at": 1700000000})");
   return fake;
 }
 
 std::unique_ptr<FakeClient> with_domains() {
   auto fake = std::make_unique<FakeClient>();
-  api::CustomDomainInfo d;
-  d.set_domain("example.com");
-  d.set_vm_name("web");
-  d.set_vm_id("vm-1");
-  d.set_status("active");
-  fake->domains = {d};
-  fake->domain = d;
+  fake->domain = from_json<api::CustomDomainInfo>(
+      R"({"domain": "example.com", "vm_name": "web", "vm_id": "vm-1", "status": "active"})");
+  fake->domains = {fake->domain};
   return fake;
 }
 
 std::unique_ptr<FakeClient> with_proxies() {
   auto fake = std::make_unique<FakeClient>();
-  api::ProxyInfo main;
-  main.set_name("");
-  main.set_is_default(true);
-  main.set_vm_name("web");
-  main.set_domain("web.alice.localhost:9480");
-  main.set_port_mode("auto");
-  main.set_effective_port(8080);
-  api::ProxyInfo api_proxy;
-  api_proxy.set_name("api");
-  api_proxy.set_vm_name("web");
-  api_proxy.set_domain("api.web.example.dev");
-  api_proxy.set_port_mode("locked");
-  api_proxy.set_effective_port(9000);
-  api_proxy.set_bot_protection(true);
-  fake->proxies = {main, api_proxy};
-  fake->proxy = api_proxy;
-  fake->exposed.set_vm_name("web");
-  fake->exposed.set_dns("web.example.dev");
-  fake->exposed.set_public_port(31000);
-  fake->exposed.set_vm_port(5432);
-  fake->exposed.set_protocol("tcp");
+  fake->proxy = from_json<api::ProxyInfo>(
+      R"({"name": "api", "vm_name": "web", "domain": "api.web.example.dev", "port_mode": "locked",
+          "effective_port": 9000, "bot_protection": true})");
+  fake->proxies = {from_json<api::ProxyInfo>(
+                       R"({"name": "", "is_default": true, "vm_name": "web",
+                           "domain": "web.alice.localhost:9480", "port_mode": "auto",
+                           "effective_port": 8080})"),
+                   fake->proxy};
+  fake->exposed = from_json<api::ExposePortResponse>(
+      R"({"vm_name": "web", "dns": "web.example.dev", "public_port": 31000, "vm_port": 5432,
+          "protocol": "tcp"})");
   return fake;
 }
 
 std::unique_ptr<FakeClient> with_templates() {
   auto fake = std::make_unique<FakeClient>();
-  api::TemplateInfo t;
-  t.set_template_id("tpl-1");
-  t.set_name("small");
-  t.set_image_ref("ubuntu");
-  t.mutable_config()->set_vcpu(1);
-  t.mutable_config()->set_memory_bytes(1ULL << 30);
-  fake->templates = {t};
-  fake->template_created = t;
+  fake->template_created = from_json<api::TemplateInfo>(
+      R"({"template_id": "tpl-1", "name": "small", "image_ref": "ubuntu",
+          "config": {"vcpu": 1, "memory_bytes": 1073741824}})");
+  fake->templates = {fake->template_created};
   return fake;
 }
 
 std::unique_ptr<FakeClient> with_networks() {
   auto fake = std::make_unique<FakeClient>();
-  api::NetworkInfo n;
-  n.set_network_id("net-1");
-  n.set_name("backend");
-  n.set_subnet("10.90.0.0/24");
-  n.set_status("ready");
-  fake->networks = {n};
+  fake->networks = {from_json<api::NetworkInfo>(
+      R"({"network_id": "net-1", "name": "backend", "subnet": "10.90.0.0/24", "status": "ready"})")};
   fake->network_created = "net-1";
   return fake;
 }
@@ -359,21 +322,5 @@ TEST_CASE("every error class of a failed call maps to its exit code (resource co
       {"network", "list"},
       {"network", "create", "n"},
   };
-  for (const auto& args : commands) {
-    for (const auto& [error_class, code] : error_exit_codes()) {
-      std::string command;
-      for (const auto& word : args) {
-        command += word + " ";
-      }
-      const int expected = code;
-      CAPTURE(command);
-      CAPTURE(expected);
-      auto fake = std::make_unique<FakeClient>();
-      fake->fail = Error(error_class, "it failed", "try this");
-      const CliRun run = run_with(std::move(fake), args);
-      CHECK(run.code == expected);
-      CHECK(run.out.empty());
-      CHECK(run.err == "error: it failed\nhint: try this\n");
-    }
-  }
+  check_error_classes(commands, [] { return std::make_unique<FakeClient>(); });
 }

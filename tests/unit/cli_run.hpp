@@ -3,6 +3,9 @@
 // "pipe", and returns the exit code, both streams and the calls made.
 #pragma once
 
+#include <doctest/doctest.h>
+
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -54,6 +57,30 @@ inline const std::vector<std::pair<ErrorClass, int>>& error_exit_codes() {
       {ErrorClass::Timeout, 7},  {ErrorClass::Connection, 8},      {ErrorClass::Cancelled, 130},
   };
   return table;
+}
+
+// Each command of `commands` against a client from `make` that fails every
+// call with each error class in turn ("it failed", hint "try this"): the
+// class's exit code, nothing on stdout, the message and hint on stderr.
+inline void check_error_classes(const std::vector<std::vector<std::string>>& commands,
+                                const std::function<std::unique_ptr<FakeClient>()>& make) {
+  for (const auto& args : commands) {
+    for (const auto& [error_class, code] : error_exit_codes()) {
+      std::string command;
+      for (const auto& word : args) {
+        command += word + " ";
+      }
+      const int expected = code;
+      CAPTURE(command);
+      CAPTURE(expected);
+      auto fake = make();
+      fake->fail = Error(error_class, "it failed", "try this");
+      const CliRun run = run_with(std::move(fake), args);
+      CHECK(run.code == expected);
+      CHECK(run.out.empty());
+      CHECK(run.err == "error: it failed\nhint: try this\n");
+    }
+  }
 }
 
 }  // namespace boxd::test

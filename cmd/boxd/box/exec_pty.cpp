@@ -79,21 +79,14 @@ void pump_input(client::ExecSession& session, const PtyRelayOptions& options,
 // code kept; a closed stdout cancels the call. Throws the call's error.
 void write_output(client::ExecSession& session, const PtyRelayOptions& options,
                   PtyRelayResult& result) {
-  api::v1::ExecChunk chunk;
-  while (session.read(chunk)) {
-    if (chunk.stdin() || chunk.window_change()) {
-      continue;
-    }
-    if (chunk.exit_code() != 0) {
-      result.exit_code = chunk.exit_code();
-    }
+  read_exec_chunks(session, result.exit_code, [&](const api::v1::ExecChunk& chunk) {
     const std::string& data = chunk.data();
     if (!data.empty() && !write_all(options.stdout_fd, data.data(), data.size())) {
       session.cancel();
-      break;
+      return false;
     }
-  }
-  session.finish();
+    return true;
+  });
 }
 
 }  // namespace

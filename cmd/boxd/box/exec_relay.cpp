@@ -127,23 +127,33 @@ void deliver(const api::v1::ExecChunk& chunk, const RelayOptions& options,
 // call's error (from finish) if it failed.
 void read_output(client::ExecSession& session, const RelayOptions& options, RelayResult& result) {
   bool stderr_open = true;
+  read_exec_chunks(session, result.exit_code, [&](const api::v1::ExecChunk& chunk) {
+    // After EPIPE: drain until the cancelled call ends.
+    if (!chunk.data().empty() && !result.stdout_closed) {
+      deliver(chunk, options, session, result, stderr_open);
+    }
+    return true;
+  });
+}
+
+}  // namespace
+
+void read_exec_chunks(client::ExecSession& session, int& exit_code,
+                      const std::function<bool(const api::v1::ExecChunk&)>& on_chunk) {
   api::v1::ExecChunk chunk;
   while (session.read(chunk)) {
     if (chunk.stdin() || chunk.window_change()) {
       continue;
     }
     if (chunk.exit_code() != 0) {
-      result.exit_code = chunk.exit_code();
+      exit_code = chunk.exit_code();
     }
-    if (chunk.data().empty() || result.stdout_closed) {
-      continue;  // after EPIPE: drain until the cancelled call ends
+    if (!on_chunk(chunk)) {
+      break;
     }
-    deliver(chunk, options, session, result, stderr_open);
   }
   session.finish();
 }
-
-}  // namespace
 
 RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options) {
   RelayResult result;

@@ -68,4 +68,12 @@ struct RelayResult {
 // cancellation (e.g. TimeoutError for a --timeout deadline).
 RelayResult relay_exec(client::ExecSession& session, const RelayOptions& options);
 
+// The output loop both relays share (this one and relay_pty): reads the
+// stream to its end, skipping the echoes of stdin and window changes, keeps
+// the last non-zero exit code in `exit_code` and hands every other chunk to
+// `on_chunk` (false from it stops reading); then finish(), which throws the
+// call's error.
+void read_exec_chunks(client::ExecSession& session, int& exit_code,
+                      const std::function<bool(const api::v1::ExecChunk&)>& on_chunk);
+
 }  // namespace boxd::cli
