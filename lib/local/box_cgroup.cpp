@@ -398,9 +398,20 @@ std::vector<int> BoxCgroup::open_procs(const std::string& id) const {
 }
 
 void BoxCgroup::apply(const std::string& id, const BoxLimits& limits) const {
-  apply_memory(id, limits.memory_bytes);
-  apply_cpu(id, limits.vcpu);
-  apply_pids(id, limits.pids);
+  try {
+    apply_memory(id, limits.memory_bytes);
+    apply_cpu(id, limits.vcpu);
+    apply_pids(id, limits.pids);
+  } catch (...) {
+    forget_enforced(id);  // some may be written
+    throw;
+  }
+  forget_enforced(id);
+}
+
+void BoxCgroup::forget_enforced(const std::string& id) const {
+  std::lock_guard lock(m_enforced_mutex);
+  m_enforced.erase(id);
 }
 
 void BoxCgroup::apply_memory(const std::string& id, std::uint64_t bytes) const {
@@ -469,6 +480,15 @@ void BoxCgroup::apply_pids(const std::string& id, std::uint64_t pids) const {
 }
 
 EnforcedLimits BoxCgroup::enforced(const std::string& id) const {
+  std::lock_guard lock(m_enforced_mutex);
+  auto it = m_enforced.find(id);
+  if (it == m_enforced.end()) {
+    it = m_enforced.emplace(id, read_enforced(id)).first;
+  }
+  return it->second;
+}
+
+EnforcedLimits BoxCgroup::read_enforced(const std::string& id) const {
   EnforcedLimits limits;
   if (m_memory.index >= 0) {
     const fs::path d = dir(m_memory.index, id);
@@ -601,6 +621,7 @@ void BoxCgroup::kill_all(const std::string& id) const {
 }
 
 void BoxCgroup::remove(const std::string& id) const {
+  forget_enforced(id);
   kill_all(id);
   for (std::size_t i = 0; i < m_hierarchies.size(); ++i) {
     const auto path = dir(static_cast<int>(i), id);
@@ -611,6 +632,7 @@ void BoxCgroup::remove(const std::string& id) const {
       std::this_thread::sleep_for(20ms);
     }
   }
+  forget_enforced(id);
 }
 
 }  // namespace boxd::local

@@ -9,7 +9,8 @@
 // quota_us / cfs_period_us, pids.max, freezer.state). A host with neither
 // has that layer off, and layers() says so (the server reports it); nothing
 // claims a limit the kernel does not enforce: enforced() reads the values
-// back from the kernel's files.
+// back from the kernel's files (once per box: the values are kept until
+// the next apply() or remove(), so listing 1,000 boxes reads no file).
 //
 // Freezing prefers the hierarchy of the limits (v2 on a v2 host), else the
 // v1 freezer, else cgroup.freeze of a mounted v2; without any, SIGSTOP and
@@ -20,14 +21,17 @@
 // the cgroup.procs fds); every exec'd command joins them too (open_procs()):
 // it is the server's child, not the init's. Names are per box id (random
 // UUIDs), so servers with different state dirs never share a cgroup; stop
-// and destroy remove them (remove()). Safe for a restarted server: nothing
-// is kept in memory, every call derives the paths from the id.
+// and destroy remove them (remove()). Safe for a restarted server: every
+// call derives the paths from the id; the only thing kept in memory is what
+// enforced() read, which a restarted server reads again.
 #pragma once
 
 #include "local/runtime.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,7 +84,9 @@ class BoxCgroup {
   // host path in it) when the kernel refuses, e.g. memory below what the
   // box uses under cgroup v1.
   void apply(const std::string& id, const BoxLimits& limits) const;
-  // What the kernel enforces for the box now (0 = nothing of that kind).
+  // What the kernel enforces for the box now (0 = nothing of that kind):
+  // read from the kernel's files on the first call after prepare(), apply()
+  // or remove(), then remembered (no file is read while nothing changed).
   EnforcedLimits enforced(const std::string& id) const;
 
   void freeze(const std::string& id, int init_pid) const;
@@ -114,12 +120,18 @@ class BoxCgroup {
   void apply_memory(const std::string& id, std::uint64_t bytes) const;
   void apply_cpu(const std::string& id, std::uint32_t vcpu) const;
   void apply_pids(const std::string& id, std::uint64_t pids) const;
+  EnforcedLimits read_enforced(const std::string& id) const;
+  void forget_enforced(const std::string& id) const;
 
   std::vector<Hierarchy> m_hierarchies;
   Use m_memory;
   Use m_cpu;
   Use m_pids;
   Use m_freezer;
+  // enforced() per box id, as read back from the kernel; the lock is held
+  // while reading, so a value read before an apply() never outlives it.
+  mutable std::mutex m_enforced_mutex;
+  mutable std::map<std::string, EnforcedLimits> m_enforced;
 };
 
 }  // namespace boxd::local

@@ -130,6 +130,20 @@ BoxAccess Proxies::access_of(const std::string& box_id) const {
   });
 }
 
+std::map<std::string, BoxAccess> Proxies::access_of_all() const {
+  return m_store.read([&](const StoreData& data) {
+    std::map<std::string, BoxAccess> all;
+    for (const auto& b : data.boxes) {
+      all[b.id].access_domain =
+          b.owner + k_proxy_suffix + ":" + std::to_string(m_options.proxy_port);
+    }
+    for (const auto& d : data.domains) {
+      all[d.box_id].custom_domains.push_back(d.domain);
+    }
+    return all;
+  });
+}
+
 void Proxies::set_server_ports(std::vector<std::pair<int, std::string>> ports) {
   std::lock_guard lock(m_ports_mutex);
   m_server_ports = std::move(ports);

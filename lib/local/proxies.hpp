@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -87,6 +88,9 @@ class Proxies {
   // The box's URL: <scheme>://<box>.<owner>.localhost:<proxy port>.
   std::string url_of(const BoxRecord& box) const;
   BoxAccess access_of(const std::string& box_id) const;
+  // access_of() of every box, by box id, in one pass (ListVms: one
+  // access_of() per box scanned all boxes, O(n^2) for n boxes).
+  std::map<std::string, BoxAccess> access_of_all() const;
 
   // The server's own ports (gRPC, key exchange, proxy), which a proxy may
   // not reach while boxes are reached on the host's loopback.

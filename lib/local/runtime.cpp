@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <array>
@@ -73,6 +75,75 @@ std::optional<ProcStat> read_proc_stat(int pid) {
 bool process_matches(int pid, std::uint64_t start_time) {
   auto stat = read_proc_stat(pid);
   return stat && stat->start_time == start_time && stat->state != 'Z' && stat->state != 'X';
+}
+
+ProcessWatch::~ProcessWatch() {
+  for (const auto& [pid, entry] : m_entries) {
+    close(entry.fd);
+  }
+}
+
+bool ProcessWatch::alive(int pid, std::uint64_t start_time) {
+  if (pid <= 0) {
+    return false;
+  }
+  std::lock_guard lock(m_mutex);
+  if (auto it = m_entries.find(pid); it != m_entries.end()) {
+    if (it->second.start_time == start_time) {
+      pollfd p{it->second.fd, POLLIN, 0};
+      if (poll(&p, 1, 0) == 0) {
+        return true;
+      }
+      // Exited: reap it if it is our child (exactly this process, by its pidfd).
+      siginfo_t info{};
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(it->second.fd), &info,
+             WEXITED | WNOHANG);
+      close(it->second.fd);
+      m_entries.erase(it);
+      return false;
+    }
+    // Another process with this pid: the one watched is gone.
+    close(it->second.fd);
+    m_entries.erase(it);
+  }
+  auto stat = read_proc_stat(pid);
+  if (!stat || stat->start_time != start_time) {
+    return false;
+  }
+  if (stat->state == 'Z' || stat->state == 'X') {
+    waitpid(pid, nullptr, WNOHANG);  // our child: reap it
+    return false;
+  }
+  // At most half the fds the process may open: the server's sockets and
+  // files must not run short (a soft limit of 1024 and 1,000 boxes).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) < 0 || m_entries.size() >= files.rlim_cur / 2) {
+    return true;  // no pidfd: the next check reads /proc again
+  }
+  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // close-on-exec
+  if (fd < 0) {
+    return true;
+  }
+  // The pid may have been reused between the read and the open.
+  if (!process_matches(pid, start_time)) {
+    close(fd);
+    return false;
+  }
+  m_entries[pid] = Entry{start_time, fd};
+  return true;
+}
+
+void ProcessWatch::forget(int pid) {
+  std::lock_guard lock(m_mutex);
+  if (auto it = m_entries.find(pid); it != m_entries.end()) {
+    close(it->second.fd);
+    m_entries.erase(it);
+  }
+}
+
+std::size_t ProcessWatch::watched() const {
+  std::lock_guard lock(m_mutex);
+  return m_entries.size();
 }
 
 namespace {

@@ -350,15 +350,9 @@ class NamespaceRuntime final : public Runtime {
   }
 
   bool alive(const BoxSpec& /*box*/, const BoxHandle& handle) override {
-    auto stat = read_proc_stat(handle.init_pid);
-    if (!stat || stat->start_time != handle.init_start_time) {
-      return false;
-    }
-    if (stat->state == 'Z' || stat->state == 'X') {
-      waitpid(handle.init_pid, nullptr, WNOHANG);  // our child: reap it
-      return false;
-    }
-    return true;
+    // A pidfd per init after the first check: `box list` of 1,000 boxes
+    // asks this twice per box (liveness, enforced limits).
+    return m_inits.alive(handle.init_pid, handle.init_start_time);
   }
 
   void stop(const BoxSpec& box, const BoxHandle& handle) override {
@@ -387,6 +381,7 @@ class NamespaceRuntime final : public Runtime {
     m_cgroup.remove(box.id);
     reap_orphans();
     m_network.detach(box, handle.init_pid);
+    m_inits.forget(handle.init_pid);
     if (ours) {
       append_console(box.dir, "boxd: box stopped");
     }
@@ -777,6 +772,7 @@ class NamespaceRuntime final : public Runtime {
 
   BoxCgroup m_cgroup;
   BoxNetwork m_network;
+  ProcessWatch m_inits;  // alive(): a pidfd per box init
   // After the cgroups and the network: destroyed (its middles killed) first.
   // BOXD_LOCAL_WARM_EXEC=0 turns warm middles off (every exec starts cold):
   // the benchmarks' baseline for them.

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -107,6 +109,37 @@ std::string ns_link(int pid, const char* ns);
 
 // True when pid runs with the given start time and is not a zombie.
 bool process_matches(int pid, std::uint64_t start_time);
+
+// Whether processes (box inits) still run, cheaply enough to ask for 1,000
+// boxes in one `box list`: the first check of a process reads its
+// /proc/<pid>/stat (start time and state, as process_matches) and opens a
+// pidfd on it; later checks poll that pidfd (one syscall, no file), which
+// turns readable once the process has exited. A process seen to have
+// exited is reaped if it is our child (waitpid on a zombie, waitid
+// P_PIDFD) and forgotten. Pidfds take at most half of RLIMIT_NOFILE; past
+// that, or without pidfds (old kernel), every check reads /proc.
+// Thread-safe.
+class ProcessWatch {
+ public:
+  ProcessWatch() = default;
+  ~ProcessWatch();
+  ProcessWatch(const ProcessWatch&) = delete;
+  ProcessWatch& operator=(const ProcessWatch&) = delete;
+
+  bool alive(int pid, std::uint64_t start_time);
+  // Closes the pidfd of pid, if any (after stop).
+  void forget(int pid);
+  // How many processes have a pidfd (tests).
+  std::size_t watched() const;
+
+ private:
+  struct Entry {
+    std::uint64_t start_time = 0;
+    int fd = -1;
+  };
+  mutable std::mutex m_mutex;
+  std::map<int, Entry> m_entries;
+};
 
 // Removes a directory tree without following symlinks and without crossing
 // into another file system (a mount point inside aborts with an error).

@@ -176,6 +176,7 @@ class BoxdService final : public ServiceBase {
   // What GetVm/ListVms add to a record's response: the proxy's access
   // domain and the box's custom domains (Proxies::access_of).
   void decorate(api::GetVmResponse& response);
+  static void decorate(api::GetVmResponse& response, const BoxAccess& access);
   // GetVm's `enforced`: what the runtime has in force for a running box.
   // public_ip: the box's own address (Runtime::address) while it runs.
   void show_address(api::GetVmResponse& response, const BoxRecord& box);

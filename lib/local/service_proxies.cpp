@@ -29,7 +29,10 @@ ProxyRoute BoxdService::route_host(const std::string& host) {
 }
 
 void BoxdService::decorate(api::GetVmResponse& response) {
-  const auto access = m_proxies.access_of(response.vm_id());
+  decorate(response, m_proxies.access_of(response.vm_id()));
+}
+
+void BoxdService::decorate(api::GetVmResponse& response, const BoxAccess& access) {
   if (access.access_domain) {
     response.set_access_domain(*access.access_domain);
   }

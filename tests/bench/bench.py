@@ -1,6 +1,7 @@
 """boxd benchmarks: boxd against its peers and the raw limit, on one machine.
 
     tests/bench/run [--quick] [--only REGEX] [--json PATH] [--boxd PATH]
+                    [--scale N [--scale-batch B]]
 
 How it works:
 - One temp dir holds everything: a `boxd local serve --port 0` on its own
@@ -23,6 +24,20 @@ How it works:
   -echo; exec cat'` (readline-like: the remote program echoes each byte
   itself); each keystroke is written to the PTY master and timed until the
   same byte comes back.
+- Many boxes (--scale N, off by default: 1,000 boxes take ~5 minutes more):
+  a third server of its own (--max-boxes N+5, a --bridge-subnet big enough
+  for N, e.g. a free /22 for 1,000; a Linux bridge takes at most 1,024 ports,
+  so N <= 1020) gets N idle boxes, B concurrent `box create` processes at a
+  time (default 25). Rows: scale.create (ms per box, one sample per batch;
+  total_s and batch_s in the JSON), scale.server_rss (VmRSS of the server
+  with N boxes; rss_mib_at has 0, N/4, N/2, N), scale.list and
+  scale.list.json (`box list` at N, median of 10; median_ms_at has N/4, N/2,
+  N), scale.destroy (all destroyed, B processes). Targets at N >= 1000:
+  server RSS < 200 MiB, `box list` <= 20 ms. Every scale box is destroyed
+  at the end, also after a failure, Ctrl-C or SIGTERM (the clean-up ignores
+  further signals; stopping the server stops what is left). With
+  `--only scale` only the scale rows run (setup still starts the other
+  servers).
 - Nothing here fails on a time: targets are reported as met / NOT MET. The
   run exits nonzero only when something broke (a command failed). It is not
   a ctest suite (ctest globs tests/e2e/test_*.py only).
@@ -123,6 +138,44 @@ def proc_hwm_kib(pid):
     return 0
 
 
+def proc_rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def free_bridge_subnet(boxes):
+    """A private IPv4 prefix for `boxes` boxes (plus the gateway) in
+    10.64.0.0-10.99.255.255 (where the server picks its /24s) that no route of
+    this host overlaps, e.g. 10.88.0.0/22 for 1,000."""
+    prefix = 24
+    while prefix > 16 and (1 << (32 - prefix)) - 3 < boxes:
+        prefix -= 1
+    routes = []
+    out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        dest = line.split()[0] if line.split() else ""
+        if dest in ("default", "local", "broadcast", "unreachable", "blackhole"):
+            dest = line.split()[1] if len(line.split()) > 1 else ""
+        net, _, length = dest.partition("/")
+        try:
+            parts = [int(x) for x in net.split(".")]
+            base = (parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]
+            bits = int(length) if length else 32
+        except (ValueError, IndexError):
+            continue
+        if bits == 0:
+            continue  # the default route
+        routes.append((base & ~((1 << (32 - bits)) - 1) & 0xFFFFFFFF, bits))
+    size = 1 << (32 - prefix)
+    for base in range(10 << 24 | 64 << 16, 10 << 24 | 100 << 16, size):
+        if all(not (base < r + (1 << (32 - b)) and r < base + size) for r, b in routes):
+            return f"{base >> 24}.{base >> 16 & 255}.{base >> 8 & 255}.0/{prefix}"
+    raise BenchError(f"no free /{prefix} in 10.64.0.0-10.99.255.255 for {boxes} boxes")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -145,9 +198,11 @@ def wait_port(port, timeout=10.0):
 
 
 class BoxdServer:
-    def __init__(self, binary, dir_, extra_env=None):
+    def __init__(self, binary, dir_, extra_env=None, max_boxes=10, extra_args=()):
         self.binary = binary
         self.extra_env = extra_env or {}
+        self.max_boxes = max_boxes
+        self.extra_args = list(extra_args)
         self.dir = dir_
         self.proc = None
         self.info = {}
@@ -159,7 +214,8 @@ class BoxdServer:
         env.update(self.extra_env)
         stdout_path = self.dir / "server.stdout"
         argv = [self.binary, "local", "serve", "--port", "0", "--state-dir",
-                str(self.dir / "state"), "--api-key", f"{KEY}=bench", "--max-boxes", "10"]
+                str(self.dir / "state"), "--api-key", f"{KEY}=bench", "--max-boxes",
+                str(self.max_boxes), *self.extra_args]
         with open(stdout_path, "wb") as out, open(self.dir / "server.log", "ab") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          env=env, cwd=self.dir, start_new_session=True)
@@ -181,11 +237,13 @@ class BoxdServer:
                 raise BenchError(f"boxd local serve did not get ready:\n{tail}")
             time.sleep(0.02)
 
-    def stop(self):
+    def stop(self, timeout=20):
+        """SIGTERM stops every box the server runs (one after another), then
+        the server; SIGKILL after `timeout` seconds."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(20)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
@@ -283,6 +341,10 @@ class Bench:
         self.cold_server = BoxdServer(self.binary, work / "boxd-cold",
                                       {"BOXD_LOCAL_WARM_EXEC": "0"})
         self.sshd = SshServer(work / "ssh")
+        # --scale N: a third server holding N idle boxes (its own bridge subnet
+        # big enough for them), started by scale() only.
+        self.scale_server = None
+        self.scale_names = []
         self.cli_home = work / "cli-home"
         self.cli_home.mkdir()
         self.stubs = work / "pystubs"
@@ -406,6 +468,10 @@ class Bench:
             (package / "__init__.py").touch()
 
     def teardown(self):
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short (boxes of
+        # the scale server would be left running).
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         try:
             if self.server.proc is not None and self.server.proc.poll() is None:
                 self.results_server_hwm = proc_hwm_kib(self.server.proc.pid)
@@ -414,6 +480,7 @@ class Bench:
         self.sshd.stop()
         self.server.stop()
         self.cold_server.stop()
+        self.scale_cleanup()
 
     # --- the measurements
 
@@ -464,6 +531,8 @@ class Bench:
         self.throughput("raw.cat", "cat pipe (head into cat)",
                         lambda n: (run_timed(["sh", "-c", f"head -c {n} /dev/zero | cat"])[0], 0),
                         boxd=False)
+        if self.args.scale:
+            self.scale(self.args.scale, self.args.scale_batch)
 
     def streams(self, env):
         zero = lambda n: ["head", "-c", str(n), "/dev/zero"]  # noqa: E731
@@ -520,6 +589,115 @@ class Bench:
             self.results["cp.down"]["server_cpu_s_per_gib"] = (
                 (proc_cpu_seconds(self.server.proc.pid) - before) / (self.size / GIB))
             down.unlink(missing_ok=True)
+
+    # --- many boxes on one server (--scale N)
+
+    def scale(self, count, batch):
+        """N boxes created `batch` at a time (concurrent `box create`s) on a
+        server of their own, all idle; the server's RSS and `box list` at a
+        quarter, half and all of them; then every box destroyed."""
+        if not any(self.wanted(k) for k in ("scale.create", "scale.server_rss", "scale.list",
+                                            "scale.list.json", "scale.destroy")):
+            return
+        if count > 1020:
+            raise BenchError("--scale: a Linux bridge has at most 1024 ports (one per box)")
+        subnet = free_bridge_subnet(count)
+        self.scale_server = BoxdServer(self.binary, self.work / "boxd-scale", max_boxes=count + 5,
+                                       extra_args=["--bridge-subnet", subnet])
+        self.scale_server.start()
+        pid = self.scale_server.proc.pid
+        env = self.env(server=self.scale_server)
+        log(f"scale: {count} boxes, {batch} at a time, bridge {subnet}, server pid {pid}")
+        rss_at = {0: proc_rss_kib(pid) / 1024}
+        list_at, json_at = {}, {}
+        checkpoints = sorted({count // 4, count // 2, count} - {0})
+        per_box_ms, batch_s = [], []
+        started = time.perf_counter()
+        made = 0
+        while made < count:
+            names = [f"scale-{i:04d}" for i in range(made, min(made + batch, count))]
+            t0 = time.perf_counter()
+            procs = [subprocess.Popen(self.boxd("box", "create", name), env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE) for name in names]
+            self.scale_names += names  # destroyed at the end even if some failed
+            failures = []
+            for name, p in zip(names, procs):
+                err = p.communicate()[1].decode(errors="replace")
+                if p.returncode != 0:
+                    failures.append(f"{name}: exit {p.returncode}: {err[-300:]}")
+            seconds = time.perf_counter() - t0
+            if failures:
+                raise BenchError(f"scale: {len(failures)} of {len(names)} box creates failed at "
+                                 f"{made} boxes; first: {failures[0]}")
+            made += len(names)
+            batch_s.append(seconds)
+            per_box_ms.append(seconds * 1000 / len(names))
+            if any(made - len(names) < mark <= made for mark in checkpoints):
+                rss_at[made] = proc_rss_kib(pid) / 1024
+                list_at[made] = self.scale_list_ms(env, [])
+                json_at[made] = self.scale_list_ms(env, ["--json"])
+                log(f"scale: {made} boxes, server RSS {rss_at[made]:.1f} MiB, box list "
+                    f"{list_at[made]:.1f} ms, --json {json_at[made]:.1f} ms, "
+                    f"load {os.getloadavg()[0]:.1f}")
+        total = time.perf_counter() - started
+        counts = {"boxes": count, "batch": batch, "bridge_subnet": subnet}
+        self.record("scale.create", f"box create x{count}, {batch} at a time (per box)", "ms",
+                    per_box_ms, "lower",
+                    extra={**counts, "total_s": total, "batch_s": batch_s})
+        rss = [proc_rss_kib(pid) / 1024 for _ in range(3)]
+        self.record("scale.server_rss", f"server RSS with {count} idle boxes", "MiB", rss, "lower",
+                    extra={**counts, "rss_mib_at": rss_at})
+        self.latency("scale.list", f"box list of {count} boxes",
+                     lambda: self.boxd("box", "list"), env=env, reps=10, warmup=2)
+        self.latency("scale.list.json", f"box list --json of {count} boxes",
+                     lambda: self.boxd("box", "list", "--json"), env=env, reps=10, warmup=2)
+        for key, at in (("scale.list", list_at), ("scale.list.json", json_at)):
+            if key in self.results:
+                self.results[key].update({**counts, "median_ms_at": at})
+        started = time.perf_counter()
+        self.scale_destroy(env, batch)
+        if self.wanted("scale.destroy"):
+            seconds = time.perf_counter() - started
+            self.record("scale.destroy", f"box destroy x{count}, {batch} processes (per box)",
+                        "ms", [seconds * 1000 / count], "lower", extra={**counts, "total_s": seconds})
+
+    def scale_list_ms(self, env, args, reps=10):
+        samples = [run_timed(self.boxd("box", "list", *args), env=env)[0] * 1000
+                   for _ in range(reps + 2)]
+        return statistics.median(samples[2:])
+
+    def scale_destroy(self, env, processes):
+        """Destroys the scale boxes: `processes` concurrent `box destroy -y`,
+        each with its share of the names."""
+        names, self.scale_names = self.scale_names, []
+        if not names:
+            return
+        chunks = [names[i::processes] for i in range(processes)]
+        procs = [subprocess.Popen(self.boxd("box", "destroy", "-y", *chunk), env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for chunk in chunks if chunk]
+        for p in procs:
+            p.wait()
+
+    def scale_cleanup(self):
+        """Whatever happened (a failure, Ctrl-C, SIGTERM): no box of the scale
+        server outlives the run. Destroys what is left, then SIGTERM stops the
+        server, which stops any box still running (one by one, hence the long
+        wait)."""
+        server = self.scale_server
+        if server is None or server.proc is None:
+            return
+        try:
+            if server.proc.poll() is None and self.scale_names:
+                log(f"scale: destroying {len(self.scale_names)} boxes")
+                self.scale_destroy(self.env(server=server), 25)
+        finally:
+            server.stop(timeout=600)
+            left = subprocess.run(["pgrep", "-f", f"__box-init .* {server.dir / 'state'}"],
+                                  capture_output=True, text=True).stdout.split()
+            if left:
+                log(f"WARNING: {len(left)} box inits of the scale server still run: {left[:5]}")
 
     def tcp_once(self, n):
         listener = socket.socket()
@@ -719,6 +897,12 @@ def targets(results):
         if have(key, "raw.tcp"):
             r = ratio(results, key, "raw.tcp")
             out.append((f"{results[key]['label']} >= half of loopback TCP", r >= 0.5, f"x{r:.2f}"))
+    if have("scale.server_rss") and results["scale.server_rss"].get("boxes", 0) >= 1000:
+        out.append(("server RSS at 1000 boxes < 200 MiB", med("scale.server_rss") < 200,
+                    f"{med('scale.server_rss'):.0f} MiB"))
+    if have("scale.list") and results["scale.list"].get("boxes", 0) >= 1000:
+        out.append(("box list of 1000 <= 20 ms", med("scale.list") <= 20,
+                    fmt(med("scale.list"), "ms")))
     if have("echo.boxd.p99"):
         out.append(("interactive echo p99 < 5 ms", med("echo.boxd.p99") < 5,
                     fmt(med("echo.boxd.p99"), "ms")))
@@ -780,6 +964,11 @@ def main():
     parser.add_argument("--json", help="where to write the JSON results "
                                        "(default build/bench.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="also create N idle boxes on a server of their own (off by default; "
+                             "1000 takes ~5 min): scale.* rows")
+    parser.add_argument("--scale-batch", type=int, default=25, metavar="B",
+                        help="--scale: concurrent box creates per batch (default 25)")
     args = parser.parse_args()
     if args.size_mib is None:
         args.size_mib = 64 if args.quick else 1024
@@ -788,6 +977,11 @@ def main():
     json_path = Path(args.json or ROOT / "build" / "bench.json")
     work = Path(tempfile.mkdtemp(prefix="boxd-bench-"))
     bench = Bench(args, work)
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
     started = time.monotonic()
     load_before = os.getloadavg()
     error = None

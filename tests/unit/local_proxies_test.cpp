@@ -211,4 +211,13 @@ TEST_CASE("proxies: a bound domain routes to its box and shows in its access dat
   });
   CHECK(w.proxies.route("app.example.com").port == 6001);
   CHECK(w.proxies.access_of(bobs.id).custom_domains == std::vector<std::string>{"app.example.com"});
+  // ListVms' one pass over all boxes says the same as access_of() per box.
+  const auto all = w.proxies.access_of_all();
+  CHECK(all.size() == 2);
+  for (const auto& [id, access] : all) {
+    const auto one = w.proxies.access_of(id);
+    CHECK(access.access_domain == one.access_domain);
+    CHECK(access.custom_domains == one.custom_domains);
+  }
+  CHECK(all.at(bobs.id).custom_domains == std::vector<std::string>{"app.example.com"});
 }

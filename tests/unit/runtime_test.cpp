@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
@@ -307,6 +308,58 @@ bool process_gone(int pid) {
 }
 
 }  // namespace
+
+TEST_CASE("process watch: a pidfd after the first check, the exit seen and reaped, pid reuse not") {
+  boxd::local::ProcessWatch watch;
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  auto stat = boxd::local::read_proc_stat(child);
+  REQUIRE(stat);
+  CHECK_FALSE(watch.alive(0, 0));
+  CHECK_FALSE(watch.alive(child, stat->start_time + 1));  // another process with this pid
+  CHECK(watch.watched() == 0);
+  CHECK(watch.alive(child, stat->start_time));
+  CHECK(watch.watched() == 1);  // from now on a poll of its pidfd
+  CHECK(watch.alive(child, stat->start_time));
+  CHECK_FALSE(watch.alive(child, stat->start_time + 1));  // a different start time: not it
+  CHECK(watch.watched() == 0);
+  CHECK(watch.alive(child, stat->start_time));
+  CHECK(watch.watched() == 1);
+  kill(child, SIGKILL);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = !watch.alive(child, stat->start_time);
+    if (!gone) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  CHECK(gone);
+  CHECK(watch.watched() == 0);
+  errno = 0;
+  CHECK(waitpid(child, nullptr, WNOHANG) < 0);  // reaped by the watch
+  CHECK(errno == ECHILD);
+  CHECK_FALSE(watch.alive(child, stat->start_time));
+
+  // forget() closes the pidfd of a process that still runs.
+  const pid_t other = fork();
+  REQUIRE(other >= 0);
+  if (other == 0) {
+    pause();
+    _exit(0);
+  }
+  auto other_stat = boxd::local::read_proc_stat(other);
+  REQUIRE(other_stat);
+  CHECK(watch.alive(other, other_stat->start_time));
+  watch.forget(other);
+  CHECK(watch.watched() == 0);
+  kill(other, SIGKILL);
+  waitpid(other, nullptr, 0);
+  CHECK_FALSE(watch.alive(other, other_stat->start_time));
+}
 
 TEST_CASE("warm middle: starts one command as spawn_process would") {
   auto warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
