@@ -517,6 +517,21 @@ void open_pty_in_box(ForkedArgs& a) {
 // (it needs a few KiB; sanitizer builds need more), above a guard page.
 constexpr std::size_t k_command_stack = 512 * 1024;
 
+// AddressSanitizer cannot follow instrumented code onto a stack it did not
+// make (it warns, then misreports), so the sanitizer build forks instead:
+// the same steps, with a copy of the memory.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool k_share_memory = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool k_share_memory = false;
+#else
+constexpr bool k_share_memory = true;
+#endif
+#else
+constexpr bool k_share_memory = true;
+#endif
+
 // The top of a new stack for such a child, or nullptr.
 char* map_child_stack() {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -561,15 +576,23 @@ int become_command_entry(void* args) {
   // A cold middle shares the server's memory too: its command's stack
   // comes from the server (spawn_process), as mapping one here would leave
   // it in the server; a warm middle maps its own.
-  char* stack = a.command_stack_top != nullptr ? a.command_stack_top : map_child_stack();
-  if (stack == nullptr) {
-    child_fail(report, k_stage_clone);
-  }
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  const int grandchild = clone(become_command_entry, stack,
-                               CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &a.command);
+  int grandchild = -1;
+  if constexpr (k_share_memory) {
+    char* stack = a.command_stack_top != nullptr ? a.command_stack_top : map_child_stack();
+    if (stack == nullptr) {
+      child_fail(report, k_stage_clone);
+    }
+    grandchild = clone(become_command_entry, stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD,
+                       &a.command);
+  } else {
+    grandchild = static_cast<int>(syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+    if (grandchild == 0) {
+      become_command(a.command);
+    }
+  }
   if (grandchild < 0) {
     child_fail(report, k_stage_clone);
   }
@@ -783,8 +806,16 @@ std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   sigset_t previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  const pid_t child =
-      clone(spawn::forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  pid_t child = -1;
+  if constexpr (spawn::k_share_memory) {
+    child =
+        clone(spawn::forked_child_entry, stacks.middle, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  } else {
+    child = fork();
+    if (child == 0) {
+      spawn::run_forked_child(args);
+    }
+  }
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   fds.child.clear();

@@ -91,8 +91,10 @@ void WarmPool::run() {
     auto next =
         std::min_element(m_requests.begin(), m_requests.end(),
                          [](const auto& a, const auto& b) { return a.second.due < b.second.due; });
-    if (next->second.due > std::chrono::steady_clock::now()) {
-      m_cv.wait_until(lock, next->second.due);  // or a new request, a discard, the end
+    // A copy: the request may be erased (discard, destructor) while this waits.
+    const auto due = next->second.due;
+    if (due > std::chrono::steady_clock::now()) {
+      m_cv.wait_until(lock, due);  // or a new request, a discard, the end
       continue;
     }
     Request request = std::move(next->second);
