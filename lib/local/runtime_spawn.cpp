@@ -544,7 +544,7 @@ char* map_child_stack() {
   return static_cast<char*>(base) + page + k_command_stack;
 }
 
-int become_command_entry(void* args) {
+[[maybe_unused]] int become_command_entry(void* args) {
   become_command(*static_cast<const ChildArgs*>(args));
 }
 
@@ -617,7 +617,7 @@ namespace {
   enter_box_and_clone(a);
 }
 
-int forked_child_entry(void* args) {
+[[maybe_unused]] int forked_child_entry(void* args) {
   run_forked_child(*static_cast<ForkedArgs*>(args));
 }
 
