@@ -513,6 +513,21 @@ class Bench:
             self.latency("exec.true.cold", "box exec vm -- true (every exec cold)",
                          lambda: self.boxd("box", "exec", "vm", "--", "true"),
                          env=self.cold_env())
+        # After an idle second (untimed), where a cold start pays the cgroup
+        # move's RCU grace period and a warm middle should not.
+        def idle(make_env):
+            def prepare(_):
+                time.sleep(1)
+                return make_env()
+            return prepare
+        self.latency("exec.idle", "box exec vm -- true after 1 s idle",
+                     lambda: self.boxd("box", "exec", "vm", "--", "true"), reps=8, warmup=1,
+                     prepare=idle(lambda: env))
+        if self.wanted("exec.idle.cold"):
+            cold = self.cold_env()
+            self.latency("exec.idle.cold", "box exec vm -- true after 1 s idle (every exec cold)",
+                         lambda: self.boxd("box", "exec", "vm", "--", "true"), reps=8, warmup=1,
+                         prepare=idle(lambda: cold))
         self.latency("ssh.true", "ssh 127.0.0.1 true", lambda: self.sshd.ssh("true"), boxd=False)
         # streams
         self.streams(env)
@@ -843,6 +858,7 @@ BASELINES = {
     "get.cached": ["py.get"],
     "get.fresh": ["py.get"],
     "exec.true": ["exec.true.cold", "ssh.true"],
+    "exec.idle": ["exec.idle.cold"],
     "exec.concurrent": ["exec.concurrent.cold"],
     "exec.out": ["ssh.out", "raw.tcp", "raw.cat"],
     "exec.in": ["ssh.in", "raw.tcp", "raw.cat"],
