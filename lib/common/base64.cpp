@@ -87,4 +87,16 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return decode(text, k_url);
 }
 
+std::string hex_encode(std::string_view data) {
+  static constexpr std::string_view k_hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (const char c : data) {
+    const auto b = static_cast<unsigned char>(c);
+    out += k_hex[b >> 4];
+    out += k_hex[b & 15];
+  }
+  return out;
+}
+
 }  // namespace boxd

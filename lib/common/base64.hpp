@@ -1,6 +1,7 @@
 // Base64 (RFC 4648): the standard alphabet with padding (exec's binary
 // chunks in --json/--jsonl, MCP file contents, SSH keys) and the URL
-// alphabet without padding (JWT parts). The one implementation in the tree.
+// alphabet without padding (JWT parts), and lower-case hex (digests, random
+// ids). The one implementation of each in the tree.
 #pragma once
 
 #include <optional>
@@ -20,5 +21,8 @@ std::optional<std::string> base64_decode(std::string_view text);
 std::string base64url_encode(std::string_view data);
 // URL alphabet; padding accepted as for base64_decode.
 std::optional<std::string> base64url_decode(std::string_view text);
+
+// Two lower-case hex digits per byte.
+std::string hex_encode(std::string_view data);
 
 }  // namespace boxd

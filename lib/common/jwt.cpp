@@ -112,13 +112,7 @@ std::string random_hex(std::size_t n_bytes) {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n_bytes)) != 1) {
     throw Error(ErrorClass::Internal, "cannot get random bytes");
   }
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += k_hex[b >> 4];
-    out += k_hex[b & 15];
-  }
-  return out;
+  return hex_encode(bytes);
 }
 
 }  // namespace boxd

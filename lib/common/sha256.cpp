@@ -1,6 +1,8 @@
 // See sha256.hpp. Written from FIPS 180-4, section 6.2.
 #include "common/sha256.hpp"
 
+#include "common/base64.hpp"
+
 #include <bit>
 #include <cstring>
 
@@ -115,14 +117,8 @@ Sha256Digest sha256(std::string_view data) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  static constexpr std::string_view k_hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (const std::uint8_t b : sha256(data)) {
-    out += k_hex[b >> 4];
-    out += k_hex[b & 15];
-  }
-  return out;
+  const Sha256Digest digest = sha256(data);
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 }  // namespace boxd
