@@ -10,18 +10,9 @@
 #include "boxd/context.hpp"
 #include "boxd/dispatch.hpp"
 #include "common/log.hpp"
+#include "common/sanitizer.hpp"
 #include "local/box_file.hpp"
 #include "local/runtime.hpp"
-
-// Under a sanitizer the process ends the long way, so that LeakSanitizer's
-// exit-time check runs (tests/sanitizers).
-#if defined(__SANITIZE_ADDRESS__)
-#define BOXD_EXIT_THE_LONG_WAY 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
-#define BOXD_EXIT_THE_LONG_WAY 1
-#endif
-#endif
 
 namespace {
 
@@ -30,10 +21,11 @@ namespace {
 // objects, none of which leaves anything outside the process. That teardown
 // is measurable on every short command (tests/bench/FINDINGS.md).
 int finish(boxd::cli::Context& ctx, int code) {
-#ifdef BOXD_EXIT_THE_LONG_WAY
-  (void)ctx;
-  return code;
-#else
+  // Under AddressSanitizer the process ends the long way, so that
+  // LeakSanitizer's exit-time check runs (tests/sanitizers).
+  if constexpr (boxd::k_address_sanitizer) {
+    return code;
+  }
   ctx.out.flush();
   ctx.err.flush();
   std::cout.flush();
@@ -41,7 +33,6 @@ int finish(boxd::cli::Context& ctx, int code) {
   std::fflush(nullptr);
   boxd::logging::flush();
   _exit(code);
-#endif
 }
 
 }  // namespace

@@ -44,6 +44,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/sanitizer.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -520,17 +521,7 @@ constexpr std::size_t k_command_stack = 512 * 1024;
 // AddressSanitizer cannot follow instrumented code onto a stack it did not
 // make (it warns, then misreports), so the sanitizer build forks instead:
 // the same steps, with a copy of the memory.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool k_share_memory = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool k_share_memory = false;
-#else
-constexpr bool k_share_memory = true;
-#endif
-#else
-constexpr bool k_share_memory = true;
-#endif
+constexpr bool k_share_memory = !k_address_sanitizer;
 
 // The top of a new stack for such a child, or nullptr.
 char* map_child_stack() {
