@@ -716,6 +716,16 @@ void retire_middle(int pid) {
   }
 }
 
+void make_undumpable() {
+  static const bool done = [] {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+      throw_errno("prctl(PR_SET_DUMPABLE)");
+    }
+    return true;
+  }();
+  (void)done;
+}
+
 }  // namespace boxd::local::spawn
 
 namespace boxd::local {
@@ -751,6 +761,7 @@ int spawned_pgid(const ExecProcess& process) {
 }
 
 std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
+  spawn::make_undumpable();
   reap_orphans();
   auto argv_strings = plan.argv;
   auto env_strings = plan.env;

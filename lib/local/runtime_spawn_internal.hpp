@@ -94,4 +94,12 @@ std::unique_ptr<ExecProcess> make_spawned(int command_pid, const SpawnPlan& plan
 // A middle process after SIGKILL: reaped at once, or soon by reap_orphans().
 void retire_middle(int pid);
 
+// Makes this process non-dumpable, once. A middle and its command share
+// the server's memory (or, warm or under ASan, a copy of it) until the
+// command's execve, after the command took the box user's ids: while its
+// memory is dumpable, a box process of the same uid could ptrace it in that
+// window and read or write the server. execve gives the command memory of
+// its own, dumpable as usual. Cores of the server are lost with it.
+void make_undumpable();
+
 }  // namespace boxd::local::spawn

@@ -227,6 +227,7 @@ WarmMiddle::~WarmMiddle() {
 }
 
 std::unique_ptr<WarmMiddle> fork_warm_middle(const SpawnPlan& box) {
+  spawn::make_undumpable();
   if (box.ns_fds.size() > k_warm_max_ns) {
     throw Error(ErrorClass::Internal, "too many namespaces for a warm middle");
   }

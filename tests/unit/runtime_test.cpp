@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
@@ -443,6 +444,20 @@ TEST_CASE("warm middle: a command that cannot start is reported by its step and 
   CHECK(message.find("No such file or directory") != std::string::npos);
   CHECK(process_gone(middle));
   CHECK(zombie_children() == zombies_before);
+}
+
+TEST_CASE("spawning leaves the server non-dumpable, its command dumpable after execve") {
+  // A command shares (or copies) the server's memory from its clone until
+  // its execve, with the box user's ids for the last steps: a dumpable
+  // server would let a box process of that uid ptrace it in the window.
+  auto process = boxd::local::spawn_process(shell_plan(
+      "exec python3 -c 'import ctypes; exit(0 if ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 1 else "
+      "1)'"));  // PR_GET_DUMPABLE
+  REQUIRE(process != nullptr);
+  CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+  CHECK(collect(*process, "").exit_code == 0);
+  auto warm = boxd::local::fork_warm_middle(boxd::local::SpawnPlan{});
+  CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
 }
 
 TEST_CASE("warm pool: made in the background, taken once, only for the init it was made for") {
