@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -290,6 +291,44 @@ std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdServic
   return server;
 }
 
+// Keeps a thread polling gRPC's sockets at all times.
+//
+// Exec is a callback method, and gRPC 1.51 (epoll1) then runs the server as a
+// "hybrid": the queues of the sync methods do not poll, and the only pollers
+// are the threads of gRPC's process-wide callback queue. Each of those waits
+// for at most 1 s and, after an idle second, sleeps 100 ms before it polls
+// again; when the server is idle they do so in step. For 100 ms of every
+// 1.1 s nobody then reads the listening socket or a connection, and a call
+// that arrives in that window waits for the end of it (tests/bench
+// FINDINGS.md: `box get` after an idle second took 80-100 ms, 10 ms otherwise).
+//
+// This thread waits on a queue of its own that never gets an event and has
+// no deadline. epoll1 has one epoll set for every queue, so while the callback
+// threads sleep, this thread is the one in epoll_wait, and whoever polls
+// runs the socket work, as the callback threads do.
+class GrpcPoller {
+ public:
+  GrpcPoller() : m_thread([this] { run(); }) {}
+  ~GrpcPoller() {
+    m_queue.Shutdown();
+    m_thread.join();
+  }
+  GrpcPoller(const GrpcPoller&) = delete;
+  GrpcPoller& operator=(const GrpcPoller&) = delete;
+
+ private:
+  void run() {
+    pthread_setname_np(pthread_self(), "grpc-poller");
+    void* tag = nullptr;
+    bool ok = false;
+    while (m_queue.Next(&tag, &ok)) {
+    }
+  }
+
+  grpc::CompletionQueue m_queue;  // before m_thread, which uses it
+  std::thread m_thread;
+};
+
 // Where the server listens, for the `key: value` lines and the log.
 struct Endpoints {
   std::string host;
@@ -367,6 +406,7 @@ int serve(const ServeOptions& options) {
       {{options.port, "gRPC"}, {at.http_port, "key exchange"}, {at.proxy_port, "HTTP proxy"}});
 
   auto server = start_grpc(options, service, at.grpc_port);
+  const GrpcPoller poller;
   const HttpLimits limits = http_limits_of(options);
   exchange.start(limits);
   service.set_server_ports(
