@@ -6,6 +6,8 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/log.hpp"
+#include "local/network_orphans.hpp"
 #include "local/runtime_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -298,6 +300,12 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
       return;
     }
   }
+  const auto reaped = reap_orphaned_networks(m_hash, tool("ip"), tool("iptables"));
+  if (reaped.bridges > 0 || reaped.chains > 0) {
+    logging::info("removed the network leftovers of servers whose state dir is gone",
+                  {{"bridges", static_cast<std::int64_t>(reaped.bridges)},
+                   {"chains", static_cast<std::int64_t>(reaped.chains)}});
+  }
   try {
     setup();
   } catch (const std::exception& e) {
@@ -305,6 +313,7 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
     try_run({tool("ip"), "link", "del", m_bridge});
     return;
   }
+  tag_server_bridge(m_bridge, fs::weakly_canonical(state_dir));
   m_enabled = true;
   setup_firewall();
   std::lock_guard lock(m_mutex);

@@ -12,10 +12,13 @@ is checked by its rules, never by sending anything off this machine."""
 
 import json
 import os
+import random
+import shutil
 import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from boxdtest import Suite, eventually, expect, expect_equal, http_get  # noqa: E402
@@ -281,6 +284,51 @@ def bridge_subnet_flag_is_used_and_checked(t):
         out.expect_exit(2)
         expect(why in out.stderr, f"{bad}: error says {why!r}: {out.stderr!r}")
     server.stop()
+
+
+@suite.test
+def a_killed_servers_network_goes_when_its_state_dir_does(t):
+    """A server killed with SIGKILL leaves its bridge and chains; its next start
+    on the same state dir takes them over. When that state dir is deleted
+    there is no next start: the next server to start on this host removes
+    them, and leaves alone those of a killed server whose state dir is still
+    there, and every server's that runs. Chains with no bridge at all (left
+    by servers before bridges were tagged) go too."""
+    gone = t.new_server("reap-gone")
+    t.require_isolation(gone)
+    kept = t.new_server("reap-kept")
+    live = t.new_server("reap-live")
+    hashes = {name: net_hash(s) for name, s in (("gone", gone), ("kept", kept), ("live", live))}
+    tag = (Path("/sys/class/net") / f"bxd-{hashes['gone']}" / "ifalias").read_text()
+    expect(f"pid={gone.proc.pid} " in tag and f"state={gone.state_dir.resolve()}" in tag,
+           f"the bridge names its server: {tag!r}")
+    gone.kill9()
+    kept.kill9()
+    shutil.rmtree(gone.state_dir)
+    # A chain set of an untagged era: no bridge, jumps from INPUT and POSTROUTING.
+    legacy = "%06x" % random.randrange(1 << 24)
+    subprocess.run(["iptables", "-w", "-N", f"BOXD-{legacy}-IN"], check=True)
+    subprocess.run(["iptables", "-w", "-A", "INPUT", "-i", f"bxd-{legacy}", "-j",
+                    f"BOXD-{legacy}-IN"], check=True)
+    subprocess.run(["iptables", "-w", "-t", "nat", "-N", f"BOXD-{legacy}-NAT"], check=True)
+    subprocess.run(["iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", "10.63.250.0/24",
+                    "-j", f"BOXD-{legacy}-NAT"], check=True)
+    for name in ("gone", "kept"):
+        expect(ours(iptables_rules(), hashes[name]), f"{name}: chains left by SIGKILL")
+    reaper = t.new_server("reap-reaper")
+    links, rules = host_link_names(), iptables_rules()
+    expect_equal(ours(links, hashes["gone"]), [], "links of the server whose state dir is gone")
+    expect_equal(ours(rules, hashes["gone"]), [], "its iptables rules and chains")
+    expect_equal(ours(rules, legacy), [], "chains with no bridge, and the jumps to them")
+    for name in ("kept", "live"):
+        expect(f"bxd-{hashes[name]}" in links, f"{name}: bridge stays")
+        expect(any(f"-N BOXD-{hashes[name]}-FWD" == r for r in rules), f"{name}: chains stay")
+    expect("removed the network leftovers" in reaper.log_path.read_text(),
+           "the reaping server says what it removed")
+    kept.start()  # its next start takes them over; a graceful stop then removes them
+    kept.stop()
+    expect_equal(ours(host_link_names(), hashes["kept"]), [], "kept's links after its stop")
+    expect_equal(ours(iptables_rules(), hashes["kept"]), [], "kept's chains after its stop")
 
 
 suite.main()

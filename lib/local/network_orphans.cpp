@@ -1,0 +1,243 @@
+#include "local/network_orphans.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "common/files.hpp"
+#include "local/runtime_support.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* k_alias_prefix = "boxd-local ";
+constexpr std::size_t k_hash_digits = 6;
+
+bool is_hash(const std::string& text) {
+  if (text.size() != k_hash_digits) {
+    return false;
+  }
+  for (const char c : text) {
+    if ((c < '0' || c > '9') && (c < 'a' || c > 'f')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The hashes of the server bridges on this host (bxd-<6 hex>).
+std::vector<std::string> bridge_hashes() {
+  std::vector<std::string> hashes;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("bxd-") && is_hash(name.substr(4))) {
+      hashes.push_back(name.substr(4));
+    }
+  }
+  return hashes;
+}
+
+// "boxd-local pid=<pid> start=<ticks> state=<dir>", as tag_server_bridge writes it.
+struct Tag {
+  int pid = 0;
+  std::uint64_t start_time = 0;
+  fs::path state_dir;
+};
+
+std::optional<Tag> read_tag(const std::string& bridge) {
+  auto text = read_file("/sys/class/net/" + bridge + "/ifalias");
+  if (!text) {
+    return std::nullopt;
+  }
+  while (!text->empty() && text->back() == '\n') {
+    text->pop_back();
+  }
+  if (!text->starts_with(k_alias_prefix)) {
+    return std::nullopt;
+  }
+  std::istringstream in(text->substr(std::char_traits<char>::length(k_alias_prefix)));
+  Tag tag;
+  std::string pid_field;
+  std::string start_field;
+  in >> pid_field >> start_field;
+  const auto state_at = text->find(" state=");
+  if (!pid_field.starts_with("pid=") || !start_field.starts_with("start=") ||
+      state_at == std::string::npos) {
+    return std::nullopt;
+  }
+  try {
+    tag.pid = std::stoi(pid_field.substr(4));
+    tag.start_time = std::stoull(start_field.substr(6));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  tag.state_dir = text->substr(state_at + 7);
+  if (tag.pid <= 0 || !tag.state_dir.is_absolute()) {
+    return std::nullopt;
+  }
+  return tag;
+}
+
+bool orphaned(const Tag& tag) {
+  std::error_code ec;
+  return !process_matches(tag.pid, tag.start_time) && !fs::exists(tag.state_dir, ec) && !ec;
+}
+
+// argv's standard output (run_command keeps only stderr). "" when it fails.
+std::string captured(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return "";
+  }
+  std::vector<char*> args;
+  for (const auto& arg : argv) {
+    args.push_back(const_cast<char*>(arg.c_str()));
+  }
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  pid_t child = -1;
+  const int failed = posix_spawn(&child, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  std::string out;
+  char buffer[16384];
+  for (ssize_t n = 0; failed == 0 && (n = read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
+    if (n > 0) {
+      out.append(buffer, static_cast<std::size_t>(n));
+    } else if (errno != EINTR) {
+      break;
+    }
+  }
+  close(pipe_fds[0]);
+  int status = 0;
+  while (failed == 0 && waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return out;
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string word; in >> word;) {
+    out.push_back(word);
+  }
+  return out;
+}
+
+// Removes the BOXD-<hash>-* chains of every hash in `hashes` from one table:
+// first the rules that jump to them, then the chains. Returns how many
+// chains went.
+int remove_chains(const std::string& iptables, const char* table,
+                  const std::set<std::string>& hashes) {
+  const std::string rules = captured({iptables, "-w", "-t", table, "-S"});
+  auto ours = [&](const std::string& chain) {
+    return chain.starts_with("BOXD-") && chain.size() > 5 + k_hash_digits &&
+           hashes.count(chain.substr(5, k_hash_digits)) > 0;
+  };
+  std::vector<std::string> chains;
+  std::istringstream in(rules);
+  for (std::string line; std::getline(in, line);) {
+    auto rule = words(line);
+    if (rule.size() == 2 && rule[0] == "-N" && ours(rule[1])) {
+      chains.push_back(rule[1]);
+    } else if (rule.size() > 2 && rule[0] == "-A" && !ours(rule[1]) &&
+               ours(rule[rule.size() - 1]) && rule[rule.size() - 2] == "-j") {
+      rule[0] = "-D";
+      std::vector<std::string> argv = {iptables, "-w", "-t", table};
+      argv.insert(argv.end(), rule.begin(), rule.end());
+      (void)run_command(argv);
+    }
+  }
+  int removed = 0;
+  for (const auto& chain : chains) {
+    (void)run_command({iptables, "-w", "-t", table, "-F", chain});
+    removed += run_command({iptables, "-w", "-t", table, "-X", chain}).status == 0 ? 1 : 0;
+  }
+  return removed;
+}
+
+// The hashes of BOXD-<hash>-* chains in the filter and nat tables.
+std::set<std::string> chain_hashes(const std::string& iptables) {
+  std::set<std::string> hashes;
+  for (const char* table : {"filter", "nat"}) {
+    std::istringstream in(captured({iptables, "-w", "-t", table, "-S"}));
+    for (std::string line; std::getline(in, line);) {
+      const auto rule = words(line);
+      if (rule.size() == 2 && rule[0] == "-N" && rule[1].starts_with("BOXD-") &&
+          rule[1].size() > 5 + k_hash_digits && is_hash(rule[1].substr(5, k_hash_digits))) {
+        hashes.insert(rule[1].substr(5, k_hash_digits));
+      }
+    }
+  }
+  return hashes;
+}
+
+}  // namespace
+
+void tag_server_bridge(const std::string& bridge, const fs::path& state_dir) {
+  const auto self = read_proc_stat(getpid());
+  const std::string alias = std::string(k_alias_prefix) + "pid=" + std::to_string(getpid()) +
+                            " start=" + std::to_string(self ? self->start_time : 0) +
+                            " state=" + state_dir.string();
+  if (alias.size() > 255 || alias.find('\n') != std::string::npos) {
+    return;
+  }
+  const int fd = open(("/sys/class/net/" + bridge + "/ifalias").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)!write(fd, alias.data(), alias.size());
+    close(fd);
+  }
+}
+
+ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::string& ip,
+                                      const std::string& iptables) {
+  ReapedNetworks reaped;
+  std::set<std::string> gone;
+  const auto bridges = bridge_hashes();
+  for (const auto& hash : bridges) {
+    const auto tag = hash == own_hash ? std::nullopt : read_tag("bxd-" + hash);
+    if (!tag || !orphaned(*tag)) {
+      continue;
+    }
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("bxv" + hash) || name.starts_with("bxn" + hash)) {
+        (void)run_command({ip, "link", "del", name});
+      }
+    }
+    (void)run_command({ip, "link", "del", "bxd-" + hash});
+    gone.insert(hash);
+    ++reaped.bridges;
+  }
+  if (iptables.empty()) {
+    return reaped;
+  }
+  const std::set<std::string> with_bridge(bridges.begin(), bridges.end());
+  for (const auto& hash : chain_hashes(iptables)) {
+    if (hash != own_hash && with_bridge.count(hash) == 0) {
+      gone.insert(hash);
+    }
+  }
+  if (!gone.empty()) {
+    reaped.chains += remove_chains(iptables, "filter", gone);
+    reaped.chains += remove_chains(iptables, "nat", gone);
+  }
+  return reaped;
+}
+
+}  // namespace boxd::local
