@@ -10,15 +10,20 @@
 #include <unistd.h>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <thread>
 
@@ -291,33 +296,46 @@ std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdServic
   return server;
 }
 
-// Keeps a thread polling gRPC's sockets at all times.
+// Keeps gRPC's sockets and callback work served after an idle second.
 //
-// Exec is a callback method, and gRPC 1.51 (epoll1) then runs the server as a
-// "hybrid": the queues of the sync methods do not poll, and the only pollers
-// are the threads of gRPC's process-wide callback queue. Each of those waits
-// for at most 1 s and, after an idle second, sleeps 100 ms before it polls
-// again; when the server is idle they do so in step. For 100 ms of every
-// 1.1 s nobody then reads the listening socket or a connection, and a call
-// that arrives in that window waits for the end of it (tests/bench
-// FINDINGS.md: `box get` after an idle second took 80-100 ms, 10 ms otherwise).
+// Exec is a callback method. gRPC 1.51 (epoll1) runs callback work on the
+// threads of its process-wide callback queue, and makes the queues of the
+// sync methods non-polling ("hybrid server"), so those threads are also the
+// only ones that read sockets. Each waits for at most 1 s and, after an idle
+// second, sleeps 100 ms before it waits again; as an idle server's threads
+// all got their last event together, they sleep together. A call that arrives
+// then waits for the end of the sleep: `box get` or `box exec` 1.0-1.1 s after
+// the previous call took 80-110 ms instead of 10 (tests/bench FINDINGS.md).
 //
-// This thread waits on a queue of its own that never gets an event and has
-// no deadline. epoll1 has one epoll set for every queue, so while the callback
-// threads sleep, this thread is the one in epoll_wait, and whoever polls
-// runs the socket work, as the callback threads do.
-class GrpcPoller {
+// Two parts. A thread of our own waits on a queue that never gets an event,
+// with no deadline: epoll1 has one epoll set for every queue, so sockets are
+// always polled and sync calls served. And every 400 ms it makes a callback
+// call on an in-process channel to a method that does not exist: its
+// completion goes to the callback queue, so the thread that takes it waits a
+// full second again, and one callback thread is always awake for Exec.
+class GrpcKeepAwake {
  public:
-  GrpcPoller() : m_thread([this] { run(); }) {}
-  ~GrpcPoller() {
+  explicit GrpcKeepAwake(grpc::Server& server)
+      : m_stub(server.InProcessChannel(grpc::ChannelArguments())),
+        m_poller([this] { poll(); }),
+        m_pinger([this] { ping_until_stopped(); }) {}
+  ~GrpcKeepAwake() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_wake.notify_all();
+    m_pinger.join();
     m_queue.Shutdown();
-    m_thread.join();
+    m_poller.join();
   }
-  GrpcPoller(const GrpcPoller&) = delete;
-  GrpcPoller& operator=(const GrpcPoller&) = delete;
+  GrpcKeepAwake(const GrpcKeepAwake&) = delete;
+  GrpcKeepAwake& operator=(const GrpcKeepAwake&) = delete;
+
+  static constexpr const char* k_method = "/boxd.local.KeepAwake/Ping";
 
  private:
-  void run() {
+  void poll() {
     pthread_setname_np(pthread_self(), "grpc-poller");
     void* tag = nullptr;
     bool ok = false;
@@ -325,8 +343,36 @@ class GrpcPoller {
     }
   }
 
-  grpc::CompletionQueue m_queue;  // before m_thread, which uses it
-  std::thread m_thread;
+  void ping_until_stopped() {
+    pthread_setname_np(pthread_self(), "grpc-keepawake");
+    std::unique_lock lock(m_mutex);
+    while (!m_wake.wait_for(lock, std::chrono::milliseconds(400), [this] { return m_stop; })) {
+      lock.unlock();
+      ping();
+      lock.lock();
+    }
+  }
+
+  // One call; returns once its callback has run (UNIMPLEMENTED, or the deadline).
+  void ping() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc::Slice empty;
+    const grpc::ByteBuffer request(&empty, 1);  // a ByteBuffer with no slice is not a message
+    grpc::ByteBuffer response;
+    std::promise<void> done;
+    m_stub.UnaryCall(&context, k_method, grpc::StubOptions(), &request, &response,
+                     [&done](const grpc::Status&) { done.set_value(); });
+    done.get_future().wait();
+  }
+
+  grpc::GenericStub m_stub;
+  grpc::CompletionQueue m_queue;  // before the threads, which use it
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_stop = false;
+  std::thread m_poller;
+  std::thread m_pinger;
 };
 
 // Where the server listens, for the `key: value` lines and the log.
@@ -406,7 +452,7 @@ int serve(const ServeOptions& options) {
       {{options.port, "gRPC"}, {at.http_port, "key exchange"}, {at.proxy_port, "HTTP proxy"}});
 
   auto server = start_grpc(options, service, at.grpc_port);
-  const GrpcPoller poller;
+  auto keep_awake = std::make_unique<GrpcKeepAwake>(*server);
   const HttpLimits limits = http_limits_of(options);
   exchange.start(limits);
   service.set_server_ports(
@@ -419,6 +465,7 @@ int serve(const ServeOptions& options) {
 
   exchange.stop();
   proxy.stop();
+  keep_awake.reset();  // its calls would hold the shutdown up
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server->Wait();
   service.shutdown_boxes();
