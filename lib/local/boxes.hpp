@@ -120,13 +120,16 @@ class Boxes {
   // should run, settles transient statuses.
   void recover();
   // At shutdown: stops every box's processes, keeping their statuses, so
-  // that recover() boots them again next time.
+  // that recover() boots them again next time; up to k_shutdown_workers
+  // boxes at a time.
   void shutdown();
+  static constexpr std::size_t k_shutdown_workers = 8;
 
  private:
   void refresh_liveness(BoxRecord& box);
   void adopt_limits(const BoxRecord& box);
   void recover_one(const BoxRecord& box);
+  void stop_for_shutdown(const BoxRecord& box);
   void erase_record(const std::string& id);
   void activity(const std::string& id) const;
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -60,7 +61,12 @@ class FakeRuntime final : public Runtime {
     const auto it = running.find(box.id);
     return handle.init_pid != 0 && it != running.end() && it->second == handle.init_pid;
   }
+  // Thread-safe, unlike the rest: server shutdown stops boxes in parallel.
   void stop(const BoxSpec& box, const BoxHandle& /*handle*/) override {
+    if (on_stop) {
+      on_stop(box);
+    }
+    std::lock_guard lock(m_stop_mutex);
     ++stops;
     running.erase(box.id);
     frozen.erase(box.id);
@@ -118,6 +124,7 @@ class FakeRuntime final : public Runtime {
   std::set<std::string> busy;                       // box ids with an exec in flight
   std::vector<std::vector<std::string>> self_runs;  // the args of every run_self
   std::function<std::unique_ptr<ExecProcess>(const std::vector<std::string>& args)> self_process;
+  std::function<void(const BoxSpec&)> on_stop;  // called first by stop, outside its lock
   int boots = 0;
   int stops = 0;
   bool fail_next_boot = false;
@@ -125,6 +132,7 @@ class FakeRuntime final : public Runtime {
 
  private:
   int m_next_pid = 100;
+  std::mutex m_stop_mutex;
 };
 
 }  // namespace boxd::local::test

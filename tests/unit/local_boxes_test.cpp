@@ -3,7 +3,12 @@
 // no gRPC, no process, milliseconds per case.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "fake_runtime.hpp"
 #include "local/boxes.hpp"
@@ -246,4 +251,45 @@ TEST_CASE("a domain binds to one box server-wide and only its owner unbinds it")
   domains.bind("bob", "app.example.com", "api");
   domains.unbind("bob", "APP.example.com");
   CHECK(domains.list("bob").empty());
+}
+
+TEST_CASE("shutdown stops every running box, several at a time, and keeps their statuses") {
+  Domain d;
+  for (int i = 0; i < 20; ++i) {
+    d.create("alice", "box" + std::to_string(i));
+  }
+  d.boxes.stop("alice", "box3");
+  const int stops_before = d.runtime.stops;
+  // Each stop waits until a second one has started: one at a time, the first
+  // would give up after 2 s, the rest not wait, and `overlapped` stay 0.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int in_flight = 0;
+  int most = 0;
+  bool gave_up = false;
+  std::atomic<int> overlapped{0};
+  d.runtime.on_stop = [&](const BoxSpec&) {
+    std::unique_lock lock(mutex);
+    most = std::max(most, ++in_flight);
+    changed.notify_all();
+    if (changed.wait_for(lock, std::chrono::seconds(2), [&] { return most >= 2 || gave_up; }) &&
+        !gave_up) {
+      ++overlapped;
+    } else {
+      gave_up = true;
+    }
+    --in_flight;
+  };
+  d.boxes.shutdown();
+  CHECK(d.runtime.stops - stops_before == 19);  // not the stopped one
+  CHECK(d.runtime.running.empty());
+  CHECK(most >= 2);
+  CHECK(most <= static_cast<int>(Boxes::k_shutdown_workers));
+  CHECK(overlapped.load() == 19);
+  // The stored status is kept, so that recover boots the box again at the next start.
+  int kept_running = 0;
+  for (const auto& box : d.store.boxes()) {
+    kept_running += box.status == BoxStatus::Running ? 1 : 0;
+  }
+  CHECK(kept_running == 19);
 }
