@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <thread>
 
 namespace boxd::local::netlink {
@@ -110,6 +111,29 @@ std::string nl_ipv4_text(std::uint32_t address) {
          std::to_string((address >> 8) & 255) + "." + std::to_string(address & 255);
 }
 
+// What one answer message means for the request with sequence number seq:
+// its end (0 or the kernel's negative errno) or nothing (more to come).
+std::optional<int> nl_answer(const nlmsghdr& message, std::uint32_t seq, bool dump,
+                             std::string& why) {
+  if (message.nlmsg_seq != seq) {
+    return std::nullopt;  // an answer to an earlier request that gave up
+  }
+  if (message.nlmsg_type == NLMSG_DONE) {
+    return 0;
+  }
+  if (message.nlmsg_type != NLMSG_ERROR) {
+    return std::nullopt;
+  }
+  const int error = static_cast<const nlmsgerr*>(NLMSG_DATA(&message))->error;
+  if (error == 0 && dump) {
+    return std::nullopt;  // a dump ends with NLMSG_DONE
+  }
+  if (error != 0) {
+    why = nl_error_text(message, error);
+  }
+  return error;
+}
+
 ifinfomsg* nl_link_header(NlMessage& message, int index = 0, unsigned char family = AF_UNSPEC) {
   auto* info = message.fixed<ifinfomsg>();
   info->ifi_family = family;
@@ -146,39 +170,33 @@ int Route::transact(std::vector<char>& request,
   kernel.nl_family = AF_NETLINK;
   if (sendto(m_fd.get(), request.data(), request.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
              sizeof kernel) < 0) {
-    why = std::strerror(errno);
-    return -errno;
+    const int error = errno;
+    why = std::strerror(error);
+    return -error;
   }
   std::vector<char> buffer(k_nl_receive_bytes);
   for (;;) {
     const ssize_t got = recv(m_fd.get(), buffer.data(), buffer.size(), 0);
     if (got < 0) {
-      if (errno == EINTR) {
+      const int error = errno;
+      if (error == EINTR) {
         continue;
       }
-      why = std::strerror(errno);
-      return -errno;
+      why = std::strerror(error);
+      return -error;
     }
-    auto length = static_cast<unsigned>(got);
-    for (auto* message = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(message, length);
-         message = NLMSG_NEXT(message, length)) {
-      if (message->nlmsg_seq != m_seq) {
-        continue;  // an answer to an earlier request that gave up
+    const auto length = static_cast<std::size_t>(got);
+    // Each message, 4-byte aligned one after the other (NLMSG_NEXT by hand).
+    for (std::size_t offset = 0; offset + sizeof(nlmsghdr) <= length;) {
+      const auto* message = reinterpret_cast<const nlmsghdr*>(buffer.data() + offset);
+      if (message->nlmsg_len < sizeof(nlmsghdr) || offset + message->nlmsg_len > length) {
+        break;
       }
-      if (message->nlmsg_type == NLMSG_DONE) {
-        return 0;
+      offset += NLMSG_ALIGN(message->nlmsg_len);
+      if (const auto done = nl_answer(*message, m_seq, dump, why)) {
+        return *done;
       }
-      if (message->nlmsg_type == NLMSG_ERROR) {
-        const int error = static_cast<const nlmsgerr*>(NLMSG_DATA(message))->error;
-        if (error == 0 && dump) {
-          continue;  // a dump ends with NLMSG_DONE
-        }
-        if (error != 0) {
-          why = nl_error_text(*message, error);
-        }
-        return error;
-      }
-      if (on_message) {
+      if (message->nlmsg_seq == m_seq && message->nlmsg_type != NLMSG_ERROR && on_message) {
         on_message(*message);
       }
     }
@@ -303,13 +321,19 @@ void Route::flush_addresses(const std::string& name) {
         if (answer.nlmsg_type != RTM_NEWADDR || static_cast<int>(info->ifa_index) != link) {
           return;
         }
-        auto length = static_cast<unsigned>(IFA_PAYLOAD(&answer));
-        for (const auto* rta = IFA_RTA(info); RTA_OK(rta, length); rta = RTA_NEXT(rta, length)) {
+        const auto* base = reinterpret_cast<const char*>(&answer);
+        std::size_t offset = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifaddrmsg));
+        while (offset + sizeof(rtattr) <= answer.nlmsg_len) {
+          const auto* rta = reinterpret_cast<const rtattr*>(base + offset);
+          if (rta->rta_len < sizeof(rtattr) || offset + rta->rta_len > answer.nlmsg_len) {
+            break;
+          }
           if (rta->rta_type == IFA_LOCAL && RTA_PAYLOAD(rta) == sizeof(std::uint32_t)) {
             std::uint32_t local = 0;
             std::memcpy(&local, RTA_DATA(rta), sizeof local);
             found.emplace_back(*info, local);
           }
+          offset += RTA_ALIGN(rta->rta_len);
         }
       },
       why);

@@ -50,7 +50,7 @@ class Route {
  private:
   // Sends one request and reads the answer up to its acknowledgement (or,
   // for a dump, its end); each answer message goes to on_message. Returns 0
-  // or the kernel's negative errno; what names the step in errors.
+  // or the kernel's negative errno, with the reason in why.
   int transact(std::vector<char>& request, const std::function<void(const nlmsghdr&)>& on_message,
                std::string& why);
   void must(std::vector<char>& request, const std::string& what);
