@@ -532,7 +532,9 @@ void BoxNetwork::write_state(const std::map<std::string, Member>& current) const
         json{{"name", m.name}, {"pid", m.pid}, {"start_time", m.start_time}, {"links", links}};
   }
   const json doc{{"bridge", m_bridge}, {"subnet", m_subnet.str()}, {"members", members}};
-  write_file_atomic(m_state_file, doc.dump(2) + "\n", 0600);
+  // No fsync: the file only matters while the boxes it lists live, and a
+  // machine crash ends them too (after kill -9 of the server it is whole).
+  write_file_atomic(m_state_file, doc.dump(2) + "\n", 0600, Sync::None);
 }
 
 // ---------------------------------------------------------------- boxes
