@@ -60,7 +60,7 @@ class BoxNetwork {
  public:
   // state_dir empty: disabled (boxes keep the host's network; runtime unit
   // tests). Throws boxd::Error (Usage) for a bad or colliding subnet flag;
-  // any other failure (not root, no `ip`) leaves it disabled, and
+  // any other failure (not root, no netlink) leaves it disabled, and
   // isolation() says why.
   BoxNetwork(const std::filesystem::path& state_dir, const std::string& subnet_flag);
   ~BoxNetwork();
