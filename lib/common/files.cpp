@@ -26,7 +26,8 @@ namespace {
 
 }  // namespace
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                       Sync sync) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const auto tmp = dir / ("." + path.filename().string() + ".tmp-" + random_hex(6));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -49,7 +50,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((sync == Sync::Durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
     ::unlink(tmp.c_str());
     fail("cannot flush", tmp);
   }
@@ -58,6 +59,9 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     ::unlink(tmp.c_str());
     errno = saved;
     fail("cannot replace", path);
+  }
+  if (sync == Sync::None) {
+    return;
   }
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

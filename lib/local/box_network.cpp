@@ -1,12 +1,16 @@
-// See box_network.hpp for the model. Everything is done with the iproute2
-// and iptables commands (run_command: posix_spawn, argv only); inside a
-// box's network namespace through `nsenter --net=/proc/<init>/ns/net`, so
-// this multi-threaded server never setns()es itself.
+// See box_network.hpp for the model. Links, addresses and routes are set
+// over rtnetlink in this process (netlink.hpp: no child process per step);
+// inside a box's network namespace from a short-lived thread that joined it
+// (netlink::in_netns), so the server's own threads never leave the host's.
+// The firewall is the iptables command (run_command: posix_spawn, argv
+// only), run at start and when the set of user networks in use changes.
 #include "local/box_network.hpp"
 
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/log.hpp"
+#include "common/unique_fd.hpp"
+#include "local/netlink.hpp"
 #include "local/network_orphans.hpp"
 #include "local/runtime_support.hpp"
 
@@ -186,19 +190,34 @@ bool try_run(const std::vector<std::string>& argv) {
   }
 }
 
-void write_sysctl(const std::string& path, const char* value) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t ignored = write(fd, value, std::char_traits<char>::length(value));
-    (void)ignored;
-    close(fd);
-  }
-}
-
 // The host side of our bridges and veths gets no IPv6 link-local address:
 // nothing on this host answers a box over IPv6.
 void disable_ipv6(const std::string& device) {
-  write_sysctl("/proc/sys/net/ipv6/conf/" + device + "/disable_ipv6", "1");
+  netlink::write_sysctl("net/ipv6/conf/" + device + "/disable_ipv6", "1");
+}
+
+// Deletes links of ours, ignoring failures (already gone, or going).
+void delete_links(const std::vector<std::string>& names) {
+  try {
+    netlink::Route route;
+    for (const auto& name : names) {
+      try {
+        route.delete_link(name);
+      } catch (const std::exception&) {
+      }
+    }
+  } catch (const std::exception&) {
+  }
+}
+
+// The box's network namespace, by its init's pid; throws when the init is
+// gone (or the pid is another process now).
+UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
+  UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || !process_matches(pid, start_time)) {
+    throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) + ") is gone");
+  }
+  return fd;
 }
 
 std::vector<std::string> links_with_prefix(const std::string& prefix) {
@@ -275,12 +294,6 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
     m_why_not = "it needs root";
     return;
   }
-  for (const char* name : {"ip", "bridge", "nsenter"}) {
-    if (tool(name).empty()) {
-      m_why_not = std::string("the `") + name + "` command is missing (scripts/setup installs it)";
-      return;
-    }
-  }
   load_state();
   if (wanted) {
     m_subnet = *wanted;
@@ -300,7 +313,7 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
       return;
     }
   }
-  const auto reaped = reap_orphaned_networks(m_hash, tool("ip"), tool("iptables"));
+  const auto reaped = reap_orphaned_networks(m_hash, tool("iptables"));
   if (reaped.bridges > 0 || reaped.chains > 0) {
     logging::info("removed the network leftovers of servers whose state dir is gone",
                   {{"bridges", static_cast<std::int64_t>(reaped.bridges)},
@@ -310,15 +323,15 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
     setup();
   } catch (const std::exception& e) {
     m_why_not = e.what();
-    try_run({tool("ip"), "link", "del", m_bridge});
+    delete_links({m_bridge});
     return;
   }
   tag_server_bridge(m_bridge, fs::weakly_canonical(state_dir));
   m_enabled = true;
   setup_firewall();
-  std::lock_guard lock(m_mutex);
+  std::unique_lock lock(m_mutex);
   prune_network_bridges();
-  save_state();
+  save_state(lock);
 }
 
 BoxNetwork::~BoxNetwork() {
@@ -335,15 +348,14 @@ int BoxNetwork::clone_flags() const {
 }
 
 void BoxNetwork::setup() {
-  const std::string ip = tool("ip");
-  if (!fs::exists("/sys/class/net/" + m_bridge)) {
-    must({ip, "link", "add", m_bridge, "type", "bridge"});
+  netlink::Route route;
+  if (route.index(m_bridge) == 0) {
+    route.add_bridge(m_bridge);
   }
   disable_ipv6(m_bridge);
-  must({ip, "addr", "flush", "dev", m_bridge});
-  must({ip, "addr", "add", ipv4_text(gateway_of(m_subnet)) + "/" + std::to_string(m_subnet.prefix),
-        "dev", m_bridge});
-  must({ip, "link", "set", m_bridge, "up"});
+  route.flush_addresses(m_bridge);
+  route.add_address(m_bridge, gateway_of(m_subnet), m_subnet.prefix);
+  route.set_up(m_bridge);
 }
 
 namespace {
@@ -418,7 +430,7 @@ void BoxNetwork::setup_firewall() {
     reset_chain(iptables, "nat", nat);
     must({iptables, "-w", "-t", "nat", "-A", nat, "!", "-d", subnet, "-j", "MASQUERADE"});
     ensure_jump(iptables, "nat", "POSTROUTING", {"-s", subnet}, nat);
-    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+    netlink::write_sysctl("net/ipv4/ip_forward", "1");
     std::ifstream forward("/proc/sys/net/ipv4/ip_forward");
     std::string value;
     forward >> value;
@@ -447,13 +459,12 @@ void BoxNetwork::teardown() {
       try_run({iptables, "-w", "-t", table, "-X", chain});
     }
   }
-  const std::string ip = tool("ip");
-  for (const auto& prefix : {"bxv" + m_hash, "bxn" + m_hash}) {
-    for (const auto& name : links_with_prefix(prefix)) {
-      try_run({ip, "link", "del", name});
-    }
+  std::vector<std::string> links = links_with_prefix("bxv" + m_hash);
+  for (auto& name : links_with_prefix("bxn" + m_hash)) {
+    links.push_back(std::move(name));
   }
-  try_run({ip, "link", "del", m_bridge});
+  links.push_back(m_bridge);
+  delete_links(links);
   std::lock_guard lock(m_mutex);
   m_members.clear();
   std::error_code ec;
@@ -493,9 +504,31 @@ void BoxNetwork::load_state() {
   }
 }
 
-void BoxNetwork::save_state() const {
+// Called with the lock held, returns with it released. The file is written
+// outside the lock, and one write covers every change made before it: of
+// concurrent callers, those whose change a later write already holds skip
+// theirs (with many boxes created at once, far fewer fsyncs than boxes).
+void BoxNetwork::save_state(std::unique_lock<std::mutex>& lock) {
+  const std::uint64_t wanted = ++m_state_version;
+  lock.unlock();
+  std::lock_guard saving(m_save_mutex);
+  if (m_saved_version >= wanted) {
+    return;
+  }
+  std::map<std::string, Member> members;
+  std::uint64_t version = 0;
+  {
+    std::lock_guard again(m_mutex);
+    members = m_members;
+    version = m_state_version;
+  }
+  write_state(members);
+  m_saved_version = version;
+}
+
+void BoxNetwork::write_state(const std::map<std::string, Member>& current) const {
   json members = json::object();
-  for (const auto& [id, m] : m_members) {
+  for (const auto& [id, m] : current) {
     json links = json::array();
     for (const auto& l : m.links) {
       links.push_back(json{{"network_id", l.network_id},
@@ -508,7 +541,9 @@ void BoxNetwork::save_state() const {
         json{{"name", m.name}, {"pid", m.pid}, {"start_time", m.start_time}, {"links", links}};
   }
   const json doc{{"bridge", m_bridge}, {"subnet", m_subnet.str()}, {"members", members}};
-  write_file_atomic(m_state_file, doc.dump(2) + "\n", 0600);
+  // No fsync: the file only matters while the boxes it lists live, and a
+  // machine crash ends them too (after kill -9 of the server it is whole).
+  write_file_atomic(m_state_file, doc.dump(2) + "\n", 0600, Sync::None);
 }
 
 // ---------------------------------------------------------------- boxes
@@ -535,104 +570,152 @@ std::string BoxNetwork::allocate(const Ipv4Net& net, const std::string& network_
   throw Error(ErrorClass::QuotaExceeded, "no free address left in " + net.str());
 }
 
-void BoxNetwork::add_link(const std::string& box_id, int pid, const Link& link,
-                          const std::string& peer, const std::string& master, bool isolated) {
-  const std::string ip = tool("ip");
-  const std::string netns = "--net=/proc/" + std::to_string(pid) + "/ns/net";
-  const std::string nsenter = tool("nsenter");
-  const int prefix = parse_cidr(link.subnet).prefix;
-  must({ip, "link", "add", link.host_if, "type", "veth", "peer", "name", peer, "netns",
-        std::to_string(pid)});
-  m_members[box_id].links.push_back(link);  // from here on, detach removes it
+// The host side of a box's link: the veth (its peer goes into the box's
+// namespace), on its bridge, isolated from the other ports when asked, then
+// up. Nothing of the box side: configure_box() does that.
+void BoxNetwork::plug(netlink::Route& route, const Link& link, const std::string& peer, int netns,
+                      const std::string& master, bool isolated) {
+  route.add_veth(link.host_if, peer, netns);
   disable_ipv6(link.host_if);
-  must({ip, "link", "set", link.host_if, "master", master});
+  route.set_master(link.host_if, master);
   if (isolated) {
-    must({tool("bridge"), "link", "set", "dev", link.host_if, "isolated", "on"});
+    route.set_isolated(link.host_if);  // before up: never a moment unisolated
   }
-  must({ip, "link", "set", link.host_if, "up"});
-  must({nsenter, netns, ip, "addr", "add", link.address + "/" + std::to_string(prefix), "dev",
-        peer});
-  must({nsenter, netns, ip, "link", "set", peer, "up"});
+  route.set_up(link.host_if);
 }
 
-void BoxNetwork::ensure_network_bridge(const std::string& name) {
-  if (fs::exists("/sys/class/net/" + name)) {
+// Inside the box's namespace: lo, the unprivileged port sysctl, then each
+// link (eth0 first) addressed and up, and the default route via the gateway.
+void BoxNetwork::configure_box(int netns, const std::vector<Link>& links) const {
+  const std::uint32_t gateway = gateway_of(m_subnet);
+  netlink::in_netns(netns, [&links, gateway] {
+    netlink::Route route;
+    route.set_up("lo");
+    // Box root may bind ports below 1024 (sshd on 22, a web server on 80),
+    // as root of a VM can: its user namespace does not own this network
+    // namespace, so only this per-namespace sysctl allows it (best effort).
+    netlink::write_sysctl("net/ipv4/ip_unprivileged_port_start", "0");
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      const std::string device = "eth" + std::to_string(i);
+      route.add_address(device, parse_ipv4(links[i].address), parse_cidr(links[i].subnet).prefix);
+      route.set_up(device);
+      if (i == 0) {
+        route.add_default_route(gateway);
+      }
+    }
+  });
+}
+
+void BoxNetwork::ensure_network_bridge(netlink::Route& route, const std::string& name) {
+  if (route.index(name) != 0) {
     return;
   }
-  const std::string ip = tool("ip");
-  must({ip, "link", "add", name, "type", "bridge"});
+  try {
+    route.add_bridge(name);
+  } catch (const Error&) {
+    if (route.index(name) == 0) {
+      throw;
+    }  // made meanwhile by another box's attach
+  }
   disable_ipv6(name);
-  must({ip, "link", "set", name, "up"});
+  route.set_up(name);
+}
+
+// The links a box gets (eth0 on the server bridge, one per user network),
+// with addresses; recorded under the lock, so concurrent attaches never pick
+// the same address and prune never removes a bridge about to be used.
+std::vector<BoxNetwork::Link> BoxNetwork::reserve(const BoxSpec& box, int init_pid,
+                                                  std::uint64_t start_time) {
+  m_members.erase(box.id);
+  Member& member = m_members[box.id] = Member{box.name, init_pid, start_time, {}};
+  member.links.push_back(
+      Link{"", "", m_subnet.str(), allocate(m_subnet, ""), "bxv" + m_hash + short_hash(box.id, 6)});
+  for (const auto& ref : box.networks) {
+    const Ipv4Net net = parse_cidr(ref.subnet);
+    member.links.push_back(Link{ref.id, ref.name, ref.subnet, allocate(net, ref.id),
+                                "bxv" + m_hash + short_hash(box.id + "/" + ref.id, 6)});
+  }
+  return member.links;
 }
 
 void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_time) {
   if (!m_enabled) {
     return;
   }
-  std::lock_guard lock(m_mutex);
-  m_members.erase(box.id);
-  m_members[box.id] = Member{box.name, init_pid, start_time, {}};
-  const std::string ip = tool("ip");
-  const std::string netns = "--net=/proc/" + std::to_string(init_pid) + "/ns/net";
+  std::vector<Link> links;
   try {
-    must({tool("nsenter"), netns, ip, "link", "set", "lo", "up"});
-    // Box root may bind ports below 1024 (sshd on 22, a web server on 80),
-    // as root of a VM can: its user namespace does not own this network
-    // namespace, so only this per-namespace sysctl allows it (best effort).
-    try_run(
-        {tool("nsenter"), netns, tool("sysctl"), "-qw", "net.ipv4.ip_unprivileged_port_start=0"});
-    Link main{"", "", m_subnet.str(), allocate(m_subnet, ""),
-              "bxv" + m_hash + short_hash(box.id, 6)};
-    add_link(box.id, init_pid, main, "eth0", m_bridge, true);
-    must({tool("nsenter"), netns, ip, "route", "add", "default", "via",
-          ipv4_text(gateway_of(m_subnet))});
-    int index = 1;
-    for (const auto& ref : box.networks) {
-      const Ipv4Net net = parse_cidr(ref.subnet);
-      const std::string bridge = network_bridge(ref.id);
-      ensure_network_bridge(bridge);
-      Link link{ref.id, ref.name, ref.subnet, allocate(net, ref.id),
-                "bxv" + m_hash + short_hash(box.id + "/" + ref.id, 6)};
-      add_link(box.id, init_pid, link, "eth" + std::to_string(index++), bridge, false);
+    const UniqueFd netns = open_box_netns(init_pid, start_time);
+    {
+      std::lock_guard lock(m_mutex);
+      links = reserve(box, init_pid, start_time);
+      sync_network_drops();
     }
-    sync_network_drops();
+    netlink::Route route;
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      const bool main = i == 0;
+      const std::string bridge = main ? m_bridge : network_bridge(links[i].network_id);
+      if (!main) {
+        ensure_network_bridge(route, bridge);
+      }
+      plug(route, links[i], "eth" + std::to_string(i), netns.get(), bridge, main);
+    }
+    configure_box(netns.get(), links);
   } catch (...) {
-    for (const auto& link : m_members[box.id].links) {
-      try_run({ip, "link", "del", link.host_if});
+    std::vector<std::string> names;
+    for (const auto& link : links) {
+      names.push_back(link.host_if);
     }
-    m_members.erase(box.id);
+    delete_links(names);
+    std::lock_guard lock(m_mutex);
+    auto it = m_members.find(box.id);
+    if (it != m_members.end() && it->second.pid == init_pid) {
+      m_members.erase(it);
+    }
     prune_network_bridges();
     throw;
   }
-  save_state();
+  std::unique_lock lock(m_mutex);
   write_hosts(box.id);
   for (const auto& peer : peers_of(box.id)) {
     write_hosts(peer);
   }
+  save_state(lock);
 }
 
 void BoxNetwork::detach(const BoxSpec& box, int init_pid) {
   if (!m_enabled) {
     return;
   }
-  std::lock_guard lock(m_mutex);
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_members.find(box.id);
+    if (it == m_members.end() ||
+        (it->second.pid != init_pid && process_matches(it->second.pid, it->second.start_time))) {
+      return;
+    }
+    for (const auto& link : it->second.links) {
+      names.push_back(link.host_if);
+    }
+  }
+  // Mostly gone already: a veth goes with the namespace of its peer.
+  delete_links(names);
+  std::unique_lock lock(m_mutex);
   auto it = m_members.find(box.id);
   if (it == m_members.end() ||
       (it->second.pid != init_pid && process_matches(it->second.pid, it->second.start_time))) {
-    return;
+    return;  // a newer boot attached meanwhile
   }
   const auto peers = peers_of(box.id);
-  for (const auto& link : it->second.links) {
-    if (fs::exists("/sys/class/net/" + link.host_if)) {
-      try_run({tool("ip"), "link", "del", link.host_if});
-    }
-  }
+  const bool had_networks = it->second.links.size() > 1;
   m_members.erase(it);
-  save_state();
   for (const auto& peer : peers) {
     write_hosts(peer);
   }
-  prune_network_bridges();
+  if (had_networks) {
+    prune_network_bridges();
+  }
+  save_state(lock);
 }
 
 std::string BoxNetwork::address(const std::string& box_id) const {
@@ -711,11 +794,13 @@ void BoxNetwork::prune_network_bridges() {
       }
     }
   }
-  for (const auto& name : links_with_prefix("bxn" + m_hash)) {
+  std::vector<std::string> unused;
+  for (auto& name : links_with_prefix("bxn" + m_hash)) {
     if (used.count(name) == 0) {
-      try_run({tool("ip"), "link", "del", name});
+      unused.push_back(std::move(name));
     }
   }
+  delete_links(unused);
   sync_network_drops();
 }
 

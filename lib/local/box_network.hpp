@@ -41,6 +41,10 @@
 
 namespace boxd::local {
 
+namespace netlink {
+class Route;
+}
+
 // An IPv4 prefix; parse_cidr throws boxd::Error (Usage) with the reason.
 struct Ipv4Net {
   std::uint32_t base = 0;  // host byte order, host bits zero
@@ -56,7 +60,7 @@ class BoxNetwork {
  public:
   // state_dir empty: disabled (boxes keep the host's network; runtime unit
   // tests). Throws boxd::Error (Usage) for a bad or colliding subnet flag;
-  // any other failure (not root, no `ip`) leaves it disabled, and
+  // any other failure (not root, no netlink) leaves it disabled, and
   // isolation() says why.
   BoxNetwork(const std::filesystem::path& state_dir, const std::string& subnet_flag);
   ~BoxNetwork();
@@ -97,11 +101,14 @@ class BoxNetwork {
   void setup_firewall();
   void teardown();
   void load_state();
-  void save_state() const;
+  void save_state(std::unique_lock<std::mutex>& lock);
+  void write_state(const std::map<std::string, Member>& members) const;
   std::string allocate(const Ipv4Net& net, const std::string& network_id) const;
-  void add_link(const std::string& box_id, int pid, const Link& link, const std::string& peer,
-                const std::string& master, bool isolated);
-  void ensure_network_bridge(const std::string& name);
+  std::vector<Link> reserve(const BoxSpec& box, int init_pid, std::uint64_t start_time);
+  static void plug(netlink::Route& route, const Link& link, const std::string& peer, int netns,
+                   const std::string& master, bool isolated);
+  void configure_box(int netns, const std::vector<Link>& links) const;
+  static void ensure_network_bridge(netlink::Route& route, const std::string& name);
   void prune_network_bridges();
   void sync_network_drops();
   void write_hosts(const std::string& box_id) const;
@@ -118,9 +125,16 @@ class BoxNetwork {
   std::string m_hash;    // 6 hex digits
   std::string m_bridge;  // bxd-<hash>
   Ipv4Net m_subnet;
+  // Guards the members, their addresses and m_dropped. Held for
+  // bookkeeping only: the netlink steps of attach and detach run without
+  // it (a box's own attach and detach never overlap: Boxes serializes the
+  // operations of one box).
   mutable std::mutex m_mutex;
   std::map<std::string, Member> m_members;  // by box id
   std::set<std::string> m_dropped;          // user network subnets with a DROP in BOXD-H-FWD
+  std::uint64_t m_state_version = 0;        // changes of m_members (under m_mutex)
+  std::mutex m_save_mutex;                  // one writer of the state file at a time
+  std::uint64_t m_saved_version = 0;        // the version the file holds (under m_save_mutex)
 };
 
 }  // namespace boxd::local

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/files.hpp"
+#include "local/netlink.hpp"
 #include "local/runtime_support.hpp"
 
 namespace boxd::local {
@@ -203,8 +204,7 @@ void tag_server_bridge(const std::string& bridge, const fs::path& state_dir) {
   }
 }
 
-ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::string& ip,
-                                      const std::string& iptables) {
+ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::string& iptables) {
   ReapedNetworks reaped;
   std::set<std::string> gone;
   const auto bridges = bridge_hashes();
@@ -213,14 +213,23 @@ ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::st
     if (!tag || !orphaned(*tag)) {
       continue;
     }
+    std::vector<std::string> links;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
       const std::string name = entry.path().filename().string();
       if (name.starts_with("bxv" + hash) || name.starts_with("bxn" + hash)) {
-        (void)run_command({ip, "link", "del", name});
+        links.push_back(name);
       }
     }
-    (void)run_command({ip, "link", "del", "bxd-" + hash});
+    links.push_back("bxd-" + hash);
+    try {
+      netlink::Route route;
+      for (const auto& name : links) {
+        route.delete_link(name);
+      }
+    } catch (const std::exception&) {
+      continue;  // not counted; the next server to start tries again
+    }
     gone.insert(hash);
     ++reaped.bridges;
   }

@@ -30,7 +30,7 @@ struct ReapedNetworks {
 // now) and a state dir that does not exist; and every BOXD-<hash>-* chain
 // with no bxd-<hash> bridge at all (a live server makes its bridge before
 // its chains and removes its chains first). Untagged bridges are left alone.
-ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::string& ip,
-                                      const std::string& iptables);
+// iptables: the command's path ("" when there is none: links only).
+ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::string& iptables);
 
 }  // namespace boxd::local

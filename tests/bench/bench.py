@@ -20,6 +20,9 @@ How it works:
   buffers (its own peak is in the JSON as harness_peak_rss_kib and must stay
   below boxd's figures for them to mean anything); the server's CPU time per GiB streamed
   is the utime+stime delta of its /proc/<pid>/stat over a transfer.
+- Box creation (box.create): `box create NAME` one at a time, timed until
+  the CLI returns (the box is running then); each is destroyed, untimed,
+  before the next.
 - Interactive echo: a PTY (pty.fork) runs `boxd box exec -t vm -- 'stty raw
   -echo; exec cat'` (readline-like: the remote program echoes each byte
   itself); each keystroke is written to the PTY master and timed until the
@@ -529,6 +532,7 @@ class Bench:
                          lambda: self.boxd("box", "exec", "vm", "--", "true"), reps=8, warmup=1,
                          prepare=idle(lambda: cold))
         self.latency("ssh.true", "ssh 127.0.0.1 true", lambda: self.sshd.ssh("true"), boxd=False)
+        self.box_create(env)
         # streams
         self.streams(env)
         # interactive
@@ -604,6 +608,25 @@ class Bench:
             self.results["cp.down"]["server_cpu_s_per_gib"] = (
                 (proc_cpu_seconds(self.server.proc.pid) - before) / (self.size / GIB))
             down.unlink(missing_ok=True)
+
+    def box_create(self, env, reps=15, warmup=2):
+        """box.create: `box create NAME` timed from the CLI's start until it
+        returns (the server answers once the box runs: boot, cgroups, network);
+        each box is destroyed untimed before the next, so the server holds
+        only `vm` and the one being created."""
+        if not self.wanted("box.create"):
+            return
+        samples, rss = [], []
+        for i in range(warmup + reps):
+            name = f"bench-create-{i:03d}"
+            seconds, maxrss, _ = run_timed(self.boxd("box", "create", name), env=env,
+                                           timeout=120)
+            run_timed(self.boxd("box", "destroy", "-y", name), env=env, timeout=120)
+            if i >= warmup:
+                samples.append(seconds * 1000)
+                rss.append(maxrss)
+        self.record("box.create", "box create (boot), one at a time", "ms", samples, "lower",
+                    rss)
 
     # --- many boxes on one server (--scale N)
 
@@ -900,6 +923,8 @@ def targets(results):
         out.append(("box get (cached) >= 10x faster than Python fresh process", r >= 10, f"x{r:.1f}"))
     if have("exec.true"):
         out.append(("box exec vm -- true <= 10 ms", med("exec.true") <= 10, fmt(med("exec.true"), "ms")))
+    if have("box.create"):
+        out.append(("box create <= 20 ms", med("box.create") <= 20, fmt(med("box.create"), "ms")))
     if have("exec.concurrent"):
         out.append(("200 concurrent box exec <= 1 s", med("exec.concurrent") <= 1000,
                     fmt(med("exec.concurrent"), "ms")))
