@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <map>
@@ -375,6 +376,26 @@ class GrpcKeepAwake {
   std::thread m_pinger;
 };
 
+// One user's --max-boxes past what the bridge subnet holds (a /24: 253 boxes)
+// would otherwise show only when a create finds no free address.
+void warn_if_subnet_too_small(const std::string& subnet, int max_boxes) {
+  const auto slash = subnet.find('/');
+  if (slash == std::string::npos) {
+    return;
+  }
+  const int prefix = std::atoi(subnet.c_str() + slash + 1);
+  if (prefix < 8 || prefix > 30) {
+    return;
+  }
+  const long long holds = (1LL << (32 - prefix)) - 3;  // network, gateway, broadcast
+  if (max_boxes > holds) {
+    logging::warn("--max-boxes " + std::to_string(max_boxes) + " is more than the bridge subnet " +
+                  subnet + " holds (" + std::to_string(holds) +
+                  " boxes on this server): use --bridge-subnet with a larger range, e.g. a /22 "
+                  "for 1,021");
+  }
+}
+
 // Where the server listens, for the `key: value` lines and the log.
 struct Endpoints {
   std::string host;
@@ -429,6 +450,7 @@ int serve(const ServeOptions& options) {
   if (const auto warning = runtime->startup_warning(); !warning.empty()) {
     logging::warn(warning);
   }
+  warn_if_subnet_too_small(runtime->bridge_subnet(), options.max_boxes);
 
   Store store(state_dir);
   Auth auth(store, keys, options.token_ttl);

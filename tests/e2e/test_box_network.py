@@ -284,6 +284,15 @@ def bridge_subnet_flag_is_used_and_checked(t):
         out.expect_exit(2)
         expect(why in out.stderr, f"{bad}: error says {why!r}: {out.stderr!r}")
     server.stop()
+    # A /24 holds 253 boxes: a larger --max-boxes is said at start, not at box 254.
+    small = t.new_server("max-small", args=("--max-boxes", "300"))
+    expect("--max-boxes 300 is more than the bridge subnet" in small.log_path.read_text(),
+           "a warning at start about --max-boxes past the /24")
+    small.stop()
+    fits = t.new_server("max-fits", args=("--max-boxes", "253"))
+    expect("more than the bridge subnet" not in fits.log_path.read_text(),
+           "no warning when --max-boxes fits")
+    fits.stop()
 
 
 @suite.test
