@@ -89,6 +89,9 @@ std::string nl_error_text(const nlmsghdr& message, int error) {
   const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(&message));
   std::size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
   if ((message.nlmsg_flags & NLM_F_CAPPED) == 0) {
+    if (err->msg.nlmsg_len < NLMSG_HDRLEN) {
+      return text;
+    }
     offset += err->msg.nlmsg_len - NLMSG_HDRLEN;
   }
   const char* base = reinterpret_cast<const char*>(&message);
@@ -124,6 +127,10 @@ std::optional<int> nl_answer(const nlmsghdr& message, std::uint32_t seq, bool du
   if (message.nlmsg_type != NLMSG_ERROR) {
     return std::nullopt;
   }
+  if (message.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+    why = "a short netlink error message";
+    return -EBADMSG;
+  }
   const int error = static_cast<const nlmsgerr*>(NLMSG_DATA(&message))->error;
   if (error == 0 && dump) {
     return std::nullopt;  // a dump ends with NLMSG_DONE
@@ -158,6 +165,27 @@ Route::Route() : m_fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)
     throw Error(ErrorClass::Internal, std::string("netlink: cannot bind a NETLINK_ROUTE socket: ") +
                                           std::strerror(errno));
   }
+  // Connected to the kernel (port 0), the socket takes messages from the
+  // kernel only: any process on this host may send to a netlink port it
+  // finds in /proc/net/netlink, and a forged RTM_NEWLINK answer would make
+  // index() return another link (the host's NIC put into a box bridge).
+  // The kernel refuses such a sender with ECONNREFUSED.
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (connect(m_fd.get(), reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) != 0) {
+    throw Error(ErrorClass::Internal,
+                std::string("netlink: cannot connect a NETLINK_ROUTE socket to the kernel: ") +
+                    std::strerror(errno));
+  }
+}
+
+std::uint32_t Route::port_id() const {
+  sockaddr_nl local{};
+  socklen_t size = sizeof local;
+  if (getsockname(m_fd.get(), reinterpret_cast<sockaddr*>(&local), &size) != 0) {
+    return 0;
+  }
+  return local.nl_pid;
 }
 
 int Route::transact(std::vector<char>& request,
@@ -176,7 +204,14 @@ int Route::transact(std::vector<char>& request,
   }
   std::vector<char> buffer(k_nl_receive_bytes);
   for (;;) {
-    const ssize_t got = recv(m_fd.get(), buffer.data(), buffer.size(), 0);
+    sockaddr_nl sender{};
+    iovec data{buffer.data(), buffer.size()};
+    msghdr received{};
+    received.msg_name = &sender;
+    received.msg_namelen = sizeof sender;
+    received.msg_iov = &data;
+    received.msg_iovlen = 1;
+    const ssize_t got = recvmsg(m_fd.get(), &received, 0);
     if (got < 0) {
       const int error = errno;
       if (error == EINTR) {
@@ -184,6 +219,9 @@ int Route::transact(std::vector<char>& request,
       }
       why = std::strerror(error);
       return -error;
+    }
+    if (sender.nl_pid != 0 || (received.msg_flags & MSG_TRUNC) != 0) {
+      continue;  // not the kernel (connect() already refuses those), or cut short
     }
     const auto length = static_cast<std::size_t>(got);
     // Each message, 4-byte aligned one after the other (NLMSG_NEXT by hand).
@@ -220,7 +258,8 @@ int Route::index(const std::string& name) {
   const int error = transact(
       message.finish(),
       [&found](const nlmsghdr& answer) {
-        if (answer.nlmsg_type == RTM_NEWLINK) {
+        if (answer.nlmsg_type == RTM_NEWLINK &&
+            answer.nlmsg_len >= NLMSG_LENGTH(sizeof(ifinfomsg))) {
           found = static_cast<const ifinfomsg*>(NLMSG_DATA(&answer))->ifi_index;
         }
       },
@@ -317,8 +356,12 @@ void Route::flush_addresses(const std::string& name) {
   const int error = transact(
       dump.finish(),
       [link, &found](const nlmsghdr& answer) {
+        if (answer.nlmsg_type != RTM_NEWADDR ||
+            answer.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) {
+          return;
+        }
         const auto* info = static_cast<const ifaddrmsg*>(NLMSG_DATA(&answer));
-        if (answer.nlmsg_type != RTM_NEWADDR || static_cast<int>(info->ifa_index) != link) {
+        if (static_cast<int>(info->ifa_index) != link) {
           return;
         }
         const auto* base = reinterpret_cast<const char*>(&answer);

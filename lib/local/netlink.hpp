@@ -26,8 +26,11 @@ namespace boxd::local::netlink {
 
 class Route {
  public:
-  // A NETLINK_ROUTE socket in the calling thread's network namespace.
+  // A NETLINK_ROUTE socket in the calling thread's network namespace,
+  // connected to the kernel: no other process can send it an answer.
   Route();
+  // The socket's netlink port id (for tests: what another sender would target).
+  std::uint32_t port_id() const;
 
   // The link's index, 0 when there is no link of that name.
   int index(const std::string& name);

@@ -10,8 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -155,4 +159,40 @@ TEST_CASE("netlink: errors name the step and the kernel's reason; delete and flu
   CHECK_THROWS_WITH_AS(
       netlink::in_netns(box.get(), [] { throw boxd::Error(boxd::ErrorClass::Internal, "x"); }), "x",
       boxd::Error);
+}
+
+// The attack: any process may send to a netlink port it reads from
+// /proc/net/netlink. A forged RTM_NEWLINK answer plus an ACK, with the next
+// sequence number, queued before the server's own request, would make
+// index("lo") return the attacker's choice (then enslaved to a box bridge).
+TEST_CASE("netlink: a Route takes answers from the kernel only, not a forged one") {
+  netlink::Route route;
+  const std::uint32_t port = route.port_id();
+  REQUIRE(port != 0);
+  boxd::UniqueFd attacker(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  REQUIRE(attacker.valid());
+  struct {
+    nlmsghdr link_header;
+    ifinfomsg link;
+    nlmsghdr ack_header;
+    nlmsgerr ack;
+  } forged{};
+  forged.link_header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+  forged.link_header.nlmsg_type = RTM_NEWLINK;
+  forged.link_header.nlmsg_seq = 1;  // the Route's first request
+  forged.link_header.nlmsg_pid = port;
+  forged.link.ifi_index = 4242;
+  forged.ack_header.nlmsg_len = NLMSG_LENGTH(sizeof(nlmsgerr));
+  forged.ack_header.nlmsg_type = NLMSG_ERROR;
+  forged.ack_header.nlmsg_seq = 1;
+  forged.ack_header.nlmsg_pid = port;
+  sockaddr_nl target{};
+  target.nl_family = AF_NETLINK;
+  target.nl_pid = port;
+  const ssize_t sent = sendto(attacker.get(), &forged, sizeof forged, 0,
+                              reinterpret_cast<sockaddr*>(&target), sizeof target);
+  const int error = errno;
+  CHECK(sent < 0);
+  CHECK(error == ECONNREFUSED);
+  CHECK(route.index("lo") == 1);  // the kernel's answer, not 4242
 }
