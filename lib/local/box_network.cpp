@@ -20,12 +20,14 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -245,8 +247,12 @@ bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
     close(root);
     return false;
   }
+  // O_NONBLOCK: the box owns the file and may have made it a FIFO (open
+  // would wait for a reader forever) or taken a lease on it (open would wait
+  // for the lease break); this runs with the network mutex held. Anything but
+  // a regular file is refused; the truncation of a FIFO is a no-op.
   struct open_how how {};
-  how.flags = O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
+  how.flags = O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   long fd = syscall(SYS_openat2, root, relative, &how, sizeof how);
   if (fd < 0 && errno == ENOENT) {
@@ -258,8 +264,10 @@ bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
   if (fd < 0) {
     return false;
   }
-  const bool ok =
-      write(static_cast<int>(fd), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  struct stat st {};
+  bool ok = fstat(static_cast<int>(fd), &st) == 0 && S_ISREG(st.st_mode);
+  ok = ok &&
+       write(static_cast<int>(fd), text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(static_cast<int>(fd));
   return ok;
 }
@@ -313,6 +321,7 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
       return;
     }
   }
+  auto setup_lock = std::make_unique<NetworkSetupLock>();
   const auto reaped = reap_orphaned_networks(m_hash, tool("iptables"));
   if (reaped.bridges > 0 || reaped.chains > 0) {
     logging::info("removed the network leftovers of servers whose state dir is gone",
@@ -329,6 +338,7 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
   tag_server_bridge(m_bridge, fs::weakly_canonical(state_dir));
   m_enabled = true;
   setup_firewall();
+  setup_lock.reset();
   std::unique_lock lock(m_mutex);
   prune_network_bridges();
   save_state(lock);
@@ -522,8 +532,15 @@ void BoxNetwork::save_state(std::unique_lock<std::mutex>& lock) {
     members = m_members;
     version = m_state_version;
   }
-  write_state(members);
-  m_saved_version = version;
+  // Best effort: the file only helps a restarted server adopt running boxes.
+  // A failed write (disk full) must not fail the attach or stop around it,
+  // which has already changed the members; the next change writes again.
+  try {
+    write_state(members);
+    m_saved_version = version;
+  } catch (const std::exception& e) {
+    logging::warn(std::string("could not save the box network state: ") + e.what());
+  }
 }
 
 void BoxNetwork::write_state(const std::map<std::string, Member>& current) const {

@@ -263,5 +263,31 @@ def disk_count_beyond_a_quota_is_refused(t):
         for name in made:
             t.alice.run("disk", "destroy", name, "--yes", timeout=60)
 
+@suite.test
+def a_fifo_at_etc_hosts_does_not_hang_the_server(t):
+    """Root in a box replaces its /etc/hosts with a FIFO. When a box joins or
+    leaves a network the server rewrites every member's /etc/hosts with its
+    network lock held: an open without O_NONBLOCK waited for a reader
+    forever, and every later box create, stop and the server's shutdown with
+    it. Now the FIFO is refused and the others go on."""
+    t.require_isolation()
+    cli = t.alice
+    net = "fifo-net"
+    cli.run("network", "create", net).expect_ok()
+    victim = cli.create_box(t.box_name("fifo"), "--network", net)
+    attacker = t.attacker(cli, victim)
+    if not attacker.has_root:
+        t.skip("no root in the box: its /etc/hosts is not the tenant's to replace")
+    made = attacker.root("rm -f /etc/hosts && mkfifo /etc/hosts && stat -c %F /etc/hosts")
+    expect(made.code == 0 and "fifo" in made.stdout, made.describe("a FIFO at /etc/hosts"))
+    peer, secs = timed(lambda: cli.run("box", "create", t.box_name("peer"), "--network", net,
+                                       timeout=45))
+    expect(peer.code == 0, peer.describe(f"ATTACK WORKED: a box joining the FIFO box's network "
+                                         f"did not get created ({secs:.1f}s)"))
+    ok, secs, result = grpc_works(t)
+    expect(ok, result.describe(f"ATTACK WORKED: the server stopped serving ({secs:.1f}s)"))
+    other, secs = timed(lambda: cli.run("box", "create", t.box_name("other"), timeout=45))
+    expect(other.code == 0, other.describe(f"ATTACK WORKED: box create hangs ({secs:.1f}s)"))
+
 
 suite.main()
