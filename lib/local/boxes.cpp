@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -589,13 +590,16 @@ void Boxes::shutdown() {
     }
   };
   const std::size_t workers = std::min<std::size_t>(running.size(), k_shutdown_workers);
-  std::vector<std::thread> threads;
-  for (std::size_t w = 1; w < workers; ++w) {
-    threads.emplace_back(work);
-  }
-  work();
-  for (auto& thread : threads) {
-    thread.join();
+  {
+    std::vector<std::jthread> threads;  // joined when this scope ends
+    for (std::size_t w = 1; w < workers; ++w) {
+      try {
+        threads.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // no more threads: the ones there (and this one) do the rest
+      }
+    }
+    work();
   }
 }
 

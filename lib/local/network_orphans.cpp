@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,12 +52,26 @@ std::vector<std::string> bridge_hashes() {
   return hashes;
 }
 
-// "boxd-local pid=<pid> start=<ticks> state=<dir>", as tag_server_bridge writes it.
+// "boxd-local pid=<pid> start=<ticks> ns=<pid ns>:<mount ns> state=<dir>",
+// as tag_server_bridge writes it.
 struct Tag {
   int pid = 0;
   std::uint64_t start_time = 0;
+  std::string namespaces;
   fs::path state_dir;
 };
+
+// This process's pid and mount namespaces ("<inode>:<inode>"): a pid and a
+// state dir in a tag mean something only to a server that sees the same
+// ones (servers in containers that share the host's network do not).
+std::string own_namespaces() {
+  struct stat pid_ns {};
+  struct stat mount_ns {};
+  if (stat("/proc/self/ns/pid", &pid_ns) != 0 || stat("/proc/self/ns/mnt", &mount_ns) != 0) {
+    return "?";
+  }
+  return std::to_string(pid_ns.st_ino) + ":" + std::to_string(mount_ns.st_ino);
+}
 
 std::optional<Tag> read_tag(const std::string& bridge) {
   auto text = read_file("/sys/class/net/" + bridge + "/ifalias");
@@ -72,12 +88,14 @@ std::optional<Tag> read_tag(const std::string& bridge) {
   Tag tag;
   std::string pid_field;
   std::string start_field;
-  in >> pid_field >> start_field;
+  std::string ns_field;
+  in >> pid_field >> start_field >> ns_field;
   const auto state_at = text->find(" state=");
   if (!pid_field.starts_with("pid=") || !start_field.starts_with("start=") ||
-      state_at == std::string::npos) {
+      !ns_field.starts_with("ns=") || state_at == std::string::npos) {
     return std::nullopt;
   }
+  tag.namespaces = ns_field.substr(3);
   try {
     tag.pid = std::stoi(pid_field.substr(4));
     tag.start_time = std::stoull(start_field.substr(6));
@@ -93,7 +111,8 @@ std::optional<Tag> read_tag(const std::string& bridge) {
 
 bool orphaned(const Tag& tag) {
   std::error_code ec;
-  return !process_matches(tag.pid, tag.start_time) && !fs::exists(tag.state_dir, ec) && !ec;
+  return tag.namespaces == own_namespaces() && !process_matches(tag.pid, tag.start_time) &&
+         !fs::exists(tag.state_dir, ec) && !ec;
 }
 
 // argv's standard output (run_command keeps only stderr). "" when it fails.
@@ -189,11 +208,25 @@ std::set<std::string> chain_hashes(const std::string& iptables) {
 
 }  // namespace
 
+NetworkSetupLock::NetworkSetupLock()
+    : m_fd(open("/run/boxd-local-network.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+  if (m_fd >= 0) {
+    while (flock(m_fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+}
+
+NetworkSetupLock::~NetworkSetupLock() {
+  if (m_fd >= 0) {
+    close(m_fd);  // releases the lock
+  }
+}
+
 void tag_server_bridge(const std::string& bridge, const fs::path& state_dir) {
   const auto self = read_proc_stat(getpid());
   const std::string alias = std::string(k_alias_prefix) + "pid=" + std::to_string(getpid()) +
                             " start=" + std::to_string(self ? self->start_time : 0) +
-                            " state=" + state_dir.string();
+                            " ns=" + own_namespaces() + " state=" + state_dir.string();
   if (alias.size() > 255 || alias.find('\n') != std::string::npos) {
     return;
   }

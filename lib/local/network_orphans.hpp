@@ -7,13 +7,29 @@
 // start: its bridge and chains would stay until reboot, and every packet on
 // this host would still walk its iptables jumps. Each server therefore tags
 // its bridge with its pid and state dir, and at start removes what belongs
-// to a server that is not running and whose state dir no longer exists.
+// to a server that is not running and whose state dir no longer exists (as
+// seen from the same pid and mount namespaces).
 #pragma once
 
 #include <filesystem>
 #include <string>
 
 namespace boxd::local {
+
+// Held (flock on /run/boxd-local-network.lock) by a starting server from
+// before it reaps until its bridge is tagged and its chains are made, so a
+// reaper never sees a bridge list older than another server's chains.
+// Without /run (not root) it holds nothing; such a server has no network.
+class NetworkSetupLock {
+ public:
+  NetworkSetupLock();
+  ~NetworkSetupLock();
+  NetworkSetupLock(const NetworkSetupLock&) = delete;
+  NetworkSetupLock& operator=(const NetworkSetupLock&) = delete;
+
+ private:
+  int m_fd;
+};
 
 // Marks `bridge` (ifalias) as the bridge of this process, serving state_dir.
 // Best effort: a path too long for an alias (255 bytes) is not tagged, and

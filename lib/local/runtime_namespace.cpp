@@ -754,13 +754,18 @@ class NamespaceRuntime final : public Runtime {
   // The box's network (box_network.cpp) before boot() returns; a box whose
   // network cannot be set up does not boot.
   void attach_network(const BoxSpec& box, int pid, std::uint64_t start_time) {
+    // Any failure (a thread that cannot start is std::system_error, not an
+    // Error) kills the init: a box left running without its handle would be
+    // out of the server's reach.
     try {
       m_network.attach(box, pid, start_time);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
       m_cgroup.remove(box.id);
-      throw Error(e.error_class(), "box " + box.name + " failed to boot: network: " + e.what());
+      const auto* error = dynamic_cast<const Error*>(&e);
+      throw Error(error != nullptr ? error->error_class() : ErrorClass::Internal,
+                  "box " + box.name + " failed to boot: network: " + e.what());
     }
   }
 

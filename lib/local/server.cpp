@@ -361,10 +361,12 @@ class GrpcKeepAwake {
     grpc::Slice empty;
     const grpc::ByteBuffer request(&empty, 1);  // a ByteBuffer with no slice is not a message
     grpc::ByteBuffer response;
-    std::promise<void> done;
+    // Shared: set_value may still be returning on gRPC's thread when wait() does here.
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
     m_stub.UnaryCall(&context, k_method, grpc::StubOptions(), &request, &response,
-                     [&done](const grpc::Status&) { done.set_value(); });
-    done.get_future().wait();
+                     [done](const grpc::Status&) { done->set_value(); });
+    finished.wait();
   }
 
   grpc::GenericStub m_stub;
