@@ -157,6 +157,12 @@ api::BoxdApi::Stub& Client::Impl::get_stub() {
   return *stub;
 }
 
+std::shared_ptr<grpc::Channel> Client::Impl::get_channel() {
+  get_stub();
+  std::lock_guard lock(mutex);
+  return channel;
+}
+
 std::string Client::Impl::bearer(bool& fresh) {
   fresh = false;
   if (!config.token.empty()) {

@@ -36,6 +36,11 @@ class ExecSession {
  public:
   virtual ~ExecSession() = default;
   virtual bool write_stdin(std::string_view data) = 0;  // false: stream closed
+  // One read() of at most `max` bytes from `fd`, sent as stdin: what read()
+  // returned (0 at EOF, -1 with errno set), with `sent` false when the
+  // stream is closed. The gRPC session reads straight into the buffer it
+  // sends (no copy in between); this default goes through write_stdin.
+  virtual long write_stdin_from(int fd, std::size_t max, bool& sent);
   virtual bool resize(unsigned cols, unsigned rows) = 0;
   virtual void close_stdin() = 0;  // half-close (WritesDone)
   // Next server chunk (output, or the final one with exit_code); false at end.

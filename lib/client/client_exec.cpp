@@ -4,6 +4,7 @@
 // different threads) while one reader drains output. No retry once the
 // stream is open: stdin may already have been consumed.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "client/call_error.hpp"
 #include "client/client.hpp"
 #include "client/client_impl.hpp"
+#include "client/zero_copy.hpp"
 #include "common/error.hpp"
 
 namespace boxd::client {
@@ -19,17 +21,26 @@ namespace boxd::client {
 namespace {
 
 constexpr std::size_t k_stdin_chunk_bytes = 1024 * 1024;
+constexpr const char* k_exec_method = "/boxd.api.v1.BoxdApi/Exec";
+constexpr int k_data_field = 1;  // ExecChunk.data
+
+// Exec as a raw stream (zero_copy.hpp): ExecChunk messages built by hand
+// on the way out, so stdin goes from a pooled buffer to the socket as is.
+using ExecStream = grpc::ClientReaderWriter<grpc::ByteBuffer, api::ExecChunk>;
 
 class GrpcExecSession final : public ExecSession {
  public:
   // on_unreachable: called when the call failed to connect before any output.
-  GrpcExecSession(std::unique_ptr<grpc::ClientContext> context,
-                  std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> stream,
+  GrpcExecSession(std::unique_ptr<grpc::ClientContext> context, std::unique_ptr<ExecStream> stream,
                   ResolvedConfig config, std::function<void()> on_unreachable)
       : m_context(std::move(context)),
         m_stream(std::move(stream)),
         m_config(std::move(config)),
-        m_on_unreachable(std::move(on_unreachable)) {}
+        m_on_unreachable(std::move(on_unreachable)) {
+    api::ExecChunk head;
+    head.set_stdin(true);
+    m_stdin_head = head.SerializeAsString();
+  }
 
   ~GrpcExecSession() override {
     if (!m_finished) {
@@ -45,24 +56,24 @@ class GrpcExecSession final : public ExecSession {
   GrpcExecSession& operator=(const GrpcExecSession&) = delete;
 
   bool write_stdin(std::string_view data) override {
-    std::lock_guard lock(m_write_mutex);
-    if (m_writes_done) {
-      return false;
-    }
-    // One chunk message reused for every write: its data buffer keeps its
-    // capacity, so bulk stdin does not allocate (and fault in) fresh memory
-    // per chunk.
     std::size_t offset = 0;
     do {
-      m_stdin_chunk.set_stdin(true);
-      m_stdin_chunk.set_data(data.data() + offset,
-                             std::min(k_stdin_chunk_bytes, data.size() - offset));
-      if (!m_stream->Write(m_stdin_chunk)) {
+      const std::size_t size = std::min(k_stdin_chunk_bytes, data.size() - offset);
+      auto buffer = m_pool->take();
+      std::copy_n(data.data() + offset, size, buffer.get());
+      if (!send_stdin(std::move(buffer), size)) {
         return false;
       }
-      offset += k_stdin_chunk_bytes;
+      offset += size;
     } while (offset < data.size());
     return true;
+  }
+
+  long write_stdin_from(int fd, std::size_t max, bool& sent) override {
+    auto buffer = m_pool->take();
+    const ssize_t n = ::read(fd, buffer.get(), std::min(max, k_stdin_chunk_bytes));
+    sent = n <= 0 || send_stdin(std::move(buffer), static_cast<std::size_t>(n));
+    return n;
   }
 
   bool resize(unsigned cols, unsigned rows) override {
@@ -74,7 +85,7 @@ class GrpcExecSession final : public ExecSession {
     chunk.set_window_change(true);
     chunk.set_cols(cols);
     chunk.set_rows(rows);
-    return m_stream->Write(chunk);
+    return m_stream->Write(serialized(chunk));
   }
 
   void close_stdin() override {
@@ -114,13 +125,24 @@ class GrpcExecSession final : public ExecSession {
   void cancel() override { m_context->TryCancel(); }
 
  private:
+  // One stdin chunk: the first `size` bytes of a pooled buffer.
+  bool send_stdin(std::unique_ptr<char[]> buffer, std::size_t size) {
+    std::lock_guard lock(m_write_mutex);
+    if (m_writes_done) {
+      return false;
+    }
+    return m_stream->Write(
+        message_with_payload(m_stdin_head, k_data_field, m_pool->wrap(std::move(buffer), size)));
+  }
+
   std::unique_ptr<grpc::ClientContext> m_context;
-  std::unique_ptr<grpc::ClientReaderWriter<api::ExecChunk, api::ExecChunk>> m_stream;
+  std::unique_ptr<ExecStream> m_stream;
   const ResolvedConfig m_config;  // a copy: the session may outlive its Client
   std::function<void()> m_on_unreachable;
+  const std::shared_ptr<SlicePool> m_pool = SlicePool::create(k_stdin_chunk_bytes);
+  std::string m_stdin_head;  // ExecChunk{stdin: true}, serialized
   std::mutex m_write_mutex;
-  api::ExecChunk m_stdin_chunk;  // guarded by m_write_mutex
-  bool m_writes_done = false;
+  bool m_writes_done = false;  // guarded by m_write_mutex
   bool m_had_output = false;
   bool m_finished = false;
 };
@@ -152,6 +174,13 @@ api::ExecChunk first_chunk(const ExecRequest& request) {
 
 }  // namespace
 
+long ExecSession::write_stdin_from(int fd, std::size_t max, bool& sent) {
+  std::string buffer(max, '\0');
+  const ssize_t n = ::read(fd, buffer.data(), max);
+  sent = n <= 0 || write_stdin(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  return n;
+}
+
 std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
   // bearer() refreshes a token within five minutes of expiry, so a stream
   // does not start with a token about to lapse.
@@ -159,9 +188,14 @@ std::unique_ptr<ExecSession> Client::exec(const ExecRequest& request) {
   if (request.deadline) {
     context->set_deadline(std::chrono::system_clock::now() + *request.deadline);
   }
-  auto stream = m_impl->get_stub().Exec(context.get());
+  const auto channel = m_impl->get_channel();
+  const grpc::internal::RpcMethod method(k_exec_method, grpc::internal::RpcMethod::BIDI_STREAMING,
+                                         channel);
+  std::unique_ptr<ExecStream> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, api::ExecChunk>::Create(
+          channel.get(), method, context.get()));
   // A failed first write shows up as the stream's status on read/finish.
-  stream->Write(first_chunk(request));
+  stream->Write(serialized(first_chunk(request)));
   // A cached transport that no longer works is asked again on the next run
   // (no retry here: stdin may already be consumed).
   std::function<void()> forget_transport;

@@ -18,6 +18,7 @@
 #include "client/call_error.hpp"
 #include "client/client.hpp"
 #include "client/client_impl.hpp"
+#include "client/zero_copy.hpp"
 #include "common/error.hpp"
 
 namespace boxd::client {
@@ -25,6 +26,21 @@ namespace boxd::client {
 namespace {
 
 constexpr std::size_t k_chunk_bytes = 1024 * 1024;
+constexpr const char* k_upload_method = "/boxd.api.v1.BoxdApi/UploadFileStream";
+constexpr int k_upload_data_field = 4;  // UploadFileChunk.data
+
+// Reads until `want` bytes are in `buffer` or the source ends; the count.
+std::size_t read_fully(const ReadFn& read, char* buffer, std::size_t want) {
+  std::size_t got = 0;
+  while (got < want) {
+    const std::size_t n = read(buffer + got, want - got);
+    if (n == 0) {
+      break;
+    }
+    got += n;
+  }
+  return got;
+}
 
 // Attaches a context to a CallCancel for the life of one call.
 class CancelScope {
@@ -118,8 +134,15 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
   auto context = m_impl->stream_context();
   CancelScope scope(cancel, context.get());
   api::UploadFileResponse response;
-  auto writer = m_impl->get_stub().UploadFileStream(context.get(), &response);
-  std::string buffer(k_chunk_bytes, '\0');
+  // A raw stream of UploadFileChunk messages (zero_copy.hpp): each chunk is
+  // read into a pooled buffer that gRPC sends as is.
+  const auto channel = m_impl->get_channel();
+  const grpc::internal::RpcMethod method(k_upload_method,
+                                         grpc::internal::RpcMethod::CLIENT_STREAMING, channel);
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel.get(), method,
+                                                                    context.get(), &response));
+  const auto pool = SlicePool::create(k_chunk_bytes);
   std::uint64_t sent = 0;
   bool first = true;
   bool stream_ok = true;
@@ -127,28 +150,22 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
   while (stream_ok && (first || sent < total_size)) {
     const auto want =
         static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_bytes, total_size - sent));
-    std::size_t got = 0;
-    while (got < want) {
-      const std::size_t n = read(buffer.data() + got, want - got);
-      if (n == 0) {
-        break;
-      }
-      got += n;
-    }
+    auto buffer = pool->take();
+    const std::size_t got = read_fully(read, buffer.get(), want);
     if (got < want) {
       local_problem = "the source ended after " + std::to_string(sent + got) + " of " +
                       std::to_string(total_size) + " bytes";
       break;
     }
-    api::UploadFileChunk chunk;
+    api::UploadFileChunk head;  // the first chunk names the file
     if (first) {
-      chunk.set_vm_id(vm);
-      chunk.set_path(path);
-      chunk.set_total_size(total_size);
+      head.set_vm_id(vm);
+      head.set_path(path);
+      head.set_total_size(total_size);
       first = false;
     }
-    chunk.set_data(buffer.data(), got);
-    stream_ok = writer->Write(chunk);
+    stream_ok = writer->Write(message_with_payload(head.SerializeAsString(), k_upload_data_field,
+                                                   pool->wrap(std::move(buffer), got)));
     if (stream_ok) {
       sent += got;
       if (progress) {
@@ -156,7 +173,8 @@ std::uint64_t Client::upload_file(const std::string& vm, const std::string& path
       }
     }
   }
-  if (local_problem.empty() && stream_ok && read(buffer.data(), 1) != 0) {
+  char extra = 0;
+  if (local_problem.empty() && stream_ok && read(&extra, 1) != 0) {
     local_problem = "the source grew beyond " + std::to_string(total_size) + " bytes while copying";
   }
   if (!local_problem.empty()) {

@@ -77,6 +77,9 @@ struct Client::Impl {
   // obtained by an exchange just now (then a refusal is final).
   std::string bearer(bool& fresh);
   api::BoxdApi::Stub& get_stub();
+  // The channel get_stub() uses (made first if need be), for the raw
+  // streams of zero_copy.hpp.
+  std::shared_ptr<grpc::Channel> get_channel();
   void prepare(grpc::ClientContext& context, const std::string& token) const;
   std::string source_of(const std::string& key) const;
 

@@ -34,10 +34,16 @@ constexpr int k_poll_slice_ms = 250;
 BoxFileChannel::BoxFileChannel(std::unique_ptr<ExecProcess> process,
                                std::function<bool()> cancelled)
     : m_process(std::move(process)), m_cancelled(std::move(cancelled)) {
-  // Room for a few 1 MiB frames in flight; best effort (the default is 64 KiB).
+  // Room for a few 1 MiB frames in flight, else at least one (a pipe may not
+  // exceed /proc/sys/fs/pipe-max-size, 1 MiB by default, without
+  // CAP_SYS_RESOURCE: 4 MiB fails with EPERM there). Best effort: with the
+  // default 64 KiB every frame takes 16 round trips through the helper.
   for (int fd : {m_process->stdin_fd(), m_process->stdout_fd()}) {
-    if (fd >= 0) {
-      fcntl(fd, F_SETPIPE_SZ, static_cast<int>(4 * box_file::k_chunk_bytes));
+    for (std::size_t size = 4 * box_file::k_chunk_bytes; fd >= 0 && size >= box_file::k_chunk_bytes;
+         size /= 2) {
+      if (fcntl(fd, F_SETPIPE_SZ, static_cast<int>(size)) >= 0) {
+        break;
+      }
     }
   }
 }

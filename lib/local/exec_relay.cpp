@@ -23,8 +23,9 @@
 //     chunk is read while the previous one is being written. With a PTY one
 //     read (at most 64 KiB) is sent at once, so keystroke echo is not held;
 //  4. relays stdin the same way in the other direction: the next client
-//     chunk is requested while less than 1 MiB of stdin waits to be written
-//     (so reading overlaps writing, and memory stays bounded);
+//     chunk is requested while at most one chunk waits to be written (so
+//     reading overlaps writing, and memory stays bounded); the chunks' data
+//     is moved out of the messages and written with writev, never copied;
 //     a client half-close becomes EOF on stdin (close_stdin) once the
 //     buffered stdin is written; window_change chunks resize the PTY;
 //  5. once the main process has exited, drains the output until EOF, but
@@ -40,6 +41,7 @@
 // after calling Finish(), and the state both share is reference counted.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -173,7 +175,12 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     ExecProcess* proc = nullptr;
     bool tty = false;
     std::size_t chunk_limit = k_pipe_chunk_bytes;
-    std::string stdin_buf;  // client stdin not yet written to the command
+    // Client stdin not yet written to the command: stdin_buf from stdin_off
+    // on, then stdin_next (whole chunks moved in from the messages, never
+    // copied; a buffer written out is cleared and keeps its capacity).
+    std::string stdin_buf;
+    std::size_t stdin_off = 0;
+    std::string stdin_next;
     bool read_outstanding = false;
     bool eof_pending = false;  // the client half-closed; EOF once stdin_buf is written
     bool stdin_closed = false;
@@ -334,8 +341,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       if (!in.data().empty() && !p.stdin_closed && !p.exit_status) {
         if (p.stdin_buf.empty()) {
           p.stdin_buf.swap(*in.mutable_data());
+          p.stdin_off = 0;
+        } else if (p.stdin_next.empty()) {
+          p.stdin_next.swap(*in.mutable_data());
         } else {
-          p.stdin_buf += in.data();
+          p.stdin_next += in.data();
         }
       }
       s.have_input = false;
@@ -351,23 +361,47 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   void write_stdin(Pump& p) {
     const int fd = p.proc->stdin_fd();
     if (!p.stdin_buf.empty() && fd >= 0) {
-      const auto w = ::write(fd, p.stdin_buf.data(), p.stdin_buf.size());
+      iovec iov[2] = {{p.stdin_buf.data() + p.stdin_off, p.stdin_buf.size() - p.stdin_off},
+                      {p.stdin_next.data(), p.stdin_next.size()}};
+      const auto w = ::writev(fd, iov, p.stdin_next.empty() ? 1 : 2);
       if (w > 0) {
-        p.stdin_buf.erase(0, static_cast<std::size_t>(w));
+        consume_stdin(p, static_cast<std::size_t>(w));
       } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         close_input(p);  // EPIPE: the command closed its stdin; drop the rest
       }
     } else if (fd < 0) {
-      p.stdin_buf.clear();
+      drop_stdin(p);
     }
     if (p.stdin_buf.empty() && p.eof_pending) {
       close_input(p);
     }
-    if (p.stdin_buf.size() < k_pipe_chunk_bytes && !p.read_outstanding && !p.eof_pending &&
-        !p.exit_status) {
+    // At most two chunks wait (one being written, the next one in hand).
+    if (p.stdin_next.empty() && !p.read_outstanding && !p.eof_pending && !p.exit_status) {
       StartRead(&m_in);
       p.read_outstanding = true;
     }
+  }
+
+  // `n` bytes of the pending stdin were written.
+  static void consume_stdin(Pump& p, std::size_t n) {
+    const std::size_t rest = p.stdin_buf.size() - p.stdin_off;
+    if (n < rest) {
+      p.stdin_off += n;
+      return;
+    }
+    p.stdin_buf.clear();
+    p.stdin_buf.swap(p.stdin_next);
+    p.stdin_off = n - rest;
+    if (p.stdin_off == p.stdin_buf.size()) {
+      p.stdin_buf.clear();
+      p.stdin_off = 0;
+    }
+  }
+
+  static void drop_stdin(Pump& p) {
+    p.stdin_buf.clear();
+    p.stdin_next.clear();
+    p.stdin_off = 0;
   }
 
   static void close_input(Pump& p) {
@@ -375,7 +409,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       p.proc->close_stdin();
       p.stdin_closed = true;
     }
-    p.stdin_buf.clear();
+    drop_stdin(p);
   }
 
   // 5. Reads what fd has (up to chunk_limit; one read with a PTY) into a

@@ -26,8 +26,6 @@ constexpr std::size_t k_stdin_chunk =
 constexpr int k_wind_down_ms = 3000;
 
 void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
-  // Not zero-filled: only what read() returned is ever sent.
-  const auto buffer = std::make_unique_for_overwrite<char[]>(k_stdin_chunk);
   for (;;) {
     pollfd fds[2] = {{stdin_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     const int ready = ::poll(fds, 2, -1);
@@ -44,7 +42,9 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
     if (fds[0].revents == 0) {
       continue;
     }
-    const ssize_t n = ::read(stdin_fd, buffer.get(), k_stdin_chunk);
+    // Read straight into the buffer the session sends (no copy between).
+    bool sent = true;
+    const long n = session.write_stdin_from(stdin_fd, k_stdin_chunk, sent);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
       continue;
     }
@@ -52,7 +52,7 @@ void pump_stdin(client::ExecSession& session, int stdin_fd, int stop_fd) {
       session.close_stdin();
       return;
     }
-    if (!session.write_stdin(std::string_view(buffer.get(), static_cast<std::size_t>(n)))) {
+    if (!sent) {
       return;
     }
   }
