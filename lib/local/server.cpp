@@ -308,17 +308,17 @@ std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdServic
 // then waits for the end of the sleep: `box get` or `box exec` 1.0-1.1 s after
 // the previous call took 80-110 ms instead of 10 (tests/bench FINDINGS.md).
 //
-// Two parts. A thread of our own waits on a queue that never gets an event,
-// with no deadline: epoll1 has one epoll set for every queue, so sockets are
-// always polled and sync calls served. And every 400 ms it makes a callback
-// call on an in-process channel to a method that does not exist: its
-// completion goes to the callback queue, so the thread that takes it waits a
-// full second again, and one callback thread is always awake for Exec.
+// So every 400 ms a thread of ours makes a callback call on an in-process
+// channel to a method that does not exist. Its completion goes to the
+// callback queue, the thread that takes it waits a full second again, and
+// one callback thread is always waiting: it polls the sockets (epoll1 has
+// one epoll set for every queue) and runs Exec's work as it comes in.
+// (A thread of our own that only polled fixed sync calls but not Exec, and
+// it cost exec stdin a hand-off per message to a callback thread.)
 class GrpcKeepAwake {
  public:
   explicit GrpcKeepAwake(grpc::Server& server)
       : m_stub(server.InProcessChannel(grpc::ChannelArguments())),
-        m_poller([this] { poll(); }),
         m_pinger([this] { ping_until_stopped(); }) {}
   ~GrpcKeepAwake() {
     {
@@ -327,8 +327,6 @@ class GrpcKeepAwake {
     }
     m_wake.notify_all();
     m_pinger.join();
-    m_queue.Shutdown();
-    m_poller.join();
   }
   GrpcKeepAwake(const GrpcKeepAwake&) = delete;
   GrpcKeepAwake& operator=(const GrpcKeepAwake&) = delete;
@@ -336,14 +334,6 @@ class GrpcKeepAwake {
   static constexpr const char* k_method = "/boxd.local.KeepAwake/Ping";
 
  private:
-  void poll() {
-    pthread_setname_np(pthread_self(), "grpc-poller");
-    void* tag = nullptr;
-    bool ok = false;
-    while (m_queue.Next(&tag, &ok)) {
-    }
-  }
-
   void ping_until_stopped() {
     pthread_setname_np(pthread_self(), "grpc-keepawake");
     std::unique_lock lock(m_mutex);
@@ -370,12 +360,10 @@ class GrpcKeepAwake {
   }
 
   grpc::GenericStub m_stub;
-  grpc::CompletionQueue m_queue;  // before the threads, which use it
   std::mutex m_mutex;
   std::condition_variable m_wake;
   bool m_stop = false;
-  std::thread m_poller;
-  std::thread m_pinger;
+  std::thread m_pinger;  // last: it uses the members above
 };
 
 // One user's --max-boxes past what the bridge subnet holds (a /24: 253 boxes)
