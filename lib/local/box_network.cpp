@@ -222,18 +222,6 @@ UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
   return fd;
 }
 
-std::vector<std::string> links_with_prefix(const std::string& prefix) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(prefix)) {
-      names.push_back(name);
-    }
-  }
-  return names;
-}
-
 // Writes a file inside a running box, resolved beneath the box's root (no
 // symlink or ".." leads out of it). False when the box is gone.
 bool write_box_file(int pid, std::uint64_t start_time, const char* relative,

@@ -1,10 +1,8 @@
 #include "local/network_orphans.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,10 +40,8 @@ bool is_hash(const std::string& text) {
 // The hashes of the server bridges on this host (bxd-<6 hex>).
 std::vector<std::string> bridge_hashes() {
   std::vector<std::string> hashes;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with("bxd-") && is_hash(name.substr(4))) {
+  for (const auto& name : links_with_prefix("bxd-")) {
+    if (is_hash(name.substr(4))) {
       hashes.push_back(name.substr(4));
     }
   }
@@ -115,38 +111,13 @@ bool orphaned(const Tag& tag) {
          !fs::exists(tag.state_dir, ec) && !ec;
 }
 
-// argv's standard output (run_command keeps only stderr). "" when it fails.
+// argv's standard output; "" when it cannot run.
 std::string captured(const std::vector<std::string>& argv) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+  try {
+    return run_command(argv, true).output;
+  } catch (const std::exception&) {
     return "";
   }
-  std::vector<char*> args;
-  for (const auto& arg : argv) {
-    args.push_back(const_cast<char*>(arg.c_str()));
-  }
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  pid_t child = -1;
-  const int failed = posix_spawn(&child, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  std::string out;
-  char buffer[16384];
-  for (ssize_t n = 0; failed == 0 && (n = read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
-    if (n > 0) {
-      out.append(buffer, static_cast<std::size_t>(n));
-    } else if (errno != EINTR) {
-      break;
-    }
-  }
-  close(pipe_fds[0]);
-  int status = 0;
-  while (failed == 0 && waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  return out;
 }
 
 std::vector<std::string> words(const std::string& line) {
@@ -246,13 +217,9 @@ ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::st
     if (!tag || !orphaned(*tag)) {
       continue;
     }
-    std::vector<std::string> links;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/sys/class/net", ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.starts_with("bxv" + hash) || name.starts_with("bxn" + hash)) {
-        links.push_back(name);
-      }
+    auto links = links_with_prefix("bxv" + hash);
+    for (auto& name : links_with_prefix("bxn" + hash)) {
+      links.push_back(std::move(name));
     }
     links.push_back("bxd-" + hash);
     try {

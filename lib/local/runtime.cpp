@@ -194,15 +194,15 @@ void remove_tree(const std::filesystem::path& root) {
   remove_tree_at(root, st.st_dev);
 }
 
-CommandResult run_command(const std::vector<std::string>& argv_in) {
+CommandResult run_command(const std::vector<std::string>& argv_in, bool want_output) {
   auto strings = argv_in;
   auto argv = c_strings(strings);
-  Pipe err_pipe;
+  Pipe err_pipe;  // stderr, or stdout with want_output
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe.write_fd(), 2);
+  posix_spawn_file_actions_addopen(&actions, want_output ? 2 : 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe.write_fd(), want_output ? 1 : 2);
   char* empty_env[] = {nullptr};
   pid_t pid = 0;
   int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), empty_env);
@@ -222,7 +222,9 @@ CommandResult run_command(const std::vector<std::string>& argv_in) {
     if (n <= 0) {
       break;
     }
-    if (result.error_output.size() < 8192) {
+    if (want_output) {
+      result.output.append(buffer, static_cast<std::size_t>(n));
+    } else if (result.error_output.size() < 8192) {
       result.error_output.append(buffer, static_cast<std::size_t>(n));
     }
   }
@@ -235,6 +237,18 @@ CommandResult run_command(const std::vector<std::string>& argv_in) {
   }
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+std::vector<std::string> links_with_prefix(const std::string& prefix) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix)) {
+      names.push_back(std::move(name));
+    }
+  }
+  return names;
 }
 
 void append_console(const std::filesystem::path& box_dir, const std::string& line) {

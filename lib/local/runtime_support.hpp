@@ -146,12 +146,17 @@ class ProcessWatch {
 void remove_tree(const std::filesystem::path& root);
 
 // Runs argv (argv[0] is an absolute path) and waits; returns the exit status
-// (128+N for a signal) and the first few KB of stderr.
+// (128+N for a signal) and the first few KB of stderr, or with want_output
+// the whole of stdout instead (stderr then goes to /dev/null).
 struct CommandResult {
   int status = 0;
   std::string error_output;
+  std::string output;
 };
-CommandResult run_command(const std::vector<std::string>& argv);
+CommandResult run_command(const std::vector<std::string>& argv, bool want_output = false);
+
+// The names of this host's network links that start with prefix (/sys/class/net).
+std::vector<std::string> links_with_prefix(const std::string& prefix);
 
 // Appends a line to the box's console log (best effort).
 void append_console(const std::filesystem::path& box_dir, const std::string& line);

@@ -68,6 +68,15 @@ bool netlink_test_has(const nlohmann::json& list, const std::string& wanted) {
   return false;
 }
 
+// Both namespaces made and `ip` there to read them back; says why not.
+bool netlink_test_can_run(const boxd::UniqueFd& host, const boxd::UniqueFd& box) {
+  if (host.valid() && box.valid() && system("ip -V >/dev/null 2>&1") == 0) {
+    return true;
+  }
+  MESSAGE("skipped: needs root (unshare CLONE_NEWNET) and iproute2");
+  return false;
+}
+
 constexpr std::uint32_t k_gateway = (10U << 24) | (9U << 16) | 1U;  // 10.9.0.1
 constexpr std::uint32_t k_box = (10U << 24) | (9U << 16) | 2U;      // 10.9.0.2
 
@@ -76,8 +85,7 @@ constexpr std::uint32_t k_box = (10U << 24) | (9U << 16) | 2U;      // 10.9.0.2
 TEST_CASE("netlink: a veth into another namespace, on an isolated bridge port, addressed") {
   const boxd::UniqueFd host = netlink_test_netns();
   const boxd::UniqueFd box = netlink_test_netns();
-  if (!host.valid() || !box.valid() || system("ip -V >/dev/null 2>&1") != 0) {
-    MESSAGE("skipped: needs root (unshare CLONE_NEWNET) and iproute2");
+  if (!netlink_test_can_run(host, box)) {
     return;
   }
   netlink::in_netns(host.get(), [&] {
@@ -131,8 +139,7 @@ TEST_CASE("netlink: a veth into another namespace, on an isolated bridge port, a
 TEST_CASE("netlink: errors name the step and the kernel's reason; delete and flush") {
   const boxd::UniqueFd host = netlink_test_netns();
   const boxd::UniqueFd box = netlink_test_netns();
-  if (!host.valid() || !box.valid() || system("ip -V >/dev/null 2>&1") != 0) {
-    MESSAGE("skipped: needs root (unshare CLONE_NEWNET) and iproute2");
+  if (!netlink_test_can_run(host, box)) {
     return;
   }
   netlink::in_netns(host.get(), [&] {

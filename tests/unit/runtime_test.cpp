@@ -308,16 +308,22 @@ bool process_gone(int pid) {
   return kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-}  // namespace
-
-TEST_CASE("process watch: a pidfd after the first check, the exit seen and reaped, pid reuse not") {
-  boxd::local::ProcessWatch watch;
+// A child that waits for a signal; the caller kills and reaps it.
+pid_t paused_child() {
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
     pause();
     _exit(0);
   }
+  return child;
+}
+
+}  // namespace
+
+TEST_CASE("process watch: a pidfd after the first check, the exit seen and reaped, pid reuse not") {
+  boxd::local::ProcessWatch watch;
+  const pid_t child = paused_child();
   auto stat = boxd::local::read_proc_stat(child);
   REQUIRE(stat);
   CHECK_FALSE(watch.alive(0, 0));
@@ -346,12 +352,7 @@ TEST_CASE("process watch: a pidfd after the first check, the exit seen and reape
   CHECK_FALSE(watch.alive(child, stat->start_time));
 
   // forget() closes the pidfd of a process that still runs.
-  const pid_t other = fork();
-  REQUIRE(other >= 0);
-  if (other == 0) {
-    pause();
-    _exit(0);
-  }
+  const pid_t other = paused_child();
   auto other_stat = boxd::local::read_proc_stat(other);
   REQUIRE(other_stat);
   CHECK(watch.alive(other, other_stat->start_time));
