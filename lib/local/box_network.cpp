@@ -199,18 +199,6 @@ void disable_ipv6(const std::string& device) {
 }
 
 // Deletes links of ours, ignoring failures (already gone, or going).
-void delete_links(const std::vector<std::string>& names) {
-  try {
-    netlink::Route route;
-    for (const auto& name : names) {
-      try {
-        route.delete_link(name);
-      } catch (const std::exception&) {
-      }
-    }
-  } catch (const std::exception&) {
-  }
-}
 
 // The box's network namespace, by its init's pid; throws when the init is
 // gone (or the pid is another process now).
@@ -320,7 +308,7 @@ BoxNetwork::BoxNetwork(const fs::path& state_dir, const std::string& subnet_flag
     setup();
   } catch (const std::exception& e) {
     m_why_not = e.what();
-    delete_links({m_bridge});
+    netlink::delete_links({m_bridge});
     return;
   }
   tag_server_bridge(m_bridge, fs::weakly_canonical(state_dir));
@@ -462,7 +450,7 @@ void BoxNetwork::teardown() {
     links.push_back(std::move(name));
   }
   links.push_back(m_bridge);
-  delete_links(links);
+  netlink::delete_links(links);
   std::lock_guard lock(m_mutex);
   m_members.clear();
   std::error_code ec;
@@ -670,7 +658,7 @@ void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_ti
     for (const auto& link : links) {
       names.push_back(link.host_if);
     }
-    delete_links(names);
+    netlink::delete_links(names);
     std::lock_guard lock(m_mutex);
     auto it = m_members.find(box.id);
     if (it != m_members.end() && it->second.pid == init_pid) {
@@ -704,7 +692,7 @@ void BoxNetwork::detach(const BoxSpec& box, int init_pid) {
     }
   }
   // Mostly gone already: a veth goes with the namespace of its peer.
-  delete_links(names);
+  netlink::delete_links(names);
   std::unique_lock lock(m_mutex);
   auto it = m_members.find(box.id);
   if (it == m_members.end() ||
@@ -805,7 +793,7 @@ void BoxNetwork::prune_network_bridges() {
       unused.push_back(std::move(name));
     }
   }
-  delete_links(unused);
+  netlink::delete_links(unused);
   sync_network_drops();
 }
 

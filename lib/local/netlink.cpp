@@ -420,6 +420,23 @@ bool Route::delete_link(const std::string& name) {
   return true;
 }
 
+bool delete_links(const std::vector<std::string>& names) {
+  try {
+    Route route;
+    bool all = true;
+    for (const auto& name : names) {
+      try {
+        route.delete_link(name);
+      } catch (const std::exception&) {
+        all = false;
+      }
+    }
+    return all;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 void in_netns(int netns_fd, const std::function<void()>& fn) {
   std::exception_ptr failure;
   std::thread worker([&] {

@@ -63,6 +63,11 @@ class Route {
   std::uint32_t m_seq = 0;
 };
 
+// Deletes each link of names in the calling thread's namespace, going on
+// past failures; false when one could not be deleted (a missing one counts
+// as deleted) or no socket could be opened.
+bool delete_links(const std::vector<std::string>& names);
+
 // Runs fn on a new thread that has joined the network namespace netns_fd
 // refers to (setns), and waits for it; fn's exception is rethrown here.
 void in_netns(int netns_fd, const std::function<void()>& fn);

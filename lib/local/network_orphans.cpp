@@ -222,12 +222,7 @@ ReapedNetworks reap_orphaned_networks(const std::string& own_hash, const std::st
       links.push_back(std::move(name));
     }
     links.push_back("bxd-" + hash);
-    try {
-      netlink::Route route;
-      for (const auto& name : links) {
-        route.delete_link(name);
-      }
-    } catch (const std::exception&) {
+    if (!netlink::delete_links(links)) {
       continue;  // not counted; the next server to start tries again
     }
     gone.insert(hash);
