@@ -11,6 +11,7 @@ import re
 import sys
 import subprocess
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sectest import (AbstractListener, SecuritySuite, eventually, expect, expect_absent,  # noqa: E402
@@ -379,7 +380,14 @@ def attack_warm_middle(t, runner, box_pid, server_pid):
               f"a=local; b=serve; for p in /proc/[0-9]*; do "
               f"case \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" in *\"$a $b\"*) "
               f"echo FOUND ${{p#/proc/}}; kill -9 ${{p#/proc/}} 2>&1;; esac; done")
-    before = set(warm_middles(server_pid, box_pid))
+    # The middle this attack's own exec takes must be waiting before it
+    # starts: one made meanwhile would count as "fresh", and a slow exec (a
+    # loaded machine) could then take that one, as if the attack had killed it.
+    def settled():
+        first = set(warm_middles(server_pid, box_pid))
+        time.sleep(0.3)
+        return first if first and first == set(warm_middles(server_pid, box_pid)) else None
+    before = eventually(settled, 10, 0.05, "a warm middle waiting before the attack")
     result = {}
     attack = threading.Thread(target=lambda: result.update(r=runner(script)))
     attack.start()
