@@ -39,14 +39,14 @@
 //     overlays' lower layers, so host root's files are box root's files
 //     (setuid-root sudo works, apt can replace them in the upper layer) and
 //     nothing is owned by the host's real root inside;
-//   - what the host keeps private is masked: every entry below a host
-//     directory (but /usr, see below) that "other" may not read is covered
-//     by an empty file or an empty opaque directory of the same mode in a
-//     mask layer above the host's (/etc/shadow, SSH host keys, 0600 files,
-//     0700 directories); masks are taken at every boot, so a private file
-//     created on the host later is visible only after the box's next boot
-//     if it is world-readable at all, and /usr is not scanned (package
-//     contents; scanning it costs ~1 s a boot);
+//   - what the host keeps private is masked (host_masks.hpp): every entry
+//     below a host directory that "other" may not read is covered by an
+//     empty file or an empty opaque directory of the same mode in a mask
+//     layer above the host's (/etc/shadow, SSH host keys, 0600 files, 0700
+//     directories). The list is the server's (MASK_LIST, kept current by
+//     mask_index.hpp and complete up to the boot); a directory it does not
+//     list is walked here. Masks are made at boot: a private file created
+//     on the host while the box runs is not masked until its next boot;
 //   - tmpfs mounts (/, /dev, /run, /dev/shm) belong to box root;
 //   - /proc and /sys paths that container runtimes mask are covered (kcore,
 //     keys, timer_list, sched_debug, ..., /sys/firmware), and /proc/sys,
@@ -66,10 +66,10 @@
 // process of the namespace. A failure while building the root is written
 // as "error: ..." to fd 3 and the console, and init exits 1.
 #include "common/fd.hpp"
+#include "local/host_masks.hpp"
 #include "local/runtime.hpp"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -83,6 +83,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -127,6 +128,7 @@ struct Layout {
   std::uint32_t base = 0;  // host id of box root; 0 = no user namespace
   int userns = -1;         // the box's user namespace (idmapping), -1 = none
   bool idmap = false;      // idmapped mounts work here
+  const HostMaskList* masks = nullptr;  // the server's list; null = walk every directory
 };
 
 // The host id that shows as `host_id` inside the box.
@@ -304,12 +306,10 @@ void build_dev(const fs::path& dev, const Layout& layout) {
 // Masks: what "other" may not read on the host is covered in the box.
 struct MaskScan {
   const Layout* layout = nullptr;
-  std::size_t host_prefix = 0;  // length of the scanned host dir's path
   fs::path host_dir;
   fs::path mask_dir;
   std::size_t count = 0;
 };
-thread_local MaskScan* t_scan = nullptr;
 
 // Creates `rel`'s parents in the mask layer with the host's attributes (a
 // merged directory takes them from the topmost layer that has it).
@@ -348,35 +348,31 @@ void add_mask(MaskScan& scan, const fs::path& rel, const struct stat& st) {
   ++scan.count;
 }
 
-int scan_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
-  MaskScan& scan = *t_scan;
-  if (ftw->level == 0 || flag == FTW_SL || flag == FTW_NS) {
-    return FTW_CONTINUE;
-  }
-  const fs::path host(path);
-  if (host == scan.layout->hidden) {
-    return FTW_SKIP_SUBTREE;  // the server's state is handled by populate()
-  }
-  const bool dir = S_ISDIR(st->st_mode);
-  const bool hidden = (st->st_mode & S_IROTH) == 0 || (dir && (st->st_mode & S_IXOTH) == 0);
-  if (!hidden) {
-    return FTW_CONTINUE;
-  }
-  add_mask(scan, fs::path(std::string(path).substr(scan.host_prefix + 1)), *st);
-  return dir ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
-}
-
-// Builds the mask layer of one host directory; false when nothing is masked.
+// Builds the mask layer of one host directory from the server's list
+// (mask_index.hpp), or by walking it when the list has no entry for it;
+// false when nothing is masked.
 bool build_masks(const fs::path& host, const fs::path& mask_dir, const Layout& layout) {
   MaskScan scan;
   scan.layout = &layout;
   scan.host_dir = host;
-  scan.host_prefix = host.string().size();
   scan.mask_dir = mask_dir;
   make_parents(mask_dir);
-  t_scan = &scan;
-  nftw(host.c_str(), scan_entry, 32, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL);
-  t_scan = nullptr;
+  auto add = [&](const HostMask& mask) {
+    struct stat st {};
+    st.st_mode = mask.mode;
+    st.st_uid = mask.uid;
+    st.st_gid = mask.gid;
+    add_mask(scan, fs::path(mask.rel), st);
+  };
+  const auto listed =
+      layout.masks != nullptr ? layout.masks->find(host.native()) : HostMaskList::const_iterator();
+  if (layout.masks != nullptr && listed != layout.masks->end()) {
+    for (const auto& mask : listed->second) {
+      add(mask);
+    }
+  } else {
+    scan_host_masks(host, layout.hidden, add);
+  }
   return scan.count > 0;
 }
 
@@ -399,7 +395,7 @@ void mount_overlay(const fs::path& host, const fs::path& target, const fs::path&
           "): its files show as nobody in the box");
     }
   }
-  if (layout.base > 0 && rel != "usr" && build_masks(host, layout.layers / "mask" / rel, layout)) {
+  if (layout.base > 0 && build_masks(host, layout.layers / "mask" / rel, layout)) {
     lowers = (layout.layers / "mask" / rel).string() + ":" + lowers;
   }
   std::string options =
@@ -554,8 +550,8 @@ void become_box_root(int userns) {
 }
 
 void build_root(const std::string& name, const fs::path& box_dir, const fs::path& hidden,
-                std::uint32_t base) {
-  Layout layout{box_dir / "disk", hidden, box_dir / "layers", base, -1, false};
+                std::uint32_t base, const HostMaskList* masks) {
+  Layout layout{box_dir / "disk", hidden, box_dir / "layers", base, -1, false, masks};
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
     fail("making mounts private");
   }
@@ -597,6 +593,27 @@ void build_root(const std::string& name, const fs::path& box_dir, const fs::path
     become_box_root(layout.userns);
     say("boxd: user namespace: box root is host uid " + std::to_string(base));
   }
+}
+
+// The server's mask list (host_masks.hpp), in the box's directory.
+std::string read_mask_list(const char* path) {
+  std::string text;
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    fail(std::string("opening ") + path);
+  }
+  char buffer[64 * 1024];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  int saved = errno;
+  close(fd);
+  if (n < 0) {
+    errno = saved;
+    fail(std::string("reading ") + path);
+  }
+  return text;
 }
 
 void on_signal(int /*sig*/) {}
@@ -641,9 +658,10 @@ int run_init() {
 }  // namespace
 
 int box_init_main(int argc, char** argv) {
-  // argv: boxd local __box-init NAME BOX_DIR HIDDEN_DIR
+  // argv: boxd local __box-init NAME BOX_DIR HIDDEN_DIR [ID_BASE [MASK_LIST]]
   if (argc < 6) {
-    std::fprintf(stderr, "usage: boxd local __box-init NAME BOX_DIR HIDDEN_DIR [ID_BASE]\n");
+    std::fprintf(stderr,
+                 "usage: boxd local __box-init NAME BOX_DIR HIDDEN_DIR [ID_BASE [MASK_LIST]]\n");
     return 2;
   }
   const std::string name = argv[3];
@@ -655,7 +673,14 @@ int box_init_main(int argc, char** argv) {
   }
   say("boxd: booting box " + name);
   try {
-    build_root(name, box_dir, hidden, base);
+    std::optional<HostMaskList> masks;
+    if (argc > 7) {
+      masks = decode_host_masks(read_mask_list(argv[7]));
+      if (!masks) {
+        throw std::runtime_error(std::string("damaged mask list ") + argv[7]);
+      }
+    }
+    build_root(name, box_dir, hidden, base, masks ? &*masks : nullptr);
   } catch (const std::exception& e) {
     std::string message = std::string("error: ") + e.what() + "\n";
     say(std::string("boxd: ") + message.substr(0, message.size() - 1));

@@ -56,6 +56,8 @@
 #include "local/box_mounts.hpp"
 #include "local/box_network.hpp"
 #include "local/fault.hpp"
+#include "local/host_masks.hpp"
+#include "local/mask_index.hpp"
 #include "local/runtime_support.hpp"
 #include "local/warm_pool.hpp"
 
@@ -224,7 +226,14 @@ std::vector<IsolationLayer> namespace_layers() {
 class NamespaceRuntime final : public Runtime {
  public:
   explicit NamespaceRuntime(const RuntimeOptions& options)
-      : m_network(options.state_dir, options.bridge_subnet) {}
+      : m_network(options.state_dir, options.bridge_subnet),
+        m_masks_hidden(fs::weakly_canonical(options.state_dir)) {
+    // BOXD_LOCAL_MASK_INDEX=0: every boot walks the host's directories (the
+    // benchmarks' baseline for the index).
+    if (!env_is("BOXD_LOCAL_MASK_INDEX", "0")) {
+      m_masks = std::make_unique<MaskIndex>(m_masks_hidden);
+    }
+  }
 
   std::string kind() const override { return "namespace"; }
 
@@ -304,6 +313,11 @@ class NamespaceRuntime final : public Runtime {
                                              paths.box_dir,
                                              paths.hidden,
                                              std::to_string(paths.id_base)};
+    if (m_masks && paths.hidden == m_masks_hidden.native()) {
+      const fs::path list = fs::path(paths.box_dir) / "masks";
+      write_file_atomic(list, encode_host_masks(m_masks->snapshot()), 0600, Sync::None);
+      argv_strings.push_back(list.string());
+    }
     std::vector<std::string> env_strings = {std::string("PATH=") + k_box_path, "HOME=/root"};
     auto argv = c_strings(argv_strings);
     auto envp = c_strings(env_strings);
@@ -476,6 +490,7 @@ class NamespaceRuntime final : public Runtime {
                       "overlay per box, host directories idmapped read-only below it; host files "
                       "not readable by others masked; /home, /root, /tmp, the server's state not "
                       "shown"});
+    layers.push_back(mask_layer());
     for (auto& layer : m_network.isolation()) {
       layers.push_back(std::move(layer));
     }
@@ -775,9 +790,28 @@ class NamespaceRuntime final : public Runtime {
     }
   }
 
+  // The "host masks" line of isolation(): where a boot's masks come from.
+  IsolationLayer mask_layer() const {
+    if (!m_masks) {
+      return {"host masks", true, "walked at every boot (BOXD_LOCAL_MASK_INDEX=0)"};
+    }
+    const auto stats = m_masks->stats();
+    if (!stats.watching) {
+      return {"host masks", true, "walked at every boot (" + stats.why_not + ")"};
+    }
+    std::string detail = "kept current by fanotify: " + std::to_string(stats.masks) +
+                         " masks over " + std::to_string(stats.watched) + " host directories";
+    if (stats.watched < stats.roots) {
+      detail += ", " + std::to_string(stats.roots - stats.watched) + " walked at every boot";
+    }
+    return {"host masks", true, detail};
+  }
+
   BoxCgroup m_cgroup;
   BoxNetwork m_network;
-  ProcessWatch m_inits;  // alive(): a pidfd per box init
+  const fs::path m_masks_hidden;
+  std::unique_ptr<MaskIndex> m_masks;  // null: every boot walks the host's directories
+  ProcessWatch m_inits;                // alive(): a pidfd per box init
   // After the cgroups and the network: destroyed (its middles killed) first.
   // BOXD_LOCAL_WARM_EXEC=0 turns warm middles off (every exec starts cold):
   // the benchmarks' baseline for them.

@@ -1,0 +1,537 @@
+#include "local/mask_index.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace boxd::local {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t k_watched_events =
+    FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_ONDIR;
+
+// `path` is `dir` or below it.
+bool under(const std::string& path, const std::string& dir) {
+  if (dir == "/") {
+    return !path.empty() && path[0] == '/';
+  }
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+void collect_roots(const fs::path& dir, bool top, const fs::path& hidden,
+                   std::vector<fs::path>& out) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path& path = entry.path();
+    struct stat st {};
+    if (lstat(path.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    if ((top && box_own_top_dir(path.filename().native())) || path == hidden) {
+      continue;
+    }
+    if (under(hidden.native(), path.native())) {
+      collect_roots(path, false, hidden, out);
+      continue;
+    }
+    out.push_back(path);
+  }
+}
+
+// /proc/self/mountinfo's mount point field, unescaped (\040 and the like).
+std::string unescape_mount_point(const std::string& field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      const std::string digits = field.substr(i + 1, 3);
+      if (digits.find_first_not_of("01234567") == std::string::npos) {
+        out += static_cast<char>(std::stoi(digits, nullptr, 8));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+void erase_subtree(std::map<std::string, HostMask>& masks, const std::string& rel) {
+  masks.erase(rel);
+  masks.erase(masks.lower_bound(rel + "/"), masks.lower_bound(rel + "0"));  // '0' follows '/'
+}
+
+std::string resolve_fd(int fd) {
+  char buffer[4096];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(link.c_str(), buffer, sizeof buffer);
+  if (n <= 0 || n >= static_cast<ssize_t>(sizeof buffer)) {
+    return {};
+  }
+  std::string path(buffer, static_cast<std::size_t>(n));
+  if (path.empty() || path[0] != '/' || path.ends_with(" (deleted)")) {
+    return {};
+  }
+  return path;
+}
+
+}  // namespace
+
+std::vector<fs::path> box_overlay_roots(const fs::path& hidden) {
+  std::vector<fs::path> roots;
+  collect_roots("/", true, hidden, roots);
+  return roots;
+}
+
+MaskIndex::MaskIndex(const fs::path& hidden)
+    : MaskIndex(hidden, [hidden] { return box_overlay_roots(hidden); }) {}
+
+MaskIndex::MaskIndex(const fs::path& hidden, RootsFn roots)
+    : m_hidden(hidden), m_roots_fn(std::move(roots)) {
+  m_wake.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  m_thread = std::thread([this] { run(); });
+}
+
+MaskIndex::~MaskIndex() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stop = true;
+  }
+  const std::uint64_t one = 1;
+  ssize_t ignored = write(m_wake.get(), &one, sizeof one);
+  (void)ignored;
+  m_thread.join();
+}
+
+void MaskIndex::start() {
+  std::lock_guard lock(m_mutex);
+  m_fan.reset(fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+                            O_RDONLY | O_CLOEXEC));
+  if (!m_fan.valid()) {
+    m_why_not = std::string("fanotify: ") + std::strerror(errno);
+  }
+  m_roots_stale = true;
+  settle();
+  m_ready = true;
+  m_ready_cv.notify_all();
+}
+
+void MaskIndex::run() {
+  start();
+  while (true) {
+    struct pollfd fds[2] = {{m_wake.get(), POLLIN, 0}, {m_fan.get(), POLLIN, 0}};
+    const nfds_t count = m_fan.valid() ? 2 : 1;
+    if (poll(fds, count, -1) < 0 && errno != EINTR) {
+      return;
+    }
+    std::lock_guard lock(m_mutex);
+    if (m_stop) {
+      return;
+    }
+    drain();
+  }
+}
+
+HostMaskList MaskIndex::snapshot() {
+  std::unique_lock lock(m_mutex);
+  m_ready_cv.wait(lock, [this] { return m_ready; });
+  settle();
+  HostMaskList list;
+  for (const auto& [path, root] : m_roots) {
+    if (!root.watched || root.stale) {
+      continue;
+    }
+    auto& masks = list[path];
+    masks.reserve(root.masks.size());
+    for (const auto& [rel, mask] : root.masks) {
+      masks.push_back(mask);
+    }
+  }
+  return list;
+}
+
+MaskIndex::Stats MaskIndex::stats() {
+  std::unique_lock lock(m_mutex);
+  m_ready_cv.wait(lock, [this] { return m_ready; });
+  Stats stats;
+  stats.watching = m_fan.valid();
+  stats.why_not = m_why_not;
+  stats.roots = m_roots.size();
+  for (const auto& [path, root] : m_roots) {
+    stats.watched += root.watched ? 1 : 0;
+    stats.masks += root.masks.size();
+  }
+  stats.events = m_events;
+  stats.walks = m_walks;
+  return stats;
+}
+
+// Applies what happened on the host up to now (lock held).
+void MaskIndex::settle() {
+  if (!m_fan.valid()) {
+    return;
+  }
+  drain();
+  check_mounts();
+  if (m_roots_stale) {
+    refresh_roots();
+    m_mounts = relevant_mounts();  // before the walks: a mount made during one is seen next time
+  }
+  if (m_mounts_changed) {
+    // Mount ids and device numbers are reused: look the mounts up again.
+    m_mounts_changed = false;
+    m_mount_fds.clear();
+    for (auto& [path, root] : m_roots) {
+      root.stale = root.stale || (root.watched && !add_mount(root.path));
+    }
+  }
+  bool walked = false;
+  for (auto& [path, root] : m_roots) {
+    if (root.stale) {
+      walk(root);
+      walked = true;
+    }
+  }
+  if (walked) {
+    drain();  // what changed during the walks (an event on a walked entry is harmless)
+  }
+}
+
+void MaskIndex::drain() {
+  if (!m_fan.valid()) {
+    return;
+  }
+  alignas(fanotify_event_metadata) char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = read(m_fan.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;
+    }
+    std::size_t offset = 0;
+    while (offset + sizeof(fanotify_event_metadata) <= static_cast<std::size_t>(n)) {
+      const auto* meta = reinterpret_cast<const fanotify_event_metadata*>(buffer + offset);
+      if (meta->event_len < sizeof(fanotify_event_metadata) ||
+          offset + meta->event_len > static_cast<std::size_t>(n)) {
+        break;
+      }
+      apply(buffer + offset, meta->event_len);
+      offset += meta->event_len;
+    }
+  }
+}
+
+void MaskIndex::apply(const char* event, std::size_t length) {
+  ++m_events;
+  const auto* meta = reinterpret_cast<const fanotify_event_metadata*>(event);
+  if ((meta->mask & FAN_Q_OVERFLOW) != 0) {
+    for (auto& [path, root] : m_roots) {
+      root.stale = true;
+    }
+    m_roots_stale = true;
+    return;
+  }
+  const bool attrib_only =
+      (meta->mask & (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) == 0;
+  std::size_t offset = meta->metadata_len;
+  while (offset + sizeof(fanotify_event_info_header) <= length) {
+    const auto* header = reinterpret_cast<const fanotify_event_info_header*>(event + offset);
+    if (header->len == 0 || offset + header->len > length) {
+      return;
+    }
+    if (header->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+        header->info_type == FAN_EVENT_INFO_TYPE_DFID) {  // DFID: the directory itself
+      const auto* info = reinterpret_cast<const fanotify_event_info_fid*>(event + offset);
+      auto* handle = reinterpret_cast<file_handle*>(const_cast<unsigned char*>(info->handle));
+      const char* name_start =
+          reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
+      const char* record_end = event + offset + header->len;
+      if (name_start > record_end) {
+        return;
+      }
+      const std::string name =
+          header->info_type == FAN_EVENT_INFO_TYPE_DFID
+              ? std::string()
+              : std::string(name_start, strnlen(name_start, record_end - name_start));
+      std::string first;
+      bool handled = false;
+      for (const auto& mount : m_mount_fds) {
+        if (std::memcmp(mount.fsid, &info->fsid, sizeof mount.fsid) != 0) {
+          continue;
+        }
+        UniqueFd dir(open_by_handle_at(mount.fd.get(), handle, O_PATH | O_CLOEXEC));
+        if (!dir.valid()) {
+          continue;
+        }
+        std::string path = resolve_fd(dir.get());
+        if (path.empty()) {
+          continue;
+        }
+        if (!name.empty() && name != ".") {
+          path = path == "/" ? "/" + name : path + "/" + name;
+        }
+        if (first.empty()) {
+          first = path;
+        }
+        if (apply_path(path, attrib_only)) {
+          handled = true;
+          break;
+        }
+      }
+      if (!handled && !first.empty()) {
+        apply_outside(first, attrib_only);
+      }
+    }
+    offset += header->len;
+  }
+}
+
+bool MaskIndex::hidden_path(const std::string& path) const {
+  return under(path, m_hidden.native());
+}
+
+MaskIndex::Root* MaskIndex::root_of(const std::string& path, std::string& rel) {
+  std::size_t end = path.size();
+  while (end > 1) {
+    auto it = m_roots.find(path.substr(0, end));
+    if (it != m_roots.end()) {
+      rel = end < path.size() ? path.substr(end + 1) : std::string();
+      return &it->second;
+    }
+    end = path.rfind('/', end - 1);
+    if (end == std::string::npos || end == 0) {
+      break;
+    }
+  }
+  return nullptr;
+}
+
+// An event on `path` seen through one mount; false when the path is neither
+// the server's state nor in an indexed directory (another mount of the same
+// file system may show it elsewhere).
+bool MaskIndex::apply_path(const std::string& path, bool attrib_only) {
+  if (hidden_path(path)) {
+    return true;
+  }
+  std::string rel;
+  Root* root = root_of(path, rel);
+  if (root == nullptr) {
+    return false;
+  }
+  if (rel.empty()) {
+    if (!attrib_only) {
+      m_roots_stale = true;  // the directory itself came or went
+    }
+    return true;
+  }
+  if (root->watched && !root->stale) {
+    apply_below(*root, rel, attrib_only);
+  }
+  return true;
+}
+
+// An event outside every indexed directory: the set of directories may have
+// changed, or a file hard-linked into one may have become private.
+void MaskIndex::apply_outside(const std::string& path, bool attrib_only) {
+  const fs::path entry(path);
+  const std::string parent = entry.parent_path().native();
+  if (!attrib_only &&
+      (parent == "/" || (under(m_hidden.native(), parent) && parent != m_hidden.native()))) {
+    m_roots_stale = true;
+    return;
+  }
+  struct stat st {};
+  if (attrib_only && lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+      masked_mode(st.st_mode)) {
+    for (auto& [dir, root] : m_roots) {
+      root.stale = root.stale || root.dev == st.st_dev;
+    }
+  }
+}
+
+void MaskIndex::apply_below(Root& root, const std::string& rel, bool attrib_only) {
+  for (auto slash = rel.rfind('/'); slash != std::string::npos && slash > 0;
+       slash = rel.rfind('/', slash - 1)) {
+    auto it = root.masks.find(rel.substr(0, slash));
+    if (it != root.masks.end() && S_ISDIR(it->second.mode)) {
+      return;  // inside a masked directory: hidden whatever it is
+    }
+  }
+  const fs::path path = root.path / rel;
+  struct stat st {};
+  auto it = root.masks.find(rel);
+  if (lstat(path.c_str(), &st) < 0 || st.st_dev != root.dev || S_ISLNK(st.st_mode)) {
+    erase_subtree(root.masks, rel);
+    return;
+  }
+  if (masked_mode(st.st_mode)) {
+    const HostMask mask{rel, st.st_mode, st.st_uid, st.st_gid};
+    if (it != root.masks.end() && it->second == mask) {
+      return;
+    }
+    if (attrib_only && it == root.masks.end() && !S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      // Made private through one of its links: the others are not named.
+      for (auto& [dir, other] : m_roots) {
+        other.stale = other.stale || other.dev == st.st_dev;
+      }
+      return;
+    }
+    erase_subtree(root.masks, rel);
+    root.masks.emplace(rel, mask);
+    return;
+  }
+  if (attrib_only && it == root.masks.end()) {
+    return;  // visible before and after
+  }
+  erase_subtree(root.masks, rel);
+  if (S_ISDIR(st.st_mode)) {
+    scan_host_masks(path, m_hidden, [&](const HostMask& found) {
+      HostMask mask = found;
+      mask.rel = rel + "/" + found.rel;
+      root.masks.emplace(mask.rel, std::move(mask));
+    });
+  }
+}
+
+// Mount points at, below or above an indexed directory ("<id> <path>").
+std::set<std::string> MaskIndex::relevant_mounts() {
+  std::set<std::string> mounts;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id;
+    std::string parent;
+    std::string device;
+    std::string source_root;
+    std::string point;
+    if (!(fields >> id >> parent >> device >> source_root >> point)) {
+      continue;
+    }
+    point = unescape_mount_point(point);
+    for (const auto& [dir, root] : m_roots) {
+      if (under(point, dir) || under(dir, point)) {
+        mounts.insert(id + " " + point);
+        break;
+      }
+    }
+  }
+  return mounts;
+}
+
+void MaskIndex::check_mounts() {
+  std::set<std::string> now = relevant_mounts();
+  if (now == m_mounts) {
+    return;
+  }
+  std::vector<std::string> changed;
+  std::set_symmetric_difference(now.begin(), now.end(), m_mounts.begin(), m_mounts.end(),
+                                std::back_inserter(changed));
+  for (const auto& entry : changed) {
+    const std::string point = entry.substr(entry.find(' ') + 1);
+    for (auto& [dir, root] : m_roots) {
+      if (under(point, dir) || under(dir, point)) {
+        root.stale = true;
+      }
+      if (under(dir, point) && dir != point) {
+        m_roots_stale = true;
+      }
+    }
+  }
+  m_mounts = std::move(now);
+  m_mounts_changed = true;
+}
+
+void MaskIndex::refresh_roots() {
+  m_roots_stale = false;
+  std::map<std::string, Root> roots;
+  for (const auto& path : m_roots_fn()) {
+    auto it = m_roots.find(path.native());
+    Root root;
+    if (it != m_roots.end()) {
+      root = std::move(it->second);
+    } else {
+      root.path = path;
+      root.stale = true;
+    }
+    struct stat st {};
+    if (lstat(path.c_str(), &st) < 0 || st.st_dev != root.dev || st.st_ino != root.ino) {
+      root.stale = true;
+    }
+    roots.emplace(path.native(), std::move(root));
+  }
+  m_roots = std::move(roots);
+}
+
+// Watches the file system `dir` is on (again: a mark on a file system that
+// was unmounted went with it) and keeps an fd on its mount.
+bool MaskIndex::mark(const fs::path& dir) {
+  return fanotify_mark(m_fan.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, k_watched_events, AT_FDCWD,
+                       dir.c_str()) == 0 &&
+         add_mount(dir);
+}
+
+// Keeps an fd on the mount `dir` is on: event handles are opened through
+// each mount of their file system, so a directory reached through a bind
+// mount resolves to the path the box's root uses.
+bool MaskIndex::add_mount(const fs::path& dir) {
+  struct statx info {};
+  if (statx(AT_FDCWD, dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &info) < 0 ||
+      (info.stx_mask & STATX_MNT_ID) == 0) {
+    return false;
+  }
+  for (const auto& mount : m_mount_fds) {
+    if (mount.id == info.stx_mnt_id) {
+      return true;
+    }
+  }
+  MountFd mount;
+  mount.id = info.stx_mnt_id;
+  mount.fd.reset(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct statfs fs_info {};
+  if (!mount.fd.valid() || fstatfs(mount.fd.get(), &fs_info) < 0) {
+    return false;
+  }
+  static_assert(sizeof mount.fsid == sizeof fs_info.f_fsid);
+  std::memcpy(mount.fsid, &fs_info.f_fsid, sizeof mount.fsid);
+  m_mount_fds.push_back(std::move(mount));
+  return true;
+}
+
+void MaskIndex::walk(Root& root) {
+  root.masks.clear();
+  root.stale = false;
+  struct stat st {};
+  if (lstat(root.path.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+    root.watched = false;
+    return;
+  }
+  root.dev = st.st_dev;
+  root.ino = st.st_ino;
+  root.watched = mark(root.path);  // before the walk: nothing falls between
+  if (!root.watched) {
+    return;
+  }
+  ++m_walks;
+  scan_host_masks(root.path, m_hidden,
+                  [&](const HostMask& mask) { root.masks.emplace(mask.rel, mask); });
+}
+
+}  // namespace boxd::local

@@ -1,0 +1,278 @@
+// The server's live mask list (lib/local/mask_index.hpp) on real files in a
+// temp dir: each case changes the files the way a host user would, then asks
+// for a snapshot as a boot does, and checks the list against what "other"
+// may read. fanotify needs root (CAP_SYS_ADMIN); skipped without it.
+#include "local/host_masks.hpp"
+#include "local/mask_index.hpp"
+#include "local_test_support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using boxd::local::HostMaskList;
+using boxd::local::MaskIndex;
+
+// A fake host: <tmp>/a and <tmp>/b are the overlaid directories, <tmp>/out
+// is outside them on the same file system, <tmp>/state is the server's.
+struct MaskIndexHost {
+  boxd::local::test::TempDir tmp;
+  fs::path a = tmp.path() / "a";
+  fs::path b = tmp.path() / "b";
+  fs::path out = tmp.path() / "out";
+  fs::path state = tmp.path() / "state";
+
+  MaskIndexHost() {
+    for (const auto& dir : {a, b, out, state}) {
+      fs::create_directory(dir);
+      chmod(dir.c_str(), 0755);
+    }
+  }
+
+  // The directories a box would overlay: every child of tmp but state and out.
+  MaskIndex::RootsFn roots() const {
+    return [top = tmp.path(), state = state, out = out] {
+      std::vector<fs::path> dirs;
+      for (const auto& entry : fs::directory_iterator(top)) {
+        if (entry.is_directory() && !entry.is_symlink() && entry.path() != state &&
+            entry.path() != out) {
+          dirs.push_back(entry.path());
+        }
+      }
+      return dirs;
+    };
+  }
+};
+
+void mask_index_test_file(const fs::path& path, mode_t mode) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, "secret\n", 7) == 7);
+  close(fd);
+  REQUIRE(chmod(path.c_str(), mode) == 0);
+}
+
+void mask_index_test_dir(const fs::path& path, mode_t mode) {
+  REQUIRE(mkdir(path.c_str(), 0755) == 0);
+  REQUIRE(chmod(path.c_str(), mode) == 0);
+}
+
+// The masked paths of one directory in a snapshot ("" when it is absent).
+std::set<std::string> mask_index_test_masks(MaskIndex& index, const fs::path& root) {
+  std::set<std::string> masks;
+  const HostMaskList list = index.snapshot();
+  auto it = list.find(root.native());
+  if (it == list.end()) {
+    masks.insert("<not listed>");
+    return masks;
+  }
+  for (const auto& mask : it->second) {
+    masks.insert(mask.rel);
+  }
+  return masks;
+}
+
+bool mask_index_test_can_run() {
+  if (geteuid() == 0) {
+    return true;
+  }
+  MESSAGE("skipped: fanotify on a file system needs root");
+  return false;
+}
+
+using Set = std::set<std::string>;
+
+// Unmounts whatever the test left mounted on its paths, before they go.
+struct MaskIndexTestUnmount {
+  std::vector<fs::path> paths;
+  ~MaskIndexTestUnmount() {
+    for (const auto& path : paths) {
+      while (umount2(path.c_str(), MNT_DETACH) == 0) {
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mask list: its file format keeps every field and refuses what could leave a layer") {
+  HostMaskList list;
+  list["/etc"] = {{"shadow", S_IFREG | 0640, 0, 42}, {"ssl/private", S_IFDIR | 0710, 0, 103}};
+  list["/var/lib/x y"] = {{"a\tb/c d", S_IFREG | 0600, 1000, 1000}};
+  list["/empty"] = {};
+  const auto text = boxd::local::encode_host_masks(list);
+  const auto back = boxd::local::decode_host_masks(text);
+  REQUIRE(back.has_value());
+  CHECK(*back == list);
+  using namespace std::string_view_literals;
+  for (const auto bad : {"M100600 0 0 x"sv, "R/etc\0M100600 0 0 ../x"sv, "R/etc\0M100600 0 0 /x"sv,
+                         "R/etc\0M100600 0 0 a//b"sv, "R/etc\0M100600 0 x a"sv,
+                         "R/etc\0M100600 0 0 a/./b"sv, "R/etc\0M100600 0 0 a/.."sv}) {
+    std::string record(bad);
+    record.push_back('\0');
+    CHECK_MESSAGE(!boxd::local::decode_host_masks(record).has_value(), bad.substr(5));
+  }
+  CHECK(boxd::local::decode_host_masks(std::string("R/etc\0", 6)).has_value());
+  CHECK(!boxd::local::decode_host_masks(std::string("R/etc", 5)).has_value());
+}
+
+TEST_CASE("mask list: the first walk lists what others may not read, and nothing else") {
+  if (!mask_index_test_can_run()) {
+    return;
+  }
+  MaskIndexHost host;
+  mask_index_test_file(host.a / "public", 0644);
+  mask_index_test_file(host.a / "private", 0600);
+  mask_index_test_file(host.a / "group-only", 0640);
+  mask_index_test_dir(host.a / "closed", 0700);
+  mask_index_test_file(host.a / "closed" / "inner", 0600);  // hidden with its directory
+  mask_index_test_dir(host.a / "no-search", 0754);
+  mask_index_test_dir(host.b / "open", 0755);
+  mask_index_test_file(host.b / "open" / "deep", 0400 | 0040);
+  REQUIRE(symlink("private", (host.a / "link").c_str()) == 0);
+  mask_index_test_file(host.state / "key", 0600);
+  MaskIndex index(host.state, host.roots());
+  CHECK(mask_index_test_masks(index, host.a) ==
+        Set{"closed", "group-only", "no-search", "private"});
+  CHECK(mask_index_test_masks(index, host.b) == Set{"open/deep"});
+  const auto list = index.snapshot();
+  CHECK(list.count(host.state.native()) == 0);
+  CHECK(list.count(host.out.native()) == 0);
+  const auto stats = index.stats();
+  CHECK(stats.watching);
+  CHECK(stats.roots == 2);
+  CHECK(stats.watched == 2);
+}
+
+TEST_CASE("mask list: every change made before a snapshot is in it") {
+  if (!mask_index_test_can_run()) {
+    return;
+  }
+  MaskIndexHost host;
+  mask_index_test_file(host.a / "f", 0644);
+  MaskIndex index(host.state, host.roots());
+  CHECK(mask_index_test_masks(index, host.a) == Set{});
+
+  SUBCASE("a private file created, then made public, then private again") {
+    mask_index_test_file(host.a / "new", 0600);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"new"});
+    REQUIRE(chmod((host.a / "new").c_str(), 0644) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    REQUIRE(chmod((host.a / "f").c_str(), 0600) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"f"});
+  }
+  SUBCASE("chown keeps the mask's owner current") {
+    REQUIRE(chmod((host.a / "f").c_str(), 0600) == 0);
+    REQUIRE(chown((host.a / "f").c_str(), 1000, 1000) == 0);
+    const auto list = index.snapshot();
+    REQUIRE(list.at(host.a.native()).size() == 1);
+    CHECK(list.at(host.a.native())[0].uid == 1000);
+  }
+  SUBCASE("a directory closed hides its contents; opened, its private contents show up") {
+    mask_index_test_dir(host.a / "d", 0755);
+    mask_index_test_file(host.a / "d" / "secret", 0600);
+    mask_index_test_file(host.a / "d" / "open", 0644);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"d/secret"});
+    REQUIRE(chmod((host.a / "d").c_str(), 0700) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"d"});
+    REQUIRE(chmod((host.a / "d").c_str(), 0755) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"d/secret"});
+  }
+  SUBCASE("a tree moved in from outside, within, and out again") {
+    mask_index_test_dir(host.out / "t", 0755);
+    mask_index_test_dir(host.out / "t" / "sub", 0755);
+    mask_index_test_file(host.out / "t" / "sub" / "key", 0600);
+    mask_index_test_dir(host.out / "t" / "closed", 0700);
+    fs::rename(host.out / "t", host.a / "t");
+    CHECK(mask_index_test_masks(index, host.a) == Set{"t/closed", "t/sub/key"});
+    fs::rename(host.a / "t", host.b / "moved");
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    CHECK(mask_index_test_masks(index, host.b) == Set{"moved/closed", "moved/sub/key"});
+    fs::rename(host.b / "moved", host.out / "back");
+    CHECK(mask_index_test_masks(index, host.b) == Set{});
+  }
+  SUBCASE("deleted entries leave the list") {
+    mask_index_test_dir(host.a / "d", 0755);
+    mask_index_test_file(host.a / "d" / "key", 0600);
+    mask_index_test_file(host.a / "key", 0600);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"d/key", "key"});
+    fs::remove_all(host.a / "d");
+    fs::remove(host.a / "key");
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+  }
+  SUBCASE("a file made private through a hard link outside every directory") {
+    REQUIRE(link((host.a / "f").c_str(), (host.out / "f").c_str()) == 0);
+    REQUIRE(link((host.a / "f").c_str(), (host.b / "g").c_str()) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    REQUIRE(chmod((host.out / "f").c_str(), 0600) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"f"});
+    CHECK(mask_index_test_masks(index, host.b) == Set{"g"});
+  }
+  SUBCASE("a file made private through one of its links in another directory") {
+    REQUIRE(link((host.a / "f").c_str(), (host.b / "g").c_str()) == 0);
+    CHECK(mask_index_test_masks(index, host.b) == Set{});  // the link is known, public
+    REQUIRE(chmod((host.a / "f").c_str(), 0600) == 0);
+    CHECK(mask_index_test_masks(index, host.b) == Set{"g"});
+    CHECK(mask_index_test_masks(index, host.a) == Set{"f"});
+  }
+  SUBCASE("a directory made next to the others is indexed, one removed is dropped") {
+    mask_index_test_dir(host.tmp.path() / "c", 0755);
+    mask_index_test_file(host.tmp.path() / "c" / "key", 0600);
+    CHECK(mask_index_test_masks(index, host.tmp.path() / "c") == Set{"key"});
+    fs::remove_all(host.tmp.path() / "c");
+    CHECK(mask_index_test_masks(index, host.tmp.path() / "c") == Set{"<not listed>"});
+  }
+  SUBCASE("the server's own state is never listed nor walked") {
+    mask_index_test_file(host.state / "box-secret", 0600);
+    mask_index_test_dir(host.state / "boxes", 0700);
+    const auto list = index.snapshot();
+    CHECK(list.count(host.state.native()) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+  }
+}
+
+TEST_CASE("mask list: what a mount hid is walked when the mount goes, a mount's files are not") {
+  if (!mask_index_test_can_run()) {
+    return;
+  }
+  MaskIndexHost host;
+  mask_index_test_dir(host.a / "m", 0755);
+  mask_index_test_file(host.a / "m" / "under", 0600);
+  const MaskIndexTestUnmount unmount{{host.a / "m", host.b}};
+  if (mount("boxd-test", (host.a / "m").c_str(), "tmpfs", 0, "mode=0755") != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs here");
+    return;
+  }
+  mask_index_test_file(host.a / "m" / "on-top", 0600);
+  MaskIndex index(host.state, host.roots());
+  CHECK(mask_index_test_masks(index, host.a) == Set{});  // the box's lower has no submounts
+  REQUIRE(umount2((host.a / "m").c_str(), MNT_DETACH) == 0);
+  CHECK(mask_index_test_masks(index, host.a) == Set{"m/under"});
+  REQUIRE(mount("boxd-test", host.b.c_str(), "tmpfs", 0, "mode=0755") == 0);
+  mask_index_test_file(host.b / "on-b", 0600);
+  CHECK(mask_index_test_masks(index, host.b) == Set{"on-b"});  // a directory that is a mount
+  mask_index_test_file(host.b / "later", 0600);
+  CHECK(mask_index_test_masks(index, host.b) == Set{"later", "on-b"});
+  REQUIRE(umount2(host.b.c_str(), MNT_DETACH) == 0);
+  CHECK(mask_index_test_masks(index, host.b) == Set{});
+  // Another file system there (the kernel may give it the last one's device
+  // number and mount id): watched anew.
+  REQUIRE(mount("boxd-test", host.b.c_str(), "tmpfs", 0, "mode=0755") == 0);
+  CHECK(mask_index_test_masks(index, host.b) == Set{});
+  mask_index_test_file(host.b / "again", 0600);
+  CHECK(mask_index_test_masks(index, host.b) == Set{"again"});
+  REQUIRE(umount2(host.b.c_str(), MNT_DETACH) == 0);
+}
