@@ -201,11 +201,21 @@ void disable_ipv6(const std::string& device) {
 // Deletes links of ours, ignoring failures (already gone, or going).
 
 // The box's network namespace, by its init's pid; throws when the init is
-// gone (or the pid is another process now).
+// gone (or the pid is another process now), and when it is the namespace
+// this thread configures the host in: the box's side of the network (eth0,
+// its address, the default route) would be set up on the host.
 UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
   UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid() || !process_matches(pid, start_time)) {
     throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) + ") is gone");
+  }
+  struct stat box {};
+  struct stat own {};
+  if (fstat(fd.get(), &box) != 0 || stat("/proc/thread-self/ns/net", &own) != 0 ||
+      (box.st_dev == own.st_dev && box.st_ino == own.st_ino)) {
+    throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) +
+                                          ") is in the server's own network namespace: its "
+                                          "network is not set up");
   }
   return fd;
 }
