@@ -141,3 +141,34 @@ TEST_CASE("box network: a box in the server's own network namespace is refused, 
   CHECK(links_with_prefix(veth_prefix(network)).empty());
   CHECK(network.address("shared-netns").empty());
 }
+
+TEST_CASE("box network: two boxes whose ids hash alike get host veths of their own") {
+  if (geteuid() != 0) {
+    MESSAGE("not root: no box network; skipped");
+    return;
+  }
+  boxd::local::test::TempDir dir;
+  BoxNetwork network(dir.path(), "");
+  if (!network.enabled()) {
+    MESSAGE("no box network here (" << network.isolation().front().detail << "); skipped");
+    return;
+  }
+  // The last 6 hex digits of their ids' FNV-1a hashes are equal (f1f4b0).
+  const BoxSpec first{"box-collide-3919", "first", dir.path(), {}, {}, {}};
+  const BoxSpec second{"box-collide-14102", "second", dir.path(), {}, {}, {}};
+  const InitStandIn first_init(true);
+  const InitStandIn second_init(true);
+  network.attach(first, first_init.pid, first_init.start_time);
+  network.attach(second, second_init.pid, second_init.start_time);
+  const std::string prefix = veth_prefix(network);
+  CHECK(links_with_prefix(prefix).size() == 2);
+  CHECK(first_init.has_link("eth0"));
+  CHECK(second_init.has_link("eth0"));
+  CHECK(!network.address(first.id).empty());
+  CHECK(network.address(first.id) != network.address(second.id));
+  network.detach(first, first_init.pid);
+  CHECK(links_with_prefix(prefix).size() == 1);  // the second box's stays
+  CHECK(second_init.has_link("eth0"));
+  network.detach(second, second_init.pid);
+  CHECK(links_with_prefix(prefix).empty());
+}
