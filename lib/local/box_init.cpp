@@ -73,6 +73,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -547,6 +548,9 @@ void become_box_root(int userns) {
   if (setgroups(0, nullptr) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
     fail("becoming the box's root");
   }
+  // The id change set this process's dumpable flag to fs.suid_dumpable; with
+  // 1 box root could ptrace the init, whose memory the box does not own.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 void build_root(const std::string& name, const fs::path& box_dir, const fs::path& hidden,

@@ -201,11 +201,21 @@ void disable_ipv6(const std::string& device) {
 // Deletes links of ours, ignoring failures (already gone, or going).
 
 // The box's network namespace, by its init's pid; throws when the init is
-// gone (or the pid is another process now).
+// gone (or the pid is another process now), and when it is the namespace
+// this thread configures the host in: the box's side of the network (eth0,
+// its address, the default route) would be set up on the host.
 UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
   UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid() || !process_matches(pid, start_time)) {
     throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) + ") is gone");
+  }
+  struct stat box {};
+  struct stat own {};
+  if (fstat(fd.get(), &box) != 0 || stat("/proc/thread-self/ns/net", &own) != 0 ||
+      (box.st_dev == own.st_dev && box.st_ino == own.st_ino)) {
+    throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) +
+                                          ") is in the server's own network namespace: its "
+                                          "network is not set up");
   }
   return fd;
 }
@@ -620,15 +630,47 @@ void BoxNetwork::ensure_network_bridge(netlink::Route& route, const std::string&
 std::vector<BoxNetwork::Link> BoxNetwork::reserve(const BoxSpec& box, int init_pid,
                                                   std::uint64_t start_time) {
   m_members.erase(box.id);
+  std::set<std::string> taken = veth_names_taken();
   Member& member = m_members[box.id] = Member{box.name, init_pid, start_time, {}};
   member.links.push_back(
-      Link{"", "", m_subnet.str(), allocate(m_subnet, ""), "bxv" + m_hash + short_hash(box.id, 6)});
+      Link{"", "", m_subnet.str(), allocate(m_subnet, ""), free_veth_name(box.id, taken)});
   for (const auto& ref : box.networks) {
     const Ipv4Net net = parse_cidr(ref.subnet);
     member.links.push_back(Link{ref.id, ref.name, ref.subnet, allocate(net, ref.id),
-                                "bxv" + m_hash + short_hash(box.id + "/" + ref.id, 6)});
+                                free_veth_name(box.id + "/" + ref.id, taken)});
   }
   return member.links;
+}
+
+// The host veth names in use: the members' (under the lock) and any link of
+// ours the host still has (one going away with its namespace).
+std::set<std::string> BoxNetwork::veth_names_taken() const {
+  std::set<std::string> taken;
+  for (const auto& [id, member] : m_members) {
+    for (const auto& link : member.links) {
+      taken.insert(link.host_if);
+    }
+  }
+  for (auto& name : links_with_prefix("bxv" + m_hash)) {
+    taken.insert(std::move(name));
+  }
+  return taken;
+}
+
+// bxvH + 6 hex digits: the hash of key, else the next value not taken (two
+// boxes' hashes may be equal: the second would fail to boot, and deleting
+// one box's veth would take the other's). Adds the name to taken.
+std::string BoxNetwork::free_veth_name(const std::string& key, std::set<std::string>& taken) const {
+  const auto start = static_cast<std::uint32_t>(std::stoul(short_hash(key, 6), nullptr, 16));
+  for (std::uint32_t i = 0; i <= 0xffffffU; ++i) {
+    char digits[7];
+    std::snprintf(digits, sizeof digits, "%06x", (start + i) & 0xffffffU);
+    std::string name = "bxv" + m_hash + digits;
+    if (taken.insert(name).second) {
+      return name;
+    }
+  }
+  throw Error(ErrorClass::QuotaExceeded, "no free veth name left");
 }
 
 void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_time) {

@@ -8,7 +8,8 @@
 //                its ports are isolated: boxes never talk to each other on it
 //   networks     bxnH<6 hex of the network id>, no host address; the boxes of
 //                that network talk on it by name (/etc/hosts)
-//   veths        bxvH<6 hex of box id + network>, the box side named eth0
+//   veths        bxvH<6 hex of box id + network, or the next free value when
+//                another link has that name>, the box side named eth0
 //                (bridge) and eth1.. (networks in order)
 //   iptables     chains BOXD-H-IN (INPUT from the bridges: established only),
 //                BOXD-H-FWD (FORWARD: out of the bridge yes, box to box via
@@ -105,6 +106,8 @@ class BoxNetwork {
   void write_state(const std::map<std::string, Member>& members) const;
   std::string allocate(const Ipv4Net& net, const std::string& network_id) const;
   std::vector<Link> reserve(const BoxSpec& box, int init_pid, std::uint64_t start_time);
+  std::set<std::string> veth_names_taken() const;
+  std::string free_veth_name(const std::string& key, std::set<std::string>& taken) const;
   static void plug(netlink::Route& route, const Link& link, const std::string& peer, int netns,
                    const std::string& master, bool isolated);
   void configure_box(int netns, const std::vector<Link>& links) const;

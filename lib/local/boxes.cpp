@@ -603,14 +603,20 @@ void Boxes::shutdown() {
   }
 }
 
-void Boxes::stop_for_shutdown(const BoxRecord& box) {
-  auto lock = op_lock(box.id);
+void Boxes::stop_for_shutdown(const BoxRecord& listed) {
+  auto lock = op_lock(listed.id);
   std::lock_guard guard(*lock);
+  // The record again, now that no other operation on the box runs: a stop,
+  // reboot or destroy that held the lock meanwhile changed its handle.
+  const auto box = m_store.find_box(listed.owner, listed.id);
+  if (!box || box->status == BoxStatus::Stopped || box->status == BoxStatus::Failed) {
+    return;
+  }
   try {
-    m_runtime.stop(spec_of(box), box.handle);
-    logging::info("box stopped (server shutdown)", box_fields(box));
+    m_runtime.stop(spec_of(*box), box->handle);
+    logging::info("box stopped (server shutdown)", box_fields(*box));
   } catch (const std::exception& e) {
-    logging::warn(std::string("could not stop the box: ") + e.what(), box_fields(box));
+    logging::warn(std::string("could not stop the box: ") + e.what(), box_fields(*box));
   }
 }
 

@@ -129,7 +129,9 @@ class Boxes {
   void refresh_liveness(BoxRecord& box);
   void adopt_limits(const BoxRecord& box);
   void recover_one(const BoxRecord& box);
-  void stop_for_shutdown(const BoxRecord& box);
+  // Stops the box as its record says once its op_lock is held (listed:
+  // the record as shutdown() found it, before taking the lock).
+  void stop_for_shutdown(const BoxRecord& listed);
   void erase_record(const std::string& id);
   void activity(const std::string& id) const;
 

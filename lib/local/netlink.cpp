@@ -29,6 +29,8 @@ namespace boxd::local::netlink {
 namespace {
 
 constexpr std::size_t k_nl_receive_bytes = 32768;
+// How often a dump that a change interrupted is asked again.
+constexpr int k_dump_attempts = 8;
 
 // A request being built: the netlink header, then the family's struct,
 // then attributes, each padded to 4 bytes.
@@ -203,6 +205,7 @@ int Route::transact(std::vector<char>& request,
     return -error;
   }
   std::vector<char> buffer(k_nl_receive_bytes);
+  bool interrupted = false;
   for (;;) {
     sockaddr_nl sender{};
     iovec data{buffer.data(), buffer.size()};
@@ -231,13 +234,47 @@ int Route::transact(std::vector<char>& request,
         break;
       }
       offset += NLMSG_ALIGN(message->nlmsg_len);
+      if (dump && message->nlmsg_seq == m_seq && (message->nlmsg_flags & NLM_F_DUMP_INTR) != 0) {
+        interrupted = true;  // on the parts made after a change, NLMSG_DONE included
+      }
       if (const auto done = nl_answer(*message, m_seq, dump, why)) {
+        if (*done == 0 && interrupted) {
+          why = "interrupted by a change meanwhile";
+          return -EINTR;
+        }
         return *done;
       }
       if (message->nlmsg_seq == m_seq && message->nlmsg_type != NLMSG_ERROR && on_message) {
         on_message(*message);
       }
     }
+  }
+}
+
+int Route::dump(std::vector<char>& request, const std::function<void(const nlmsghdr&)>& on_message,
+                std::string& why) {
+  for (int attempt = 1;; ++attempt) {
+    std::vector<std::vector<char>> answers;
+    const int error = transact(
+        request,
+        [&answers](const nlmsghdr& answer) {
+          const auto* bytes = reinterpret_cast<const char*>(&answer);
+          answers.emplace_back(bytes, bytes + answer.nlmsg_len);
+        },
+        why);
+    if (error == -EINTR && attempt < k_dump_attempts) {
+      continue;
+    }
+    if (error == -EINTR) {
+      why = "interrupted by changes " + std::to_string(k_dump_attempts) + " times";
+    }
+    if (error != 0) {
+      return error;
+    }
+    for (const auto& answer : answers) {
+      on_message(*reinterpret_cast<const nlmsghdr*>(answer.data()));
+    }
+    return 0;
   }
 }
 
@@ -349,12 +386,12 @@ void Route::add_address(const std::string& name, std::uint32_t address, int pref
 
 void Route::flush_addresses(const std::string& name) {
   const int link = must_index(name);
-  NlMessage dump(RTM_GETADDR, NLM_F_DUMP);
-  dump.fixed<ifaddrmsg>()->ifa_family = AF_INET;
+  NlMessage request(RTM_GETADDR, NLM_F_DUMP);
+  request.fixed<ifaddrmsg>()->ifa_family = AF_INET;
   std::vector<std::pair<ifaddrmsg, std::uint32_t>> found;  // header, IFA_LOCAL (wire order)
   std::string why;
-  const int error = transact(
-      dump.finish(),
+  const int error = dump(
+      request.finish(),
       [link, &found](const nlmsghdr& answer) {
         if (answer.nlmsg_type != RTM_NEWADDR ||
             answer.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) {

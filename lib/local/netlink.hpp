@@ -53,9 +53,17 @@ class Route {
  private:
   // Sends one request and reads the answer up to its acknowledgement (or,
   // for a dump, its end); each answer message goes to on_message. Returns 0
-  // or the kernel's negative errno, with the reason in why.
+  // or the kernel's negative errno, with the reason in why; -EINTR for a
+  // dump the kernel flagged as interrupted (NLM_F_DUMP_INTR).
   int transact(std::vector<char>& request, const std::function<void(const nlmsghdr&)>& on_message,
                std::string& why);
+  // transact() for a dump request (NLM_F_DUMP): the answer messages go to
+  // on_message only once a whole dump came without NLM_F_DUMP_INTR (a
+  // change of the table during the dump can make it skip or repeat
+  // entries); an interrupted one is asked again, a few times at most, then
+  // -EINTR.
+  int dump(std::vector<char>& request, const std::function<void(const nlmsghdr&)>& on_message,
+           std::string& why);
   void must(std::vector<char>& request, const std::string& what);
   int must_index(const std::string& name);
 

@@ -491,6 +491,13 @@ class NamespaceRuntime final : public Runtime {
                       "not readable by others masked; /home, /root, /tmp, the server's state not "
                       "shown"});
     layers.push_back(mask_layer());
+    const int dumpable = suid_dumpable();
+    layers.push_back(
+        {"undumpable server", dumpable != 1,
+         dumpable == 1 ? k_suid_dumpable_refusal
+                       : "a command takes the box user's ids while it shares the server's memory "
+                         "(until its execve); that memory stays undumpable (fs.suid_dumpable is " +
+                             std::to_string(dumpable) + ")"});
     for (auto& layer : m_network.isolation()) {
       layers.push_back(std::move(layer));
     }

@@ -45,6 +45,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/sanitizer.hpp"
+#include "common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -205,8 +206,15 @@ bool drop_all_capabilities() {
     // middle's memory until execve (enter_box_and_clone), where glibc's
     // wrappers would act on the threads glibc believes that memory has.
     gid_t groups[1] = {static_cast<gid_t>(args.gid)};
-    if (syscall(SYS_setgroups, 1, groups) < 0 || syscall(SYS_setgid, args.gid) < 0 ||
-        syscall(SYS_setuid, args.uid) < 0) {
+    const bool switched = syscall(SYS_setgroups, 1, groups) == 0 &&
+                          syscall(SYS_setgid, args.gid) == 0 && syscall(SYS_setuid, args.uid) == 0;
+    // A change of ids sets the dumpable flag of the memory this task shares
+    // with its middle (the server's, or a warm middle's copy of it) to
+    // fs.suid_dumpable: back to 0 at once, also when a step failed.
+    // spawn_process refuses to get here while that sysctl is 1
+    // (refuse_id_change_if_dumpable), so the flag is never 1 meanwhile.
+    syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (!switched) {
       child_fail(args.report_fd, k_stage_ids);
     }
   }
@@ -716,6 +724,18 @@ void retire_middle(int pid) {
   }
 }
 
+// A command that takes the box user's ids does so while it shares the
+// server's memory (or a warm middle's copy of it). With fs.suid_dumpable 1
+// that memory would be dumpable, owned by the box user, from the id change
+// until the command's prctl or execve: a box process of that uid could
+// ptrace the command or open its /proc/<pid>/mem, which stays the server's
+// memory after the command's execve. 0 and 2 keep it from the box user.
+void refuse_id_change_if_dumpable(const SpawnPlan& plan) {
+  if (plan.uid >= 0 && suid_dumpable() == 1) {
+    throw Error(ErrorClass::Internal, k_suid_dumpable_refusal);
+  }
+}
+
 void make_undumpable() {
   static const bool done = [] {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -729,6 +749,15 @@ void make_undumpable() {
 }  // namespace boxd::local::spawn
 
 namespace boxd::local {
+
+int suid_dumpable() {
+  const UniqueFd fd(open("/proc/sys/fs/suid_dumpable", O_RDONLY | O_CLOEXEC));
+  char value[4] = {};
+  if (!fd.valid() || read(fd.get(), value, sizeof value - 1) < 1) {
+    return -1;
+  }
+  return value[0] >= '0' && value[0] <= '9' ? value[0] - '0' : -1;
+}
 
 int open_self_exe() {
   const char* override_exe = getenv("BOXD_SELF_EXE");
@@ -762,6 +791,7 @@ int spawned_pgid(const ExecProcess& process) {
 
 std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan) {
   spawn::make_undumpable();
+  spawn::refuse_id_change_if_dumpable(plan);
   reap_orphans();
   auto argv_strings = plan.argv;
   auto env_strings = plan.env;

@@ -94,6 +94,12 @@ std::unique_ptr<ExecProcess> make_spawned(int command_pid, const SpawnPlan& plan
 // A middle process after SIGKILL: reaped at once, or soon by reap_orphans().
 void retire_middle(int pid);
 
+// Throws boxd::Error (Internal, k_suid_dumpable_refusal) when the plan
+// changes ids (uid >= 0) while fs.suid_dumpable is 1: the change would make
+// the memory the command shares with the server dumpable by the box user
+// until its execve.
+void refuse_id_change_if_dumpable(const SpawnPlan& plan);
+
 // Makes this process non-dumpable, once. A middle and its command share
 // the server's memory (or, warm or under ASan, a copy of it) until the
 // command's execve, after the command took the box user's ids: while its

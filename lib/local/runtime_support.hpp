@@ -46,8 +46,17 @@ struct SpawnPlan {
   std::vector<int> cgroup_procs_fds;
 };
 
-// Starts the command; throws boxd::Error when it could not be started.
+// Starts the command; throws boxd::Error when it could not be started,
+// and refuses (k_suid_dumpable_refusal) a plan with a uid while
+// fs.suid_dumpable is 1 (runtime_spawn.cpp says why).
 std::unique_ptr<ExecProcess> spawn_process(const SpawnPlan& plan);
+
+// fs.suid_dumpable (0, 1 or 2): what the kernel sets the dumpable flag of a
+// process's memory to when the process changes its ids; -1 when unreadable.
+int suid_dumpable();
+inline constexpr const char* k_suid_dumpable_refusal =
+    "exec refused: this host's fs.suid_dumpable is 1, which would let the box user read the "
+    "server's memory while a command starts; set it to 0 or 2 (sysctl -w fs.suid_dumpable=0)";
 
 // A middle process forked ahead of an exec into a box. Joining a box's
 // cgroups is the slow step of a start: moving a process into a cgroup waits

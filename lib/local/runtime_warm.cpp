@@ -269,6 +269,7 @@ std::unique_ptr<WarmMiddle> fork_warm_middle(const SpawnPlan& box) {
 
 std::unique_ptr<ExecProcess> spawn_process_warm(const SpawnPlan& plan,
                                                 std::unique_ptr<WarmMiddle> warm) {
+  spawn::refuse_id_change_if_dumpable(plan);
   reap_orphans();
   auto& region = *static_cast<WarmRegion*>(warm->m_region);
   if (!write_command(region, plan)) {

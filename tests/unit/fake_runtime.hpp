@@ -62,12 +62,13 @@ class FakeRuntime final : public Runtime {
     return handle.init_pid != 0 && it != running.end() && it->second == handle.init_pid;
   }
   // Thread-safe, unlike the rest: server shutdown stops boxes in parallel.
-  void stop(const BoxSpec& box, const BoxHandle& /*handle*/) override {
+  void stop(const BoxSpec& box, const BoxHandle& handle) override {
     if (on_stop) {
       on_stop(box);
     }
     std::lock_guard lock(m_stop_mutex);
     ++stops;
+    stopped_inits.push_back(handle.init_pid);
     running.erase(box.id);
     frozen.erase(box.id);
   }
@@ -127,6 +128,7 @@ class FakeRuntime final : public Runtime {
   std::function<void(const BoxSpec&)> on_stop;  // called first by stop, outside its lock
   int boots = 0;
   int stops = 0;
+  std::vector<int> stopped_inits;  // the handle's init pid of every stop, in order
   bool fail_next_boot = false;
   bool fail_next_mount = false;
 

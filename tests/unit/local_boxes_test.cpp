@@ -3,6 +3,7 @@
 // no gRPC, no process, milliseconds per case.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -292,4 +293,40 @@ TEST_CASE("shutdown stops every running box, several at a time, and keeps their 
     kept_running += box.status == BoxStatus::Running ? 1 : 0;
   }
   CHECK(kept_running == 19);
+}
+
+TEST_CASE("shutdown stops a box with the handle it has once its lock is held") {
+  // shutdown lists the boxes, then takes each one's lock: a reboot holding
+  // the lock meanwhile gives the box a new init, which must be the one
+  // stopped (the listed handle's init is gone already).
+  Domain d;
+  d.create("alice", "first");
+  const auto web = d.create("alice", "web");
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool listed = false;
+  d.runtime.on_stop = [&](const BoxSpec& box) {
+    if (box.name == "first") {  // shutdown has its list by now
+      std::lock_guard lock(mutex);
+      listed = true;
+      changed.notify_all();
+    }
+  };
+  auto web_lock = d.boxes.op_lock(web.id);
+  std::unique_lock held(*web_lock);
+  std::jthread shutdown([&] { d.boxes.shutdown(); });
+  {
+    std::unique_lock lock(mutex);
+    REQUIRE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return listed; }));
+  }
+  d.boxes.stop_and_record(web, BoxStatus::Stopped);  // what reboot does under the lock
+  d.boxes.boot_and_record(d.boxes.require("alice", "web"));
+  const int new_init = d.boxes.require("alice", "web").handle.init_pid;
+  REQUIRE(new_init != web.handle.init_pid);
+  held.unlock();
+  shutdown.join();
+  CHECK(d.runtime.running.empty());
+  CHECK(std::count(d.runtime.stopped_inits.begin(), d.runtime.stopped_inits.end(), new_init) == 1);
+  CHECK(std::count(d.runtime.stopped_inits.begin(), d.runtime.stopped_inits.end(),
+                   web.handle.init_pid) == 1);  // only the reboot's stop
 }

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -202,4 +203,64 @@ TEST_CASE("netlink: a Route takes answers from the kernel only, not a forged one
   CHECK(sent < 0);
   CHECK(error == ECONNREFUSED);
   CHECK(route.index("lo") == 1);  // the kernel's answer, not 4242
+}
+
+// A dump comes in parts, one per read; the kernel flags the parts made after
+// a change of the table (NLM_F_DUMP_INTR), as a change between parts can make
+// the dump skip or repeat an entry. Here `ip -batch` adds and removes a
+// host-scope address, which goes to the head of br2's list, while
+// flush_addresses dumps the 2000 other addresses of br2: each change shifts
+// them by one between two parts. An interrupted dump must be asked again (or
+// the flush fail saying so), never acted on: no address may be left behind.
+TEST_CASE("netlink: a dump interrupted by a change is asked again, not used") {
+  const boxd::UniqueFd host = netlink_test_netns();
+  if (!netlink_test_can_run(host, host) || system("timeout --version >/dev/null 2>&1") != 0) {
+    return;
+  }
+  constexpr int k_addresses = 2000;
+  netlink::in_netns(host.get(), [] { netlink::Route().add_bridge("br2"); });
+  std::atomic<bool> churning{true};
+  std::thread churn([&] {
+    netlink::in_netns(host.get(), [] {
+      (void)!system(
+          "timeout 4 sh -c 'while :; do echo addr add 10.201.0.1/32 dev br2 scope host; "
+          "echo addr del 10.201.0.1/32 dev br2; done' | ip -force -batch - >/dev/null 2>&1");
+    });
+    churning = false;
+  });
+  int rounds = 0;
+  int refused = 0;
+  int left_behind = 0;
+  while (churning) {
+    ++rounds;
+    bool flushed = false;
+    netlink::in_netns(host.get(), [&] {
+      netlink::Route route;
+      for (int i = 0; i < k_addresses; ++i) {
+        route.add_address("br2", (10U << 24) | (200U << 16) | static_cast<std::uint32_t>(i + 1),
+                          32);
+      }
+      try {
+        route.flush_addresses("br2");
+        flushed = true;
+      } catch (const boxd::Error& e) {
+        CHECK(std::string(e.what()).find("interrupted") != std::string::npos);
+        ++refused;
+      }
+    });
+    int left = 0;
+    for (const auto& link : netlink_test_ip(host.get(), "-4 addr show br2")) {
+      for (const auto& address : link.at("addr_info")) {
+        left += address.value("local", "").rfind("10.200.", 0) == 0 ? 1 : 0;
+      }
+    }
+    if (left > 0) {
+      left_behind += flushed ? 1 : 0;
+      netlink::in_netns(host.get(), [] { (void)!system("ip addr flush dev br2"); });
+    }
+  }
+  churn.join();
+  MESSAGE(rounds << " flushes, " << refused << " refused as interrupted, " << left_behind
+                 << " done but left addresses behind");
+  CHECK(left_behind == 0);
 }

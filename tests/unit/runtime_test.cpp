@@ -461,6 +461,69 @@ TEST_CASE("spawning leaves the server non-dumpable, its command dumpable after e
   CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
 }
 
+namespace {
+
+// A /proc/sys value for the scope of a test, the old one restored after.
+class SysctlOverride {
+ public:
+  SysctlOverride(std::string path, const std::string& value) : m_path(std::move(path)) {
+    std::ifstream(m_path) >> m_old;
+    set(value);
+  }
+  ~SysctlOverride() { set(m_old); }
+  SysctlOverride(const SysctlOverride&) = delete;
+  SysctlOverride& operator=(const SysctlOverride&) = delete;
+  void set(const std::string& value) {
+    std::ofstream out(m_path);
+    out << value << "\n";
+    out.flush();
+    REQUIRE(out.good());
+  }
+
+ private:
+  std::string m_path;
+  std::string m_old;
+};
+
+std::string spawn_failure(const boxd::local::SpawnPlan& plan, bool warm) {
+  try {
+    auto process = warm ? boxd::local::spawn_process_warm(
+                              plan, boxd::local::fork_warm_middle(boxd::local::SpawnPlan{}))
+                        : boxd::local::spawn_process(plan);
+    REQUIRE(process != nullptr);
+    const Outcome outcome = collect(*process);
+    return outcome.exit_code == 0 ? "" : "exit " + std::to_string(outcome.exit_code);
+  } catch (const boxd::Error& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a command taking another uid leaves the server non-dumpable, or is refused at 1") {
+  // The id change sets the dumpable flag of the memory the command shares
+  // with the server to fs.suid_dumpable. With 1 the box user could read the
+  // server's memory until the command's execve: such an exec is refused.
+  if (geteuid() != 0) {
+    MESSAGE("not root: cannot change fs.suid_dumpable or switch uids; skipped");
+    return;
+  }
+  auto plan = shell_plan("exit 0");
+  plan.uid = 65534;
+  plan.gid = 65534;
+  SysctlOverride sysctl("/proc/sys/fs/suid_dumpable", "2");
+  CHECK(spawn_failure(plan, false).empty());
+  CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+  CHECK(spawn_failure(plan, true).empty());
+  sysctl.set("1");
+  CHECK(spawn_failure(plan, false) == std::string(boxd::local::k_suid_dumpable_refusal));
+  CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+  CHECK(spawn_failure(plan, true) == std::string(boxd::local::k_suid_dumpable_refusal));
+  sysctl.set("0");
+  CHECK(spawn_failure(plan, false).empty());
+  CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+}
+
 TEST_CASE("warm pool: made in the background, taken once, only for the init it was made for") {
   std::atomic<int> made{0};
   boxd::local::WarmPool pool([&](const BoxSpec&, const BoxHandle&) {
