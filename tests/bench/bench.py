@@ -22,7 +22,9 @@ How it works:
   is the utime+stime delta of its /proc/<pid>/stat over a transfer.
 - Box creation (box.create): `box create NAME` one at a time, timed until
   the CLI returns (the box is running then); each is destroyed, untimed,
-  before the next.
+  before the next. Its baseline (box.create.walk) alternates with it on a
+  server started with BOXD_LOCAL_MASK_INDEX=0, whose every boot walks the
+  host's directories for what to mask instead of taking the server's list.
 - Interactive echo: a PTY (pty.fork) runs `boxd box exec -t vm -- 'stty raw
   -echo; exec cat'` (readline-like: the remote program echoes each byte
   itself); each keystroke is written to the PTY master and timed until the
@@ -343,6 +345,11 @@ class Bench:
         # every exec cold (BOXD_LOCAL_WARM_EXEC=0), started on first use.
         self.cold_server = BoxdServer(self.binary, work / "boxd-cold",
                                       {"BOXD_LOCAL_WARM_EXEC": "0"})
+        # The baseline for the server's mask list: a server whose every boot
+        # walks the host's directories (BOXD_LOCAL_MASK_INDEX=0), used by
+        # box_create() only.
+        self.walk_server = BoxdServer(self.binary, work / "boxd-walk",
+                                      {"BOXD_LOCAL_MASK_INDEX": "0"})
         self.sshd = SshServer(work / "ssh")
         # --scale N: a third server holding N idle boxes (its own bridge subnet
         # big enough for them), started by scale() only.
@@ -483,6 +490,7 @@ class Bench:
         self.sshd.stop()
         self.server.stop()
         self.cold_server.stop()
+        self.walk_server.stop()
         self.scale_cleanup()
 
     # --- the measurements
@@ -613,20 +621,33 @@ class Bench:
         """box.create: `box create NAME` timed from the CLI's start until it
         returns (the server answers once the box runs: boot, cgroups, network);
         each box is destroyed untimed before the next, so the server holds
-        only `vm` and the one being created."""
-        if not self.wanted("box.create"):
-            return
-        samples, rss = [], []
+        only `vm` and the one being created. box.create.walk: the same on a
+        server whose every boot walks the host's directories for masks (no
+        mask list), alternating with the first."""
+        runs = []
+        if self.wanted("box.create"):
+            runs.append(("box.create", "box create (boot), one at a time", env))
+        if self.wanted("box.create.walk"):
+            if self.walk_server.proc is None:
+                self.walk_server.start()
+            cache = self.work / "walk-cache"
+            cache.mkdir(exist_ok=True)
+            runs.append(("box.create.walk",
+                         "box create (boot), every boot walks the host (no mask list)",
+                         self.env(cache, self.walk_server)))
+        samples = {key: [] for key, _, _ in runs}
+        rss = {key: [] for key, _, _ in runs}
         for i in range(warmup + reps):
-            name = f"bench-create-{i:03d}"
-            seconds, maxrss, _ = run_timed(self.boxd("box", "create", name), env=env,
-                                           timeout=120)
-            run_timed(self.boxd("box", "destroy", "-y", name), env=env, timeout=120)
-            if i >= warmup:
-                samples.append(seconds * 1000)
-                rss.append(maxrss)
-        self.record("box.create", "box create (boot), one at a time", "ms", samples, "lower",
-                    rss)
+            for key, _, run_env in runs:
+                name = f"bench-create-{i:03d}"
+                seconds, maxrss, _ = run_timed(self.boxd("box", "create", name), env=run_env,
+                                               timeout=120)
+                run_timed(self.boxd("box", "destroy", "-y", name), env=run_env, timeout=120)
+                if i >= warmup:
+                    samples[key].append(seconds * 1000)
+                    rss[key].append(maxrss)
+        for key, label, _ in runs:
+            self.record(key, label, "ms", samples[key], "lower", rss[key])
 
     # --- many boxes on one server (--scale N)
 
@@ -883,6 +904,7 @@ BASELINES = {
     "exec.true": ["exec.true.cold", "ssh.true"],
     "exec.idle": ["exec.idle.cold"],
     "exec.concurrent": ["exec.concurrent.cold"],
+    "box.create": ["box.create.walk"],
     "exec.out": ["ssh.out", "raw.tcp", "raw.cat"],
     "exec.in": ["ssh.in", "raw.tcp", "raw.cat"],
     "cp.up": ["scp.up", "raw.tcp"],
