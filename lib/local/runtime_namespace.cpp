@@ -27,8 +27,8 @@
 // box dir's parent (the directory of all boxes) is.
 //
 // boot(): a raw clone() with the four CLONE_NEW* flags (fork semantics), in
-// which the child joins the box's cgroups, points fds 0/1/2 at /dev/null and
-// console.log and fd 3 at a pipe, and re-executes boxd ($BOXD_SELF_EXE, else
+// which the child points fds 0/1/2 at /dev/null and console.log and fd 3 at
+// a pipe, and re-executes boxd ($BOXD_SELF_EXE, else
 // /proc/self/exe) as `boxd local __box-init`. boot() returns once the init
 // writes "ready" (or fails with what the init reported) and the box's
 // network is set up (CLONE_NEWNET too when the server has a bridge:
@@ -41,7 +41,9 @@
 // Cgroups (box_cgroup.hpp): a cgroup per box in every hierarchy used for the
 // memory, cpu and pids limits and the freezer. boot() applies box.limits
 // before the init starts; apply_limits() changes them on a running box. The
-// init joins the cgroups before exec; every exec'd command joins them
+// server moves the init into them while the init builds the box's root
+// (before boot() returns, so before anything of the box runs: only the
+// init's own set-up runs outside them); every exec'd command joins them
 // explicitly (it is the server's child, not the init's). stop() thaws first:
 // a frozen process cannot die.
 //
@@ -325,9 +327,8 @@ class NamespaceRuntime final : public Runtime {
     const std::string exe =
         override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
     InitFds fds = open_init_fds(box);
-    const InitChildArgs args{exe.c_str(),       argv.data(),         envp.data(),
-                             fds.cgroup.data(), fds.cgroup.size(),   fds.console.get(),
-                             fds.null.get(),    fds.ready.write_fd()};
+    const InitChildArgs args{exe.c_str(),       argv.data(),    envp.data(),
+                             fds.console.get(), fds.null.get(), fds.ready.write_fd()};
     long pid = syscall(SYS_clone,
                        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
                            m_network.clone_flags() | SIGCHLD,
@@ -342,6 +343,22 @@ class NamespaceRuntime final : public Runtime {
       m_cgroup.remove(box.id);
       errno = clone_errno;
       throw_errno("creating the namespaces of " + box.name);
+    }
+    // The init joins the box's cgroups from here while it builds its root:
+    // a move into a cgroup waits for an RCU grace period (10-15 ms here),
+    // which the init no longer waits for before its exec. Nothing of the
+    // box runs before boot() returns, and by then the move is done.
+    const std::string pid_text = std::to_string(pid);
+    for (int fd : fds.cgroup) {
+      if (write(fd, pid_text.data(), pid_text.size()) < 0) {
+        const int saved = errno;
+        kill(static_cast<pid_t>(pid), SIGKILL);
+        waitpid(static_cast<pid_t>(pid), nullptr, 0);
+        fds.close();
+        m_cgroup.remove(box.id);
+        errno = saved;
+        throw_errno("moving the init of " + box.name + " into its cgroups");
+      }
     }
     const std::string reply = read_ready_line(fds.ready.read_fd());
     fds.close();
@@ -612,24 +629,14 @@ class NamespaceRuntime final : public Runtime {
     const char* exe;
     char* const* argv;
     char* const* envp;
-    const int* cgroup_fds;
-    std::size_t cgroup_count;
     int console;
     int null_fd;
     int ready_write;
   };
 
-  // The cloned child, async-signal-safe calls only: joins the cgroups, sets
-  // fds 0-3 and executes `boxd local __box-init`.
+  // The cloned child, async-signal-safe calls only: sets fds 0-3 and
+  // executes `boxd local __box-init` (boot() moves it into the cgroups).
   [[noreturn]] static void run_init_child(const InitChildArgs& a) {
-    for (std::size_t i = 0; i < a.cgroup_count; ++i) {
-      if (write(a.cgroup_fds[i], "0", 1) < 0) {
-        const char message[] = "boxd: could not join a box cgroup\n";
-        ssize_t ignored = write(a.console, message, sizeof message - 1);
-        (void)ignored;
-        _exit(126);
-      }
-    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -156,6 +156,44 @@ def resize_applies_at_once_to_the_running_box(t):
     expect_equal(t.alice.sh(vm, "echo small"), "small\n", "a 64M box runs commands")
 
 
+def init_pids_of(vm_id):
+    """Host pids of the box init processes of `vm_id` (argv names its dir)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"__box-init" in argv and any(vm_id.encode() in a for a in argv):
+            pids.append(int(entry))
+    return pids
+
+
+@suite.test
+def the_init_is_in_every_cgroup_of_its_box_when_create_returns(t):
+    """The server moves the init into the box's cgroups while the init
+    builds the root; create (and start) must not return before that."""
+    server = t.new_server("init-cgroups")
+    t.require_isolation(server)
+    cli = t.cli("alice", server=server)
+    for round_ in range(3):
+        vm = cli.create_box(t.box_name("cg"))
+        vm_id = cli.get(vm)["vm_id"]
+        dirs = cgroup_dirs(vm_id)
+        expect(dirs, f"the running box {vm_id} has no cgroup under /sys/fs/cgroup")
+        pids = init_pids_of(vm_id)
+        expect_equal(len(pids), 1, f"box init processes of {vm_id}")
+        for d in dirs:
+            procs = (d / "cgroup.procs").read_text().split()
+            expect(str(pids[0]) in procs,
+                   f"the init {pids[0]} is not in {d} (round {round_}): {procs}")
+        own = Path(f"/proc/{pids[0]}/cgroup").read_text()
+        for d in dirs:
+            expect(f"/boxd-local/{vm_id}" in own, f"/proc/{pids[0]}/cgroup: {own}")
+
+
 @suite.test
 def stop_destroy_and_server_stop_leave_no_cgroup(t):
     server = t.new_server("cleanup")
