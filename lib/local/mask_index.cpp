@@ -1,5 +1,7 @@
 #include "local/mask_index.hpp"
 
+#include "common/log.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -126,9 +129,26 @@ void MaskIndex::start() {
     m_why_not = std::string("fanotify: ") + std::strerror(errno);
   }
   m_roots_stale = true;
+  const auto started = std::chrono::steady_clock::now();
   settle();
   m_ready = true;
   m_ready_cv.notify_all();
+  if (!m_fan.valid()) {
+    logging::warn("host masks: every boot walks the host's directories (" + m_why_not + ")");
+    return;
+  }
+  std::size_t masks = 0;
+  std::size_t watched = 0;
+  for (const auto& [path, root] : m_roots) {
+    masks += root.masks.size();
+    watched += root.watched ? 1 : 0;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  logging::info("host masks listed", {{"masks", static_cast<std::int64_t>(masks)},
+                                      {"dirs", static_cast<std::int64_t>(watched)},
+                                      {"walk_ms", static_cast<std::int64_t>(ms)}});
 }
 
 void MaskIndex::run() {
