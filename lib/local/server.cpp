@@ -287,6 +287,14 @@ std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdServic
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   builder.experimental().SetInterceptorCreators(interceptors(options));
+  // A fixed 4 MiB receive window per stream instead of the BDP probe's
+  // auto-tuning, which grew an upload's window (and what gRPC holds of a
+  // stream the box drains slower than the client sends) to tens of MiB:
+  // the server peaked at 70-105 MiB during one 1 GiB `box cp` up, 36-40
+  // MiB with this, and uploads and exec stdin were no slower (tests/bench
+  // FINDINGS.md). It also bounds what one stalled stream holds.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 * 1024 * 1024);
   auto server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     throw Error(ErrorClass::Connection,
