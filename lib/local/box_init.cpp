@@ -313,7 +313,10 @@ struct MaskScan {
 };
 
 // Creates `rel`'s parents in the mask layer with the host's attributes (a
-// merged directory takes them from the topmost layer that has it).
+// merged directory takes them from the topmost layer that has it). A parent
+// the host path does not show (gone since the list was taken, or under a
+// mount on the host: the lower layer shows what the mount covers) gets a
+// plain 0755 directory of box root: a mask is never left out for it.
 void mask_parents(const MaskScan& scan, const fs::path& rel) {
   fs::path host = scan.host_dir;
   fs::path mask = scan.mask_dir;
@@ -321,9 +324,11 @@ void mask_parents(const MaskScan& scan, const fs::path& rel) {
     host /= part;
     mask /= part;
     struct stat st {};
-    if (lstat(host.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      mirror_dir(mask, st, *scan.layout);
+    if (lstat(host.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+      st = {};
+      st.st_mode = S_IFDIR | 0755;
     }
+    mirror_dir(mask, st, *scan.layout);
   }
 }
 
@@ -336,7 +341,10 @@ void add_mask(MaskScan& scan, const fs::path& rel, const struct stat& st) {
       fail("marking " + mask.string() + " opaque");
     }
   } else {
-    int fd = open(mask.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
+    int fd = open(mask.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, st.st_mode & 0777);
+    if (fd < 0 && errno == EISDIR) {
+      return;  // a directory of masks is there (a list taken while it changed)
+    }
     if (fd < 0) {
       fail("creating " + mask.string());
     }
@@ -365,10 +373,20 @@ bool build_masks(const fs::path& host, const fs::path& mask_dir, const Layout& l
     st.st_gid = mask.gid;
     add_mask(scan, fs::path(mask.rel), st);
   };
-  const auto listed =
-      layout.masks != nullptr ? layout.masks->find(host.native()) : HostMaskList::const_iterator();
-  if (layout.masks != nullptr && listed != layout.masks->end()) {
-    for (const auto& mask : listed->second) {
+  // The list, when it has this directory and the directory is still the
+  // one it was taken of (not renamed over or mounted on since).
+  const HostMaskDir* listed = nullptr;
+  if (layout.masks != nullptr) {
+    auto it = layout.masks->find(host.native());
+    struct stat st {};
+    if (it != layout.masks->end() && lstat(host.c_str(), &st) == 0 &&
+        it->second.dev == static_cast<std::uint64_t>(st.st_dev) &&
+        it->second.ino == static_cast<std::uint64_t>(st.st_ino)) {
+      listed = &it->second;
+    }
+  }
+  if (listed != nullptr) {
+    for (const auto& mask : listed->masks) {
       add(mask);
     }
   } else {
@@ -377,14 +395,25 @@ bool build_masks(const fs::path& host, const fs::path& mask_dir, const Layout& l
   return scan.count > 0;
 }
 
+// `hide_host`: the host directory is private (or inside a private one):
+// the box gets its own, empty, directory there (an overlay over an empty
+// lower layer, so what the box writes there persists).
 void mount_overlay(const fs::path& host, const fs::path& target, const fs::path& rel,
-                   const struct stat& host_stat, const Layout& layout) {
+                   const struct stat& host_stat, const Layout& layout, bool hide_host) {
   fs::path upper = layout.disk / "upper" / rel;
   fs::path work = layout.disk / "work" / rel;
   make_parents(upper.parent_path());
   make_parents(work.parent_path());
   mirror_dir(upper, host_stat, layout);
   make_dir(work, 0700);
+  if (hide_host) {
+    const fs::path empty = layout.layers / "empty";
+    make_dir(empty, 0755);
+    const std::string options =
+        "lowerdir=" + empty.string() + ",upperdir=" + upper.string() + ",workdir=" + work.string();
+    do_mount("overlay", target, "overlay", 0, options);
+    return;
+  }
   std::string lowers = host.string();
   if (layout.idmap) {
     fs::path clone = layout.layers / "lower" / rel;
@@ -456,8 +485,10 @@ bool populate_special(const std::string& name, const fs::path& target, const str
   return false;
 }
 
+// `private_above`: an ancestor of host_dir is private on the host (others
+// may not enter or list it), so nothing below it is shown either.
 void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path& rel_dir,
-              const Layout& layout) {
+              const Layout& layout, bool private_above = false) {
   const bool top = rel_dir.empty();
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(host_dir, ec)) {
@@ -483,8 +514,9 @@ void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path
       }
       continue;
     }
+    const bool hide = layout.base > 0 && (private_above || masked_mode(st.st_mode));
     if (S_ISREG(st.st_mode)) {
-      if (layout.base == 0 || (st.st_mode & S_IROTH) != 0) {
+      if (!hide) {
         bind_file_readonly(host, target, layout);
       }
       continue;
@@ -498,11 +530,11 @@ void populate(const fs::path& host_dir, const fs::path& root_dir, const fs::path
     }
     if (is_strict_ancestor(host, layout.hidden)) {
       mirror_dir(target, st, layout);
-      populate(host, target, rel, layout);
+      populate(host, target, rel, layout, hide);
       continue;
     }
     mirror_dir(target, st, layout);
-    mount_overlay(host, target, rel, st, layout);
+    mount_overlay(host, target, rel, st, layout, hide);
   }
   if (ec) {
     errno = ec.value();

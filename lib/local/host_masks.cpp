@@ -1,6 +1,9 @@
 #include "local/host_masks.hpp"
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
@@ -10,25 +13,34 @@ namespace boxd::local {
 namespace {
 
 struct Walk {
-  std::size_t prefix = 0;  // length of the root's path
-  std::string skip;
+  std::size_t prefix = 0;  // length of the walked path
+  std::string skip;        // relative to the root
   const std::function<void(const HostMask&)>* found = nullptr;
+  const std::function<void()>* every = nullptr;
+  std::size_t visited = 0;
 };
 thread_local Walk* t_walk = nullptr;
 
 int visit(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
-  const Walk& walk = *t_walk;
+  Walk& walk = *t_walk;
+  if (walk.every != nullptr && *walk.every && ++walk.visited % 4096 == 0) {
+    (*walk.every)();
+  }
   if (ftw->level == 0 || flag == FTW_SL || flag == FTW_NS) {
     return FTW_CONTINUE;
   }
-  if (!walk.skip.empty() && walk.skip == path) {
+  const char* rel = path + walk.prefix;
+  while (*rel == '/') {
+    ++rel;
+  }
+  if (!walk.skip.empty() && walk.skip == rel) {
     return FTW_SKIP_SUBTREE;
   }
   if (!masked_mode(st->st_mode)) {
     return FTW_CONTINUE;
   }
   HostMask mask;
-  mask.rel.assign(path + walk.prefix + 1);
+  mask.rel.assign(rel);
   mask.mode = st->st_mode;
   mask.uid = st->st_uid;
   mask.gid = st->st_gid;
@@ -64,27 +76,36 @@ bool plain_relative(std::string_view rel) {
 }  // namespace
 
 void scan_host_masks(const std::filesystem::path& root, const std::filesystem::path& skip,
-                     const std::function<void(const HostMask&)>& found) {
+                     const std::function<void(const HostMask&)>& found,
+                     const std::function<void()>& every) {
   Walk walk;
-  walk.prefix = root.native().size();
-  while (walk.prefix > 1 && root.native()[walk.prefix - 1] == '/') {
-    --walk.prefix;
+  const std::string& dir = root.native();
+  if (skip.native().size() > dir.size() && skip.native().compare(0, dir.size(), dir) == 0 &&
+      skip.native()[dir.size()] == '/') {
+    walk.skip = skip.native().substr(dir.size() + 1);
   }
-  walk.skip = skip.native();
   walk.found = &found;
+  walk.every = &every;
+  // The clone has no mounts below it: the walk may cross device numbers.
+  const int tree = open_tree(AT_FDCWD, root.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  const std::string start = tree >= 0 ? "/proc/self/fd/" + std::to_string(tree) + "/." : dir;
+  walk.prefix = start.size();
   Walk* outer = t_walk;
   t_walk = &walk;
-  nftw(root.c_str(), visit, 32, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL);
+  nftw(start.c_str(), visit, 32, FTW_PHYS | FTW_ACTIONRETVAL | (tree >= 0 ? 0 : FTW_MOUNT));
   t_walk = outer;
+  if (tree >= 0) {
+    close(tree);
+  }
 }
 
 std::string encode_host_masks(const HostMaskList& list) {
   std::string out;
-  for (const auto& [dir, masks] : list) {
-    out += 'R';
+  for (const auto& [dir, listed] : list) {
+    out += 'R' + std::to_string(listed.dev) + ' ' + std::to_string(listed.ino) + ' ';
     out += dir;
     out += '\0';
-    for (const auto& mask : masks) {
+    for (const auto& mask : listed.masks) {
       char numbers[64];
       int n = std::snprintf(numbers, sizeof numbers, "M%o %u %u ", static_cast<unsigned>(mask.mode),
                             static_cast<unsigned>(mask.uid), static_cast<unsigned>(mask.gid));
@@ -98,7 +119,7 @@ std::string encode_host_masks(const HostMaskList& list) {
 
 std::optional<HostMaskList> decode_host_masks(std::string_view text) {
   HostMaskList list;
-  std::vector<HostMask>* current = nullptr;
+  HostMaskDir* current = nullptr;
   while (!text.empty()) {
     const auto end = text.find('\0');
     if (end == std::string_view::npos || end < 2) {
@@ -109,7 +130,15 @@ std::optional<HostMaskList> decode_host_masks(std::string_view text) {
     const char kind = record.front();
     record.remove_prefix(1);
     if (kind == 'R') {
+      std::uint64_t dev = 0;
+      std::uint64_t ino = 0;
+      if (!parse_number(record, dev, 10, ' ') || !parse_number(record, ino, 10, ' ') ||
+          record.empty() || record.front() != '/') {
+        return std::nullopt;
+      }
       current = &list[std::string(record)];
+      current->dev = dev;
+      current->ino = ino;
       continue;
     }
     if (kind != 'M' || current == nullptr) {
@@ -127,7 +156,7 @@ std::optional<HostMaskList> decode_host_masks(std::string_view text) {
     mask.uid = static_cast<uid_t>(uid);
     mask.gid = static_cast<gid_t>(gid);
     mask.rel.assign(record);
-    current->push_back(std::move(mask));
+    current->masks.push_back(std::move(mask));
   }
   return list;
 }

@@ -14,7 +14,7 @@
 // followed nor masked, `skip` (the server's state) not entered.
 //
 // The list a server hands to a booting init is a file of NUL-terminated
-// records: "R<absolute host dir>" starts a directory's masks, each
+// records: "R<dev> <ino> <absolute host dir>" starts a directory's masks, each
 // "M<st_mode octal> <uid> <gid> <path relative to it>" is one mask.
 #pragma once
 
@@ -62,11 +62,27 @@ struct HostMask {
 // Calls `found` for every entry below `root` that must be masked, in walk
 // order (a directory before its contents; a masked directory's contents are
 // not visited). `skip`, when not empty, is neither reported nor entered.
+// The walk goes through a clone of `root`'s mount without the mounts below
+// it (open_tree), which is what a box's lower layer shows: what a mount
+// covers is walked, what is mounted is not, and directories of the same
+// mount on another device number (btrfs subvolumes) are. `every`, when
+// set, is called every few thousand entries.
 void scan_host_masks(const std::filesystem::path& root, const std::filesystem::path& skip,
-                     const std::function<void(const HostMask&)>& found);
+                     const std::function<void(const HostMask&)>& found,
+                     const std::function<void()>& every = {});
+
+// The masks of one host directory, and which directory they were taken of
+// (device and inode: one replaced since, by a rename or a mount, is walked
+// again at boot instead).
+struct HostMaskDir {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::vector<HostMask> masks;
+  bool operator==(const HostMaskDir&) const = default;
+};
 
 // Masks of several host directories, keyed by the directory's absolute path.
-using HostMaskList = std::map<std::string, std::vector<HostMask>>;
+using HostMaskList = std::map<std::string, HostMaskDir>;
 
 // The file format above. decode_host_masks returns nullopt for a damaged file.
 std::string encode_host_masks(const HostMaskList& list);

@@ -8,6 +8,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <stdexcept>
 
 namespace boxd::local {
 
@@ -123,14 +125,24 @@ MaskIndex::~MaskIndex() {
 
 void MaskIndex::start() {
   std::lock_guard lock(m_mutex);
-  m_fan.reset(fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
-                            O_RDONLY | O_CLOEXEC));
+  // Directory handle and name of every event, and the handle of what
+  // changed (check_links()).
+  m_fan.reset(fanotify_init(
+      FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME | FAN_REPORT_FID,
+      O_RDONLY | O_CLOEXEC));
   if (!m_fan.valid()) {
     m_why_not = std::string("fanotify: ") + std::strerror(errno);
   }
   m_roots_stale = true;
   const auto started = std::chrono::steady_clock::now();
-  settle();
+  try {
+    settle();
+  } catch (const std::exception& e) {
+    // Without a list every boot walks the host itself: slower, as safe.
+    m_why_not = std::string("listing the host's directories: ") + e.what();
+    m_fan.reset();
+    m_roots.clear();
+  }
   m_ready = true;
   m_ready_cv.notify_all();
   if (!m_fan.valid()) {
@@ -163,23 +175,34 @@ void MaskIndex::run() {
     if (m_stop) {
       return;
     }
-    drain();
+    try {
+      drain();
+    } catch (const std::exception&) {
+      all_stale();  // walked again before the next boot
+    }
   }
 }
 
 HostMaskList MaskIndex::snapshot() {
   std::unique_lock lock(m_mutex);
   m_ready_cv.wait(lock, [this] { return m_ready; });
-  settle();
+  try {
+    settle();
+  } catch (const std::exception&) {
+    all_stale();
+    return {};  // the init walks every directory itself
+  }
   HostMaskList list;
   for (const auto& [path, root] : m_roots) {
     if (!root.watched || root.stale) {
       continue;
     }
-    auto& masks = list[path];
-    masks.reserve(root.masks.size());
+    auto& listed = list[path];
+    listed.dev = root.dev;
+    listed.ino = root.ino;
+    listed.masks.reserve(root.masks.size());
     for (const auto& [rel, mask] : root.masks) {
-      masks.push_back(mask);
+      listed.masks.push_back(mask);
     }
   }
   return list;
@@ -262,65 +285,138 @@ void MaskIndex::apply(const char* event, std::size_t length) {
   ++m_events;
   const auto* meta = reinterpret_cast<const fanotify_event_metadata*>(event);
   if ((meta->mask & FAN_Q_OVERFLOW) != 0) {
-    for (auto& [path, root] : m_roots) {
-      root.stale = true;
-    }
-    m_roots_stale = true;
+    all_stale();
     return;
   }
   const bool attrib_only =
       (meta->mask & (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) == 0;
+  const fanotify_event_info_fid* dir_info = nullptr;  // the directory (and the name)
+  const fanotify_event_info_fid* object = nullptr;    // what changed
+  std::string name;
   std::size_t offset = meta->metadata_len;
   while (offset + sizeof(fanotify_event_info_header) <= length) {
     const auto* header = reinterpret_cast<const fanotify_event_info_header*>(event + offset);
-    if (header->len == 0 || offset + header->len > length) {
-      return;
+    if (header->len < sizeof(fanotify_event_info_fid) + sizeof(file_handle) ||
+        offset + header->len > length) {
+      break;
     }
-    if (header->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
-        header->info_type == FAN_EVENT_INFO_TYPE_DFID) {  // DFID: the directory itself
-      const auto* info = reinterpret_cast<const fanotify_event_info_fid*>(event + offset);
-      auto* handle = reinterpret_cast<file_handle*>(const_cast<unsigned char*>(info->handle));
-      const char* name_start =
-          reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
-      const char* record_end = event + offset + header->len;
-      if (name_start > record_end) {
-        return;
-      }
-      const std::string name =
-          header->info_type == FAN_EVENT_INFO_TYPE_DFID
-              ? std::string()
-              : std::string(name_start, strnlen(name_start, record_end - name_start));
-      std::string first;
-      bool handled = false;
-      for (const auto& mount : m_mount_fds) {
-        if (std::memcmp(mount.fsid, &info->fsid, sizeof mount.fsid) != 0) {
-          continue;
-        }
-        UniqueFd dir(open_by_handle_at(mount.fd.get(), handle, O_PATH | O_CLOEXEC));
-        if (!dir.valid()) {
-          continue;
-        }
-        std::string path = resolve_fd(dir.get());
-        if (path.empty()) {
-          continue;
-        }
-        if (!name.empty() && name != ".") {
-          path = path == "/" ? "/" + name : path + "/" + name;
-        }
-        if (first.empty()) {
-          first = path;
-        }
-        if (apply_path(path, attrib_only)) {
-          handled = true;
-          break;
-        }
-      }
-      if (!handled && !first.empty()) {
-        apply_outside(first, attrib_only);
-      }
+    const auto* info = reinterpret_cast<const fanotify_event_info_fid*>(event + offset);
+    const auto* handle = reinterpret_cast<const file_handle*>(info->handle);
+    const char* after_handle =
+        reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
+    const char* record_end = event + offset + header->len;
+    if (after_handle > record_end) {
+      break;
+    }
+    if (header->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+      dir_info = info;
+      name.assign(after_handle, strnlen(after_handle, record_end - after_handle));
+    } else if (header->info_type == FAN_EVENT_INFO_TYPE_DFID) {
+      dir_info = info;  // the directory itself
+    } else if (header->info_type == FAN_EVENT_INFO_TYPE_FID) {
+      object = info;
     }
     offset += header->len;
   }
+  if (attrib_only && (meta->mask & FAN_ONDIR) == 0) {
+    check_links(object);
+  }
+  if (dir_info == nullptr) {
+    return;
+  }
+  // The directory's path through every mount of its file system we hold:
+  // a bind mount shows the same directory under another indexed path.
+  std::string first;
+  bool handled = false;
+  bool seen = false;
+  for (const auto& mount : m_mount_fds) {
+    if (std::memcmp(mount.fsid, &dir_info->fsid, sizeof mount.fsid) != 0) {
+      continue;
+    }
+    seen = true;
+    auto* handle = reinterpret_cast<file_handle*>(const_cast<unsigned char*>(dir_info->handle));
+    UniqueFd dir(open_by_handle_at(mount.fd.get(), handle, O_PATH | O_CLOEXEC));
+    struct stat st {};
+    if (!dir.valid() && errno == ESTALE) {
+      return;  // the directory is gone, and what it held with it
+    }
+    if (!dir.valid() || fstat(dir.get(), &st) < 0) {
+      all_stale();  // cannot tell what changed: walk before the next boot
+      return;
+    }
+    if (st.st_nlink == 0) {
+      return;  // deleted meanwhile
+    }
+    std::string path = resolve_fd(dir.get());
+    if (path.empty()) {
+      all_stale();  // a path too long to resolve
+      return;
+    }
+    if (!name.empty() && name != ".") {
+      path = path == "/" ? "/" + name : path + "/" + name;
+    }
+    if (first.empty()) {
+      first = path;
+    }
+    handled = apply_path(path, attrib_only) || handled;
+  }
+  if (!seen) {
+    return;  // a file system none of the directories is on
+  }
+  if (!handled && !first.empty()) {
+    apply_outside(first, attrib_only);
+  }
+}
+
+// An attribute change of a file: when it has other links and became
+// private, those links (in any directory, named by no event) must be
+// masked too, so the directories on its file system are walked again.
+// The file is looked at through its own handle: the name the event came
+// through may be gone or renamed by now, or inside a masked directory.
+void MaskIndex::check_links(const fanotify_event_info_fid* object) {
+  if (object == nullptr) {
+    all_stale();
+    return;
+  }
+  for (const auto& mount : m_mount_fds) {
+    if (std::memcmp(mount.fsid, &object->fsid, sizeof mount.fsid) != 0) {
+      continue;
+    }
+    auto* handle = reinterpret_cast<file_handle*>(const_cast<unsigned char*>(object->handle));
+    UniqueFd fd(open_by_handle_at(mount.fd.get(), handle, O_PATH | O_CLOEXEC));
+    struct stat st {};
+    if (!fd.valid() && errno == ESTALE) {
+      return;  // gone: no link is left to show
+    }
+    if (!fd.valid() || fstat(fd.get(), &st) < 0) {
+      all_stale();
+      return;
+    }
+    if (S_ISDIR(st.st_mode) || st.st_nlink < 2) {
+      return;
+    }
+    const bool masked = masked_mode(st.st_mode);
+    const auto key = std::make_pair(static_cast<std::uint64_t>(st.st_dev),
+                                    static_cast<std::uint64_t>(st.st_ino));
+    auto known = m_links.find(key);
+    if (masked && (known == m_links.end() || !known->second)) {
+      for (auto& [dir, root] : m_roots) {
+        root.stale = root.stale || root.dev == st.st_dev;
+      }
+    }
+    if (m_links.size() > 65536) {
+      m_links.clear();
+    }
+    m_links[key] = masked;
+    return;
+  }
+}
+
+void MaskIndex::all_stale() {
+  for (auto& [path, root] : m_roots) {
+    root.stale = true;
+  }
+  m_roots_stale = true;
 }
 
 bool MaskIndex::hidden_path(const std::string& path) const {
@@ -368,21 +464,12 @@ bool MaskIndex::apply_path(const std::string& path, bool attrib_only) {
 }
 
 // An event outside every indexed directory: the set of directories may have
-// changed, or a file hard-linked into one may have become private.
+// changed.
 void MaskIndex::apply_outside(const std::string& path, bool attrib_only) {
-  const fs::path entry(path);
-  const std::string parent = entry.parent_path().native();
+  const std::string parent = fs::path(path).parent_path().native();
   if (!attrib_only &&
       (parent == "/" || (under(m_hidden.native(), parent) && parent != m_hidden.native()))) {
     m_roots_stale = true;
-    return;
-  }
-  struct stat st {};
-  if (attrib_only && lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
-      masked_mode(st.st_mode)) {
-    for (auto& [dir, root] : m_roots) {
-      root.stale = root.stale || root.dev == st.st_dev;
-    }
   }
 }
 
@@ -395,22 +482,27 @@ void MaskIndex::apply_below(Root& root, const std::string& rel, bool attrib_only
     }
   }
   const fs::path path = root.path / rel;
-  struct stat st {};
+  struct statx st {};
   auto it = root.masks.find(rel);
-  if (lstat(path.c_str(), &st) < 0 || st.st_dev != root.dev || S_ISLNK(st.st_mode)) {
+  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW,
+            STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_MNT_ID, &st) < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      erase_subtree(root.masks, rel);
+    } else {
+      root.stale = true;  // cannot look (a path too long...): walk it
+    }
+    return;
+  }
+  if (st.stx_mnt_id != root.mount_id || S_ISLNK(st.stx_mode)) {
+    // A symlink is never masked; what is on another mount is not in the
+    // box's lower layer (a clone of the directory's mount alone).
     erase_subtree(root.masks, rel);
     return;
   }
-  if (masked_mode(st.st_mode)) {
-    const HostMask mask{rel, st.st_mode, st.st_uid, st.st_gid};
+  const mode_t mode = st.stx_mode;
+  if (masked_mode(mode)) {
+    const HostMask mask{rel, mode, st.stx_uid, st.stx_gid};
     if (it != root.masks.end() && it->second == mask) {
-      return;
-    }
-    if (attrib_only && it == root.masks.end() && !S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-      // Made private through one of its links: the others are not named.
-      for (auto& [dir, other] : m_roots) {
-        other.stale = other.stale || other.dev == st.st_dev;
-      }
       return;
     }
     erase_subtree(root.masks, rel);
@@ -421,7 +513,7 @@ void MaskIndex::apply_below(Root& root, const std::string& rel, bool attrib_only
     return;  // visible before and after
   }
   erase_subtree(root.masks, rel);
-  if (S_ISDIR(st.st_mode)) {
+  if (S_ISDIR(mode)) {
     scan_host_masks(path, m_hidden, [&](const HostMask& found) {
       HostMask mask = found;
       mask.rel = rel + "/" + found.rel;
@@ -538,20 +630,27 @@ bool MaskIndex::add_mount(const fs::path& dir) {
 void MaskIndex::walk(Root& root) {
   root.masks.clear();
   root.stale = false;
-  struct stat st {};
-  if (lstat(root.path.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+  struct statx st {};
+  if (statx(AT_FDCWD, root.path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_MNT_ID,
+            &st) < 0 ||
+      !S_ISDIR(st.stx_mode)) {
     root.watched = false;
     return;
   }
-  root.dev = st.st_dev;
-  root.ino = st.st_ino;
+  root.dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  root.ino = st.stx_ino;
+  root.mount_id = st.stx_mnt_id;
   root.watched = mark(root.path);  // before the walk: nothing falls between
   if (!root.watched) {
     return;
   }
   ++m_walks;
-  scan_host_masks(root.path, m_hidden,
-                  [&](const HostMask& mask) { root.masks.emplace(mask.rel, mask); });
+  // Events are applied during the walk too (this holds the lock the
+  // event thread needs): a walk of /usr takes a second, and a queue that
+  // overflows meanwhile would make every directory stale again.
+  scan_host_masks(
+      root.path, m_hidden, [&](const HostMask& mask) { root.masks.emplace(mask.rel, mask); },
+      [this] { drain(); });
 }
 
 }  // namespace boxd::local

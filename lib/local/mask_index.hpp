@@ -47,10 +47,13 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/unique_fd.hpp"
 #include "local/host_masks.hpp"
+
+struct fanotify_event_info_fid;
 
 namespace boxd::local {
 
@@ -91,6 +94,7 @@ class MaskIndex {
     std::filesystem::path path;
     dev_t dev = 0;
     ino_t ino = 0;
+    std::uint64_t mount_id = 0;  // the mount the box's lower layer is a clone of
     bool watched = false;
     bool stale = true;
     std::map<std::string, HostMask> masks;  // by path relative to `path`
@@ -103,6 +107,8 @@ class MaskIndex {
   void apply(const char* event, std::size_t length);
   bool apply_path(const std::string& path, bool attrib_only);
   void apply_outside(const std::string& path, bool attrib_only);
+  void check_links(const ::fanotify_event_info_fid* object);
+  void all_stale();
   void apply_below(Root& root, const std::string& rel, bool attrib_only);
   void check_mounts();
   void refresh_roots();
@@ -133,6 +139,7 @@ class MaskIndex {
   std::vector<MountFd> m_mount_fds;
   std::set<std::string> m_mounts;  // relevant mountinfo lines (id + mount point)
   bool m_mounts_changed = false;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, bool> m_links;  // (dev, ino): was private
   std::size_t m_events = 0;
   std::size_t m_walks = 0;
   bool m_stop = false;

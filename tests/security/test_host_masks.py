@@ -95,31 +95,57 @@ def a_private_file_under_usr_is_masked(t):
     expect_absent(new_box_reads(t, path, "usr"), secret, f"host uid 1000's 0600 {path}")
 
 
+def mount_tmpfs(t, where):
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "boxd-sec", where], check=True)
+    t.at_end(lambda: subprocess.run(["umount", "-l", where], check=False))
+
+
 @suite.test
-def what_a_mount_hid_is_masked_once_it_is_unmounted(t):
+def a_file_a_mount_covers_is_masked(t):
+    """A box's lower layer is a clone of the host directory's mount alone:
+    where the host has a file system mounted, the box sees the directory
+    underneath, private files included (the walk at boot skipped it)."""
     w = world(t)
-    # Made outside what boxes see, covered by a tmpfs, then moved in: the
-    # server's list learns the tree only as it is with the mount in place.
-    outside = f"/root/{w['tag']}-mounted"
-    secret = host_secret(t, f"{outside}/sub/key")
-    t.at_end(lambda: subprocess.run(["rm", "-rf", "--one-file-system", outside], check=False))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "boxd-sec", f"{outside}/sub"],
-                   check=True)
-    tree = f"{w['dir']}/mounted"
-    os.rename(outside, tree)
-    mounted = [True]
+    under = f"{w['dir']}/covered"
+    secret = host_secret(t, f"{under}/sub/key")  # sub: only the lower layer shows it
+    mount_tmpfs(t, under)
+    expect_absent(new_box_reads(t, f"{under}/sub/key", "covered"), secret,
+                  f"{under}/sub/key, under a tmpfs mounted on the host")
 
-    def unmount():
-        if mounted[0]:
-            subprocess.run(["umount", "-l", f"{tree}/sub"], check=False)
-        subprocess.run(["rm", "-rf", "--one-file-system", tree], check=False)
 
-    t.at_end(unmount)
-    new_box_reads(t, f"{tree}/sub/key", "mounted")  # the list, with the tmpfs in place
-    subprocess.run(["umount", f"{tree}/sub"], check=True)
-    mounted[0] = False
-    expect_absent(new_box_reads(t, f"{tree}/sub/key", "unmounted"), secret,
-                  f"{tree}/sub/key, under a mount when the server listed it")
+@suite.test
+def a_file_system_mounted_on_a_directory_boxes_see_is_listed(t):
+    """fanotify says nothing of mounts: a file system mounted on a directory
+    the server has listed (a child of /var/lib here) must be walked before
+    the next boot (the server compares its mount table at every boot)."""
+    w = world(t)
+    top = f"/var/lib/{w['tag']}-mnt"
+    os.mkdir(top, 0o755)
+    t.at_end(lambda: subprocess.run(["rmdir", top], check=False))
+    new_box_reads(t, f"{top}/key", "before-mount")  # the list has it, empty
+    mount_tmpfs(t, top)
+    secret = host_secret(t, f"{top}/key")
+    expect_absent(new_box_reads(t, f"{top}/key", "mounted"), secret,
+                  f"{top}/key, on a tmpfs mounted there after the server listed {top}")
+
+
+@suite.test
+def a_private_directory_box_roots_overlay_shows_nothing(t):
+    """The directories a box overlays one by one (each child of /var/lib
+    here: the server's state is below it) and those it only walks through on
+    the way to the state dir: when one is private on the host, what is in it
+    stays out, even a world-readable file (others cannot reach it on the
+    host)."""
+    w = world(t)
+    top = f"/var/lib/{w['tag']}-private"
+    secret = host_secret(t, f"{top}/inside", uid=0, mode=0o644)
+    os.chmod(top, 0o700)
+    base = t.server.state_dir.parent  # 0700, holds the server's state dir
+    beside = host_secret(t, f"{base}/beside", uid=0, mode=0o644)
+    expect_absent(new_box_reads(t, f"{top}/inside", "private-top"), secret,
+                  f"{top}/inside, in a 0700 directory of host root")
+    expect_absent(new_box_reads(t, f"{base}/beside", "private-above"), beside,
+                  f"{base}/beside, next to the server's state in a 0700 directory")
 
 
 @suite.test

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -79,7 +80,7 @@ std::set<std::string> mask_index_test_masks(MaskIndex& index, const fs::path& ro
     masks.insert("<not listed>");
     return masks;
   }
-  for (const auto& mask : it->second) {
+  for (const auto& mask : it->second.masks) {
     masks.insert(mask.rel);
   }
   return masks;
@@ -110,23 +111,26 @@ struct MaskIndexTestUnmount {
 
 TEST_CASE("mask list: its file format keeps every field and refuses what could leave a layer") {
   HostMaskList list;
-  list["/etc"] = {{"shadow", S_IFREG | 0640, 0, 42}, {"ssl/private", S_IFDIR | 0710, 0, 103}};
-  list["/var/lib/x y"] = {{"a\tb/c d", S_IFREG | 0600, 1000, 1000}};
-  list["/empty"] = {};
+  list["/etc"] = {
+      2049, 12, {{"shadow", S_IFREG | 0640, 0, 42}, {"ssl/private", S_IFDIR | 0710, 0, 103}}};
+  list["/var/lib/x y"] = {7, 99, {{"a\tb/c d", S_IFREG | 0600, 1000, 1000}}};
+  list["/empty"] = {1, 2, {}};
   const auto text = boxd::local::encode_host_masks(list);
   const auto back = boxd::local::decode_host_masks(text);
   REQUIRE(back.has_value());
   CHECK(*back == list);
   using namespace std::string_view_literals;
-  for (const auto bad : {"M100600 0 0 x"sv, "R/etc\0M100600 0 0 ../x"sv, "R/etc\0M100600 0 0 /x"sv,
-                         "R/etc\0M100600 0 0 a//b"sv, "R/etc\0M100600 0 x a"sv,
-                         "R/etc\0M100600 0 0 a/./b"sv, "R/etc\0M100600 0 0 a/.."sv}) {
+  for (const auto bad :
+       {"M100600 0 0 x"sv, "R1 2 /etc\0M100600 0 0 ../x"sv, "R1 2 /etc\0M100600 0 0 /x"sv,
+        "R1 2 /etc\0M100600 0 0 a//b"sv, "R1 2 /etc\0M100600 0 x a"sv,
+        "R1 2 /etc\0M100600 0 0 a/./b"sv, "R1 2 /etc\0M100600 0 0 a/.."sv}) {
     std::string record(bad);
     record.push_back('\0');
     CHECK_MESSAGE(!boxd::local::decode_host_masks(record).has_value(), bad.substr(5));
   }
-  CHECK(boxd::local::decode_host_masks(std::string("R/etc\0", 6)).has_value());
-  CHECK(!boxd::local::decode_host_masks(std::string("R/etc", 5)).has_value());
+  CHECK(boxd::local::decode_host_masks(std::string("R1 2 /etc\0", 10)).has_value());
+  CHECK(!boxd::local::decode_host_masks(std::string("R1 2 /etc", 9)).has_value());
+  CHECK(!boxd::local::decode_host_masks(std::string("R/etc\0", 6)).has_value());
 }
 
 TEST_CASE("mask list: the first walk lists what others may not read, and nothing else") {
@@ -178,8 +182,8 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     REQUIRE(chmod((host.a / "f").c_str(), 0600) == 0);
     REQUIRE(chown((host.a / "f").c_str(), 1000, 1000) == 0);
     const auto list = index.snapshot();
-    REQUIRE(list.at(host.a.native()).size() == 1);
-    CHECK(list.at(host.a.native())[0].uid == 1000);
+    REQUIRE(list.at(host.a.native()).masks.size() == 1);
+    CHECK(list.at(host.a.native()).masks[0].uid == 1000);
   }
   SUBCASE("a directory closed hides its contents; opened, its private contents show up") {
     mask_index_test_dir(host.a / "d", 0755);
@@ -228,6 +232,50 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     CHECK(mask_index_test_masks(index, host.b) == Set{"g"});
     CHECK(mask_index_test_masks(index, host.a) == Set{"f"});
   }
+  SUBCASE("made private through a link inside a masked directory") {
+    mask_index_test_dir(host.b / "closed", 0700);
+    REQUIRE(link((host.a / "f").c_str(), (host.b / "closed" / "l").c_str()) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    REQUIRE(chmod((host.b / "closed" / "l").c_str(), 0600) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"f"});
+  }
+  SUBCASE("made private through a link that is renamed or removed before the boot") {
+    mask_index_test_file(host.a / "g", 0644);
+    REQUIRE(link((host.a / "f").c_str(), (host.b / "l").c_str()) == 0);
+    REQUIRE(link((host.a / "g").c_str(), (host.out / "m").c_str()) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    REQUIRE(chmod((host.b / "l").c_str(), 0600) == 0);
+    fs::rename(host.b / "l", host.b / "l2");
+    REQUIRE(chmod((host.out / "m").c_str(), 0600) == 0);
+    fs::remove(host.out / "m");
+    CHECK(mask_index_test_masks(index, host.a) == Set{"f", "g"});
+  }
+  SUBCASE("a directory whose name looks like a deleted one's, and a path past PATH_MAX") {
+    mask_index_test_dir(host.a / "x (deleted)", 0755);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    mask_index_test_file(host.a / "x (deleted)" / "key", 0600);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"x (deleted)/key"});
+    std::string deep = "x (deleted)";
+    int fd = open((host.a / deep).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const std::string part(200, 'd');
+    for (int i = 0; i < 22; ++i) {  // > 4096 bytes of path
+      REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
+      const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      close(fd);
+      REQUIRE(next >= 0);
+      fd = next;
+      deep += "/" + part;
+    }
+    CHECK(mask_index_test_masks(index, host.a).count("x (deleted)/key") == 1);
+    const int file = openat(fd, "deep-key", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(file >= 0);
+    close(file);
+    close(fd);
+    CHECK(mask_index_test_masks(index, host.a).count(deep + "/deep-key") == 1);
+    const std::string remove = "rm -rf '" + (host.a / "x (deleted)").string() + "'";
+    CHECK(std::system(remove.c_str()) == 0);  // past PATH_MAX: fd-relative removal
+  }
   SUBCASE("a directory made next to the others is indexed, one removed is dropped") {
     mask_index_test_dir(host.tmp.path() / "c", 0755);
     mask_index_test_file(host.tmp.path() / "c" / "key", 0600);
@@ -244,7 +292,8 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
   }
 }
 
-TEST_CASE("mask list: what a mount hid is walked when the mount goes, a mount's files are not") {
+TEST_CASE(
+    "mask list: what a box's lower layer shows around mounts: covered files yes, mounted no") {
   if (!mask_index_test_can_run()) {
     return;
   }
@@ -258,9 +307,15 @@ TEST_CASE("mask list: what a mount hid is walked when the mount goes, a mount's 
   }
   mask_index_test_file(host.a / "m" / "on-top", 0600);
   MaskIndex index(host.state, host.roots());
-  CHECK(mask_index_test_masks(index, host.a) == Set{});  // the box's lower has no submounts
+  // The box's lower layer is a clone of a's mount alone: it shows the
+  // directory the tmpfs covers (and "under" in it), not the tmpfs.
+  CHECK(mask_index_test_masks(index, host.a) == Set{"m/under"});
+  mask_index_test_file(host.a / "m" / "on-top-later", 0600);
+  CHECK(mask_index_test_masks(index, host.a) == Set{"m/under"});
   REQUIRE(umount2((host.a / "m").c_str(), MNT_DETACH) == 0);
   CHECK(mask_index_test_masks(index, host.a) == Set{"m/under"});
+  mask_index_test_file(host.a / "m" / "after", 0600);
+  CHECK(mask_index_test_masks(index, host.a) == Set{"m/after", "m/under"});
   REQUIRE(mount("boxd-test", host.b.c_str(), "tmpfs", 0, "mode=0755") == 0);
   mask_index_test_file(host.b / "on-b", 0600);
   CHECK(mask_index_test_masks(index, host.b) == Set{"on-b"});  // a directory that is a mount
@@ -274,5 +329,14 @@ TEST_CASE("mask list: what a mount hid is walked when the mount goes, a mount's 
   CHECK(mask_index_test_masks(index, host.b) == Set{});
   mask_index_test_file(host.b / "again", 0600);
   CHECK(mask_index_test_masks(index, host.b) == Set{"again"});
+  REQUIRE(umount2(host.b.c_str(), MNT_DETACH) == 0);
+  // A bind mount shows a's directory as b too: both are listed.
+  mask_index_test_dir(host.a / "shared", 0755);
+  mask_index_test_file(host.a / "shared" / "f", 0644);
+  REQUIRE(mount((host.a / "shared").c_str(), host.b.c_str(), nullptr, MS_BIND, nullptr) == 0);
+  CHECK(mask_index_test_masks(index, host.b) == Set{});
+  REQUIRE(chmod((host.a / "shared" / "f").c_str(), 0600) == 0);
+  CHECK(mask_index_test_masks(index, host.a).count("shared/f") == 1);
+  CHECK(mask_index_test_masks(index, host.b) == Set{"f"});
   REQUIRE(umount2(host.b.c_str(), MNT_DETACH) == 0);
 }
