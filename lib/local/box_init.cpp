@@ -80,6 +80,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -333,8 +334,25 @@ void mask_parents(const MaskScan& scan, const fs::path& rel) {
 }
 
 void add_mask(MaskScan& scan, const fs::path& rel, const struct stat& st) {
-  mask_parents(scan, rel);
   const fs::path mask = scan.mask_dir / rel;
+  if (mask.native().size() >= PATH_MAX - 1) {
+    // Too deep to create: hide the deepest directory above it that is not
+    // (more than the host keeps private, never less).
+    fs::path shorter;
+    for (const auto& part : rel) {
+      if ((scan.mask_dir / shorter / part).native().size() >= PATH_MAX - 1) {
+        break;
+      }
+      shorter /= part;
+    }
+    struct stat closed {};
+    closed.st_mode = S_IFDIR | 0700;
+    if (!shorter.empty() && shorter != rel) {
+      add_mask(scan, shorter, closed);
+    }
+    return;
+  }
+  mask_parents(scan, rel);
   if (S_ISDIR(st.st_mode)) {
     mirror_dir(mask, st, *scan.layout);
     if (setxattr(mask.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0) {

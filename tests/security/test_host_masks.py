@@ -149,6 +149,33 @@ def a_private_directory_box_roots_overlay_shows_nothing(t):
 
 
 @suite.test
+def a_private_file_deeper_than_path_max_is_masked_and_boxes_boot(t):
+    """A host tree deeper than PATH_MAX (4096 bytes of path) with a private
+    file at the bottom: a box still boots (the init could not create a mask
+    that deep and failed the boot), and the file stays out."""
+    w = world(t)
+    part = "d" * 200
+    top = f"{w['dir']}/deep"
+    os.mkdir(top, 0o755)
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(22):
+        os.mkdir(part, 0o755, dir_fd=fd)
+        child = os.open(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    secret = token("deep-secret")
+    key = os.open("key", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+    os.write(key, (secret + "\n").encode())
+    os.fchown(key, 1000, 1000)
+    os.close(key)
+    os.close(fd)
+    vm = t.alice.create_box(t.box_name("deep"))
+    script = f"cd {top} && for i in $(seq 22); do cd {part} || exit 9; done; cat key 2>&1"
+    expect_absent(t.attacker(t.alice, vm).every(script), secret,
+                  f"a 0600 file of host uid 1000 {22 * 201} bytes below {top}")
+
+
+@suite.test
 def a_file_made_private_through_a_hard_link_elsewhere_is_masked(t):
     w = world(t)
     path = f"{w['dir']}/shared"
