@@ -269,102 +269,128 @@ void MaskIndex::drain() {
       return;
     }
     std::size_t offset = 0;
+    // Events follow each other unaligned: every field is copied out.
     while (offset + sizeof(fanotify_event_metadata) <= static_cast<std::size_t>(n)) {
-      const auto* meta = reinterpret_cast<const fanotify_event_metadata*>(buffer + offset);
-      if (meta->event_len < sizeof(fanotify_event_metadata) ||
-          offset + meta->event_len > static_cast<std::size_t>(n)) {
+      fanotify_event_metadata meta{};
+      std::memcpy(&meta, buffer + offset, sizeof meta);
+      if (meta.event_len < sizeof(fanotify_event_metadata) ||
+          offset + meta.event_len > static_cast<std::size_t>(n)) {
         break;
       }
-      apply(buffer + offset, meta->event_len);
-      offset += meta->event_len;
+      apply(buffer + offset, meta.event_len);
+      offset += meta.event_len;
     }
   }
 }
 
 void MaskIndex::apply(const char* event, std::size_t length) {
+  static_assert(sizeof(file_handle) + MAX_HANDLE_SZ <= sizeof(FidRecord::handle));
   ++m_events;
-  const auto* meta = reinterpret_cast<const fanotify_event_metadata*>(event);
-  if ((meta->mask & FAN_Q_OVERFLOW) != 0) {
+  fanotify_event_metadata meta{};
+  std::memcpy(&meta, event, sizeof meta);
+  if ((meta.mask & FAN_Q_OVERFLOW) != 0) {
     all_stale();
     return;
   }
   const bool attrib_only =
-      (meta->mask & (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) == 0;
-  const fanotify_event_info_fid* dir_info = nullptr;  // the directory (and the name)
-  const fanotify_event_info_fid* object = nullptr;    // what changed
+      (meta.mask & (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) == 0;
+  FidRecord dir_record;  // the directory (and the name)
+  FidRecord object;      // what changed
   std::string name;
-  std::size_t offset = meta->metadata_len;
+  std::size_t offset = meta.metadata_len;
   while (offset + sizeof(fanotify_event_info_header) <= length) {
-    const auto* header = reinterpret_cast<const fanotify_event_info_header*>(event + offset);
-    if (header->len < sizeof(fanotify_event_info_fid) + sizeof(file_handle) ||
-        offset + header->len > length) {
+    fanotify_event_info_header header{};
+    std::memcpy(&header, event + offset, sizeof header);
+    if (header.len == 0 || offset + header.len > length) {
       break;
     }
-    const auto* info = reinterpret_cast<const fanotify_event_info_fid*>(event + offset);
-    const auto* handle = reinterpret_cast<const file_handle*>(info->handle);
-    const char* after_handle =
-        reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
-    const char* record_end = event + offset + header->len;
-    if (after_handle > record_end) {
+    const char* record = event + offset;
+    const char* record_end = record + header.len;
+    // header, fsid, struct file_handle (handle_bytes, handle_type, bytes)
+    const char* fsid = record + sizeof header;
+    const char* handle = fsid + sizeof(FidRecord::fsid);
+    unsigned int handle_bytes = 0;
+    if (handle + sizeof(file_handle) > record_end) {
       break;
     }
-    if (header->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
-      dir_info = info;
+    std::memcpy(&handle_bytes, handle, sizeof handle_bytes);
+    const char* after_handle = handle + sizeof(file_handle) + handle_bytes;
+    if (handle_bytes > MAX_HANDLE_SZ || after_handle > record_end) {
+      break;
+    }
+    FidRecord* target = nullptr;
+    if (header.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+      target = &dir_record;
       name.assign(after_handle, strnlen(after_handle, record_end - after_handle));
-    } else if (header->info_type == FAN_EVENT_INFO_TYPE_DFID) {
-      dir_info = info;  // the directory itself
-    } else if (header->info_type == FAN_EVENT_INFO_TYPE_FID) {
-      object = info;
+    } else if (header.info_type == FAN_EVENT_INFO_TYPE_DFID) {
+      target = &dir_record;  // the directory itself
+    } else if (header.info_type == FAN_EVENT_INFO_TYPE_FID) {
+      target = &object;
     }
-    offset += header->len;
-  }
-  if (attrib_only && (meta->mask & FAN_ONDIR) == 0) {
-    check_links(object);
-  }
-  if (dir_info == nullptr) {
-    return;
+    if (target != nullptr) {
+      std::memcpy(target->fsid, fsid, sizeof target->fsid);
+      std::memcpy(target->handle, handle, sizeof(file_handle) + handle_bytes);
+      target->valid = true;
+    }
+    offset += header.len;
   }
   // The directory's path through every mount of its file system we hold:
   // a bind mount shows the same directory under another indexed path.
-  std::string first;
-  bool handled = false;
-  bool seen = false;
+  std::vector<std::string> paths;
+  bool gone = false;          // the directory was deleted: so was what it held
+  bool unresolvable = false;  // cannot tell where the change was
+  bool seen = false;          // on a file system of the indexed directories
   for (const auto& mount : m_mount_fds) {
-    if (std::memcmp(mount.fsid, &dir_info->fsid, sizeof mount.fsid) != 0) {
+    if (!dir_record.valid || gone || unresolvable ||
+        std::memcmp(mount.fsid, dir_record.fsid, sizeof mount.fsid) != 0) {
       continue;
     }
     seen = true;
-    auto* handle = reinterpret_cast<file_handle*>(const_cast<unsigned char*>(dir_info->handle));
-    UniqueFd dir(open_by_handle_at(mount.fd.get(), handle, O_PATH | O_CLOEXEC));
+    UniqueFd dir(open_by_handle_at(mount.fd.get(), dir_record.file(), O_PATH | O_CLOEXEC));
     struct stat st {};
     if (!dir.valid() && errno == ESTALE) {
-      return;  // the directory is gone, and what it held with it
+      gone = true;
+      continue;
     }
     if (!dir.valid() || fstat(dir.get(), &st) < 0) {
-      all_stale();  // cannot tell what changed: walk before the next boot
-      return;
+      unresolvable = true;
+      continue;
     }
     if (st.st_nlink == 0) {
-      return;  // deleted meanwhile
+      gone = true;
+      continue;
     }
     std::string path = resolve_fd(dir.get());
     if (path.empty()) {
-      all_stale();  // a path too long to resolve
-      return;
+      unresolvable = true;  // a path too long to resolve
+      continue;
     }
     if (!name.empty() && name != ".") {
       path = path == "/" ? "/" + name : path + "/" + name;
     }
-    if (first.empty()) {
-      first = path;
-    }
+    paths.push_back(std::move(path));
+  }
+  // The boxes' own disks (in the server's state) share no file with the
+  // host's directories: their events cost one lookup, never a walk.
+  const bool boxes_own =
+      !paths.empty() && std::all_of(paths.begin(), paths.end(),
+                                    [this](const std::string& path) { return hidden_path(path); });
+  if (attrib_only && (meta.mask & FAN_ONDIR) == 0 && !boxes_own) {
+    check_links(object);
+  }
+  if (unresolvable) {
+    all_stale();  // cannot tell what changed: walk before the next boot
+    return;
+  }
+  if (!seen || gone || paths.empty()) {
+    return;
+  }
+  bool handled = false;
+  for (const auto& path : paths) {
     handled = apply_path(path, attrib_only) || handled;
   }
-  if (!seen) {
-    return;  // a file system none of the directories is on
-  }
-  if (!handled && !first.empty()) {
-    apply_outside(first, attrib_only);
+  if (!handled) {
+    apply_outside(paths.front(), attrib_only);
   }
 }
 
@@ -373,17 +399,16 @@ void MaskIndex::apply(const char* event, std::size_t length) {
 // masked too, so the directories on its file system are walked again.
 // The file is looked at through its own handle: the name the event came
 // through may be gone or renamed by now, or inside a masked directory.
-void MaskIndex::check_links(const fanotify_event_info_fid* object) {
-  if (object == nullptr) {
+void MaskIndex::check_links(FidRecord& object) {
+  if (!object.valid) {
     all_stale();
     return;
   }
   for (const auto& mount : m_mount_fds) {
-    if (std::memcmp(mount.fsid, &object->fsid, sizeof mount.fsid) != 0) {
+    if (std::memcmp(mount.fsid, object.fsid, sizeof mount.fsid) != 0) {
       continue;
     }
-    auto* handle = reinterpret_cast<file_handle*>(const_cast<unsigned char*>(object->handle));
-    UniqueFd fd(open_by_handle_at(mount.fd.get(), handle, O_PATH | O_CLOEXEC));
+    UniqueFd fd(open_by_handle_at(mount.fd.get(), object.file(), O_PATH | O_CLOEXEC));
     struct stat st {};
     if (!fd.valid() && errno == ESTALE) {
       return;  // gone: no link is left to show

@@ -53,7 +53,7 @@
 #include "common/unique_fd.hpp"
 #include "local/host_masks.hpp"
 
-struct fanotify_event_info_fid;
+struct file_handle;
 
 namespace boxd::local {
 
@@ -107,7 +107,16 @@ class MaskIndex {
   void apply(const char* event, std::size_t length);
   bool apply_path(const std::string& path, bool attrib_only);
   void apply_outside(const std::string& path, bool attrib_only);
-  void check_links(const ::fanotify_event_info_fid* object);
+  // A file handle of an event (copied out: events are not aligned).
+  struct FidRecord {
+    unsigned char fsid[8] = {};
+    alignas(8) unsigned char handle[8 + 128] = {};  // struct file_handle + MAX_HANDLE_SZ
+    bool valid = false;
+    struct ::file_handle* file() {
+      return reinterpret_cast<struct ::file_handle*>(handle);
+    }
+  };
+  void check_links(FidRecord& object);
   void all_stale();
   void apply_below(Root& root, const std::string& rel, bool attrib_only);
   void check_mounts();

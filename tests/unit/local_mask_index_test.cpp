@@ -283,6 +283,24 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     fs::remove_all(host.tmp.path() / "c");
     CHECK(mask_index_test_masks(index, host.tmp.path() / "c") == Set{"<not listed>"});
   }
+  SUBCASE("hard links a box makes in its disk and makes private cost no walk") {
+    mask_index_test_file(host.state / "x", 0644);
+    REQUIRE(link((host.state / "x").c_str(), (host.state / "y").c_str()) == 0);
+    index.snapshot();
+    const auto walks = index.stats().walks;
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE(chmod((host.state / "x").c_str(), 0600) == 0);
+      REQUIRE(chmod((host.state / "x").c_str(), 0644) == 0);
+      index.snapshot();
+    }
+    CHECK(index.stats().walks == walks);
+    mask_index_test_file(host.a / "h", 0644);  // the same on the host: walked
+    REQUIRE(link((host.a / "h").c_str(), (host.out / "h").c_str()) == 0);
+    index.snapshot();
+    REQUIRE(chmod((host.out / "h").c_str(), 0600) == 0);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"h"});
+    CHECK(index.stats().walks > walks);
+  }
   SUBCASE("the server's own state is never listed nor walked") {
     mask_index_test_file(host.state / "box-secret", 0600);
     mask_index_test_dir(host.state / "boxes", 0700);
