@@ -284,7 +284,6 @@ void MaskIndex::drain() {
 }
 
 void MaskIndex::apply(const char* event, std::size_t length) {
-  static_assert(sizeof(file_handle) + MAX_HANDLE_SZ <= sizeof(FidRecord::handle));
   ++m_events;
   fanotify_event_metadata meta{};
   std::memcpy(&meta, event, sizeof meta);
@@ -297,12 +296,42 @@ void MaskIndex::apply(const char* event, std::size_t length) {
   FidRecord dir_record;  // the directory (and the name)
   FidRecord object;      // what changed
   std::string name;
-  std::size_t offset = meta.metadata_len;
+  read_records(event, meta.metadata_len, length, dir_record, object, name);
+  const Where where = locate(dir_record, name);
+  // The boxes' own disks (in the server's state) share no file with the
+  // host's directories: their events cost one lookup, never a walk.
+  const bool boxes_own = !where.paths.empty() &&
+                         std::all_of(where.paths.begin(), where.paths.end(),
+                                     [this](const std::string& path) { return hidden_path(path); });
+  if (attrib_only && (meta.mask & FAN_ONDIR) == 0 && !boxes_own) {
+    check_links(object);
+  }
+  if (where.unresolvable) {
+    all_stale();  // cannot tell what changed: walk before the next boot
+    return;
+  }
+  if (where.gone || where.paths.empty()) {
+    return;
+  }
+  bool handled = false;
+  for (const auto& path : where.paths) {
+    handled = apply_path(path, attrib_only) || handled;
+  }
+  if (!handled) {
+    apply_outside(where.paths.front(), attrib_only);
+  }
+}
+
+// The directory and object handles (and the name) of one event's info
+// records, each copied out of the unaligned buffer.
+void MaskIndex::read_records(const char* event, std::size_t offset, std::size_t length,
+                             FidRecord& dir_record, FidRecord& object, std::string& name) {
+  static_assert(sizeof(file_handle) + MAX_HANDLE_SZ <= sizeof(FidRecord::handle));
   while (offset + sizeof(fanotify_event_info_header) <= length) {
     fanotify_event_info_header header{};
     std::memcpy(&header, event + offset, sizeof header);
     if (header.len == 0 || offset + header.len > length) {
-      break;
+      return;
     }
     const char* record = event + offset;
     const char* record_end = record + header.len;
@@ -311,12 +340,12 @@ void MaskIndex::apply(const char* event, std::size_t length) {
     const char* handle = fsid + sizeof(FidRecord::fsid);
     unsigned int handle_bytes = 0;
     if (handle + sizeof(file_handle) > record_end) {
-      break;
+      return;
     }
     std::memcpy(&handle_bytes, handle, sizeof handle_bytes);
     const char* after_handle = handle + sizeof(file_handle) + handle_bytes;
     if (handle_bytes > MAX_HANDLE_SZ || after_handle > record_end) {
-      break;
+      return;
     }
     FidRecord* target = nullptr;
     if (header.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
@@ -334,64 +363,42 @@ void MaskIndex::apply(const char* event, std::size_t length) {
     }
     offset += header.len;
   }
-  // The directory's path through every mount of its file system we hold:
-  // a bind mount shows the same directory under another indexed path.
-  std::vector<std::string> paths;
-  bool gone = false;          // the directory was deleted: so was what it held
-  bool unresolvable = false;  // cannot tell where the change was
-  bool seen = false;          // on a file system of the indexed directories
+}
+
+// The path of an event's entry through every mount of its file system we
+// hold: a bind mount shows the same directory under another listed path.
+MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& name) {
+  Where where;
   for (const auto& mount : m_mount_fds) {
-    if (!dir_record.valid || gone || unresolvable ||
+    if (!dir_record.valid || where.gone || where.unresolvable ||
         std::memcmp(mount.fsid, dir_record.fsid, sizeof mount.fsid) != 0) {
       continue;
     }
-    seen = true;
     UniqueFd dir(open_by_handle_at(mount.fd.get(), dir_record.file(), O_PATH | O_CLOEXEC));
     struct stat st {};
     if (!dir.valid() && errno == ESTALE) {
-      gone = true;
+      where.gone = true;
       continue;
     }
     if (!dir.valid() || fstat(dir.get(), &st) < 0) {
-      unresolvable = true;
+      where.unresolvable = true;
       continue;
     }
     if (st.st_nlink == 0) {
-      gone = true;
+      where.gone = true;
       continue;
     }
     std::string path = resolve_fd(dir.get());
     if (path.empty()) {
-      unresolvable = true;  // a path too long to resolve
+      where.unresolvable = true;  // a path too long to resolve
       continue;
     }
     if (!name.empty() && name != ".") {
       path = path == "/" ? "/" + name : path + "/" + name;
     }
-    paths.push_back(std::move(path));
+    where.paths.push_back(std::move(path));
   }
-  // The boxes' own disks (in the server's state) share no file with the
-  // host's directories: their events cost one lookup, never a walk.
-  const bool boxes_own =
-      !paths.empty() && std::all_of(paths.begin(), paths.end(),
-                                    [this](const std::string& path) { return hidden_path(path); });
-  if (attrib_only && (meta.mask & FAN_ONDIR) == 0 && !boxes_own) {
-    check_links(object);
-  }
-  if (unresolvable) {
-    all_stale();  // cannot tell what changed: walk before the next boot
-    return;
-  }
-  if (!seen || gone || paths.empty()) {
-    return;
-  }
-  bool handled = false;
-  for (const auto& path : paths) {
-    handled = apply_path(path, attrib_only) || handled;
-  }
-  if (!handled) {
-    apply_outside(paths.front(), attrib_only);
-  }
+  return where;
 }
 
 // An attribute change of a file: when it has other links and became

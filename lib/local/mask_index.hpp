@@ -117,6 +117,15 @@ class MaskIndex {
     }
   };
   void check_links(FidRecord& object);
+  // Where an event's entry is: its paths (one per mount), or why none.
+  struct Where {
+    std::vector<std::string> paths;
+    bool gone = false;          // the directory was deleted, and what it held
+    bool unresolvable = false;  // cannot tell where the change was
+  };
+  static void read_records(const char* event, std::size_t offset, std::size_t length,
+                           FidRecord& dir_record, FidRecord& object, std::string& name);
+  Where locate(FidRecord& dir_record, const std::string& name);
   void all_stale();
   void apply_below(Root& root, const std::string& rel, bool attrib_only);
   void check_mounts();
