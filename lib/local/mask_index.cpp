@@ -81,16 +81,29 @@ void erase_subtree(std::map<std::string, HostMask>& masks, const std::string& re
   masks.erase(masks.lower_bound(rel + "/"), masks.lower_bound(rel + "0"));  // '0' follows '/'
 }
 
-std::string resolve_fd(int fd) {
+// The path of an open directory; "" when it has none (deleted) or it is too
+// long to read. readlink marks a deleted one with " (deleted)", which a real
+// name may end with too: the inode behind the path tells them apart.
+std::string resolve_fd(int fd, bool& too_long) {
+  too_long = false;
   char buffer[4096];
   const std::string link = "/proc/self/fd/" + std::to_string(fd);
   ssize_t n = readlink(link.c_str(), buffer, sizeof buffer);
   if (n <= 0 || n >= static_cast<ssize_t>(sizeof buffer)) {
+    too_long = n >= static_cast<ssize_t>(sizeof buffer) || errno == ENAMETOOLONG;
     return {};
   }
   std::string path(buffer, static_cast<std::size_t>(n));
-  if (path.empty() || path[0] != '/' || path.ends_with(" (deleted)")) {
+  if (path.empty() || path[0] != '/') {
     return {};
+  }
+  if (path.ends_with(" (deleted)")) {
+    struct stat named {};
+    struct stat opened {};
+    if (lstat(path.c_str(), &named) < 0 || fstat(fd, &opened) < 0 ||
+        named.st_dev != opened.st_dev || named.st_ino != opened.st_ino) {
+      return {};
+    }
   }
   return path;
 }
@@ -304,7 +317,7 @@ void MaskIndex::apply(const char* event, std::size_t length) {
                          std::all_of(where.paths.begin(), where.paths.end(),
                                      [this](const std::string& path) { return hidden_path(path); });
   if (attrib_only && (meta.mask & FAN_ONDIR) == 0 && !boxes_own) {
-    check_links(object);
+    check_links(object, where.paths);
   }
   if (where.unresolvable) {
     all_stale();  // cannot tell what changed: walk before the next boot
@@ -388,9 +401,12 @@ MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& nam
       where.gone = true;
       continue;
     }
-    std::string path = resolve_fd(dir.get());
+    bool too_long = false;
+    std::string path = resolve_fd(dir.get(), too_long);
     if (path.empty()) {
-      where.unresolvable = true;  // a path too long to resolve
+      // Too long: it may be anywhere. Else deleted (a box's overlay work
+      // directory, mostly), and what it held with it.
+      (too_long ? where.unresolvable : where.gone) = true;
       continue;
     }
     if (!name.empty() && name != ".") {
@@ -406,42 +422,47 @@ MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& nam
 // masked too, so the directories on its file system are walked again.
 // The file is looked at through its own handle: the name the event came
 // through may be gone or renamed by now, or inside a masked directory.
-void MaskIndex::check_links(FidRecord& object) {
-  if (!object.valid) {
-    all_stale();
-    return;
-  }
+void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& paths) {
+  struct stat st {};
+  bool seen = false;  // on a file system of the listed directories
+  bool looked = false;
   for (const auto& mount : m_mount_fds) {
-    if (std::memcmp(mount.fsid, object.fsid, sizeof mount.fsid) != 0) {
+    if (!object.valid || std::memcmp(mount.fsid, object.fsid, sizeof mount.fsid) != 0) {
       continue;
     }
+    seen = true;
     UniqueFd fd(open_by_handle_at(mount.fd.get(), object.file(), O_PATH | O_CLOEXEC));
-    struct stat st {};
     if (!fd.valid() && errno == ESTALE) {
       return;  // gone: no link is left to show
     }
-    if (!fd.valid() || fstat(fd.get(), &st) < 0) {
-      all_stale();
-      return;
-    }
-    if (S_ISDIR(st.st_mode) || st.st_nlink < 2) {
-      return;
-    }
-    const bool masked = masked_mode(st.st_mode);
-    const auto key = std::make_pair(static_cast<std::uint64_t>(st.st_dev),
-                                    static_cast<std::uint64_t>(st.st_ino));
-    auto known = m_links.find(key);
-    if (masked && (known == m_links.end() || !known->second)) {
-      for (auto& [dir, root] : m_roots) {
-        root.stale = root.stale || root.dev == st.st_dev;
-      }
-    }
-    if (m_links.size() > 65536) {
-      m_links.clear();
-    }
-    m_links[key] = masked;
+    looked = fd.valid() && fstat(fd.get(), &st) == 0;
+    break;
+  }
+  if (object.valid && !seen) {
+    return;  // links do not cross file systems
+  }
+  if (!looked && (paths.empty() || lstat(paths.front().c_str(), &st) < 0)) {
+    // Neither the handle (seen failing with ENOMEM for files of other
+    // servers' boxes) nor the name the event came with: walk.
+    all_stale();
     return;
   }
+  if (S_ISDIR(st.st_mode) || st.st_nlink < 2) {
+    return;
+  }
+  const bool masked = masked_mode(st.st_mode);
+  const auto key =
+      std::make_pair(static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino));
+  auto known = m_links.find(key);
+  if (masked && (known == m_links.end() || !known->second)) {
+    for (auto& [dir, root] : m_roots) {
+      root.stale = root.stale || root.dev == st.st_dev;
+    }
+  }
+  if (m_links.size() > 65536) {
+    m_links.clear();
+  }
+  m_links[key] = masked;
 }
 
 void MaskIndex::all_stale() {
@@ -677,6 +698,7 @@ void MaskIndex::walk(Root& root) {
     return;
   }
   ++m_walks;
+  logging::debug("host masks: walking", {{"dir", root.path.string()}});
   // Events are applied during the walk too (this holds the lock the
   // event thread needs): a walk of /usr takes a second, and a queue that
   // overflows meanwhile would make every directory stale again.

@@ -116,7 +116,7 @@ class MaskIndex {
       return reinterpret_cast<struct ::file_handle*>(handle);
     }
   };
-  void check_links(FidRecord& object);
+  void check_links(FidRecord& object, const std::vector<std::string>& paths);
   // Where an event's entry is: its paths (one per mount), or why none.
   struct Where {
     std::vector<std::string> paths;

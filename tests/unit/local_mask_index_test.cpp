@@ -301,6 +301,27 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     CHECK(mask_index_test_masks(index, host.a) == Set{"h"});
     CHECK(index.stats().walks > walks);
   }
+  SUBCASE("what happens outside the listed directories costs no walk") {
+    index.snapshot();
+    const auto walks = index.stats().walks;
+    for (int i = 0; i < 20; ++i) {
+      // What a box's overlay does in its work directory, and a build does.
+      const fs::path a = host.out / ("a" + std::to_string(i));
+      const fs::path b = host.out / ("b" + std::to_string(i));
+      mask_index_test_dir(a, 0755);
+      mask_index_test_dir(b, 0755);
+      mask_index_test_file(a / "f", 0600);
+      REQUIRE(chmod((a / "f").c_str(), 0644) == 0);
+      fs::rename(b, a / "moved");
+      REQUIRE(rmdir((a / "moved").c_str()) == 0);
+      const int held = open(a.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      fs::remove_all(a);
+      REQUIRE(fchmod(held, 0700) == 0);  // an event on a deleted directory
+      close(held);
+    }
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    CHECK(index.stats().walks == walks);
+  }
   SUBCASE("the server's own state is never listed nor walked") {
     mask_index_test_file(host.state / "box-secret", 0600);
     mask_index_test_dir(host.state / "boxes", 0700);
