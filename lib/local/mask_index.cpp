@@ -108,6 +108,13 @@ std::string resolve_fd(int fd, bool& too_long) {
   return path;
 }
 
+// open_by_handle_at's answer for an inode that is no more: ESTALE, or
+// ENOMEM when the file system finds no dentry for it (seen here for files
+// of a box's overlay work directory removed a moment before).
+bool handle_gone(int error) {
+  return error == ESTALE || error == ENOMEM;
+}
+
 }  // namespace
 
 std::vector<fs::path> box_overlay_roots(const fs::path& hidden) {
@@ -389,7 +396,7 @@ MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& nam
     }
     UniqueFd dir(open_by_handle_at(mount.fd.get(), dir_record.file(), O_PATH | O_CLOEXEC));
     struct stat st {};
-    if (!dir.valid() && errno == ESTALE) {
+    if (!dir.valid() && handle_gone(errno)) {
       where.gone = true;
       continue;
     }
@@ -432,7 +439,7 @@ void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& p
     }
     seen = true;
     UniqueFd fd(open_by_handle_at(mount.fd.get(), object.file(), O_PATH | O_CLOEXEC));
-    if (!fd.valid() && errno == ESTALE) {
+    if (!fd.valid() && handle_gone(errno)) {
       return;  // gone: no link is left to show
     }
     looked = fd.valid() && fstat(fd.get(), &st) == 0;
@@ -442,8 +449,7 @@ void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& p
     return;  // links do not cross file systems
   }
   if (!looked && (paths.empty() || lstat(paths.front().c_str(), &st) < 0)) {
-    // Neither the handle (seen failing with ENOMEM for files of other
-    // servers' boxes) nor the name the event came with: walk.
+    // Neither the handle nor the name the event came with: walk.
     all_stale();
     return;
   }
