@@ -60,23 +60,6 @@ std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
-// /proc/mounts escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mount_path(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 3 < text.size()) {
-      const std::string octal = text.substr(i + 1, 3);
-      if (std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-        out.push_back(static_cast<char>(std::stoi(octal, nullptr, 8)));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
-
 std::vector<int> all_pids() {
   std::vector<int> pids;
   DIR* dir = opendir("/proc");

@@ -1,6 +1,7 @@
 #include "local/mask_index.hpp"
 
 #include "common/log.hpp"
+#include "local/runtime_support.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -57,23 +58,6 @@ void collect_roots(const fs::path& dir, bool top, const fs::path& hidden,
     }
     out.push_back(path);
   }
-}
-
-// /proc/self/mountinfo's mount point field, unescaped (\040 and the like).
-std::string unescape_mount_point(const std::string& field) {
-  std::string out;
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      const std::string digits = field.substr(i + 1, 3);
-      if (digits.find_first_not_of("01234567") == std::string::npos) {
-        out += static_cast<char>(std::stoi(digits, nullptr, 8));
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
 }
 
 void erase_subtree(std::map<std::string, HostMask>& masks, const std::string& rel) {
@@ -596,7 +580,7 @@ std::set<std::string> MaskIndex::relevant_mounts() {
     if (!(fields >> id >> parent >> device >> source_root >> point)) {
       continue;
     }
-    point = unescape_mount_point(point);
+    point = unescape_mount_path(point);
     for (const auto& [dir, root] : m_roots) {
       if (under(point, dir) || under(dir, point)) {
         mounts.insert(id + " " + point);

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -35,6 +36,23 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   }
   pointers.push_back(nullptr);
   return pointers;
+}
+
+// /proc/mounts escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mount_path(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 3 < text.size()) {
+      const std::string octal = text.substr(i + 1, 3);
+      if (std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+        out.push_back(static_cast<char>(std::stoi(octal, nullptr, 8)));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+  }
+  return out;
 }
 
 std::string ns_link(int pid, const char* ns) {

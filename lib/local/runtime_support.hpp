@@ -116,6 +116,10 @@ std::optional<ProcStat> read_proc_stat(int pid);
 // The namespace link of a process ("user:[4026531837]"), "" when it is gone.
 std::string ns_link(int pid, const char* ns);
 
+// A path field of /proc/mounts or /proc/self/mountinfo, with the \ooo
+// escapes of space, tab, newline and backslash undone.
+std::string unescape_mount_path(const std::string& text);
+
 // True when pid runs with the given start time and is not a zombie.
 bool process_matches(int pid, std::uint64_t start_time);
 

@@ -79,6 +79,20 @@ std::string veth_prefix(const BoxNetwork& network) {
   return "bxv" + detail.substr(at + 4, 6);
 }
 
+// True when this process can set up a box network (root, and the host
+// allows it); says why not.
+bool box_network_here(const BoxNetwork& network) {
+  if (geteuid() != 0) {
+    MESSAGE("not root: no box network; skipped");
+    return false;
+  }
+  if (!network.enabled()) {
+    MESSAGE("no box network here (" << network.isolation().front().detail << "); skipped");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("box network: parse_cidr accepts a private prefix and prints it back") {
@@ -119,14 +133,9 @@ TEST_CASE("box network: disabled without a state dir") {
 }
 
 TEST_CASE("box network: a box in the server's own network namespace is refused, nothing set up") {
-  if (geteuid() != 0) {
-    MESSAGE("not root: no box network; skipped");
-    return;
-  }
   boxd::local::test::TempDir dir;
   BoxNetwork network(dir.path(), "");
-  if (!network.enabled()) {
-    MESSAGE("no box network here (" << network.isolation().front().detail << "); skipped");
+  if (!box_network_here(network)) {
     return;
   }
   const InitStandIn shared(false);
@@ -143,14 +152,9 @@ TEST_CASE("box network: a box in the server's own network namespace is refused, 
 }
 
 TEST_CASE("box network: two boxes whose ids hash alike get host veths of their own") {
-  if (geteuid() != 0) {
-    MESSAGE("not root: no box network; skipped");
-    return;
-  }
   boxd::local::test::TempDir dir;
   BoxNetwork network(dir.path(), "");
-  if (!network.enabled()) {
-    MESSAGE("no box network here (" << network.isolation().front().detail << "); skipped");
+  if (!box_network_here(network)) {
     return;
   }
   // The last 6 hex digits of their ids' FNV-1a hashes are equal (f1f4b0).
