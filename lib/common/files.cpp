@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -24,49 +25,102 @@ namespace {
   throw Error(ErrorClass::Internal, what + " " + path.string() + ": " + std::strerror(errno));
 }
 
-}  // namespace
+std::filesystem::path dir_of(const std::filesystem::path& path) {
+  return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+}
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode,
-                       Sync sync) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const auto tmp = dir / ("." + path.filename().string() + ".tmp-" + random_hex(6));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
+// The temp sibling of `path`, created with `mode` (and owner) and holding
+// `content`; the open fd is returned. Removed again on failure.
+UniqueFd write_temp(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                    int owner, int group, std::filesystem::path& tmp) {
+  tmp = dir_of(path) / ("." + path.filename().string() + ".tmp-" + random_hex(6));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd.valid()) {
     fail("cannot create", tmp);
   }
-  ::fchmod(fd, mode);  // umask must not widen or narrow the requested mode
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      errno = saved;
-      fail("cannot write", tmp);
-    }
-    done += static_cast<std::size_t>(n);
+  const bool owned = (owner < 0 && group < 0) || ::fchown(fd.get(), owner, group) == 0;
+  // umask must not widen or narrow the requested mode (and fchown clears
+  // set-id bits, so the mode comes after it)
+  if (owned) {
+    ::fchmod(fd.get(), mode);
   }
-  if ((sync == Sync::Durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
+  if (!owned || !write_all(fd.get(), content)) {
+    const int saved = errno;
     ::unlink(tmp.c_str());
-    fail("cannot flush", tmp);
+    errno = saved;
+    fail(owned ? "cannot write" : "cannot change the owner of", tmp);
   }
+  return fd;
+}
+
+void rename_into_place(const std::filesystem::path& tmp, const std::filesystem::path& path) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(tmp.c_str());
     errno = saved;
     fail("cannot replace", path);
   }
-  if (sync == Sync::None) {
-    return;
-  }
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
+  }
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                       Sync sync) {
+  std::filesystem::path tmp;
+  UniqueFd fd = write_temp(path, content, mode, -1, -1, tmp);
+  if ((sync == Sync::Durable && ::fsync(fd.get()) != 0) || ::close(fd.release()) != 0) {
+    ::unlink(tmp.c_str());
+    fail("cannot flush", tmp);
+  }
+  rename_into_place(tmp, path);
+  if (sync == Sync::Durable) {
+    fsync_dir(dir_of(path));
+  }
+}
+
+DurableFiles::~DurableFiles() {
+  for (const auto& p : m_pending) {
+    ::unlink(p.tmp.c_str());
+  }
+}
+
+void DurableFiles::add(const std::filesystem::path& path, std::string_view content, unsigned mode,
+                       int owner, int group) {
+  Pending p;
+  p.target = path;
+  p.fd = write_temp(path, content, mode, owner, group, p.tmp);
+  m_pending.push_back(std::move(p));
+}
+
+void DurableFiles::commit() {
+  for (const auto& p : m_pending) {
+    // Only a hint (start writing now): the fsync below is the guarantee.
+    ::sync_file_range(p.fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  for (auto& p : m_pending) {
+    if (::fsync(p.fd.get()) != 0 || ::close(p.fd.release()) != 0) {
+      fail("cannot flush", p.tmp);
+    }
+  }
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& p : m_pending) {
+    rename_into_place(p.tmp, p.target);
+    const auto dir = dir_of(p.target);
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
+      dirs.push_back(dir);
+    }
+  }
+  m_pending.clear();
+  for (const auto& dir : dirs) {
+    fsync_dir(dir);
   }
 }
 

@@ -166,6 +166,55 @@ TEST_CASE("JWT sign and verify") {
   CHECK(random_hex(8) != random_hex(8));
 }
 
+TEST_CASE("a durable batch replaces its files only when committed") {
+  const auto dir = std::filesystem::temp_directory_path() / ("boxd-unit-" + random_hex(4));
+  ensure_dir(dir / "sub", 0700);
+  const auto count_entries = [](const std::filesystem::path& d) {
+    int n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(d)) {
+      ++n;
+    }
+    return n;
+  };
+  write_file_atomic(dir / "passwd", "old", 0644);
+  {
+    boxd::DurableFiles abandoned;
+    abandoned.add(dir / "passwd", "never", 0644);
+    abandoned.add(dir / "sub" / "group", "never", 0644);
+    CHECK(read_file(dir / "passwd") == "old");
+  }
+  CHECK(read_file(dir / "passwd") == "old");
+  CHECK(count_entries(dir) == 2);  // passwd, sub: the temp files went with the batch
+  CHECK(count_entries(dir / "sub") == 0);
+
+  const bool root = ::geteuid() == 0;
+  boxd::DurableFiles files;
+  files.add(dir / "passwd", "new", 0644);
+  files.add(dir / "sub" / "group", "g", 0440, root ? 12345 : -1, root ? 12345 : -1);
+  files.add(dir / "sub" / "tool", "#!", 04755, root ? 12345 : -1, -1);
+  CHECK(read_file(dir / "passwd") == "old");
+  CHECK_FALSE(read_file(dir / "sub" / "group"));
+  files.commit();
+  CHECK(read_file(dir / "passwd") == "new");
+  CHECK(read_file(dir / "sub" / "group") == "g");
+  struct stat st {};
+  REQUIRE(::stat((dir / "sub" / "group").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0440);
+  REQUIRE(::stat((dir / "sub" / "tool").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 04755);  // the owner change did not clear set-user-ID
+  if (root) {
+    CHECK(st.st_uid == 12345U);
+    REQUIRE(::stat((dir / "sub" / "group").c_str(), &st) == 0);
+    CHECK(st.st_gid == 12345U);
+  }
+  CHECK(count_entries(dir) == 2);
+  CHECK(count_entries(dir / "sub") == 2);
+
+  boxd::DurableFiles failing;
+  CHECK_THROWS_AS(failing.add(dir / "missing" / "x", "x", 0644), boxd::Error);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("atomic writes set the mode and replace the content") {
   const auto dir = std::filesystem::temp_directory_path() / ("boxd-unit-" + random_hex(4));
   ensure_dir(dir, 0700);
