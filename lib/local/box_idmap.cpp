@@ -1,12 +1,16 @@
 #include "local/box_idmap.hpp"
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/files.hpp"
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -157,7 +161,52 @@ int shift_one(const char* path, const struct stat* st, int /*flag*/, struct FTW*
   return 0;
 }
 
+bool write_id_map(const std::string& path, const std::string& map) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd.valid() && write(fd.get(), map.data(), map.size()) == static_cast<ssize_t>(map.size());
+}
+
+// The child of make_box_userns: a copy of one thread of a threaded server,
+// so async-signal-safe calls only. Waits for the end of `hold` and exits.
+[[noreturn]] void hold_userns_child(int hold) {
+  syscall(SYS_close_range, 0U, static_cast<unsigned>(hold) - 1U, 0U);
+  syscall(SYS_close_range, static_cast<unsigned>(hold) + 1U, ~0U, 0U);
+  char byte = 0;
+  while (read(hold, &byte, 1) < 0 && errno == EINTR) {
+  }
+  _exit(0);
+}
+
 }  // namespace
+
+UniqueFd make_box_userns(std::uint32_t base) {
+  Pipe hold;
+  const long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0) {
+    hold_userns_child(hold.read_fd());
+  }
+  const int clone_errno = errno;
+  hold.read_end().reset();
+  if (pid < 0) {
+    throw Error(ErrorClass::Internal,
+                std::string("creating the box's user namespace: ") + std::strerror(clone_errno));
+  }
+  const std::string proc = "/proc/" + std::to_string(pid) + "/";
+  const std::string map = "0 " + std::to_string(base) + " " + std::to_string(k_box_id_count) + "\n";
+  UniqueFd fd;
+  if (write_id_map(proc + "uid_map", map) && write_id_map(proc + "gid_map", map)) {
+    fd.reset(open((proc + "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  const int saved = errno;
+  hold.write_end().reset();  // lets the child go
+  while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (!fd.valid()) {
+    throw Error(ErrorClass::Internal,
+                std::string("mapping the box's user namespace: ") + std::strerror(saved));
+  }
+  return fd;
+}
 
 std::uint32_t box_id_base(const fs::path& box_dir) {
   const std::string recorded = read_first_line(box_dir / "idmap");

@@ -22,12 +22,20 @@
 #include <cstdint>
 #include <filesystem>
 
+#include "common/unique_fd.hpp"
+
 namespace boxd::local {
 
 constexpr std::uint32_t k_box_id_count = 65536;
 
 // The box's base host id; allocates a range on first use. Throws boxd::Error.
 std::uint32_t box_id_base(const std::filesystem::path& box_dir);
+
+// A new user namespace mapping ids 0..65535 to host ids base..base+65535
+// (uid and gid), as an fd (O_CLOEXEC) for setns() and idmapped mounts. A
+// short-lived child is cloned into it so that we, host root, can write its
+// maps; the child is gone when this returns. Throws boxd::Error.
+UniqueFd make_box_userns(std::uint32_t base);
 
 // Gives the box's range back (destroy). Best effort.
 void release_box_ids(const std::filesystem::path& box_dir);

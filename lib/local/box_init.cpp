@@ -3,7 +3,8 @@
 // The server clone()s this process into new mount, PID, UTS and IPC
 // namespaces and re-executes boxd here, with stdout/stderr appended to
 // BOX_DIR/console.log (this is the one place in lib/ that writes to stdout:
-// it IS the box's console) and fd 3 the write end of a "ready" pipe.
+// it IS the box's console), fd 3 the write end of a "ready" pipe and fd 4
+// the box's user namespace.
 //
 // Building the root. Every mount happens in our private mount namespace
 // (MS_REC|MS_PRIVATE on / first, so nothing propagates back to the host).
@@ -32,8 +33,8 @@
 // of the host reachable except through those mounts.
 //
 // User namespace (ID_BASE > 0, see box_idmap.hpp): the init builds the root
-// as host root in its own mount namespace, then creates the box's user
-// namespace (box ids 0..65535 = host ids ID_BASE..ID_BASE+65535) and:
+// as host root in its own mount namespace, with the box's user namespace the
+// server made (fd 4; box ids 0..65535 = host ids ID_BASE..ID_BASE+65535):
 //   - the host's directories and files are mounted idmapped through it
 //     (open_tree + mount_setattr(MOUNT_ATTR_IDMAP)) before they become the
 //     overlays' lower layers, so host root's files are box root's files
@@ -71,7 +72,9 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -95,6 +98,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int k_ready_fd = 3;
+constexpr int k_userns_fd = 4;
 
 void say(const std::string& line) {
   std::string text = line + "\n";
@@ -172,57 +176,13 @@ void make_parents(const fs::path& path) {
   fs::create_directories(path, ec);
 }
 
-// The box's user namespace: a child unshares one, we (host root) write its
-// maps, keep an fd on it and let the child go.
-int make_userns(std::uint32_t base) {
-  Pipe to_child;
-  Pipe from_child;
-  pid_t child = fork();
-  if (child < 0) {
-    fail("fork");
+// The box's user namespace, made by the server (fd 4): ids 0..65535 are
+// host ids base..base+65535.
+int passed_userns() {
+  if (ioctl(k_userns_fd, NS_GET_NSTYPE) != CLONE_NEWUSER) {
+    fail("the box's user namespace (fd 4) is missing");
   }
-  if (child == 0) {
-    to_child.write_end().reset();
-    from_child.read_end().reset();
-    // /proc is still the host's: it names us by our host pid, not by the
-    // pid fork() returned in the box's PID namespace.
-    char reply[32] = {};
-    ssize_t n = readlink("/proc/self", reply + 1, sizeof reply - 2);
-    reply[0] = n > 0 && unshare(CLONE_NEWUSER) == 0 ? 'u' : 'x';
-    ssize_t ignored = write(from_child.write_fd(), reply, sizeof reply);
-    ignored = read(to_child.read_fd(), reply, 1);
-    (void)ignored;
-    _exit(0);
-  }
-  to_child.read_end().reset();
-  from_child.write_end().reset();
-  char reply[32] = {};
-  ssize_t got = read(from_child.read_fd(), reply, sizeof reply);
-  from_child.read_end().reset();
-  int fd = -1;
-  if (got == static_cast<ssize_t>(sizeof reply) && reply[0] == 'u') {
-    reply[sizeof reply - 1] = '\0';
-    const std::string map = "0 " + std::to_string(base) + " " + std::to_string(k_id_count) + "\n";
-    const std::string proc = std::string("/proc/") + (reply + 1) + "/";
-    bool mapped = true;
-    for (const char* file : {"uid_map", "gid_map"}) {
-      int map_fd = open((proc + file).c_str(), O_WRONLY | O_CLOEXEC);
-      mapped = mapped && map_fd >= 0 &&
-               write(map_fd, map.data(), map.size()) == static_cast<ssize_t>(map.size());
-      if (map_fd >= 0) {
-        close(map_fd);
-      }
-    }
-    fd = mapped ? open((proc + "ns/user").c_str(), O_RDONLY | O_CLOEXEC) : -1;
-  }
-  int saved = errno;
-  to_child.write_end().reset();  // lets the child go
-  waitpid(child, nullptr, 0);
-  if (fd < 0) {
-    errno = saved;
-    fail("creating the box's user namespace");
-  }
-  return fd;
+  return k_userns_fd;
 }
 
 // Mounts a clone of the host's `source` (a directory or a file, without the
@@ -610,7 +570,7 @@ void build_root(const std::string& name, const fs::path& box_dir, const fs::path
     fail("making mounts private");
   }
   if (base > 0) {
-    layout.userns = make_userns(base);
+    layout.userns = passed_userns();
     make_dir(layout.layers, 0700);
     do_mount("boxlayers", layout.layers, "tmpfs", 0, "mode=0700");
     make_dir(layout.layers / "lower", 0700);

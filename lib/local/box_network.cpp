@@ -221,7 +221,8 @@ UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
 }
 
 // Writes a file inside a running box, resolved beneath the box's root (no
-// symlink or ".." leads out of it). False when the box is gone.
+// symlink or ".." leads out of it). False when the box is gone or its root
+// is the server's own.
 bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
                     const std::string& text) {
   const std::string root_path = "/proc/" + std::to_string(pid) + "/root";
@@ -229,7 +230,12 @@ bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
   if (root < 0) {
     return false;
   }
-  if (!process_matches(pid, start_time)) {
+  // A process whose root is still ours (an init before its pivot_root, a
+  // stand-in) has no box files: its etc/hosts would be the host's.
+  struct stat box {};
+  struct stat own {};
+  if (!process_matches(pid, start_time) || fstat(root, &box) != 0 || stat("/", &own) != 0 ||
+      (box.st_dev == own.st_dev && box.st_ino == own.st_ino)) {
     close(root);
     return false;
   }
@@ -710,11 +716,21 @@ void BoxNetwork::attach(const BoxSpec& box, int init_pid, std::uint64_t start_ti
     throw;
   }
   std::unique_lock lock(m_mutex);
+  save_state(lock);
+}
+
+void BoxNetwork::publish(const BoxSpec& box) {
+  if (!m_enabled) {
+    return;
+  }
+  std::lock_guard lock(m_mutex);
+  if (!m_members.contains(box.id)) {
+    return;
+  }
   write_hosts(box.id);
   for (const auto& peer : peers_of(box.id)) {
     write_hosts(peer);
   }
-  save_state(lock);
 }
 
 void BoxNetwork::detach(const BoxSpec& box, int init_pid) {

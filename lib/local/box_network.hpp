@@ -71,9 +71,14 @@ class BoxNetwork {
   bool enabled() const { return m_enabled; }
   // CLONE_NEWNET when enabled, else 0.
   int clone_flags() const;
-  // After clone, before boot() returns: veths, addresses, routes and
-  // /etc/hosts of the box and of its peers. Throws boxd::Error.
+  // After clone, while the init builds the box's root (its network
+  // namespace exists from clone() on): veths, addresses, routes. Throws
+  // boxd::Error.
   void attach(const BoxSpec& box, int init_pid, std::uint64_t start_time);
+  // Once the box's root is built, before boot() returns: /etc/hosts of the
+  // box and of its peers (never before: the init's root is the host's until
+  // its pivot_root).
+  void publish(const BoxSpec& box);
   // After the box's processes are gone: its veths, its peers' /etc/hosts,
   // network bridges nobody uses any more. A member whose init is alive and
   // is not init_pid (a newer boot) is left alone.

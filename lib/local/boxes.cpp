@@ -171,7 +171,9 @@ void Boxes::set_status(const std::string& id, BoxStatus status) {
 }
 
 std::int64_t Boxes::boot_and_record(const BoxRecord& box) {
-  set_status(box.id, BoxStatus::Starting);
+  if (box.status != BoxStatus::Starting) {  // a new box is recorded as starting already
+    set_status(box.id, BoxStatus::Starting);
+  }
   const auto started = std::chrono::steady_clock::now();
   BoxHandle handle;
   try {

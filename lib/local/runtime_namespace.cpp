@@ -32,7 +32,8 @@
 // /proc/self/exe) as `boxd local __box-init`. boot() returns once the init
 // writes "ready" (or fails with what the init reported) and the box's
 // network is set up (CLONE_NEWNET too when the server has a bridge:
-// box_network.hpp; attach_network, detached in stop() and destroy()).
+// box_network.hpp; attached from a second thread while the init builds its
+// root, detached in stop() and destroy()).
 //
 // Identity: a BoxHandle is (host pid, start time from /proc/<pid>/stat), so a
 // restarted server can adopt a running box and a recycled pid is never
@@ -52,6 +53,7 @@
 #include "common/error.hpp"
 #include "common/fd.hpp"
 #include "common/files.hpp"
+#include "common/log.hpp"
 #include "local/box_cgroup.hpp"
 #include "local/box_file.hpp"
 #include "local/box_idmap.hpp"
@@ -76,6 +78,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -158,26 +161,24 @@ std::string shadow_for(const std::string& entries, const std::string& tail) {
   return out;
 }
 
-void mirror_host_dir(const fs::path& path, const fs::path& host) {
+// The disk's copy of a host directory, with its mode and its owner as
+// seen from the box (shifted to the range at `base`, box_idmap.hpp).
+void mirror_host_dir(const fs::path& path, const fs::path& host, std::uint32_t base) {
   ensure_dir(path, 0755);
   struct stat st {};
   if (stat(host.c_str(), &st) == 0) {
     chmod(path.c_str(), st.st_mode & 07777);
-    if (chown(path.c_str(), st.st_uid, st.st_gid) < 0) {
+    const auto shift = [base](std::uint32_t id) { return id < k_box_id_count ? base + id : id; };
+    if (chown(path.c_str(), shift(st.st_uid), shift(st.st_gid)) < 0) {
       throw_errno("chown " + path.string());
     }
   }
 }
 
-// Written as box root's: host root on a disk not yet shifted to the box's
-// id range (create), the range's base on a shifted one (box_idmap.hpp).
-void write_owned(const fs::path& disk, const fs::path& path, const std::string& text,
-                 unsigned mode) {
-  write_file_atomic(path, text, mode);
-  const std::uint32_t base = disk_id_base(disk);
-  if (chown(path.c_str(), base, base) < 0) {
-    throw_errno("chown " + path.string());
-  }
+// Written as box root's: the base of the range the disk's files are owned by.
+void add_owned(DurableFiles& files, std::uint32_t base, const fs::path& path,
+               const std::string& text, unsigned mode) {
+  files.add(path, text, mode, static_cast<int>(base), static_cast<int>(base));
 }
 
 fs::path hidden_dir_of(const BoxSpec& box) {
@@ -189,13 +190,13 @@ fs::path hidden_dir_of(const BoxSpec& box) {
   return parent;
 }
 
-void write_identity(const BoxSpec& box) {
+void add_identity(DurableFiles& files, std::uint32_t base, const BoxSpec& box) {
   const fs::path etc = box.dir / "disk" / "upper" / "etc";
-  write_owned(box.dir / "disk", etc / "hostname", box.name + "\n", 0644);
-  write_owned(box.dir / "disk", etc / "hosts",
-              "127.0.0.1\tlocalhost\n127.0.1.1\t" + box.name +
-                  "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-              0644);
+  add_owned(files, base, etc / "hostname", box.name + "\n", 0644);
+  add_owned(files, base, etc / "hosts",
+            "127.0.0.1\tlocalhost\n127.0.1.1\t" + box.name +
+                "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+            0644);
 }
 
 std::string login_shell_of_box(const BoxSpec& box) {
@@ -239,43 +240,56 @@ class NamespaceRuntime final : public Runtime {
 
   std::string kind() const override { return "namespace"; }
 
+  // A new disk is owned by the box's id range from the start (nothing to
+  // shift at its first boot), and its files are made durable as one batch.
   void create(const BoxSpec& box) override {
     const fs::path disk = box.dir / "disk";
     ensure_dir(box.dir, 0700);
-    ensure_dir(disk, 0755);
-    ensure_dir(disk / "upper", 0755);
-    ensure_dir(disk / "work", 0700);
-    ensure_dir(disk / "home", 0755);
-    ensure_dir(disk / "root", 0700);
-    ensure_dir(disk / "tmp", 01777);
-    ensure_dir(disk / "home" / "boxd", 0755);
-    if (chown((disk / "home" / "boxd").c_str(), k_box_uid, k_box_gid) < 0) {
-      throw_errno("chown home/boxd");
+    const std::uint32_t base = box_id_base(box.dir);
+    if (fs::exists(disk)) {
+      ensure_disk_ids(disk, base);  // a disk left half-made: what it has joins the range
     }
+    const auto own = [base](const fs::path& path, std::uint32_t uid, std::uint32_t gid) {
+      if (chown(path.c_str(), base + uid, base + gid) < 0) {
+        throw_errno("chown " + path.string());
+      }
+    };
+    for (const auto& [part, mode] : {std::pair<const char*, unsigned>{"", 0755},
+                                     {"upper", 0755},
+                                     {"work", 0700},
+                                     {"home", 0755},
+                                     {"root", 0700},
+                                     {"tmp", 01777}}) {
+      ensure_dir(disk / part, mode);
+      own(disk / part, 0, 0);
+    }
+    ensure_dir(disk / "home" / "boxd", 0755);
+    own(disk / "home" / "boxd", k_box_uid, k_box_gid);
     const fs::path etc = disk / "upper" / "etc";
-    mirror_host_dir(etc, "/etc");
-    const std::string shell = box_shell();
-    write_owned(box.dir / "disk", etc / "passwd",
-                with_box_entry(read_text("/etc/passwd"), "boxd:x:1000:1000::/home/boxd:" + shell),
-                0644);
-    write_owned(box.dir / "disk", etc / "group",
-                with_box_entry(read_text("/etc/group"), "boxd:x:1000:"), 0644);
-    write_identity(box);
+    mirror_host_dir(etc, "/etc", base);
+    DurableFiles files;
+    const std::string passwd =
+        with_box_entry(read_text("/etc/passwd"), "boxd:x:1000:1000::/home/boxd:" + box_shell());
+    const std::string group = with_box_entry(read_text("/etc/group"), "boxd:x:1000:");
+    add_owned(files, base, etc / "passwd", passwd, 0644);
+    add_owned(files, base, etc / "group", group, 0644);
+    add_identity(files, base, box);
     // The host's shadow files are masked in the box (not readable by
     // others); PAM (sudo's account check) needs an entry per user: no
     // password for anyone, nothing expires.
-    write_owned(box.dir / "disk", etc / "shadow",
-                shadow_for(read_text(etc / "passwd"), ":*:20000:0:99999:7:::"), 0640);
-    write_owned(box.dir / "disk", etc / "gshadow", shadow_for(read_text(etc / "group"), ":*::"),
-                0640);
+    add_owned(files, base, etc / "shadow", shadow_for(passwd, ":*:20000:0:99999:7:::"), 0640);
+    add_owned(files, base, etc / "gshadow", shadow_for(group, ":*::"), 0640);
     if (fs::is_directory("/etc/sudoers.d")) {
-      mirror_host_dir(etc / "sudoers.d", "/etc/sudoers.d");
-      write_owned(box.dir / "disk", etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n",
-                  0440);
+      mirror_host_dir(etc / "sudoers.d", "/etc/sudoers.d", base);
+      add_owned(files, base, etc / "sudoers.d" / "boxd", "boxd ALL=(ALL) NOPASSWD:ALL\n", 0440);
       // The host's own /etc/sudoers is not readable by others, so the box
       // never sees it (box_init.cpp masks it): the box gets Debian's default.
-      write_owned(box.dir / "disk", etc / "sudoers", k_box_sudoers, 0440);
+      add_owned(files, base, etc / "sudoers", k_box_sudoers, 0440);
     }
+    if (disk_id_base(disk) != base) {
+      files.add(disk / ".idbase", std::to_string(base) + "\n", 0600);
+    }
+    files.commit();
   }
 
   void copy_disk(const BoxSpec& src, const BoxSpec& dst) override {
@@ -302,7 +316,9 @@ class NamespaceRuntime final : public Runtime {
     ensure_dir(to / "work", 0700);
     set_disk_id_base(to, disk_id_base(from));
     if (fs::is_directory(to / "upper" / "etc")) {
-      write_identity(dst);
+      DurableFiles files;
+      add_identity(files, disk_id_base(to), dst);
+      files.commit();
     }
   }
 
@@ -327,8 +343,13 @@ class NamespaceRuntime final : public Runtime {
     const std::string exe =
         override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
     InitFds fds = open_init_fds(box);
+    // Made here, not by the init: a fork there would wait for the cgroup
+    // moves below (they hold the lock every fork takes, for an RCU grace
+    // period each).
+    fds.userns = make_box_userns(paths.id_base);
     const InitChildArgs args{exe.c_str(),       argv.data(),    envp.data(),
-                             fds.console.get(), fds.null.get(), fds.ready.write_fd()};
+                             fds.console.get(), fds.null.get(), fds.ready.write_fd(),
+                             fds.userns.get()};
     long pid = syscall(SYS_clone,
                        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
                            m_network.clone_flags() | SIGCHLD,
@@ -344,37 +365,32 @@ class NamespaceRuntime final : public Runtime {
       errno = clone_errno;
       throw_errno("creating the namespaces of " + box.name);
     }
-    // The init joins the box's cgroups from here while it builds its root:
-    // a move into a cgroup waits for an RCU grace period (10-15 ms here),
-    // which the init no longer waits for before its exec. Nothing of the
-    // box runs before boot() returns, and by then the move is done.
-    const std::string pid_text = std::to_string(pid);
-    for (int fd : fds.cgroup) {
-      if (write(fd, pid_text.data(), pid_text.size()) < 0) {
-        const int saved = errno;
-        kill(static_cast<pid_t>(pid), SIGKILL);
-        waitpid(static_cast<pid_t>(pid), nullptr, 0);
-        fds.close();
-        m_cgroup.remove(box.id);
-        errno = saved;
-        throw_errno("moving the init of " + box.name + " into its cgroups");
+    // The network is set up from another thread meanwhile (the init's
+    // network namespace exists from clone() on).
+    const auto init = static_cast<pid_t>(pid);
+    const auto stat = read_proc_stat(init);
+    std::future<void> network;
+    if (stat) {
+      network = std::async(std::launch::async, [this, &box, init, stat] {
+        m_network.attach(box, init, stat->start_time);
+      });
+    }
+    const int moved = join_cgroups(fds, init);
+    const std::string reply = moved == 0 ? read_ready_line(fds.ready.read_fd()) : "";
+    fds.close();
+    std::exception_ptr network_error;
+    if (network.valid()) {
+      try {
+        network.get();
+      } catch (...) {
+        network_error = std::current_exception();
       }
     }
-    const std::string reply = read_ready_line(fds.ready.read_fd());
-    fds.close();
-    if (reply != "ready\n") {
-      kill(static_cast<pid_t>(pid), SIGKILL);
-      waitpid(static_cast<pid_t>(pid), nullptr, 0);
-      m_cgroup.remove(box.id);
-      std::string why = reply.empty() ? "the init exited or timed out (see console.log)"
-                                      : reply.substr(0, reply.find('\n'));
-      throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + why);
+    if (!stat || moved != 0 || network_error || reply != "ready\n") {
+      abandon_boot(box, init, stat.has_value());
+      throw_boot_failure(box, stat.has_value(), moved, network_error, reply);
     }
-    auto stat = read_proc_stat(static_cast<int>(pid));
-    if (!stat) {
-      throw Error(ErrorClass::Internal, "box " + box.name + " init vanished after boot");
-    }
-    attach_network(box, static_cast<int>(pid), stat->start_time);
+    m_network.publish(box);
     const BoxHandle handle{static_cast<int>(pid), stat->start_time};
     m_warm.refill(box, handle);  // the first exec need not join the cgroups
     return handle;
@@ -583,6 +599,7 @@ class NamespaceRuntime final : public Runtime {
     std::vector<int> cgroup;
     UniqueFd console;
     UniqueFd null;
+    UniqueFd userns;  // the box's user namespace (box_idmap.hpp)
     Pipe ready;
     InitFds() = default;
     InitFds(const InitFds&) = delete;
@@ -597,6 +614,7 @@ class NamespaceRuntime final : public Runtime {
       cgroup.clear();
       console.reset();
       null.reset();
+      userns.reset();
       ready.read_end().reset();
       ready.write_end().reset();
     }
@@ -632,10 +650,12 @@ class NamespaceRuntime final : public Runtime {
     int console;
     int null_fd;
     int ready_write;
+    int userns;
   };
 
-  // The cloned child, async-signal-safe calls only: sets fds 0-3 and
-  // executes `boxd local __box-init` (boot() moves it into the cgroups).
+  // The cloned child, async-signal-safe calls only: sets fds 0-4 (4: the
+  // box's user namespace) and executes `boxd local __box-init` (boot()
+  // moves it into the cgroups).
   [[noreturn]] static void run_init_child(const InitChildArgs& a) {
     sigset_t none;
     sigemptyset(&none);
@@ -643,11 +663,13 @@ class NamespaceRuntime final : public Runtime {
     int high_null = fcntl(a.null_fd, F_DUPFD_CLOEXEC, 10);
     int high_console = fcntl(a.console, F_DUPFD_CLOEXEC, 10);
     int high_ready = fcntl(a.ready_write, F_DUPFD_CLOEXEC, 10);
+    int high_userns = fcntl(a.userns, F_DUPFD_CLOEXEC, 10);
     dup2(high_null, 0);
     dup2(high_console, 1);
     dup2(high_console, 2);
     dup2(high_ready, 3);
-    syscall(SYS_close_range, 4U, ~0U, CLOSE_RANGE_CLOEXEC);
+    dup2(high_userns, 4);
+    syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC);
     execve(a.exe, a.argv, a.envp);
     const char message[] = "boxd: could not execute boxd for the box init\n";
     ssize_t ignored = write(2, message, sizeof message - 1);
@@ -782,20 +804,65 @@ class NamespaceRuntime final : public Runtime {
 
   // The box's network (box_network.cpp) before boot() returns; a box whose
   // network cannot be set up does not boot.
-  void attach_network(const BoxSpec& box, int pid, std::uint64_t start_time) {
-    // Any failure (a thread that cannot start is std::system_error, not an
-    // Error) kills the init: a box left running without its handle would be
-    // out of the server's reach.
-    try {
-      m_network.attach(box, pid, start_time);
-    } catch (const std::exception& e) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      m_cgroup.remove(box.id);
-      const auto* error = dynamic_cast<const Error*>(&e);
-      throw Error(error != nullptr ? error->error_class() : ErrorClass::Internal,
-                  "box " + box.name + " failed to boot: network: " + e.what());
+  // Writes the init's pid into the box's cgroups (boot() does this while
+  // the init builds its root: a move into a cgroup waits for an RCU grace
+  // period, 10-15 ms here, which the init no longer waits for before its
+  // exec; nothing of the box runs before boot() returns, and by then the
+  // move is done). 0, or the errno of the write that failed.
+  static int join_cgroups(const InitFds& fds, pid_t init) {
+    const std::string pid_text = std::to_string(init);
+    for (int fd : fds.cgroup) {
+      if (write(fd, pid_text.data(), pid_text.size()) < 0) {
+        return errno;
+      }
     }
+    return 0;
+  }
+
+  // Why a boot failed, most telling first: the init gone at once, its
+  // cgroups, its network (the error's class kept: "no free address" is a
+  // quota), else what the init said.
+  [[noreturn]] static void throw_boot_failure(const BoxSpec& box, bool started, int moved,
+                                              const std::exception_ptr& network,
+                                              const std::string& reply) {
+    if (!started) {
+      throw Error(ErrorClass::Internal, "box " + box.name + " init vanished at boot");
+    }
+    if (moved != 0) {
+      errno = moved;
+      throw_errno("moving the init of " + box.name + " into its cgroups");
+    }
+    if (network) {
+      try {
+        std::rethrow_exception(network);
+      } catch (const std::exception& e) {
+        // (a thread that cannot start is std::system_error, not an Error)
+        const auto* error = dynamic_cast<const Error*>(&e);
+        throw Error(error != nullptr ? error->error_class() : ErrorClass::Internal,
+                    "box " + box.name + " failed to boot: network: " + e.what());
+      }
+    }
+    const std::string why = reply.empty() ? "the init exited or timed out (see console.log)"
+                                          : reply.substr(0, reply.find('\n'));
+    throw Error(ErrorClass::Internal, "box " + box.name + " failed to boot: " + why);
+  }
+
+  // A boot that failed: the init killed, its cgroups and (when it was set
+  // up) its network removed.
+  void abandon_boot(const BoxSpec& box, pid_t init, bool network) {
+    const int saved = errno;
+    kill(init, SIGKILL);
+    waitpid(init, nullptr, 0);
+    m_cgroup.remove(box.id);
+    if (network) {
+      try {
+        m_network.detach(box, init);
+      } catch (const std::exception& e) {
+        logging::warn(std::string("could not remove the network of a failed boot: ") + e.what(),
+                      {{"box", box.name}});
+      }
+    }
+    errno = saved;
   }
 
   void require_alive(const BoxSpec& box, const BoxHandle& handle) {

@@ -13,6 +13,7 @@ is checked by its rules, never by sending anything off this machine."""
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -293,6 +294,56 @@ def bridge_subnet_flag_is_used_and_checked(t):
     expect("more than the bridge subnet" not in fits.log_path.read_text(),
            "no warning when --max-boxes fits")
     fits.stop()
+
+
+def init_count(server):
+    """Box init processes of this server (their argv names its state dir)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"__box-init" in argv and any(str(server.state_dir).encode() in a for a in argv):
+            count += 1
+    return count
+
+
+@suite.test
+def a_boot_whose_network_fails_leaves_nothing_behind(t):
+    """The network is set up while the init builds its root: when it fails
+    (no address left in a /29: 5 boxes), the create fails with the quota's
+    exit code and the init, its cgroups, its links and its directory go."""
+    subnet = "10.97.214.0/29"
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    expect("10.97.214." not in routes, f"{subnet} is free on this host: {routes}")
+    server = t.new_server("full", args=("--bridge-subnet", subnet))
+    t.require_isolation(server)
+    h = net_hash(server)
+    cli = t.cli("alice", server=server)
+    boxes = [cli.create_box(f"full-{i}") for i in range(5)]
+    links = ours(host_link_names(), h)
+    box_dirs = sorted(p.name for p in (server.state_dir / "boxes").iterdir())
+    expect_equal(init_count(server), 5, "inits of the 5 boxes")
+    for attempt in range(2):
+        name = f"full-x{attempt}"
+        out = cli.run("box", "create", name, timeout=60)
+        out.expect_exit(6)
+        expect("no free address left" in out.stderr, f"says why: {out.stderr!r}")
+        expect_equal(init_count(server), 5, "no init left of the failed boot")
+        expect_equal(ours(host_link_names(), h), links, "no link left of the failed boot")
+        expect_equal(sorted(p.name for p in (server.state_dir / "boxes").iterdir()), box_dirs,
+                     "no box directory left of the failed boot")
+        log = server.log_path.read_text()
+        ids = re.findall(rf"box creating user=alice box={name} id=(\S+)", log)
+        expect_equal(len(ids), 1, f"the server logged the failed box's id: {log[-2000:]}")
+        expect_equal(list(Path("/sys/fs/cgroup").glob(f"*/boxd-local/{ids[0]}")), [],
+                     "no cgroup left of the failed boot")
+        expect("full-x" not in cli.run("box", "list").expect_ok().stdout, "the failed box is not listed")
+    cli.run("box", "destroy", boxes[0], "--yes").expect_ok()
+    again = cli.create_box("full-again")
+    expect(box_address(cli, again).startswith("10.97.214."), "a freed address is used again")
+    server.stop()
 
 
 @suite.test

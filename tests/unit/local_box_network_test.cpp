@@ -3,6 +3,7 @@
 // namespace of their own, or the server's); the bridge with real boxes is
 // exercised by tests/e2e/test_box_network.py.
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "local/box_network.hpp"
 #include "local/netlink.hpp"
 #include "local/runtime_support.hpp"
@@ -162,8 +163,14 @@ TEST_CASE("box network: two boxes whose ids hash alike get host veths of their o
   const BoxSpec second{"box-collide-14102", "second", dir.path(), {}, {}, {}};
   const InitStandIn first_init(true);
   const InitStandIn second_init(true);
+  const auto host_hosts = boxd::read_file("/etc/hosts");
   network.attach(first, first_init.pid, first_init.start_time);
   network.attach(second, second_init.pid, second_init.start_time);
+  // The stand-ins' root is the host's: their /etc/hosts is not written (it
+  // would be the host's own).
+  network.publish(first);
+  network.publish(second);
+  CHECK(boxd::read_file("/etc/hosts") == host_hosts);
   const std::string prefix = veth_prefix(network);
   CHECK(links_with_prefix(prefix).size() == 2);
   CHECK(first_init.has_link("eth0"));
