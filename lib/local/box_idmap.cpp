@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -107,11 +108,19 @@ class RegistryLock {
   int m_fd = -1;
 };
 
+// Where this process's next search starts: the slot after the one it took
+// last. Every slot below may be taken (by live boxes of this or another
+// server), and checking one costs a mkdir and two file reads: from 0 every
+// time, a create with 130 boxes on the host spent 10-20 ms here.
+std::atomic<std::uint32_t> g_next_slot{0};
+
 std::uint32_t allocate(const fs::path& box_dir) {
   const fs::path dir = registry();
   RegistryLock lock(dir);
   const auto reserved = reserved_ranges();
-  for (std::uint32_t slot = 0; slot < k_slots; ++slot) {
+  const std::uint32_t start = g_next_slot.load() % k_slots;
+  for (std::uint32_t i = 0; i < k_slots; ++i) {
+    const std::uint32_t slot = (start + i) % k_slots;
     const std::uint32_t base = k_first_base + slot * k_box_id_count;
     if (overlaps_reserved(base, reserved)) {
       continue;
@@ -124,6 +133,7 @@ std::uint32_t allocate(const fs::path& box_dir) {
     }
     write_file_atomic(slot_dir / "owner", fs::absolute(box_dir).string() + "\n", 0600);
     write_file_atomic(box_dir / "idmap", std::to_string(base) + "\n", 0600);
+    g_next_slot = slot + 1;
     return base;
   }
   throw Error(ErrorClass::QuotaExceeded, "no free user id range for another box");
