@@ -342,11 +342,7 @@ class NamespaceRuntime final : public Runtime {
     const char* override_exe = getenv("BOXD_SELF_EXE");
     const std::string exe =
         override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
-    InitFds fds = open_init_fds(box);
-    // Made here, not by the init: a fork there would wait for the cgroup
-    // moves below (they hold the lock every fork takes, for an RCU grace
-    // period each).
-    fds.userns = make_box_userns(paths.id_base);
+    InitFds fds = open_init_fds(box, paths.id_base);
     const InitChildArgs args{exe.c_str(),       argv.data(),    envp.data(),
                              fds.console.get(), fds.null.get(), fds.ready.write_fd(),
                              fds.userns.get()};
@@ -620,8 +616,11 @@ class NamespaceRuntime final : public Runtime {
     }
   };
 
-  // The box's cgroups made and the init's fds open; on failure nothing is left.
-  InitFds open_init_fds(const BoxSpec& box) {
+  // The box's cgroups made and the init's fds open; on failure nothing is
+  // left. The box's user namespace is made here, not by the init: a fork
+  // there would wait for the cgroup moves boot() makes meanwhile (they hold
+  // the lock every fork takes for an RCU grace period).
+  InitFds open_init_fds(const BoxSpec& box, std::uint32_t id_base) {
     InitFds fds;
     try {
       fds.cgroup = m_cgroup.prepare(box.id, box.limits);
@@ -638,6 +637,13 @@ class NamespaceRuntime final : public Runtime {
       m_cgroup.remove(box.id);
       errno = saved;
       throw_errno("preparing the boot of " + box.name);
+    }
+    try {
+      fds.userns = make_box_userns(id_base);
+    } catch (...) {
+      fds.close();
+      m_cgroup.remove(box.id);
+      throw;
     }
     return fds;
   }
