@@ -12,7 +12,9 @@
 #   - the boxd-local systemd unit passes `systemd-analyze verify` (its
 #     ExecStart pointed at the packaged binary, its man: link at the packaged
 #     man page), runs /usr/bin/boxd, and nothing in the .deb enables it;
-#   - the packaged binary passes tests/e2e/test_auth.py and test_exec_basic.py.
+#   - the packaged binary passes tests/e2e/test_auth.py, test_exec_basic.py
+#     and test_transport.py (TLS and plaintext: the static binary registers
+#     its own, smaller set of gRPC plugins, cmd/static/grpc_plugins.cpp).
 # Exit 0 = pass, 77 = skipped (chroot needs root and there is no sudo -n).
 # Env: BOXD_CCACHE_LIKE (the dev build dir whose ccache entries to reuse),
 #      BOXD_PACKAGING_REUSE=1 (do not rebuild; use the existing binary/.deb).
@@ -141,9 +143,10 @@ else
   fi
 fi
 
-# The packaged binary really works: two end-to-end suites (key exchange over
-# libcurl, gRPC, TLS-less local server, boxes whose init is this binary).
-for suite in test_auth test_exec_basic; do
+# The packaged binary really works: three end-to-end suites (key exchange over
+# libcurl, gRPC to a TLS-less and a TLS local server, boxes whose init is this
+# binary).
+for suite in test_auth test_exec_basic test_transport; do
   if BOXD_BIN=$boxd PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "tests/e2e/$suite.py" >"$tmp/$suite.log" 2>&1; then
     pass "e2e $suite with the packaged binary: $(tail -1 "$tmp/$suite.log")"
   else
