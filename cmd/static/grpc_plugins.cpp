@@ -8,7 +8,7 @@
 // google-c2p, and the priority, weighted-target, outlier-detection and
 // ring-hash policies among them. One call is enough for the linker to pull each
 // of them out of the archive, with the upb tables and re2 they bring: about
-// 2.5 MB of the static binary, none of which boxd uses (it talks to one
+// 2.4 MB of the static binary, none of which boxd uses (it talks to one
 // host:port, plaintext or TLS, with no xDS or balancer). A static archive
 // member is only linked for a symbol nothing else defines: this file, linked
 // into the executable itself, defines BuildCoreConfiguration first, so
