@@ -31,6 +31,36 @@ endforeach()
 add_link_options(-static -Wl,--gc-sections)
 set(CMAKE_SKIP_RPATH ON)  # the swapped targets are still "shared" to CMake
 
+# The C libraries' unwind tables (.eh_frame) are left out of the static
+# binary: 0.50 MB stripped (tests/bench/FINDINGS.md, "Round six"). They serve
+# only an exception that unwinds through a C function, and nothing of boxd
+# throws through these: their callbacks into C++ (gRPC's TLS verification and
+# DNS resolution, boxd's libcurl write callback) do not throw, apart from
+# std::bad_alloc, which ends the process (std::terminate) either way. What a
+# crash's stack trace loses: the frames above a function of these libraries.
+# http-parser keeps its tables (its callbacks are boxd's parser code), and so
+# do glibc (thread cancellation unwinds through it) and every C++ library.
+# Each archive is copied without .eh_frame into the build dir (objcopy, at
+# build time, again whenever the system's archive changes).
+set(BOXD_STATIC_NO_UNWIND OpenSSL::SSL OpenSSL::Crypto c-ares::cares ZLIB::ZLIB CURL::libcurl)
+add_custom_target(boxd_static_no_unwind)
+function(boxd_static_strip_unwind archive out_var)
+  get_filename_component(name "${archive}" NAME)
+  set(copy "${CMAKE_BINARY_DIR}/no-unwind/${name}")
+  get_property(done GLOBAL PROPERTY BOXD_STATIC_NO_UNWIND_DONE)
+  if(NOT copy IN_LIST done)
+    set_property(GLOBAL APPEND PROPERTY BOXD_STATIC_NO_UNWIND_DONE "${copy}")
+    add_custom_command(OUTPUT "${copy}"
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_BINARY_DIR}/no-unwind"
+      COMMAND ${CMAKE_OBJCOPY} --remove-section=.eh_frame "${archive}" "${copy}"
+      DEPENDS "${archive}" VERBATIM)
+    string(MAKE_C_IDENTIFIER "${name}" id)
+    add_custom_target(boxd_no_unwind_${id} DEPENDS "${copy}")
+    add_dependencies(boxd_static_no_unwind boxd_no_unwind_${id})
+  endif()
+  set(${out_var} "${copy}" PARENT_SCOPE)
+endfunction()
+
 # Re-points one imported target; special cases first, then "libX.so*" -> "libX.a".
 function(boxd_static_swap target)
   get_target_property(type ${target} TYPE)
@@ -64,6 +94,9 @@ function(boxd_static_swap target)
     endif()
     if(NOT EXISTS "${archive}")
       message(FATAL_ERROR "BOXD_STATIC: ${target} has no static archive (${archive} for ${location})")
+    endif()
+    if(target IN_LIST BOXD_STATIC_NO_UNWIND)
+      boxd_static_strip_unwind("${archive}" archive)
     endif()
     set_target_properties(${target} PROPERTIES ${prop} "${archive}")
   endforeach()
