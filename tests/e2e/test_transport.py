@@ -148,6 +148,22 @@ def a_stale_cached_answer_is_asked_again_and_the_call_retried(t):
     expect_equal(cached(cli)[target]["transport"], "tls", "cache after the retry")
 
 
+@suite.test
+def host_names_resolve_with_either_dns_resolver(t):
+    # gRPC's c-ares resolver (its default) and its getaddrinfo one
+    # (GRPC_DNS_RESOLVER=native); the static binary registers its own set of
+    # gRPC plugins (cmd/static/grpc_plugins.cpp). TLS by name checks the
+    # certificate's DNS name too.
+    port = host_port(t.server).rsplit(":", 1)[1]
+    tls_port = host_port(tls_server(t)).rsplit(":", 1)[1]
+    for resolver in ("ares", "native"):
+        for url, server in ((f"http://localhost:{port}", t.server),
+                            (f"https://localhost:{tls_port}", tls_server(t))):
+            cli = auto_cli(t, server, url=url)
+            cli.extra_env["GRPC_DNS_RESOLVER"] = resolver
+            cli.run("box", "list").expect_ok()
+
+
 def listening_socket_inode(port):
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
