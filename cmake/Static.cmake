@@ -32,16 +32,17 @@ add_link_options(-static -Wl,--gc-sections)
 set(CMAKE_SKIP_RPATH ON)  # the swapped targets are still "shared" to CMake
 
 # The C libraries' unwind tables (.eh_frame) are left out of the static
-# binary: 0.50 MB stripped (tests/bench/FINDINGS.md, "Round six"). They serve
-# only an exception that unwinds through a C function, and nothing of boxd
-# throws through these: their callbacks into C++ (gRPC's TLS verification and
-# DNS resolution, boxd's libcurl write callback) do not throw, apart from
-# std::bad_alloc, which ends the process (std::terminate) either way. What a
-# crash's stack trace loses: the frames above a function of these libraries.
-# http-parser keeps its tables (its callbacks are boxd's parser code), and so
-# do glibc (thread cancellation unwinds through it) and every C++ library.
-# Each archive is copied without .eh_frame into the build dir (objcopy, at
-# build time, again whenever the system's archive changes).
+# binary: 0.50 MB stripped (tests/bench/FINDINGS.md, "Round six (issue 15,
+# goal 6): size"). They serve only an exception that unwinds through a C
+# function, and nothing of boxd throws through these: their callbacks into C++
+# (gRPC's TLS verification and DNS resolution, boxd's libcurl write callback)
+# do not throw, apart from std::bad_alloc, which ends the process
+# (std::terminate) either way. What a crash's stack trace loses: the frames
+# above a function of these libraries. http-parser keeps its tables (its
+# callbacks are boxd's parser code), and so do glibc (thread cancellation
+# unwinds through it) and every C++ library. Each archive is copied without
+# .eh_frame into the build dir (objcopy, at build time, again whenever the
+# system's archive changes).
 set(BOXD_STATIC_NO_UNWIND OpenSSL::SSL OpenSSL::Crypto c-ares::cares ZLIB::ZLIB CURL::libcurl)
 add_custom_target(boxd_static_no_unwind)
 function(boxd_static_strip_unwind archive out_var)
