@@ -59,6 +59,8 @@ namespace boxd::local {
 namespace {
 
 constexpr std::size_t k_chunk_bytes = 64 * 1024;
+// Body bytes read and dropped after the box stopped reading (relay_request).
+constexpr std::size_t k_discard_bytes = 256 * 1024;
 constexpr std::size_t k_max_response_head = 64 * 1024;
 constexpr auto k_upstream_timeout = std::chrono::minutes(5);
 constexpr int k_send_timeout_secs = 60;
@@ -335,19 +337,33 @@ bool ProxySession::relay_request() {
     answer(502, "bad gateway: the box closed the connection");
     return false;
   }
-  m_request.on_body(
-      [up, chunked = head.chunked](std::string_view data) { return send_body(up, data, chunked); });
+  // A box that stops reading (it answered before the body, or closed) does
+  // not end the request at once: up to k_discard_bytes more of the body are
+  // read and dropped, so a malformed body still gets its 400, and a whole
+  // one the box's early answer (or a 502), whichever comes first in time.
+  std::size_t dropped = 0;
+  bool upstream_gone = false;
+  m_request.on_body([&, up, chunked = head.chunked](std::string_view data) {
+    if (!upstream_gone && send_body(up, data, chunked)) {
+      return true;
+    }
+    upstream_gone = true;
+    dropped += data.size();
+    return dropped <= k_discard_bytes;
+  });
   const auto body_wait = std::chrono::milliseconds(m_limits.body_timeout_ms);
   const int got = parse_until(m_client, m_request, HttpParser::State::Done,
                               [&] { return Clock::now() + body_wait; });
   m_request.on_body(nullptr);
-  if (got == -3 && m_request.error_status() != 0) {
-    answer(m_request.error_status(), "bad request: " + m_request.error());
+  if (got == -3) {
+    const int status = m_request.error_status();
+    answer(status != 0 ? status : 502, status != 0 ? "bad request: " + m_request.error()
+                                                   : "bad gateway: the box stopped reading");
   }
   if (got != 1) {
     return false;
   }
-  return !head.chunked || send_all(up, "0\r\n\r\n", 5);
+  return upstream_gone || !head.chunked || send_all(up, "0\r\n\r\n", 5);
 }
 
 bool ProxySession::relay_response() {
