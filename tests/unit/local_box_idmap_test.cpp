@@ -56,9 +56,9 @@ TEST_CASE("id ranges: one per live box, kept, given back, never shared") {
     const std::uint32_t base = box_id_base(box);
     CHECK(base >= (1U << 30));
     CHECK((base - (1U << 30)) % k_box_id_count == 0);
-    for (const auto& [other, other_base] : live) {
-      CAPTURE(other);
-      CHECK(other_base != base);
+    for (const auto& other : live) {
+      CAPTURE(other.first);
+      CHECK(other.second != base);
     }
     CHECK(box_id_base(box) == base);  // recorded: asking again gives the same
     live[box.string()] = base;
