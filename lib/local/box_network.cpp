@@ -200,6 +200,16 @@ void disable_ipv6(const std::string& device) {
 
 // Deletes links of ours, ignoring failures (already gone, or going).
 
+// True when `fd` is the object `own` names for this thread (a namespace, a
+// root directory), or when either cannot be looked at: a box's side must
+// never turn out to be the server's own.
+bool is_ours(int fd, const char* own) {
+  struct stat theirs {};
+  struct stat ours {};
+  return fstat(fd, &theirs) != 0 || stat(own, &ours) != 0 ||
+         (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino);
+}
+
 // The box's network namespace, by its init's pid; throws when the init is
 // gone (or the pid is another process now), and when it is the namespace
 // this thread configures the host in: the box's side of the network (eth0,
@@ -209,10 +219,7 @@ UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
   if (!fd.valid() || !process_matches(pid, start_time)) {
     throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) + ") is gone");
   }
-  struct stat box {};
-  struct stat own {};
-  if (fstat(fd.get(), &box) != 0 || stat("/proc/thread-self/ns/net", &own) != 0 ||
-      (box.st_dev == own.st_dev && box.st_ino == own.st_ino)) {
+  if (is_ours(fd.get(), "/proc/thread-self/ns/net")) {
     throw Error(ErrorClass::Internal, "the box's init (pid " + std::to_string(pid) +
                                           ") is in the server's own network namespace: its "
                                           "network is not set up");
@@ -232,10 +239,7 @@ bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
   }
   // A process whose root is still ours (an init before its pivot_root, a
   // stand-in) has no box files: its etc/hosts would be the host's.
-  struct stat box {};
-  struct stat own {};
-  if (!process_matches(pid, start_time) || fstat(root, &box) != 0 || stat("/", &own) != 0 ||
-      (box.st_dev == own.st_dev && box.st_ino == own.st_ino)) {
+  if (!process_matches(pid, start_time) || is_ours(root, "/")) {
     close(root);
     return false;
   }

@@ -36,26 +36,16 @@ def limits_server(t):
     return t.limits
 
 
-def raw(port, data, timeout=10.0):
-    """Sends `data` on a new connection and reads until the server closes it
-    (or `timeout`). Returns (status, whole response bytes); status 0 when no
-    HTTP answer came."""
+def raw(port, data, timeout=10.0, then=b"", pause=0.0):
+    """Sends `data` on a new connection (and `then` after `pause` seconds),
+    and reads until the server closes it (or `timeout`). Returns (status,
+    whole response bytes); status 0 when no HTTP answer came."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         try:
             s.sendall(data)
-        except OSError:
-            pass
-        reply = read_to_end(s, timeout)
-    return status_of(reply), reply
-
-
-def raw_split(port, first, second, pause, timeout=10.0):
-    """Like raw(), with a pause between two parts of the request."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(first)
-        time.sleep(pause)
-        try:
-            s.sendall(second)
+            if then:
+                time.sleep(pause)
+                s.sendall(then)
         except OSError:
             pass
         reply = read_to_end(s, timeout)
@@ -245,7 +235,8 @@ def smuggling_attempts_get_400(t):
     # body: a malformed body is still a 400 from the proxy, never silence.
     proxy, start = targets["proxy"]
     head, body = SMUGGLING["chunk without CRLF"].split(b"\r\n\r\n", 1)
-    status, reply = raw_split(proxy, start + b"\r\n" + head + b"\r\n\r\n", body, 0.5, timeout=5)
+    status, reply = raw(proxy, start + b"\r\n" + head + b"\r\n\r\n", timeout=5, then=body,
+                        pause=0.5)
     expect_equal(status, 400, f"a bad chunk after the box answered: {reply[:300]!r}")
     expect(reply.count(b"HTTP/1.") == 1, f"one answer only: {reply!r}")
 

@@ -12,6 +12,7 @@ import sys
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sectest import (AbstractListener, SecuritySuite, eventually, expect, expect_absent,  # noqa: E402
@@ -233,6 +234,29 @@ def cgroup_v1_release_agent_is_out_of_reach(t):
 
 
 # -- /proc -----------------------------------------------------------------------
+
+@suite.test
+def the_init_keeps_no_descriptor_of_the_server(t):
+    """The server hands the init its user namespace (fd 4) and a ready pipe
+    (fd 3); once the box runs, the init (box root's PID 1) holds neither:
+    only /dev/null and its console."""
+    w = world(t)
+    state = str(t.server.state_dir.resolve())
+    inits = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"__box-init" in argv and w["vm"].encode() in argv and \
+                any(a.startswith(state.encode()) for a in argv):
+            inits.append(entry)
+    expect_equal(len(inits), 1, f"the init of {w['vm']}")
+    fds = {int(fd): os.readlink(f"/proc/{inits[0]}/fd/{fd}")
+           for fd in os.listdir(f"/proc/{inits[0]}/fd")}
+    expect_equal(sorted(fds), [0, 1, 2], f"the init's descriptors: {fds}")
+    expect_equal(fds[0], "/dev/null", "the init's stdin")
+
 
 @suite.test
 def proc_1_root_leads_to_the_box_not_the_host(t):
