@@ -44,6 +44,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -202,6 +203,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     if (m_auth.failure != AuthFailure::None) {
       fail(Fault::Unauthenticated, m_auth.message());
     }
+    const auto slot = m_service.take_exec_slot(m_auth.user_id);
     Pump p = start_command(wait_first_chunk(s));
     for (;;) {
       const Ready ready = wait_for_events(s, p);
@@ -229,11 +231,19 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     }
   }
 
-  // 1. The first chunk (vm_id, command, tty, cols, rows).
+  // 1. The first chunk (vm_id, command, tty, cols, rows), within the
+  // server's --stream-idle-timeout (a call that never sends it would hold
+  // this thread for ever).
   api::ExecChunk wait_first_chunk(ExecShared& s) {
+    const auto deadline = Clock::now() + m_service.stream_idle_timeout();
     for (;;) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        m_service.log_stalled("Exec", m_auth.user_id);
+        fail(Fault::DeadlineExceeded, "exec: no first chunk in time");
+      }
       pollfd pfd{s.wake.read_fd(), POLLIN, 0};
-      ::poll(&pfd, 1, -1);
+      ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
       s.wake.drain();
       std::lock_guard lock(s.mutex);
       if (s.cancelled) {

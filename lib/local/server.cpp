@@ -227,6 +227,11 @@ void check_options(const ServeOptions& options) {
                 "--http-max-connections, --http-header-timeout and --http-body-timeout must be "
                 "positive");
   }
+  if (options.max_user_streams < 1 || options.max_user_execs < 1 ||
+      options.stream_idle_timeout < 1) {
+    throw Error(ErrorClass::Usage,
+                "--max-user-streams, --max-user-execs and --stream-idle-timeout must be positive");
+  }
 }
 
 // --api-key KEY=USER flags, else the state dir's own key for user "local";
@@ -254,6 +259,9 @@ ServiceOptions service_options_of(const ServeOptions& options,
   service_options.max_disks = options.max_disks;
   service_options.max_disk_bytes = options.max_disk_bytes;
   service_options.box_pids_max = options.box_pids_max;
+  service_options.max_user_streams = options.max_user_streams;
+  service_options.max_user_execs = options.max_user_execs;
+  service_options.stream_idle_timeout = std::chrono::seconds(options.stream_idle_timeout);
   service_options.proxy_port = proxy_port;
   service_options.url_scheme = "http";
   return service_options;

@@ -37,8 +37,12 @@ struct ServeOptions {
   int http_max_connections = 128;
   int http_header_timeout = 5;
   int http_body_timeout = 30;
-  std::string bridge_subnet;  // namespace runtime: the boxes' bridge ("" = picked)
-  std::string tls_cert;       // PEM files; both or neither
+  // What one user's streams may hold (lib/local/stream_limits.hpp).
+  int max_user_streams = 64;      // uploads, downloads, listings, log streams at once
+  int max_user_execs = 1024;      // exec sessions at once
+  int stream_idle_timeout = 300;  // seconds an upload or a new exec may wait on its client
+  std::string bridge_subnet;      // namespace runtime: the boxes' bridge ("" = picked)
+  std::string tls_cert;           // PEM files; both or neither
   std::string tls_key;
   // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in
   // its initial metadata, as boxd's servers do (tests of the update notice).

@@ -105,6 +105,14 @@ void BoxdService::log(const std::string& event, const logging::Fields& fields) c
   logging::info(event, fields);
 }
 
+void BoxdService::log_stalled(const std::string& rpc, const std::string& user) const {
+  logging::warn(
+      "stream cancelled: the client sent nothing",
+      {{"rpc", rpc},
+       {"user", user},
+       {"idle_s", static_cast<std::int64_t>(m_options.stream_idle_timeout.count() / 1000)}});
+}
+
 // Every RPC body runs through run_rpc (service_rpc.hpp): authentication
 // first, then every failure turned into its status.
 template <class Fn>

@@ -43,6 +43,7 @@
 #include "local/runtime.hpp"
 #include "local/snapshots.hpp"
 #include "local/store.hpp"
+#include "local/stream_limits.hpp"
 #include "local/templates.hpp"
 
 namespace boxd::local {
@@ -57,6 +58,12 @@ struct ServiceOptions {
   std::uint64_t box_pids_max = 2048;            // pids.max of every box (0 = no limit)
   int proxy_port = 9480;
   std::string url_scheme = "http";
+  // What one user's streams may hold (stream_limits.hpp).
+  int max_user_streams = 64;  // uploads, downloads, listings, log streams open at once
+  int max_user_execs = 1024;  // exec sessions open at once
+  // An upload waiting this long for its next chunk, or an exec for its
+  // first, is cancelled.
+  std::chrono::milliseconds stream_idle_timeout{300'000};
 };
 
 // What Exec needs about a running box, resolved under the store lock.
@@ -216,6 +223,12 @@ class BoxdService final : public ServiceBase {
   ExecTarget resolve_exec(const std::string& user, const std::string& vm_id);
   Runtime& runtime() { return m_runtime; }
   Boxes& boxes() { return m_boxes; }
+  // One of the user's exec slots (RESOURCE_EXHAUSTED past --max-user-execs).
+  UserSlots::Slot take_exec_slot(const std::string& user) { return m_exec_slots.take(user); }
+  // How long an exec may wait for its first chunk.
+  std::chrono::milliseconds stream_idle_timeout() const { return m_options.stream_idle_timeout; }
+  // The log line of a call cancelled after --stream-idle-timeout.
+  void log_stalled(const std::string& rpc, const std::string& user) const;
   // An info event of the log (common/log.hpp); never a secret in it.
   void log(const std::string& event, const logging::Fields& fields = {}) const;
   // The status of a failed RPC (service_rpc.hpp): the code of the
@@ -247,6 +260,13 @@ class BoxdService final : public ServiceBase {
   Identity m_identity{m_options.state_dir, m_store, m_auth, m_networks, m_runtime};
   Templates m_templates{m_store, m_disks};
   Files m_files{m_store, m_boxes};
+  // What one user's streams may hold (stream_limits.hpp).
+  UserSlots m_stream_slots{m_options.max_user_streams, "file transfers, listings and log streams",
+                           "--max-user-streams"};
+  UserSlots m_exec_slots{m_options.max_user_execs, "exec sessions", "--max-user-execs"};
+  StallWatch m_stall_watch{
+      m_options.stream_idle_timeout,
+      [this](const std::string& rpc, const std::string& user) { log_stalled(rpc, user); }};
   // Declared after what its thread uses, so it is destroyed (stopped) first.
   IdleWatcher m_idle{m_store, m_boxes};
 };

@@ -23,14 +23,24 @@ grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
                                            grpc::ServerReader<api::UploadFileChunk>* reader,
                                            api::UploadFileResponse* response) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
+    const auto slot = m_stream_slots.take(auth.user_id);
     api::UploadFileChunk chunk;
-    if (!reader->Read(&chunk)) {
+    // Each wait for the client's next chunk is watched: a client that
+    // stops sending is cancelled after --stream-idle-timeout.
+    auto read = [&] {
+      const StallWatch::Wait wait(m_stall_watch, *context, "UploadFileStream", auth.user_id);
+      return reader->Read(&chunk);
+    };
+    if (!read()) {
+      if (context->IsCancelled()) {
+        fail(Fault::Cancelled, "upload cancelled before its first chunk");
+      }
       fail(Fault::InvalidArgument, "empty upload: the first chunk names vm_id and path");
     }
     const FileRef file{chunk.vm_id(), chunk.path()};
     bool first = true;  // the first chunk is read already
     auto next_chunk = [&](std::string& data) {
-      if (!first && !reader->Read(&chunk)) {
+      if (!first && !read()) {
         return false;
       }
       first = false;
@@ -48,6 +58,7 @@ grpc::Status BoxdService::UploadFile(grpc::ServerContext* context,
                                      const api::UploadFileRequest* request,
                                      api::UploadFileResponse* response) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
+    const auto slot = m_stream_slots.take(auth.user_id);
     bool sent = false;
     auto next_chunk = [&](std::string& data) {
       if (sent) {
@@ -67,6 +78,7 @@ grpc::Status BoxdService::DownloadFile(grpc::ServerContext* context,
                                        const api::DownloadFileRequest* request,
                                        api::DownloadFileResponse* response) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
+    const auto slot = m_stream_slots.take(auth.user_id);
     response->set_data(
         m_files.download(auth.user_id, {request->vm_id(), request->path()}, cancelled_of(context)));
   });
@@ -76,6 +88,7 @@ grpc::Status BoxdService::DownloadFileStream(grpc::ServerContext* context,
                                              const api::DownloadFileRequest* request,
                                              grpc::ServerWriter<api::DownloadFileChunk>* writer) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
+    const auto slot = m_stream_slots.take(auth.user_id);
     bool first = true;
     auto emit = [&](std::string& data, std::uint64_t total_size) {
       api::DownloadFileChunk chunk;
@@ -94,6 +107,7 @@ grpc::Status BoxdService::DownloadFileStream(grpc::ServerContext* context,
 grpc::Status BoxdService::ListDir(grpc::ServerContext* context, const api::ListDirRequest* request,
                                   api::ListDirResponse* response) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
+    const auto slot = m_stream_slots.take(auth.user_id);
     auto listing =
         m_files.list(auth.user_id, {request->vm_id(), request->path()}, cancelled_of(context));
     response->set_truncated(listing.truncated);
@@ -112,6 +126,7 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
                                      const api::StreamLogsRequest* request,
                                      grpc::ServerWriter<api::LogChunk>* writer) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
+    const auto slot = m_stream_slots.take(auth.user_id);
     auto emit = [&](std::string& data) {
       api::LogChunk chunk;
       chunk.set_data(std::move(data));

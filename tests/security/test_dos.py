@@ -12,8 +12,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sectest import (SecuritySuite, SlowClients, exchange_token, expect, expect_equal,  # noqa: E402
-                     fail, host_pids_with_argv, http_get, port_of, proc_status, timed, token)
+from sectest import (SecuritySuite, SlowClients, eventually, exchange_token, expect,  # noqa: E402
+                     expect_equal, fail, host_pids_with_argv, http_get, port_of, proc_status,
+                     timed, token)
 
 suite = SecuritySuite(__file__)
 
@@ -289,5 +290,229 @@ def a_fifo_at_etc_hosts_does_not_hang_the_server(t):
     other, secs = timed(lambda: cli.run("box", "create", t.box_name("other"), timeout=45))
     expect(other.code == 0, other.describe(f"ATTACK WORKED: box create hangs ({secs:.1f}s)"))
 
+
+
+# --- Streams a tenant opens and never feeds (stream_limits.hpp) ---
+
+STREAM_CAP = 4        # --max-user-streams and --max-user-execs of the stream server
+STREAM_IDLE_SECS = 3  # its --stream-idle-timeout
+STREAM_EXTRA = 20     # attempts past the cap
+_streams = {}
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_bytes(number, data):
+    data = data.encode() if isinstance(data, str) else data
+    return varint(number << 3 | 2) + varint(len(data)) + data
+
+
+def pb_uint(number, value):
+    return varint(number << 3) + varint(value)
+
+
+class StalledRequests:
+    """A request iterator that yields `first` (if any), then blocks until
+    release(): a client that opened a stream and stopped sending."""
+
+    def __init__(self, first=None):
+        self.first = first
+        self.released = threading.Event()
+
+    def __iter__(self):
+        if self.first is not None:
+            yield self.first
+        self.released.wait(120)
+
+    def release(self):
+        self.released.set()
+
+
+def stream_server(t):
+    def build(store):
+        import grpc  # /usr/bin/python3's python3-grpcio
+        t.require_isolation()
+        server = t.new_server("streams", args=[
+            "--max-user-streams", str(STREAM_CAP), "--max-user-execs", str(STREAM_CAP),
+            "--stream-idle-timeout", str(STREAM_IDLE_SECS)])
+        store["server"] = server
+        store["grpc"] = grpc
+        for user in ("alice", "bob"):
+            cli = t.cli(user, server=server)
+            store[user] = cli
+            store[user + "_vm"] = cli.create_box(t.box_name("streams"))
+            store[user + "_md"] = [("authorization",
+                                    "Bearer " + exchange_token(server.exchange_url, cli.key))]
+        channel = grpc.insecure_channel(server.api_url.split("://", 1)[-1])
+        t.at_end(channel.close)
+        store["upload"] = channel.stream_unary("/boxd.api.v1.BoxdApi/UploadFileStream")
+        store["exec"] = channel.stream_stream("/boxd.api.v1.BoxdApi/Exec")
+    return t.fixture(_streams, build)
+
+
+def upload_chunk(vm, path, total=1 << 20):
+    return pb_bytes(1, vm) + pb_bytes(2, path) + pb_uint(3, total) + pb_bytes(4, b"x" * 4096)
+
+
+def exec_chunk(vm, command):
+    return pb_bytes(4, command) + pb_bytes(5, vm)
+
+
+def upload_helper_pids(marker):
+    """Host pids of the upload helpers of files named /home/boxd/<marker>*
+    (argv: boxd local __box-file upload / PATH)."""
+    wanted = b"\0".join([b"boxd", b"local", b"__box-file", b"upload", b"/",
+                         b"/home/boxd/" + marker.encode()])
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read().startswith(wanted):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def rpc_outcome(grpc, fn):
+    """(code name, details) of a call that raises grpc.RpcError or returns."""
+    try:
+        fn()
+        return "OK", ""
+    except grpc.RpcError as e:
+        return e.code().name, e.details() or ""
+
+
+def stall_lines(server, rpc):
+    """The server's log lines of calls it cancelled for sending nothing."""
+    return [line for line in server.log_path.read_text(errors="replace").splitlines()
+            if "stream cancelled: the client sent nothing" in line and f"rpc={rpc}" in line]
+
+
+@suite.test
+def stalled_uploads_are_capped_per_user_and_cancelled(t):
+    """alice opens uploads that send one chunk and then nothing. Each held a
+    server thread and a file helper in her box for ever, and she could open
+    as many as she liked. Now she has at most --max-user-streams open, the
+    rest are refused at once, bob is not affected, and each stalled upload
+    is cancelled after --stream-idle-timeout, its helper and temp file gone."""
+    s = stream_server(t)
+    grpc, server = s["grpc"], s["server"]
+    alice, vm = s["alice"], s["alice_vm"]
+    pid = server.proc.pid
+    logged = len(stall_lines(server, "UploadFileStream"))
+    threads_before = int(proc_status(pid)["Threads"])
+    marker = token("stalled")
+    stalls, futures = [], []
+    try:
+        for i in range(STREAM_CAP):
+            stall = StalledRequests(upload_chunk(vm, f"/home/boxd/{marker}-{i}"))
+            stalls.append(stall)
+            futures.append(s["upload"].future(iter(stall), metadata=s["alice_md"], timeout=90))
+        eventually(lambda: len(upload_helper_pids(marker)) >= STREAM_CAP, timeout=15,
+                   what=f"{STREAM_CAP} upload helpers running")
+        refused = []
+        for i in range(STREAM_EXTRA):
+            stall = StalledRequests(upload_chunk(vm, f"/home/boxd/{marker}-extra-{i}"))
+            stalls.append(stall)
+            refused.append(rpc_outcome(grpc, lambda: s["upload"](
+                iter(stall), metadata=s["alice_md"], timeout=5)))
+        grown = int(proc_status(pid)["Threads"]) - threads_before
+        helpers = len(upload_helper_pids(marker))
+        codes = {code for code, _ in refused}
+        expect(codes == {"RESOURCE_EXHAUSTED"},
+               f"ATTACK WORKED: with {STREAM_CAP} stalled uploads open, {STREAM_EXTRA} more "
+               f"got {sorted(codes)}: {refused[:2]}")
+        expect("too many file transfers" in refused[0][1], f"the refusal says why: {refused[0]}")
+        expect(helpers <= STREAM_CAP, f"ATTACK WORKED: {helpers} upload helpers in the box for "
+                                      f"{STREAM_CAP + STREAM_EXTRA} stalled uploads")
+        expect(grown < STREAM_CAP + STREAM_EXTRA // 2,
+               f"ATTACK WORKED: the server grew {grown} threads for "
+               f"{STREAM_CAP + STREAM_EXTRA} stalled uploads")
+        # bob has his own slots; alice's other calls still work.
+        src = t.dir / "bob-up.txt"
+        src.write_text("bob\n")
+        s["bob"].run("box", "cp", src, f"{s['bob_vm']}:/home/boxd/bob-up.txt",
+                     timeout=30).expect_ok()
+        alice.exec(vm, "true").expect_ok()
+        # The stalled ones end after the idle timeout, not later.
+        started = time.monotonic()
+        outcomes = [rpc_outcome(grpc, f.result) for f in futures]
+        secs = time.monotonic() - started
+        expect({code for code, _ in outcomes} == {"CANCELLED"},
+               f"stalled uploads ended with {outcomes}")
+        expect(secs < STREAM_IDLE_SECS + 10, f"stalled uploads ended only after {secs:.1f}s")
+        eventually(lambda: not upload_helper_pids(marker), timeout=15,
+                   what="the stalled uploads' helpers gone")
+        left = alice.sh(vm, "ls -a /home/boxd | grep -c boxd-upload || true")  # any name
+        expect(left.strip() == "0", f"temp files of the stalled uploads left: {left!r}")
+        expect(len(stall_lines(server, "UploadFileStream")) >= logged + STREAM_CAP,
+               "the server logs each cancelled upload")
+        # Her slots are free again.
+        src = t.dir / "alice-up.txt"
+        src.write_text("alice\n")
+        alice.run("box", "cp", src, f"{vm}:/home/boxd/alice-up.txt", timeout=30).expect_ok()
+        print(f"     (+{grown} threads for {STREAM_CAP + STREAM_EXTRA} stalled uploads; "
+              f"cancelled {secs:.1f}s after the last chunk was awaited)", flush=True)
+    finally:
+        for stall in stalls:
+            stall.release()
+
+
+@suite.test
+def exec_streams_that_never_start_are_capped_and_cancelled(t):
+    """alice opens Exec streams and never sends the first chunk (the box and
+    command). Each held a pump thread for ever. Now at most --max-user-execs
+    are open per user and one that sends nothing is ended after
+    --stream-idle-timeout."""
+    s = stream_server(t)
+    grpc, server = s["grpc"], s["server"]
+    pid = server.proc.pid
+    logged = len(stall_lines(server, "Exec"))
+    threads_before = int(proc_status(pid)["Threads"])
+    stalls, calls = [], []
+    try:
+        for _ in range(STREAM_CAP):
+            stall = StalledRequests()
+            stalls.append(stall)
+            calls.append(s["exec"](iter(stall), metadata=s["alice_md"], timeout=90))
+        time.sleep(1.0)
+        refused = []
+        for _ in range(STREAM_EXTRA):
+            call = s["exec"](iter([exec_chunk(s["alice_vm"], "sleep 30")]),
+                             metadata=s["alice_md"], timeout=5)
+            refused.append(rpc_outcome(grpc, lambda: list(call)))
+        grown = int(proc_status(pid)["Threads"]) - threads_before
+        codes = {code for code, _ in refused}
+        expect(codes == {"RESOURCE_EXHAUSTED"},
+               f"ATTACK WORKED: with {STREAM_CAP} exec streams open, {STREAM_EXTRA} more got "
+               f"{sorted(codes)}: {refused[:2]}")
+        expect("too many exec sessions" in refused[0][1], f"the refusal says why: {refused[0]}")
+        expect(grown < STREAM_CAP + STREAM_EXTRA // 2,
+               f"ATTACK WORKED: the server grew {grown} threads for "
+               f"{STREAM_CAP + STREAM_EXTRA} exec streams")
+        s["bob"].exec(s["bob_vm"], "true").expect_ok()
+        started = time.monotonic()
+        outcomes = [(call.code().name, call.details()) for call in calls]
+        secs = time.monotonic() - started
+        expect({code for code, _ in outcomes} == {"DEADLINE_EXCEEDED"} and
+               all("no first chunk" in (d or "") for _, d in outcomes),
+               f"exec streams without a first chunk ended with {outcomes}")
+        expect(secs < STREAM_IDLE_SECS + 10, f"they ended only after {secs:.1f}s")
+        expect(len(stall_lines(server, "Exec")) >= logged + STREAM_CAP,
+               "the server logs each exec that never started")
+        s["alice"].exec(s["alice_vm"], "true").expect_ok()
+        print(f"     (+{grown} threads for {STREAM_CAP + STREAM_EXTRA} exec streams)", flush=True)
+    finally:
+        for stall in stalls:
+            stall.release()
 
 suite.main()

@@ -59,6 +59,22 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
       .add_option("--box-pids-max", options.box_pids_max,
                   "Processes and threads per box (cgroup pids.max; 0 = no limit)")
       ->capture_default_str();
+  command
+      .add_option("--max-user-streams", options.max_user_streams,
+                  "Uploads, downloads, listings and log streams one user may have open at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  command
+      .add_option("--max-user-execs", options.max_user_execs,
+                  "Exec sessions one user may have open at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  command
+      .add_option("--stream-idle-timeout", options.stream_idle_timeout,
+                  "Seconds an upload may wait for its next chunk, or an exec for its first, "
+                  "before it is cancelled")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   command.add_option("--runtime", options.runtime, "Box runtime")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespace", "process"}));
@@ -155,6 +171,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
                std::to_string(options.max_boxes), "--max-disks", std::to_string(options.max_disks),
                "--max-disk-bytes", std::to_string(options.max_disk_bytes), "--box-pids-max",
                std::to_string(options.box_pids_max), "--runtime", options.runtime});
+  argv.insert(argv.end(), {"--max-user-streams", std::to_string(options.max_user_streams),
+                           "--max-user-execs", std::to_string(options.max_user_execs),
+                           "--stream-idle-timeout", std::to_string(options.stream_idle_timeout)});
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});

@@ -1,0 +1,57 @@
+// UserSlots (stream_limits.hpp): per-user caps on open streams. The stall
+// watch needs a live gRPC call; tests/security/test_dos.py drives it.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "local/stream_limits.hpp"
+#include "local_fault_support.hpp"
+
+namespace boxd::local {
+namespace {
+
+TEST_CASE("user slots: each user has its own cap, and a slot given back is free again") {
+  UserSlots slots(2, "file transfers", "--max-user-streams");
+  std::vector<UserSlots::Slot> alice;
+  alice.push_back(slots.take("alice"));
+  alice.push_back(slots.take("alice"));
+  CHECK(slots.in_use("alice") == 2);
+
+  CHECK(test::failure_of([&] { slots.take("alice"); }) ==
+        std::pair<Fault, std::string>{Fault::ResourceExhausted,
+                                      "too many file transfers at once: 2 open for this user (the "
+                                      "server's --max-user-streams); wait for one to end"});
+  CHECK(slots.in_use("alice") == 2);  // the refused take holds nothing
+
+  {
+    const auto bob = slots.take("bob");  // alice at her cap does not touch bob
+    CHECK(slots.in_use("bob") == 1);
+  }
+  CHECK(slots.in_use("bob") == 0);
+
+  alice.pop_back();
+  CHECK(slots.in_use("alice") == 1);
+  alice.push_back(slots.take("alice"));
+  CHECK(slots.in_use("alice") == 2);
+  alice.clear();
+  CHECK(slots.in_use("alice") == 0);
+}
+
+TEST_CASE("user slots: a moved slot is given back once") {
+  UserSlots slots(1, "exec sessions", "--max-user-execs");
+  std::optional<UserSlots::Slot> moved;
+  {
+    auto slot = slots.take("alice");
+    moved.emplace(std::move(slot));
+  }
+  CHECK(slots.in_use("alice") == 1);
+  moved.reset();
+  CHECK(slots.in_use("alice") == 0);
+  CHECK_NOTHROW(slots.take("alice"));
+}
+
+}  // namespace
+}  // namespace boxd::local
