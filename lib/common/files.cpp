@@ -19,6 +19,25 @@
 
 namespace boxd {
 
+void StreamingWriteback::wrote(std::uint64_t bytes) {
+  m_written += bytes;
+  if (m_written - m_started >= k_step) {
+    start();
+  }
+}
+
+void StreamingWriteback::finish() {
+  if (m_written > m_started) {
+    start();
+  }
+}
+
+void StreamingWriteback::start() {
+  ::sync_file_range(m_fd, static_cast<off64_t>(m_started),
+                    static_cast<off64_t>(m_written - m_started), SYNC_FILE_RANGE_WRITE);
+  m_started = m_written;
+}
+
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,6 +19,35 @@ namespace boxd {
 enum class Sync { Durable, None };
 void write_file_atomic(const std::filesystem::path& path, std::string_view content,
                        unsigned mode = 0644, Sync sync = Sync::Durable);
+
+// Starts the disk writes of a file written front to back while it is
+// written: sync_file_range(SYNC_FILE_RANGE_WRITE), which queues the writes
+// and does not wait, every k_step bytes, and for the rest at finish(). For
+// big files renamed over another one at the end (uploads, downloads): ext4
+// (auto_da_alloc) starts the writeback of the whole file inside rename()
+// when it replaces a file, 0.6 s for 1 GiB here, and a replaced file still
+// being written back made the next write over it wait as well
+// (tests/bench/FINDINGS.md). The crash guarantee is the same either way
+// (the blocks are allocated and ordered before the rename in the journal);
+// the dirty memory the file holds stays small. Best effort: a file system
+// without writeback (tmpfs) ignores it, and an I/O error shows at the
+// write or close that follows.
+class StreamingWriteback {
+ public:
+  static constexpr std::uint64_t k_step = 8ULL << 20;
+
+  explicit StreamingWriteback(int fd) : m_fd(fd) {}
+  // `bytes` more were appended to the file.
+  void wrote(std::uint64_t bytes);
+  // Before the close and rename: starts what is left.
+  void finish();
+
+ private:
+  void start();
+  int m_fd;
+  std::uint64_t m_written = 0;
+  std::uint64_t m_started = 0;
+};
 
 // Several atomic replacements made durable together, for files that are only
 // of use as a group (a new box's /etc): add() writes each to its temp sibling

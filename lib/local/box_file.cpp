@@ -198,6 +198,7 @@ int upload(const char* root, const std::string& path) {
   }
   send_frame('R', {});
   std::uint64_t written = 0;
+  StreamingWriteback writeback(g_temp.fd);  // common/files.hpp: no writeback storm at the rename
   char type = 0;
   std::string payload;
   char header[5];
@@ -212,6 +213,7 @@ int upload(const char* root, const std::string& path) {
         break;
       }
       written += size;
+      writeback.wrote(size);
       continue;
     }
     payload.resize(size);
@@ -224,6 +226,7 @@ int upload(const char* root, const std::string& path) {
     if (*get_u64(payload, 0) != written) {
       abort_upload(Reason::Count, EPROTO);
     }
+    writeback.finish();
     if (fchmod(g_temp.fd, mode) < 0 || close(g_temp.fd) < 0) {
       abort_upload(Reason::Write, errno);
     }

@@ -32,6 +32,7 @@
 #include "boxd/command.hpp"
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/files.hpp"
 #include "common/shell_quote.hpp"
 #include "common/sizes.hpp"
 
@@ -320,9 +321,14 @@ struct Copier {
     LocalTemp temp(target);
     const int fd = temp.fd();
     const std::string label = target.string();
+    StreamingWriteback writeback(fd);  // common/files.hpp: no writeback storm at the rename
     try {
       bytes += ctx.client().download_file(
-          vm, path, [fd, &label](std::string_view data) { write_or_throw(fd, data, label); },
+          vm, path,
+          [fd, &label, &writeback](std::string_view data) {
+            write_or_throw(fd, data, label);
+            writeback.wrote(data.size());
+          },
           progress.for_file(base_name(path)), &cancel);
     } catch (const Error& e) {
       progress.end_line();
@@ -333,6 +339,7 @@ struct Copier {
       throw;
     }
     progress.end_line();
+    writeback.finish();
     temp.commit(mode);
     ++files;
   }
