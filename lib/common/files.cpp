@@ -107,8 +107,20 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 DurableFiles::~DurableFiles() {
   for (const auto& p : m_pending) {
-    ::unlink(p.tmp.c_str());
+    if (!p.tmp.empty()) {
+      ::unlink(p.tmp.c_str());
+    }
   }
+}
+
+void DurableFiles::keep(const std::filesystem::path& path) {
+  Pending p;
+  p.target = path;
+  p.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!p.fd.valid()) {
+    fail("cannot open", path);
+  }
+  m_pending.push_back(std::move(p));
 }
 
 void DurableFiles::add(const std::filesystem::path& path, std::string_view content, unsigned mode,
@@ -126,12 +138,14 @@ void DurableFiles::commit() {
   }
   for (auto& p : m_pending) {
     if (::fsync(p.fd.get()) != 0 || ::close(p.fd.release()) != 0) {
-      fail("cannot flush", p.tmp);
+      fail("cannot flush", p.tmp.empty() ? p.target : p.tmp);
     }
   }
   std::vector<std::filesystem::path> dirs;
   for (const auto& p : m_pending) {
-    rename_into_place(p.tmp, p.target);
+    if (!p.tmp.empty()) {
+      rename_into_place(p.tmp, p.target);
+    }
     const auto dir = dir_of(p.target);
     if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
       dirs.push_back(dir);

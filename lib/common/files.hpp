@@ -66,11 +66,14 @@ class DurableFiles {
   // owner/group: -1 keeps the creator's.
   void add(const std::filesystem::path& path, std::string_view content, unsigned mode,
            int owner = -1, int group = -1);
+  // A file already in place (written with Sync::None), made durable with
+  // the batch: fsynced with the others, then its directory.
+  void keep(const std::filesystem::path& path);
   void commit();
 
  private:
   struct Pending {
-    std::filesystem::path tmp;
+    std::filesystem::path tmp;  // empty: kept in place (keep())
     std::filesystem::path target;
     UniqueFd fd;
   };

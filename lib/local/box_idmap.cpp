@@ -114,7 +114,7 @@ class RegistryLock {
 // time, a create with 130 boxes on the host spent 10-20 ms here.
 std::atomic<std::uint32_t> g_next_slot{0};
 
-std::uint32_t allocate(const fs::path& box_dir) {
+std::uint32_t allocate(const fs::path& box_dir, DurableFiles* batch) {
   const fs::path dir = registry();
   RegistryLock lock(dir);
   const auto reserved = reserved_ranges();
@@ -131,8 +131,13 @@ std::uint32_t allocate(const fs::path& box_dir) {
         continue;
       }
     }
-    write_file_atomic(slot_dir / "owner", fs::absolute(box_dir).string() + "\n", 0600);
-    write_file_atomic(box_dir / "idmap", std::to_string(base) + "\n", 0600);
+    const Sync sync = batch != nullptr ? Sync::None : Sync::Durable;
+    write_file_atomic(slot_dir / "owner", fs::absolute(box_dir).string() + "\n", 0600, sync);
+    write_file_atomic(box_dir / "idmap", std::to_string(base) + "\n", 0600, sync);
+    if (batch != nullptr) {
+      batch->keep(slot_dir / "owner");
+      batch->keep(box_dir / "idmap");
+    }
     g_next_slot = slot + 1;
     return base;
   }
@@ -218,7 +223,7 @@ UniqueFd make_box_userns(std::uint32_t base) {
   return fd;
 }
 
-std::uint32_t box_id_base(const fs::path& box_dir) {
+std::uint32_t box_id_base(const fs::path& box_dir, DurableFiles* batch) {
   const std::string recorded = read_first_line(box_dir / "idmap");
   if (!recorded.empty()) {
     try {
@@ -226,7 +231,7 @@ std::uint32_t box_id_base(const fs::path& box_dir) {
     } catch (const std::exception&) {
     }
   }
-  return allocate(box_dir);
+  return allocate(box_dir, batch);
 }
 
 void release_box_ids(const fs::path& box_dir) {

@@ -245,7 +245,8 @@ class NamespaceRuntime final : public Runtime {
   void create(const BoxSpec& box) override {
     const fs::path disk = box.dir / "disk";
     ensure_dir(box.dir, 0700);
-    const std::uint32_t base = box_id_base(box.dir);
+    DurableFiles files;
+    const std::uint32_t base = box_id_base(box.dir, &files);
     if (fs::exists(disk)) {
       ensure_disk_ids(disk, base);  // a disk left half-made: what it has joins the range
     }
@@ -267,7 +268,6 @@ class NamespaceRuntime final : public Runtime {
     own(disk / "home" / "boxd", k_box_uid, k_box_gid);
     const fs::path etc = disk / "upper" / "etc";
     mirror_host_dir(etc, "/etc", base);
-    DurableFiles files;
     const std::string passwd =
         with_box_entry(read_text("/etc/passwd"), "boxd:x:1000:1000::/home/boxd:" + box_shell());
     const std::string group = with_box_entry(read_text("/etc/group"), "boxd:x:1000:");

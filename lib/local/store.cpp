@@ -149,8 +149,8 @@ Store::Store(std::filesystem::path dir) : m_dir(std::move(dir)) {
   }
 }
 
-void Store::save_locked() {
-  write_file_atomic(m_dir / k_state_file, store_to_json(m_data), 0600);
+void Store::save_locked(Sync sync) {
+  write_file_atomic(m_dir / k_state_file, store_to_json(m_data), 0600, sync);
 }
 
 BoxRecord* find_box_in(StoreData& data, const std::string& owner, const std::string& name_or_id) {

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/files.hpp"
 #include "local/runtime.hpp"
 #include "local/states.hpp"
 
@@ -146,17 +147,20 @@ class Store {
 
   const std::filesystem::path& dir() const { return m_dir; }
 
-  // Runs fn on the data under the lock, then persists if fn returns true.
-  // fn must not block on processes or the network.
+  // Runs fn on the data under the lock, then persists it. fn must not
+  // block on processes or the network. Sync::None: persisted without
+  // waiting for the disk (still never torn; a machine crash may bring back
+  // the state of the last durable save), for a change that recovery after
+  // a machine crash treats the same either way.
   template <class Fn>
-  auto update(Fn&& fn) -> decltype(fn(std::declval<StoreData&>())) {
+  auto update(Fn&& fn, Sync sync = Sync::Durable) -> decltype(fn(std::declval<StoreData&>())) {
     std::lock_guard lock(m_mutex);
     if constexpr (std::is_void_v<decltype(fn(m_data))>) {
       fn(m_data);
-      save_locked();
+      save_locked(sync);
     } else {
       auto result = fn(m_data);
-      save_locked();
+      save_locked(sync);
       return result;
     }
   }
@@ -172,7 +176,7 @@ class Store {
   std::vector<BoxRecord> boxes() const;
 
  private:
-  void save_locked();
+  void save_locked(Sync sync);
 
   std::filesystem::path m_dir;
   mutable std::mutex m_mutex;

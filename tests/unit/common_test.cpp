@@ -210,8 +210,25 @@ TEST_CASE("a durable batch replaces its files only when committed") {
   CHECK(count_entries(dir) == 2);
   CHECK(count_entries(dir / "sub") == 2);
 
+  // keep(): a file already in place joins the batch; it is neither
+  // rewritten nor removed, also when the batch is abandoned.
+  write_file_atomic(dir / "sub" / "owner", "kept", 0600, boxd::Sync::None);
+  {
+    boxd::DurableFiles abandoned;
+    abandoned.keep(dir / "sub" / "owner");
+  }
+  CHECK(read_file(dir / "sub" / "owner") == "kept");
+  boxd::DurableFiles with_kept;
+  with_kept.keep(dir / "sub" / "owner");
+  with_kept.add(dir / "passwd", "newer", 0644);
+  with_kept.commit();
+  CHECK(read_file(dir / "sub" / "owner") == "kept");
+  CHECK(read_file(dir / "passwd") == "newer");
+  CHECK(count_entries(dir / "sub") == 3);
+
   boxd::DurableFiles failing;
   CHECK_THROWS_AS(failing.add(dir / "missing" / "x", "x", 0644), boxd::Error);
+  CHECK_THROWS_AS(failing.keep(dir / "missing"), boxd::Error);
   std::filesystem::remove_all(dir);
 }
 
