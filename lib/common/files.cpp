@@ -95,7 +95,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
                        Sync sync) {
   std::filesystem::path tmp;
   UniqueFd fd = write_temp(path, content, mode, -1, -1, tmp);
-  if ((sync == Sync::Durable && ::fsync(fd.get()) != 0) || ::close(fd.release()) != 0) {
+  if ((sync != Sync::None && ::fsync(fd.get()) != 0) || ::close(fd.release()) != 0) {
     ::unlink(tmp.c_str());
     fail("cannot flush", tmp);
   }

@@ -14,9 +14,13 @@ namespace boxd {
 // kill -9. The file gets `mode` (e.g. 0600) before any byte is written.
 // Sync::None leaves out the fsyncs (of the file and its directory): still
 // never torn after kill -9 (the page cache outlives the process), but a
-// machine crash may lose it; for state that is void after a crash anyway
+// machine crash may lose it, and on a file system without ext4's
+// auto_da_alloc leave it empty; for state that is void after a crash anyway
 // (what live processes hold, such as the box network's addresses).
-enum class Sync { Durable, None };
+// Sync::Content fsyncs the file but not its directory: after a machine
+// crash the path holds the old content or the new, both whole, but may
+// still hold the old one.
+enum class Sync { Durable, Content, None };
 void write_file_atomic(const std::filesystem::path& path, std::string_view content,
                        unsigned mode = 0644, Sync sync = Sync::Durable);
 

@@ -131,12 +131,15 @@ std::uint32_t allocate(const fs::path& box_dir, DurableFiles* batch) {
         continue;
       }
     }
-    const Sync sync = batch != nullptr ? Sync::None : Sync::Durable;
-    write_file_atomic(slot_dir / "owner", fs::absolute(box_dir).string() + "\n", 0600, sync);
-    write_file_atomic(box_dir / "idmap", std::to_string(base) + "\n", 0600, sync);
+    // The slot's owner is on disk before the box's record of the slot can
+    // be: a box whose `idmap` survives a crash always finds its slot taken
+    // by it (else the slot would read as stale and be handed out again).
+    write_file_atomic(slot_dir / "owner", fs::absolute(box_dir).string() + "\n", 0600);
     if (batch != nullptr) {
-      batch->keep(slot_dir / "owner");
+      write_file_atomic(box_dir / "idmap", std::to_string(base) + "\n", 0600, Sync::None);
       batch->keep(box_dir / "idmap");
+    } else {
+      write_file_atomic(box_dir / "idmap", std::to_string(base) + "\n", 0600);
     }
     g_next_slot = slot + 1;
     return base;

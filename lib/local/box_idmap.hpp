@@ -29,11 +29,12 @@ namespace boxd::local {
 
 constexpr std::uint32_t k_box_id_count = 65536;
 
-// The box's base host id; allocates a range on first use. With `batch`, a
-// new range's two records are written without waiting for the disk and made
+// The box's base host id; allocates a range on first use. The slot's owner
+// record is always durable first; with `batch`, the box's own record of its
+// range (box_dir/idmap) is written without waiting for the disk and made
 // durable with the batch (a new box's disk: one wait for all its files);
-// until then a crash leaves the slot stale, free to be taken again. Throws
-// boxd::Error.
+// a crash before that leaves the box without a range and the slot taken
+// until it reads as stale. Throws boxd::Error.
 std::uint32_t box_id_base(const std::filesystem::path& box_dir, DurableFiles* batch = nullptr);
 
 // A new user namespace mapping ids 0..65535 to host ids base..base+65535

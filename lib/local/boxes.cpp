@@ -183,10 +183,11 @@ std::int64_t Boxes::boot_and_record(const BoxRecord& box) {
     throw;
   }
   const auto ms = elapsed_ms(started);
-  // Not waited for on disk (a durable write is two fsyncs on the path of
-  // every create and start): after a machine crash the box's processes are
-  // gone, and recovery boots a box recorded "starting" exactly as one
-  // recorded "running" (recover_one). A server crash keeps the page cache.
+  // The directory's fsync is left out (one of the two a durable write waits
+  // for, on the path of every create and start): after a machine crash the
+  // file holds this record or the one before, whole (Sync::Content), and
+  // recovery boots a box recorded "starting" exactly as one recorded
+  // "running" (recover_one). A server crash keeps the page cache.
   m_store.update(
       [&](StoreData& data) {
         for (auto& b : data.boxes) {
@@ -197,7 +198,7 @@ std::int64_t Boxes::boot_and_record(const BoxRecord& box) {
           }
         }
       },
-      Sync::None);
+      Sync::Content);
   activity(box.id);
   auto fields = box_fields(box);
   fields.emplace_back("boot_ms", static_cast<std::int64_t>(ms));

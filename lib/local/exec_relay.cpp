@@ -153,10 +153,13 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   void pump() {
     // Keep the shared state alive for the whole function, even after Finish.
     const auto shared = m_shared;
+    // The user's exec slot, held until this thread is done (after Finish):
+    // the last write below waits for a client that may never read.
+    std::optional<UserSlots::Slot> slot;
     // The one error path of every RPC (service_rpc.hpp): a fault -> its status.
     Status status = Status::OK;
     try {
-      relay(*shared);
+      relay(*shared, slot);
     } catch (const std::exception& e) {
       status = m_service.status_of(e);
     }
@@ -199,11 +202,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   };
 
   // Runs the call to its end; every failure is thrown (fault.hpp).
-  void relay(ExecShared& s) {
+  void relay(ExecShared& s, std::optional<UserSlots::Slot>& slot) {
     if (m_auth.failure != AuthFailure::None) {
       fail(Fault::Unauthenticated, m_auth.message());
     }
-    const auto slot = m_service.take_exec_slot(m_auth.user_id);
+    slot.emplace(m_service.take_exec_slot(m_auth.user_id));
     Pump p = start_command(wait_first_chunk(s));
     for (;;) {
       const Ready ready = wait_for_events(s, p);

@@ -38,7 +38,7 @@ struct ServeOptions {
   int http_header_timeout = 5;
   int http_body_timeout = 30;
   // What one user's streams may hold (lib/local/stream_limits.hpp).
-  int max_user_streams = 64;      // uploads, downloads, listings, log streams at once
+  int max_user_streams = 64;      // uploads, downloads, listings at once; log streams apart
   int max_user_execs = 1024;      // exec sessions at once
   int stream_idle_timeout = 300;  // seconds an upload or a new exec may wait on its client
   std::string bridge_subnet;      // namespace runtime: the boxes' bridge ("" = picked)

@@ -59,7 +59,7 @@ struct ServiceOptions {
   int proxy_port = 9480;
   std::string url_scheme = "http";
   // What one user's streams may hold (stream_limits.hpp).
-  int max_user_streams = 64;  // uploads, downloads, listings, log streams open at once
+  int max_user_streams = 64;  // uploads, downloads, listings open at once; log streams apart
   int max_user_execs = 1024;  // exec sessions open at once
   // An upload waiting this long for its next chunk, or an exec for its
   // first, is cancelled.
@@ -260,9 +260,11 @@ class BoxdService final : public ServiceBase {
   Identity m_identity{m_options.state_dir, m_store, m_auth, m_networks, m_runtime};
   Templates m_templates{m_store, m_disks};
   Files m_files{m_store, m_boxes};
-  // What one user's streams may hold (stream_limits.hpp).
-  UserSlots m_stream_slots{m_options.max_user_streams, "file transfers, listings and log streams",
+  // What one user's streams may hold (stream_limits.hpp). Log streams have
+  // their own pool: `box logs -f` runs for ever and must not lock out cp.
+  UserSlots m_stream_slots{m_options.max_user_streams, "file transfers and listings",
                            "--max-user-streams"};
+  UserSlots m_log_slots{m_options.max_user_streams, "log streams", "--max-user-streams"};
   UserSlots m_exec_slots{m_options.max_user_execs, "exec sessions", "--max-user-execs"};
   StallWatch m_stall_watch{
       m_options.stream_idle_timeout,

@@ -126,7 +126,7 @@ grpc::Status BoxdService::StreamLogs(grpc::ServerContext* context,
                                      const api::StreamLogsRequest* request,
                                      grpc::ServerWriter<api::LogChunk>* writer) {
   return run_rpc(*this, context, [&](const AuthResult& auth) {
-    const auto slot = m_stream_slots.take(auth.user_id);
+    const auto slot = m_log_slots.take(auth.user_id);
     auto emit = [&](std::string& data) {
       api::LogChunk chunk;
       chunk.set_data(std::move(data));

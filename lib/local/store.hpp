@@ -148,10 +148,9 @@ class Store {
   const std::filesystem::path& dir() const { return m_dir; }
 
   // Runs fn on the data under the lock, then persists it. fn must not
-  // block on processes or the network. Sync::None: persisted without
-  // waiting for the disk (still never torn; a machine crash may bring back
-  // the state of the last durable save), for a change that recovery after
-  // a machine crash treats the same either way.
+  // block on processes or the network. Sync::Content (common/files.hpp):
+  // one fsync fewer; a machine crash may bring back the state of the save
+  // before, whole; for a change that recovery treats the same either way.
   template <class Fn>
   auto update(Fn&& fn, Sync sync = Sync::Durable) -> decltype(fn(std::declval<StoreData&>())) {
     std::lock_guard lock(m_mutex);

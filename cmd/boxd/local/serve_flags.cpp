@@ -61,7 +61,8 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
       ->capture_default_str();
   command
       .add_option("--max-user-streams", options.max_user_streams,
-                  "Uploads, downloads, listings and log streams one user may have open at once")
+                  "Uploads, downloads and listings one user may have open at once (and as many "
+                  "log streams)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   command
