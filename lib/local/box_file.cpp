@@ -119,15 +119,41 @@ struct Temp {
   int dir = -1;
   int fd = -1;
   std::string name;
+  std::string replaced;  // a second link to the file being replaced (keep_replaced)
   void remove() {
-    if (!name.empty()) {
-      unlinkat(dir, name.c_str(), 0);
-      name.clear();
+    for (std::string* n : {&name, &replaced}) {
+      if (!n->empty()) {
+        unlinkat(dir, n->c_str(), 0);
+        n->clear();
+      }
     }
   }
 };
 
 Temp g_temp;
+
+// Files below this are removed within the rename, as before.
+constexpr off_t k_keep_replaced_bytes = 1 << 20;
+
+// Deleting the file an upload replaces frees its blocks and page cache
+// (0.2 s for 1 GiB here), inside the rename. A second link, under a temp
+// name of this helper's, keeps the old file alive through the rename; it is
+// removed after the answer ('O'), so the client does not wait for it (the
+// server waits for this process on a thread of its own). Best effort: where
+// the link is refused (protected_hardlinks on a file of another user) the
+// rename deletes as before. A helper killed in between leaves the link,
+// removed by the next upload into the directory (remove_stale_temps).
+void keep_replaced(const std::string& name) {
+  struct stat st {};
+  if (fstatat(g_temp.dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+      st.st_nlink != 1 || st.st_size < k_keep_replaced_bytes) {
+    return;
+  }
+  std::string link = std::string(k_temp_prefix) + std::to_string(getpid()) + "-" + random_hex(6);
+  if (linkat(g_temp.dir, name.c_str(), g_temp.dir, link.c_str(), 0) == 0) {
+    g_temp.replaced = std::move(link);
+  }
+}
 
 [[noreturn]] void abort_upload(Reason reason, int error) {
   g_temp.remove();
@@ -230,6 +256,7 @@ int upload(const char* root, const std::string& path) {
     if (fchmod(g_temp.fd, mode) < 0 || close(g_temp.fd) < 0) {
       abort_upload(Reason::Write, errno);
     }
+    keep_replaced(name);
     if (renameat(g_temp.dir, g_temp.name.c_str(), g_temp.dir, name.c_str()) < 0) {
       abort_upload(Reason::Commit, errno);
     }
@@ -237,6 +264,7 @@ int upload(const char* root, const std::string& path) {
     std::string done;
     put_u64(done, written);
     send_frame('O', done);
+    g_temp.remove();  // the replaced file, if kept: after the answer
     return 0;
   }
   abort_upload(Reason::Protocol, 0);

@@ -72,6 +72,10 @@ class BoxFileChannel {
   // max_payload, cancellation or the idle timeout.
   Frame receive(std::size_t max_payload = box_file::k_max_frame_payload);
   void close_input();
+  // After the helper's final answer: its exit (it may still remove the file
+  // an upload replaced) is waited for on a thread of its own, not before
+  // the caller answers its client. The channel is unusable afterwards.
+  void release();
 
  private:
   bool wait_for(int fd, short events);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <thread>
 
 #include "local/box_file.hpp"
 #include "local/fault.hpp"
@@ -48,18 +49,35 @@ BoxFileChannel::BoxFileChannel(std::unique_ptr<ExecProcess> process,
   }
 }
 
-BoxFileChannel::~BoxFileChannel() {
-  // A helper still running here was given up on: it removes its temp file
-  // when its stdin closes; kill it only if it does not exit promptly.
-  m_process->close_stdin();
-  for (int i = 0; i < 20 && !m_process->poll_exit(); ++i) {
-    pollfd pfd{m_process->exit_fd(), POLLIN, 0};
+namespace {
+
+// Closes the helper's stdin and waits for its exit, for a second at most;
+// then it is killed. A helper still running when its channel goes was given
+// up on: it removes its temp file when its stdin closes.
+void end_helper(ExecProcess& process) {
+  process.close_stdin();
+  for (int i = 0; i < 20 && !process.poll_exit(); ++i) {
+    pollfd pfd{process.exit_fd(), POLLIN, 0};
     if (pfd.fd < 0 || poll(&pfd, 1, 50) < 0) {
       usleep(50000);
     }
   }
-  if (!m_process->poll_exit()) {
-    m_process->kill_group(SIGKILL);
+  if (!process.poll_exit()) {
+    process.kill_group(SIGKILL);
+  }
+}
+
+}  // namespace
+
+BoxFileChannel::~BoxFileChannel() {
+  if (m_process) {
+    end_helper(*m_process);
+  }
+}
+
+void BoxFileChannel::release() {
+  if (m_process) {
+    std::thread([process = std::move(m_process)] { end_helper(*process); }).detach();
   }
 }
 

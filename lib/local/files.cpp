@@ -139,6 +139,7 @@ class Upload {
     if (*box_file::get_u64(done.payload, 0) != m_written) {
       fail(Fault::Internal, "the file helper in the box miscounted the upload");
     }
+    m_helper->release();  // it removes the replaced file after its answer
     return m_written;
   }
 

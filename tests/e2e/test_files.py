@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Suite, expect, expect_equal  # noqa: E402
+from boxdtest import Suite, eventually, expect, expect_equal  # noqa: E402
 
 suite = Suite(__file__)
 _box = []
@@ -108,6 +108,31 @@ def one_gib_both_ways_with_bounded_memory(t):
     os.unlink(big)
     os.unlink(back)
     t.alice.sh(vm, "rm -f big.bin")
+
+
+@suite.test
+def replacing_a_big_file_leaves_the_new_content_and_no_temp_names(t):
+    # The helper keeps a replaced file (>= 1 MiB, one link) under a temp
+    # name through the rename and removes it after its answer; a file with
+    # a second link is replaced without that, its other name keeps the old
+    # content.
+    vm = box(t)
+    first, second = t.dir / "first.bin", t.dir / "second.bin"
+    first.write_bytes(os.urandom(3 << 20))
+    second.write_bytes(os.urandom(2 << 20))
+    for src in (first, second):
+        t.alice.run("box", "cp", src, f"{vm}:big.bin").expect_ok()
+        expect_equal(remote_sha(t, vm, "big.bin"), sha256_file(src), f"content after {src.name}")
+
+    def no_temp_names():
+        return t.alice.sh(vm, "ls -a /home/boxd | grep -c boxd-upload || true").strip() == "0"
+    eventually(no_temp_names, timeout=10, what="no .boxd-upload-* names left in /home/boxd")
+    t.alice.sh(vm, "ln big.bin other-name.bin")
+    t.alice.run("box", "cp", first, f"{vm}:big.bin").expect_ok()
+    expect_equal(remote_sha(t, vm, "big.bin"), sha256_file(first), "content over a linked file")
+    expect_equal(remote_sha(t, vm, "other-name.bin"), sha256_file(second),
+                 "the other link keeps the old content")
+    eventually(no_temp_names, timeout=10, what="no .boxd-upload-* names left after it")
 
 
 @suite.test
