@@ -141,12 +141,17 @@ constexpr off_t k_keep_replaced_bytes = 1 << 20;
 // removed after the answer ('O'), so the client does not wait for it (the
 // server waits for this process on a thread of its own). Best effort: where
 // the link is refused (protected_hardlinks on a file of another user) the
-// rename deletes as before. A helper killed in between leaves the link,
-// removed by the next upload into the directory (remove_stale_temps).
+// rename deletes as before. Only for a file of this user (in a sticky
+// directory another owner's link could be made but not removed) on the
+// directory's own file system (on an overlay, a link to a lower file would
+// copy it up first). A helper killed in between leaves the link, removed by
+// the next upload into the directory (remove_stale_temps).
 void keep_replaced(const std::string& name) {
   struct stat st {};
+  struct stat dir {};
   if (fstatat(g_temp.dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-      st.st_nlink != 1 || st.st_size < k_keep_replaced_bytes) {
+      st.st_nlink != 1 || st.st_size < k_keep_replaced_bytes || st.st_uid != geteuid() ||
+      fstat(g_temp.dir, &dir) < 0 || dir.st_dev != st.st_dev) {
     return;
   }
   std::string link = std::string(k_temp_prefix) + std::to_string(getpid()) + "-" + random_hex(6);

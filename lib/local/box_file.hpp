@@ -36,6 +36,7 @@
 // is gone.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -84,6 +85,10 @@ class BoxFileChannel {
   std::unique_ptr<ExecProcess> m_process;
   std::function<bool()> m_cancelled;
 };
+
+// Waits until every helper handed over by BoxFileChannel::release() has
+// been waited for (tests; the server before it exits); false past `limit`.
+bool wait_for_released_helpers(std::chrono::milliseconds limit);
 
 // Makes the directory `path` (absolute) inside the running box with the
 // file helper, as the box's user first (its home, /tmp), then as the box's

@@ -10,8 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "local/box_file.hpp"
@@ -67,6 +70,23 @@ void end_helper(ExecProcess& process) {
   }
 }
 
+// Helpers whose exit a thread of release() waits for: at most
+// k_max_released for the whole server (a tenant who stops its helpers after
+// their answer must not get a thread each; past it the caller waits, as
+// before), counted so that a shutdown can wait for them.
+constexpr int k_max_released = 64;
+std::mutex g_released_mutex;
+std::condition_variable g_released_cv;
+int g_released = 0;
+
+void released_done() {
+  {
+    std::lock_guard lock(g_released_mutex);
+    --g_released;
+  }
+  g_released_cv.notify_all();
+}
+
 }  // namespace
 
 BoxFileChannel::~BoxFileChannel() {
@@ -76,9 +96,31 @@ BoxFileChannel::~BoxFileChannel() {
 }
 
 void BoxFileChannel::release() {
-  if (m_process) {
-    std::thread([process = std::move(m_process)] { end_helper(*process); }).detach();
+  if (!m_process) {
+    return;
   }
+  {
+    std::lock_guard lock(g_released_mutex);
+    if (g_released >= k_max_released) {
+      return;  // the destructor waits
+    }
+    ++g_released;
+  }
+  std::shared_ptr<ExecProcess> process(std::move(m_process));
+  try {
+    std::thread([process] {
+      end_helper(*process);
+      released_done();
+    }).detach();
+  } catch (const std::exception&) {  // no thread: wait here
+    end_helper(*process);
+    released_done();
+  }
+}
+
+bool wait_for_released_helpers(std::chrono::milliseconds limit) {
+  std::unique_lock lock(g_released_mutex);
+  return g_released_cv.wait_for(lock, limit, [] { return g_released == 0; });
 }
 
 bool BoxFileChannel::wait_for(int fd, short events) {

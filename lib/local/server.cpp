@@ -34,6 +34,7 @@
 #include "common/log.hpp"
 #include "common/paths.hpp"
 #include "local/auth.hpp"
+#include "local/box_file.hpp"
 #include "local/http_proxy.hpp"
 #include "local/key_exchange_http.hpp"
 #include "local/rpc_log.hpp"
@@ -496,6 +497,7 @@ int serve(const ServeOptions& options) {
   keep_awake.reset();  // its calls would hold the shutdown up
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server->Wait();
+  wait_for_released_helpers(std::chrono::seconds(2));  // box_file.hpp
   service.shutdown_boxes();
   logging::info("stopped");
   logging::off();  // flushes; what the process does after is not the server's

@@ -132,6 +132,8 @@ def replacing_a_big_file_leaves_the_new_content_and_no_temp_names(t):
     expect_equal(remote_sha(t, vm, "big.bin"), sha256_file(first), "content over a linked file")
     expect_equal(remote_sha(t, vm, "other-name.bin"), sha256_file(second),
                  "the other link keeps the old content")
+    expect_equal(t.alice.sh(vm, "stat -c %h other-name.bin big.bin"), "1\n1\n",
+                 "link counts: the old file keeps only its other name")
     eventually(no_temp_names, timeout=10, what="no .boxd-upload-* names left after it")
 
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "common/fd.hpp"
 #include "fake_runtime.hpp"
+#include "local/box_file.hpp"
 #include "local/box_file_wire.hpp"
 #include "local/boxes.hpp"
 #include "local/fault.hpp"
@@ -297,6 +299,8 @@ TEST_CASE("files: an upload sends its chunks and commits exactly total_size byte
       w.not_cancelled);
   CHECK(written == 8);
   CHECK(w.last_helper() == "upload /home/boxd/f.txt");
+  // After its answer the helper is waited for on a thread of its own.
+  REQUIRE(wait_for_released_helpers(std::chrono::seconds(5)));
   CHECK(*w.received == frame('D', "abcd") + frame('D', "efgh") + frame('C', u64(8)));
 }
 
