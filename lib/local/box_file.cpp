@@ -115,6 +115,12 @@ mode_t check_target(int dir, const std::string& name) {
   return st.st_mode & 0777;
 }
 
+// A name of this helper's in the target's directory: `.boxd-upload-<pid>-<hex>`
+// (remove_stale_temps removes those of dead helpers).
+std::string temp_name() {
+  return std::string(k_temp_prefix) + std::to_string(getpid()) + "-" + random_hex(6);
+}
+
 struct Temp {
   int dir = -1;
   int fd = -1;
@@ -154,7 +160,7 @@ void keep_replaced(const std::string& name) {
       fstat(g_temp.dir, &dir) < 0 || dir.st_dev != st.st_dev) {
     return;
   }
-  std::string link = std::string(k_temp_prefix) + std::to_string(getpid()) + "-" + random_hex(6);
+  std::string link = temp_name();
   if (linkat(g_temp.dir, name.c_str(), g_temp.dir, link.c_str(), 0) == 0) {
     g_temp.replaced = std::move(link);
   }
@@ -219,7 +225,7 @@ int upload(const char* root, const std::string& path) {
   const std::string name = name_of(path);
   const mode_t mode = check_target(g_temp.dir, name);
   remove_stale_temps(g_temp.dir);
-  g_temp.name = std::string(k_temp_prefix) + std::to_string(getpid()) + "-" + random_hex(6);
+  g_temp.name = temp_name();
   g_temp.fd = openat(g_temp.dir, g_temp.name.c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (g_temp.fd < 0) {

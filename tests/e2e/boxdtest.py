@@ -101,16 +101,18 @@ def eventually(probe, timeout=10.0, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
-def host_pids_with_argv(argv):
-    """Host pids whose command line is exactly argv."""
-    wanted = b"\0".join(a.encode() for a in argv) + b"\0"
+def host_pids_with_argv(argv, prefix=False):
+    """Host pids whose command line is exactly argv (prefix=True: starts with
+    argv, whose last word may be cut short)."""
+    wanted = b"\0".join(a.encode() for a in argv) + (b"" if prefix else b"\0")
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if f.read() == wanted:
+                cmdline = f.read()
+                if cmdline.startswith(wanted) if prefix else cmdline == wanted:
                     pids.append(int(entry))
         except OSError:
             continue

@@ -368,18 +368,8 @@ def exec_chunk(vm, command):
 def upload_helper_pids(marker):
     """Host pids of the upload helpers of files named /home/boxd/<marker>*
     (argv: boxd local __box-file upload / PATH)."""
-    wanted = b"\0".join([b"boxd", b"local", b"__box-file", b"upload", b"/",
-                         b"/home/boxd/" + marker.encode()])
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read().startswith(wanted):
-                        pids.append(int(entry))
-            except OSError:
-                continue
-    return pids
+    return host_pids_with_argv(["boxd", "local", "__box-file", "upload", "/",
+                                "/home/boxd/" + marker], prefix=True)
 
 
 def rpc_outcome(grpc, fn):
