@@ -27,7 +27,12 @@
 //     reading overlaps writing, and memory stays bounded); the chunks' data
 //     is moved out of the messages and written with writev, never copied;
 //     a client half-close becomes EOF on stdin (close_stdin) once the
-//     buffered stdin is written; window_change chunks resize the PTY;
+//     buffered stdin is written; window_change chunks resize the PTY.
+//     With a PTY, a keystroke skips the hop to the pump thread: while the
+//     pump holds no stdin, OnReadDone writes a small data chunk straight to
+//     the (nonblocking) PTY master and asks for the next chunk itself (see
+//     ExecShared::direct_fd for why the order of stdin is kept); what it
+//     cannot write at once goes to the pump as before;
 //  5. once the main process has exited, drains the output until EOF, but
 //     stops after 100 ms without data (a background child can keep a pipe
 //     open forever), then ALWAYS sends the final chunk with exit_code
@@ -80,6 +85,17 @@ struct ExecShared {
   bool write_pending = false;
   bool write_ok = true;
   bool cancelled = false;
+  // PTY sessions only: the master, while OnReadDone may write a keystroke
+  // chunk to it directly; -1 otherwise. Only the pump sets it, at the end
+  // of a round in which it holds no stdin and has no chunk waiting
+  // (have_input), so nothing it holds can be overtaken. OnReadDone sets it
+  // back to -1 whenever it hands a chunk to the pump instead (until the
+  // pump has written that one). direct_busy: OnReadDones writing to the
+  // fd or asking for the next chunk; the pump waits for them to end after
+  // setting direct_fd to -1 for good (before the fd is closed and before
+  // Finish).
+  int direct_fd = -1;
+  int direct_busy = 0;
   Pipe wake{O_CLOEXEC | O_NONBLOCK};  // poked by the callbacks, polled by the pump
 
   void wakeup() const { wake.notify('x'); }
@@ -94,16 +110,25 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   }
 
   void OnReadDone(bool ok) override {
+    int direct = -1;
     {
       std::lock_guard lock(m_shared->mutex);
-      if (ok) {
-        m_shared->input.Swap(&m_in);  // no copy; m_in is free until the next StartRead
-        m_shared->have_input = true;
+      if (ok && m_shared->direct_fd >= 0 && keystroke(m_in)) {
+        direct = m_shared->direct_fd;
+        ++m_shared->direct_busy;
       } else {
-        m_shared->read_eof = true;
+        // To the pump; the keystroke path stays closed until the pump has
+        // written this chunk (in the same locked step, so the pump cannot
+        // reopen it in between).
+        m_shared->direct_fd = -1;
+        hand_over(ok);
       }
     }
-    m_shared->wakeup();
+    if (direct >= 0) {
+      write_direct(direct);
+    } else {
+      m_shared->wakeup();
+    }
   }
 
   void OnWriteDone(bool ok) override {
@@ -127,6 +152,60 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   void OnDone() override { delete this; }
 
  private:
+  // The read's result to the pump (mutex held): the chunk, or EOF.
+  void hand_over(bool ok) {
+    if (ok) {
+      m_shared->input.Swap(&m_in);  // no copy; m_in is free until the next StartRead
+      m_shared->have_input = true;
+    } else {
+      m_shared->read_eof = true;
+    }
+  }
+
+  // What the keystroke path takes: a small data chunk.
+  static bool keystroke(const api::ExecChunk& chunk) {
+    constexpr std::size_t k_direct_max = 4096;
+    return !chunk.window_change() && !chunk.data().empty() && chunk.data().size() <= k_direct_max;
+  }
+
+  // The keystroke path (header, step 4): writes m_in's data to the PTY
+  // master `fd` and asks for the next read; what cannot be written at once
+  // goes to the pump.
+  void write_direct(int fd) {
+    ExecShared& s = *m_shared;
+    std::string& data = *m_in.mutable_data();
+    ssize_t n = 0;
+    do {
+      n = ::write(fd, data.data(), data.size());
+    } while (n < 0 && errno == EINTR);
+    const bool whole = n == static_cast<ssize_t>(data.size());
+    if (whole) {
+      StartRead(&m_in);
+    } else if (n > 0) {
+      data.erase(0, static_cast<std::size_t>(n));
+    }
+    {
+      std::lock_guard lock(s.mutex);
+      --s.direct_busy;
+      if (!whole) {
+        s.direct_fd = -1;
+        hand_over(true);
+      }
+    }
+    s.cv.notify_all();
+    if (!whole) {
+      s.wakeup();
+    }
+  }
+
+  // Ends the keystroke path for good: after this, OnReadDone neither
+  // writes to the PTY nor asks for another read.
+  void stop_direct() {
+    std::unique_lock lock(m_shared->mutex);
+    m_shared->direct_fd = -1;
+    m_shared->cv.wait(lock, [&] { return m_shared->direct_busy == 0; });
+  }
+
   // Waits until the write in flight, if any, is done; false if it failed
   // (a cancelled call completes its pending write with ok=false).
   bool wait_write() {
@@ -163,6 +242,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     } catch (const std::exception& e) {
       status = m_service.status_of(e);
     }
+    stop_direct();
     if (m_process) {
       if (!m_process->poll_exit()) {
         m_process->kill_group(SIGKILL);
@@ -212,6 +292,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       const Ready ready = wait_for_events(s, p);
       take_client_events(s, p);
       write_stdin(p);
+      allow_direct(s, p);
       if ((ready.out && !forward(p, p.out_fd, false)) ||
           (ready.err && !forward(p, p.err_fd, true))) {
         fail(Fault::Cancelled, "exec: client went away");
@@ -393,6 +474,18 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       StartRead(&m_in);
       p.read_outstanding = true;
     }
+  }
+
+  // Lets OnReadDone write keystrokes itself while the pump holds no stdin
+  // (ExecShared::direct_fd).
+  static void allow_direct(ExecShared& s, const Pump& p) {
+    if (!p.tty) {
+      return;
+    }
+    const bool idle = p.stdin_buf.empty() && !p.eof_pending && !p.stdin_closed && !p.exit_status &&
+                      p.read_outstanding;
+    std::lock_guard lock(s.mutex);
+    s.direct_fd = idle && !s.have_input && !s.read_eof && !s.cancelled ? p.proc->stdin_fd() : -1;
   }
 
   // `n` bytes of the pending stdin were written.

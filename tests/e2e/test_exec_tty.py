@@ -4,6 +4,7 @@ path, the window size and its changes seen remotely, keystrokes relayed as
 typed (Ctrl-C reaches the remote side), and the ~. escape."""
 
 import fcntl
+import hashlib
 import os
 import select
 import signal
@@ -185,6 +186,51 @@ def window_size_is_sent_first_and_follows_resizes(t):
         eventually(resized, 15, 0, "the new size inside the box")
         s.type("exit\r")
         s.wait()
+    finally:
+        s.close()
+
+
+@suite.test
+def keystrokes_pastes_and_resizes_arrive_whole_and_in_order(t):
+    # The server writes a small chunk (a keystroke) to the box's PTY from the
+    # gRPC thread that received it, and hands anything else (a big paste, a
+    # resize, what the PTY cannot take now) to the session's pump thread. The
+    # remote side sleeps first, so the PTY fills and writes stop part-way:
+    # nothing may be lost, doubled or reordered between the two paths.
+    letters = b"abcdefghijklmnopqrstuvwxyz0123456789"
+    sent = bytearray()
+
+    def chunk(n, seed):
+        return bytes(letters[(seed * 7 + i * 13) % len(letters)] for i in range(n))
+
+    script = ("stty raw -echo; printf READY; sleep 1; head -c {n} | sha256sum; "
+              "printf 'SIZE:'; stty size")
+    plan = []
+    for round_ in range(3):
+        plan += [chunk(1, round_ * 1000 + i) for i in range(150)]
+        # Small enough for the keystroke path, too many for the PTY to hold.
+        plan += [chunk(3000, round_ * 1000 + i) for i in range(30)]
+        plan.append(chunk(30000 if round_ == 0 else 5000, round_))
+        plan.append(("size", 30 + round_, 90 + round_))
+    total = sum(len(p) for p in plan if isinstance(p, bytes))
+    s = PtySession(t.alice, "box", "exec", "-t", vm(t), "--", script.format(n=total))
+    try:
+        s.read_until("READY")
+        for step in plan:
+            if isinstance(step, tuple):
+                set_size(s.slave, step[1], step[2])
+                continue
+            s.type(step)
+            sent += step
+            if len(step) <= 3000:
+                time.sleep(0.001)  # one chunk at a time, not a burst
+        out = s.read_until("SIZE:", timeout=30)
+        digest = hashlib.sha256(bytes(sent)).hexdigest()
+        expect(digest.encode() in out,
+               f"what the box read differs from what was typed ({total} bytes, "
+               f"sha256 {digest}); terminal: {out[-400:]!r}")
+        expect_equal(s.wait(), 0, "exit code")
+        expect(b"SIZE:32 92" in s.output, f"the last resize did not arrive: {s.output[-200:]!r}")
     finally:
         s.close()
 
