@@ -224,6 +224,7 @@ MaskIndex::Stats MaskIndex::stats() {
     stats.masks += root.masks.size();
   }
   stats.events = m_events;
+  stats.lookups = m_lookups;
   stats.walks = m_walks;
   return stats;
 }
@@ -243,6 +244,7 @@ void MaskIndex::settle() {
     // Mount ids and device numbers are reused: look the mounts up again.
     m_mounts_changed = false;
     m_mount_fds.clear();
+    m_boxes_own_dirs.clear();  // a directory may show through a new mount
     for (auto& [path, root] : m_roots) {
       root.stale = root.stale || (root.watched && !add_mount(root.path));
     }
@@ -301,12 +303,33 @@ void MaskIndex::apply(const char* event, std::size_t length) {
   FidRecord object;      // what changed
   std::string name;
   read_records(event, meta.metadata_len, length, dir_record, object, name);
+  const std::string dir_key = dir_record.valid ? fid_key(dir_record) : std::string();
+  if (!dir_key.empty() && m_boxes_own_dirs.count(dir_key) != 0) {
+    // In the server's state, as its last event was: nothing to do. (A
+    // directory moved in here stays in the state, with all it holds.)
+    return;
+  }
+  ++m_lookups;
   const Where where = locate(dir_record, name);
   // The boxes' own disks (in the server's state) share no file with the
-  // host's directories: their events cost one lookup, never a walk.
+  // host's directories: their events cost one lookup, never a walk, and
+  // the next ones in the same directory not even that (a box's boot makes
+  // ~200 directories and files in a few of them).
   const bool boxes_own = !where.paths.empty() &&
                          std::all_of(where.paths.begin(), where.paths.end(),
                                      [this](const std::string& path) { return hidden_path(path); });
+  const bool in_state = boxes_own && !where.gone && !where.unresolvable;
+  if ((meta.mask & FAN_MOVED_TO) != 0 && (meta.mask & FAN_ONDIR) != 0 && !in_state) {
+    // A directory moved out of the state, maybe, with directories known to
+    // be in it: forget them all.
+    m_boxes_own_dirs.clear();
+  }
+  if (in_state && !dir_key.empty()) {
+    if (m_boxes_own_dirs.size() >= 4096) {
+      m_boxes_own_dirs.clear();
+    }
+    m_boxes_own_dirs.insert(dir_key);
+  }
   if (attrib_only && (meta.mask & FAN_ONDIR) == 0 && !boxes_own) {
     check_links(object, where.paths);
   }
@@ -367,6 +390,17 @@ void MaskIndex::read_records(const char* event, std::size_t offset, std::size_t 
     }
     offset += header.len;
   }
+}
+
+// A directory's identity: its file system and handle (the handle's type
+// and bytes; a handle is never reused for another inode).
+std::string MaskIndex::fid_key(FidRecord& record) {
+  const struct ::file_handle* handle = record.file();
+  std::string key(reinterpret_cast<const char*>(record.fsid), sizeof record.fsid);
+  key.append(reinterpret_cast<const char*>(&handle->handle_type), sizeof handle->handle_type);
+  key.append(reinterpret_cast<const char*>(handle->f_handle),
+             std::min<std::size_t>(handle->handle_bytes, MAX_HANDLE_SZ));
+  return key;
 }
 
 // The path of an event's entry through every mount of its file system we

@@ -47,6 +47,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -84,8 +85,9 @@ class MaskIndex {
     std::size_t roots = 0;    // directories indexed
     std::size_t watched = 0;  // of which watched (the rest are walked at boot)
     std::size_t masks = 0;
-    std::size_t events = 0;  // applied since start
-    std::size_t walks = 0;   // directory walks since start (first walk included)
+    std::size_t events = 0;   // applied since start
+    std::size_t lookups = 0;  // of which looked up (the rest: known to be in the state)
+    std::size_t walks = 0;    // directory walks since start (first walk included)
   };
   Stats stats();
 
@@ -118,6 +120,7 @@ class MaskIndex {
   };
   void check_links(FidRecord& object, const std::vector<std::string>& paths);
   // Where an event's entry is: its paths (one per mount), or why none.
+  static std::string fid_key(FidRecord& record);
   struct Where {
     std::vector<std::string> paths;
     bool gone = false;          // the directory was deleted, and what it held
@@ -158,7 +161,12 @@ class MaskIndex {
   std::set<std::string> m_mounts;  // relevant mountinfo lines (id + mount point)
   bool m_mounts_changed = false;
   std::map<std::pair<std::uint64_t, std::uint64_t>, bool> m_links;  // (dev, ino): was private
+  // Directories (fsid + handle) found to be in the server's state only, so
+  // their next events skip the lookup; forgotten when a directory moves
+  // to anywhere else (it may hold some of them) or the mounts change.
+  std::unordered_set<std::string> m_boxes_own_dirs;
   std::size_t m_events = 0;
+  std::size_t m_lookups = 0;
   std::size_t m_walks = 0;
   bool m_stop = false;
   std::thread m_thread;

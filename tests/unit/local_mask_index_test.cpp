@@ -208,6 +208,25 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     fs::rename(host.b / "moved", host.out / "back");
     CHECK(mask_index_test_masks(index, host.b) == Set{});
   }
+  SUBCASE("a directory of the server's state moved into a listed one is watched again") {
+    // Events in the state are dropped, and the next ones in the same
+    // directory skip even the lookup: until a directory moves.
+    mask_index_test_dir(host.state / "box", 0755);
+    mask_index_test_dir(host.state / "box" / "d", 0755);
+    mask_index_test_file(host.state / "box" / "d" / "x", 0600);
+    mask_index_test_dir(host.state / "box" / "d" / "e", 0755);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    const auto lookups = index.stats().lookups;
+    // A directory moved within the state: d is still known, no lookup.
+    fs::rename(host.state / "box" / "d" / "e", host.state / "box" / "d" / "e2");
+    mask_index_test_file(host.state / "box" / "d" / "y", 0600);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    CHECK(index.stats().lookups == lookups);
+    fs::rename(host.state / "box", host.a / "box");  // an ancestor of d moves
+    CHECK(mask_index_test_masks(index, host.a) == Set{"box/d/x", "box/d/y"});
+    mask_index_test_file(host.a / "box" / "d" / "z", 0600);
+    CHECK(mask_index_test_masks(index, host.a) == Set{"box/d/x", "box/d/y", "box/d/z"});
+  }
   SUBCASE("deleted entries leave the list") {
     mask_index_test_dir(host.a / "d", 0755);
     mask_index_test_file(host.a / "d" / "key", 0600);
