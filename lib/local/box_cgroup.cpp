@@ -350,7 +350,7 @@ std::vector<IsolationLayer> BoxCgroup::layers() const {
 
 // ---- BoxCgroup: per box ----
 
-std::vector<int> BoxCgroup::prepare(const std::string& id, const BoxLimits& limits) {
+BoxCgroup::InitJoin BoxCgroup::prepare(const std::string& id, const BoxLimits& limits) {
   bool leftovers = false;
   for (std::size_t i = 0; i < m_hierarchies.size(); ++i) {
     leftovers = leftovers || fs::exists(dir(static_cast<int>(i), id));
@@ -366,18 +366,31 @@ std::vector<int> BoxCgroup::prepare(const std::string& id, const BoxLimits& limi
   }
   thaw(id, 0);
   apply(id, limits);
-  return open_procs(id);
+  InitJoin join;
+  for (std::size_t i = 0; i < m_hierarchies.size(); ++i) {
+    const bool v2 = m_hierarchies[i].v2;
+    const int fd = open(join_file(i, id).c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (v2 ? join.by_pid : join.self).push_back(fd);
+    }
+  }
+  return join;
 }
 
 std::vector<int> BoxCgroup::open_procs(const std::string& id) const {
   std::vector<int> fds;
   for (std::size_t i = 0; i < m_hierarchies.size(); ++i) {
-    int fd = open((dir(static_cast<int>(i), id) / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    const int fd = open(join_file(i, id).c_str(), O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
       fds.push_back(fd);
     }
   }
   return fds;
+}
+
+// The file a process joins hierarchy `index` by (box_cgroup.hpp).
+fs::path BoxCgroup::join_file(std::size_t index, const std::string& id) const {
+  return dir(static_cast<int>(index), id) / (m_hierarchies[index].v2 ? "cgroup.procs" : "tasks");
 }
 
 void BoxCgroup::apply(const std::string& id, const BoxLimits& limits) const {

@@ -18,8 +18,13 @@
 // signals|v1|v2 forces one (to test each).
 //
 // The init joins every cgroup of the box before it execs (prepare() gives
-// the cgroup.procs fds); every exec'd command joins them too (open_procs()):
-// it is the server's child, not the init's. Names are per box id (random
+// the fds); every exec'd command joins them too (open_procs()): it is the
+// server's child, not the init's. A process joins a v1 hierarchy by writing
+// "0" to its `tasks` file: that moves the calling thread alone (all of a
+// process of one thread) and, unlike any write to cgroup.procs or of a pid,
+// without the host-wide lock every fork takes, whose writer waits for an
+// RCU grace period (4-15 ms here) and stalls every fork on the host
+// meanwhile. A v2 cgroup has no such file: cgroup.procs. Names are per box id (random
 // UUIDs), so servers with different state dirs never share a cgroup; stop
 // and destroy remove them (remove()). Safe for a restarted server: every
 // call derives the paths from the id; the only thing kept in memory is what
@@ -73,12 +78,20 @@ class BoxCgroup {
   // Looks at the host's cgroups (once, in the constructor).
   BoxCgroup();
 
+  // How the init joins the box's cgroups: it writes "0" to each of `self`
+  // (v1 `tasks`) before it execs; the server writes its pid to each of
+  // `by_pid` (v2 cgroup.procs) meanwhile. The caller closes them all.
+  struct InitJoin {
+    std::vector<int> self;
+    std::vector<int> by_pid;
+  };
   // Creates the box's cgroups (killing what a previous boot left in them),
-  // thaws them and applies `limits`; returns an fd on cgroup.procs of each
-  // (the caller writes "0" from the init and closes them). Throws
-  // boxd::Error when a limit cannot be set.
-  std::vector<int> prepare(const std::string& id, const BoxLimits& limits);
-  // Fresh fds on each cgroup.procs of the box (for an exec'd command).
+  // thaws them and applies `limits`; returns the fds the init joins them
+  // by. Throws boxd::Error when a limit cannot be set.
+  InitJoin prepare(const std::string& id, const BoxLimits& limits);
+  // Fresh fds to join each cgroup of the box by writing "0" to it, from a
+  // process of one thread (an exec'd command's middle): v1 `tasks`, v2
+  // cgroup.procs.
   std::vector<int> open_procs(const std::string& id) const;
   // Sets the limits now (resize of a running box). Throws boxd::Error (no
   // host path in it) when the kernel refuses, e.g. memory below what the
@@ -115,6 +128,7 @@ class BoxCgroup {
   Use pick_limit(const std::vector<CgroupMount>& mounts, const std::string& controller);
   void pick_freezer(const std::vector<CgroupMount>& mounts);
   std::filesystem::path dir(int index, const std::string& id) const;
+  std::filesystem::path join_file(std::size_t index, const std::string& id) const;
   std::vector<int> members(const std::string& id) const;
   bool has_freezer_cgroup(const std::string& id) const;
   void apply_memory(const std::string& id, std::uint64_t bytes) const;

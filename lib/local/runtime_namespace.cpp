@@ -343,9 +343,10 @@ class NamespaceRuntime final : public Runtime {
     const std::string exe =
         override_exe != nullptr && override_exe[0] != '\0' ? override_exe : "/proc/self/exe";
     InitFds fds = open_init_fds(box, paths.id_base);
-    const InitChildArgs args{exe.c_str(),       argv.data(),    envp.data(),
-                             fds.console.get(), fds.null.get(), fds.ready.write_fd(),
-                             fds.userns.get()};
+    const InitChildArgs args{
+        exe.c_str(),           argv.data(),          envp.data(),      fds.console.get(),
+        fds.null.get(),        fds.ready.write_fd(), fds.userns.get(), fds.cgroup.self.data(),
+        fds.cgroup.self.size()};
     long pid = syscall(SYS_clone,
                        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
                            m_network.clone_flags() | SIGCHLD,
@@ -589,10 +590,11 @@ class NamespaceRuntime final : public Runtime {
     return paths;
   }
 
-  // The fds the init starts with: its cgroups' cgroup.procs, the console
-  // log (stdout, stderr), /dev/null (stdin) and the "ready" pipe (fd 3).
+  // The fds the init starts with: those it joins its cgroups by, the
+  // console log (stdout, stderr), /dev/null (stdin) and the "ready" pipe
+  // (fd 3).
   struct InitFds {
-    std::vector<int> cgroup;
+    BoxCgroup::InitJoin cgroup;
     UniqueFd console;
     UniqueFd null;
     UniqueFd userns;  // the box's user namespace (box_idmap.hpp)
@@ -604,10 +606,12 @@ class NamespaceRuntime final : public Runtime {
     InitFds& operator=(InitFds&&) = delete;
     ~InitFds() { close(); }
     void close() {
-      for (int fd : cgroup) {
-        ::close(fd);
+      for (auto* fds : {&cgroup.self, &cgroup.by_pid}) {
+        for (int fd : *fds) {
+          ::close(fd);
+        }
+        fds->clear();
       }
-      cgroup.clear();
       console.reset();
       null.reset();
       userns.reset();
@@ -617,9 +621,10 @@ class NamespaceRuntime final : public Runtime {
   };
 
   // The box's cgroups made and the init's fds open; on failure nothing is
-  // left. The box's user namespace is made here, not by the init: a fork
-  // there would wait for the cgroup moves boot() makes meanwhile (they hold
-  // the lock every fork takes for an RCU grace period).
+  // left. The box's user namespace is made here, not by the init: on a v2
+  // host a fork there would wait for the cgroup moves boot() makes
+  // meanwhile (they hold the lock every fork takes for an RCU grace
+  // period).
   InitFds open_init_fds(const BoxSpec& box, std::uint32_t id_base) {
     InitFds fds;
     try {
@@ -657,15 +662,26 @@ class NamespaceRuntime final : public Runtime {
     int null_fd;
     int ready_write;
     int userns;
+    const int* cgroup_self;  // written "0" to (box_cgroup.hpp)
+    std::size_t cgroup_self_count;
   };
 
-  // The cloned child, async-signal-safe calls only: sets fds 0-4 (4: the
-  // box's user namespace) and executes `boxd local __box-init` (boot()
-  // moves it into the cgroups).
+  // The cloned child, async-signal-safe calls only: joins the box's v1
+  // cgroups (boot() moves it into v2 ones), sets fds 0-4 (4: the box's user
+  // namespace) and executes `boxd local __box-init`.
   [[noreturn]] static void run_init_child(const InitChildArgs& a) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (std::size_t i = 0; i < a.cgroup_self_count; ++i) {
+      if (write(a.cgroup_self[i], "0", 1) < 0) {
+        // The first line on the ready pipe is the boot's error.
+        const char message[] = "could not join the box's cgroups\n";
+        ssize_t ignored = write(a.ready_write, message, sizeof message - 1);
+        (void)ignored;
+        _exit(126);
+      }
+    }
     int high_null = fcntl(a.null_fd, F_DUPFD_CLOEXEC, 10);
     int high_console = fcntl(a.console, F_DUPFD_CLOEXEC, 10);
     int high_ready = fcntl(a.ready_write, F_DUPFD_CLOEXEC, 10);
@@ -810,14 +826,14 @@ class NamespaceRuntime final : public Runtime {
 
   // The box's network (box_network.cpp) before boot() returns; a box whose
   // network cannot be set up does not boot.
-  // Writes the init's pid into the box's cgroups (boot() does this while
-  // the init builds its root: a move into a cgroup waits for an RCU grace
-  // period, 10-15 ms here, which the init no longer waits for before its
-  // exec; nothing of the box runs before boot() returns, and by then the
-  // move is done). 0, or the errno of the write that failed.
+  // Writes the init's pid into the box's v2 cgroups (boot() does this
+  // while the init builds its root: such a move waits for an RCU grace
+  // period, 10-15 ms, which the init does not wait for before its exec;
+  // nothing of the box runs before boot() returns, and by then the move is
+  // done). 0, or the errno of the write that failed.
   static int join_cgroups(const InitFds& fds, pid_t init) {
     const std::string pid_text = std::to_string(init);
-    for (int fd : fds.cgroup) {
+    for (int fd : fds.cgroup.by_pid) {
       if (write(fd, pid_text.data(), pid_text.size()) < 0) {
         return errno;
       }

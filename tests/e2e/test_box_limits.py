@@ -173,8 +173,9 @@ def init_pids_of(vm_id):
 
 @suite.test
 def the_init_is_in_every_cgroup_of_its_box_when_create_returns(t):
-    """The server moves the init into the box's cgroups while the init
-    builds the root; create (and start) must not return before that."""
+    """The init joins the box's cgroups: a v1 one by itself before it execs
+    (writing "0" to `tasks`), a v2 one by the server while the init builds
+    the root; create (and start) must not return before that."""
     server = t.new_server("init-cgroups")
     t.require_isolation(server)
     cli = t.cli("alice", server=server)
