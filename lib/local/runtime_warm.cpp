@@ -1,6 +1,7 @@
 // Warm middles (runtime_support.hpp): the middle process of a box spawn
 // (see runtime_spawn.cpp), forked ahead of time and already in the box's
-// cgroups, so that an exec skips the slow cgroup migration. It waits for one
+// cgroups, so that an exec skips the fork and the cgroup migration (slow on
+// a cgroup v2 host: box_cgroup.hpp). It waits for one
 // go message with the command's fds, the command's arguments laid out in
 // memory shared with the server, then starts the command exactly as a cold
 // middle does (enter_box_and_clone).
