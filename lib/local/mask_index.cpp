@@ -324,7 +324,13 @@ void MaskIndex::apply(const char* event, std::size_t length) {
     // be in it: forget them all.
     m_boxes_own_dirs.clear();
   }
-  if (in_state && !dir_key.empty()) {
+  // What is cached is the directory, so the directory itself must be in
+  // the state (not only the entry: the state directory's own parent is the
+  // host's).
+  const bool dir_in_state =
+      in_state && std::all_of(where.dirs.begin(), where.dirs.end(),
+                              [this](const std::string& dir) { return hidden_path(dir); });
+  if (dir_in_state && !dir_key.empty()) {
     if (m_boxes_own_dirs.size() >= 4096) {
       m_boxes_own_dirs.clear();
     }
@@ -434,6 +440,7 @@ MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& nam
       (too_long ? where.unresolvable : where.gone) = true;
       continue;
     }
+    where.dirs.push_back(path);
     if (!name.empty() && name != ".") {
       path = path == "/" ? "/" + name : path + "/" + name;
     }
@@ -490,6 +497,9 @@ void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& p
 }
 
 void MaskIndex::all_stale() {
+  // Events may be lost (an overflow): a directory that left the state
+  // unseen must not stay known as the state's.
+  m_boxes_own_dirs.clear();
   for (auto& [path, root] : m_roots) {
     root.stale = true;
   }

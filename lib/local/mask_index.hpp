@@ -123,8 +123,9 @@ class MaskIndex {
   static std::string fid_key(FidRecord& record);
   struct Where {
     std::vector<std::string> paths;
-    bool gone = false;          // the directory was deleted, and what it held
-    bool unresolvable = false;  // cannot tell where the change was
+    std::vector<std::string> dirs;  // the directory of each of paths
+    bool gone = false;              // the directory was deleted, and what it held
+    bool unresolvable = false;      // cannot tell where the change was
   };
   static void read_records(const char* event, std::size_t offset, std::size_t length,
                            FidRecord& dir_record, FidRecord& object, std::string& name);

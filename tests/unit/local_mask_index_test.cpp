@@ -227,6 +227,24 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     mask_index_test_file(host.a / "box" / "d" / "z", 0600);
     CHECK(mask_index_test_masks(index, host.a) == Set{"box/d/x", "box/d/y", "box/d/z"});
   }
+  SUBCASE("the state directory moved away and back, then a directory of it moved out") {
+    // An event named after the state directory is in the state, but its
+    // directory (the state's parent) is the host's: never taken as the
+    // state's, or the move out below would be missed.
+    mask_index_test_dir(host.state / "box", 0755);
+    mask_index_test_dir(host.state / "box" / "d", 0755);
+    mask_index_test_file(host.state / "box" / "d" / "x", 0600);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    const fs::path old = host.tmp.path() / "state.old";
+    fs::rename(host.state, old);
+    fs::rename(old, host.state);
+    CHECK(mask_index_test_masks(index, host.a) == Set{});
+    const fs::path c = host.tmp.path() / "c";  // a new overlaid directory
+    fs::rename(host.state / "box", c);
+    CHECK(mask_index_test_masks(index, c) == Set{"d/x"});
+    mask_index_test_file(c / "d" / "y", 0600);
+    CHECK(mask_index_test_masks(index, c) == Set{"d/x", "d/y"});
+  }
   SUBCASE("deleted entries leave the list") {
     mask_index_test_dir(host.a / "d", 0755);
     mask_index_test_file(host.a / "d" / "key", 0600);
