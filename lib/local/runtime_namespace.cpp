@@ -676,7 +676,12 @@ class NamespaceRuntime final : public Runtime {
     for (std::size_t i = 0; i < a.cgroup_self_count; ++i) {
       if (write(a.cgroup_self[i], "0", 1) < 0) {
         // The first line on the ready pipe is the boot's error.
-        const char message[] = "could not join the box's cgroups\n";
+        char message[] = "could not join the box's cgroups (errno 000)\n";
+        const int err = errno;
+        char* digits = message + sizeof message - 6;  // the "000"
+        digits[0] = static_cast<char>('0' + err / 100 % 10);
+        digits[1] = static_cast<char>('0' + err / 10 % 10);
+        digits[2] = static_cast<char>('0' + err % 10);
         ssize_t ignored = write(a.ready_write, message, sizeof message - 1);
         (void)ignored;
         _exit(126);
