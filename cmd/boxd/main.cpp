@@ -36,17 +36,17 @@ int finish(boxd::cli::Context& ctx, int code) {
   _exit(code);
 }
 
-// A client command keeps the memory it freed for its next message: glibc
-// otherwise maps each buffer of 128 KiB to 32 MiB afresh and gives it back
-// (and trims a thread's heap), so every 1 MiB message of a transfer faulted
-// in new pages: ~40,000 page faults per GiB downloaded, each a slow one on a
-// VM whose freed memory goes back to the host (tests/bench/FINDINGS.md,
-// "Round eight"). With these, ~1,500 per GiB, and the peak RSS unchanged.
-// The server keeps glibc's defaults (many threads, long-lived).
+// Freed memory is kept for the next message: glibc otherwise maps each
+// buffer of 128 KiB to 32 MiB afresh and gives it back (and trims a
+// thread's heap past 128 KiB free), so the 1 MiB messages of a transfer
+// kept faulting in new pages: 10,000-60,000 page faults per GiB in the
+// client and the server, each a slow one on a VM whose freed memory goes
+// back to the host (tests/bench/FINDINGS.md, "Round eight"). With these,
+// 1,500-5,000 per GiB; a heap gives back what is free at its top past 8 MiB.
 void keep_freed_memory() {
   if constexpr (!boxd::k_address_sanitizer) {
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
   }
 }
 
@@ -69,9 +69,7 @@ int main(int argc, char** argv) {
   // A closed stdout (`boxd box list | head -1`) is not an error: writes fail
   // with EPIPE instead of killing us, and each command ends quietly.
   std::signal(SIGPIPE, SIG_IGN);
-  if (!(argc >= 3 && std::strcmp(argv[1], "local") == 0 && std::strcmp(argv[2], "serve") == 0)) {
-    keep_freed_memory();
-  }
+  keep_freed_memory();
   boxd::cli::Context ctx;
   return finish(ctx, boxd::cli::run_cli(argc, argv, ctx));
 }
