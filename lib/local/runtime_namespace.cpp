@@ -769,8 +769,8 @@ class NamespaceRuntime final : public Runtime {
   }
 
   // The fds a spawn into the box needs, in the plan: its namespaces (the
-  // user namespace last and also in userns_fd, when it has its own) and its
-  // cgroups' cgroup.procs. Throws (box stopped) with none left open.
+  // user namespace last and also in userns_fd, when it has its own) and the
+  // files that join its cgroups. Throws (box stopped) with none left open.
   void open_box_fds(const BoxSpec& box, const BoxHandle& handle, SpawnPlan& plan) {
     for (const char* ns : {"ipc", "uts", "net", "pid", "mnt"}) {
       std::string path = "/proc/" + std::to_string(handle.init_pid) + "/ns/" + ns;

@@ -41,8 +41,9 @@ struct SpawnPlan {
   // is made, which then belongs to host uid pty_uid (the box user's host id).
   int userns_fd = -1;
   int pty_uid = -1;
-  // cgroup.procs of each of the box's cgroups: "0" is written to every one
-  // before the command starts (it joins them all).
+  // How to join each of the box's cgroups (BoxCgroup::open_procs: v1
+  // `tasks`, v2 cgroup.procs): "0" is written to every one, by a process of
+  // one thread, before the command starts (it joins them all).
   std::vector<int> cgroup_procs_fds;
 };
 
