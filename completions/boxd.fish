@@ -246,6 +246,8 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disk-bytes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-user-streams -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-user-execs -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l max-streams -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l max-execs -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l stream-idle-timeout -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local serve'" -l bridge-subnet -r
@@ -272,6 +274,8 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l max-disk-bytes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-user-streams -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-user-execs -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l max-streams -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l max-execs -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l stream-idle-timeout -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local start'" -l bridge-subnet -r

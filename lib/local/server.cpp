@@ -228,10 +228,11 @@ void check_options(const ServeOptions& options) {
                 "--http-max-connections, --http-header-timeout and --http-body-timeout must be "
                 "positive");
   }
-  if (options.max_user_streams < 1 || options.max_user_execs < 1 ||
-      options.stream_idle_timeout < 1) {
+  if (options.max_user_streams < 1 || options.max_user_execs < 1 || options.max_streams < 1 ||
+      options.max_execs < 1 || options.stream_idle_timeout < 1) {
     throw Error(ErrorClass::Usage,
-                "--max-user-streams, --max-user-execs and --stream-idle-timeout must be positive");
+                "--max-user-streams, --max-user-execs, --max-streams, --max-execs and "
+                "--stream-idle-timeout must be positive");
   }
 }
 
@@ -262,6 +263,8 @@ ServiceOptions service_options_of(const ServeOptions& options,
   service_options.box_pids_max = options.box_pids_max;
   service_options.max_user_streams = options.max_user_streams;
   service_options.max_user_execs = options.max_user_execs;
+  service_options.max_streams = options.max_streams;
+  service_options.max_execs = options.max_execs;
   service_options.stream_idle_timeout = std::chrono::seconds(options.stream_idle_timeout);
   service_options.proxy_port = proxy_port;
   service_options.url_scheme = "http";

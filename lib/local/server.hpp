@@ -38,8 +38,10 @@ struct ServeOptions {
   int http_header_timeout = 5;
   int http_body_timeout = 30;
   // What one user's streams may hold (lib/local/stream_limits.hpp).
-  int max_user_streams = 64;      // uploads, downloads, listings at once; log streams apart
-  int max_user_execs = 1024;      // exec sessions at once
+  int max_user_streams = 64;  // uploads, downloads, listings at once; log streams apart
+  int max_user_execs = 1024;  // exec sessions at once
+  int max_streams = 1024;     // the same for all users together (each pool)
+  int max_execs = 4096;
   int stream_idle_timeout = 300;  // seconds an upload or a new exec may wait on its client
   std::string bridge_subnet;      // namespace runtime: the boxes' bridge ("" = picked)
   std::string tls_cert;           // PEM files; both or neither

@@ -61,6 +61,9 @@ struct ServiceOptions {
   // What one user's streams may hold (stream_limits.hpp).
   int max_user_streams = 64;  // uploads, downloads, listings open at once; log streams apart
   int max_user_execs = 1024;  // exec sessions open at once
+  // The same for all users together.
+  int max_streams = 1024;  // per pool (transfers and listings; log streams)
+  int max_execs = 4096;
   // An upload waiting this long for its next chunk, or an exec for its
   // first, is cancelled.
   std::chrono::milliseconds stream_idle_timeout{300'000};
@@ -262,10 +265,12 @@ class BoxdService final : public ServiceBase {
   Files m_files{m_store, m_boxes};
   // What one user's streams may hold (stream_limits.hpp). Log streams have
   // their own pool: `box logs -f` runs for ever and must not lock out cp.
-  UserSlots m_stream_slots{m_options.max_user_streams, "file transfers and listings",
-                           "--max-user-streams"};
-  UserSlots m_log_slots{m_options.max_user_streams, "log streams", "--max-user-streams"};
-  UserSlots m_exec_slots{m_options.max_user_execs, "exec sessions", "--max-user-execs"};
+  UserSlots m_stream_slots{m_options.max_user_streams, m_options.max_streams,
+                           "file transfers and listings", "--max-user-streams", "--max-streams"};
+  UserSlots m_log_slots{m_options.max_user_streams, m_options.max_streams, "log streams",
+                        "--max-user-streams", "--max-streams"};
+  UserSlots m_exec_slots{m_options.max_user_execs, m_options.max_execs, "exec sessions",
+                         "--max-user-execs", "--max-execs"};
   StallWatch m_stall_watch{
       m_options.stream_idle_timeout,
       [this](const std::string& rpc, const std::string& user) { log_stalled(rpc, user); }};

@@ -8,8 +8,13 @@
 
 namespace boxd::local {
 
-UserSlots::UserSlots(int max, std::string what, std::string flag)
-    : m_max(max), m_what(std::move(what)), m_flag(std::move(flag)) {}
+UserSlots::UserSlots(int max, int total_max, std::string what, std::string flag,
+                     std::string total_flag)
+    : m_max(max),
+      m_total_max(total_max),
+      m_what(std::move(what)),
+      m_flag(std::move(flag)),
+      m_total_flag(std::move(total_flag)) {}
 
 UserSlots::Slot::Slot(Slot&& other) noexcept
     : m_owner(std::exchange(other.m_owner, nullptr)), m_user(std::move(other.m_user)) {}
@@ -28,7 +33,16 @@ UserSlots::Slot UserSlots::take(const std::string& user) {
                                        " open for this user (the server's " + m_flag +
                                        "); wait for one to end");
   }
+  if (m_total >= m_total_max) {
+    if (used == 0) {
+      m_in_use.erase(user);
+    }
+    fail(Fault::ResourceExhausted,
+         "too many " + m_what + " on this server: " + std::to_string(m_total_max) +
+             " open for all users together (the server's " + m_total_flag + "); try again later");
+  }
   ++used;
+  ++m_total;
   return Slot(this, user);
 }
 
@@ -44,6 +58,12 @@ void UserSlots::give_back(const std::string& user) {
   if (it != m_in_use.end() && --it->second <= 0) {
     m_in_use.erase(it);
   }
+  --m_total;
+}
+
+int UserSlots::total_in_use() const {
+  std::lock_guard lock(m_mutex);
+  return m_total;
 }
 
 StallWatch::StallWatch(std::chrono::milliseconds limit, OnStall on_stall)

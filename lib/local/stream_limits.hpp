@@ -9,7 +9,10 @@
 //  - UserSlots: at most N open streams of a kind per user; past it a call
 //    fails at once with RESOURCE_EXHAUSTED (no helper started, the thread
 //    freed). Each user counts alone: one tenant at its cap leaves the
-//    others untouched.
+//    others untouched. A second, server-wide cap bounds all users together
+//    (the server's descriptors and threads are one pool: with many users,
+//    the per-user caps alone would let them exhaust it, and every call
+//    would then fail in some worse way).
 //  - StallWatch: a call that waits on its client for the next message
 //    (an upload's next chunk) longer than a limit is cancelled. One thread
 //    for the server; a Wait registers the call while it blocks. Waits on
@@ -33,9 +36,10 @@ namespace boxd::local {
 
 class UserSlots {
  public:
-  // `what`: the kind of stream, plural ("file transfers"); `flag`: the
-  // server flag that sets max (both for the error message).
-  UserSlots(int max, std::string what, std::string flag);
+  // `what`: the kind of stream, plural ("file transfers"); `flag` and
+  // `total_flag`: the server flags that set max (per user) and total_max
+  // (all users together), for the error messages.
+  UserSlots(int max, int total_max, std::string what, std::string flag, std::string total_flag);
 
   class Slot {
    public:
@@ -52,19 +56,24 @@ class UserSlots {
   };
 
   // One slot of `user`, held until the Slot is destroyed; fails with
-  // Fault::ResourceExhausted when the user holds max already.
+  // Fault::ResourceExhausted when the user holds max already, or all users
+  // hold total_max.
   Slot take(const std::string& user);
-  // Slots `user` holds now (tests).
+  // Slots `user` holds now, and all users (tests).
   int in_use(const std::string& user) const;
+  int total_in_use() const;
 
  private:
   void give_back(const std::string& user);
 
   const int m_max;
+  const int m_total_max;
   const std::string m_what;
   const std::string m_flag;
+  const std::string m_total_flag;
   mutable std::mutex m_mutex;
   std::map<std::string, int> m_in_use;
+  int m_total = 0;
 };
 
 class StallWatch {

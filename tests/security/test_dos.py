@@ -297,6 +297,7 @@ def a_fifo_at_etc_hosts_does_not_hang_the_server(t):
 STREAM_CAP = 4        # --max-user-streams and --max-user-execs of the stream server
 STREAM_IDLE_SECS = 3  # its --stream-idle-timeout
 STREAM_EXTRA = 20     # attempts past the cap
+SERVER_CAP = 6        # --max-streams and --max-execs of the stream server (all users)
 _streams = {}
 
 
@@ -341,6 +342,7 @@ def stream_server(t):
         t.require_isolation()
         server = t.new_server("streams", args=[
             "--max-user-streams", str(STREAM_CAP), "--max-user-execs", str(STREAM_CAP),
+            "--max-streams", str(SERVER_CAP), "--max-execs", str(SERVER_CAP),
             "--stream-idle-timeout", str(STREAM_IDLE_SECS)])
         store["server"] = server
         store["grpc"] = grpc
@@ -504,5 +506,46 @@ def exec_streams_that_never_start_are_capped_and_cancelled(t):
     finally:
         for stall in stalls:
             stall.release()
+
+@suite.test
+def all_users_together_stop_at_the_server_wide_cap(t):
+    """The per-user caps bound one tenant; many tenants together could still
+    use up the server's threads and descriptors (one pool, as root). alice
+    holds her 4 exec streams that never start and bob 2 more: the server is
+    at --max-execs, so bob's next exec is refused at once although he is far
+    from his own cap. His upload (another pool) works meanwhile, and his exec
+    works again once the stalled ones have ended."""
+    s = stream_server(t)
+    grpc = s["grpc"]
+    stalls, calls = [], []
+    try:
+        for user, count in (("alice", STREAM_CAP), ("bob", SERVER_CAP - STREAM_CAP)):
+            for _ in range(count):
+                stall = StalledRequests()
+                stalls.append(stall)
+                calls.append(s["exec"](iter(stall), metadata=s[user + "_md"], timeout=90))
+        time.sleep(1.0)
+        refused = []
+        for _ in range(5):
+            call = s["exec"](iter([exec_chunk(s["bob_vm"], "true")]), metadata=s["bob_md"],
+                             timeout=10)
+            refused.append(rpc_outcome(grpc, lambda: list(call)))
+        expect({code for code, _ in refused} == {"RESOURCE_EXHAUSTED"},
+               f"ATTACK WORKED: with {SERVER_CAP} exec streams open on the server, bob's next "
+               f"execs got {refused}")
+        expect("on this server" in refused[0][1] and "--max-execs" in refused[0][1],
+               f"the refusal says why: {refused[0]}")
+        src = t.dir / "bob-cap.txt"
+        src.write_text("bob\n")
+        s["bob"].run("box", "cp", src, f"{s['bob_vm']}:/home/boxd/bob-cap.txt",
+                     timeout=30).expect_ok()
+        outcomes = {call.code().name for call in calls}  # they end after the idle timeout
+        expect(outcomes == {"DEADLINE_EXCEEDED"}, f"the stalled execs ended with {outcomes}")
+        eventually(lambda: s["bob"].exec(s["bob_vm"], "true").code == 0, 15, 0.2,
+                   "bob's exec once the stalled ones ended")
+    finally:
+        for stall in stalls:
+            stall.release()
+
 
 suite.main()

@@ -1,7 +1,9 @@
-// UserSlots (stream_limits.hpp): per-user caps on open streams. The stall
+// UserSlots (stream_limits.hpp): per-user and server-wide caps on open
+// streams. The stall
 // watch needs a live gRPC call; tests/security/test_dos.py drives it.
 #include <doctest/doctest.h>
 
+#include <list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,7 +16,7 @@ namespace boxd::local {
 namespace {
 
 TEST_CASE("user slots: each user has its own cap, and a slot given back is free again") {
-  UserSlots slots(2, "file transfers", "--max-user-streams");
+  UserSlots slots(2, 100, "file transfers", "--max-user-streams", "--max-streams");
   std::vector<UserSlots::Slot> alice;
   alice.push_back(slots.take("alice"));
   alice.push_back(slots.take("alice"));
@@ -40,8 +42,35 @@ TEST_CASE("user slots: each user has its own cap, and a slot given back is free 
   CHECK(slots.in_use("alice") == 0);
 }
 
+TEST_CASE("user slots: all users together stop at the server-wide cap") {
+  UserSlots slots(2, 3, "exec sessions", "--max-user-execs", "--max-execs");
+  std::list<UserSlots::Slot> held;
+  held.push_back(slots.take("alice"));
+  held.push_back(slots.take("alice"));
+  held.push_back(slots.take("bob"));
+  CHECK(slots.total_in_use() == 3);
+  // bob holds one of his two, but the server holds three of three.
+  CHECK(test::failure_of([&] { slots.take("bob"); }) ==
+        std::pair<Fault, std::string>{Fault::ResourceExhausted,
+                                      "too many exec sessions on this server: 3 open for all users "
+                                      "together (the server's --max-execs); try again later"});
+  CHECK(test::failure_of([&] { slots.take("carol"); }).first == Fault::ResourceExhausted);
+  CHECK(slots.in_use("bob") == 1);  // refused takes hold nothing
+  CHECK(slots.in_use("carol") == 0);
+  CHECK(slots.total_in_use() == 3);
+  // The user's own cap still speaks first.
+  CHECK(test::failure_of([&] { slots.take("alice"); }).second.find("for this user") !=
+        std::string::npos);
+  held.erase(held.begin());  // one of alice's
+  CHECK(slots.total_in_use() == 2);
+  held.push_back(slots.take("carol"));
+  CHECK(slots.in_use("carol") == 1);
+  held.clear();
+  CHECK(slots.total_in_use() == 0);
+}
+
 TEST_CASE("user slots: a moved slot is given back once") {
-  UserSlots slots(1, "exec sessions", "--max-user-execs");
+  UserSlots slots(1, 100, "exec sessions", "--max-user-execs", "--max-execs");
   std::optional<UserSlots::Slot> moved;
   {
     auto slot = slots.take("alice");

@@ -71,6 +71,17 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   command
+      .add_option("--max-streams", options.max_streams,
+                  "Uploads, downloads and listings all users together may have open at once "
+                  "(and as many log streams)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  command
+      .add_option("--max-execs", options.max_execs,
+                  "Exec sessions all users together may have open at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  command
       .add_option("--stream-idle-timeout", options.stream_idle_timeout,
                   "Seconds an upload may wait for its next chunk, or an exec for its first, "
                   "before it is cancelled")
@@ -174,7 +185,9 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
                std::to_string(options.box_pids_max), "--runtime", options.runtime});
   argv.insert(argv.end(), {"--max-user-streams", std::to_string(options.max_user_streams),
                            "--max-user-execs", std::to_string(options.max_user_execs),
-                           "--stream-idle-timeout", std::to_string(options.stream_idle_timeout)});
+                           "--max-streams", std::to_string(options.max_streams), "--max-execs",
+                           std::to_string(options.max_execs), "--stream-idle-timeout",
+                           std::to_string(options.stream_idle_timeout)});
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});
