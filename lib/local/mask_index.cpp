@@ -224,7 +224,7 @@ MaskIndex::Stats MaskIndex::stats() {
     stats.masks += root.masks.size();
   }
   stats.events = m_events;
-  stats.lookups = m_lookups;
+  stats.skipped = m_skipped;
   stats.walks = m_walks;
   return stats;
 }
@@ -307,9 +307,9 @@ void MaskIndex::apply(const char* event, std::size_t length) {
   if (!dir_key.empty() && m_boxes_own_dirs.count(dir_key) != 0) {
     // In the server's state, as its last event was: nothing to do. (A
     // directory moved in here stays in the state, with all it holds.)
+    ++m_skipped;
     return;
   }
-  ++m_lookups;
   const Where where = locate(dir_record, name);
   // The boxes' own disks (in the server's state) share no file with the
   // host's directories: their events cost one lookup, never a walk, and

@@ -86,7 +86,7 @@ class MaskIndex {
     std::size_t watched = 0;  // of which watched (the rest are walked at boot)
     std::size_t masks = 0;
     std::size_t events = 0;   // applied since start
-    std::size_t lookups = 0;  // of which looked up (the rest: known to be in the state)
+    std::size_t skipped = 0;  // of which dropped unlooked-at (known to be in the state)
     std::size_t walks = 0;    // directory walks since start (first walk included)
   };
   Stats stats();
@@ -167,7 +167,7 @@ class MaskIndex {
   // to anywhere else (it may hold some of them) or the mounts change.
   std::unordered_set<std::string> m_boxes_own_dirs;
   std::size_t m_events = 0;
-  std::size_t m_lookups = 0;
+  std::size_t m_skipped = 0;
   std::size_t m_walks = 0;
   bool m_stop = false;
   std::thread m_thread;

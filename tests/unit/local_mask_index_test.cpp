@@ -216,16 +216,34 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     mask_index_test_file(host.state / "box" / "d" / "x", 0600);
     mask_index_test_dir(host.state / "box" / "d" / "e", 0755);
     CHECK(mask_index_test_masks(index, host.a) == Set{});
-    const auto lookups = index.stats().lookups;
-    // A directory moved within the state: d is still known, no lookup.
-    fs::rename(host.state / "box" / "d" / "e", host.state / "box" / "d" / "e2");
-    mask_index_test_file(host.state / "box" / "d" / "y", 0600);
-    CHECK(mask_index_test_masks(index, host.a) == Set{});
-    CHECK(index.stats().lookups == lookups);
+    // A directory moved within the state: d is still known, and the
+    // move's two events, a create and a chmod in it are dropped without a
+    // lookup. (The index sees the whole file system: a directory moved
+    // anywhere else meanwhile, by another test's box, empties the cache
+    // once; a few tries tell that from a cache that does not work.)
+    bool skipped_them = false;
+    for (int attempt = 0; attempt < 5 && !skipped_them; ++attempt) {
+      const auto skipped = index.stats().skipped;
+      const std::string n = std::to_string(attempt);
+      fs::rename(host.state / "box" / "d" / (attempt == 0 ? "e" : "e" + std::to_string(attempt)),
+                 host.state / "box" / "d" / ("e" + std::to_string(attempt + 1)));
+      mask_index_test_file(host.state / "box" / "d" / ("y" + n), 0600);
+      CHECK(mask_index_test_masks(index, host.a) == Set{});
+      skipped_them = index.stats().skipped >= skipped + 3;
+    }
+    CHECK(skipped_them);
     fs::rename(host.state / "box", host.a / "box");  // an ancestor of d moves
-    CHECK(mask_index_test_masks(index, host.a) == Set{"box/d/x", "box/d/y"});
+    Set moved{"box/d/x"};
+    for (const auto& entry : fs::directory_iterator(host.a / "box" / "d")) {
+      if (entry.path().filename().native()[0] == 'y') {
+        moved.insert("box/d/" + entry.path().filename().native());
+      }
+    }
+    CHECK(moved.size() >= 2);
+    CHECK(mask_index_test_masks(index, host.a) == moved);
     mask_index_test_file(host.a / "box" / "d" / "z", 0600);
-    CHECK(mask_index_test_masks(index, host.a) == Set{"box/d/x", "box/d/y", "box/d/z"});
+    moved.insert("box/d/z");
+    CHECK(mask_index_test_masks(index, host.a) == moved);
   }
   SUBCASE("the state directory moved away and back, then a directory of it moved out") {
     // An event named after the state directory is in the state, but its
