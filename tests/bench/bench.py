@@ -19,7 +19,9 @@ How it works:
   spawning process's memory at exec time, so the harness never holds big
   buffers (its own peak is in the JSON as harness_peak_rss_kib and must stay
   below boxd's figures for them to mean anything); the server's CPU time per GiB streamed
-  is the utime+stime delta of its /proc/<pid>/stat over a transfer.
+  is the utime+stime delta of its /proc/<pid>/stat over a transfer, and its
+  minor page faults per GiB (JSON only: server_minor_faults_per_gib) the
+  minflt delta.
 - Box creation (box.create): `box create NAME` one at a time, timed until
   the CLI returns (the box is running then); each is destroyed, untimed,
   before the next. Its baseline (box.create.walk) alternates with it on a
@@ -134,6 +136,12 @@ def proc_cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def proc_minor_faults(pid):
+    """Minor page faults of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[7])  # minflt (field 10)
 
 
 def proc_hwm_kib(pid):
@@ -427,17 +435,21 @@ class Bench:
             return
         reps = reps or self.reps_slow
         run_once(min(self.size, 64 * MIB))
-        samples, rss, cpu = [], [], []
+        samples, rss, cpu, faults = [], [], [], []
         for _ in range(reps):
-            before = proc_cpu_seconds(self.server.proc.pid) if server_cpu else 0
+            pid = self.server.proc.pid
+            before = proc_cpu_seconds(pid) if server_cpu else 0
+            faults_before = proc_minor_faults(pid) if server_cpu else 0
             seconds, maxrss = run_once(self.size)
             if server_cpu:
-                cpu.append((proc_cpu_seconds(self.server.proc.pid) - before) / (self.size / GIB))
+                cpu.append((proc_cpu_seconds(pid) - before) / (self.size / GIB))
+                faults.append((proc_minor_faults(pid) - faults_before) / (self.size / GIB))
             samples.append(self.size / MIB / seconds)
             rss.append(maxrss)
         extra = {"bytes": self.size}
         if cpu:
             extra["server_cpu_s_per_gib"] = statistics.median(cpu)
+            extra["server_minor_faults_per_gib"] = statistics.median(faults)
         self.record(key, label, "MiB/s", samples, "higher", rss if boxd else None, extra)
 
     # --- setup
