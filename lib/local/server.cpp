@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <grpcpp/support/server_interceptor.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -228,11 +230,13 @@ void check_options(const ServeOptions& options) {
                 "--http-max-connections, --http-header-timeout and --http-body-timeout must be "
                 "positive");
   }
-  if (options.max_user_streams < 1 || options.max_user_execs < 1 || options.max_streams < 1 ||
-      options.max_execs < 1 || options.stream_idle_timeout < 1) {
+  if (options.max_user_streams < 1 || options.max_user_execs < 1 ||
+      options.stream_idle_timeout < 1) {
     throw Error(ErrorClass::Usage,
-                "--max-user-streams, --max-user-execs, --max-streams, --max-execs and "
-                "--stream-idle-timeout must be positive");
+                "--max-user-streams, --max-user-execs and --stream-idle-timeout must be positive");
+  }
+  if (options.max_streams < 0 || options.max_execs < 0) {
+    throw Error(ErrorClass::Usage, "--max-streams and --max-execs must be 0 (auto) or positive");
   }
 }
 
@@ -251,6 +255,68 @@ std::map<std::string, std::string> api_keys(const ServeOptions& options,
     logging::add_secret(key);
   }
   return keys;
+}
+
+// Descriptors an open stream may hold, about: an exec its stdio pipes or
+// PTY, a pidfd and its wake pipe (and a few while it starts); a transfer
+// its helper's pipes and pidfd. Both stream pools count (transfers, logs).
+constexpr std::uint64_t k_fds_per_exec = 8;
+constexpr std::uint64_t k_fds_per_stream = 6;
+// Everything else: listeners, connections, the store, the log, netlink.
+constexpr std::uint64_t k_base_fds = 256;
+
+// The server-wide caps when left to the server (0).
+constexpr int k_auto_max_execs = 2048;
+constexpr int k_auto_max_streams = 1024;
+
+int max_execs_of(const ServeOptions& options) {
+  return options.max_execs > 0 ? options.max_execs : k_auto_max_execs;
+}
+
+int max_streams_of(const ServeOptions& options) {
+  return options.max_streams > 0 ? options.max_streams : k_auto_max_streams;
+}
+
+std::uint64_t stream_fds(int max_execs, int max_streams) {
+  return k_fds_per_exec * static_cast<std::uint64_t>(max_execs) +
+         2 * k_fds_per_stream * static_cast<std::uint64_t>(max_streams);
+}
+
+// Raises the soft descriptor limit towards wanted_fd_limit() (the hard
+// limit bounds it; children inherit it, as under the systemd unit's
+// LimitNOFILE), then fits the caps to what it is.
+ServeOptions fit_fd_limit(const ServeOptions& options) {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur == RLIM_INFINITY) {
+    return options;
+  }
+  const std::uint64_t want = wanted_fd_limit(options);
+  if (files.rlim_cur < want) {
+    rlimit raised = files;
+    raised.rlim_cur =
+        files.rlim_max == RLIM_INFINITY ? want : std::min<rlim_t>(want, files.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      files = raised;
+    }
+  }
+  ServeOptions fitted = fit_stream_caps(options, files.rlim_cur);
+  // Said when a cap given on the command line was lowered, or one user
+  // could now hold every exec or stream of the server.
+  const bool given_lowered = (options.max_execs > 0 && fitted.max_execs < options.max_execs) ||
+                             (options.max_streams > 0 && fitted.max_streams < options.max_streams);
+  const bool per_user_lowered = fitted.max_user_execs < options.max_user_execs ||
+                                fitted.max_user_streams < options.max_user_streams;
+  if (given_lowered || per_user_lowered) {
+    logging::warn(
+        "the descriptor limit is too low for the stream caps (raise it: ulimit -n, or "
+        "LimitNOFILE): serving with --max-execs " +
+            std::to_string(fitted.max_execs) + " --max-streams " +
+            std::to_string(fitted.max_streams) + " --max-user-execs " +
+            std::to_string(fitted.max_user_execs) + " --max-user-streams " +
+            std::to_string(fitted.max_user_streams),
+        {{"nofile", std::to_string(files.rlim_cur)}, {"wanted", std::to_string(want)}});
+  }
+  return fitted;
 }
 
 ServiceOptions service_options_of(const ServeOptions& options,
@@ -443,6 +509,28 @@ void announce(const ServeOptions& options, const Endpoints& at,
 
 }  // namespace
 
+std::uint64_t wanted_fd_limit(const ServeOptions& options) {
+  return 2 * (stream_fds(max_execs_of(options), max_streams_of(options)) + k_base_fds);
+}
+
+ServeOptions fit_stream_caps(ServeOptions options, std::uint64_t fd_limit) {
+  const int execs = max_execs_of(options);
+  const int streams = max_streams_of(options);
+  double scale = 1.0;
+  if (fd_limit < wanted_fd_limit(options)) {
+    const std::uint64_t room = fd_limit / 2 > k_base_fds ? fd_limit / 2 - k_base_fds : 0;
+    scale = static_cast<double>(room) / static_cast<double>(stream_fds(execs, streams));
+  }
+  auto scaled = [scale](int cap) {
+    return std::max(1, static_cast<int>(static_cast<double>(cap) * scale));
+  };
+  options.max_execs = scale < 1.0 ? scaled(execs) : execs;
+  options.max_streams = scale < 1.0 ? scaled(streams) : streams;
+  options.max_user_execs = std::min(options.max_user_execs, options.max_execs);
+  options.max_user_streams = std::min(options.max_user_streams, options.max_streams);
+  return options;
+}
+
 int serve(const ServeOptions& options) {
   check_options(options);
   auto state_dir = options.state_dir.empty() ? local_state_dir() : options.state_dir;
@@ -450,6 +538,7 @@ int serve(const ServeOptions& options) {
   state_dir = std::filesystem::canonical(state_dir);
   StateLock state_lock(state_dir);  // before the log: its file may be in the state dir
   start_log(options);
+  const ServeOptions caps = fit_fd_limit(options);
   ensure_dir(state_dir / "boxes", 0700);
   const auto keys = api_keys(options, state_dir);
 
@@ -473,7 +562,7 @@ int serve(const ServeOptions& options) {
   HttpProxy proxy(options.listen, options.proxy_port.value_or(pick ? 0 : 9480));
   at.proxy_port = proxy.port();
 
-  BoxdService service(service_options_of(options, state_dir, at.proxy_port), store, auth, *runtime);
+  BoxdService service(service_options_of(caps, state_dir, at.proxy_port), store, auth, *runtime);
   const auto isolation_off = report_isolation(*runtime, state_dir);
   service.recover();
 

@@ -39,9 +39,11 @@ struct ServeOptions {
   int http_body_timeout = 30;
   // What one user's streams may hold (lib/local/stream_limits.hpp).
   int max_user_streams = 64;  // uploads, downloads, listings at once; log streams apart
-  int max_user_execs = 1024;  // exec sessions at once
-  int max_streams = 1024;     // the same for all users together (each pool)
-  int max_execs = 4096;
+  int max_user_execs = 256;   // exec sessions at once
+  // The same for all users together (streams: each pool); 0 = what the
+  // descriptor limit allows, at most 1024 and 2048 (fit_stream_caps).
+  int max_streams = 0;
+  int max_execs = 0;
   int stream_idle_timeout = 300;  // seconds an upload or a new exec may wait on its client
   std::string bridge_subnet;      // namespace runtime: the boxes' bridge ("" = picked)
   std::string tls_cert;           // PEM files; both or neither
@@ -68,6 +70,15 @@ struct ServeOptions {
 // layers (`boxd local status` shows them): {"runtime": ..., "isolation":
 // [{"name", "enforced", "detail"}]}.
 inline constexpr const char* k_isolation_file = "isolation.json";
+
+// The soft descriptor limit serve() raises itself to (within the hard one)
+// for the stream caps of `options`: twice what the open streams and execs
+// may hold (the process watch may hold up to half the limit in pidfds).
+std::uint64_t wanted_fd_limit(const ServeOptions& options);
+// `options` with the server-wide stream caps decided (0: 1024 streams per
+// pool and 2048 execs) and lowered, where `fd_limit` is below
+// wanted_fd_limit(), to what it allows; the per-user caps at most those.
+ServeOptions fit_stream_caps(ServeOptions options, std::uint64_t fd_limit);
 
 // Blocks until SIGINT/SIGTERM; returns the exit code. Throws boxd::Error
 // when the server cannot start (port in use, state dir locked, bad flags).

@@ -60,10 +60,10 @@ struct ServiceOptions {
   std::string url_scheme = "http";
   // What one user's streams may hold (stream_limits.hpp).
   int max_user_streams = 64;  // uploads, downloads, listings open at once; log streams apart
-  int max_user_execs = 1024;  // exec sessions open at once
+  int max_user_execs = 256;   // exec sessions open at once
   // The same for all users together.
   int max_streams = 1024;  // per pool (transfers and listings; log streams)
-  int max_execs = 4096;
+  int max_execs = 2048;
   // An upload waiting this long for its next chunk, or an exec for its
   // first, is cancelled.
   std::chrono::milliseconds stream_idle_timeout{300'000};

@@ -26,6 +26,7 @@ UserSlots::Slot::~Slot() {
 }
 
 UserSlots::Slot UserSlots::take(const std::string& user) {
+  std::string holder = user;  // copied before anything is counted (a copy may throw)
   std::lock_guard lock(m_mutex);
   int& used = m_in_use[user];
   if (used >= m_max) {
@@ -43,7 +44,7 @@ UserSlots::Slot UserSlots::take(const std::string& user) {
   }
   ++used;
   ++m_total;
-  return Slot(this, user);
+  return Slot(this, std::move(holder));
 }
 
 int UserSlots::in_use(const std::string& user) const {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "local/server.hpp"
 #include "local/stream_limits.hpp"
 #include "local_fault_support.hpp"
 
@@ -67,6 +68,38 @@ TEST_CASE("user slots: all users together stop at the server-wide cap") {
   CHECK(slots.in_use("carol") == 1);
   held.clear();
   CHECK(slots.total_in_use() == 0);
+}
+
+TEST_CASE("stream caps: decided by the descriptor limit, given ones lowered to fit it") {
+  const ServeOptions defaults;  // --max-execs and --max-streams 0: the server decides
+  // The caps' descriptors (8 per exec, 6 per stream of either pool, 256
+  // more), twice over: within the systemd unit's LimitNOFILE=65536.
+  CHECK(wanted_fd_limit(defaults) == 2 * (8 * 2048 + 2 * 6 * 1024 + 256));
+  CHECK(wanted_fd_limit(defaults) <= 65536);
+  const ServeOptions full = fit_stream_caps(defaults, 65536);
+  CHECK(full.max_execs == 2048);
+  CHECK(full.max_streams == 1024);
+  CHECK(full.max_user_execs == defaults.max_user_execs);
+  CHECK(full.max_user_streams == defaults.max_user_streams);
+  // A limit of 1024 (sudo, no unit): half of it, less 256, for streams.
+  const ServeOptions low = fit_stream_caps(defaults, 1024);
+  CHECK(8 * low.max_execs + 12 * low.max_streams <= 1024 / 2 - 256);
+  CHECK(low.max_execs >= 1);
+  CHECK(low.max_streams >= 1);
+  CHECK(low.max_user_execs <= low.max_execs);
+  CHECK(low.max_user_streams <= low.max_streams);
+  // Given caps are kept when they fit, lowered when they do not.
+  ServeOptions given;
+  given.max_execs = 100;
+  given.max_streams = 10;
+  CHECK(fit_stream_caps(given, 65536).max_execs == 100);
+  CHECK(fit_stream_caps(given, 65536).max_user_execs == 100);  // at most the server's
+  CHECK(fit_stream_caps(given, 1024).max_execs < 100);
+  // Nothing left but the caps' floor of one each.
+  const ServeOptions none = fit_stream_caps(defaults, 100);
+  CHECK(none.max_execs == 1);
+  CHECK(none.max_streams == 1);
+  CHECK(none.max_user_execs == 1);
 }
 
 TEST_CASE("user slots: a moved slot is given back once") {

@@ -73,14 +73,16 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
   command
       .add_option("--max-streams", options.max_streams,
                   "Uploads, downloads and listings all users together may have open at once "
-                  "(and as many log streams)")
+                  "(and as many log streams); 0 = as many as the descriptor limit allows, at "
+                  "most 1024")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(0, 1000000));
   command
       .add_option("--max-execs", options.max_execs,
-                  "Exec sessions all users together may have open at once")
+                  "Exec sessions all users together may have open at once; 0 = as many as the "
+                  "descriptor limit allows, at most 2048")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(0, 1000000));
   command
       .add_option("--stream-idle-timeout", options.stream_idle_timeout,
                   "Seconds an upload may wait for its next chunk, or an exec for its first, "
