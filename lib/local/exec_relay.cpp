@@ -7,6 +7,9 @@
 // which turns a finished command into a CANCELLED call. A reactor can
 // Finish(OK) at any time: a pending read simply completes with ok=false.
 //
+// Exec() authenticates the call and takes its user's exec slot before any
+// of this: a refused call gets no pipe and no thread (RefusedExec).
+//
 // How it works: gRPC callbacks (OnReadDone, OnWriteDone, OnCancel) only
 // record what happened in a small shared state and poke a wakeup pipe. One
 // pump thread per call does all the work:
@@ -101,10 +104,22 @@ struct ExecShared {
   void wakeup() const { wake.notify('x'); }
 };
 
+// A call refused before anything is set up for it (no pipe, no thread):
+// unauthenticated, or past its user's or the server's exec cap.
+class RefusedExec final : public grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk> {
+ public:
+  explicit RefusedExec(Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk> {
  public:
-  ExecReactor(BoxdService& service, AuthResult auth)
-      : m_service(service), m_auth(std::move(auth)), m_shared(std::make_shared<ExecShared>()) {
+  // `slot`: the user's exec slot, held until the pump thread is done.
+  ExecReactor(BoxdService& service, AuthResult auth, UserSlots::Slot slot)
+      : m_service(service),
+        m_auth(std::move(auth)),
+        m_slot(std::move(slot)),
+        m_shared(std::make_shared<ExecShared>()) {
     StartRead(&m_in);
     std::thread([this, shared = m_shared] { pump(); }).detach();
   }
@@ -234,11 +249,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     const auto shared = m_shared;
     // The user's exec slot, held until this thread is done (after Finish):
     // the last write below waits for a client that may never read.
-    std::optional<UserSlots::Slot> slot;
+    const std::optional<UserSlots::Slot> slot(std::move(m_slot));
     // The one error path of every RPC (service_rpc.hpp): a fault -> its status.
     Status status = Status::OK;
     try {
-      relay(*shared, slot);
+      relay(*shared);
     } catch (const std::exception& e) {
       status = m_service.status_of(e);
     }
@@ -282,11 +297,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   };
 
   // Runs the call to its end; every failure is thrown (fault.hpp).
-  void relay(ExecShared& s, std::optional<UserSlots::Slot>& slot) {
-    if (m_auth.failure != AuthFailure::None) {
-      fail(Fault::Unauthenticated, m_auth.message());
-    }
-    slot.emplace(m_service.take_exec_slot(m_auth.user_id));
+  void relay(ExecShared& s) {
     Pump p = start_command(wait_first_chunk(s));
     for (;;) {
       const Ready ready = wait_for_events(s, p);
@@ -556,6 +567,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
 
   BoxdService& m_service;
   AuthResult m_auth;
+  std::optional<UserSlots::Slot> m_slot;  // moved to the pump thread
   std::shared_ptr<ExecShared> m_shared;
   std::unique_ptr<ExecProcess> m_process;
   api::ExecChunk m_in;
@@ -564,9 +576,22 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
 
 }  // namespace
 
+// Authentication and the exec slot come first: a refused call (a flood of
+// them) costs no pipe and no thread.
 grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* BoxdService::Exec(
     grpc::CallbackServerContext* context) {
-  return new ExecReactor(*this, authenticate(context));
+  Status refused;
+  try {
+    AuthResult auth = authenticate(context);
+    if (auth.failure != AuthFailure::None) {
+      fail(Fault::Unauthenticated, auth.message());
+    }
+    UserSlots::Slot slot = take_exec_slot(auth.user_id);
+    return new ExecReactor(*this, std::move(auth), std::move(slot));
+  } catch (const std::exception& e) {
+    refused = status_of(e);
+  }
+  return new RefusedExec(std::move(refused));
 }
 
 }  // namespace boxd::local
