@@ -51,6 +51,8 @@ class Route {
   bool delete_link(const std::string& name);
 
  private:
+  // One dump and the removal of what it found; how many it found.
+  std::size_t flush_addresses_once(const std::string& name);
   // Sends one request and reads the answer up to its acknowledgement (or,
   // for a dump, its end); each answer message goes to on_message. Returns 0
   // or the kernel's negative errno, with the reason in why; -EINTR for a
