@@ -548,4 +548,48 @@ def all_users_together_stop_at_the_server_wide_cap(t):
             stall.release()
 
 
+@suite.test
+def keystrokes_into_a_full_pty_do_not_stall_the_servers_threads(t):
+    """The server writes a small stdin chunk of a PTY session into the box's
+    PTY from the gRPC thread that received it, and the server has only two
+    such threads for every call. alice's boxes never read their terminal, so
+    their PTYs fill, and she keeps typing into three sessions: a write that
+    blocked would hold those threads, and every other call, bob's too, would
+    hang. The write must give up at once (the rest waits in the session's
+    own thread) and bob's execs go on."""
+    s = stream_server(t)
+    grpc = s["grpc"]
+    first = (pb_uint(3, 1) + pb_bytes(4, "stty raw -echo; sleep 60") +
+             pb_bytes(5, s["alice_vm"]) + pb_uint(7, 80) + pb_uint(8, 24))
+    keystroke = pb_bytes(1, b"k" * 1024) + pb_uint(2, 1)
+    stop = threading.Event()
+    sent = [0, 0, 0]
+
+    def typing(i):
+        yield first
+        while not stop.is_set() and sent[i] < 2048:  # up to 2 MiB each
+            sent[i] += 1
+            yield keystroke
+
+    calls = [s["exec"](typing(i), metadata=s["alice_md"], timeout=90) for i in range(3)]
+    try:
+        deadline = time.monotonic() + 20
+        while min(sent) <= 256 and time.monotonic() < deadline:  # past what a PTY holds
+            time.sleep(0.1)
+        expect(min(sent) > 256,
+               f"ATTACK WORKED: the server stopped taking input ({sent} KiB sent): "
+               f"writes into full PTYs hold its threads")
+        for _ in range(3):
+            started = time.monotonic()
+            result = s["bob"].exec(s["bob_vm"], "true", timeout=20)
+            secs = time.monotonic() - started
+            expect(result.code == 0 and secs < 10,
+                   f"ATTACK WORKED: with alice's PTYs full, bob's exec took {secs:.1f}s "
+                   f"(exit {result.code})")
+    finally:
+        stop.set()
+        for call in calls:
+            call.cancel()
+
+
 suite.main()
