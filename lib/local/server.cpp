@@ -524,8 +524,8 @@ ServeOptions fit_stream_caps(ServeOptions options, std::uint64_t fd_limit) {
   auto scaled = [scale](int cap) {
     return std::max(1, static_cast<int>(static_cast<double>(cap) * scale));
   };
-  options.max_execs = scale < 1.0 ? scaled(execs) : execs;
-  options.max_streams = scale < 1.0 ? scaled(streams) : streams;
+  options.max_execs = scaled(execs);  // at scale 1.0, the caps themselves
+  options.max_streams = scaled(streams);
   options.max_user_execs = std::min(options.max_user_execs, options.max_execs);
   options.max_user_streams = std::min(options.max_user_streams, options.max_streams);
   return options;
