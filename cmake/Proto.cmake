@@ -21,6 +21,8 @@ add_custom_command(
     ${BOXD_PROTO_FILE}
   DEPENDS ${BOXD_PROTO_FILE}
   COMMENT "Generating C++ from api.proto")
+# The generation alone, for targets in other directories (the fuzz build).
+add_custom_target(boxd_proto_gen DEPENDS ${BOXD_PROTO_SRCS} ${BOXD_PROTO_HDRS})
 add_library(boxd_proto STATIC ${BOXD_PROTO_SRCS})
 target_include_directories(boxd_proto SYSTEM PUBLIC ${BOXD_PROTO_OUT})
 target_link_libraries(boxd_proto PUBLIC gRPC::grpc++ protobuf::libprotobuf)

@@ -36,12 +36,16 @@
 // is gone.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "local/box_file_wire.hpp"
 #include "local/runtime.hpp"
@@ -69,6 +73,9 @@ class BoxFileChannel {
 
   // False when the helper is gone (its stdin closed): read its 'E' then.
   bool send(char type, std::string_view payload);
+  // The same, for a payload in pieces (written with one writev where the
+  // pipe takes it).
+  bool send(char type, std::span<const std::string_view> payload);
   // The next frame; throws on EOF, a malformed frame, a payload longer than
   // max_payload, cancellation or the idle timeout.
   Frame receive(std::size_t max_payload = box_file::k_max_frame_payload);
@@ -84,6 +91,9 @@ class BoxFileChannel {
 
   std::unique_ptr<ExecProcess> m_process;
   std::function<bool()> m_cancelled;
+  // send()'s frame, kept for their capacity.
+  std::vector<std::string_view> m_parts;
+  std::vector<iovec> m_iov;
 };
 
 // Waits until every helper handed over by BoxFileChannel::release() has

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
@@ -144,17 +145,34 @@ bool BoxFileChannel::wait_for(int fd, short events) {
 }
 
 bool BoxFileChannel::send(char type, std::string_view payload) {
+  return send(type, std::span<const std::string_view>(&payload, 1));
+}
+
+bool BoxFileChannel::send(char type, std::span<const std::string_view> payload) {
+  std::size_t size = 0;
+  for (const auto piece : payload) {
+    size += piece.size();
+  }
   std::string header(1, type);
-  box_file::put_u32(header, static_cast<std::uint32_t>(payload.size()));
+  box_file::put_u32(header, static_cast<std::uint32_t>(size));
+  m_parts.clear();
+  m_parts.emplace_back(header);
+  for (const auto piece : payload) {
+    if (!piece.empty()) {
+      m_parts.push_back(piece);
+    }
+  }
   const int fd = m_process->stdin_fd();
-  std::string_view parts[2] = {header, payload};
-  while (!parts[0].empty() || !parts[1].empty()) {
+  std::size_t first = 0;  // m_parts[first] is the first one not all written
+  while (first < m_parts.size()) {
     if (fd < 0 || !wait_for(fd, POLLOUT)) {
       return false;
     }
-    iovec iov[2] = {{const_cast<char*>(parts[0].data()), parts[0].size()},
-                    {const_cast<char*>(parts[1].data()), parts[1].size()}};
-    ssize_t n = ::writev(fd, iov, 2);
+    m_iov.clear();
+    for (std::size_t i = first; i < m_parts.size() && m_iov.size() < IOV_MAX; ++i) {
+      m_iov.push_back({const_cast<char*>(m_parts[i].data()), m_parts[i].size()});
+    }
+    ssize_t n = ::writev(fd, m_iov.data(), static_cast<int>(m_iov.size()));
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
       continue;
     }
@@ -162,10 +180,14 @@ bool BoxFileChannel::send(char type, std::string_view payload) {
       return false;  // EPIPE: the helper exited (SIGPIPE is ignored)
     }
     auto done = static_cast<std::size_t>(n);
-    for (auto& part : parts) {
+    while (done > 0) {
+      auto& part = m_parts[first];
       const std::size_t used = std::min(done, part.size());
       part.remove_prefix(used);
       done -= used;
+      if (part.empty()) {
+        ++first;
+      }
     }
   }
   return true;

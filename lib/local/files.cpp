@@ -110,18 +110,40 @@ class Upload {
     expect_frame(*m_helper, 'R', 0, m_path, m_vm);
   }
 
-  void add(const std::string& data) {
-    if (m_written + data.size() > m_total) {
+  // One chunk, in 'D' frames of up to k_chunk_bytes, each written with its
+  // header in one writev straight from the pieces.
+  void add(const ChunkPieces& data) {
+    std::size_t size = 0;
+    for (const auto piece : data) {
+      size += piece.size();
+    }
+    if (m_written + size > m_total) {
       fail(Fault::InvalidArgument,
            "upload of '" + m_path + "' is longer than its total_size " + std::to_string(m_total));
     }
-    for (std::size_t offset = 0; offset < data.size(); offset += box_file::k_chunk_bytes) {
-      const auto part = std::string_view(data).substr(offset, box_file::k_chunk_bytes);
-      if (!m_helper->send('D', part)) {
+    std::size_t in_frame = 0;
+    auto flush = [&] {
+      if (!m_helper->send('D', m_frame)) {
         fail_after_send(*m_helper, m_path, m_vm);
       }
+      m_frame.clear();
+      in_frame = 0;
+    };
+    for (auto piece : data) {
+      while (!piece.empty()) {
+        const auto part = piece.substr(0, box_file::k_chunk_bytes - in_frame);
+        m_frame.push_back(part);
+        in_frame += part.size();
+        piece.remove_prefix(part.size());
+        if (in_frame == box_file::k_chunk_bytes) {
+          flush();
+        }
+      }
     }
-    m_written += data.size();
+    if (in_frame > 0) {
+      flush();
+    }
+    m_written += size;
   }
 
   std::uint64_t commit() {
@@ -148,6 +170,7 @@ class Upload {
   std::string m_path;
   std::string m_vm;
   std::uint64_t m_total;
+  ChunkPieces m_frame;  // the frame being built (kept for its capacity)
   std::uint64_t m_written = 0;
 };
 
@@ -277,7 +300,7 @@ std::uint64_t Files::upload(const std::string& user, const FileRef& file, std::u
   BoxRecord box;
   auto helper = start_helper(user, target, "upload", box, cancelled);
   Upload upload(std::move(helper), target.path, box.name, total_size);
-  std::string data;
+  ChunkPieces data;
   while (next_chunk(data)) {
     upload.add(data);
   }

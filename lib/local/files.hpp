@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "local/box_file.hpp"
@@ -57,8 +58,11 @@ struct FileRef {
 // Whether the call was cancelled (the client went away); polled while the
 // helper is waited for.
 using CancelledFn = std::function<bool()>;
-// The next chunk of an upload into `data`; false at the end of the data.
-using NextChunkFn = std::function<bool(std::string& data)>;
+// One chunk of an upload, in pieces (views into the received message).
+using ChunkPieces = std::vector<std::string_view>;
+// The next chunk of an upload into `data`, valid until the next call; false
+// at the end of the data.
+using NextChunkFn = std::function<bool(ChunkPieces& data)>;
 // Hands on one chunk of a download or the log; false when the client went away.
 using EmitFn = std::function<bool(std::string& data)>;
 // One chunk of a download and the file's size.

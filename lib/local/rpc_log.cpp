@@ -10,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "common/rpc_log_fields.hpp"
+#include "local/upload_wire.hpp"
 
 namespace boxd::local {
 
@@ -43,6 +44,21 @@ std::string box_of(const google::protobuf::Message& message, const std::string& 
   return message.GetReflection()->GetString(message, field);
 }
 
+// The vm_id of an UploadFileChunk as received (a copy of its slices' refs).
+std::string box_of_upload(const grpc::ByteBuffer& message) {
+  std::vector<grpc::Slice> slices;
+  if (!message.Dump(&slices).ok()) {
+    return "";
+  }
+  std::vector<std::string_view> pieces;
+  pieces.reserve(slices.size());
+  for (const auto& slice : slices) {
+    pieces.emplace_back(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  UploadChunkView chunk;
+  return parse_upload_chunk(pieces, chunk) ? chunk.fields.vm_id() : std::string();
+}
+
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
@@ -56,9 +72,11 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
         !m_seen_message) {
       m_seen_message = true;
       // The generated service receives each request as its own message type,
-      // which is a protobuf Message.
+      // which is a protobuf Message; the raw upload method as bytes.
       if (const void* message = methods->GetRecvMessage()) {
-        m_box = box_of(*static_cast<const google::protobuf::Message*>(message), m_method);
+        m_box = m_method == k_raw_upload_method
+                    ? box_of_upload(*static_cast<const grpc::ByteBuffer*>(message))
+                    : box_of(*static_cast<const google::protobuf::Message*>(message), m_method);
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <chrono>
 
+#include <grpcpp/support/method_handler.h>
+
 #include "common/error.hpp"
 #include "common/names.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/rpc_log.hpp"
 #include "local/service_rpc.hpp"
+#include "local/upload_wire.hpp"
 
 namespace boxd::local {
 
@@ -99,7 +102,21 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
                        [this](const BoxRecord& box, const BoxHandle& handle) {
                          m_disks.apply(box, handle);
                        },
-                       [this](const BoxRecord& box) { m_disks.forget(box); }}) {}
+                       [this](const BoxRecord& box) { m_disks.forget(box); }}) {
+  // The generated service numbers its methods in the order of the proto's
+  // service, which is the descriptor's.
+  const auto* method =
+      api::UploadFileChunk::descriptor()->file()->FindServiceByName("BoxdApi")->FindMethodByName(
+          k_raw_upload_method);
+  MarkMethodStreamed(
+      method->index(),
+      new grpc::internal::ClientStreamingHandler<BoxdService, grpc::ByteBuffer, grpc::ByteBuffer>(
+          [](BoxdService* service, grpc::ServerContext* context,
+             grpc::ServerReader<grpc::ByteBuffer>* reader, grpc::ByteBuffer* response) {
+            return service->upload_file_stream(context, reader, response);
+          },
+          this));
+}
 
 void BoxdService::log(const std::string& event, const logging::Fields& fields) const {
   logging::info(event, fields);

@@ -7,6 +7,7 @@
 #include "local/files.hpp"
 #include "local/service.hpp"
 #include "local/service_rpc.hpp"
+#include "local/upload_wire.hpp"
 
 namespace boxd::local {
 
@@ -19,17 +20,39 @@ CancelledFn cancelled_of(const grpc::ServerContext* context) {
 
 }  // namespace
 
-grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
-                                           grpc::ServerReader<api::UploadFileChunk>* reader,
-                                           api::UploadFileResponse* response) {
-  return run_rpc(*this, context, [&](const AuthResult& auth) {
+grpc::Status BoxdService::upload_file_stream(grpc::ServerContext* context,
+                                             grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                             grpc::ByteBuffer* response) {
+  api::UploadFileResponse reply;
+  auto status = run_rpc(*this, context, [&](const AuthResult& auth) {
     const auto slot = m_stream_slots.take(auth.user_id);
-    api::UploadFileChunk chunk;
+    // The message as received: its slices (held until the next read) and
+    // their parse, whose data pieces point into them.
+    grpc::ByteBuffer message;
+    std::vector<grpc::Slice> slices;
+    std::vector<std::string_view> pieces;
+    UploadChunkView chunk;
     // Each wait for the client's next chunk is watched: a client that
     // stops sending is cancelled after --stream-idle-timeout.
     auto read = [&] {
-      const StallWatch::Wait wait(m_stall_watch, *context, "UploadFileStream", auth.user_id);
-      return reader->Read(&chunk);
+      {
+        const StallWatch::Wait wait(m_stall_watch, *context, "UploadFileStream", auth.user_id);
+        if (!reader->Read(&message)) {
+          return false;
+        }
+      }
+      if (!message.Dump(&slices).ok()) {
+        fail(Fault::Internal, "could not read a received UploadFileChunk");
+      }
+      message.Clear();
+      pieces.clear();
+      for (const auto& slice : slices) {
+        pieces.emplace_back(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+      if (!parse_upload_chunk(pieces, chunk)) {
+        fail(Fault::InvalidArgument, "an UploadFileChunk that is not a valid message");
+      }
+      return true;
     };
     if (!read()) {
       if (context->IsCancelled()) {
@@ -37,21 +60,26 @@ grpc::Status BoxdService::UploadFileStream(grpc::ServerContext* context,
       }
       fail(Fault::InvalidArgument, "empty upload: the first chunk names vm_id and path");
     }
-    const FileRef file{chunk.vm_id(), chunk.path()};
+    const FileRef file{chunk.fields.vm_id(), chunk.fields.path()};
+    const std::uint64_t total = chunk.fields.total_size();
     bool first = true;  // the first chunk is read already
-    auto next_chunk = [&](std::string& data) {
+    auto next_chunk = [&](ChunkPieces& data) {
       if (!first && !read()) {
         return false;
       }
       first = false;
-      // A swap, not a move: both buffers keep their capacity, so the next
-      // message is parsed into memory already faulted in, not a fresh 1 MiB.
-      data.swap(*chunk.mutable_data());
+      data = chunk.data;
       return true;
     };
-    response->set_bytes_written(
-        m_files.upload(auth.user_id, file, chunk.total_size(), next_chunk, cancelled_of(context)));
+    reply.set_bytes_written(
+        m_files.upload(auth.user_id, file, total, next_chunk, cancelled_of(context)));
   });
+  if (status.ok()) {
+    bool own_buffer = false;
+    return grpc::SerializationTraits<api::UploadFileResponse>::Serialize(reply, response,
+                                                                         &own_buffer);
+  }
+  return status;
 }
 
 grpc::Status BoxdService::UploadFile(grpc::ServerContext* context,
@@ -60,12 +88,12 @@ grpc::Status BoxdService::UploadFile(grpc::ServerContext* context,
   return run_rpc(*this, context, [&](const AuthResult& auth) {
     const auto slot = m_stream_slots.take(auth.user_id);
     bool sent = false;
-    auto next_chunk = [&](std::string& data) {
+    auto next_chunk = [&](ChunkPieces& data) {
       if (sent) {
         return false;
       }
       sent = true;
-      data = request->data();
+      data.assign(1, request->data());
       return true;
     };
     response->set_bytes_written(m_files.upload(auth.user_id, {request->vm_id(), request->path()},

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/fd.hpp"
@@ -45,7 +46,8 @@ std::string u64(std::uint64_t value) {
 }
 
 // A file helper that sends `replies` and then EOF; what the server writes to
-// its stdin lands in `*received` when the server lets it go.
+// its stdin is read as it comes (so a frame larger than the pipe fits) and
+// lands in `*received` when the server lets it go.
 class ScriptedHelper final : public ExecProcess {
  public:
   ScriptedHelper(const std::string& replies, std::shared_ptr<std::string> received)
@@ -55,18 +57,28 @@ class ScriptedHelper final : public ExecProcess {
     m_stdout = std::move(out.read_end());
     boxd::Pipe in;
     m_stdin = std::move(in.write_end());
-    m_stdin_read = std::move(in.read_end());
-    fcntl(m_stdin_read.get(), F_SETFL, O_NONBLOCK);
+    m_reader = std::thread([this, read_end = std::move(in.read_end())] {
+      std::string buffer(64 * 1024, '\0');
+      ssize_t n = 0;
+      while ((n = ::read(read_end.get(), buffer.data(), buffer.size())) > 0) {
+        m_read.append(buffer, 0, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~ScriptedHelper() override {
+    m_stdin.reset();
+    if (m_reader.joinable()) {
+      m_reader.join();
+    }
   }
   int stdin_fd() const override { return m_stdin.get(); }
   int stdout_fd() const override { return m_stdout.get(); }
   int stderr_fd() const override { return -1; }
   void close_stdin() override {
     m_stdin.reset();
-    std::string buffer(64 * 1024, '\0');
-    ssize_t n = 0;
-    while ((n = ::read(m_stdin_read.get(), buffer.data(), buffer.size())) > 0) {
-      m_received->append(buffer, 0, static_cast<std::size_t>(n));
+    if (m_reader.joinable()) {
+      m_reader.join();
+      m_received->append(m_read);
     }
   }
   void resize(unsigned /*cols*/, unsigned /*rows*/) override {}
@@ -79,7 +91,8 @@ class ScriptedHelper final : public ExecProcess {
   std::shared_ptr<std::string> m_received;
   boxd::UniqueFd m_stdout;
   boxd::UniqueFd m_stdin;
-  boxd::UniqueFd m_stdin_read;
+  std::string m_read;
+  std::thread m_reader;  // drains stdin into m_read until EOF
 };
 
 struct FileWorld {
@@ -137,7 +150,7 @@ TEST_CASE("files: another user's box is NOT_FOUND, and no helper starts") {
   CHECK(failure_of([&] { w.files.download("alice", {"api", "x"}, w.not_cancelled); }) == not_found);
   CHECK(failure_of([&] {
           w.files.upload(
-              "alice", {"api", "x"}, 0, [](std::string&) { return false; }, w.not_cancelled);
+              "alice", {"api", "x"}, 0, [](ChunkPieces&) { return false; }, w.not_cancelled);
         }) == not_found);
   CHECK(failure_of([&] {
           w.files.stream_logs(
@@ -173,12 +186,12 @@ TEST_CASE("files: paths reach the helper absolute and normalised; '..' above '/'
         std::pair{Fault::InvalidArgument, std::string("path '../../../etc' is outside the box")});
   CHECK(failure_of([&] {
           w.files.upload(
-              "alice", {"web", "/tmp/../.."}, 0, [](std::string&) { return false; },
+              "alice", {"web", "/tmp/../.."}, 0, [](ChunkPieces&) { return false; },
               w.not_cancelled);
         }).first == Fault::InvalidArgument);
   CHECK(failure_of([&] {
           w.files.upload(
-              "alice", {"web", "/tmp/.."}, 0, [](std::string&) { return false; }, w.not_cancelled);
+              "alice", {"web", "/tmp/.."}, 0, [](ChunkPieces&) { return false; }, w.not_cancelled);
         }) == std::pair{Fault::FailedPrecondition, std::string("'/' is a directory in VM 'web'")});
   CHECK(w.runtime.self_runs.size() == runs);
 }
@@ -220,7 +233,7 @@ TEST_CASE("files: the helper's failures become faults that name the box path") {
   w.script(frame('E', box_file::encode_failure(box_file::Reason::OpenParent, ENOENT)));
   CHECK(failure_of([&] {
           w.files.upload(
-              "alice", {"web", "no/dir/f"}, 0, [](std::string&) { return false; }, w.not_cancelled);
+              "alice", {"web", "no/dir/f"}, 0, [](ChunkPieces&) { return false; }, w.not_cancelled);
         }) == std::pair{Fault::NotFound,
                         std::string("directory '/home/boxd/no/dir' does not exist in VM 'web'")});
   w.script(frame('X'));
@@ -289,11 +302,11 @@ TEST_CASE("files: an upload sends its chunks and commits exactly total_size byte
   std::size_t next = 0;
   const auto written = w.files.upload(
       "alice", {"web", "~/f.txt"}, 8,
-      [&](std::string& data) {
+      [&](ChunkPieces& data) {
         if (next == chunks.size()) {
           return false;
         }
-        data = chunks[next++];
+        data.assign(1, chunks[next++]);
         return true;
       },
       w.not_cancelled);
@@ -304,15 +317,48 @@ TEST_CASE("files: an upload sends its chunks and commits exactly total_size byte
   CHECK(*w.received == frame('D', "abcd") + frame('D', "efgh") + frame('C', u64(8)));
 }
 
+TEST_CASE("files: a chunk in pieces goes out as whole frames of at most 1 MiB, in order") {
+  FileWorld w;
+  // One chunk of 1 MiB + 3 bytes in pieces of 1000 bytes and a last short
+  // one (a message as gRPC received it), then a chunk of two small pieces.
+  const std::size_t size = box_file::k_chunk_bytes + 3;
+  std::string big(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    big[i] = static_cast<char>('a' + i % 26);
+  }
+  std::vector<ChunkPieces> chunks(2);
+  for (std::size_t at = 0; at < size; at += 1000) {
+    chunks[0].push_back(std::string_view(big).substr(at, 1000));
+  }
+  chunks[1] = {"xy", "z"};
+  w.script(frame('R') + frame('O', u64(size + 3)));
+  std::size_t next = 0;
+  const auto written = w.files.upload(
+      "alice", {"web", "f"}, size + 3,
+      [&](ChunkPieces& data) {
+        if (next == chunks.size()) {
+          return false;
+        }
+        data = chunks[next++];
+        return true;
+      },
+      w.not_cancelled);
+  CHECK(written == size + 3);
+  REQUIRE(wait_for_released_helpers(std::chrono::seconds(5)));
+  CHECK(*w.received == frame('D', big.substr(0, box_file::k_chunk_bytes)) +
+                           frame('D', big.substr(box_file::k_chunk_bytes)) + frame('D', "xyz") +
+                           frame('C', u64(size + 3)));
+}
+
 TEST_CASE("files: a short, long or cancelled upload fails and never commits") {
   FileWorld w;
   const auto once = [](const std::string& text) {
-    return [text, sent = false](std::string& data) mutable {
+    return [text, sent = false](ChunkPieces& data) mutable {
       if (sent) {
         return false;
       }
       sent = true;
-      data = text;
+      data.assign(1, text);
       return true;
     };
   };
@@ -335,7 +381,7 @@ TEST_CASE("files: a short, long or cancelled upload fails and never commits") {
   CHECK(failure_of([&] {
           w.files.upload(
               "alice", {"web", "f"}, 3,
-              [&, feed = once("abc")](std::string& data) mutable {
+              [&, feed = once("abc")](ChunkPieces& data) mutable {
                 const bool more = feed(data);
                 cancelled = !more;  // the client went away after its data
                 return more;

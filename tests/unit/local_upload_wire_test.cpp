@@ -1,0 +1,123 @@
+// The server's parse of UploadFileChunk from received bytes: the fields
+// protobuf finds, the data left in the received pieces (no copy) for a
+// message in the usual shape, and protobuf's own verdict for anything else.
+// tests/fuzz/fuzz_upload_wire.cpp compares the two on arbitrary bytes.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "local/upload_wire.hpp"
+
+using boxd::local::parse_upload_chunk;
+using boxd::local::UploadChunkView;
+namespace api = boxd::api::v1;
+
+namespace {
+
+// `message` cut at every `step` bytes, as gRPC hands over its slices.
+std::vector<std::string_view> cut(const std::string& message, std::size_t step) {
+  std::vector<std::string_view> pieces;
+  for (std::size_t at = 0; at < message.size(); at += step) {
+    pieces.push_back(std::string_view(message).substr(at, step));
+  }
+  return pieces;
+}
+
+std::string joined(const UploadChunkView& chunk) {
+  std::string out;
+  for (const auto piece : chunk.data) {
+    out.append(piece);
+  }
+  return out;
+}
+
+// Whether every data piece points into `message` (nothing was copied).
+bool points_into(const UploadChunkView& chunk, const std::string& message) {
+  for (const auto piece : chunk.data) {
+    if (piece.data() < message.data() ||
+        piece.data() + piece.size() > message.data() + message.size()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("upload wire: a first chunk's fields, its data left in the pieces however they are cut") {
+  api::UploadFileChunk sent;
+  sent.set_vm_id("web");
+  sent.set_path(std::string("d\xff/f.bin", 8));  // bytes: need not be UTF-8
+  sent.set_total_size(5000000000ULL);
+  std::string data(3000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<char>(i * 7);
+  }
+  sent.set_data(data);
+  const std::string message = sent.SerializeAsString();
+  for (const std::size_t step : {1UL, 2UL, 7UL, 1000UL, message.size()}) {
+    CAPTURE(step);
+    UploadChunkView chunk;
+    REQUIRE(parse_upload_chunk(cut(message, step), chunk));
+    CHECK(chunk.fields.vm_id() == "web");
+    CHECK(chunk.fields.path() == sent.path());
+    CHECK(chunk.fields.total_size() == 5000000000ULL);
+    CHECK(chunk.fields.data().empty());
+    CHECK(chunk.data_size == data.size());
+    CHECK(joined(chunk) == data);
+    CHECK(chunk.copy.empty());
+    CHECK(points_into(chunk, message));
+  }
+}
+
+TEST_CASE("upload wire: the last data field counts, an empty message is empty, data-only chunks") {
+  api::UploadFileChunk first;
+  first.set_data("old");
+  api::UploadFileChunk second;
+  second.set_data("new!");
+  second.set_vm_id("web");
+  const std::string message = first.SerializeAsString() + second.SerializeAsString();
+  UploadChunkView chunk;
+  REQUIRE(parse_upload_chunk(cut(message, 3), chunk));
+  CHECK(joined(chunk) == "new!");
+  CHECK(chunk.data_size == 4);
+  CHECK(chunk.fields.vm_id() == "web");
+
+  REQUIRE(parse_upload_chunk({}, chunk));
+  CHECK(chunk.data.empty());
+  CHECK(chunk.data_size == 0);
+  CHECK(chunk.fields.vm_id().empty());
+
+  api::UploadFileChunk data_only;
+  data_only.set_data(std::string(70000, 'x'));  // a 3-byte length
+  const std::string bytes = data_only.SerializeAsString();
+  REQUIRE(parse_upload_chunk(cut(bytes, 4096), chunk));
+  CHECK(chunk.data_size == 70000);
+  CHECK(chunk.copy.empty());
+  CHECK(points_into(chunk, bytes));
+}
+
+TEST_CASE("upload wire: unusual messages get protobuf's verdict, bad ones are refused") {
+  UploadChunkView chunk;
+  // A group (wire type 3) of an unknown field: valid protobuf, taken by
+  // protobuf's own parse.
+  const std::string group = std::string("\x2b\x08\x01\x2c", 4) + "\x22\x02hi";
+  REQUIRE(parse_upload_chunk(cut(group, 1), chunk));
+  CHECK(joined(chunk) == "hi");
+  CHECK(chunk.copy == "hi");
+  // A two-byte tag for data (field 4, wire type 2: 0xA2 0x00).
+  const std::string long_tag = std::string("\xa2\x00\x03", 3) + "abc";
+  REQUIRE(parse_upload_chunk(cut(long_tag, 2), chunk));
+  CHECK(joined(chunk) == "abc");
+  // Cut short, a bad wire type, vm_id not UTF-8, tag 0.
+  for (const std::string& bad : {std::string("\x22\x05"
+                                             "abc"),
+                                 std::string("\x27", 1), std::string("\x0a\x01\xff", 3),
+                                 std::string("\x00\x22\x00", 3), std::string("\x18\x80\x80", 3)}) {
+    CAPTURE(bad);
+    api::UploadFileChunk reference;
+    CHECK_FALSE(reference.ParseFromString(bad));
+    CHECK_FALSE(parse_upload_chunk(cut(bad, 1), chunk));
+  }
+}
