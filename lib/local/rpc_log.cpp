@@ -10,7 +10,7 @@
 
 #include "common/log.hpp"
 #include "common/rpc_log_fields.hpp"
-#include "local/upload_wire.hpp"
+#include "local/upload_message.hpp"
 
 namespace boxd::local {
 
@@ -44,19 +44,12 @@ std::string box_of(const google::protobuf::Message& message, const std::string& 
   return message.GetReflection()->GetString(message, field);
 }
 
-// The vm_id of an UploadFileChunk as received (a copy of its slices' refs).
+// The vm_id of an UploadFileChunk as received (the message shares its
+// slices with the call's, no copy).
 std::string box_of_upload(const grpc::ByteBuffer& message) {
-  std::vector<grpc::Slice> slices;
-  if (!message.Dump(&slices).ok()) {
-    return "";
-  }
-  std::vector<std::string_view> pieces;
-  pieces.reserve(slices.size());
-  for (const auto& slice : slices) {
-    pieces.emplace_back(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  UploadChunkView chunk;
-  return parse_upload_chunk(pieces, chunk) ? chunk.fields.vm_id() : std::string();
+  grpc::ByteBuffer shared(message);
+  ReceivedUpload received;
+  return received.take(shared) ? received.chunk().fields.vm_id() : std::string();
 }
 
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {

@@ -7,7 +7,7 @@
 #include "local/files.hpp"
 #include "local/service.hpp"
 #include "local/service_rpc.hpp"
-#include "local/upload_wire.hpp"
+#include "local/upload_message.hpp"
 
 namespace boxd::local {
 
@@ -26,12 +26,11 @@ grpc::Status BoxdService::upload_file_stream(grpc::ServerContext* context,
   api::UploadFileResponse reply;
   auto status = run_rpc(*this, context, [&](const AuthResult& auth) {
     const auto slot = m_stream_slots.take(auth.user_id);
-    // The message as received: its slices (held until the next read) and
-    // their parse, whose data pieces point into them.
+    // The message as received, held until the next read with its parse,
+    // whose data pieces point into it.
     grpc::ByteBuffer message;
-    std::vector<grpc::Slice> slices;
-    std::vector<std::string_view> pieces;
-    UploadChunkView chunk;
+    ReceivedUpload received;
+    const UploadChunkView& chunk = received.chunk();
     // Each wait for the client's next chunk is watched: a client that
     // stops sending is cancelled after --stream-idle-timeout.
     auto read = [&] {
@@ -41,15 +40,7 @@ grpc::Status BoxdService::upload_file_stream(grpc::ServerContext* context,
           return false;
         }
       }
-      if (!message.Dump(&slices).ok()) {
-        fail(Fault::Internal, "could not read a received UploadFileChunk");
-      }
-      message.Clear();
-      pieces.clear();
-      for (const auto& slice : slices) {
-        pieces.emplace_back(reinterpret_cast<const char*>(slice.begin()), slice.size());
-      }
-      if (!parse_upload_chunk(pieces, chunk)) {
+      if (!received.take(message)) {
         fail(Fault::InvalidArgument, "an UploadFileChunk that is not a valid message");
       }
       return true;

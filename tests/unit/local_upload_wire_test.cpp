@@ -4,12 +4,15 @@
 // tests/fuzz/fuzz_upload_wire.cpp compares the two on arbitrary bytes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "local/upload_message.hpp"
 #include "local/upload_wire.hpp"
 
 using boxd::local::parse_upload_chunk;
+using boxd::local::ReceivedUpload;
 using boxd::local::UploadChunkView;
 namespace api = boxd::api::v1;
 
@@ -120,4 +123,42 @@ TEST_CASE("upload wire: unusual messages get protobuf's verdict, bad ones are re
     CHECK_FALSE(reference.ParseFromString(bad));
     CHECK_FALSE(parse_upload_chunk(cut(bad, 1), chunk));
   }
+}
+
+TEST_CASE("upload wire: a received message keeps its slices, unless the client cut it to crumbs") {
+  api::UploadFileChunk sent;
+  sent.set_vm_id("web");
+  sent.set_data(std::string(200000, 'd'));
+  const std::string message = sent.SerializeAsString();
+  const auto received_in = [&](std::size_t step) {
+    std::vector<grpc::Slice> slices;
+    for (std::size_t at = 0; at < message.size(); at += step) {
+      slices.emplace_back(message.data() + at, std::min(step, message.size() - at));
+    }
+    return grpc::ByteBuffer(slices.data(), slices.size());
+  };
+  ReceivedUpload received;
+  // As gRPC hands over a sane client's message: 16 KiB frames.
+  auto buffer = received_in(16384);
+  REQUIRE(received.take(buffer));
+  CHECK(received.chunk().fields.vm_id() == "web");
+  CHECK(joined(received.chunk()) == sent.data());
+  CHECK(received.chunk().data.size() == 13);  // one piece per slice, no copy
+  // HTTP/2 DATA frames of 8 bytes: 25,000 slices, copied into one buffer.
+  buffer = received_in(8);
+  REQUIRE(received.take(buffer));
+  CHECK(joined(received.chunk()) == sent.data());
+  CHECK(received.chunk().data.size() == 1);
+  CHECK(received.chunk().fields.vm_id() == "web");
+  // Nothing at all is an empty message.
+  grpc::ByteBuffer none;
+  REQUIRE(received.take(none));
+  CHECK(received.chunk().data_size == 0);
+  // Not a message.
+  grpc::Slice bad(
+      "\x22\x05"
+      "abc",
+      5);
+  buffer = grpc::ByteBuffer(&bad, 1);
+  CHECK_FALSE(received.take(buffer));
 }

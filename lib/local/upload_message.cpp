@@ -1,0 +1,43 @@
+// A received UploadFileChunk: see upload_message.hpp.
+#include "local/upload_message.hpp"
+
+namespace boxd::local {
+
+namespace {
+
+constexpr std::size_t k_base_pieces = 64;
+constexpr std::size_t k_bytes_per_piece = 4096;
+
+}  // namespace
+
+bool ReceivedUpload::take(grpc::ByteBuffer& message) {
+  m_pieces.clear();
+  m_reader.reset();
+  m_flat = grpc::Slice();
+  m_message.Swap(&message);
+  message.Clear();
+  if (!m_message.Valid()) {  // no bytes at all: an empty message
+    return parse_upload_chunk({}, m_chunk);
+  }
+  const std::size_t most = k_base_pieces + m_message.Length() / k_bytes_per_piece;
+  m_reader.emplace(&m_message);
+  const void* data = nullptr;
+  int size = 0;
+  while (m_pieces.size() <= most && m_reader->Next(&data, &size)) {
+    m_pieces.emplace_back(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  }
+  if (!m_reader->status().ok()) {
+    return false;
+  }
+  if (m_pieces.size() > most) {
+    m_pieces.clear();
+    m_reader.reset();
+    if (!m_message.DumpToSingleSlice(&m_flat).ok()) {
+      return false;
+    }
+    m_pieces.emplace_back(reinterpret_cast<const char*>(m_flat.begin()), m_flat.size());
+  }
+  return parse_upload_chunk(m_pieces, m_chunk);
+}
+
+}  // namespace boxd::local
