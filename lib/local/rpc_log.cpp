@@ -45,7 +45,7 @@ std::string box_of(const google::protobuf::Message& message, const std::string& 
 }
 
 // The vm_id of an UploadFileChunk as received (the message shares its
-// slices with the call's, no copy).
+// slices with the call's; their bytes are not copied).
 std::string box_of_upload(const grpc::ByteBuffer& message) {
   grpc::ByteBuffer shared(message);
   ReceivedUpload received;
@@ -65,11 +65,14 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
         !m_seen_message) {
       m_seen_message = true;
       // The generated service receives each request as its own message type,
-      // which is a protobuf Message; the raw upload method as bytes.
+      // which is a protobuf Message; the raw upload method as bytes, read
+      // only for a debug line (its refusals come before its first message).
       if (const void* message = methods->GetRecvMessage()) {
-        m_box = m_method == k_raw_upload_method
-                    ? box_of_upload(*static_cast<const grpc::ByteBuffer*>(message))
-                    : box_of(*static_cast<const google::protobuf::Message*>(message), m_method);
+        if (m_method != k_raw_upload_method) {
+          m_box = box_of(*static_cast<const google::protobuf::Message*>(message), m_method);
+        } else if (logging::enabled(logging::Level::Debug)) {
+          m_box = box_of_upload(*static_cast<const grpc::ByteBuffer*>(message));
+        }
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {

@@ -35,6 +35,7 @@ bool ReceivedUpload::take(grpc::ByteBuffer& message) {
     if (!m_message.DumpToSingleSlice(&m_flat).ok()) {
       return false;
     }
+    m_message.Clear();  // its crumbs cost more than the copy
     m_pieces.emplace_back(reinterpret_cast<const char*>(m_flat.begin()), m_flat.size());
   }
   return parse_upload_chunk(m_pieces, m_chunk);

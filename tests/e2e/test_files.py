@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Suite, eventually, expect, expect_equal  # noqa: E402
+from boxdtest import ALICE_KEY, Skip, Suite, eventually, exchange_token, expect, expect_equal  # noqa: E402
 
 suite = Suite(__file__)
 _box = []
@@ -239,6 +239,63 @@ def exactly_one_side_is_remote(t):
     t.alice.run("box", "cp", "a", "b").expect_exit(2)
     t.alice.run("box", "cp", "vm1:a", "vm2:b").expect_exit(2)
     t.alice.run("box", "cp", t.dir, "nosuchvm:x").expect_failure()
+
+
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number, wire_type, payload):
+    if wire_type == 2:
+        payload = _varint(len(payload)) + payload
+    return _varint(number << 3 | wire_type) + payload
+
+
+@suite.test
+def raw_upload_chunks_are_read_as_protobuf_reads_them(t):
+    """The server parses UploadFileChunk itself (to keep the data in the
+    received bytes). Chunks in shapes our CLI never sends must still mean
+    what protobuf says: unknown fields skipped, a repeated data field's last
+    value kept, a big chunk in many HTTP/2 frames; a chunk protobuf refuses
+    ends the upload with INVALID_ARGUMENT and leaves the old file."""
+    try:
+        import grpc  # /usr/bin/python3's python3-grpcio
+    except ImportError:
+        raise Skip("python3-grpcio is not installed") from None
+    vm = box(t)
+    token = exchange_token(t.alice.server.exchange_url, ALICE_KEY)
+    metadata = [("authorization", f"Bearer {token}")]
+    big = bytes((i * 7) % 251 for i in range(300_000))
+    content = b"AB" + big + b"C"
+    first = (_field(9, 1, b"\x01" * 8) + _field(1, 2, vm.encode()) + _field(4, 2, b"old")
+             + _field(2, 2, b"raw.bin") + _field(3, 0, _varint(len(content)))
+             + _field(4, 2, b"AB"))
+    chunks = [first, _field(4, 2, big), _field(12, 0, _varint(1 << 40)) + _field(4, 2, b"C")]
+    with grpc.insecure_channel(t.alice.server.api_url.split("://", 1)[-1]) as channel:
+        upload = channel.stream_unary("/boxd.api.v1.BoxdApi/UploadFileStream")
+        reply = upload(iter(chunks), metadata=metadata, timeout=60)
+        expect_equal(reply, _field(1, 0, _varint(len(content))), "the answer (bytes_written)")
+        got = t.alice.sh(vm, "sha256sum /home/boxd/raw.bin").split()[0]
+        expect_equal(got, hashlib.sha256(content).hexdigest(), "the file's sha256")
+        # A later upload to the same path whose second chunk is cut short.
+        again = [_field(1, 2, vm.encode()) + _field(2, 2, b"raw.bin") + _field(3, 0, _varint(6))
+                 + _field(4, 2, b"new"), b"\x22\x05abc"]
+        try:
+            upload(iter(again), metadata=metadata, timeout=60)
+            outcome = ("OK", "")
+        except grpc.RpcError as e:
+            outcome = (e.code().name, e.details())
+        expect_equal(outcome, ("INVALID_ARGUMENT", "an UploadFileChunk that is not a valid message"),
+                     "a truncated chunk")
+        got = t.alice.sh(vm, "sha256sum /home/boxd/raw.bin").split()[0]
+        expect_equal(got, hashlib.sha256(content).hexdigest(), "the file after the refused upload")
 
 
 suite.main()
