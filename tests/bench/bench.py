@@ -94,6 +94,18 @@ class BenchError(Exception):
 # processes
 
 
+def page_reporting_order():
+    """The guest's free page reporting (virtio-balloon): freed blocks of
+    2^order pages go back to the host, and touching them again costs a host
+    fault per page, which the 1 GiB copy rows pay (FINDINGS "Round nine").
+    Above 10 (MAX_ORDER) nothing is reported. None where there is no such
+    module."""
+    try:
+        return int(Path("/sys/module/page_reporting/parameters/page_reporting_order").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def run_timed(argv, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
               cwd=None, feed=None, timeout=600):
     """Runs argv; returns (seconds, peak RSS KiB of argv's process, exit code).
@@ -1077,11 +1089,13 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     version = subprocess.run([args.boxd, "version"], capture_output=True, text=True).stdout.strip()
+    reporting = page_reporting_order()
     report = {
         "boxd": args.boxd, "boxd_version": version, "quick": args.quick,
         "transfer_bytes": args.size_mib * MIB, "cpus": os.cpu_count(),
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "seconds": round(time.monotonic() - started, 1),
+        "page_reporting_order": reporting,
         "server_peak_rss_kib": getattr(bench, "results_server_hwm", None),
         "harness_peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "results": bench.results,
@@ -1094,6 +1108,9 @@ def main():
     print(f"boxd benchmarks: {version}, {os.cpu_count()} CPUs, {size_note}, "
           f"load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}, "
           f"{report['seconds']:.0f} s")
+    if reporting is not None:
+        print(f"free page reporting to the VM's host: page_reporting_order {reporting}"
+              + (" (off)" if reporting > 10 else " (on: copy rows pay the host's faults)"))
     print("ratios: xN = boxd is N times as fast as the baseline (median vs median)\n")
     print(table(bench.results, bench.order))
     print(f"\n(boxd RSS = ru_maxrss of the client; the harness itself peaked at "
