@@ -103,8 +103,12 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
                          m_disks.apply(box, handle);
                        },
                        [this](const BoxRecord& box) { m_disks.forget(box); }}) {
-  // The generated service numbers its methods in the order of the proto's
-  // service, which is the descriptor's.
+  // UploadFileStream as raw bytes (upload_file_stream). The generated
+  // service numbers its methods in the order of the proto's service, which
+  // is the descriptor's. MarkMethodStreamed also marks the method
+  // BIDI_STREAMING: the server then reads no message before the handler, as
+  // for client streaming, but interceptors see that type in
+  // ServerRpcInfo::type() (none of ours reads it).
   const auto* method =
       api::UploadFileChunk::descriptor()->file()->FindServiceByName("BoxdApi")->FindMethodByName(
           k_raw_upload_method);
