@@ -248,6 +248,8 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l max-user-streams -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-user-execs -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-streams -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-execs -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l max-connections -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l max-user-connections -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l stream-idle-timeout -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local serve'" -l bridge-subnet -r
@@ -276,6 +278,8 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l max-user-streams -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-user-execs -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-streams -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-execs -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l max-connections -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l max-user-connections -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l stream-idle-timeout -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l runtime -r -a 'auto namespace process'
 complete -c boxd -n "__boxd_path_is 'local start'" -l bridge-subnet -r

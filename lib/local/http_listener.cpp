@@ -31,7 +31,9 @@ int to_ms(Clock::duration d) {
   return ms < 0 ? 0 : ms > 60000 ? 60000 : static_cast<int>(ms);
 }
 
-int bind_listener(const std::string& host, int port) {
+}  // namespace
+
+int bind_tcp_listener(const std::string& host, int port) {
   const bool v6 = host.find(':') != std::string::npos;
   const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -65,8 +67,6 @@ int bind_listener(const std::string& host, int port) {
   }
   return fd;
 }
-
-}  // namespace
 
 bool send_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {
@@ -135,7 +135,7 @@ HttpListener::HttpListener(const std::string& listen, int port, const std::strin
                            const std::string& hint)
     : m_what(what) {
   const std::string host = listen.empty() || listen == "localhost" ? "127.0.0.1" : listen;
-  m_listen_fd = bind_listener(host, port);
+  m_listen_fd = bind_tcp_listener(host, port);
   if (m_listen_fd < 0) {
     throw Error(ErrorClass::Connection,
                 "cannot listen on " + host + ":" + std::to_string(port) + " (" + what +

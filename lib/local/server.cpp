@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@
 #include "common/paths.hpp"
 #include "local/auth.hpp"
 #include "local/box_file.hpp"
+#include "local/grpc_gate.hpp"
 #include "local/http_proxy.hpp"
 #include "local/key_exchange_http.hpp"
 #include "local/rpc_log.hpp"
@@ -114,14 +116,6 @@ std::string connect_host(const std::string& listen) {
     return "[" + listen + "]";
   }
   return listen;
-}
-
-std::string listen_spec(const std::string& listen, int port) {
-  std::string host = listen.empty() ? std::string("127.0.0.1") : listen;
-  if (host.find(':') != std::string::npos && host.front() != '[') {
-    host = "[" + host + "]";
-  }
-  return host + ":" + std::to_string(port);
 }
 
 class StateLock {
@@ -235,6 +229,11 @@ void check_options(const ServeOptions& options) {
     throw Error(ErrorClass::Usage,
                 "--max-user-streams, --max-user-execs and --stream-idle-timeout must be positive");
   }
+  if (options.max_user_connections < 1 || options.max_connections < 0) {
+    throw Error(ErrorClass::Usage,
+                "--max-user-connections must be positive and --max-connections 0 (auto) or "
+                "positive");
+  }
   if (options.max_streams < 0 || options.max_execs < 0) {
     throw Error(ErrorClass::Usage, "--max-streams and --max-execs must be 0 (auto) or positive");
   }
@@ -265,9 +264,30 @@ constexpr std::uint64_t k_fds_per_stream = 6;
 // Everything else: listeners, connections, the store, the log, netlink.
 constexpr std::uint64_t k_base_fds = 256;
 
+// A connection the gate refused: logged at most every 10 s, with how many
+// were refused meanwhile (an attacker's refusals must not flood the log).
+void warn_connection_refused(const std::string& owner) {
+  static std::mutex mutex;
+  static std::chrono::steady_clock::time_point last{};
+  static std::int64_t refused = 0;
+  std::lock_guard lock(mutex);
+  ++refused;
+  const auto now = std::chrono::steady_clock::now();
+  if (last != std::chrono::steady_clock::time_point{} && now - last < std::chrono::seconds(10)) {
+    return;
+  }
+  last = now;
+  logging::warn(
+      "gRPC connection refused: too many open (--max-connections, "
+      "--max-user-connections)",
+      {{"owner", owner}, {"refused", refused}});
+  refused = 0;
+}
+
 // The server-wide caps when left to the server (0).
 constexpr int k_auto_max_execs = 2048;
 constexpr int k_auto_max_streams = 1024;
+constexpr int k_auto_max_connections = 4096;
 
 int max_execs_of(const ServeOptions& options) {
   return options.max_execs > 0 ? options.max_execs : k_auto_max_execs;
@@ -288,7 +308,7 @@ std::uint64_t stream_fds(int max_execs, int max_streams) {
 ServeOptions fit_fd_limit(const ServeOptions& options) {
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur == RLIM_INFINITY) {
-    return options;
+    return fit_stream_caps(options, std::numeric_limits<std::uint64_t>::max());
   }
   const std::uint64_t want = wanted_fd_limit(options);
   if (files.rlim_cur < want) {
@@ -302,8 +322,10 @@ ServeOptions fit_fd_limit(const ServeOptions& options) {
   ServeOptions fitted = fit_stream_caps(options, files.rlim_cur);
   // Said when a cap given on the command line was lowered, or one user
   // could now hold every exec or stream of the server.
-  const bool given_lowered = (options.max_execs > 0 && fitted.max_execs < options.max_execs) ||
-                             (options.max_streams > 0 && fitted.max_streams < options.max_streams);
+  const bool given_lowered =
+      (options.max_execs > 0 && fitted.max_execs < options.max_execs) ||
+      (options.max_streams > 0 && fitted.max_streams < options.max_streams) ||
+      (options.max_connections > 0 && fitted.max_connections < options.max_connections);
   const bool per_user_lowered = fitted.max_user_execs < options.max_user_execs ||
                                 fitted.max_user_streams < options.max_user_streams;
   if (given_lowered || per_user_lowered) {
@@ -313,7 +335,8 @@ ServeOptions fit_fd_limit(const ServeOptions& options) {
             std::to_string(fitted.max_execs) + " --max-streams " +
             std::to_string(fitted.max_streams) + " --max-user-execs " +
             std::to_string(fitted.max_user_execs) + " --max-user-streams " +
-            std::to_string(fitted.max_user_streams),
+            std::to_string(fitted.max_user_streams) + " --max-connections " +
+            std::to_string(fitted.max_connections),
         {{"nofile", std::to_string(files.rlim_cur)}, {"wanted", std::to_string(want)}});
   }
   return fitted;
@@ -351,13 +374,16 @@ std::shared_ptr<grpc::ServerCredentials> credentials_of(const ServeOptions& opti
   return grpc::SslServerCredentials(ssl);
 }
 
-// The gRPC server of `service`, listening; `grpc_port` gets its port.
-std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdService& service,
-                                         int& grpc_port) {
+// The gRPC server of `service`, taking its connections from `acceptor`
+// (the ConnectionGate's, grpc_gate.hpp).
+std::unique_ptr<grpc::Server> start_grpc(
+    const ServeOptions& options, BoxdService& service,
+    std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor>& acceptor) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen_spec(options.listen, options.port), credentials_of(options),
-                           &grpc_port);
+  acceptor = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+      credentials_of(options));
   builder.RegisterService(&service);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
@@ -374,11 +400,8 @@ std::unique_ptr<grpc::Server> start_grpc(const ServeOptions& options, BoxdServic
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 * 1024 * 1024);
   auto server = builder.BuildAndStart();
-  if (!server || grpc_port == 0) {
-    throw Error(ErrorClass::Connection,
-                "cannot listen on " + listen_spec(options.listen, options.port) +
-                    " (gRPC): address in use or not allowed",
-                "use --port to choose another port (0 = any free port)");
+  if (!server) {
+    throw Error(ErrorClass::Connection, "cannot start the gRPC server");
   }
   return server;
 }
@@ -528,6 +551,14 @@ ServeOptions fit_stream_caps(ServeOptions options, std::uint64_t fd_limit) {
   options.max_streams = scaled(streams);
   options.max_user_execs = std::min(options.max_user_execs, options.max_execs);
   options.max_user_streams = std::min(options.max_user_streams, options.max_streams);
+  // Connections: at most a quarter of the descriptors (the stream caps
+  // leave half of the limit to everything else).
+  const int connection_room =
+      static_cast<int>(std::min<std::uint64_t>(fd_limit / 4, k_auto_max_connections));
+  options.max_connections =
+      std::max(1, options.max_connections > 0 ? std::min(options.max_connections, connection_room)
+                                              : connection_room);
+  options.max_user_connections = std::min(options.max_user_connections, options.max_connections);
   return options;
 }
 
@@ -561,6 +592,9 @@ int serve(const ServeOptions& options) {
   // service's URLs) and starts routing once the service exists.
   HttpProxy proxy(options.listen, options.proxy_port.value_or(pick ? 0 : 9480));
   at.proxy_port = proxy.port();
+  // gRPC's port, behind the connection caps (grpc_gate.hpp).
+  ConnectionGate gate(options.listen, options.port);
+  at.grpc_port = gate.port();
 
   BoxdService service(service_options_of(caps, state_dir, at.proxy_port), store, auth, *runtime);
   const auto isolation_off = report_isolation(*runtime, state_dir);
@@ -572,7 +606,16 @@ int serve(const ServeOptions& options) {
   service.set_server_ports(
       {{options.port, "gRPC"}, {at.http_port, "key exchange"}, {at.proxy_port, "HTTP proxy"}});
 
-  auto server = start_grpc(options, service, at.grpc_port);
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;
+  auto server = start_grpc(options, service, acceptor);
+  gate.start(
+      ConnectionLimits{caps.max_connections, caps.max_user_connections},
+      [&acceptor](int fd) {
+        grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+        connection.fd = fd;
+        acceptor->HandleNewConnection(&connection);
+      },
+      [](const std::string& owner) { warn_connection_refused(owner); });
   auto keep_awake = std::make_unique<GrpcKeepAwake>(*server);
   const HttpLimits limits = http_limits_of(options);
   exchange.start(limits);
@@ -584,6 +627,7 @@ int serve(const ServeOptions& options) {
   wait_for_stop_signal(stop_signals);
   logging::info("shutting down");
 
+  gate.stop();
   exchange.stop();
   proxy.stop();
   keep_awake.reset();  // its calls would hold the shutdown up

@@ -45,8 +45,13 @@ struct ServeOptions {
   int max_streams = 0;
   int max_execs = 0;
   int stream_idle_timeout = 300;  // seconds an upload or a new exec may wait on its client
-  std::string bridge_subnet;      // namespace runtime: the boxes' bridge ("" = picked)
-  std::string tls_cert;           // PEM files; both or neither
+  // gRPC connections open at once (grpc_gate.hpp): all peers together (0 =
+  // a quarter of the descriptor limit, at most 4096) and one local user (or
+  // one remote address).
+  int max_connections = 0;
+  int max_user_connections = 512;
+  std::string bridge_subnet;  // namespace runtime: the boxes' bridge ("" = picked)
+  std::string tls_cert;       // PEM files; both or neither
   std::string tls_key;
   // Non-empty: every gRPC response carries `x-boxd-cli-latest: <this>` in
   // its initial metadata, as boxd's servers do (tests of the update notice).

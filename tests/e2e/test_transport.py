@@ -9,6 +9,7 @@ client trusts the certificate through GRPC_DEFAULT_SSL_ROOTS_FILE_PATH."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -164,18 +165,23 @@ def host_names_resolve_with_either_dns_resolver(t):
             cli.run("box", "list").expect_ok()
 
 
-def listening_socket_inode(port):
+def connection_socket_inode(port, peer_port):
+    """The inode of the server's end of the connection from peer_port to the
+    gRPC port (the listening socket is the server's own accept loop's, not
+    gRPC's: a connection's socket is what gRPC polls)."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             for line in f.readlines()[1:]:
                 fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                if (int(fields[1].rsplit(":", 1)[1], 16) == port
+                        and int(fields[2].rsplit(":", 1)[1], 16) == peer_port
+                        and fields[3] == "01"):
                     return fields[9]
     return None
 
 
 def epoll_sets_watching(pid, inode):
-    """The server's epoll fds that watch its listening gRPC socket."""
+    """The server's epoll fds that watch the socket `inode`."""
     fds = {}
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -183,7 +189,7 @@ def epoll_sets_watching(pid, inode):
         except OSError:
             pass
     listener = [fd for fd, target in fds.items() if target == f"socket:[{inode}]"]
-    expect(len(listener) == 1, f"the server's fd of its listening socket: {listener}")
+    expect(len(listener) == 1, f"the server's fd of the connection's socket: {listener}")
     sets = set()
     for fd, target in fds.items():
         if target == "anon_inode:[eventpoll]":
@@ -222,17 +228,32 @@ def an_idle_server_always_has_a_thread_reading_its_sockets(t):
     do not poll at all: an idle server read no socket for 100 ms of every
     1.1 s, and a call arriving then waited (box get, box exec: 10 -> 80-110 ms).
     Sampled for 3 s after an idle second and a half: a thread must be waiting
-    on the epoll set that holds the listening socket at every sample but brief
-    hand-overs, and never may all the callback threads be asleep at once."""
+    on the epoll set that holds an open connection's socket at every sample
+    but brief hand-overs, and never may all the callback threads be asleep at
+    once."""
     if not sys.platform.startswith("linux"):
         t.skip("reads the server's threads from /proc")
     server = t.server
     t.alice.run("box", "list").expect_ok()
     pid = server.proc.pid
-    inode = listening_socket_inode(int(host_port(server).rsplit(":", 1)[1]))
-    expect(inode is not None, "the server's listening gRPC socket in /proc/net/tcp*")
+    port = int(host_port(server).rsplit(":", 1)[1])
+    client = socket.create_connection(("127.0.0.1", port))
+    try:
+        sample_idle_server(pid, port, client)
+    finally:
+        client.close()
+
+
+def sample_idle_server(pid, port, client):
+    inode = None
+    for _ in range(100):  # the accept loop hands it to gRPC
+        inode = connection_socket_inode(port, client.getsockname()[1])
+        if inode is not None and epoll_sets_watching(pid, inode):
+            break
+        time.sleep(0.02)
+    expect(inode is not None, "the server's end of a gRPC connection in /proc/net/tcp*")
     epoll_fds = epoll_sets_watching(pid, inode)
-    expect(epoll_fds, "an epoll set of the server watches its listening socket")
+    expect(epoll_fds, "an epoll set of the server watches a connection's socket")
     time.sleep(1.5)
     samples, unpolled, all_asleep, callback_seen = 0, 0.0, 0.0, 0
     since_polled = since_awake = None

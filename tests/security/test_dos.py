@@ -112,6 +112,92 @@ def many_connections_get_an_answer_and_bounded_threads(t):
     print("     (" + "; ".join(results) + ")", flush=True)
 
 
+CONNECTION_USER_CAP = 8
+CONNECTION_CAP = 12
+ATTACKER_UID = 65534      # nobody: a local user with no key at all
+
+
+def open_connections_as(uid, port, count, hold_secs, out):
+    """A child process with `uid` that opens `count` TCP connections to the
+    gRPC port and reports (via pipe `out`) how many the server kept open a
+    second later (it sends its HTTP/2 settings on each; a refused one is
+    reset), then holds them for hold_secs."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        import socket
+        os.setgid(uid)
+        os.setuid(uid)
+        socks = []
+        for _ in range(count):
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            except OSError:
+                pass
+        time.sleep(1.0)
+        alive = 0
+        for sock in socks:
+            sock.setblocking(False)
+            try:
+                alive += 1 if sock.recv(1) else 0
+            except BlockingIOError:
+                alive += 1
+            except OSError:
+                pass
+        os.write(out, f"{alive}\n".encode())
+        time.sleep(hold_secs)
+    finally:
+        os._exit(0)
+
+
+@suite.test
+def a_local_user_without_a_key_cannot_use_up_the_grpc_connections(t):
+    """Any local user can connect to the root server's gRPC port, key or no
+    key. Each connection held a descriptor of the server, with no cap, so
+    one user could take all of them (and then every exec and upload of
+    every tenant fails). Now a user holds at most --max-user-connections
+    and all together --max-connections; the owner is the uid the kernel
+    lists for the peer's socket, which its user cannot change."""
+    t.require_isolation()
+    server = t.new_server("conns", args=["--max-user-connections", str(CONNECTION_USER_CAP),
+                                         "--max-connections", str(CONNECTION_CAP)])
+    alice = t.cli("alice", server=server)
+    port = port_of(server.api_url)
+    read_end, write_end = os.pipe()
+    attacker = open_connections_as(ATTACKER_UID, port, MANY_CLIENTS, 8, write_end)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as report:
+            kept = int(report.readline() or "-1")
+        expect(0 < kept <= CONNECTION_USER_CAP,
+               f"ATTACK WORKED: uid {ATTACKER_UID} keeps {kept} of {MANY_CLIENTS} connections "
+               f"open (cap {CONNECTION_USER_CAP})")
+        # Another user still gets in, while the attacker holds its share.
+        result, secs = timed(lambda: alice.run("box", "list", "--json", timeout=30))
+        expect(result.code == 0 and secs < RESPONSIVE_SECS * 2,
+               result.describe(f"alice's call while uid {ATTACKER_UID} holds its connections"))
+        refusals = [line for line in server.log_path.read_text(errors="replace").splitlines()
+                    if "gRPC connection refused" in line and f'owner="uid {ATTACKER_UID}"' in line]
+        expect(refusals, "the server's log has no line of the refused connections")
+    finally:
+        os.kill(attacker, 9)
+        os.waitpid(attacker, 0)
+    # Once gRPC has closed them, the attacker's uid gets connections again.
+    kept = []
+    for _ in range(10):
+        read_end, write_end = os.pipe()
+        again = open_connections_as(ATTACKER_UID, port, 2, 0, write_end)
+        os.close(write_end)
+        with os.fdopen(read_end) as report:
+            kept.append(int(report.readline() or "-1"))
+        os.waitpid(again, 0)
+        if kept[-1] == 2:
+            break
+        time.sleep(0.5)
+    expect_equal(kept[-1], 2, f"connections kept once the first ones closed (tries: {kept})")
+
+
 @suite.test
 def memory_past_the_limit_is_contained(t):
     t.require_isolation()

@@ -35,6 +35,8 @@ TEST_CASE("serve flags: the stream caps reach the server `local start` spawns") 
   given.stream_idle_timeout = 19;
   given.box_pids_max = 23;
   given.max_boxes = 29;
+  given.max_connections = 31;
+  given.max_user_connections = 37;
   const auto parsed = serve_flags_test_round_trip(given);
   CHECK(parsed.max_user_streams == 7);
   CHECK(parsed.max_user_execs == 11);
@@ -43,8 +45,11 @@ TEST_CASE("serve flags: the stream caps reach the server `local start` spawns") 
   CHECK(parsed.stream_idle_timeout == 19);
   CHECK(parsed.box_pids_max == 23);
   CHECK(parsed.max_boxes == 29);
+  CHECK(parsed.max_connections == 31);
+  CHECK(parsed.max_user_connections == 37);
   // The server-wide caps left to the server stay so.
   const auto defaults = serve_flags_test_round_trip(boxd::local::ServeOptions{});
   CHECK(defaults.max_streams == 0);
   CHECK(defaults.max_execs == 0);
+  CHECK(defaults.max_connections == 0);
 }

@@ -115,5 +115,22 @@ TEST_CASE("user slots: a moved slot is given back once") {
   CHECK_NOTHROW(slots.take("alice"));
 }
 
+TEST_CASE("connection caps: a quarter of the descriptor limit, at most 4096; one user's within") {
+  const ServeOptions defaults;  // --max-connections 0: the server decides
+  const ServeOptions full = fit_stream_caps(defaults, 65536);
+  CHECK(full.max_connections == 4096);
+  CHECK(full.max_user_connections == defaults.max_user_connections);
+  const ServeOptions low = fit_stream_caps(defaults, 1024);
+  CHECK(low.max_connections == 256);
+  CHECK(low.max_user_connections == 256);  // 512 lowered to the server's
+  ServeOptions given;
+  given.max_connections = 100;
+  given.max_user_connections = 10;
+  CHECK(fit_stream_caps(given, 65536).max_connections == 100);
+  CHECK(fit_stream_caps(given, 65536).max_user_connections == 10);
+  CHECK(fit_stream_caps(given, 200).max_connections == 50);
+  CHECK(fit_stream_caps(defaults, 3).max_connections == 1);
+}
+
 }  // namespace
 }  // namespace boxd::local

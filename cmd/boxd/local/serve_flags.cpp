@@ -84,6 +84,17 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
   command
+      .add_option("--max-connections", options.max_connections,
+                  "gRPC connections all clients together may hold open; 0 = a quarter of the "
+                  "descriptor limit, at most 4096")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  command
+      .add_option("--max-user-connections", options.max_user_connections,
+                  "gRPC connections one local user (or one remote address) may hold open")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  command
       .add_option("--stream-idle-timeout", options.stream_idle_timeout,
                   "Seconds an upload may wait for its next chunk, or an exec for its first, "
                   "before it is cancelled")
@@ -190,6 +201,8 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
                            "--max-streams", std::to_string(options.max_streams), "--max-execs",
                            std::to_string(options.max_execs), "--stream-idle-timeout",
                            std::to_string(options.stream_idle_timeout)});
+  argv.insert(argv.end(), {"--max-connections", std::to_string(options.max_connections),
+                           "--max-user-connections", std::to_string(options.max_user_connections)});
   argv.insert(argv.end(), {"--http-max-connections", std::to_string(options.http_max_connections),
                            "--http-header-timeout", std::to_string(options.http_header_timeout),
                            "--http-body-timeout", std::to_string(options.http_body_timeout)});

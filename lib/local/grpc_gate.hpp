@@ -1,0 +1,91 @@
+// The gRPC port's own accept loop, so that connections are bounded: gRPC
+// 1.51's listener accepts every connection it is offered, and each holds a
+// descriptor of the root server and gRPC's buffers, so a local user with
+// no key could open connections until the server had no descriptor left
+// for anybody's exec or upload.
+//
+// The gate listens itself and hands each accepted socket to gRPC (its
+// external connection acceptor, TLS or not as the server is) unless the
+// connection's owner already holds max_owner connections, or all owners
+// together max_total. An owner is the local user whose socket is the other
+// end (a connection over loopback from this host: the uid the kernel lists
+// for that socket in /proc/net/tcp{,6}, which its user cannot change), or
+// else the peer's IP address. A refused connection is closed at once
+// (reset), before any byte is read.
+//
+// gRPC closes a socket when its connection ends and says nothing; the gate
+// notices when the descriptor no longer is that socket (fstat: inode), at
+// most every 50 ms and only when a cap is reached.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/fd.hpp"
+
+namespace boxd::local {
+
+struct ConnectionLimits {
+  int max_total = 4096;
+  int max_owner = 512;
+};
+
+// Who holds the connection on the accepted socket `fd`: "uid N" for a
+// loopback peer found in /proc/net/tcp{,6}, else "address A" ("address ?"
+// when the peer is unknown).
+std::string connection_owner(int fd);
+
+class ConnectionGate {
+ public:
+  // Binds listen:port (0 = any free port); throws boxd::Error (Connection)
+  // as the other listeners do.
+  ConnectionGate(const std::string& listen, int port);
+  ~ConnectionGate();
+  ConnectionGate(const ConnectionGate&) = delete;
+  ConnectionGate& operator=(const ConnectionGate&) = delete;
+
+  int port() const { return m_port; }
+
+  // Starts accepting; `hand_over(fd)` gives an admitted socket to gRPC
+  // (which then owns it). `refused(owner)` is told of each refusal.
+  void start(ConnectionLimits limits, std::function<void(int)> hand_over,
+             std::function<void(const std::string&)> refused);
+  void stop();
+
+  // Connections admitted and not yet ended (sweeps first).
+  int open_connections();
+
+ private:
+  struct Admitted {
+    int fd;
+    dev_t dev;
+    ino_t inode;
+    std::string owner;
+  };
+  void accept_loop();
+  bool admit(int fd);  // false: refused (the caller closes it)
+  void sweep(bool force);
+
+  int m_listen_fd = -1;
+  int m_port = 0;
+  ConnectionLimits m_limits;
+  std::function<void(int)> m_hand_over;
+  std::function<void(const std::string&)> m_refused;
+  std::thread m_thread;
+  std::atomic<bool> m_stopping{false};
+  Pipe m_wake{O_CLOEXEC | O_NONBLOCK};
+  std::mutex m_mutex;  // guards what follows
+  std::vector<Admitted> m_admitted;
+  std::map<std::string, int> m_per_owner;
+  std::chrono::steady_clock::time_point m_swept{};
+};
+
+}  // namespace boxd::local

@@ -1,0 +1,159 @@
+// The gRPC port's connection caps (lib/local/grpc_gate.hpp): who owns a
+// loopback connection (the uid of the peer's socket), and the caps per
+// owner and in total, freed again when the connection is closed.
+// tests/security/test_dos.py tries the attack on a real server.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "local/grpc_gate.hpp"
+
+using namespace boxd::local;
+
+namespace {
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+// The gate with a hand-over that keeps the sockets (as gRPC would) until
+// close_all().
+struct Gate {
+  ConnectionGate gate{"127.0.0.1", 0};
+  std::mutex mutex;
+  std::vector<int> handed;
+  std::vector<std::string> refused;
+
+  explicit Gate(ConnectionLimits limits) {
+    gate.start(
+        limits,
+        [this](int fd) {
+          std::lock_guard lock(mutex);
+          handed.push_back(fd);
+        },
+        [this](const std::string& owner) {
+          std::lock_guard lock(mutex);
+          refused.push_back(owner);
+        });
+  }
+  ~Gate() {
+    gate.stop();
+    close_all();
+  }
+  std::size_t counts(std::size_t& refusals) {
+    std::lock_guard lock(mutex);
+    refusals = refused.size();
+    return handed.size();
+  }
+  // Waits until `handed + refused` reaches `events`.
+  void settle(std::size_t events) {
+    for (int i = 0; i < 500; ++i) {
+      std::size_t refusals = 0;
+      if (counts(refusals) + refusals >= events) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  void close_all() {
+    std::lock_guard lock(mutex);
+    for (const int fd : handed) {
+      ::close(fd);
+    }
+    handed.clear();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("grpc gate: a loopback connection belongs to the uid of the peer's socket") {
+  ConnectionGate gate("127.0.0.1", 0);
+  std::mutex mutex;
+  std::vector<std::string> owners;
+  gate.start(
+      {100, 100},
+      [&](int fd) {
+        std::lock_guard lock(mutex);
+        owners.push_back(connection_owner(fd));
+        ::close(fd);
+      },
+      [](const std::string&) {});
+  const int mine = connect_to(gate.port());
+  // A socket made by uid 65534 (a child that drops its ids, then connects).
+  int done[2];
+  REQUIRE(::pipe(done) == 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+      ::_exit(1);
+    }
+    const int theirs = connect_to(gate.port());
+    char byte = 0;
+    (void)::read(done[0], &byte, 1);  // holds the socket until told
+    ::close(theirs);
+    ::_exit(0);
+  }
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (owners.size() == 2) {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (void)::write(done[1], "x", 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(done[0]);
+  ::close(done[1]);
+  ::close(mine);
+  gate.stop();
+  std::lock_guard lock(mutex);
+  REQUIRE(owners.size() == 2);
+  const std::string me = "uid " + std::to_string(::geteuid());
+  CHECK((owners[0] == me || owners[1] == me));
+  CHECK((owners[0] == "uid 65534" || owners[1] == "uid 65534"));
+}
+
+TEST_CASE("grpc gate: past its caps a connection is refused, and admitted again once one ends") {
+  Gate g(ConnectionLimits{3, 2});
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(connect_to(g.gate.port()));
+  }
+  g.settle(4);
+  std::size_t refusals = 0;
+  CHECK(g.counts(refusals) == 2);  // one owner (this process's uid): 2
+  CHECK(refusals == 2);
+  CHECK(g.gate.open_connections() == 2);
+  // A refused connection is reset: its client reads an error or EOF.
+  char byte = 0;
+  CHECK(::recv(clients[3], &byte, 1, 0) <= 0);
+  // The holder (gRPC) closes its two; after the sweep interval a new one
+  // gets in.
+  g.close_all();
+  CHECK(g.gate.open_connections() == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  clients.push_back(connect_to(g.gate.port()));
+  g.settle(1 + 2);  // handed (after close_all) + refusals so far
+  CHECK(g.counts(refusals) == 1);
+  for (const int fd : clients) {
+    ::close(fd);
+  }
+}
