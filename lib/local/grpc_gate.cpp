@@ -9,13 +9,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "local/http_listener.hpp"
 
 namespace boxd::local {
@@ -78,36 +83,63 @@ std::string address_text(const sockaddr_storage& addr) {
   return text;
 }
 
-// The uid of the socket whose local end is `local` and remote end `remote`
-// (both as proc_net_address prints them), from the table of this network
-// namespace; -1 when there is none.
-long uid_of_socket(const char* table, const std::string& local, const std::string& remote) {
-  std::ifstream in(table);
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string slot;
-    std::string loc;
-    std::string rem;
-    std::string state;
-    std::string queues;
-    std::string timer;
-    std::string retransmits;
-    long uid = -1;
-    if (!(fields >> slot >> loc >> rem >> state >> queues >> timer >> retransmits >> uid)) {
-      continue;
+// The uid column of /proc/net/tcp{,6} for each wanted (local, remote)
+// pair, read once; -1 where there is no such socket.
+std::vector<long> uids_of_sockets(const char* table,
+                                  const std::vector<std::pair<std::string, std::string>>& wanted) {
+  std::vector<long> uids(wanted.size(), -1);
+  std::unordered_map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    index.emplace(wanted[i].first + " " + wanted[i].second, i);
+  }
+  std::string text;
+  {
+    const UniqueFd fd(::open(table, O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      return uids;
     }
-    if (loc == local && rem == remote) {
-      return uid;
+    char buffer[16384];
+    ssize_t n = 0;
+    while ((n = ::read(fd.get(), buffer, sizeof buffer)) > 0) {
+      text.append(buffer, static_cast<std::size_t>(n));
     }
   }
-  return -1;
+  std::string_view rest = text;
+  rest.remove_prefix(std::min(rest.size(), rest.find('\n') + 1));  // the header
+  while (!rest.empty()) {
+    const auto end = std::min(rest.size(), rest.find('\n'));
+    std::string_view line = rest.substr(0, end);
+    rest.remove_prefix(std::min(rest.size(), end + 1));
+    // Fields: sl local remote st queues timer retransmits uid ...
+    std::string_view fields[8];
+    std::size_t count = 0;
+    while (count < 8) {
+      const auto start = line.find_first_not_of(' ');
+      if (start == std::string_view::npos) {
+        break;
+      }
+      line.remove_prefix(start);
+      const auto stop = std::min(line.size(), line.find(' '));
+      fields[count++] = line.substr(0, stop);
+      line.remove_prefix(stop);
+    }
+    if (count < 8) {
+      continue;
+    }
+    std::string key(fields[1]);
+    key += ' ';
+    key += fields[2];
+    if (const auto it = index.find(key); it != index.end() && uids[it->second] < 0) {
+      uids[it->second] = std::strtol(std::string(fields[7]).c_str(), nullptr, 10);
+    }
+  }
+  return uids;
 }
 
 }  // namespace
 
-std::string connection_owner(int fd) {
+ConnectionPeer connection_peer(int fd) {
+  ConnectionPeer out;
   sockaddr_storage peer{};
   sockaddr_storage self{};
   socklen_t peer_len = sizeof peer;
@@ -115,19 +147,51 @@ std::string connection_owner(int fd) {
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &self_len) != 0 ||
       (peer.ss_family != AF_INET && peer.ss_family != AF_INET6)) {
-    return "address ?";
+    return out;
   }
   unmap(peer);
   unmap(self);
-  if (is_loopback(peer) && peer.ss_family == self.ss_family) {
-    // The peer's own socket, seen from its side: local = peer, remote = us.
-    const long uid = uid_of_socket(peer.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6",
-                                   proc_net_address(peer), proc_net_address(self));
-    if (uid >= 0) {
-      return "uid " + std::to_string(uid);
+  out.address = address_text(peer);
+  out.loopback = is_loopback(peer) && peer.ss_family == self.ss_family;
+  out.v6 = peer.ss_family == AF_INET6;
+  // The peer's own socket, seen from its side: local = peer, remote = us.
+  out.peer_key = proc_net_address(peer);
+  out.self_key = proc_net_address(self);
+  return out;
+}
+
+std::vector<std::string> connection_owners(const std::vector<const ConnectionPeer*>& peers) {
+  std::vector<std::string> owners(peers.size());
+  for (const bool v6 : {false, true}) {
+    std::vector<std::pair<std::string, std::string>> wanted;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      if (peers[i]->loopback && peers[i]->v6 == v6) {
+        wanted.emplace_back(peers[i]->peer_key, peers[i]->self_key);
+        index.push_back(i);
+      }
+    }
+    if (wanted.empty()) {
+      continue;
+    }
+    const auto uids = uids_of_sockets(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", wanted);
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      if (uids[k] >= 0) {
+        owners[index[k]] = "uid " + std::to_string(uids[k]);
+      }
     }
   }
-  return "address " + address_text(peer);
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    if (owners[i].empty()) {
+      owners[i] = "address " + peers[i]->address;
+    }
+  }
+  return owners;
+}
+
+std::string connection_owner(int fd) {
+  const ConnectionPeer peer = connection_peer(fd);
+  return connection_owners({&peer}).front();
 }
 
 ConnectionGate::ConnectionGate(const std::string& listen, int port) {
@@ -191,7 +255,7 @@ void ConnectionGate::sweep(bool force) {
     const bool same = ::fstat(held.fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == held.dev &&
                       st.st_ino == held.inode;
     if (!same) {  // gRPC closed it (the number may be another file's now)
-      if (--m_per_owner[held.owner] <= 0) {
+      if (!held.owner.empty() && --m_per_owner[held.owner] <= 0) {
         m_per_owner.erase(held.owner);
       }
       m_admitted[i] = std::move(m_admitted.back());
@@ -200,29 +264,54 @@ void ConnectionGate::sweep(bool force) {
   }
 }
 
+void ConnectionGate::resolve_owners() {
+  std::vector<Admitted*> pending;
+  std::vector<const ConnectionPeer*> peers;
+  for (auto& held : m_admitted) {
+    if (held.owner.empty()) {
+      pending.push_back(&held);
+      peers.push_back(&held.peer);
+    }
+  }
+  if (pending.empty()) {
+    return;
+  }
+  auto owners = connection_owners(peers);
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    pending[i]->owner = std::move(owners[i]);
+    ++m_per_owner[pending[i]->owner];
+  }
+}
+
 bool ConnectionGate::admit(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     return false;
   }
-  std::string owner = connection_owner(fd);
+  Admitted entry{fd, st.st_dev, st.st_ino, connection_peer(fd), {}};
   std::lock_guard lock(m_mutex);
-  auto full = [&] {
-    const auto it = m_per_owner.find(owner);
-    return static_cast<int>(m_admitted.size()) >= m_limits.max_total ||
-           (it != m_per_owner.end() && it->second >= m_limits.max_owner);
+  auto many = [&] {
+    return static_cast<int>(m_admitted.size()) >= std::min(m_limits.max_owner, m_limits.max_total);
   };
-  if (full()) {
+  if (many()) {
     sweep(false);
-    if (full()) {
+  }
+  if (many()) {
+    // Owners matter now: this connection's and every admitted one's.
+    resolve_owners();
+    entry.owner = connection_owners({&entry.peer}).front();
+    const auto it = m_per_owner.find(entry.owner);
+    const bool full = static_cast<int>(m_admitted.size()) >= m_limits.max_total ||
+                      (it != m_per_owner.end() && it->second >= m_limits.max_owner);
+    if (full) {
       if (m_refused) {
-        m_refused(owner);
+        m_refused(entry.owner);
       }
       return false;
     }
+    ++m_per_owner[entry.owner];
   }
-  ++m_per_owner[owner];
-  m_admitted.push_back({fd, st.st_dev, st.st_ino, std::move(owner)});
+  m_admitted.push_back(std::move(entry));
   return true;
 }
 

@@ -13,6 +13,10 @@
 // else the peer's IP address. A refused connection is closed at once
 // (reset), before any byte is read.
 //
+// Owners are looked up only while connections are many (max_owner or more
+// admitted): a connection below that costs two system calls, not a read of
+// /proc/net/tcp (which cost `box get` about 1 ms when done every time).
+//
 // gRPC closes a socket when its connection ends and says nothing; the gate
 // notices when the descriptor no longer is that socket (fstat: inode), at
 // most every 50 ms and only when a cap is reached.
@@ -38,9 +42,19 @@ struct ConnectionLimits {
   int max_owner = 512;
 };
 
-// Who holds the connection on the accepted socket `fd`: "uid N" for a
-// loopback peer found in /proc/net/tcp{,6}, else "address A" ("address ?"
-// when the peer is unknown).
+// A connection's two ends as the owner lookup needs them, taken at accept.
+struct ConnectionPeer {
+  bool loopback = false;
+  bool v6 = false;
+  std::string peer_key;       // the peer's end as /proc/net/tcp{,6} prints it
+  std::string self_key;       // ours
+  std::string address = "?";  // the peer's IP as text
+};
+ConnectionPeer connection_peer(int fd);
+
+// Who holds each connection: "uid N" for a loopback peer whose socket is in
+// /proc/net/tcp{,6} (each table read at most once), else "address A".
+std::vector<std::string> connection_owners(const std::vector<const ConnectionPeer*>& peers);
 std::string connection_owner(int fd);
 
 class ConnectionGate {
@@ -64,15 +78,20 @@ class ConnectionGate {
   int open_connections();
 
  private:
+  // The owner is looked up only once connections are many (admitted >=
+  // max_owner): below that no owner can be at its cap, and a connection
+  // costs no read of /proc/net/tcp.
   struct Admitted {
     int fd;
     dev_t dev;
     ino_t inode;
-    std::string owner;
+    ConnectionPeer peer;
+    std::string owner;  // "" = not looked up yet
   };
   void accept_loop();
   bool admit(int fd);  // false: refused (the caller closes it)
   void sweep(bool force);
+  void resolve_owners();  // for every admitted connection without one
 
   int m_listen_fd = -1;
   int m_port = 0;
