@@ -2,6 +2,9 @@
 #include "local/grpc_gate.hpp"
 
 #include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -9,15 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <string_view>
-#include <unordered_map>
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
@@ -28,23 +25,6 @@ namespace boxd::local {
 namespace {
 
 constexpr auto k_sweep_every = std::chrono::milliseconds(50);
-
-// An address as /proc/net/tcp{,6} prints it: each 32-bit word of the
-// address as the host reads it, in hex, then the port ("0100007F:1F90").
-std::string proc_net_address(const sockaddr_storage& addr) {
-  char text[64] = {};
-  if (addr.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(addr);
-    std::snprintf(text, sizeof text, "%08X:%04X", in.sin_addr.s_addr, ntohs(in.sin_port));
-  } else {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(addr);
-    std::uint32_t words[4];
-    std::memcpy(words, &in6.sin6_addr, sizeof words);
-    std::snprintf(text, sizeof text, "%08X%08X%08X%08X:%04X", words[0], words[1], words[2],
-                  words[3], ntohs(in6.sin6_port));
-  }
-  return text;
-}
 
 // A v4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 one it is.
 void unmap(sockaddr_storage& addr) {
@@ -83,120 +63,103 @@ std::string address_text(const sockaddr_storage& addr) {
   return text;
 }
 
-// The uid column of /proc/net/tcp{,6} for each wanted (local, remote)
-// pair, read once; -1 where there is no such socket.
-std::vector<long> uids_of_sockets(const char* table,
-                                  const std::vector<std::pair<std::string, std::string>>& wanted) {
-  std::vector<long> uids(wanted.size(), -1);
-  std::unordered_map<std::string, std::size_t> index;
-  for (std::size_t i = 0; i < wanted.size(); ++i) {
-    index.emplace(wanted[i].first + " " + wanted[i].second, i);
+// The uid of the live socket of this host (this network namespace) whose
+// local end is `local` and remote end `remote`, by an exact sock_diag
+// query (no table is read); -1 when there is none, or when it is closing
+// (a socket without its file: TIME_WAIT and orphans list uid 0).
+long uid_of_socket(const sockaddr_storage& local, const sockaddr_storage& remote) {
+  const UniqueFd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (fd.get() < 0) {
+    return -1;
   }
-  std::string text;
-  {
-    const UniqueFd fd(::open(table, O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-      return uids;
-    }
-    char buffer[16384];
-    ssize_t n = 0;
-    while ((n = ::read(fd.get(), buffer, sizeof buffer)) > 0) {
-      text.append(buffer, static_cast<std::size_t>(n));
-    }
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message{};
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST;
+  auto& request = message.request;
+  // An AF_INET query also finds an IPv6 socket connected to a v4-mapped
+  // address (the kernel looks both up in the same table).
+  request.sdiag_family = local.ss_family;
+  request.sdiag_protocol = IPPROTO_TCP;
+  request.idiag_states = ~0U;
+  request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  if (local.ss_family == AF_INET) {
+    const auto& l = reinterpret_cast<const sockaddr_in&>(local);
+    const auto& r = reinterpret_cast<const sockaddr_in&>(remote);
+    request.id.idiag_sport = l.sin_port;
+    request.id.idiag_dport = r.sin_port;
+    request.id.idiag_src[0] = l.sin_addr.s_addr;
+    request.id.idiag_dst[0] = r.sin_addr.s_addr;
+  } else {
+    const auto& l = reinterpret_cast<const sockaddr_in6&>(local);
+    const auto& r = reinterpret_cast<const sockaddr_in6&>(remote);
+    request.id.idiag_sport = l.sin6_port;
+    request.id.idiag_dport = r.sin6_port;
+    std::memcpy(request.id.idiag_src, &l.sin6_addr, sizeof l.sin6_addr);
+    std::memcpy(request.id.idiag_dst, &r.sin6_addr, sizeof r.sin6_addr);
   }
-  std::string_view rest = text;
-  rest.remove_prefix(std::min(rest.size(), rest.find('\n') + 1));  // the header
-  while (!rest.empty()) {
-    const auto end = std::min(rest.size(), rest.find('\n'));
-    std::string_view line = rest.substr(0, end);
-    rest.remove_prefix(std::min(rest.size(), end + 1));
-    // Fields: sl local remote st queues timer retransmits uid ...
-    std::string_view fields[8];
-    std::size_t count = 0;
-    while (count < 8) {
-      const auto start = line.find_first_not_of(' ');
-      if (start == std::string_view::npos) {
-        break;
-      }
-      line.remove_prefix(start);
-      const auto stop = std::min(line.size(), line.find(' '));
-      fields[count++] = line.substr(0, stop);
-      line.remove_prefix(stop);
-    }
-    if (count < 8) {
-      continue;
-    }
-    std::string key(fields[1]);
-    key += ' ';
-    key += fields[2];
-    if (const auto it = index.find(key); it != index.end() && uids[it->second] < 0) {
-      uids[it->second] = std::strtol(std::string(fields[7]).c_str(), nullptr, 10);
-    }
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof kernel) < 0) {
+    return -1;
   }
-  return uids;
+  alignas(nlmsghdr) char reply[8192];
+  const ssize_t n = ::recv(fd.get(), reply, sizeof reply, 0);
+  if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) {
+    return -1;
+  }
+  const auto* header = reinterpret_cast<const nlmsghdr*>(reply);
+  if (!NLMSG_OK(header, static_cast<unsigned>(n)) || header->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+      header->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+    return -1;  // NLMSG_ERROR: no such socket
+  }
+  const auto* found = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
+  return found->idiag_inode != 0 ? static_cast<long>(found->idiag_uid) : -1;
 }
 
 }  // namespace
 
 ConnectionPeer connection_peer(int fd) {
   ConnectionPeer out;
-  sockaddr_storage peer{};
-  sockaddr_storage self{};
-  socklen_t peer_len = sizeof peer;
-  socklen_t self_len = sizeof self;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &self_len) != 0 ||
-      (peer.ss_family != AF_INET && peer.ss_family != AF_INET6)) {
+  socklen_t peer_len = sizeof out.peer;
+  socklen_t self_len = sizeof out.self;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&out.peer), &peer_len) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&out.self), &self_len) != 0 ||
+      (out.peer.ss_family != AF_INET && out.peer.ss_family != AF_INET6)) {
     return out;
   }
-  unmap(peer);
-  unmap(self);
-  out.address = address_text(peer);
-  out.loopback = is_loopback(peer) && peer.ss_family == self.ss_family;
-  out.v6 = peer.ss_family == AF_INET6;
-  // The peer's own socket, seen from its side: local = peer, remote = us.
-  out.peer_key = proc_net_address(peer);
-  out.self_key = proc_net_address(self);
+  unmap(out.peer);
+  unmap(out.self);
+  out.known = out.peer.ss_family == out.self.ss_family;
+  out.loopback = is_loopback(out.peer);
+  out.address = address_text(out.peer);
   return out;
 }
 
-std::vector<std::string> connection_owners(const std::vector<const ConnectionPeer*>& peers) {
-  std::vector<std::string> owners(peers.size());
-  for (const bool v6 : {false, true}) {
-    std::vector<std::pair<std::string, std::string>> wanted;
-    std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      if (peers[i]->loopback && peers[i]->v6 == v6) {
-        wanted.emplace_back(peers[i]->peer_key, peers[i]->self_key);
-        index.push_back(i);
-      }
-    }
-    if (wanted.empty()) {
-      continue;
-    }
-    const auto uids = uids_of_sockets(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", wanted);
-    for (std::size_t k = 0; k < index.size(); ++k) {
-      if (uids[k] >= 0) {
-        owners[index[k]] = "uid " + std::to_string(uids[k]);
-      }
+std::string owner_of(const ConnectionPeer& peer) {
+  if (peer.known) {
+    // The peer's own socket, from its side: local = the peer, remote = us.
+    const long uid = uid_of_socket(peer.peer, peer.self);
+    if (uid >= 0) {
+      return "uid " + std::to_string(uid);
     }
   }
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    if (owners[i].empty()) {
-      owners[i] = "address " + peers[i]->address;
-    }
-  }
-  return owners;
+  // A loopback peer always has its socket here, unless it is closing.
+  return peer.loopback ? std::string(k_closed_owner) : "address " + peer.address;
 }
 
 std::string connection_owner(int fd) {
-  const ConnectionPeer peer = connection_peer(fd);
-  return connection_owners({&peer}).front();
+  return owner_of(connection_peer(fd));
 }
 
 ConnectionGate::ConnectionGate(const std::string& listen, int port) {
   const std::string host = listen.empty() || listen == "localhost" ? "127.0.0.1" : listen;
-  m_listen_fd = bind_tcp_listener(host, port);
+  m_listen_fd = bind_tcp_listener(host, port, SOMAXCONN);
   if (m_listen_fd < 0) {
     const std::string spec = host.find(':') != std::string::npos && host.front() != '['
                                  ? "[" + host + "]:" + std::to_string(port)
@@ -265,21 +228,11 @@ void ConnectionGate::sweep(bool force) {
 }
 
 void ConnectionGate::resolve_owners() {
-  std::vector<Admitted*> pending;
-  std::vector<const ConnectionPeer*> peers;
   for (auto& held : m_admitted) {
     if (held.owner.empty()) {
-      pending.push_back(&held);
-      peers.push_back(&held.peer);
+      held.owner = owner_of(held.peer);
+      ++m_per_owner[held.owner];
     }
-  }
-  if (pending.empty()) {
-    return;
-  }
-  auto owners = connection_owners(peers);
-  for (std::size_t i = 0; i < pending.size(); ++i) {
-    pending[i]->owner = std::move(owners[i]);
-    ++m_per_owner[pending[i]->owner];
   }
 }
 
@@ -299,7 +252,10 @@ bool ConnectionGate::admit(int fd) {
   if (many()) {
     // Owners matter now: this connection's and every admitted one's.
     resolve_owners();
-    entry.owner = connection_owners({&entry.peer}).front();
+    entry.owner = owner_of(entry.peer);
+    if (entry.owner == k_closed_owner) {
+      return false;  // its client is gone already
+    }
     const auto it = m_per_owner.find(entry.owner);
     const bool full = static_cast<int>(m_admitted.size()) >= m_limits.max_total ||
                       (it != m_per_owner.end() && it->second >= m_limits.max_owner);
@@ -337,8 +293,12 @@ void ConnectionGate::accept_loop() {
       continue;
     }
     if (admit(client)) {
+      // What gRPC's listener gave its sockets: no delay, and unacknowledged
+      // data drops the connection after the keepalive timeout.
       const int one = 1;
       ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      const int user_timeout_ms = 10000;
+      ::setsockopt(client, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
       m_hand_over(client);
       continue;
     }

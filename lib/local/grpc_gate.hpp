@@ -7,21 +7,22 @@
 // The gate listens itself and hands each accepted socket to gRPC (its
 // external connection acceptor, TLS or not as the server is) unless the
 // connection's owner already holds max_owner connections, or all owners
-// together max_total. An owner is the local user whose socket is the other
-// end (a connection over loopback from this host: the uid the kernel lists
-// for that socket in /proc/net/tcp{,6}, which its user cannot change), or
-// else the peer's IP address. A refused connection is closed at once
-// (reset), before any byte is read.
+// together max_total. The owner is the local user whose socket is the other
+// end, found by an exact sock_diag query for that socket (the uid it was
+// made with, whatever address or family it connected from, which its user
+// cannot change), else, for a remote client, the peer's IP address. A
+// refused connection is closed at once (reset), before any byte is read.
 //
 // Owners are looked up only while connections are many (max_owner or more
-// admitted): a connection below that costs two system calls, not a read of
-// /proc/net/tcp (which cost `box get` about 1 ms when done every time).
+// admitted): below that no owner can be at its cap, and a connection costs
+// two system calls more than it did with gRPC's listener.
 //
 // gRPC closes a socket when its connection ends and says nothing; the gate
 // notices when the descriptor no longer is that socket (fstat: inode), at
 // most every 50 ms and only when a cap is reached.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -42,19 +43,25 @@ struct ConnectionLimits {
   int max_owner = 512;
 };
 
-// A connection's two ends as the owner lookup needs them, taken at accept.
+// A connection's two ends as the owner lookup needs them, taken at accept
+// (v4-mapped addresses as IPv4).
 struct ConnectionPeer {
-  bool loopback = false;
-  bool v6 = false;
-  std::string peer_key;       // the peer's end as /proc/net/tcp{,6} prints it
-  std::string self_key;       // ours
+  bool known = false;     // both ends read, of one family
+  bool loopback = false;  // the peer is 127.0.0.0/8 or ::1
+  sockaddr_storage peer{};
+  sockaddr_storage self{};
   std::string address = "?";  // the peer's IP as text
 };
 ConnectionPeer connection_peer(int fd);
 
-// Who holds each connection: "uid N" for a loopback peer whose socket is in
-// /proc/net/tcp{,6} (each table read at most once), else "address A".
-std::vector<std::string> connection_owners(const std::vector<const ConnectionPeer*>& peers);
+// The owner of a loopback peer whose socket is closing (not one of a user).
+constexpr const char* k_closed_owner = "closed";
+
+// Who holds the connection: "uid N" when the peer's socket is on this host
+// (an exact sock_diag query: the uid its creator had, whatever address it
+// used), "closed" for a loopback peer whose socket is gone or closing,
+// else "address A" (a remote client).
+std::string owner_of(const ConnectionPeer& peer);
 std::string connection_owner(int fd);
 
 class ConnectionGate {
@@ -79,8 +86,7 @@ class ConnectionGate {
 
  private:
   // The owner is looked up only once connections are many (admitted >=
-  // max_owner): below that no owner can be at its cap, and a connection
-  // costs no read of /proc/net/tcp.
+  // max_owner): below that no owner can be at its cap.
   struct Admitted {
     int fd;
     dev_t dev;

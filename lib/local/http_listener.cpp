@@ -33,7 +33,7 @@ int to_ms(Clock::duration d) {
 
 }  // namespace
 
-int bind_tcp_listener(const std::string& host, int port) {
+int bind_tcp_listener(const std::string& host, int port, int backlog) {
   const bool v6 = host.find(':') != std::string::npos;
   const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -59,7 +59,7 @@ int bind_tcp_listener(const std::string& host, int port) {
     bound = ::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) == 1 &&
             ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
   }
-  if (!bound || ::listen(fd, 128) != 0) {
+  if (!bound || ::listen(fd, backlog) != 0) {
     const int saved = errno;
     ::close(fd);
     errno = saved;

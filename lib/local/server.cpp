@@ -327,7 +327,8 @@ ServeOptions fit_fd_limit(const ServeOptions& options) {
       (options.max_streams > 0 && fitted.max_streams < options.max_streams) ||
       (options.max_connections > 0 && fitted.max_connections < options.max_connections);
   const bool per_user_lowered = fitted.max_user_execs < options.max_user_execs ||
-                                fitted.max_user_streams < options.max_user_streams;
+                                fitted.max_user_streams < options.max_user_streams ||
+                                fitted.max_user_connections < options.max_user_connections;
   if (given_lowered || per_user_lowered) {
     logging::warn(
         "the descriptor limit is too low for the stream caps (raise it: ulimit -n, or "
@@ -336,7 +337,8 @@ ServeOptions fit_fd_limit(const ServeOptions& options) {
             std::to_string(fitted.max_streams) + " --max-user-execs " +
             std::to_string(fitted.max_user_execs) + " --max-user-streams " +
             std::to_string(fitted.max_user_streams) + " --max-connections " +
-            std::to_string(fitted.max_connections),
+            std::to_string(fitted.max_connections) + " --max-user-connections " +
+            std::to_string(fitted.max_user_connections),
         {{"nofile", std::to_string(files.rlim_cur)}, {"wanted", std::to_string(want)}});
   }
   return fitted;
@@ -555,10 +557,14 @@ ServeOptions fit_stream_caps(ServeOptions options, std::uint64_t fd_limit) {
   // leave half of the limit to everything else).
   const int connection_room =
       static_cast<int>(std::min<std::uint64_t>(fd_limit / 4, k_auto_max_connections));
-  options.max_connections =
-      std::max(1, options.max_connections > 0 ? std::min(options.max_connections, connection_room)
-                                              : connection_room);
-  options.max_user_connections = std::min(options.max_user_connections, options.max_connections);
+  const int wanted_connections =
+      options.max_connections > 0 ? options.max_connections : k_auto_max_connections;
+  options.max_connections = std::max(1, std::min(wanted_connections, connection_room));
+  // Where the limit made the total small, one user gets half of it, not all.
+  const int user_room = options.max_connections < wanted_connections
+                            ? std::max(1, options.max_connections / 2)
+                            : options.max_connections;
+  options.max_user_connections = std::min(options.max_user_connections, user_room);
   return options;
 }
 
@@ -616,6 +622,12 @@ int serve(const ServeOptions& options) {
         acceptor->HandleNewConnection(&connection);
       },
       [](const std::string& owner) { warn_connection_refused(owner); });
+  // The gate's thread uses the acceptor: it stops first, whichever way
+  // this function is left.
+  struct StopGate {
+    ConnectionGate& gate;
+    ~StopGate() { gate.stop(); }
+  } stop_gate{gate};
   auto keep_awake = std::make_unique<GrpcKeepAwake>(*server);
   const HttpLimits limits = http_limits_of(options);
   exchange.start(limits);

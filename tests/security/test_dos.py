@@ -119,7 +119,7 @@ ATTACKER_UID = 65534      # nobody: a local user with no key at all
 
 def open_connections_as(uid, port, count, hold_secs, out):
     """A child process with `uid` that opens `count` TCP connections to the
-    gRPC port and reports (via pipe `out`) how many the server kept open a
+    gRPC port (half over IPv4, half from IPv6 sockets) and reports (via pipe `out`) how many the server kept open a
     second later (it sends its HTTP/2 settings on each; a refused one is
     reset), then holds them for hold_secs."""
     pid = os.fork()
@@ -130,9 +130,19 @@ def open_connections_as(uid, port, count, hold_secs, out):
         os.setgid(uid)
         os.setuid(uid)
         socks = []
-        for _ in range(count):
+        for i in range(count):
             try:
-                socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                if i % 2:
+                    socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                else:
+                    # From IPv6 sockets to the v4-mapped address, each from a
+                    # source address of its own: a lookup in the IPv4 table
+                    # alone missed them, and each address was an owner.
+                    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                    sock.settimeout(5)
+                    sock.bind((f"::ffff:127.0.{i // 250}.{2 + i % 250}", 0))
+                    sock.connect(("::ffff:127.0.0.1", port))
+                    socks.append(sock)
             except OSError:
                 pass
         time.sleep(1.0)

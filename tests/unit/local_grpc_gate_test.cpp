@@ -4,11 +4,13 @@
 // tests/security/test_dos.py tries the attack on a real server.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -79,9 +81,44 @@ struct Gate {
   }
 };
 
+// A child that takes uid 65534 and connects to `port`: over IPv4, or
+// (mapped) from an IPv6 socket bound to ::ffff:127.0.0.9, the address a
+// lookup in the IPv4 table alone would miss. It holds the socket until
+// `hold` is readable.
+pid_t connect_as_nobody(int port, bool mapped, int hold) {
+  const pid_t child = ::fork();
+  if (child != 0) {
+    return child;
+  }
+  if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+    ::_exit(1);
+  }
+  int fd = -1;
+  if (!mapped) {
+    fd = connect_to(port);
+  } else {
+    fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 from{};
+    from.sin6_family = AF_INET6;
+    ::inet_pton(AF_INET6, "::ffff:127.0.0.9", &from.sin6_addr);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    to.sin6_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET6, "::ffff:127.0.0.1", &to.sin6_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+        ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      ::_exit(2);
+    }
+  }
+  char byte = 0;
+  (void)::read(hold, &byte, 1);
+  ::close(fd);
+  ::_exit(0);
+}
+
 }  // namespace
 
-TEST_CASE("grpc gate: a loopback connection belongs to the uid of the peer's socket") {
+TEST_CASE("grpc gate: a connection belongs to the uid of the peer's socket, however it connects") {
   ConnectionGate gate("127.0.0.1", 0);
   std::mutex mutex;
   std::vector<std::string> owners;
@@ -94,41 +131,33 @@ TEST_CASE("grpc gate: a loopback connection belongs to the uid of the peer's soc
       },
       [](const std::string&) {});
   const int mine = connect_to(gate.port());
-  // A socket made by uid 65534 (a child that drops its ids, then connects).
-  int done[2];
-  REQUIRE(::pipe(done) == 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
-      ::_exit(1);
-    }
-    const int theirs = connect_to(gate.port());
-    char byte = 0;
-    (void)::read(done[0], &byte, 1);  // holds the socket until told
-    ::close(theirs);
-    ::_exit(0);
-  }
+  int hold[2];
+  REQUIRE(::pipe(hold) == 0);
+  const pid_t over_v4 = connect_as_nobody(gate.port(), false, hold[0]);
+  const pid_t over_v6 = connect_as_nobody(gate.port(), true, hold[0]);
   for (int i = 0; i < 500; ++i) {
     {
       std::lock_guard lock(mutex);
-      if (owners.size() == 2) {
+      if (owners.size() == 3) {
         break;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  (void)::write(done[1], "x", 1);
+  (void)::write(hold[1], "xx", 2);
   int status = 0;
-  ::waitpid(child, &status, 0);
-  ::close(done[0]);
-  ::close(done[1]);
+  ::waitpid(over_v4, &status, 0);
+  ::waitpid(over_v6, &status, 0);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  ::close(hold[0]);
+  ::close(hold[1]);
   ::close(mine);
   gate.stop();
   std::lock_guard lock(mutex);
-  REQUIRE(owners.size() == 2);
+  REQUIRE(owners.size() == 3);
   const std::string me = "uid " + std::to_string(::geteuid());
-  CHECK((owners[0] == me || owners[1] == me));
-  CHECK((owners[0] == "uid 65534" || owners[1] == "uid 65534"));
+  CHECK(std::count(owners.begin(), owners.end(), me) == 1);
+  CHECK(std::count(owners.begin(), owners.end(), "uid 65534") == 2);
 }
 
 TEST_CASE("grpc gate: past its caps a connection is refused, and admitted again once one ends") {

@@ -122,13 +122,17 @@ TEST_CASE("connection caps: a quarter of the descriptor limit, at most 4096; one
   CHECK(full.max_user_connections == defaults.max_user_connections);
   const ServeOptions low = fit_stream_caps(defaults, 1024);
   CHECK(low.max_connections == 256);
-  CHECK(low.max_user_connections == 256);  // 512 lowered to the server's
+  CHECK(low.max_user_connections == 128);  // half of a total the limit lowered
   ServeOptions given;
   given.max_connections = 100;
   given.max_user_connections = 10;
   CHECK(fit_stream_caps(given, 65536).max_connections == 100);
   CHECK(fit_stream_caps(given, 65536).max_user_connections == 10);
   CHECK(fit_stream_caps(given, 200).max_connections == 50);
+  CHECK(fit_stream_caps(given, 200).max_user_connections == 10);
+  given.max_user_connections = 100;
+  CHECK(fit_stream_caps(given, 65536).max_user_connections == 100);  // all of a given total
+  CHECK(fit_stream_caps(given, 200).max_user_connections == 25);
   CHECK(fit_stream_caps(defaults, 3).max_connections == 1);
 }
 
