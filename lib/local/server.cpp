@@ -284,6 +284,31 @@ void warn_connection_refused(const std::string& owner) {
   refused = 0;
 }
 
+// The gate's accept loop feeding gRPC's acceptor, for the scope of this
+// object: its thread uses the acceptor, so it stops first, whichever way
+// serve() is left.
+class GateRun {
+ public:
+  GateRun(ConnectionGate& gate, const ServeOptions& caps,
+          grpc::experimental::ExternalConnectionAcceptor& acceptor)
+      : m_gate(gate) {
+    gate.start(
+        ConnectionLimits{caps.max_connections, caps.max_user_connections},
+        [&acceptor](int fd) {
+          grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+          connection.fd = fd;
+          acceptor.HandleNewConnection(&connection);
+        },
+        [](const std::string& owner) { warn_connection_refused(owner); });
+  }
+  ~GateRun() { m_gate.stop(); }
+  GateRun(const GateRun&) = delete;
+  GateRun& operator=(const GateRun&) = delete;
+
+ private:
+  ConnectionGate& m_gate;
+};
+
 // The server-wide caps when left to the server (0).
 constexpr int k_auto_max_execs = 2048;
 constexpr int k_auto_max_streams = 1024;
@@ -614,20 +639,7 @@ int serve(const ServeOptions& options) {
 
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;
   auto server = start_grpc(options, service, acceptor);
-  gate.start(
-      ConnectionLimits{caps.max_connections, caps.max_user_connections},
-      [&acceptor](int fd) {
-        grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
-        connection.fd = fd;
-        acceptor->HandleNewConnection(&connection);
-      },
-      [](const std::string& owner) { warn_connection_refused(owner); });
-  // The gate's thread uses the acceptor: it stops first, whichever way
-  // this function is left.
-  struct StopGate {
-    ConnectionGate& gate;
-    ~StopGate() { gate.stop(); }
-  } stop_gate{gate};
+  const GateRun gate_run(gate, caps, *acceptor);
   auto keep_awake = std::make_unique<GrpcKeepAwake>(*server);
   const HttpLimits limits = http_limits_of(options);
   exchange.start(limits);
