@@ -127,7 +127,18 @@ class StateLock {
       throw Error(ErrorClass::Internal,
                   "cannot open " + path.string() + ": " + std::strerror(errno));
     }
-    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    // A server killed a moment ago may have left a child that has not run
+    // yet (a forked warm middle holds every descriptor of the server until
+    // its first instructions close them, or it exits on seeing its parent
+    // gone): such a lock goes within milliseconds, so it is waited for a
+    // little; a live server's is not.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    int locked = ::flock(m_fd, LOCK_EX | LOCK_NB);
+    while (locked != 0 && errno == EWOULDBLOCK && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      locked = ::flock(m_fd, LOCK_EX | LOCK_NB);
+    }
+    if (locked != 0) {
       ::close(m_fd);
       throw Error(ErrorClass::InvalidArgument, "another boxd local server is using " + dir.string(),
                   "stop it with 'boxd local stop' or use another --state-dir");
