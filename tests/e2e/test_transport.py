@@ -180,6 +180,21 @@ def connection_socket_inode(port, peer_port):
     return None
 
 
+def server_holds(pid, inode):
+    """Whether the server has a descriptor of the socket `inode` (and some
+    epoll set of its watches it)."""
+    target = f"socket:[{inode}]"
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                break
+        except OSError:
+            pass
+    else:
+        return False
+    return bool(epoll_sets_watching(pid, inode))
+
+
 def epoll_sets_watching(pid, inode):
     """The server's epoll fds that watch the socket `inode`."""
     fds = {}
@@ -246,9 +261,9 @@ def an_idle_server_always_has_a_thread_reading_its_sockets(t):
 
 def sample_idle_server(pid, port, client):
     inode = None
-    for _ in range(100):  # the accept loop hands it to gRPC
+    for _ in range(250):  # the accept loop hands it to gRPC, which polls it
         inode = connection_socket_inode(port, client.getsockname()[1])
-        if inode is not None and epoll_sets_watching(pid, inode):
+        if inode is not None and server_holds(pid, inode):
             break
         time.sleep(0.02)
     expect(inode is not None, "the server's end of a gRPC connection in /proc/net/tcp*")
