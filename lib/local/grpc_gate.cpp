@@ -168,11 +168,7 @@ ConnectionGate::ConnectionGate(const std::string& listen, int port) {
                 "cannot listen on " + spec + " (gRPC): " + std::strerror(errno),
                 "use --port to choose another port (0 = any free port)");
   }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  ::getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  m_port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-                                      : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  m_port = bound_port(m_listen_fd);
 }
 
 ConnectionGate::~ConnectionGate() {

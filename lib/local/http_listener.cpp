@@ -68,6 +68,16 @@ int bind_tcp_listener(const std::string& host, int port, int backlog) {
   return fd;
 }
 
+int bound_port(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return 0;
+  }
+  return addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
 bool send_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {
     const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
@@ -142,11 +152,7 @@ HttpListener::HttpListener(const std::string& listen, int port, const std::strin
                     "): " + std::strerror(errno),
                 hint);
   }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  ::getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  m_port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-                                      : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  m_port = bound_port(m_listen_fd);
 }
 
 HttpListener::~HttpListener() {

@@ -63,6 +63,8 @@ inline bool send_all(int fd, const std::string& data) {
 // A TCP socket bound to host (an IP literal, v6 with or without brackets)
 // and port (0 = any free port) and listening; -1 with errno when it cannot.
 int bind_tcp_listener(const std::string& host, int port, int backlog = 128);
+// The port a bound socket got (0 when it cannot be read).
+int bound_port(int fd);
 // The peer's IP address as text ("" when unknown).
 std::string peer_address(int fd);
 

@@ -539,6 +539,24 @@ def http_get(url, host, path="/", timeout=5.0):
         conn.close()
 
 
+def pb_varint(n):
+    """A protobuf varint (for requests sent as raw bytes)."""
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_field(number, wire_type, payload):
+    """One protobuf field: its tag, then the payload (length-prefixed for
+    wire type 2; a varint field's payload is pb_varint(value))."""
+    if wire_type == 2:
+        payload = pb_varint(len(payload)) + payload
+    return pb_varint(number << 3 | wire_type) + payload
+
+
 def exchange_token(exchange_url, api_key):
     """Does the key exchange the way the contract describes; returns the JWT."""
     request = urllib.request.Request(exchange_url, data=json.dumps({"api_key": api_key}).encode(),

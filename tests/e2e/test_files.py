@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import ALICE_KEY, Skip, Suite, eventually, exchange_token, expect, expect_equal  # noqa: E402
+from boxdtest import (ALICE_KEY, Skip, Suite, eventually, exchange_token, expect,  # noqa: E402
+                      expect_equal, pb_field, pb_varint)
 
 suite = Suite(__file__)
 _box = []
@@ -243,21 +244,6 @@ def exactly_one_side_is_remote(t):
 
 
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number, wire_type, payload):
-    if wire_type == 2:
-        payload = _varint(len(payload)) + payload
-    return _varint(number << 3 | wire_type) + payload
-
-
 @suite.test
 def raw_upload_chunks_are_read_as_protobuf_reads_them(t):
     """The server parses UploadFileChunk itself (to keep the data in the
@@ -274,19 +260,19 @@ def raw_upload_chunks_are_read_as_protobuf_reads_them(t):
     metadata = [("authorization", f"Bearer {token}")]
     big = bytes((i * 7) % 251 for i in range(300_000))
     content = b"AB" + big + b"C"
-    first = (_field(9, 1, b"\x01" * 8) + _field(1, 2, vm.encode()) + _field(4, 2, b"old")
-             + _field(2, 2, b"raw.bin") + _field(3, 0, _varint(len(content)))
-             + _field(4, 2, b"AB"))
-    chunks = [first, _field(4, 2, big), _field(12, 0, _varint(1 << 40)) + _field(4, 2, b"C")]
+    first = (pb_field(9, 1, b"\x01" * 8) + pb_field(1, 2, vm.encode()) + pb_field(4, 2, b"old")
+             + pb_field(2, 2, b"raw.bin") + pb_field(3, 0, pb_varint(len(content)))
+             + pb_field(4, 2, b"AB"))
+    chunks = [first, pb_field(4, 2, big), pb_field(12, 0, pb_varint(1 << 40)) + pb_field(4, 2, b"C")]
     with grpc.insecure_channel(t.alice.server.api_url.split("://", 1)[-1]) as channel:
         upload = channel.stream_unary("/boxd.api.v1.BoxdApi/UploadFileStream")
         reply = upload(iter(chunks), metadata=metadata, timeout=60)
-        expect_equal(reply, _field(1, 0, _varint(len(content))), "the answer (bytes_written)")
+        expect_equal(reply, pb_field(1, 0, pb_varint(len(content))), "the answer (bytes_written)")
         got = t.alice.sh(vm, "sha256sum /home/boxd/raw.bin").split()[0]
         expect_equal(got, hashlib.sha256(content).hexdigest(), "the file's sha256")
         # A later upload to the same path whose second chunk is cut short.
-        again = [_field(1, 2, vm.encode()) + _field(2, 2, b"raw.bin") + _field(3, 0, _varint(6))
-                 + _field(4, 2, b"new"), b"\x22\x05abc"]
+        again = [pb_field(1, 2, vm.encode()) + pb_field(2, 2, b"raw.bin") + pb_field(3, 0, pb_varint(6))
+                 + pb_field(4, 2, b"new"), b"\x22\x05abc"]
         try:
             upload(iter(again), metadata=metadata, timeout=60)
             outcome = ("OK", "")

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sectest import (SecuritySuite, SlowClients, eventually, exchange_token, expect,  # noqa: E402
                      expect_equal, fail, host_pids_with_argv, http_get, port_of, proc_status,
                      timed, token)
+from boxdtest import pb_field, pb_varint  # noqa: E402  (sectest puts tests/e2e on the path)
 
 suite = SecuritySuite(__file__)
 
@@ -397,22 +398,12 @@ SERVER_CAP = 6        # --max-streams and --max-execs of the stream server (all 
 _streams = {}
 
 
-def varint(n):
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def pb_bytes(number, data):
-    data = data.encode() if isinstance(data, str) else data
-    return varint(number << 3 | 2) + varint(len(data)) + data
+    return pb_field(number, 2, data.encode() if isinstance(data, str) else data)
 
 
 def pb_uint(number, value):
-    return varint(number << 3) + varint(value)
+    return pb_field(number, 0, pb_varint(value))
 
 
 class StalledRequests:
