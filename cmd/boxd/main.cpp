@@ -7,6 +7,8 @@
 #include <cstring>
 #include <iostream>
 
+#include <absl/synchronization/mutex.h>
+
 #include "boxd/box/forward_relay.hpp"
 #include "boxd/context.hpp"
 #include "boxd/dispatch.hpp"
@@ -50,9 +52,20 @@ void keep_freed_memory() {
   }
 }
 
+// Debian builds abseil without NDEBUG, so every absl::Mutex lock ran the
+// debug deadlock detector: a process-wide spin lock and an update of a
+// lock-order graph, on each of the dozens of locks gRPC takes per message
+// (~1% of the server's CPU in a bulk exec, more per keystroke;
+// tests/bench/FINDINGS.md, "Round ten"). Release builds of abseil skip it.
+// Set before any thread or lock exists.
+void skip_mutex_deadlock_checks() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  skip_mutex_deadlock_checks();
   // The box init process re-executes this binary; it must not touch CLI11,
   // config files or signal dispositions.
   if (argc >= 3 && std::strcmp(argv[1], "local") == 0 && std::strcmp(argv[2], "__box-init") == 0) {
