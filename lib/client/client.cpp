@@ -92,6 +92,10 @@ grpc::ChannelArguments channel_arguments() {
   // loopback (tests/bench). Bounds a stream to ~4 MiB / RTT.
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, k_stream_window_bytes);
+  // Frames as large as the window: with the BDP probe off, gRPC keeps
+  // HTTP/2's 16 KiB, and a 1 MiB message came as 64 DATA frames, each
+  // parsed and kept as its own slice (tests/bench/FINDINGS.md, "Round ten").
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, k_stream_window_bytes);
   return args;
 }
 

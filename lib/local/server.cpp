@@ -437,6 +437,10 @@ std::unique_ptr<grpc::Server> start_grpc(
   // FINDINGS.md). It also bounds what one stalled stream holds.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 * 1024 * 1024);
+  // Frames up to the window's size, not HTTP/2's 16 KiB (kept by gRPC when
+  // the BDP probe is off): an upload's or stdin's 1 MiB message came as 64
+  // DATA frames, each parsed and kept as a slice (tests/bench/FINDINGS.md, "Round ten").
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 4 * 1024 * 1024);
   auto server = builder.BuildAndStart();
   if (!server) {
     throw Error(ErrorClass::Connection, "cannot start the gRPC server");
