@@ -13,8 +13,8 @@
 #include "client/call_error.hpp"
 #include "client/client.hpp"
 #include "client/client_impl.hpp"
-#include "client/zero_copy.hpp"
 #include "common/error.hpp"
+#include "common/zero_copy.hpp"
 
 namespace boxd::client {
 

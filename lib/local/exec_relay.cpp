@@ -28,7 +28,8 @@
 //  4. relays stdin the same way in the other direction: the next client
 //     chunk is requested while at most one chunk waits to be written (so
 //     reading overlaps writing, and memory stays bounded); the chunks' data
-//     is moved out of the messages and written with writev, never copied;
+//     stays in the slices gRPC received it in and is written from them with
+//     writev, never copied;
 //     a client half-close becomes EOF on stdin (close_stdin) once the
 //     buffered stdin is written; window_change chunks resize the PTY.
 //     With a PTY, a keystroke skips the hop to the pump thread: while the
@@ -44,10 +45,19 @@
 // failed write kills the command's process group with SIGKILL, reaps it and
 // finishes with CANCELLED.
 //
+// Raw bytes both ways: the service takes Exec as grpc::ByteBuffer messages.
+// A received chunk is parsed by chunk_wire.hpp (protobuf's verdict on
+// anything unusual; a chunk protobuf refuses ends the call with
+// INVALID_ARGUMENT), its data left in the received slices (ReceivedExec).
+// Output is read into pooled buffers that gRPC sends as they are
+// (zero_copy.hpp); the bytes on the wire are those protobuf would write.
+//
 // What can go wrong: the reactor object is deleted by gRPC in OnDone, which
 // can only run after Finish(); so the pump thread never touches the reactor
 // after calling Finish(), and the state both share is reference counted.
 #include <fcntl.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
 #include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -55,17 +65,22 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/zero_copy.hpp"
 #include "local/fault.hpp"
+#include "local/received_chunk.hpp"
 #include "local/service.hpp"
 
 namespace boxd::local {
@@ -78,12 +93,102 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t k_pty_chunk_bytes = 64 * 1024;
 constexpr std::size_t k_pipe_chunk_bytes = 1024 * 1024;
 constexpr auto k_drain_quiet = std::chrono::milliseconds(100);
+// Output smaller than this is copied into a slice of its own (the pooled
+// buffer goes straight back); larger output is sent from the buffer.
+constexpr std::size_t k_copy_below = 32 * 1024;
+constexpr int k_data_field = 1;  // ExecChunk.data
+constexpr const char* k_bad_chunk = "exec: an ExecChunk that is not a valid message";
+
+// What follows the data of a stderr chunk: is_stderr = true, as protobuf
+// writes it (after data, the lowest field).
+const std::string& stderr_tail() {
+  static const std::string tail = [] {
+    api::ExecChunk chunk;
+    chunk.set_is_stderr(true);
+    return chunk.SerializeAsString();
+  }();
+  return tail;
+}
+
+// Client stdin not yet written to the command: whole received chunks, their
+// data still in gRPC's slices (never copied), each from its own position on.
+class StdinQueue {
+ public:
+  bool empty() const { return m_entries.empty(); }
+  std::size_t size() const { return m_entries.size(); }
+
+  // Queues `chunk`'s data after its first `skip` bytes (already written).
+  void push(std::unique_ptr<ReceivedExec> chunk, std::size_t skip) {
+    Entry entry{std::move(chunk)};
+    advance(entry, skip);
+    if (!done(entry)) {
+      m_entries.push_back(std::move(entry));
+    }
+  }
+
+  // The queued bytes as at most `iov.size()` iovecs; how many were filled.
+  int gather(std::vector<iovec>& iov) const {
+    std::size_t n = 0;
+    for (const Entry& entry : m_entries) {
+      const auto& pieces = entry.chunk->chunk().data;
+      for (std::size_t i = entry.piece; i < pieces.size() && n < iov.size(); ++i) {
+        const std::size_t from = i == entry.piece ? entry.offset : 0;
+        if (pieces[i].size() > from) {
+          iov[n++] = iovec{const_cast<char*>(pieces[i].data() + from), pieces[i].size() - from};
+        }
+      }
+    }
+    return static_cast<int>(n);
+  }
+
+  // `n` bytes from the front were written.
+  void consume(std::size_t n) {
+    while (!m_entries.empty()) {
+      n = advance(m_entries.front(), n);
+      if (!done(m_entries.front())) {
+        return;
+      }
+      m_entries.pop_front();
+    }
+  }
+
+  void clear() { m_entries.clear(); }
+
+ private:
+  struct Entry {
+    std::unique_ptr<ReceivedExec> chunk;
+    std::size_t piece = 0;   // the data's next piece to write
+    std::size_t offset = 0;  // within it
+  };
+
+  static bool done(const Entry& entry) { return entry.piece == entry.chunk->chunk().data.size(); }
+
+  // Moves `entry` on by up to `n` bytes; what is left of n.
+  static std::size_t advance(Entry& entry, std::size_t n) {
+    const auto& pieces = entry.chunk->chunk().data;
+    while (entry.piece < pieces.size()) {
+      const std::size_t left = pieces[entry.piece].size() - entry.offset;
+      if (n < left) {
+        entry.offset += n;
+        return 0;
+      }
+      n -= left;
+      ++entry.piece;
+      entry.offset = 0;
+    }
+    return n;
+  }
+
+  std::deque<Entry> m_entries;
+};
 
 struct ExecShared {
   std::mutex mutex;
   std::condition_variable cv;
   bool have_input = false;
-  api::ExecChunk input;
+  std::unique_ptr<ReceivedExec> input;
+  std::size_t input_skip = 0;  // bytes of its data already written (keystroke path)
+  bool input_bad = false;      // a chunk protobuf refuses: the call ends
   bool read_eof = false;
   bool write_pending = false;
   bool write_ok = true;
@@ -106,13 +211,13 @@ struct ExecShared {
 
 // A call refused before anything is set up for it (no pipe, no thread):
 // unauthenticated, or past its user's or the server's exec cap.
-class RefusedExec final : public grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk> {
+class RefusedExec final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RefusedExec(Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
 };
 
-class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk> {
+class ExecReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   // `slot`: the user's exec slot, held until the pump thread is done.
   ExecReactor(BoxdService& service, AuthResult auth, UserSlots::Slot slot)
@@ -125,10 +230,18 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   }
 
   void OnReadDone(bool ok) override {
+    // m_in is ours until the next StartRead, which comes after this chunk
+    // has been handed on.
+    std::unique_ptr<ReceivedExec> chunk;
+    bool valid = true;
+    if (ok) {
+      chunk = std::make_unique<ReceivedExec>();
+      valid = chunk->take(m_in);
+    }
     int direct = -1;
     {
       std::lock_guard lock(m_shared->mutex);
-      if (ok && m_shared->direct_fd >= 0 && keystroke(m_in)) {
+      if (ok && valid && m_shared->direct_fd >= 0 && keystroke(chunk->chunk())) {
         direct = m_shared->direct_fd;
         ++m_shared->direct_busy;
       } else {
@@ -136,11 +249,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
         // written this chunk (in the same locked step, so the pump cannot
         // reopen it in between).
         m_shared->direct_fd = -1;
-        hand_over(ok);
+        hand_over(ok, valid, std::move(chunk), 0);
       }
     }
     if (direct >= 0) {
-      write_direct(direct);
+      write_direct(direct, std::move(chunk));
     } else {
       m_shared->wakeup();
     }
@@ -167,44 +280,51 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   void OnDone() override { delete this; }
 
  private:
-  // The read's result to the pump (mutex held): the chunk, or EOF.
-  void hand_over(bool ok) {
-    if (ok) {
-      m_shared->input.Swap(&m_in);  // no copy; m_in is free until the next StartRead
-      m_shared->have_input = true;
-    } else {
+  // The read's result to the pump (mutex held): the chunk (its first
+  // `skip` data bytes written already), a refused chunk, or EOF.
+  void hand_over(bool ok, bool valid, std::unique_ptr<ReceivedExec> chunk, std::size_t skip) {
+    if (!ok) {
       m_shared->read_eof = true;
+    } else if (!valid) {
+      m_shared->input_bad = true;
+    } else {
+      m_shared->input = std::move(chunk);
+      m_shared->input_skip = skip;
+      m_shared->have_input = true;
     }
   }
 
   // What the keystroke path takes: a small data chunk.
-  static bool keystroke(const api::ExecChunk& chunk) {
+  static bool keystroke(const ExecChunkView& chunk) {
     constexpr std::size_t k_direct_max = 4096;
-    return !chunk.window_change() && !chunk.data().empty() && chunk.data().size() <= k_direct_max;
+    return !chunk.fields.window_change() && chunk.data_size > 0 && chunk.data_size <= k_direct_max;
   }
 
-  // The keystroke path (header, step 4): writes m_in's data to the PTY
+  // The keystroke path (header, step 4): writes the chunk's data to the PTY
   // master `fd` and asks for the next read; what cannot be written at once
   // goes to the pump.
-  void write_direct(int fd) {
+  void write_direct(int fd, std::unique_ptr<ReceivedExec> chunk) {
     ExecShared& s = *m_shared;
-    std::string& data = *m_in.mutable_data();
+    const ExecChunkView& view = chunk->chunk();
+    std::vector<iovec> iov;
+    iov.reserve(view.data.size());
+    for (const auto piece : view.data) {
+      iov.push_back(iovec{const_cast<char*>(piece.data()), piece.size()});
+    }
     ssize_t n = 0;
     do {
-      n = ::write(fd, data.data(), data.size());
+      n = ::writev(fd, iov.data(), static_cast<int>(std::min<std::size_t>(iov.size(), IOV_MAX)));
     } while (n < 0 && errno == EINTR);
-    const bool whole = n == static_cast<ssize_t>(data.size());
+    const bool whole = n == static_cast<ssize_t>(view.data_size);
     if (whole) {
       StartRead(&m_in);
-    } else if (n > 0) {
-      data.erase(0, static_cast<std::size_t>(n));
     }
     {
       std::lock_guard lock(s.mutex);
       --s.direct_busy;
       if (!whole) {
         s.direct_fd = -1;
-        hand_over(true);
+        hand_over(true, true, std::move(chunk), n > 0 ? static_cast<std::size_t>(n) : 0);
       }
     }
     s.cv.notify_all();
@@ -231,11 +351,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
 
   // One write in flight: waits for the previous one, then starts this one
   // and returns at once, so the caller can read the next chunk meanwhile.
-  bool send(api::ExecChunk&& chunk) {
+  bool send(grpc::ByteBuffer message) {
     if (!wait_write()) {
       return false;
     }
-    m_out = std::move(chunk);
+    m_out.Swap(&message);
     {
       std::lock_guard lock(m_shared->mutex);
       m_shared->write_pending = true;
@@ -274,14 +394,11 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     ExecProcess* proc = nullptr;
     bool tty = false;
     std::size_t chunk_limit = k_pipe_chunk_bytes;
-    // Client stdin not yet written to the command: stdin_buf from stdin_off
-    // on, then stdin_next (whole chunks moved in from the messages, never
-    // copied; a buffer written out is cleared and keeps its capacity).
-    std::string stdin_buf;
-    std::size_t stdin_off = 0;
-    std::string stdin_next;
+    std::shared_ptr<SlicePool> pool;  // output buffers of chunk_limit bytes
+    StdinQueue stdin;                 // client stdin not yet written to the command
+    std::vector<iovec> iov = std::vector<iovec>(IOV_MAX);
     bool read_outstanding = false;
-    bool eof_pending = false;  // the client half-closed; EOF once stdin_buf is written
+    bool eof_pending = false;  // the client half-closed; EOF once the stdin queued is written
     bool stdin_closed = false;
     int out_fd = -1;  // -1 once at EOF (the process owns the fds)
     int err_fd = -1;
@@ -321,7 +438,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     }
     api::ExecChunk final_chunk;
     final_chunk.set_exit_code(p.exit_status->exit_code);
-    if (!send(std::move(final_chunk))) {
+    if (!send(serialized(final_chunk))) {
       fail(Fault::Cancelled, "exec: client went away");
     }
   }
@@ -329,7 +446,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   // 1. The first chunk (vm_id, command, tty, cols, rows), within the
   // server's --stream-idle-timeout (a call that never sends it would hold
   // this thread for ever).
-  api::ExecChunk wait_first_chunk(ExecShared& s) {
+  std::unique_ptr<ReceivedExec> wait_first_chunk(ExecShared& s) {
     const auto deadline = Clock::now() + m_service.stream_idle_timeout();
     for (;;) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
@@ -344,12 +461,15 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       if (s.cancelled) {
         fail(Fault::Cancelled, "exec cancelled");
       }
+      if (s.input_bad) {
+        fail(Fault::InvalidArgument, k_bad_chunk);
+      }
       if (s.have_input) {
         s.have_input = false;
-        if (s.input.vm_id().empty()) {
+        if (s.input->chunk().fields.vm_id().empty()) {
           fail(Fault::InvalidArgument, "exec: the first chunk must carry vm_id");
         }
-        return s.input;
+        return std::move(s.input);
       }
       if (s.read_eof) {
         fail(Fault::InvalidArgument, "exec: the first chunk must carry vm_id and command");
@@ -358,7 +478,9 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   }
 
   // Resolves the box (it must be running) and starts the command in it.
-  Pump start_command(const api::ExecChunk& first) {
+  Pump start_command(std::unique_ptr<ReceivedExec> first_chunk) {
+    const api::ExecChunk& first = first_chunk->chunk().fields;  // until first_chunk moves below
+    const bool first_has_stdin = first.stdin();
     const auto target = m_service.resolve_exec(m_auth.user_id, first.vm_id());
     ExecSpec spec;
     spec.command = first.command();
@@ -372,6 +494,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     p.proc = m_process.get();
     p.tty = spec.tty;
     p.chunk_limit = spec.tty ? k_pty_chunk_bytes : k_pipe_chunk_bytes;
+    p.pool = SlicePool::create(p.chunk_limit);
     p.out_fd = p.proc->stdout_fd();
     p.err_fd = p.proc->stderr_fd();
     if (!spec.tty) {
@@ -381,10 +504,10 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
         }
       }
     }
-    if (first.stdin() && !first.data().empty()) {
-      p.stdin_buf = first.data();
+    if (first_has_stdin) {
+      p.stdin.push(std::move(first_chunk), 0);
     }
-    if (p.stdin_buf.empty()) {
+    if (p.stdin.empty()) {
       StartRead(&m_in);
       p.read_outstanding = true;
     }
@@ -410,7 +533,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     if (exit_fd >= 0) {
       fds[n++] = pollfd{exit_fd, POLLIN, 0};
     }
-    if (!p.stdin_buf.empty() && p.proc->stdin_fd() >= 0) {
+    if (!p.stdin.empty() && p.proc->stdin_fd() >= 0) {
       fds[n++] = pollfd{p.proc->stdin_fd(), POLLOUT, 0};
     }
     int timeout = -1;
@@ -437,23 +560,22 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     if (s.cancelled) {
       fail(Fault::Cancelled, "exec cancelled");
     }
+    // Once the command has exited, its exit code is what the call ends
+    // with (a chunk that comes while the output drains is dropped anyway).
+    if (s.input_bad && !p.exit_status) {
+      fail(Fault::InvalidArgument, k_bad_chunk);
+    }
     if (s.have_input) {
-      api::ExecChunk& in = s.input;
+      std::unique_ptr<ReceivedExec> chunk = std::move(s.input);
       p.read_outstanding = false;
+      s.have_input = false;
+      const api::ExecChunk& in = chunk->chunk().fields;
       if (in.window_change() && in.cols() > 0 && in.rows() > 0) {
         p.proc->resize(in.cols(), in.rows());
       }
-      if (!in.data().empty() && !p.stdin_closed && !p.exit_status) {
-        if (p.stdin_buf.empty()) {
-          p.stdin_buf.swap(*in.mutable_data());
-          p.stdin_off = 0;
-        } else if (p.stdin_next.empty()) {
-          p.stdin_next.swap(*in.mutable_data());
-        } else {
-          p.stdin_next += in.data();
-        }
+      if (!p.stdin_closed && !p.exit_status) {
+        p.stdin.push(std::move(chunk), s.input_skip);
       }
-      s.have_input = false;
     }
     if (s.read_eof) {
       p.eof_pending = true;
@@ -465,23 +587,21 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   // overlaps writing, memory stays bounded).
   void write_stdin(Pump& p) {
     const int fd = p.proc->stdin_fd();
-    if (!p.stdin_buf.empty() && fd >= 0) {
-      iovec iov[2] = {{p.stdin_buf.data() + p.stdin_off, p.stdin_buf.size() - p.stdin_off},
-                      {p.stdin_next.data(), p.stdin_next.size()}};
-      const auto w = ::writev(fd, iov, p.stdin_next.empty() ? 1 : 2);
+    if (!p.stdin.empty() && fd >= 0) {
+      const auto w = ::writev(fd, p.iov.data(), p.stdin.gather(p.iov));
       if (w > 0) {
-        consume_stdin(p, static_cast<std::size_t>(w));
+        p.stdin.consume(static_cast<std::size_t>(w));
       } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         close_input(p);  // EPIPE: the command closed its stdin; drop the rest
       }
     } else if (fd < 0) {
-      drop_stdin(p);
+      p.stdin.clear();
     }
-    if (p.stdin_buf.empty() && p.eof_pending) {
+    if (p.stdin.empty() && p.eof_pending) {
       close_input(p);
     }
     // At most two chunks wait (one being written, the next one in hand).
-    if (p.stdin_next.empty() && !p.read_outstanding && !p.eof_pending && !p.exit_status) {
+    if (p.stdin.size() < 2 && !p.read_outstanding && !p.eof_pending && !p.exit_status) {
       StartRead(&m_in);
       p.read_outstanding = true;
     }
@@ -493,32 +613,10 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
     if (!p.tty) {
       return;
     }
-    const bool idle = p.stdin_buf.empty() && !p.eof_pending && !p.stdin_closed && !p.exit_status &&
+    const bool idle = p.stdin.empty() && !p.eof_pending && !p.stdin_closed && !p.exit_status &&
                       p.read_outstanding;
     std::lock_guard lock(s.mutex);
     s.direct_fd = idle && !s.have_input && !s.read_eof && !s.cancelled ? p.proc->stdin_fd() : -1;
-  }
-
-  // `n` bytes of the pending stdin were written.
-  static void consume_stdin(Pump& p, std::size_t n) {
-    const std::size_t rest = p.stdin_buf.size() - p.stdin_off;
-    if (n < rest) {
-      p.stdin_off += n;
-      return;
-    }
-    p.stdin_buf.clear();
-    p.stdin_buf.swap(p.stdin_next);
-    p.stdin_off = n - rest;
-    if (p.stdin_off == p.stdin_buf.size()) {
-      p.stdin_buf.clear();
-      p.stdin_off = 0;
-    }
-  }
-
-  static void drop_stdin(Pump& p) {
-    p.stdin_buf.clear();
-    p.stdin_next.clear();
-    p.stdin_off = 0;
   }
 
   static void close_input(Pump& p) {
@@ -526,19 +624,17 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       p.proc->close_stdin();
       p.stdin_closed = true;
     }
-    drop_stdin(p);
+    p.stdin.clear();
   }
 
   // 5. Reads what fd has (up to chunk_limit; one read with a PTY) into a
-  // chunk and sends it; false when the client is gone.
+  // pooled buffer and sends it; false when the client is gone.
   bool forward(Pump& p, int& fd, bool is_stderr) {
-    api::ExecChunk chunk;
-    std::string& data = *chunk.mutable_data();
-    data.resize(p.chunk_limit);
+    auto buffer = p.pool->take();
     std::size_t got = 0;
     bool at_end = false;
     while (got < p.chunk_limit) {
-      const auto n = ::read(fd, data.data() + got, p.chunk_limit - got);
+      const auto n = ::read(fd, buffer.get() + got, p.chunk_limit - got);
       if (n > 0) {
         got += static_cast<std::size_t>(n);
         if (p.tty) {
@@ -557,12 +653,19 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
       fd = -1;  // the process owns the fd
     }
     if (got == 0) {
+      p.pool->put(std::move(buffer));
       return true;
     }
     p.last_data = Clock::now();
-    data.resize(got);
-    chunk.set_is_stderr(is_stderr);
-    return send(std::move(chunk));
+    grpc::Slice data;
+    if (got < k_copy_below) {
+      data = grpc::Slice(buffer.get(), got);  // a copy
+      p.pool->put(std::move(buffer));
+    } else {
+      data = p.pool->wrap(std::move(buffer), got);
+    }
+    return send(message_with_payload(std::string(), k_data_field, std::move(data),
+                                     is_stderr ? stderr_tail() : std::string()));
   }
 
   BoxdService& m_service;
@@ -570,15 +673,15 @@ class ExecReactor final : public grpc::ServerBidiReactor<api::ExecChunk, api::Ex
   std::optional<UserSlots::Slot> m_slot;  // moved to the pump thread
   std::shared_ptr<ExecShared> m_shared;
   std::unique_ptr<ExecProcess> m_process;
-  api::ExecChunk m_in;
-  api::ExecChunk m_out;
+  grpc::ByteBuffer m_in;
+  grpc::ByteBuffer m_out;
 };
 
 }  // namespace
 
 // Authentication and the exec slot come first: a refused call (a flood of
 // them) costs no pipe and no thread.
-grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* BoxdService::Exec(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BoxdService::Exec(
     grpc::CallbackServerContext* context) {
   Status refused;
   try {

@@ -10,7 +10,7 @@
 
 #include "common/log.hpp"
 #include "common/rpc_log_fields.hpp"
-#include "local/upload_message.hpp"
+#include "local/received_chunk.hpp"
 
 namespace boxd::local {
 
@@ -44,11 +44,12 @@ std::string box_of(const google::protobuf::Message& message, const std::string& 
   return message.GetReflection()->GetString(message, field);
 }
 
-// The vm_id of an UploadFileChunk as received (the message shares its
-// slices with the call's; their bytes are not copied).
-std::string box_of_upload(const grpc::ByteBuffer& message) {
+// The vm_id of a raw method's first message as received (the message
+// shares its slices with the call's; their bytes are not copied).
+template <class Message>
+std::string box_of_raw(const grpc::ByteBuffer& message) {
   grpc::ByteBuffer shared(message);
-  ReceivedUpload received;
+  ReceivedChunk<Message> received;
   return received.take(shared) ? received.chunk().fields.vm_id() : std::string();
 }
 
@@ -65,13 +66,18 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
         !m_seen_message) {
       m_seen_message = true;
       // The generated service receives each request as its own message type,
-      // which is a protobuf Message; the raw upload method as bytes, read
-      // only for a debug line (its refusals come before its first message).
+      // which is a protobuf Message; the raw methods as bytes, read only for
+      // a debug line (their refusals come before their first message).
       if (const void* message = methods->GetRecvMessage()) {
-        if (m_method != k_raw_upload_method) {
+        const bool upload = m_method == k_raw_upload_method;
+        if (upload || m_method == k_raw_exec_method) {
+          if (logging::enabled(logging::Level::Debug)) {
+            const auto* raw = static_cast<const grpc::ByteBuffer*>(message);
+            m_box =
+                upload ? box_of_raw<api::UploadFileChunk>(*raw) : box_of_raw<api::ExecChunk>(*raw);
+          }
+        } else {
           m_box = box_of(*static_cast<const google::protobuf::Message*>(message), m_method);
-        } else if (logging::enabled(logging::Level::Debug)) {
-          m_box = box_of_upload(*static_cast<const grpc::ByteBuffer*>(message));
         }
       }
     }

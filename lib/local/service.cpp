@@ -7,10 +7,10 @@
 
 #include "common/error.hpp"
 #include "common/names.hpp"
+#include "local/chunk_wire.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/rpc_log.hpp"
 #include "local/service_rpc.hpp"
-#include "local/upload_wire.hpp"
 
 namespace boxd::local {
 

@@ -17,7 +17,8 @@
 //  - the box rules (ownership, locks, transient statuses, idempotency) are
 //    Boxes's (boxes.hpp).
 //
-// Exec is a callback (reactor) method, not a sync one: see exec_relay.cpp.
+// Exec is a callback (reactor) method, not a sync one, and takes and sends
+// raw bytes (chunk_wire.hpp, zero_copy.hpp): see exec_relay.cpp.
 #pragma once
 
 #include <chrono>
@@ -75,7 +76,7 @@ struct ExecTarget {
   BoxHandle handle;
 };
 
-using ServiceBase = api::BoxdApi::WithCallbackMethod_Exec<api::BoxdApi::Service>;
+using ServiceBase = api::BoxdApi::WithRawCallbackMethod_Exec<api::BoxdApi::Service>;
 
 class BoxdService final : public ServiceBase {
  public:
@@ -192,11 +193,11 @@ class BoxdService final : public ServiceBase {
   void show_address(api::GetVmResponse& response, const BoxRecord& box);
   void show_enforced(api::GetVmResponse& response, const BoxRecord& box);
 
-  grpc::ServerBidiReactor<api::ExecChunk, api::ExecChunk>* Exec(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Exec(
       grpc::CallbackServerContext* context) override;
 
   // Files and logs (service_files.cpp).
-  // UploadFileStream, taken as the bytes gRPC received (upload_wire.hpp)
+  // UploadFileStream, taken as the bytes gRPC received (chunk_wire.hpp)
   // so that an upload's data reaches the file helper's pipe uncopied; the
   // constructor puts it in place of the generated, typed method.
   grpc::Status upload_file_stream(grpc::ServerContext*, grpc::ServerReader<grpc::ByteBuffer>*,

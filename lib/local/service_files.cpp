@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "local/files.hpp"
+#include "local/received_chunk.hpp"
 #include "local/service.hpp"
 #include "local/service_rpc.hpp"
-#include "local/upload_message.hpp"
 
 namespace boxd::local {
 

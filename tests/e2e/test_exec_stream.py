@@ -13,7 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Failure, Suite, eventually, expect, expect_equal  # noqa: E402
+from boxdtest import (ALICE_KEY, Failure, Skip, Suite, eventually, exchange_token,  # noqa: E402
+                      expect, expect_equal, pb_field, pb_varint)
 
 suite = Suite(__file__)
 _vm = []
@@ -281,6 +282,72 @@ def json_and_jsonl_together_are_a_usage_error(t):
     expect_equal(result.code, 2, result.describe("--json with --jsonl"))
     expect_equal(result.stdout, "", "nothing on stdout")
     expect(result.stderr.startswith("error: "), result.describe("error line"))
+
+
+def data_of(message):
+    """The payload of an output ExecChunk as protobuf writes one (data, field
+    1, first; then is_stderr, field 10, when true) and whether it is
+    stderr; fails on any other shape."""
+    is_stderr = message.endswith(pb_field(10, 0, b"\x01"))
+    body = message[:-2] if is_stderr else message
+    expect(body[:1] == b"\x0a", f"an output chunk starts with its data field: {message[:16]!r}")
+    size, at = 0, 1
+    for shift in range(0, 35, 7):
+        size |= (body[at] & 0x7F) << shift
+        at += 1
+        if not body[at - 1] & 0x80:
+            break
+    payload = body[at:]
+    expect_equal(len(payload), size, "the data field's length")
+    expect_equal(pb_field(1, 2, payload), body, "the data field, encoded as protobuf does")
+    return payload, is_stderr
+
+
+@suite.test
+def raw_exec_chunks_are_read_and_written_as_protobuf_does(t):
+    """The server parses ExecChunk itself (stdin stays in the received
+    bytes) and builds its output chunks (sent from the buffer the output
+    was read into). Chunks in shapes our CLI never sends must mean what
+    protobuf says: unknown fields skipped, a repeated data field's last value
+    kept, a big chunk. The output must be the bytes protobuf writes. A chunk
+    protobuf refuses ends the call with INVALID_ARGUMENT."""
+    try:
+        import grpc  # /usr/bin/python3's python3-grpcio
+    except ImportError:
+        raise Skip("python3-grpcio is not installed") from None
+    box = vm(t)
+    token = exchange_token(t.alice.server.exchange_url, ALICE_KEY)
+    metadata = [("authorization", f"Bearer {token}")]
+    big = bytes((i * 7) % 251 for i in range(300_000))
+    stdin = b"AB" + big + b"C"
+    command = b"sha256sum | cut -c1-64; printf E >&2; exit 3"
+    first = (pb_field(15, 1, b"\x01" * 8) + pb_field(5, 2, box.encode()) + pb_field(4, 2, command)
+             + pb_field(2, 0, b"\x01") + pb_field(1, 2, b"old") + pb_field(1, 2, b"AB"))
+    chunks = [first, pb_field(1, 2, big), pb_field(12, 0, pb_varint(1 << 40)) + pb_field(1, 2, b"C")]
+    with grpc.insecure_channel(t.alice.server.api_url.split("://", 1)[-1]) as channel:
+        exec_call = channel.stream_stream("/boxd.api.v1.BoxdApi/Exec")
+        replies = list(exec_call(iter(chunks), metadata=metadata, timeout=60))
+        expect(len(replies) >= 3, f"output, then the exit chunk: {replies!r}")
+        expect_equal(replies[-1], pb_field(6, 0, pb_varint(3)), "the exit chunk, as protobuf writes it")
+        out, err = b"", b""
+        for reply in replies[:-1]:
+            payload, is_stderr = data_of(reply)
+            if is_stderr:
+                err += payload
+            else:
+                out += payload
+        expect_equal(out.decode(), hashlib.sha256(stdin).hexdigest() + "\n", "stdout: sha256 of stdin")
+        expect_equal(err, b"E", "stderr")
+        for name, bad in (("a truncated first chunk", [b"\x2a\x05ab"]),
+                          ("a truncated stdin chunk",
+                           [pb_field(5, 2, box.encode()) + pb_field(4, 2, b"cat"), b"\x0a\x05abc"])):
+            try:
+                list(exec_call(iter(bad), metadata=metadata, timeout=60))
+                outcome = ("OK", "")
+            except grpc.RpcError as e:
+                outcome = (e.code().name, e.details())
+            expect_equal(outcome, ("INVALID_ARGUMENT", "exec: an ExecChunk that is not a valid message"),
+                         name)
 
 
 suite.main()
