@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,6 +43,7 @@
 #include "local/rpc_log.hpp"
 #include "local/runtime.hpp"
 #include "local/service.hpp"
+#include "local/state_lock.hpp"
 #include "local/store.hpp"
 
 namespace boxd::local {
@@ -117,40 +117,6 @@ std::string connect_host(const std::string& listen) {
   }
   return listen;
 }
-
-class StateLock {
- public:
-  explicit StateLock(const std::filesystem::path& dir) {
-    const auto path = dir / "server.lock";
-    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (m_fd < 0) {
-      throw Error(ErrorClass::Internal,
-                  "cannot open " + path.string() + ": " + std::strerror(errno));
-    }
-    // A server killed a moment ago may have left a child that has not run
-    // yet (a forked warm middle holds every descriptor of the server until
-    // its first instructions close them, or it exits on seeing its parent
-    // gone): such a lock goes within milliseconds, so it is waited for a
-    // little; a live server's is not.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    int locked = ::flock(m_fd, LOCK_EX | LOCK_NB);
-    while (locked != 0 && errno == EWOULDBLOCK && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      locked = ::flock(m_fd, LOCK_EX | LOCK_NB);
-    }
-    if (locked != 0) {
-      ::close(m_fd);
-      throw Error(ErrorClass::InvalidArgument, "another boxd local server is using " + dir.string(),
-                  "stop it with 'boxd local stop' or use another --state-dir");
-    }
-  }
-  ~StateLock() { ::close(m_fd); }
-  StateLock(const StateLock&) = delete;
-  StateLock& operator=(const StateLock&) = delete;
-
- private:
-  int m_fd = -1;
-};
 
 HttpLimits http_limits_of(const ServeOptions& options) {
   HttpLimits limits;

@@ -2,10 +2,11 @@
 dir: boxes keep their status and their files, and exec works (issue 2)."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Suite, eventually, expect_equal  # noqa: E402
+from boxdtest import Suite, eventually, expect, expect_equal  # noqa: E402
 
 suite = Suite(__file__)
 
@@ -61,6 +62,18 @@ def restart_with_a_fresh_cli_still_authenticates(t):
     server.restart(graceful=False)
     cli = t.cli("alice", server=server)
     expect_equal(statuses(cli).get("auth-restart"), "running", "status seen by a fresh CLI")
+
+
+@suite.test
+def a_second_server_on_the_same_state_dir_is_refused(t):
+    server = t.new_server("second")
+    proc = subprocess.run(server.argv(), capture_output=True, text=True, timeout=30,
+                          env=t.clean_env())
+    expect_equal(proc.returncode, 5, f"exit code of the second server (stderr: {proc.stderr!r})")
+    expect(f"error: another boxd local server is using {server.state_dir}" in proc.stderr,
+           f"the reason on stderr: {proc.stderr!r}")
+    # The first one is untouched.
+    t.cli("alice", server=server).run("box", "list").expect_ok()
 
 
 suite.main()
