@@ -1,0 +1,88 @@
+// Exec stdin the server holds for a command (exec_relay.cpp): whole
+// received chunks, their data still in the slices gRPC received it in
+// (ReceivedExec: never copied), written to the command's stdin with writev
+// from wherever the last write stopped, in order, across chunks.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "local/received_chunk.hpp"
+
+namespace boxd::local {
+
+class StdinQueue {
+ public:
+  bool empty() const { return m_entries.empty(); }
+  std::size_t size() const { return m_entries.size(); }
+
+  // Queues `chunk`'s data after its first `skip` bytes (already written).
+  void push(std::unique_ptr<ReceivedExec> chunk, std::size_t skip) {
+    Entry entry{std::move(chunk)};
+    advance(entry, skip);
+    if (!done(entry)) {
+      m_entries.push_back(std::move(entry));
+    }
+  }
+
+  // The queued bytes as at most `iov.size()` iovecs; how many were filled.
+  int gather(std::vector<iovec>& iov) const {
+    std::size_t n = 0;
+    for (const Entry& entry : m_entries) {
+      const auto& pieces = entry.chunk->chunk().data;
+      for (std::size_t i = entry.piece; i < pieces.size() && n < iov.size(); ++i) {
+        const std::size_t from = i == entry.piece ? entry.offset : 0;
+        if (pieces[i].size() > from) {
+          iov[n++] = iovec{const_cast<char*>(pieces[i].data() + from), pieces[i].size() - from};
+        }
+      }
+    }
+    return static_cast<int>(n);
+  }
+
+  // `n` bytes from the front were written.
+  void consume(std::size_t n) {
+    while (!m_entries.empty()) {
+      n = advance(m_entries.front(), n);
+      if (!done(m_entries.front())) {
+        return;
+      }
+      m_entries.pop_front();
+    }
+  }
+
+  void clear() { m_entries.clear(); }
+
+ private:
+  struct Entry {
+    std::unique_ptr<ReceivedExec> chunk;
+    std::size_t piece = 0;   // the data's next piece to write
+    std::size_t offset = 0;  // within it
+  };
+
+  static bool done(const Entry& entry) { return entry.piece == entry.chunk->chunk().data.size(); }
+
+  // Moves `entry` on by up to `n` bytes; what is left of n.
+  static std::size_t advance(Entry& entry, std::size_t n) {
+    const auto& pieces = entry.chunk->chunk().data;
+    while (entry.piece < pieces.size()) {
+      const std::size_t left = pieces[entry.piece].size() - entry.offset;
+      if (n < left) {
+        entry.offset += n;
+        return 0;
+      }
+      n -= left;
+      ++entry.piece;
+      entry.offset = 0;
+    }
+    return n;
+  }
+
+  std::deque<Entry> m_entries;
+};
+
+}  // namespace boxd::local
