@@ -500,7 +500,11 @@ std::string spawn_failure(const boxd::local::SpawnPlan& plan, bool warm) {
 
 }  // namespace
 
-TEST_CASE("a command taking another uid leaves the server non-dumpable, or is refused at 1") {
+// It sets fs.suid_dumpable, which is the whole host's: in the test suite
+// "host-global", which ctest runs alone (tests/CMakeLists.txt), since any
+// exec running meanwhile (an e2e suite's) would be refused at 1.
+TEST_CASE("a command taking another uid leaves the server non-dumpable, or is refused at 1" *
+          doctest::test_suite("host-global")) {
   // The id change sets the dumpable flag of the memory the command shares
   // with the server to fs.suid_dumpable. With 1 the box user could read the
   // server's memory until the command's execve: such an exec is refused.
