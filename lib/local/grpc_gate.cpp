@@ -150,7 +150,19 @@ std::string owner_of(const ConnectionPeer& peer) {
     }
   }
   // A loopback peer always has its socket here, unless it is closing.
-  return peer.loopback ? std::string(k_closed_owner) : "address " + peer.address;
+  if (peer.loopback) {
+    return k_closed_owner;
+  }
+  if (peer.peer.ss_family == AF_INET6) {
+    // A remote IPv6 client by its /64: the least a site is given, every
+    // address of which one host can use (one address each connection would
+    // otherwise count as many clients).
+    sockaddr_storage prefix = peer.peer;
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(prefix);
+    std::memset(&in6.sin6_addr.s6_addr[8], 0, 8);
+    return "network " + address_text(prefix) + "/64";
+  }
+  return "address " + peer.address;
 }
 
 std::string connection_owner(int fd) {

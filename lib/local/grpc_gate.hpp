@@ -60,7 +60,8 @@ constexpr const char* k_closed_owner = "closed";
 // Who holds the connection: "uid N" when the peer's socket is on this host
 // (an exact sock_diag query: the uid its creator had, whatever address it
 // used), "closed" for a loopback peer whose socket is gone or closing,
-// else "address A" (a remote client).
+// else a remote client: "address A" (IPv4), "network P/64" (IPv6: the /64
+// its address is in, since one host can use every address of its /64).
 std::string owner_of(const ConnectionPeer& peer);
 std::string connection_owner(int fd);
 

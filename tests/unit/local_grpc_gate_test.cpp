@@ -186,3 +186,22 @@ TEST_CASE("grpc gate: past its caps a connection is refused, and admitted again 
     ::close(fd);
   }
 }
+
+TEST_CASE("grpc gate: a remote client counts by its IPv4 address, an IPv6 one by its /64") {
+  const auto remote = [](int family, const char* text) {
+    ConnectionPeer peer;
+    peer.known = false;  // no socket of this host: a remote client
+    peer.peer.ss_family = static_cast<sa_family_t>(family);
+    void* where = family == AF_INET
+                      ? static_cast<void*>(&reinterpret_cast<sockaddr_in&>(peer.peer).sin_addr)
+                      : static_cast<void*>(&reinterpret_cast<sockaddr_in6&>(peer.peer).sin6_addr);
+    REQUIRE(::inet_pton(family, text, where) == 1);
+    peer.address = text;
+    return owner_of(peer);
+  };
+  CHECK(remote(AF_INET, "192.0.2.7") == "address 192.0.2.7");
+  CHECK(remote(AF_INET, "192.0.2.7") != remote(AF_INET, "192.0.2.8"));
+  CHECK(remote(AF_INET6, "2001:db8:1:2::7") == "network 2001:db8:1:2::/64");
+  CHECK(remote(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "network 2001:db8:1:2::/64");
+  CHECK(remote(AF_INET6, "2001:db8:1:3::7") == "network 2001:db8:1:3::/64");
+}
