@@ -5,13 +5,16 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -204,4 +207,66 @@ TEST_CASE("grpc gate: a remote client counts by its IPv4 address, an IPv6 one by
   CHECK(remote(AF_INET6, "2001:db8:1:2::7") == "network 2001:db8:1:2::/64");
   CHECK(remote(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "network 2001:db8:1:2::/64");
   CHECK(remote(AF_INET6, "2001:db8:1:3::7") == "network 2001:db8:1:3::/64");
+}
+
+TEST_CASE(
+    "grpc gate: out of descriptors, the accept loop waits instead of spinning, then accepts") {
+  // In a child: the descriptor limit and table are the process's own.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int failed = 0;
+    {
+      Gate g(ConnectionLimits{100, 100});
+      int go[2];
+      if (::pipe(go) != 0) {
+        ::_exit(10);
+      }
+      // The client: forked before the table is full, connects when told.
+      const pid_t client = ::fork();
+      if (client == 0) {
+        char byte = 0;
+        (void)!::read(go[0], &byte, 1);
+        (void)connect_to(g.gate.port());
+        ::pause();
+        ::_exit(0);
+      }
+      rlimit limit{};
+      ::getrlimit(RLIMIT_NOFILE, &limit);
+      limit.rlim_cur = std::min<rlim_t>(limit.rlim_cur, 512);
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+      std::vector<int> filler;
+      for (int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0;
+           fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+        filler.push_back(fd);
+      }
+      rusage before{};
+      ::getrusage(RUSAGE_SELF, &before);
+      (void)!::write(go[1], "x", 1);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      rusage after{};
+      ::getrusage(RUSAGE_SELF, &after);
+      const auto cpu_ms = [](const rusage& r) {
+        return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000L +
+               (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1000L;
+      };
+      std::size_t refusals = 0;
+      // A second of a spinning accept loop would be about a second of CPU.
+      failed |= cpu_ms(after) - cpu_ms(before) > 300 ? 1 : 0;
+      failed |= g.counts(refusals) != 0 ? 2 : 0;  // nothing accepted while full
+      for (int i = 0; i < 4 && !filler.empty(); ++i) {
+        ::close(filler.back());
+        filler.pop_back();
+      }
+      g.settle(1);
+      failed |= g.counts(refusals) != 1 ? 4 : 0;  // accepted once descriptors were free
+      ::kill(client, SIGKILL);
+      ::waitpid(client, nullptr, 0);
+    }
+    ::_exit(failed);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 1: spun, 2: accepted while full, 4: never accepted
 }
