@@ -63,11 +63,6 @@ grpc::Slice SlicePool::wrap(std::unique_ptr<char[]> buffer, std::size_t used) {
 }
 
 grpc::ByteBuffer message_with_payload(const std::string& head, int field_number,
-                                      grpc::Slice payload) {
-  return message_with_payload(head, field_number, std::move(payload), std::string());
-}
-
-grpc::ByteBuffer message_with_payload(const std::string& head, int field_number,
                                       grpc::Slice payload, const std::string& tail) {
   std::string prefix = head;
   append_varint(prefix, (static_cast<std::uint64_t>(field_number) << 3) | 2);  // length-delimited

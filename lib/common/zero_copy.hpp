@@ -48,17 +48,13 @@ class SlicePool : public std::enable_shared_from_this<SlicePool> {
   std::vector<std::unique_ptr<char[]>> m_free;  // guarded by m_mutex
 };
 
-// The message `head` (the serialized other fields) followed by the bytes
-// field `field_number` holding `payload` (length-delimited wire type),
-// without copying the payload.
+// The message `head` (the serialized other fields before it) followed by
+// the bytes field `field_number` holding `payload` (length-delimited wire
+// type), without copying the payload, then `tail` (fields after it: the
+// order protobuf itself writes when the payload's field number is the
+// lowest).
 grpc::ByteBuffer message_with_payload(const std::string& head, int field_number,
-                                      grpc::Slice payload);
-
-// The same with fields after the payload: `head`, the bytes field
-// `field_number` holding `payload`, then `tail` (the order protobuf itself
-// writes when the payload's field number is the lowest).
-grpc::ByteBuffer message_with_payload(const std::string& head, int field_number,
-                                      grpc::Slice payload, const std::string& tail);
+                                      grpc::Slice payload, const std::string& tail = {});
 
 // A whole message serialized into a ByteBuffer (for the small ones on a raw
 // stream: the first exec chunk, window changes).

@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -234,14 +235,12 @@ class ExecReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   void write_direct(int fd, std::unique_ptr<ReceivedExec> chunk) {
     ExecShared& s = *m_shared;
     const ExecChunkView& view = chunk->chunk();
-    std::vector<iovec> iov;
-    iov.reserve(view.data.size());
-    for (const auto piece : view.data) {
-      iov.push_back(iovec{const_cast<char*>(piece.data()), piece.size()});
-    }
+    // A keystroke is in a few pieces; more than fit here is a partial write.
+    std::array<iovec, 16> iov{};
+    const auto count = static_cast<int>(data_iovecs(view, 0, 0, iov));
     ssize_t n = 0;
     do {
-      n = ::writev(fd, iov.data(), static_cast<int>(std::min<std::size_t>(iov.size(), IOV_MAX)));
+      n = ::writev(fd, iov.data(), count);
     } while (n < 0 && errno == EINTR);
     const bool whole = n == static_cast<ssize_t>(view.data_size);
     if (whole) {
@@ -592,7 +591,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     } else {
       data = p.pool->wrap(std::move(buffer), got);
     }
-    return send(message_with_payload(std::string(), k_data_field, std::move(data),
+    return send(message_with_payload({}, k_data_field, std::move(data),
                                      is_stderr ? stderr_tail() : std::string()));
   }
 

@@ -9,11 +9,26 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "local/received_chunk.hpp"
 
 namespace boxd::local {
+
+// `chunk`'s data from its piece `piece`, byte `offset` on, as iovecs in
+// `iov` (as many as fit); how many were filled.
+inline std::size_t data_iovecs(const ExecChunkView& chunk, std::size_t piece, std::size_t offset,
+                               std::span<iovec> iov) {
+  std::size_t n = 0;
+  for (std::size_t i = piece; i < chunk.data.size() && n < iov.size(); ++i) {
+    const std::size_t from = i == piece ? offset : 0;
+    if (chunk.data[i].size() > from) {
+      iov[n++] = iovec{const_cast<char*>(chunk.data[i].data() + from), chunk.data[i].size() - from};
+    }
+  }
+  return n;
+}
 
 class StdinQueue {
  public:
@@ -33,13 +48,7 @@ class StdinQueue {
   int gather(std::vector<iovec>& iov) const {
     std::size_t n = 0;
     for (const Entry& entry : m_entries) {
-      const auto& pieces = entry.chunk->chunk().data;
-      for (std::size_t i = entry.piece; i < pieces.size() && n < iov.size(); ++i) {
-        const std::size_t from = i == entry.piece ? entry.offset : 0;
-        if (pieces[i].size() > from) {
-          iov[n++] = iovec{const_cast<char*>(pieces[i].data() + from), pieces[i].size() - from};
-        }
-      }
+      n += data_iovecs(entry.chunk->chunk(), entry.piece, entry.offset, std::span(iov).subspan(n));
     }
     return static_cast<int>(n);
   }

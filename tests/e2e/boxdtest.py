@@ -557,6 +557,21 @@ def pb_field(number, wire_type, payload):
     return pb_varint(number << 3 | wire_type) + payload
 
 
+def grpc_or_skip():
+    """/usr/bin/python3's python3-grpcio, for calls sent as raw bytes; the
+    test is skipped where it is not installed."""
+    try:
+        import grpc
+    except ImportError:
+        raise Skip("python3-grpcio is not installed") from None
+    return grpc
+
+
+def bearer_metadata(server, api_key):
+    """gRPC metadata with a token exchanged for api_key on `server`."""
+    return [("authorization", f"Bearer {exchange_token(server.exchange_url, api_key)}")]
+
+
 def exchange_token(exchange_url, api_key):
     """Does the key exchange the way the contract describes; returns the JWT."""
     request = urllib.request.Request(exchange_url, data=json.dumps({"api_key": api_key}).encode(),

@@ -10,7 +10,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import ALICE_KEY, Skip, Suite, exchange_token, expect  # noqa: E402
+from boxdtest import ALICE_KEY, Suite, exchange_token, expect, grpc_or_skip  # noqa: E402
 
 suite = Suite(__file__)
 
@@ -42,10 +42,7 @@ def string_field(number, text):
 
 def raw_call(t, method, payload=b"", token=None):
     """(code name, details) of a unary BoxdApi call sent as raw bytes."""
-    try:
-        import grpc  # /usr/bin/python3's python3-grpcio
-    except ImportError:
-        raise Skip("python3-grpcio is not installed") from None
+    grpc = grpc_or_skip()
     if not t.server.info:
         t.server.start()
     target = t.server.api_url.split("://", 1)[-1]

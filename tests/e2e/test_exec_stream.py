@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import (ALICE_KEY, Failure, Skip, Suite, eventually, exchange_token,  # noqa: E402
-                      expect, expect_equal, pb_field, pb_varint)
+from boxdtest import (ALICE_KEY, Failure, Suite, bearer_metadata, eventually,  # noqa: E402
+                      expect, expect_equal, grpc_or_skip, pb_field, pb_varint)
 
 suite = Suite(__file__)
 _vm = []
@@ -311,13 +311,9 @@ def raw_exec_chunks_are_read_and_written_as_protobuf_does(t):
     protobuf says: unknown fields skipped, a repeated data field's last value
     kept, a big chunk. The output must be the bytes protobuf writes. A chunk
     protobuf refuses ends the call with INVALID_ARGUMENT."""
-    try:
-        import grpc  # /usr/bin/python3's python3-grpcio
-    except ImportError:
-        raise Skip("python3-grpcio is not installed") from None
+    grpc = grpc_or_skip()
     box = vm(t)
-    token = exchange_token(t.alice.server.exchange_url, ALICE_KEY)
-    metadata = [("authorization", f"Bearer {token}")]
+    metadata = bearer_metadata(t.alice.server, ALICE_KEY)
     big = bytes((i * 7) % 251 for i in range(300_000))
     stdin = b"AB" + big + b"C"
     command = b"sha256sum | cut -c1-64; printf E >&2; exit 3"

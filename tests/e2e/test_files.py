@@ -10,8 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import (ALICE_KEY, Skip, Suite, eventually, exchange_token, expect,  # noqa: E402
-                      expect_equal, pb_field, pb_varint)
+from boxdtest import (ALICE_KEY, Suite, bearer_metadata, eventually, expect,  # noqa: E402
+                      expect_equal, grpc_or_skip, pb_field, pb_varint)
 
 suite = Suite(__file__)
 _box = []
@@ -251,13 +251,9 @@ def raw_upload_chunks_are_read_as_protobuf_reads_them(t):
     what protobuf says: unknown fields skipped, a repeated data field's last
     value kept, a big chunk in many HTTP/2 frames; a chunk protobuf refuses
     ends the upload with INVALID_ARGUMENT and leaves the old file."""
-    try:
-        import grpc  # /usr/bin/python3's python3-grpcio
-    except ImportError:
-        raise Skip("python3-grpcio is not installed") from None
+    grpc = grpc_or_skip()
     vm = box(t)
-    token = exchange_token(t.alice.server.exchange_url, ALICE_KEY)
-    metadata = [("authorization", f"Bearer {token}")]
+    metadata = bearer_metadata(t.alice.server, ALICE_KEY)
     big = bytes((i * 7) % 251 for i in range(300_000))
     content = b"AB" + big + b"C"
     first = (pb_field(9, 1, b"\x01" * 8) + pb_field(1, 2, vm.encode()) + pb_field(4, 2, b"old")
