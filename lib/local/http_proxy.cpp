@@ -11,7 +11,8 @@
 // proxies.cpp), which answers with the box's address (Runtime::address)
 // and port; the request is sent there
 // as the parser understood it: the head written out again with
-// X-Forwarded-For/-Proto first, the body as its Content-Length says or
+// X-Forwarded-For/-Proto first (the client's own X-Forwarded-*, Forwarded
+// and X-Real-IP dropped), the body as its Content-Length says or
 // re-chunked, so the box sees exactly one request whatever the client sent.
 // The upstream connection is reused while consecutive requests go to the
 // same place and replaced when one goes elsewhere, so two boxes can be
@@ -119,6 +120,13 @@ std::string host_of(const std::string& value) {
     host.pop_back();
   }
   return host;
+}
+
+// A header through which a client would speak for the proxy: its own
+// X-Forwarded-For/-Proto/-Host/..., Forwarded (RFC 7239) or X-Real-IP.
+bool client_forwarding(const std::string& name) {
+  const std::string key = lower(name);
+  return key.starts_with("x-forwarded-") || key == "forwarded" || key == "x-real-ip";
 }
 
 // Connects to address:port (an IPv4 or IPv6 literal), at most
@@ -326,6 +334,11 @@ bool ProxySession::open_upstream(const ProxyRoute& route, const std::string& hos
 bool ProxySession::relay_request() {
   const HttpHead& head = m_request.head();
   HttpHead forwarded = head;
+  // The proxy is where clients connect: what a client says about its own
+  // address or scheme is dropped, so the box sees only the proxy's word
+  // (an app that takes the last X-Forwarded-For would take a forged one).
+  std::erase_if(forwarded.headers,
+                [](const auto& header) { return client_forwarding(header.first); });
   std::vector<std::pair<std::string, std::string>> extra;
   if (!m_peer.empty()) {
     extra.emplace_back("X-Forwarded-For", m_peer);

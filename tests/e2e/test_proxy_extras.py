@@ -132,4 +132,46 @@ def keep_alive_requests_are_routed_by_their_own_host(t):
     expect(out.stderr.count("Connected to") == 1, f"one connection: {out.stderr[-1500:]}")
 
 
+HEADER_ECHO_SERVER = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = "".join(k.lower() + ": " + v + "\\n" for k, v in self.headers.items()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+@suite.test
+def forwarding_headers_are_the_proxys_own(t):
+    # A client that forges where it comes from: an app in the box that
+    # trusts the last X-Forwarded-For (or Forwarded, X-Real-IP) would take
+    # the forged address. The box must see the proxy's word only.
+    vm = t.alice.create_box(t.box_name("fwd"))
+    port = dead_port()
+    t.alice.run("box", "cp", "-", f"{vm}:hdr.py", input=HEADER_ECHO_SERVER).expect_ok()
+    t.alice.sh(vm, f"(setsid nohup /usr/bin/python3 hdr.py {port} >/dev/null 2>&1 < /dev/null &)")
+    t.alice.run("box", "proxy", "set-port", vm, "--port", str(port)).expect_ok()
+    host = f"{vm}.alice.localhost"
+    eventually(lambda: http_get(t.server.proxy_url, host)[0] == 200, timeout=15,
+               what="the box answering through the proxy")
+    forged = ["X-Forwarded-For: 6.6.6.6", "x-forwarded-for: 7.7.7.7", "X-Forwarded-Proto: https",
+              "X-Forwarded-Host: evil.example", "X-Forwarded-Port: 443",
+              "Forwarded: for=6.6.6.6;proto=https", "X-Real-IP: 6.6.6.6"]
+    args = [t.server.proxy_url + "/", "-H", f"Host: {host}"]
+    for header in forged:
+        args += ["-H", header]
+    out = curl(*args)
+    seen = [line for line in out.stdout.splitlines()
+            if line.startswith(("x-forwarded-", "forwarded:", "x-real-ip:"))]
+    expect_equal(sorted(seen), ["x-forwarded-for: 127.0.0.1", "x-forwarded-proto: http"],
+                 f"the forwarding headers the box saw (all of them: {out.stdout!r}, "
+                 f"curl said {out.stderr[-300:]!r})")
+
+
 suite.main()
