@@ -48,6 +48,9 @@ std::optional<JwtClaims> claims_from_payload(std::string_view payload_b64) {
   if (auto it = json.find("iat"); it != json.end() && it->is_number_integer()) {
     claims.issued_at = it->get<std::int64_t>();
   }
+  if (auto it = json.find("akid"); it != json.end() && it->is_string()) {
+    claims.key_id = it->get<std::string>();
+  }
   auto exp = json.find("exp");
   if (exp == json.end() || !exp->is_number_integer()) {
     return std::nullopt;
@@ -64,6 +67,9 @@ std::string jwt_sign(const JwtClaims& claims, std::string_view secret) {
                             {"jti", claims.jti},
                             {"iat", claims.issued_at},
                             {"exp", claims.expires_at}};
+  if (!claims.key_id.empty()) {
+    payload["akid"] = claims.key_id;
+  }
   const std::string signing_input = header + "." + base64url_encode(payload.dump());
   return signing_input + "." + base64url_encode(hmac_sha256(secret, signing_input));
 }

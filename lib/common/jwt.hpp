@@ -15,6 +15,7 @@ struct JwtClaims {
   std::string jti;              // "jti": token id (revocation)
   std::int64_t issued_at = 0;   // "iat", unix seconds
   std::int64_t expires_at = 0;  // "exp", unix seconds
+  std::string key_id;           // "akid": the API key the token comes from ("" = none)
 };
 
 // Signs header {"alg":"HS256","typ":"JWT"} + claims with the secret.

@@ -106,8 +106,17 @@ Auth::Auth(Store& store, const std::map<std::string, std::string>& keys,
            std::int64_t token_ttl_secs)
     : m_store(store), m_secret(load_or_create_secret(store.dir())), m_ttl(token_ttl_secs) {
   for (const auto& [key, user] : keys) {
-    m_key_digests[sha256_hex(key)] = user;
+    const auto digest = sha256_hex(key);
+    m_key_digests[digest] = user;
+    m_key_ids[key_id_of(digest)] = user;
   }
+}
+
+// An id for the key that tokens can carry: it names the key without
+// revealing it (whoever holds a token learns nothing to test key guesses
+// against without the secret).
+std::string Auth::key_id_of(const std::string& key_digest) const {
+  return sha256_hex("boxd-akid\n" + m_secret + "\n" + key_digest).substr(0, 32);
 }
 
 std::optional<std::string> Auth::user_for_key(const std::string& api_key) const {
@@ -127,10 +136,11 @@ std::optional<IssuedToken> Auth::exchange(const std::string& api_key) {
   if (!user) {
     return std::nullopt;
   }
-  return issue(*user, 0, false);
+  return issue(*user, key_id_of(sha256_hex(api_key)), 0, false);
 }
 
-IssuedToken Auth::issue(const std::string& user_id, std::int64_t ttl_secs, bool record) {
+IssuedToken Auth::issue(const std::string& user_id, const std::string& key_id,
+                        std::int64_t ttl_secs, bool record) {
   IssuedToken t;
   t.user_id = user_id;
   t.jti = random_hex(16);
@@ -141,6 +151,7 @@ IssuedToken Auth::issue(const std::string& user_id, std::int64_t ttl_secs, bool 
   claims.jti = t.jti;
   claims.issued_at = t.issued_at;
   claims.expires_at = t.expires_at;
+  claims.key_id = key_id;
   t.token = jwt_sign(claims, m_secret);
   if (record) {
     m_store.update([&](StoreData& data) {
@@ -174,6 +185,20 @@ AuthResult Auth::check(const std::optional<std::string>& authorization) const {
     result.failure = AuthFailure::Invalid;
     return result;
   }
+  // The key the token comes from must still be the server's, for the same
+  // user; an older token without one, its user must still have a key.
+  const bool key_current =
+      claims->key_id.empty()
+          ? std::any_of(m_key_ids.begin(), m_key_ids.end(),
+                        [&](const auto& entry) { return entry.second == claims->subject; })
+          : [&] {
+              const auto it = m_key_ids.find(claims->key_id);
+              return it != m_key_ids.end() && it->second == claims->subject;
+            }();
+  if (!key_current) {
+    result.failure = AuthFailure::Invalid;
+    return result;
+  }
   const bool revoked =
       m_store.read([&](const StoreData& data) { return data.revoked.count(claims->jti) > 0; });
   if (revoked) {
@@ -182,6 +207,7 @@ AuthResult Auth::check(const std::optional<std::string>& authorization) const {
   }
   result.user_id = claims->subject;
   result.jti = claims->jti;
+  result.key_id = claims->key_id;
   return result;
 }
 

@@ -6,8 +6,13 @@
 // iat, exp = now + ttl) signed with a secret generated once per state dir
 // (<state_dir>/jwt_secret, 0600), so tokens survive a restart of the server
 // but not a new state dir. Every RPC presents `authorization: Bearer <jwt>`;
-// check() verifies the signature, the expiry and the revocation list (jtis
-// persisted in the store).
+// check() verifies the signature, the expiry, the revocation list (jtis
+// persisted in the store) and that the token's key is still one of the
+// server's: a token names the API key it comes from ("akid", an id derived
+// from the key and the secret that does not reveal the key; a CreateToken
+// token inherits its caller's), so removing or replacing a key ends every
+// token made from it at once. A token without one (made before tokens
+// named their key) stands while its user has any key.
 //
 // What can go wrong: comparing keys with memcmp leaks timing, so keys are
 // compared as SHA-256 digests with CRYPTO_memcmp. Keys and tokens never go
@@ -38,6 +43,7 @@ struct AuthResult {
   AuthFailure failure = AuthFailure::None;
   std::string user_id;
   std::string jti;
+  std::string key_id;  // the API key the token comes from ("" for an older token)
   // The message of docs/wire-contract.md section 8 for the failure ("" when None).
   std::string message() const;
 };
@@ -53,9 +59,11 @@ class Auth {
   // A token for the key's user (the exchange endpoint), or nullopt.
   std::optional<IssuedToken> exchange(const std::string& api_key);
 
-  // Signs a token for user. ttl_secs 0 = the server default. When `record`,
-  // the token is listed by ListTokens (CreateToken); exchange tokens are not.
-  IssuedToken issue(const std::string& user_id, std::int64_t ttl_secs, bool record);
+  // Signs a token for user, from the API key `key_id` names. ttl_secs 0 =
+  // the server default. When `record`, the token is listed by ListTokens
+  // (CreateToken); exchange tokens are not.
+  IssuedToken issue(const std::string& user_id, const std::string& key_id, std::int64_t ttl_secs,
+                    bool record);
 
   // Checks an `authorization` metadata value ("Bearer <jwt>"); nullopt = absent.
   AuthResult check(const std::optional<std::string>& authorization) const;
@@ -66,7 +74,10 @@ class Auth {
   Store& m_store;
   std::string m_secret;
   std::map<std::string, std::string> m_key_digests;  // sha256_hex(key) -> user
+  std::map<std::string, std::string> m_key_ids;      // key id ("akid") -> user
   std::int64_t m_ttl;
+
+  std::string key_id_of(const std::string& key_digest) const;
 };
 
 // The per-state-dir signing secret (<dir>/jwt_secret, created 0600 on first use).

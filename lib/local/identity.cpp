@@ -36,8 +36,13 @@ ServerInfo Identity::server() const {
   return ServerInfo{"host", "localhost", m_runtime.isolation()};
 }
 
-IssuedToken Identity::create_token(const std::string& user, std::int64_t expires_in_secs) {
-  auto token = m_auth.issue(user, expires_in_secs, true);
+IssuedToken Identity::create_token(const std::string& user, const std::string& key_id,
+                                   std::int64_t expires_in_secs) {
+  if (expires_in_secs < 0 || expires_in_secs > k_max_token_secs) {
+    fail(Fault::InvalidArgument, "token: expires_in_secs must be between 1 and " +
+                                     std::to_string(k_max_token_secs) + " (366 days), or 0");
+  }
+  auto token = m_auth.issue(user, key_id, expires_in_secs, true);
   logging::info("token created", {{"user", user}, {"jti", token.jti}});
   return token;
 }

@@ -28,6 +28,10 @@
 
 namespace boxd::local {
 
+// The longest lifetime CreateToken gives (366 days; the CLI's --expires-in
+// stops there too).
+constexpr std::int64_t k_max_token_secs = 366LL * 24 * 3600;
+
 // The caller as Whoami shows it.
 struct WhoamiInfo {
   std::string user_id;
@@ -52,7 +56,10 @@ class Identity {
   ServerInfo server() const;
 
   // A recorded token for `user`; expires_in_secs 0 = the server's default.
-  IssuedToken create_token(const std::string& user, std::int64_t expires_in_secs);
+  // A token for `user` from the caller's API key (`key_id`: AuthResult's);
+  // expires_in_secs 0 = the server's default, at most k_max_token_secs.
+  IssuedToken create_token(const std::string& user, const std::string& key_id,
+                           std::int64_t expires_in_secs);
   // The caller's recorded tokens that are neither expired nor revoked.
   std::vector<TokenRecord> list_tokens(const std::string& user) const;
   // Revokes the token `jti` of the caller (whose own token is `caller`).

@@ -15,8 +15,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sectest import (SecuritySuite, dead_port, eventually, exchange_token, expect, expect_equal,  # noqa: E402
-                     fail, http_get, port_of, tcp_connections, token)
+from sectest import (ALICE_KEY, BOB_KEY, SecuritySuite, dead_port, eventually,  # noqa: E402
+                     exchange_token, expect, expect_equal, fail, http_get, port_of,
+                     tcp_connections, token)
 
 suite = SecuritySuite(__file__)
 
@@ -213,6 +214,40 @@ def forged_jwts_are_refused(t):
     gone = t.alice.exec(vm, f"test -e {marker}")
     expect_equal(gone.code, 1, f"ATTACK WORKED? {marker} exists in alice's box after exec with "
                                "forged tokens")
+
+
+@suite.test
+def a_token_ends_with_the_key_it_comes_from(t):
+    # Bob makes himself a token for a year, then loses his key (the admin
+    # restarts the server without it); alice's key is replaced after a
+    # leak. Neither old credential may still get in.
+    server = t.new_server("keys")
+    bob, alice = t.cli("bob", server=server), t.cli("alice", server=server)
+    bob_token = bob.run("token", "create", "--expires-in", "31622400").expect_ok().stdout.strip()
+    alice_token = alice.run("token", "create", "--expires-in", "31622400").expect_ok().stdout.strip()
+    holder = t.cli("bob", server=server, key="")
+    for who, jwt in (("bob", bob_token), ("alice", alice_token)):
+        holder.run("whoami", env={"BOXD_TOKEN": jwt}).expect_ok()  # both work at first
+    new_alice_key = "bxd_" + token("rotated").replace("-", "")[:40]
+    server.keys = {"alice": new_alice_key}
+    server.restart()
+    problems = []
+    for who, jwt in (("bob", bob_token), ("alice", alice_token)):
+        env = {"BOXD_TOKEN": jwt}
+        listed = holder.run("box", "list", "--json", env=env)
+        if listed.code != 3:
+            problems.append(f"{who}'s token from the old key lists boxes (exit {listed.code})")
+        created = holder.run("box", "create", f"after-{who}", env=env)
+        if created.code != 3:
+            problems.append(f"{who}'s token from the old key creates a box (exit {created.code})")
+    t.cli("alice", server=server, key=new_alice_key).run("whoami").expect_ok()
+    # Nothing was made with them: with the old keys back, no such box.
+    server.keys = {"alice": ALICE_KEY, "bob": BOB_KEY}
+    server.restart()
+    for who, cli in (("bob", bob), ("alice", alice)):
+        if f"after-{who}" in cli.list_names():
+            problems.append(f"{who}'s old token created box after-{who}")
+    expect(not problems, "ATTACK WORKED: " + "; ".join(problems))
 
 
 suite.main()

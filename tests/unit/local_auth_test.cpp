@@ -52,7 +52,8 @@ TEST_CASE("missing, malformed, foreign, expired and revoked tokens are refused")
   claims.expires_at = 2;  // long ago
   CHECK(auth.check("Bearer " + boxd::jwt_sign(claims, secret)).failure == AuthFailure::Invalid);
 
-  auto token = auth.issue("alice", 0, true);
+  auto token = auth.issue("alice", auth.check("Bearer " + auth.exchange("bxd_alice")->token).key_id,
+                          0, true);
   CHECK(auth.check("Bearer " + token.token).failure == AuthFailure::None);
   store.update([&](StoreData& d) { d.revoked[token.jti] = token.expires_at; });
   const auto revoked = auth.check("Bearer " + token.token);
@@ -92,4 +93,52 @@ TEST_CASE("--api-key takes KEY=USER") {
   CHECK_THROWS_AS(parse_key_flag("=alice"), boxd::Error);
   CHECK_THROWS_AS(parse_key_flag("bxd_abc="), boxd::Error);
   CHECK_THROWS_AS(parse_key_flag("bxd_abc=Not_Valid"), boxd::Error);
+}
+
+TEST_CASE("a token ends with the API key it comes from") {
+  test::TempDir dir;
+  Store store(dir.path());
+  std::string from_key;
+  std::string derived;  // a CreateToken token made with from_key's token
+  std::string older;    // a token that names no key (made before tokens did)
+  {
+    Auth auth(store, {{"bxd_alice", "alice"}, {"bxd_bob", "bob"}}, 600);
+    from_key = auth.exchange("bxd_alice")->token;
+    const auto caller = auth.check("Bearer " + from_key);
+    REQUIRE(caller.failure == AuthFailure::None);
+    CHECK_FALSE(caller.key_id.empty());
+    CHECK(caller.key_id.find("bxd_alice") == std::string::npos);
+    CHECK(auth.check("Bearer " + auth.exchange("bxd_bob")->token).key_id != caller.key_id);
+    derived = auth.issue("alice", caller.key_id, 3600, true).token;
+    CHECK(auth.check("Bearer " + derived).key_id == caller.key_id);
+    older = auth.issue("alice", "", 3600, false).token;
+    CHECK(auth.check("Bearer " + older).failure == AuthFailure::None);
+  }
+  // The same server again with alice's key unchanged: all three stand.
+  {
+    Auth auth(store, {{"bxd_alice", "alice"}}, 600);
+    for (const auto& token : {from_key, derived, older}) {
+      CHECK(auth.check("Bearer " + token).failure == AuthFailure::None);
+    }
+  }
+  // Alice's key replaced: the tokens from the old one end; the older token
+  // stands while alice has a key.
+  {
+    Auth auth(store, {{"bxd_alice2", "alice"}}, 600);
+    CHECK(auth.check("Bearer " + from_key).failure == AuthFailure::Invalid);
+    CHECK(auth.check("Bearer " + derived).failure == AuthFailure::Invalid);
+    CHECK(auth.check("Bearer " + older).failure == AuthFailure::None);
+  }
+  // The key given to another user: its tokens do not become that user's.
+  {
+    Auth auth(store, {{"bxd_alice", "mallory"}}, 600);
+    CHECK(auth.check("Bearer " + from_key).failure == AuthFailure::Invalid);
+  }
+  // Alice without a key: nothing of hers stands.
+  {
+    Auth auth(store, {{"bxd_bob", "bob"}}, 600);
+    for (const auto& token : {from_key, derived, older}) {
+      CHECK(auth.check("Bearer " + token).failure == AuthFailure::Invalid);
+    }
+  }
 }

@@ -35,7 +35,7 @@ struct IdentityWorld {
     return auth.check(std::string("Bearer ") + token);
   }
   // The caller `user`, calling with a token of its own that is not `jti`.
-  AuthResult caller(const std::string& user) { return check(auth.issue(user, 0, false).token); }
+  AuthResult caller(const std::string& user) { return check(auth.exchange("bxd_" + user)->token); }
 };
 
 // An authorized_keys line of an ed25519 key with 32 bytes of `fill`.
@@ -55,7 +55,7 @@ std::string key_line(char fill) {
 
 TEST_CASE("identity: a created token is listed and accepted; once revoked it is refused") {
   IdentityWorld w;
-  const auto token = w.identity.create_token("alice", 0);
+  const auto token = w.identity.create_token("alice", w.caller("alice").key_id, 0);
   const auto accepted = w.check(token.token);
   CHECK(accepted.failure == AuthFailure::None);
   CHECK(accepted.user_id == "alice");
@@ -74,7 +74,7 @@ TEST_CASE("identity: a created token is listed and accepted; once revoked it is 
 
 TEST_CASE("identity: another user's token, an unknown or empty jti is NOT_FOUND") {
   IdentityWorld w;
-  const auto token = w.identity.create_token("alice", 0);
+  const auto token = w.identity.create_token("alice", w.caller("alice").key_id, 0);
   const auto bob = w.caller("bob");
   CHECK(failure_of([&] { w.identity.revoke_token(bob, token.jti); }) ==
         std::pair{Fault::NotFound, "token '" + token.jti + "' not found"});
@@ -90,7 +90,7 @@ TEST_CASE("identity: another user's token, an unknown or empty jti is NOT_FOUND"
 
 TEST_CASE("identity: a caller may revoke the token it calls with, recorded or not") {
   IdentityWorld w;
-  const auto exchanged = w.auth.issue("alice", 0, false);  // as the key exchange makes them
+  const auto exchanged = *w.auth.exchange("bxd_alice");  // as the key exchange makes them
   const auto self = w.check(exchanged.token);
   REQUIRE(self.failure == AuthFailure::None);
   w.identity.revoke_token(self, self.jti);
@@ -99,11 +99,22 @@ TEST_CASE("identity: a caller may revoke the token it calls with, recorded or no
 
 TEST_CASE("identity: a token's lifetime is the request's, or the server's default") {
   IdentityWorld w;
-  const auto short_lived = w.identity.create_token("alice", 60);
-  const auto by_default = w.identity.create_token("alice", 0);
+  const auto short_lived = w.identity.create_token("alice", w.caller("alice").key_id, 60);
+  const auto by_default = w.identity.create_token("alice", w.caller("alice").key_id, 0);
   CHECK(short_lived.expires_at - short_lived.issued_at == 60);
   CHECK(by_default.expires_at - by_default.issued_at == 600);
-  CHECK(w.identity.list_tokens("alice").size() == 2);
+  const auto longest = w.identity.create_token("alice", w.caller("alice").key_id, k_max_token_secs);
+  CHECK(longest.expires_at - longest.issued_at == k_max_token_secs);
+  CHECK(w.identity.list_tokens("alice").size() == 3);
+  // Past 366 days, or negative: refused (the CLI stops there too, a raw
+  // call must not get a token for ever).
+  const std::string limit = "token: expires_in_secs must be between 1 and " +
+                            std::to_string(k_max_token_secs) + " (366 days), or 0";
+  for (const std::int64_t secs : {k_max_token_secs + 1, std::int64_t{1} << 62, std::int64_t{-1}}) {
+    CHECK(failure_of([&] { w.identity.create_token("alice", "", secs); }) ==
+          std::pair{Fault::InvalidArgument, limit});
+  }
+  CHECK(w.identity.list_tokens("alice").size() == 3);
 }
 
 TEST_CASE("identity: whoami shows the caller's own keys and default network") {
