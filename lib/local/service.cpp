@@ -360,7 +360,8 @@ grpc::Status BoxdService::CreateToken(grpc::ServerContext* context,
                                       const api::CreateTokenRequest* request,
                                       api::CreateTokenResponse* response) {
   return handle(context, [&](const AuthResult& auth) {
-    const auto token = m_identity.create_token(auth.user_id, auth.key_id, request->expires_in_secs());
+    const auto token =
+        m_identity.create_token(auth.user_id, auth.key_id, request->expires_in_secs());
     response->set_token(token.token);
     response->set_expires_at(token.expires_at);
   });
