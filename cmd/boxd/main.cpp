@@ -6,12 +6,15 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <absl/synchronization/mutex.h>
 
 #include "boxd/box/forward_relay.hpp"
 #include "boxd/context.hpp"
 #include "boxd/dispatch.hpp"
+#include "boxd/secret_args.hpp"
 #include "common/log.hpp"
 #include "common/sanitizer.hpp"
 #include "local/box_file.hpp"
@@ -83,6 +86,13 @@ int main(int argc, char** argv) {
   // with EPIPE instead of killing us, and each command ends quietly.
   std::signal(SIGPIPE, SIG_IGN);
   keep_freed_memory();
+  // Parsed from copies: argv's own memory (what /proc shows) loses its keys.
+  std::vector<std::string> args = boxd::cli::take_secret_arguments(argc, argv);
+  std::vector<char*> parsed;
+  for (auto& arg : args) {
+    parsed.push_back(arg.data());
+  }
+  parsed.push_back(nullptr);
   boxd::cli::Context ctx;
-  return finish(ctx, boxd::cli::run_cli(argc, argv, ctx));
+  return finish(ctx, boxd::cli::run_cli(argc, parsed.data(), ctx));
 }

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sectest import (AbstractListener, SecuritySuite, eventually, expect, expect_absent,  # noqa: E402
+from sectest import (ALICE_KEY, BOB_KEY, AbstractListener, SecuritySuite, eventually,  # noqa: E402
+                     expect, expect_absent,
                      expect_equal, fail, host_addresses, host_pids_with_argv, host_uids, port_of,
                      proc_status, q, root_device, token, user_ns)
 
@@ -471,6 +472,82 @@ def server_argv_and_other_tenants_keys_are_invisible(t):
     results = w["attacker"].every(script)
     from sectest import BOB_KEY
     expect_absent(results, BOB_KEY, "bob's API key (from the server's argv)")
+
+
+# Reads the command line of each process the moment it appears (the pids
+# right after /proc/sys/kernel/ns_last_pid), for `seconds`; appends those
+# that look like the server's to `out`. A command the server starts in the
+# box is in the box's pid namespace before its execve, while it still runs
+# on the server's memory image: its cmdline is the server's.
+ARGV_SPY = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+int main(int argc, char **argv) {
+  time_t end = time(NULL) + atoi(argv[1]);
+  FILE *out = fopen(argv[2], "a");
+  long seen = 0;
+  while (time(NULL) < end) {
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "r");
+    long last = 0;
+    if (!f) return 2;
+    if (fscanf(f, "%ld", &last) != 1) last = 0;
+    fclose(f);
+    for (long pid = last + 1; pid <= last + 3; pid++) {
+      char path[64], buf[8192];
+      snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+      FILE *c = fopen(path, "r");
+      if (!c) continue;
+      size_t n = fread(buf, 1, sizeof buf - 1, c);
+      fclose(c);
+      for (size_t i = 0; i < n; i++) if (buf[i] == 0) buf[i] = ' ';
+      buf[n] = 0;
+      if (strstr(buf, "serve") || strstr(buf, "api-key")) {
+        fprintf(out, "%ld %s\n", pid, buf);
+        fflush(out);
+        seen++;
+      }
+    }
+  }
+  fprintf(out, "SEEN %ld\n", seen);
+  fclose(out);
+  return 0;
+}
+"""
+
+
+@suite.test
+def server_argv_holds_no_key_even_while_a_command_starts(t):
+    # The server ran with --api-key KEY=USER on its command line, and every
+    # exec or file helper it starts in a box shows the server's command line
+    # in /proc until its execve (a review caught bob's key from alice's box
+    # on the first exec). The keys must be gone from that memory.
+    w = world(t)
+    cmdline = Path(f"/proc/{t.server.proc.pid}/cmdline").read_bytes().decode(errors="replace")
+    for user, key in (("alice", ALICE_KEY), ("bob", BOB_KEY)):
+        expect(key not in cmdline,
+               f"ATTACK WORKED: {user}'s API key is in the server's /proc cmdline: {cmdline!r}")
+    expect("--api-key" in cmdline, f"the server was started with --api-key: {cmdline!r}")
+    spy_c = t.dir / "argv-spy.c"
+    spy = t.dir / "argv-spy"
+    spy_c.write_text(ARGV_SPY)
+    subprocess.run(["cc", "-O2", "-o", str(spy), str(spy_c)], check=True, timeout=60)
+    t.alice.run("box", "cp", str(spy), f"{w['vm']}:/tmp/argv-spy").expect_ok()
+    w["attacker"].user("chmod 755 /tmp/argv-spy && rm -f /tmp/argv-hits && "
+                       "(setsid /tmp/argv-spy 25 /tmp/argv-hits </dev/null >/dev/null 2>&1 &)")
+    time.sleep(0.5)
+    for i in range(40):
+        t.alice.exec(w["vm"], "true")
+        if i % 10 == 0:
+            t.alice.run("box", "cp", "-", f"{w['vm']}:/tmp/argv-spy-{i}", input="x")
+    hits = eventually(lambda: (lambda r: r.stdout if "SEEN" in r.stdout else None)(
+        w["attacker"].user("cat /tmp/argv-hits 2>/dev/null")), 40, 0.5, "the spy's report")
+    for user, key in (("alice", ALICE_KEY), ("bob", BOB_KEY)):
+        expect(key not in hits, f"ATTACK WORKED: {user}'s API key read from a starting "
+                                f"command's /proc cmdline in alice's box:\n{hits[-2000:]}")
+    caught = sum(1 for line in hits.splitlines() if "api-key" in line)
+    print(f"     (the spy read the server's command line {caught} times, keys wiped)", flush=True)
 
 
 @suite.test
