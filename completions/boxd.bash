@@ -97,8 +97,8 @@ _boxd_options() {
     "doctor") echo "--timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "version") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --max-user-streams --max-user-execs --max-streams --max-execs --max-connections --max-user-connections --stream-idle-timeout --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-disk-bytes --box-pids-max --max-user-streams --max-user-execs --max-streams --max-execs --max-connections --max-user-connections --stream-idle-timeout --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local serve") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-records --max-disk-bytes --box-pids-max --max-user-streams --max-user-execs --max-streams --max-execs --max-connections --max-user-connections --stream-idle-timeout --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "local start") echo "--port --http-port --proxy-port --listen --state-dir --api-key --token-ttl --max-boxes --max-disks --max-records --max-disk-bytes --box-pids-max --max-user-streams --max-user-execs --max-streams --max-execs --max-connections --max-user-connections --stream-idle-timeout --runtime --bridge-subnet --tls-cert --tls-key --http-max-connections --http-header-timeout --http-body-timeout --log-level --log-format --log-file --log-max-size --log-max-files --wait --no-login --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local stop") echo "--state-dir --timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local status") echo "--state-dir --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "local logs") echo "--state-dir --log-file --follow -f --since --level --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -207,6 +207,7 @@ _boxd_takes_value() {
     "local serve|--max-disk-bytes") return 0 ;;
     "local serve|--max-disks") return 0 ;;
     "local serve|--max-execs") return 0 ;;
+    "local serve|--max-records") return 0 ;;
     "local serve|--max-streams") return 0 ;;
     "local serve|--max-user-connections") return 0 ;;
     "local serve|--max-user-execs") return 0 ;;
@@ -237,6 +238,7 @@ _boxd_takes_value() {
     "local start|--max-disk-bytes") return 0 ;;
     "local start|--max-disks") return 0 ;;
     "local start|--max-execs") return 0 ;;
+    "local start|--max-records") return 0 ;;
     "local start|--max-streams") return 0 ;;
     "local start|--max-user-connections") return 0 ;;
     "local start|--max-user-execs") return 0 ;;

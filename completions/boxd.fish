@@ -242,6 +242,7 @@ complete -c boxd -n "__boxd_path_is 'local serve'" -l api-key -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l token-ttl -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disks -r
+complete -c boxd -n "__boxd_path_is 'local serve'" -l max-records -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-disk-bytes -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local serve'" -l max-user-streams -r
@@ -272,6 +273,7 @@ complete -c boxd -n "__boxd_path_is 'local start'" -l api-key -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l token-ttl -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-boxes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-disks -r
+complete -c boxd -n "__boxd_path_is 'local start'" -l max-records -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-disk-bytes -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l box-pids-max -r
 complete -c boxd -n "__boxd_path_is 'local start'" -l max-user-streams -r

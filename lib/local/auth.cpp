@@ -12,6 +12,7 @@
 #include "common/files.hpp"
 #include "common/jwt.hpp"
 #include "common/names.hpp"
+#include "local/rpc_helpers.hpp"
 
 namespace boxd::local {
 
@@ -157,6 +158,13 @@ IssuedToken Auth::issue(const std::string& user_id, const std::string& key_id,
     m_store.update([&](StoreData& data) {
       const auto now = now_secs();
       std::erase_if(data.tokens, [now](const TokenRecord& r) { return r.expires_at < now; });
+      rpc::check_record_room(
+          static_cast<std::size_t>(std::count_if(data.tokens.begin(), data.tokens.end(),
+                                                 [&](const TokenRecord& r) {
+                                                   return r.owner == user_id &&
+                                                          data.revoked.count(r.jti) == 0;
+                                                 })),
+          m_store.record_limit(), "tokens");
       data.tokens.push_back(TokenRecord{t.jti, user_id, t.issued_at, t.expires_at});
     });
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_set>
 
 #include "common/log.hpp"
 #include "local/fault.hpp"
@@ -13,13 +14,20 @@ namespace {
 
 constexpr std::int64_t k_provisioning_ms = 1000;
 
-// The first 10.<a>.<b>.0/24 (a in 100..255) no network uses yet.
+// The first 10.<a>.<b>.0/24 (a in 100..255) no network uses yet: one pass
+// over the networks (this runs under the store's lock).
 std::string free_subnet(const StoreData& data) {
+  const std::unordered_set<std::string> used = [&] {
+    std::unordered_set<std::string> subnets;
+    for (const auto& r : data.networks) {
+      subnets.insert(r.subnet);
+    }
+    return subnets;
+  }();
   for (int n = 0; n < 156 * 256; ++n) {
     std::string subnet =
         "10." + std::to_string(100 + n / 256) + "." + std::to_string(n % 256) + ".0/24";
-    if (std::none_of(data.networks.begin(), data.networks.end(),
-                     [&](const NetworkRecord& r) { return r.subnet == subnet; })) {
+    if (used.count(subnet) == 0) {
       return subnet;
     }
   }
@@ -94,11 +102,14 @@ NetworkRecord Networks::create(const std::string& user, const std::string& name)
     if (record.name.empty()) {
       record.name = record.id;
     }
+    std::size_t owned = 0;
     for (const auto& n : data.networks) {
       if (n.owner == record.owner && n.name == record.name) {
         fail(Fault::AlreadyExists, "network name '" + record.name + "' already exists");
       }
+      owned += n.owner == record.owner ? 1 : 0;
     }
+    rpc::check_record_room(owned, m_store.record_limit(), "networks");
     record.subnet = free_subnet(data);
     record.created_at_ms = rpc::now_ms();
     data.networks.push_back(record);

@@ -24,6 +24,16 @@ void prune_orphans(StoreData& data) {
   std::erase_if(data.domains, [&](const DomainRecord& d) { return gone(d.box_id); });
 }
 
+// Room for one more named proxy or exposed port on the box (the default
+// proxy aside): at most `limit`.
+void check_proxy_room(const StoreData& data, const std::string& box_id, int limit) {
+  rpc::check_record_room(
+      static_cast<std::size_t>(std::count_if(
+          data.proxies.begin(), data.proxies.end(),
+          [&](const ProxyRecord& p) { return p.box_id == box_id && !p.name.empty(); })),
+      limit, "proxies and exposed ports on a box");
+}
+
 std::uint32_t default_port_of(const StoreData& data, const std::string& box_id, bool* locked) {
   for (const auto& p : data.proxies) {
     if (p.box_id == box_id && p.name.empty()) {
@@ -264,6 +274,7 @@ ProxyView Proxies::create(const std::string& user, const std::string& vm, const 
         fail(Fault::AlreadyExists, "proxy '" + name + "' already exists on VM '" + box.name + "'");
       }
     }
+    check_proxy_room(data, box.id, m_store.record_limit());
     data.proxies.push_back(ProxyRecord{box.id, name, port});
   });
   logging::info("proxy '" + name + "' of box " + box.name + " created on port " +
@@ -320,6 +331,7 @@ ExposedPort Proxies::expose(const std::string& user, const std::string& vm,
         return;  // exposed already
       }
     }
+    check_proxy_room(data, box.id, m_store.record_limit());
     data.proxies.push_back(ProxyRecord{box.id, name, port});
   });
   logging::info("port " + std::to_string(port) + " of box " + box.name + " exposed");

@@ -33,6 +33,18 @@ inline std::int64_t now_ms() {
       .count();
 }
 
+// Room for one more of a user's records of a kind (networks, domains,
+// templates, snapshots, tokens; proxies per box), at most `limit` (the
+// server's --max-records, Store::record_limit): every record is in
+// state.json, which each change rewrites under the store's one lock, so a
+// user making them without end would slow every call of every user.
+inline void check_record_room(std::size_t count, int limit, const std::string& what) {
+  if (limit > 0 && count >= static_cast<std::size_t>(limit)) {
+    fail(Fault::ResourceExhausted, "quota exceeded: at most " + std::to_string(limit) + " " + what +
+                                       " (the server's --max-records)");
+  }
+}
+
 // "<prefix>-" + 16 hex digits.
 inline std::string new_id(const std::string& prefix) {
   return prefix + "-" + random_hex(8);

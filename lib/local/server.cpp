@@ -595,6 +595,7 @@ int serve(const ServeOptions& options) {
   warn_if_subnet_too_small(runtime->bridge_subnet(), options.max_boxes);
 
   Store store(state_dir);
+  store.set_record_limit(options.max_records);
   Auth auth(store, keys, options.token_ttl);
 
   const bool pick = options.port == 0;

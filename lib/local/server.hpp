@@ -27,7 +27,11 @@ struct ServeOptions {
   std::vector<std::string> api_keys;  // "KEY=USER"; none = a generated key for "local"
   std::int64_t token_ttl = 3600;
   int max_boxes = 50;
-  int max_disks = 20;                           // per user
+  int max_disks = 20;  // per user
+  // Per user and kind: networks, domains, templates, snapshots, live
+  // tokens; named proxies and exposed ports per box (the same as
+  // store.hpp's k_default_record_limit).
+  int max_records = 256;
   std::uint64_t max_disk_bytes = 200ULL << 30;  // per user, all disks together
   std::uint64_t box_pids_max = 2048;            // pids.max of every box (0 = no limit)
   std::string runtime = "auto";                 // auto | namespace | process

@@ -125,6 +125,12 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
     });
     snap = existing.value_or(SnapshotRecord{});
     if (!existing) {
+      m_store.read([&](const StoreData& data) {
+        rpc::check_record_room(static_cast<std::size_t>(std::count_if(
+                                   data.snapshots.begin(), data.snapshots.end(),
+                                   [&](const SnapshotRecord& s) { return s.owner == user; })),
+                               m_store.record_limit(), "snapshots");
+      });
       snap.id = rpc::new_id("snap");
       snap.name = wanted;
       snap.owner = user;

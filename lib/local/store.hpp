@@ -140,12 +140,20 @@ StoreData store_from_json(const std::string& text);
 void net_records_to_json(const StoreData& data, nlohmann::json& doc);
 void net_records_from_json(const nlohmann::json& doc, StoreData& data);
 
+// --max-records' default.
+constexpr int k_default_record_limit = 256;
+
 class Store {
  public:
   // Loads <dir>/state.json if it exists.
   explicit Store(std::filesystem::path dir);
 
   const std::filesystem::path& dir() const { return m_dir; }
+
+  // How many records of one kind a user may have (rpc::check_record_room);
+  // set once at start-up, before any call.
+  int record_limit() const { return m_record_limit; }
+  void set_record_limit(int limit) { m_record_limit = limit; }
 
   // Runs fn on the data under the lock, then persists it. fn must not
   // block on processes or the network. Sync::Content (common/files.hpp):
@@ -180,6 +188,7 @@ class Store {
   std::filesystem::path m_dir;
   mutable std::mutex m_mutex;
   StoreData m_data;
+  int m_record_limit = k_default_record_limit;
 };
 
 // Finds a box by name or id among the owner's boxes (pointer into data).

@@ -42,11 +42,14 @@ TemplateRecord Templates::create(const std::string& user, const std::string& nam
   }
   t.created_at = rpc::now_secs();
   m_store.update([&](StoreData& data) {
+    std::size_t owned = 0;
     for (const auto& other : data.templates) {
       if (other.owner == t.owner && other.name == t.name) {
         fail(Fault::AlreadyExists, "template name '" + t.name + "' already exists");
       }
+      owned += other.owner == t.owner ? 1 : 0;
     }
+    rpc::check_record_room(owned, m_store.record_limit(), "templates");
     data.templates.push_back(t);
   });
   logging::info("template " + t.name + " (" + t.id + ") created for " + t.owner);

@@ -71,3 +71,37 @@ TEST_CASE("networks: a create request's networks resolve by name or id, each onc
         std::pair{Fault::NotFound, std::string("network 'secret' not found")});
   CHECK(networks.resolve("alice", {}).empty());
 }
+
+TEST_CASE("networks: a user's networks stop at the record limit, others' go on") {
+  test::TempDir dir;
+  Store store(dir.path());
+  store.set_record_limit(4);
+  Networks networks(store);
+  for (int i = 1; i <= 3; ++i) {  // with the default network: 4
+    networks.create("alice", "n" + std::to_string(i));
+  }
+  CHECK(failure_of([&] { networks.create("alice", "n4"); }) ==
+        std::pair{Fault::ResourceExhausted,
+                  std::string("quota exceeded: at most 4 networks (the server's --max-records)")});
+  CHECK(networks.list("alice").size() == 4);
+  CHECK(networks.create("bob", "n1").owner == "bob");
+}
+
+TEST_CASE("networks: the first free subnet, past thousands of others' networks") {
+  test::TempDir dir;
+  Store store(dir.path());
+  // 20,000 networks of another user (a state dir from before the limit
+  // could hold that many): a create takes the first free /24. (How long
+  // that takes is test_dos.py's business.)
+  store.update([](StoreData& data) {
+    for (int n = 0; n < 20000; ++n) {
+      data.networks.push_back(NetworkRecord{
+          "net-" + std::to_string(n), "x" + std::to_string(n), "mallory",
+          "10." + std::to_string(100 + n / 256) + "." + std::to_string(n % 256) + ".0/24", 0});
+    }
+  });
+  Networks networks(store);
+  const auto made = networks.create("alice", "dev");
+  CHECK(made.subnet == "10.178.33.0/24");  // 20,000 = 78 * 256 + 32, the default took .32
+  CHECK(networks.list("alice")[0].record.subnet == "10.178.32.0/24");
+}

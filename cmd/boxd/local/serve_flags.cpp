@@ -44,6 +44,12 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--max-disks", options.max_disks, "At most this many disks per user")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  command
+      .add_option("--max-records", options.max_records,
+                  "At most this many networks, domains, templates, snapshots and live tokens per "
+                  "user (each kind), and proxies per box")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command.add_option_function<std::string>(
       "--max-disk-bytes",
       [&options](const std::string& text) {
@@ -194,7 +200,8 @@ std::vector<std::string> serve_flags_to_argv(const local::ServeOptions& options)
   argv.insert(argv.end(),
               {"--token-ttl", std::to_string(options.token_ttl), "--max-boxes",
                std::to_string(options.max_boxes), "--max-disks", std::to_string(options.max_disks),
-               "--max-disk-bytes", std::to_string(options.max_disk_bytes), "--box-pids-max",
+               "--max-records", std::to_string(options.max_records), "--max-disk-bytes",
+               std::to_string(options.max_disk_bytes), "--box-pids-max",
                std::to_string(options.box_pids_max), "--runtime", options.runtime});
   argv.insert(argv.end(), {"--max-user-streams", std::to_string(options.max_user_streams),
                            "--max-user-execs", std::to_string(options.max_user_execs),
