@@ -228,44 +228,20 @@ UniqueFd open_box_netns(int pid, std::uint64_t start_time) {
 }
 
 // Writes a file inside a running box, resolved beneath the box's root (no
-// symlink or ".." leads out of it). False when the box is gone or its root
-// is the server's own.
+// symlink or ".." leads out of it; open_box_file). False when the box is
+// gone, its root is the server's own, or the file is not a regular one.
 bool write_box_file(int pid, std::uint64_t start_time, const char* relative,
                     const std::string& text) {
-  const std::string root_path = "/proc/" + std::to_string(pid) + "/root";
-  const int root = open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0) {
-    return false;
+  // O_NONBLOCK (open_box_file): the box owns the file and may have made it
+  // a FIFO (open would wait for a reader forever) or taken a lease on it
+  // (open would wait for the lease break); this runs with the network mutex
+  // held. The truncation of a FIFO is a no-op, and it is refused.
+  UniqueFd fd = open_box_file(pid, start_time, relative, O_WRONLY | O_TRUNC);
+  if (!fd.valid() && errno == ENOENT) {
+    fd = open_box_file(pid, start_time, relative, O_WRONLY | O_TRUNC | O_CREAT, 0644);
   }
-  // A process whose root is still ours (an init before its pivot_root, a
-  // stand-in) has no box files: its etc/hosts would be the host's.
-  if (!process_matches(pid, start_time) || is_ours(root, "/")) {
-    close(root);
-    return false;
-  }
-  // O_NONBLOCK: the box owns the file and may have made it a FIFO (open
-  // would wait for a reader forever) or taken a lease on it (open would wait
-  // for the lease break); this runs with the network mutex held. Anything but
-  // a regular file is refused; the truncation of a FIFO is a no-op.
-  struct open_how how {};
-  how.flags = O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  long fd = syscall(SYS_openat2, root, relative, &how, sizeof how);
-  if (fd < 0 && errno == ENOENT) {
-    how.flags |= O_CREAT;
-    how.mode = 0644;
-    fd = syscall(SYS_openat2, root, relative, &how, sizeof how);
-  }
-  close(root);
-  if (fd < 0) {
-    return false;
-  }
-  struct stat st {};
-  bool ok = fstat(static_cast<int>(fd), &st) == 0 && S_ISREG(st.st_mode);
-  ok = ok &&
-       write(static_cast<int>(fd), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(static_cast<int>(fd));
-  return ok;
+  return fd.valid() &&
+         write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -93,6 +94,62 @@ std::optional<ProcStat> read_proc_stat(int pid) {
 bool process_matches(int pid, std::uint64_t start_time) {
   auto stat = read_proc_stat(pid);
   return stat && stat->start_time == start_time && stat->state != 'Z' && stat->state != 'X';
+}
+
+UniqueFd open_box_file(int pid, std::uint64_t start_time, const char* relative, int flags,
+                       unsigned mode) {
+  if (pid <= 0) {
+    return UniqueFd();
+  }
+  UniqueFd root(
+      open(("/proc/" + std::to_string(pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  struct stat theirs {};
+  struct stat ours {};
+  // A process whose root is still ours (an init before its pivot_root, a
+  // stand-in) has no box files: its etc/... would be the host's.
+  if (!root.valid() || !process_matches(pid, start_time) || fstat(root.get(), &theirs) != 0 ||
+      stat("/", &ours) != 0 || (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)) {
+    return UniqueFd();
+  }
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  UniqueFd fd(static_cast<int>(syscall(SYS_openat2, root.get(), relative, &how, sizeof how)));
+  const int open_errno = errno;  // for the caller (ENOENT: create it)
+  root.reset();
+  struct stat st {};
+  if (!fd.valid()) {
+    errno = open_errno;
+    return fd;
+  }
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    return UniqueFd();
+  }
+  return fd;
+}
+
+std::optional<std::string> read_box_file(int pid, std::uint64_t start_time, const char* relative,
+                                         std::size_t max_bytes) {
+  const UniqueFd fd = open_box_file(pid, start_time, relative, O_RDONLY);
+  if (!fd.valid()) {
+    return std::nullopt;
+  }
+  std::string text(max_bytes, '\0');
+  std::size_t got = 0;
+  while (got < max_bytes) {
+    const ssize_t n = read(fd.get(), text.data() + got, max_bytes - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
 }
 
 ProcessWatch::~ProcessWatch() {

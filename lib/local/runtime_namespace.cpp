@@ -199,8 +199,15 @@ void add_identity(DurableFiles& files, std::uint32_t base, const BoxSpec& box) {
             0644);
 }
 
-std::string login_shell_of_box(const BoxSpec& box) {
-  std::istringstream in(read_text(box.dir / "disk" / "upper" / "etc" / "passwd"));
+// The box user's shell, from the box's /etc/passwd as the box sees it. The
+// file is the box's: box root may have made it a symlink to a host file, a
+// FIFO or /dev/zero, so it is opened beneath the box's root, never
+// following a symlink or waiting, and read up to 1 MiB (open_box_file).
+std::string login_shell_of_box(const BoxHandle& handle) {
+  constexpr std::size_t k_max_passwd = 1 << 20;
+  std::istringstream in(
+      read_box_file(handle.init_pid, handle.init_start_time, "etc/passwd", k_max_passwd)
+          .value_or(""));
   std::string line;
   while (std::getline(in, line)) {
     if (line.starts_with("boxd:")) {
@@ -451,7 +458,7 @@ class NamespaceRuntime final : public Runtime {
   std::unique_ptr<ExecProcess> exec(const BoxSpec& box, const BoxHandle& handle,
                                     const ExecSpec& spec) override {
     SpawnPlan plan;
-    const std::string shell = login_shell_of_box(box);
+    const std::string shell = login_shell_of_box(handle);
     if (spec.command.empty()) {
       plan.path = shell;
       plan.argv = {shell, "-l"};

@@ -3,6 +3,7 @@
 // tree removal and running a helper command.
 #pragma once
 
+#include "common/unique_fd.hpp"
 #include "local/runtime.hpp"
 
 #include <cstdint>
@@ -123,6 +124,23 @@ std::string unescape_mount_path(const std::string& text);
 
 // True when pid runs with the given start time and is not a zombie.
 bool process_matches(int pid, std::uint64_t start_time);
+
+// Opens a file inside a running box as the box sees it: `relative` (no
+// leading "/") resolved beneath the root of the box's init `pid`, so no
+// symlink, ".." or magic link leads out of the box; never follows a final
+// symlink; O_NONBLOCK, so a FIFO or a leased file the box planted cannot
+// make the caller wait. Only a regular file is returned. `flags` adds to
+// that (O_RDONLY, O_WRONLY | O_TRUNC, O_CREAT with `mode`). Invalid when the
+// box is gone, the pid is another process, its root is the server's own (an
+// init before its pivot_root), or the file is not a regular one; errno is
+// openat2's when that failed (ENOENT: no such file).
+UniqueFd open_box_file(int pid, std::uint64_t start_time, const char* relative, int flags,
+                       unsigned mode = 0);
+
+// At most max_bytes of a file in a running box (open_box_file); nullopt
+// when it cannot be opened as a regular file.
+std::optional<std::string> read_box_file(int pid, std::uint64_t start_time, const char* relative,
+                                         std::size_t max_bytes);
 
 // Whether processes (box inits) still run, cheaply enough to ask for 1,000
 // boxes in one `box list`: the first check of a process reads its

@@ -10,8 +10,8 @@ import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sectest import (SecuritySuite, expect, expect_absent, expect_equal, fail,  # noqa: E402
-                     file_identity, q, token)
+from sectest import (Failure, SecuritySuite, expect, expect_absent, expect_equal,  # noqa: E402
+                     fail, file_identity, q, token)
 
 suite = SecuritySuite(__file__)
 _world = {}
@@ -224,6 +224,85 @@ def hardlinks_to_host_files_leak_and_change_nothing(t):
     t.alice.exec(vm, f"echo {payload} >> {d}/h-victim; echo {payload} >> /home/boxd/h-victim")
     expect_equal(file_identity(victim_path), before,
                  f"ATTACK WORKED? the host's {victim_path} after writes through hardlinks")
+
+
+def server_memory_kib(t, field):
+    for line in open(f"/proc/{t.server.proc.pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def server_threads_waiting_on_a_fifo(t):
+    waiting = []
+    for task in os.listdir(f"/proc/{t.server.proc.pid}/task"):
+        try:
+            with open(f"/proc/{t.server.proc.pid}/task/{task}/wchan") as f:
+                wchan = f.read()
+        except OSError:
+            continue
+        if "fifo" in wchan or "wait_for_partner" in wchan:
+            waiting.append((task, wchan))
+    return waiting
+
+
+@suite.test
+def exec_reads_no_host_file_through_the_boxs_passwd(t):
+    # Every exec looks up the box user's shell in the box's /etc/passwd. The
+    # server read it as host root by its path in the box's upper layer, so
+    # box root could point it at a host file (its last field came back as
+    # $SHELL), a FIFO (the exec hung for good, and the server's shutdown
+    # with it) or /dev/zero (the server grew by GiBs). Found by review.
+    w = world(t)
+    vm = t.alice.create_box(t.box_name("passwd"))
+    attacker = t.attacker(t.alice, vm)
+    if not attacker.has_root:
+        fail(f"no root in box {vm}: this attack needs box root ({attacker.describe()})")
+    secret = token("shell-secret")
+    secret_path = f"{w['dir']}/passwd-like"
+    t.host_file(secret_path, f"boxd:x:1000:1000::/home/boxd:{secret}\n", mode=0o600)
+    # Once /etc/passwd is a FIFO, sudo itself hangs on it; so a root script
+    # started now makes each change when the test (as the box user) asks.
+    steps = [("link", f"ln -sf {secret_path} /etc/passwd"),
+             ("fifo", "rm -f /etc/passwd && mkfifo /etc/passwd"),
+             ("zero", "rm -f /etc/passwd && ln -s /dev/zero /etc/passwd"),
+             ("restore", "rm -f /etc/passwd && cp /tmp/passwd.saved /etc/passwd")]
+    script = "cp /etc/passwd /tmp/passwd.saved; " + "; ".join(
+        f"while [ ! -e /tmp/ask-{name} ]; do sleep 0.05; done; {change}; touch /tmp/did-{name}"
+        for name, change in steps)
+    attacker.root(f"(setsid sh -c {q(script)} </dev/null >/dev/null 2>&1 &)")
+
+    def change(name):
+        t.alice.exec(vm, f"touch /tmp/ask-{name}", timeout=30)
+        done = t.alice.exec(vm, f"for i in $(seq 100); do [ -e /tmp/did-{name} ] && exit 0; "
+                                f"sleep 0.05; done; exit 1", timeout=30)
+        expect_equal(done.code, 0, f"box root made the change '{name}'")
+
+    problems = []
+    change("link")
+    shell = t.alice.exec(vm, "echo SHELL=$SHELL", timeout=30)
+    if secret in shell.stdout + shell.stderr:
+        problems.append(f"the host's {secret_path} came back as $SHELL ({shell.stdout.strip()!r})")
+    change("fifo")
+    try:
+        fifo = t.alice.exec(vm, "echo through-the-fifo", timeout=20)
+        if fifo.code != 0 or "through-the-fifo" not in fifo.stdout:
+            problems.append(f"an exec with a FIFO at /etc/passwd did not run (exit {fifo.code})")
+    except Failure as e:
+        problems.append(f"an exec with a FIFO at /etc/passwd hung ({str(e).splitlines()[0]})")
+    stuck = server_threads_waiting_on_a_fifo(t)
+    if stuck:
+        problems.append(f"server threads waiting on the box's FIFO: {stuck!r}")
+    if not problems:
+        before = server_memory_kib(t, "VmHWM")
+        change("zero")
+        zero = t.alice.exec(vm, "echo through-dev-zero", timeout=30)
+        grown = server_memory_kib(t, "VmHWM") - before
+        if zero.code != 0 or grown > 64 * 1024:
+            problems.append(f"an exec with /etc/passwd -> /dev/zero: exit {zero.code}, the "
+                            f"server's peak memory grew by {grown // 1024} MiB")
+        change("restore")
+    expect(not problems, "ATTACK WORKED: " + "; ".join(problems))
 
 
 suite.main()
