@@ -9,9 +9,13 @@
 // API: open_tree(OPEN_TREE_CLONE) makes a detached copy of the disk's
 // directory mount here, on the host; a forked child (single-threaded, own
 // fs_struct) then setns()es into the box's mount namespace, creates the
-// mount point and move_mount()s the detached tree onto it; a read-only
-// attach is a MS_REMOUNT|MS_BIND|MS_RDONLY of that mount point. The box
-// made its mounts private at boot, so nothing propagates back to the host.
+// mount point and move_mount()s the detached tree onto it. The tree gets
+// nosuid, nodev and (for a read-only attach) read-only before it moves, so
+// nothing is done by path afterwards. The box made its mounts private at
+// boot, so nothing propagates back to the host. Detaching finds the disk's
+// mounts in the box by what they are (device and path within it, from the
+// box's mountinfo), not by the path it was attached at: the box can rename
+// a parent of the mount point, and the mount moves along.
 // The child only makes system calls (no allocation after fork) and reports
 // a failure as (step, errno) on a pipe.
 //
@@ -32,11 +36,16 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -127,6 +136,93 @@ ChildFailure run_in_namespace(int ns_fd, Body&& body) {
   return failure;
 }
 
+// What names a disk's directory in a mountinfo line: its file system
+// (major:minor) and its path within that file system (the line's "root"
+// field). A mount whose root is that path or below it shows the disk.
+struct MountIdentity {
+  std::string device;  // "major:minor"
+  std::string root;    // "/" for the root of a file system of its own
+};
+
+struct MountLine {
+  std::string device;
+  std::string root;
+  std::string point;
+};
+
+// The fields of a /proc/<pid>/mountinfo line we need (escapes undone).
+std::optional<MountLine> parse_mount_line(const std::string& line) {
+  std::istringstream in(line);
+  std::string id;
+  std::string parent;
+  MountLine m;
+  if (!(in >> id >> parent >> m.device >> m.root >> m.point)) {
+    return std::nullopt;
+  }
+  m.root = unescape_mount_path(m.root);
+  m.point = unescape_mount_path(m.point);
+  return m;
+}
+
+std::vector<MountLine> read_mountinfo(const std::string& path) {
+  std::vector<MountLine> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto m = parse_mount_line(line)) {
+      lines.push_back(std::move(*m));
+    }
+  }
+  return lines;
+}
+
+bool below_or_at(const std::string& path, const std::string& dir) {
+  return dir == "/" || path == dir ||
+         (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
+// The disk directory's identity, from the server's own mount table: the
+// mount it lies in (the longest mount point above it on its device) and
+// its path below that mount's root.
+std::optional<MountIdentity> mount_identity(const std::filesystem::path& source) {
+  struct stat st {};
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(source, ec);
+  if (ec || stat(real.c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  const std::string device =
+      std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  const std::string path = real.string();
+  std::optional<MountLine> best;
+  for (auto& m : read_mountinfo("/proc/self/mountinfo")) {
+    if (m.device == device && below_or_at(path, m.point) &&
+        (!best || m.point.size() > best->point.size())) {
+      best = std::move(m);
+    }
+  }
+  if (!best) {
+    return std::nullopt;
+  }
+  std::string rest = best->point == "/" ? path : path.substr(best->point.size());
+  std::string root = best->root == "/" ? rest : best->root + rest;
+  if (root.empty()) {
+    root = "/";
+  }
+  return MountIdentity{device, root};
+}
+
+// Where the disk is mounted in the namespace whose mountinfo this is.
+std::vector<std::string> mounts_of(const std::string& mountinfo, const MountIdentity& disk) {
+  std::vector<std::string> points;
+  for (const auto& m : read_mountinfo(mountinfo)) {
+    if (m.device == disk.device && below_or_at(m.root, disk.root)) {
+      points.push_back(m.point);
+    }
+  }
+  return points;
+}
+
 // A box with a user namespace of its own sees the disk idmapped through it:
 // files stored as box ids (boxd = 1000) show as the box's own ids whichever
 // box the disk is attached to. Without one, the tree stays as it is.
@@ -167,6 +263,17 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
     throw_errno("preparing the disk for mounting");
   }
   idmap_to_box(tree, init_pid);
+  // nosuid, nodev and (if asked) read-only on the detached tree itself, so
+  // the mount arrives in the box with them: no later step by path that a
+  // symlink swapped in meanwhile could send elsewhere.
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
+  if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+    const int saved = errno;
+    close(tree);
+    errno = saved;
+    throw_errno("setting the disk's mount options");
+  }
   int ns = -1;
   try {
     ns = open_mnt_ns(init_pid, start_time);
@@ -179,40 +286,60 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
     if (sys_move_mount(tree, "", AT_FDCWD, target_c, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
       return {3, errno};
     }
-    if (read_only &&
-        mount(nullptr, target_c, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0) {
-      int saved = errno;
-      umount2(target_c, MNT_DETACH);
-      return {4, saved};
-    }
     return {};
   });
   close(ns);
   close(tree);
   if (failure.step != 0) {
     static const char* const k_steps[] = {"", "entering the box", "creating the mount point",
-                                          "mounting", "making the mount read-only"};
-    const char* step = failure.step < 5 ? k_steps[failure.step] : "the mount helper";
+                                          "mounting"};
+    const char* step = failure.step < 4 ? k_steps[failure.step] : "the mount helper";
     throw Error(ErrorClass::Internal,
                 std::string(step) + " " + target + " failed" +
                     (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
   }
 }
 
-void remove_injected_mount(int init_pid, std::uint64_t start_time, const std::string& target) {
-  int ns = open_mnt_ns(init_pid, start_time);
-  const char* target_c = target.c_str();
-  ChildFailure failure = run_in_namespace(ns, [&]() -> ChildFailure {
-    if (umount2(target_c, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) {
-      return {5, errno};
+void remove_injected_mount(int init_pid, std::uint64_t start_time,
+                           const std::filesystem::path& source, const std::string& target) {
+  const auto identity = mount_identity(source);
+  if (!identity) {
+    return;  // the disk's directory is gone: nothing of it can be mounted
+  }
+  const std::string mountinfo = "/proc/" + std::to_string(init_pid) + "/mountinfo";
+  // A round: the box's mounts of the disk, deepest first; each unmounted
+  // by the path the kernel shows for it now. A box renaming the mount
+  // point's parent between the read and the unmount makes the path miss
+  // (or hit a mount of its own, in its own namespace): the next round
+  // finds the disk where it went.
+  constexpr int k_rounds = 20;
+  for (int round = 0; round < k_rounds; ++round) {
+    std::vector<std::string> points = mounts_of(mountinfo, *identity);
+    if (points.empty()) {
+      return;
     }
-    return {};
-  });
-  close(ns);
-  if (failure.step != 0) {
-    throw Error(ErrorClass::Internal,
-                "unmounting " + target + " failed" +
-                    (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
+    if (round == k_rounds - 1) {
+      fail(Fault::FailedPrecondition, "the disk is still mounted in the box at " + points.front() +
+                                          " (it was attached at " + target + "); try again");
+    }
+    std::sort(points.begin(), points.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    const int ns = open_mnt_ns(init_pid, start_time);
+    ChildFailure failure = run_in_namespace(ns, [&]() -> ChildFailure {
+      for (const auto& point : points) {
+        if (umount2(point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+            errno != ENOENT) {
+          return {5, errno};
+        }
+      }
+      return {};
+    });
+    close(ns);
+    if (failure.step != 0 && failure.step != 5) {
+      throw Error(ErrorClass::Internal,
+                  "unmounting " + target + " failed" +
+                      (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));
+    }
   }
 }
 

@@ -16,7 +16,12 @@ void inject_bind_mount(int init_pid, std::uint64_t start_time, const std::filesy
                        const std::string& target, bool read_only);
 // Lazily unmounts `target` in that namespace; a path that is not a mount
 // point is fine.
-void remove_injected_mount(int init_pid, std::uint64_t start_time, const std::string& target);
+// Unmounts every mount of `source` (its directory, or anything below it)
+// in the box's mount namespace, found by what it is, not where: the box may
+// have moved the mount point since (a rename of a parent carries the mount
+// along). `target` is only for messages. Throws when one stays.
+void remove_injected_mount(int init_pid, std::uint64_t start_time,
+                           const std::filesystem::path& source, const std::string& target);
 
 // openat2(dirfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS):
 // `path` is resolved as if dirfd were "/" (".." and absolute symlinks stay

@@ -238,7 +238,7 @@ DiskRecord Disks::detach(const std::string& user, const std::string& name_or_id,
          "disk '" + disk->name + "' is not attached to VM '" + box.name + "'");
   }
   if (has_processes(box.status)) {
-    m_runtime.unmount_disk(m_boxes.spec_of(box), box.handle, disk->mount_path);
+    m_runtime.unmount_disk(m_boxes.spec_of(box), box.handle, data_dir(disk->id), disk->mount_path);
   }
   DiskRecord result = m_records.update([&](std::vector<DiskRecord>& disks) {
     DiskRecord out = *disk;

@@ -223,50 +223,92 @@ std::size_t ProcessWatch::watched() const {
 
 namespace {
 
-void remove_tree_at(const std::filesystem::path& path, dev_t device) {
+// Removes `name` in the directory `parent` (and all below it when it is a
+// directory) by descriptors: every step is relative to a directory already
+// open, so a symlink or a rename a box makes meanwhile (its disk, its
+// upper layer) cannot lead the removal anywhere else. `shown`: its path,
+// for messages.
+void remove_tree_at(int parent, const char* name, dev_t device, const std::string& shown) {
   struct stat st {};
-  if (lstat(path.c_str(), &st) < 0) {
+  if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno == ENOENT) {
       return;
     }
-    throw_errno("lstat " + path.string());
+    throw_errno("lstat " + shown);
   }
   if (S_ISDIR(st.st_mode)) {
     if (st.st_dev != device) {
-      throw Error(ErrorClass::Internal,
-                  "refusing to remove " + path.string() + ": it is a mount point");
+      throw Error(ErrorClass::Internal, "refusing to remove " + shown + ": it is a mount point");
     }
-    chmod(path.c_str(), 0700);  // overlay work dirs can be mode 000
-    std::error_code ec;
-    std::vector<std::filesystem::path> children;
-    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-      children.push_back(entry.path());
+    // O_PATH first: an overlay work dir can be mode 000, and a server that
+    // is not root must make it readable before it can list it.
+    UniqueFd here(openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!here.valid() && (errno == ENOTDIR || errno == ELOOP)) {
+      // Replaced by something else since the fstatat: remove that.
+      if (unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
+        throw_errno("unlink " + shown);
+      }
+      return;
     }
-    if (ec) {
-      throw Error(ErrorClass::Internal, "listing " + path.string() + ": " + ec.message());
+    if (!here.valid()) {
+      if (errno == ENOENT) {
+        return;
+      }
+      throw_errno("open " + shown);
     }
+    struct stat opened {};
+    if (fstat(here.get(), &opened) < 0 || opened.st_dev != device) {
+      throw Error(ErrorClass::Internal, "refusing to remove " + shown + ": it is a mount point");
+    }
+    chmod(("/proc/self/fd/" + std::to_string(here.get())).c_str(), 0700);
+    UniqueFd listing(openat(here.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DIR* dir = listing.valid() ? fdopendir(listing.get()) : nullptr;
+    if (dir == nullptr) {
+      throw_errno("listing " + shown);
+    }
+    listing.release();  // the DIR owns it now
+    std::vector<std::string> children;
+    while (const dirent* entry = readdir(dir)) {
+      const std::string child = entry->d_name;
+      if (child != "." && child != "..") {
+        children.push_back(child);
+      }
+    }
+    closedir(dir);
     for (const auto& child : children) {
-      remove_tree_at(child, device);
+      remove_tree_at(here.get(), child.c_str(), device, shown + "/" + child);
     }
-    if (rmdir(path.c_str()) < 0 && errno != ENOENT) {
-      throw_errno("rmdir " + path.string());
+    if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+      throw_errno("rmdir " + shown);
     }
-  } else if (unlink(path.c_str()) < 0 && errno != ENOENT) {
-    throw_errno("unlink " + path.string());
+  } else if (unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
+    throw_errno("unlink " + shown);
   }
 }
 
 }  // namespace
 
 void remove_tree(const std::filesystem::path& root) {
+  const std::filesystem::path absolute = std::filesystem::absolute(root).lexically_normal();
+  const std::string name = absolute.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    throw Error(ErrorClass::Internal, "refusing to remove " + root.string());
+  }
+  const UniqueFd parent(open(absolute.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!parent.valid()) {
+    if (errno == ENOENT) {
+      return;
+    }
+    throw_errno("open " + absolute.parent_path().string());
+  }
   struct stat st {};
-  if (lstat(root.c_str(), &st) < 0) {
+  if (fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno == ENOENT) {
       return;
     }
     throw_errno("lstat " + root.string());
   }
-  remove_tree_at(root, st.st_dev);
+  remove_tree_at(parent.get(), name.c_str(), st.st_dev, root.string());
 }
 
 CommandResult run_command(const std::vector<std::string>& argv_in, bool want_output) {

@@ -164,14 +164,15 @@ class Runtime {
   // Disks (disks.cpp): bind-mounts the host directory `source` at
   // `target` (absolute, inside the box; created first when missing, by the
   // file helper as the box's user or the box's root without capabilities)
-  // in the running box, read-only if asked; unmount_disk undoes it (a no-op
-  // when it is not mounted). The process runtime has no mount namespace: it
+  // in the running box, read-only if asked; unmount_disk undoes it: every
+  // mount of `source` in the box goes, wherever the box moved it (a no-op
+  // when there is none; an error when one stays). The process runtime has no mount namespace: it
   // throws (Fault::FailedPrecondition).
   virtual void mount_disk(const BoxSpec& box, const BoxHandle& handle,
                           const std::filesystem::path& source, const std::string& target,
                           bool read_only) = 0;
   virtual void unmount_disk(const BoxSpec& box, const BoxHandle& handle,
-                            const std::string& target) = 0;
+                            const std::filesystem::path& source, const std::string& target) = 0;
   // The host uid and gid a new disk's top directory belongs to, so that the
   // box's user can write it; nullopt: the server's own (process runtime).
   virtual std::optional<int> disk_owner() const { return std::nullopt; }

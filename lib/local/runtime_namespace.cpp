@@ -551,10 +551,10 @@ class NamespaceRuntime final : public Runtime {
     inject_bind_mount(handle.init_pid, handle.init_start_time, source, target, read_only);
   }
 
-  void unmount_disk(const BoxSpec& box, const BoxHandle& handle,
+  void unmount_disk(const BoxSpec& box, const BoxHandle& handle, const fs::path& source,
                     const std::string& target) override {
     if (alive(box, handle)) {
-      remove_injected_mount(handle.init_pid, handle.init_start_time, target);
+      remove_injected_mount(handle.init_pid, handle.init_start_time, source, target);
     }
   }
 

@@ -195,6 +195,7 @@ class ProcessRuntime final : public Runtime {
   }
 
   void unmount_disk(const BoxSpec& /*box*/, const BoxHandle& /*handle*/,
+                    const std::filesystem::path& /*source*/,
                     const std::string& /*target*/) override {}
 
   // Nothing is isolated: every layer is off, with why.

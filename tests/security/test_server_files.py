@@ -7,6 +7,7 @@ root's /etc, and /dev/null stays a device."""
 import os
 import shutil
 import stat
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -224,6 +225,64 @@ def hardlinks_to_host_files_leak_and_change_nothing(t):
     t.alice.exec(vm, f"echo {payload} >> {d}/h-victim; echo {payload} >> /home/boxd/h-victim")
     expect_equal(file_identity(victim_path), before,
                  f"ATTACK WORKED? the host's {victim_path} after writes through hardlinks")
+
+
+@suite.test
+def a_detached_disk_leaves_the_box_even_after_the_box_moved_it(t):
+    # The box renames the directory above the disk's mount point (the mount
+    # moves along); detach unmounted by the old path, found nothing there and
+    # said "Detached": the box kept the disk, read-write, and after `disk
+    # destroy` kept writing into a deleted image (outside every quota, a
+    # loop device leaked); with disks as plain directories, destroy then
+    # walked a tree the box could still change (found by review).
+    world(t)
+    vm = t.alice.create_box(t.box_name("moved"))
+    disk = t.box_name("dodge")
+    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
+    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
+    t.alice.run("disk", "attach", disk, vm, "--mount", "/home/boxd/p/d").expect_ok()
+    info = t.alice.exec(vm, "grep ' /home/boxd/p/d ' /proc/self/mountinfo").stdout
+    expect("nosuid" in info and "nodev" in info,
+           f"the disk's mount in the box is nosuid,nodev: {info!r}")
+    t.alice.exec(vm, "mv /home/boxd/p /home/boxd/q && echo before > /home/boxd/q/d/f").expect_ok()
+    t.alice.run("disk", "detach", disk, vm).expect_ok()
+    still = t.alice.exec(vm, "grep -c ' /home/boxd/q/d ' /proc/self/mountinfo; "
+                             "echo after > /home/boxd/q/d/g 2>/dev/null; true")
+    expect(still.stdout.split()[0:1] == ["0"],
+           f"ATTACK WORKED: after detach the disk is still mounted in the box at its new "
+           f"place: {still.stdout!r}")
+    # What the box wrote there after the detach is not on the disk.
+    t.alice.run("disk", "attach", disk, vm, "--mount", "/home/boxd/check").expect_ok()
+    seen = t.alice.exec(vm, "ls /home/boxd/check").stdout.split()
+    expect("f" in seen and "g" not in seen,
+           f"ATTACK WORKED? the disk after detach has {seen!r} (f before, g after the detach)")
+    t.alice.run("disk", "detach", disk, vm).expect_ok()
+    t.alice.run("disk", "destroy", disk, "--yes").expect_ok()
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    leaked = [line for line in loops.splitlines()
+              if str(t.server.state_dir) in line and "(deleted)" in line]
+    expect(not leaked, f"ATTACK WORKED: loop devices of destroyed disks still in use: {leaked!r}")
+
+
+@suite.test
+def a_read_only_disk_is_read_only(t):
+    world(t)
+    vm = t.alice.create_box(t.box_name("ro"))
+    disk = t.box_name("rod")
+    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
+    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
+    t.alice.run("disk", "attach", disk, vm, "--mount", "/home/boxd/ro").expect_ok()
+    t.alice.exec(vm, "echo seed > /home/boxd/ro/seed").expect_ok()
+    t.alice.run("disk", "detach", disk, vm).expect_ok()
+    t.alice.run("disk", "attach", disk, vm, "--mount", "/home/boxd/ro", "--read-only").expect_ok()
+    attempt = t.alice.exec(vm, "cat /home/boxd/ro/seed; echo x > /home/boxd/ro/new && echo WROTE; "
+                               "sudo -n sh -c 'echo x > /home/boxd/ro/new2' && echo ROOT-WROTE; "
+                               "sudo -n mount -o remount,rw /home/boxd/ro && echo REMOUNTED")
+    expect("seed" in attempt.stdout, f"the read-only disk shows its files: {attempt.stdout!r}")
+    for word in ("WROTE", "ROOT-WROTE", "REMOUNTED"):
+        expect(word not in attempt.stdout.split(),
+               f"ATTACK WORKED: a read-only disk: {word} ({attempt.stdout!r})")
+    t.alice.run("disk", "detach", disk, vm).expect_ok()
 
 
 def server_memory_kib(t, field):

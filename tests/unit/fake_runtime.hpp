@@ -106,7 +106,7 @@ class FakeRuntime final : public Runtime {
     mounts[box.id + ":" + target] = source.string();
   }
   void unmount_disk(const BoxSpec& box, const BoxHandle& /*handle*/,
-                    const std::string& target) override {
+                    const std::filesystem::path& /*source*/, const std::string& target) override {
     mounts.erase(box.id + ":" + target);
   }
 
