@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
+#include "local/grpc_gate.hpp"
 #include "local/http_parse.hpp"
 
 namespace boxd::local {
@@ -207,7 +209,22 @@ void HttpListener::refuse(int fd) {
   ::shutdown(fd, SHUT_WR);
 }
 
-void HttpListener::run_connection(int fd) {
+void HttpListener::log_refusal(const std::string& owner) {
+  ++m_refusals;
+  const auto now = Clock::now();
+  if (m_refusal_logged != Clock::time_point{} &&
+      now - m_refusal_logged < std::chrono::seconds(10)) {
+    return;
+  }
+  m_refusal_logged = now;
+  logging::warn(m_what +
+                    " connection refused: too many open (--http-max-connections; one "
+                    "owner at most half of them)",
+                {{"owner", owner}, {"refused", m_refusals}});
+  m_refusals = 0;
+}
+
+void HttpListener::run_connection(int fd, const std::string& owner) {
   track(fd, true);
   try {
     m_serve(fd);
@@ -227,6 +244,9 @@ void HttpListener::run_connection(int fd) {
   ::close(fd);
   std::lock_guard lock(m_mutex);
   --m_active;
+  if (auto it = m_owners.find(owner); it != m_owners.end() && --it->second <= 0) {
+    m_owners.erase(it);
+  }
   m_idle.notify_all();
 }
 
@@ -268,18 +288,25 @@ void HttpListener::accept_loop() {
     if (client < 0) {
       continue;
     }
+    const std::string owner = connection_owner(client);
     {
       std::lock_guard lock(m_mutex);
-      if (m_active < m_limits.max_connections) {
+      int& held = m_owners[owner];
+      if (m_active < m_limits.max_connections && held < m_limits.max_owner_connections) {
         try {
-          std::thread([this, client] { run_connection(client); }).detach();
+          std::thread([this, client, owner] { run_connection(client, owner); }).detach();
           ++m_active;
+          ++held;
           continue;
         } catch (const std::system_error&) {
           // no thread to be had: refused like a connection past the limit
         }
       }
+      if (held == 0) {
+        m_owners.erase(owner);
+      }
     }
+    log_refusal(owner);
     refuse(client);
     if (lingering.size() < k_max_lingering) {
       lingering.push_back({client, Clock::now() + k_linger});

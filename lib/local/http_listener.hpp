@@ -2,7 +2,11 @@
 // exchange) with the limits that keep it up under abuse.
 //
 // One thread accepts; each accepted connection is served by a thread of its
-// own, at most HttpLimits::max_connections at once. Past that, the accept
+// own, at most HttpLimits::max_connections at once, and at most
+// max_owner_connections of one owner (the gRPC gate's owner_of: a local
+// uid, a remote address or IPv6 /64), so that one local user or host
+// holding connections open (slowly, or reopening each as it is cut) leaves
+// room for everybody else. Past either, the accept
 // thread answers 503 itself (without reading the request), half-closes and
 // drains the socket briefly so the client sees the answer, and closes it:
 // no thread is started for it. Handlers read through HttpConn, whose reads
@@ -18,6 +22,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +34,7 @@ namespace boxd::local {
 
 struct HttpLimits {
   int max_connections = 128;                 // open connections (and their threads) at once
+  int max_owner_connections = 64;            // of one owner (grpc_gate.hpp's owner_of)
   int header_timeout_ms = 5000;              // from the first byte (accept) to the end of a head
   int body_timeout_ms = 30000;               // key exchange: the whole body; proxy: without a byte
   int idle_timeout_ms = 30000;               // keep-alive: waiting for the next request
@@ -95,7 +101,7 @@ class HttpListener {
  private:
   void accept_loop();
   void refuse(int fd);
-  void run_connection(int fd);
+  void run_connection(int fd, const std::string& owner);
 
   std::string m_what;
   int m_listen_fd = -1;
@@ -109,6 +115,11 @@ class HttpListener {
   std::condition_variable m_idle;
   std::set<int> m_open_fds;
   int m_active = 0;
+  std::map<std::string, int> m_owners;  // open connections per owner
+  // Refusals are logged at most every 10 s (accept thread only).
+  Clock::time_point m_refusal_logged{};
+  std::int64_t m_refusals = 0;
+  void log_refusal(const std::string& owner);
 };
 
 }  // namespace boxd::local

@@ -121,6 +121,8 @@ std::string connect_host(const std::string& listen) {
 HttpLimits http_limits_of(const ServeOptions& options) {
   HttpLimits limits;
   limits.max_connections = options.http_max_connections;
+  // One owner (a local uid, a remote address or /64) at most half.
+  limits.max_owner_connections = std::max(1, options.http_max_connections / 2);
   limits.header_timeout_ms = options.http_header_timeout * 1000;
   limits.body_timeout_ms = options.http_body_timeout * 1000;
   return limits;

@@ -210,6 +210,91 @@ def a_local_user_without_a_key_cannot_use_up_the_grpc_connections(t):
     expect_equal(kept[-1], 2, f"connections kept once the first ones closed (tries: {kept})")
 
 
+HTTP_CAP = 16
+
+
+def hold_http_as(uid, port, count, payload, hold_secs):
+    """A child process with `uid` that opens `count` connections to `port`,
+    sends `payload` on each (a request whose body never comes) and holds
+    them for hold_secs, reopening each one the server closes."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        import socket
+        os.setgid(uid)
+        os.setuid(uid)
+
+        def opened():
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                sock.sendall(payload)
+                sock.setblocking(False)
+                return sock
+            except OSError:
+                return None
+
+        socks = [opened() for _ in range(count)]
+        end = time.monotonic() + hold_secs
+        while time.monotonic() < end:
+            for i, sock in enumerate(socks):
+                try:
+                    if sock is None or sock.recv(4096) == b"":
+                        raise OSError
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    if sock is not None:
+                        sock.close()
+                    socks[i] = opened()
+            time.sleep(0.05)
+    finally:
+        os._exit(0)
+
+
+@suite.test
+def a_local_user_without_a_key_cannot_use_up_the_http_endpoints(t):
+    """The key exchange and the box proxy took connections up to
+    --http-max-connections, from anybody: a local user with no key held all
+    of them (requests whose body never comes, reopened as each was cut), and
+    every tenant's key exchange failed, every box URL answered 503 (found by
+    review). Now one owner (the uid of a local peer) gets at most half."""
+    t.require_isolation()
+    server = t.new_server("http-conns", args=["--http-max-connections", str(HTTP_CAP)])
+    alice = t.cli("alice", server=server)
+    exchange_port = port_of(server.exchange_url)
+    proxy_port = port_of(server.proxy_url)
+    attackers = [
+        hold_http_as(ATTACKER_UID, exchange_port, HTTP_CAP * 3,
+                     b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                     b"\r\n", 15),
+        hold_http_as(ATTACKER_UID, proxy_port, HTTP_CAP * 3,
+                     b"POST / HTTP/1.1\r\nHost: nobody.localhost\r\nTransfer-Encoding: chunked"
+                     b"\r\n\r\n1\r\nx\r\n", 15)]
+    try:
+        time.sleep(3)
+        problems = []
+        for attempt in range(3):
+            try:
+                exchange_token(server.exchange_url, alice.key)
+            except Exception as e:  # refused, 503, timeout
+                problems.append(f"key exchange {attempt + 1}: {e!r}")
+            (status, _), secs = timed(lambda: http_get(server.proxy_url, "nobody.localhost", "/",
+                                                       timeout=RESPONSIVE_SECS * 2))
+            if status in (0, 503) or secs > RESPONSIVE_SECS:
+                problems.append(f"proxy {attempt + 1}: {status or 'nothing'} in {secs:.1f}s")
+            time.sleep(1)
+        expect(not problems, f"ATTACK WORKED: while uid {ATTACKER_UID} holds connections: " +
+               "; ".join(problems))
+        refusals = [line for line in server.log_path.read_text(errors="replace").splitlines()
+                    if "connection refused" in line and f'owner="uid {ATTACKER_UID}"' in line]
+        expect(refusals, "the server's log has no line of the refused connections")
+    finally:
+        for pid in attackers:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+
+
 @suite.test
 def memory_past_the_limit_is_contained(t):
     t.require_isolation()
