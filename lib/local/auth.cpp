@@ -194,11 +194,18 @@ AuthResult Auth::check(const std::optional<std::string>& authorization) const {
     return result;
   }
   // The key the token comes from must still be the server's, for the same
-  // user; an older token without one, its user must still have a key.
+  // user. An older token without one: its user must still have a key, and
+  // it must be short-lived (an exchange token) or listed (a CreateToken
+  // one, which its owner can see and revoke).
   const bool key_current =
       claims->key_id.empty()
           ? std::any_of(m_key_ids.begin(), m_key_ids.end(),
-                        [&](const auto& entry) { return entry.second == claims->subject; })
+                        [&](const auto& entry) { return entry.second == claims->subject; }) &&
+                (claims->expires_at - claims->issued_at <= m_ttl ||
+                 m_store.read([&](const StoreData& data) {
+                   return std::any_of(data.tokens.begin(), data.tokens.end(),
+                                      [&](const TokenRecord& r) { return r.jti == claims->jti; });
+                 }))
           : [&] {
               const auto it = m_key_ids.find(claims->key_id);
               return it != m_key_ids.end() && it->second == claims->subject;

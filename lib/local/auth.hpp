@@ -12,7 +12,8 @@
 // from the key and the secret that does not reveal the key; a CreateToken
 // token inherits its caller's), so removing or replacing a key ends every
 // token made from it at once. A token without one (made before tokens
-// named their key) stands while its user has any key.
+// named their key) stands while its user has any key, if it is short-lived
+// or listed (ListTokens), and cannot make new tokens.
 //
 // What can go wrong: comparing keys with memcmp leaks timing, so keys are
 // compared as SHA-256 digests with CRYPTO_memcmp. Keys and tokens never go

@@ -145,6 +145,7 @@ struct MountIdentity {
 };
 
 struct MountLine {
+  std::string id;
   std::string device;
   std::string root;
   std::string point;
@@ -153,10 +154,9 @@ struct MountLine {
 // The fields of a /proc/<pid>/mountinfo line we need (escapes undone).
 std::optional<MountLine> parse_mount_line(const std::string& line) {
   std::istringstream in(line);
-  std::string id;
   std::string parent;
   MountLine m;
-  if (!(in >> id >> parent >> m.device >> m.root >> m.point)) {
+  if (!(in >> m.id >> parent >> m.device >> m.root >> m.point)) {
     return std::nullopt;
   }
   m.root = unescape_mount_path(m.root);
@@ -182,22 +182,26 @@ bool below_or_at(const std::string& path, const std::string& dir) {
 }
 
 // The disk directory's identity, from the server's own mount table: the
-// mount it lies in (the longest mount point above it on its device) and
-// its path below that mount's root.
+// mount it lies in (by its mount id; on a kernel without STATX_MNT_ID, the
+// longest mount point above it on its device, which btrfs subvolumes, whose
+// st_dev is not the file system's, would miss) and its path below that
+// mount's root.
 std::optional<MountIdentity> mount_identity(const std::filesystem::path& source) {
-  struct stat st {};
   std::error_code ec;
   const auto real = std::filesystem::canonical(source, ec);
-  if (ec || stat(real.c_str(), &st) != 0) {
+  struct statx sx {};
+  if (ec || statx(AT_FDCWD, real.c_str(), 0, STATX_MNT_ID | STATX_INO, &sx) != 0) {
     return std::nullopt;
   }
-  const std::string device =
-      std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
   const std::string path = real.string();
+  const std::string device =
+      std::to_string(sx.stx_dev_major) + ":" + std::to_string(sx.stx_dev_minor);
+  const bool by_id = (sx.stx_mask & STATX_MNT_ID) != 0;
+  const std::string id = std::to_string(sx.stx_mnt_id);
   std::optional<MountLine> best;
   for (auto& m : read_mountinfo("/proc/self/mountinfo")) {
-    if (m.device == device && below_or_at(path, m.point) &&
-        (!best || m.point.size() > best->point.size())) {
+    const bool ours = by_id ? m.id == id : m.device == device;
+    if (ours && below_or_at(path, m.point) && (!best || m.point.size() > best->point.size())) {
       best = std::move(m);
     }
   }
@@ -209,7 +213,7 @@ std::optional<MountIdentity> mount_identity(const std::filesystem::path& source)
   if (root.empty()) {
     root = "/";
   }
-  return MountIdentity{device, root};
+  return MountIdentity{best->device, root};
 }
 
 // Where the disk is mounted in the namespace whose mountinfo this is.

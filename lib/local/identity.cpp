@@ -38,6 +38,13 @@ ServerInfo Identity::server() const {
 
 IssuedToken Identity::create_token(const std::string& user, const std::string& key_id,
                                    std::int64_t expires_in_secs) {
+  if (key_id.empty()) {
+    // A token from before tokens named their key would pass on a token
+    // that outlives the key (auth.hpp).
+    fail(Fault::FailedPrecondition,
+         "token: the token this call came with names no API key (it is older than this "
+         "server); log in with your API key again, then create tokens");
+  }
   if (expires_in_secs < 0 || expires_in_secs > k_max_token_secs) {
     fail(Fault::InvalidArgument, "token: expires_in_secs must be between 1 and " +
                                      std::to_string(k_max_token_secs) + " (366 days), or 0");

@@ -99,6 +99,7 @@ bool process_matches(int pid, std::uint64_t start_time) {
 UniqueFd open_box_file(int pid, std::uint64_t start_time, const char* relative, int flags,
                        unsigned mode) {
   if (pid <= 0) {
+    errno = ESRCH;
     return UniqueFd();
   }
   UniqueFd root(
@@ -109,6 +110,7 @@ UniqueFd open_box_file(int pid, std::uint64_t start_time, const char* relative, 
   // stand-in) has no box files: its etc/... would be the host's.
   if (!root.valid() || !process_matches(pid, start_time) || fstat(root.get(), &theirs) != 0 ||
       stat("/", &ours) != 0 || (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)) {
+    errno = ESRCH;  // no box there: not a missing file (write_box_file would create it)
     return UniqueFd();
   }
   struct open_how how {};
@@ -136,10 +138,13 @@ std::optional<std::string> read_box_file(int pid, std::uint64_t start_time, cons
   if (!fd.valid()) {
     return std::nullopt;
   }
-  std::string text(max_bytes, '\0');
+  // In pieces: a passwd file is a few KiB, and this runs on every exec.
+  constexpr std::size_t k_piece = 64 * 1024;
+  std::string text;
   std::size_t got = 0;
   while (got < max_bytes) {
-    const ssize_t n = read(fd.get(), text.data() + got, max_bytes - got);
+    text.resize(std::min(max_bytes, got + k_piece));
+    const ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -223,66 +228,161 @@ std::size_t ProcessWatch::watched() const {
 
 namespace {
 
-// Removes `name` in the directory `parent` (and all below it when it is a
-// directory) by descriptors: every step is relative to a directory already
-// open, so a symlink or a rename a box makes meanwhile (its disk, its
-// upper layer) cannot lead the removal anywhere else. `shown`: its path,
-// for messages.
-void remove_tree_at(int parent, const char* name, dev_t device, const std::string& shown) {
+// One directory on the way down (remove_tree): its identity, to check
+// that ".." leads back to it, and the entries still to remove.
+struct Level {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::string name;  // its name in the level above
+  std::vector<std::string> children;
+  std::size_t next = 0;
+};
+
+std::string path_of(const std::string& root, const std::vector<Level>& levels,
+                    const std::string& last = {}) {
+  std::string path = root;
+  for (std::size_t i = 1; i < levels.size(); ++i) {
+    path += "/" + levels[i].name;
+  }
+  return last.empty() ? path : path + "/" + last;
+}
+
+// Opens `name` in `parent` as a directory to remove below: O_NOFOLLOW, on
+// `device`, made listable (an overlay work dir can be mode 000, and a
+// server that is not root must chmod it first). Invalid with errno when it
+// is not a directory (any more), EXDEV when it is another file system.
+UniqueFd open_level(int parent, const char* name, dev_t device, struct stat& st) {
+  UniqueFd here(openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!here.valid()) {
+    return here;
+  }
+  if (fstat(here.get(), &st) < 0) {
+    return UniqueFd();
+  }
+  if (st.st_dev != device) {
+    errno = EXDEV;
+    return UniqueFd();
+  }
+  chmod(("/proc/self/fd/" + std::to_string(here.get())).c_str(), 0700);
+  UniqueFd listing(openat(here.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return listing;
+}
+
+std::vector<std::string> entries_of(int dir_fd) {
+  std::vector<std::string> names;
+  const int copy = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  DIR* dir = copy >= 0 ? fdopendir(copy) : nullptr;
+  if (dir == nullptr) {
+    if (copy >= 0) {
+      close(copy);
+    }
+    return names;
+  }
+  while (const dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") {
+      names.push_back(name);
+    }
+  }
+  closedir(dir);
+  return names;
+}
+
+// Removes `name` in the directory `parent` and everything below it, by
+// descriptors: every step is relative to a directory already open, so a
+// symlink or a rename a box makes meanwhile (in its disk, its upper layer)
+// cannot lead the removal anywhere else. One directory is open at a time
+// (the way back up is "..", checked against the device and inode it was
+// entered from), and nothing grows with depth but the list of levels, so
+// a tree as deep as a box can make it costs no stack and no descriptors.
+void remove_tree_at(int top, const std::string& name, dev_t device, const std::string& shown) {
   struct stat st {};
-  if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+  if (fstatat(top, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno == ENOENT) {
       return;
     }
     throw_errno("lstat " + shown);
   }
-  if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != device) {
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlinkat(top, name.c_str(), 0) < 0 && errno != ENOENT) {
+      throw_errno("unlink " + shown);
+    }
+    return;
+  }
+  std::vector<Level> levels;
+  UniqueFd current = open_level(top, name.c_str(), device, st);
+  if (!current.valid()) {
+    if (errno == EXDEV) {
       throw Error(ErrorClass::Internal, "refusing to remove " + shown + ": it is a mount point");
     }
-    // O_PATH first: an overlay work dir can be mode 000, and a server that
-    // is not root must make it readable before it can list it.
-    UniqueFd here(openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!here.valid() && (errno == ENOTDIR || errno == ELOOP)) {
-      // Replaced by something else since the fstatat: remove that.
-      if (unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
-        throw_errno("unlink " + shown);
-      }
+    if (errno == ENOENT) {
       return;
     }
-    if (!here.valid()) {
-      if (errno == ENOENT) {
-        return;
+    if ((errno == ENOTDIR || errno == ELOOP) && unlinkat(top, name.c_str(), 0) == 0) {
+      return;  // replaced by something else since the fstatat: removed that
+    }
+    throw_errno("open " + shown);
+  }
+  levels.push_back(Level{st.st_dev, st.st_ino, name, entries_of(current.get()), 0});
+  while (!levels.empty()) {
+    Level& level = levels.back();
+    if (level.next < level.children.size()) {
+      const std::string child = level.children[level.next++];
+      struct stat cst {};
+      if (fstatat(current.get(), child.c_str(), &cst, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT) {
+          continue;
+        }
+        throw_errno("lstat " + path_of(shown, levels, child));
       }
-      throw_errno("open " + shown);
-    }
-    struct stat opened {};
-    if (fstat(here.get(), &opened) < 0 || opened.st_dev != device) {
-      throw Error(ErrorClass::Internal, "refusing to remove " + shown + ": it is a mount point");
-    }
-    chmod(("/proc/self/fd/" + std::to_string(here.get())).c_str(), 0700);
-    UniqueFd listing(openat(here.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    DIR* dir = listing.valid() ? fdopendir(listing.get()) : nullptr;
-    if (dir == nullptr) {
-      throw_errno("listing " + shown);
-    }
-    listing.release();  // the DIR owns it now
-    std::vector<std::string> children;
-    while (const dirent* entry = readdir(dir)) {
-      const std::string child = entry->d_name;
-      if (child != "." && child != "..") {
-        children.push_back(child);
+      if (S_ISDIR(cst.st_mode)) {
+        UniqueFd below = open_level(current.get(), child.c_str(), device, cst);
+        if (below.valid()) {
+          std::vector<std::string> children = entries_of(below.get());
+          current = std::move(below);
+          levels.push_back(Level{cst.st_dev, cst.st_ino, child, std::move(children), 0});
+          continue;
+        }
+        if (errno == EXDEV) {
+          throw Error(ErrorClass::Internal, "refusing to remove " + path_of(shown, levels, child) +
+                                                ": it is a mount point");
+        }
+        if (errno == ENOENT) {
+          continue;
+        }
+        if (errno != ENOTDIR && errno != ELOOP) {
+          throw_errno("open " + path_of(shown, levels, child));
+        }
+        // Replaced by a file or a symlink since the fstatat: unlinked below.
       }
+      if (unlinkat(current.get(), child.c_str(), 0) < 0 && errno != ENOENT) {
+        throw_errno("unlink " + path_of(shown, levels, child));
+      }
+      continue;
     }
-    closedir(dir);
-    for (const auto& child : children) {
-      remove_tree_at(here.get(), child.c_str(), device, shown + "/" + child);
+    // Every entry gone: back up through "..", which must be the directory
+    // this one was entered from, then remove this one there.
+    const Level done = std::move(levels.back());
+    levels.pop_back();
+    const std::string done_path = path_of(shown, levels, done.name);
+    if (levels.empty()) {
+      current.reset();
+      if (unlinkat(top, done.name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) {
+        throw_errno("rmdir " + done_path);
+      }
+      break;
     }
-    if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-      throw_errno("rmdir " + shown);
+    UniqueFd up(openat(current.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat ust {};
+    if (!up.valid() || fstat(up.get(), &ust) < 0 || ust.st_dev != levels.back().dev ||
+        ust.st_ino != levels.back().ino) {
+      throw Error(ErrorClass::Internal,
+                  "removing " + shown + ": " + done_path + " was moved during the removal");
     }
-  } else if (unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
-    throw_errno("unlink " + shown);
+    current = std::move(up);
+    if (unlinkat(current.get(), done.name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) {
+      throw_errno("rmdir " + done_path);
+    }
   }
 }
 
@@ -290,16 +390,20 @@ void remove_tree_at(int parent, const char* name, dev_t device, const std::strin
 
 void remove_tree(const std::filesystem::path& root) {
   const std::filesystem::path absolute = std::filesystem::absolute(root).lexically_normal();
-  const std::string name = absolute.filename().string();
+  std::filesystem::path trimmed = absolute;
+  if (!trimmed.has_filename() && trimmed.has_parent_path()) {
+    trimmed = trimmed.parent_path();  // "dir/" -> "dir"
+  }
+  const std::string name = trimmed.filename().string();
   if (name.empty() || name == "." || name == "..") {
     throw Error(ErrorClass::Internal, "refusing to remove " + root.string());
   }
-  const UniqueFd parent(open(absolute.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd parent(open(trimmed.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!parent.valid()) {
     if (errno == ENOENT) {
       return;
     }
-    throw_errno("open " + absolute.parent_path().string());
+    throw_errno("open " + trimmed.parent_path().string());
   }
   struct stat st {};
   if (fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -308,7 +412,7 @@ void remove_tree(const std::filesystem::path& root) {
     }
     throw_errno("lstat " + root.string());
   }
-  remove_tree_at(parent.get(), name.c_str(), st.st_dev, root.string());
+  remove_tree_at(parent.get(), name, st.st_dev, root.string());
 }
 
 CommandResult run_command(const std::vector<std::string>& argv_in, bool want_output) {

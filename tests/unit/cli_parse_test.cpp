@@ -12,6 +12,8 @@
 #include "boxd/box/exec.hpp"
 #include "boxd/box/fork.hpp"
 #include "boxd/box/stop.hpp"
+#include "boxd/local/serve_flags.hpp"
+#include "local/server.hpp"
 
 using namespace boxd::cli;
 
@@ -139,4 +141,25 @@ TEST_CASE("signal names") {
   CHECK(signal_name(9) == "SIGKILL");
   CHECK(signal_name(15) == "SIGTERM");
   CHECK(signal_name(0).empty());
+}
+
+TEST_CASE("local serve: one key per --api-key (the words after it are not keys)") {
+  auto parse_serve = [](std::vector<std::string> args) {
+    CLI::App app;
+    boxd::local::ServeOptions options;
+    add_serve_flags(app, options);
+    std::vector<const char*> argv = {"serve"};
+    for (const auto& arg : args) {
+      argv.push_back(arg.c_str());
+    }
+    app.parse(static_cast<int>(argv.size()), argv.data());
+    return options.api_keys;
+  };
+  CHECK(parse_serve({"--api-key", "k1=alice", "--api-key", "k2=bob"}) ==
+        std::vector<std::string>{"k1=alice", "k2=bob"});
+  // Only the value right after each flag is wiped from the process's argv
+  // (secret_args.hpp): a second key taken by the same flag would stay there.
+  CHECK_THROWS_AS(parse_serve({"--api-key", "k1=alice", "k2=bob"}), CLI::ParseError);
+  CHECK_THROWS_AS(parse_serve({"--api-key", "k1=alice", "--", "--api-key", "k2=bob"}),
+                  CLI::ParseError);
 }

@@ -111,8 +111,14 @@ TEST_CASE("a token ends with the API key it comes from") {
     CHECK(auth.check("Bearer " + auth.exchange("bxd_bob")->token).key_id != caller.key_id);
     derived = auth.issue("alice", caller.key_id, 3600, true).token;
     CHECK(auth.check("Bearer " + derived).key_id == caller.key_id);
-    older = auth.issue("alice", "", 3600, false).token;
+    older = auth.issue("alice", "", 600, false).token;  // an exchange token of before
     CHECK(auth.check("Bearer " + older).failure == AuthFailure::None);
+    // An older token that lives longer than exchange tokens stands only if
+    // it is listed (so its owner sees it and can revoke it).
+    CHECK(auth.check("Bearer " + auth.issue("alice", "", 3600, false).token).failure ==
+          AuthFailure::Invalid);
+    CHECK(auth.check("Bearer " + auth.issue("alice", "", 3600, true).token).failure ==
+          AuthFailure::None);
   }
   // The same server again with alice's key unchanged: all three stand.
   {

@@ -110,10 +110,15 @@ TEST_CASE("identity: a token's lifetime is the request's, or the server's defaul
   // call must not get a token for ever).
   const std::string limit = "token: expires_in_secs must be between 1 and " +
                             std::to_string(k_max_token_secs) + " (366 days), or 0";
+  const auto key = w.caller("alice").key_id;
   for (const std::int64_t secs : {k_max_token_secs + 1, std::int64_t{1} << 62, std::int64_t{-1}}) {
-    CHECK(failure_of([&] { w.identity.create_token("alice", "", secs); }) ==
+    CHECK(failure_of([&] { w.identity.create_token("alice", key, secs); }) ==
           std::pair{Fault::InvalidArgument, limit});
   }
+  // A caller whose token names no key (older than akid) makes no token: it
+  // would outlive the key.
+  CHECK(failure_of([&] { w.identity.create_token("alice", "", 60); }).first ==
+        Fault::FailedPrecondition);
   CHECK(w.identity.list_tokens("alice").size() == 3);
 }
 

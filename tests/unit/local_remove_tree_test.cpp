@@ -3,7 +3,9 @@
 // swapped in for a directory while the removal runs, must not lead it to a
 // file outside.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +58,42 @@ TEST_CASE("remove_tree: the whole tree, symlinks removed and not followed, mode 
   CHECK_FALSE(fs::exists(fs::symlink_status(tree)));
   CHECK(fs::exists(victim / "keep"));
   remove_tree(tree);  // gone already: nothing to do
+}
+
+TEST_CASE("remove_tree: a tree deeper than any path, with one descriptor and no recursion") {
+  // A box can nest directories far past PATH_MAX (mkdir d; cd d; ...): the
+  // removal must neither run out of stack or descriptors nor give up.
+  boxd::local::test::TempDir dir;
+  const fs::path tree = dir.path() / "deep";
+  fs::create_directories(tree);
+  int fd = ::open(tree.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  constexpr int k_depth = 20000;  // ~40,000 bytes of path
+  for (int i = 0; i < k_depth; ++i) {
+    REQUIRE(::mkdirat(fd, "d", 0755) == 0);
+    const int below = ::openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(below >= 0);
+    ::close(fd);
+    fd = below;
+  }
+  const int file = ::openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  REQUIRE(file >= 0);
+  ::close(file);
+  ::close(fd);
+  // With 256 descriptors at most, one per level would run out.
+  rlimit files{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+  rlimit fewer = files;
+  fewer.rlim_cur = 256;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &fewer) == 0);
+  try {
+    remove_tree(tree);
+  } catch (...) {
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    throw;
+  }
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  CHECK_FALSE(fs::exists(fs::symlink_status(tree)));
 }
 
 namespace {

@@ -29,8 +29,13 @@ void add_endpoint_flags(CLI::App& command, local::ServeOptions& options) {
   command.add_option("--listen", options.listen, "Address to listen on")->capture_default_str();
   command.add_option("--state-dir", options.state_dir,
                      "State directory (default $XDG_DATA_HOME/boxd-local)");
-  command.add_option("--api-key", options.api_keys,
-                     "KEY=USER, repeatable (none: a key is generated for user 'local')");
+  // One value per --api-key: a list option would take every word after it,
+  // and the keys after the first would stay on the command line (only the
+  // value right after the flag is wiped there: secret_args.hpp).
+  command
+      .add_option("--api-key", options.api_keys,
+                  "KEY=USER, repeatable (none: a key is generated for user 'local')")
+      ->allow_extra_args(false);
 }
 
 // Tokens, quotas, box limits and the runtime.
