@@ -288,103 +288,114 @@ std::vector<std::string> entries_of(int dir_fd) {
   return names;
 }
 
-// Removes `name` in the directory `parent` and everything below it, by
+// Removes `name` in the directory `top` and everything below it, by
 // descriptors: every step is relative to a directory already open, so a
 // symlink or a rename a box makes meanwhile (in its disk, its upper layer)
 // cannot lead the removal anywhere else. One directory is open at a time
 // (the way back up is "..", checked against the device and inode it was
 // entered from), and nothing grows with depth but the list of levels, so
 // a tree as deep as a box can make it costs no stack and no descriptors.
-void remove_tree_at(int top, const std::string& name, dev_t device, const std::string& shown) {
-  struct stat st {};
-  if (fstatat(top, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
-    if (errno == ENOENT) {
+class TreeRemoval {
+ public:
+  TreeRemoval(int top, dev_t device, std::string shown)
+      : m_top(top), m_device(device), m_shown(std::move(shown)) {}
+
+  void run(const std::string& name) {
+    struct stat st {};
+    if (fstatat(m_top, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT) {
+        return;
+      }
+      throw_errno("lstat " + m_shown);
+    }
+    if (!S_ISDIR(st.st_mode) || !enter(m_top, name, st)) {
+      unlink_entry(m_top, name, m_shown);
       return;
     }
-    throw_errno("lstat " + shown);
+    while (!m_levels.empty()) {
+      Level& level = m_levels.back();
+      if (level.next < level.children.size()) {
+        const std::string child = level.children[level.next++];
+        step_into(child);
+      } else {
+        leave();
+      }
+    }
   }
-  if (!S_ISDIR(st.st_mode)) {
-    if (unlinkat(top, name.c_str(), 0) < 0 && errno != ENOENT) {
+
+ private:
+  // A child of the current directory: entered when it is a directory of
+  // this file system, else unlinked.
+  void step_into(const std::string& child) {
+    struct stat st {};
+    if (fstatat(m_current.get(), child.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT) {
+        return;
+      }
+      throw_errno("lstat " + path_of(m_shown, m_levels, child));
+    }
+    if (!S_ISDIR(st.st_mode) || !enter(m_current.get(), child, st)) {
+      unlink_entry(m_current.get(), child, path_of(m_shown, m_levels, child));
+    }
+  }
+
+  // Opens the directory `name` in `parent` and makes it the current one;
+  // false when it is no directory any more (the caller unlinks what it is).
+  bool enter(int parent, const std::string& name, struct stat& st) {
+    UniqueFd below = open_level(parent, name.c_str(), m_device, st);
+    if (!below.valid()) {
+      const std::string shown = path_of(m_shown, m_levels, name);
+      if (errno == EXDEV) {
+        throw Error(ErrorClass::Internal, "refusing to remove " + shown + ": it is a mount point");
+      }
+      if (errno == ENOTDIR || errno == ELOOP || errno == ENOENT) {
+        return false;  // replaced by something else since the fstatat (or gone)
+      }
+      throw_errno("open " + shown);
+    }
+    std::vector<std::string> children = entries_of(below.get());
+    m_current = std::move(below);
+    m_levels.push_back(Level{st.st_dev, st.st_ino, name, std::move(children), 0});
+    return true;
+  }
+
+  // Every entry of the current directory is gone: back up through "..",
+  // which must be the directory it was entered from, and remove it there.
+  void leave() {
+    const Level done = std::move(m_levels.back());
+    m_levels.pop_back();
+    const std::string shown = path_of(m_shown, m_levels, done.name);
+    int parent = m_top;
+    if (!m_levels.empty()) {
+      UniqueFd up(openat(m_current.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      struct stat ust {};
+      if (!up.valid() || fstat(up.get(), &ust) < 0 || ust.st_dev != m_levels.back().dev ||
+          ust.st_ino != m_levels.back().ino) {
+        throw Error(ErrorClass::Internal,
+                    "removing " + m_shown + ": " + shown + " was moved during the removal");
+      }
+      m_current = std::move(up);
+      parent = m_current.get();
+    } else {
+      m_current.reset();
+    }
+    if (unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) {
+      throw_errno("rmdir " + shown);
+    }
+  }
+
+  static void unlink_entry(int parent, const std::string& name, const std::string& shown) {
+    if (unlinkat(parent, name.c_str(), 0) < 0 && errno != ENOENT) {
       throw_errno("unlink " + shown);
     }
-    return;
   }
-  std::vector<Level> levels;
-  UniqueFd current = open_level(top, name.c_str(), device, st);
-  if (!current.valid()) {
-    if (errno == EXDEV) {
-      throw Error(ErrorClass::Internal, "refusing to remove " + shown + ": it is a mount point");
-    }
-    if (errno == ENOENT) {
-      return;
-    }
-    if ((errno == ENOTDIR || errno == ELOOP) && unlinkat(top, name.c_str(), 0) == 0) {
-      return;  // replaced by something else since the fstatat: removed that
-    }
-    throw_errno("open " + shown);
-  }
-  levels.push_back(Level{st.st_dev, st.st_ino, name, entries_of(current.get()), 0});
-  while (!levels.empty()) {
-    Level& level = levels.back();
-    if (level.next < level.children.size()) {
-      const std::string child = level.children[level.next++];
-      struct stat cst {};
-      if (fstatat(current.get(), child.c_str(), &cst, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno == ENOENT) {
-          continue;
-        }
-        throw_errno("lstat " + path_of(shown, levels, child));
-      }
-      if (S_ISDIR(cst.st_mode)) {
-        UniqueFd below = open_level(current.get(), child.c_str(), device, cst);
-        if (below.valid()) {
-          std::vector<std::string> children = entries_of(below.get());
-          current = std::move(below);
-          levels.push_back(Level{cst.st_dev, cst.st_ino, child, std::move(children), 0});
-          continue;
-        }
-        if (errno == EXDEV) {
-          throw Error(ErrorClass::Internal, "refusing to remove " + path_of(shown, levels, child) +
-                                                ": it is a mount point");
-        }
-        if (errno == ENOENT) {
-          continue;
-        }
-        if (errno != ENOTDIR && errno != ELOOP) {
-          throw_errno("open " + path_of(shown, levels, child));
-        }
-        // Replaced by a file or a symlink since the fstatat: unlinked below.
-      }
-      if (unlinkat(current.get(), child.c_str(), 0) < 0 && errno != ENOENT) {
-        throw_errno("unlink " + path_of(shown, levels, child));
-      }
-      continue;
-    }
-    // Every entry gone: back up through "..", which must be the directory
-    // this one was entered from, then remove this one there.
-    const Level done = std::move(levels.back());
-    levels.pop_back();
-    const std::string done_path = path_of(shown, levels, done.name);
-    if (levels.empty()) {
-      current.reset();
-      if (unlinkat(top, done.name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) {
-        throw_errno("rmdir " + done_path);
-      }
-      break;
-    }
-    UniqueFd up(openat(current.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct stat ust {};
-    if (!up.valid() || fstat(up.get(), &ust) < 0 || ust.st_dev != levels.back().dev ||
-        ust.st_ino != levels.back().ino) {
-      throw Error(ErrorClass::Internal,
-                  "removing " + shown + ": " + done_path + " was moved during the removal");
-    }
-    current = std::move(up);
-    if (unlinkat(current.get(), done.name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) {
-      throw_errno("rmdir " + done_path);
-    }
-  }
-}
+
+  int m_top;
+  dev_t m_device;
+  std::string m_shown;
+  UniqueFd m_current;
+  std::vector<Level> m_levels;
+};
 
 }  // namespace
 
@@ -412,7 +423,7 @@ void remove_tree(const std::filesystem::path& root) {
     }
     throw_errno("lstat " + root.string());
   }
-  remove_tree_at(parent.get(), name, st.st_dev, root.string());
+  TreeRemoval(parent.get(), st.st_dev, root.string()).run(name);
 }
 
 CommandResult run_command(const std::vector<std::string>& argv_in, bool want_output) {
