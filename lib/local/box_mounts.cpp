@@ -42,15 +42,18 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/unique_fd.hpp"
 #include "local/fault.hpp"
 #include "local/runtime_support.hpp"
 
@@ -217,14 +220,39 @@ std::optional<MountIdentity> mount_identity(const std::filesystem::path& source)
 }
 
 // Where the disk is mounted in the namespace whose mountinfo this is.
-std::vector<std::string> mounts_of(const std::string& mountinfo, const MountIdentity& disk) {
-  std::vector<std::string> points;
+struct DiskMount {
+  std::uint64_t id = 0;
+  std::string point;
+};
+
+std::vector<DiskMount> mounts_of(const std::string& mountinfo, const MountIdentity& disk) {
+  std::vector<DiskMount> mounts;
   for (const auto& m : read_mountinfo(mountinfo)) {
     if (m.device == disk.device && below_or_at(m.root, disk.root)) {
-      points.push_back(m.point);
+      mounts.push_back(DiskMount{std::strtoull(m.id.c_str(), nullptr, 10), m.point});
     }
   }
-  return points;
+  return mounts;
+}
+
+// "self/fd/<fd>" into `out` (room for 32 bytes), without allocating (in a
+// forked child).
+void fd_link(int fd, char* out) {
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0 && n < 15);
+  const char prefix[] = "self/fd/";
+  int at = 0;
+  for (const char c : std::string_view(prefix)) {
+    out[at++] = c;
+  }
+  while (n > 0) {
+    out[at++] = digits[--n];
+  }
+  out[at] = '\0';
 }
 
 // A box with a user namespace of its own sees the disk idmapped through it:
@@ -311,30 +339,58 @@ void remove_injected_mount(int init_pid, std::uint64_t start_time,
     return;  // the disk's directory is gone: nothing of it can be mounted
   }
   const std::string mountinfo = "/proc/" + std::to_string(init_pid) + "/mountinfo";
-  // A round: the box's mounts of the disk, deepest first; each unmounted
-  // by the path the kernel shows for it now. A box renaming the mount
-  // point's parent between the read and the unmount makes the path miss
-  // (or hit a mount of its own, in its own namespace): the next round
-  // finds the disk where it went.
+  // The host's /proc, for the child: inside the box's namespace its own
+  // /proc is the box's, where the child (a host process) has no entry.
+  const UniqueFd host_proc(open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!host_proc.valid()) {
+    throw_errno("opening /proc");
+  }
+  // A round: the box's mounts of the disk, deepest first. Each is opened
+  // by the path the kernel shows for it now, with no symlink allowed on
+  // the way (the box could put one in a parent, to aim the unmount at
+  // another mount, such as the masks over its /proc), checked to be that
+  // very mount (its id), and unmounted through the descriptor. A box
+  // renaming a parent meanwhile makes the path miss: the next round finds
+  // the mount where it went.
   constexpr int k_rounds = 20;
   for (int round = 0; round < k_rounds; ++round) {
-    std::vector<std::string> points = mounts_of(mountinfo, *identity);
-    if (points.empty()) {
+    std::vector<DiskMount> mounts = mounts_of(mountinfo, *identity);
+    if (mounts.empty()) {
       return;
     }
     if (round == k_rounds - 1) {
-      fail(Fault::FailedPrecondition, "the disk is still mounted in the box at " + points.front() +
-                                          " (it was attached at " + target + "); try again");
+      fail(Fault::FailedPrecondition, "the disk is still mounted in the box at " +
+                                          mounts.front().point + " (it was attached at " + target +
+                                          "); try again");
     }
-    std::sort(points.begin(), points.end(),
-              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    std::sort(mounts.begin(), mounts.end(), [](const DiskMount& a, const DiskMount& b) {
+      return a.point.size() > b.point.size();
+    });
     const int ns = open_mnt_ns(init_pid, start_time);
+    const int proc_fd = host_proc.get();
     ChildFailure failure = run_in_namespace(ns, [&]() -> ChildFailure {
-      for (const auto& point : points) {
-        if (umount2(point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
-            errno != ENOENT) {
-          return {5, errno};
+      for (const auto& mount : mounts) {
+        struct open_how how {};
+        how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        const int fd =
+            static_cast<int>(syscall(SYS_openat2, AT_FDCWD, mount.point.c_str(), &how, sizeof how));
+        if (fd < 0) {
+          continue;  // moved, or a symlink on the way: the next round
         }
+        struct statx sx {};
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) == 0 &&
+            (sx.stx_mask & STATX_MNT_ID) != 0 && sx.stx_mnt_id == mount.id) {
+          char link[32];
+          fd_link(fd, link);
+          // "self/fd/N" in the host's /proc: the mount's root, whatever
+          // happens to its path now.
+          if (fchdir(proc_fd) == 0 && umount2(link, MNT_DETACH) < 0 && errno != EINVAL &&
+              errno != ENOENT) {
+            return {5, errno};
+          }
+        }
+        close(fd);
       }
       return {};
     });

@@ -265,6 +265,33 @@ def a_detached_disk_leaves_the_box_even_after_the_box_moved_it(t):
 
 
 @suite.test
+def detach_cannot_be_aimed_at_the_masks_over_proc(t):
+    # Detach unmounted by path, following symlinks in the path's parents:
+    # with the disk at ~/x/<name> and ~/x replaced by a symlink to /proc,
+    # it unmounted the mask over /proc/<name> instead (a review found it).
+    world(t)
+    vm = t.alice.create_box(t.box_name("masks"))
+    masked = [line.split()[4] for line in
+              t.alice.exec(vm, "cat /proc/self/mountinfo").stdout.splitlines()
+              if len(line.split()) > 4 and line.split()[4].startswith("/proc/")
+              and line.split()[4].count("/") == 2]
+    if not masked:
+        fail(f"box {vm} has no mount over a /proc file to aim at (its mountinfo lists none)")
+    target = masked[0]
+    name = target.rsplit("/", 1)[1]
+    disk = t.box_name("aim")
+    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
+    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
+    t.alice.run("disk", "attach", disk, vm, "--mount", f"/home/boxd/x/{name}").expect_ok()
+    t.alice.exec(vm, "mv /home/boxd/x /home/boxd/x2 && ln -s /proc /home/boxd/x").expect_ok()
+    t.alice.run("disk", "detach", disk, vm).expect_ok()
+    after = t.alice.exec(vm, "cat /proc/self/mountinfo").stdout
+    expect(f" {target} " in after,
+           f"ATTACK WORKED: detach unmounted the mask over {target} (a symlink in the path)")
+    expect(f" /home/boxd/x2/{name} " not in after, "the disk left the box (at its moved place)")
+
+
+@suite.test
 def a_read_only_disk_is_read_only(t):
     world(t)
     vm = t.alice.create_box(t.box_name("ro"))
