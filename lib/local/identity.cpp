@@ -1,5 +1,6 @@
 #include "local/identity.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/files.hpp"
@@ -83,8 +84,21 @@ void Identity::revoke_token(const AuthResult& caller, const std::string& jti) {
     }
     const auto now = rpc::now_secs();
     std::erase_if(data.revoked, [now](const auto& entry) { return entry.second < now; });
+    std::erase_if(data.revoked_by,
+                  [&](const auto& entry) { return data.revoked.count(entry.first) == 0; });
+    // Revocations stay until their token would have expired: a user
+    // revoking token after token (each exchange makes one) would grow the
+    // state without end.
+    if (data.revoked.count(jti) == 0) {
+      rpc::check_record_room(
+          static_cast<std::size_t>(
+              std::count_if(data.revoked_by.begin(), data.revoked_by.end(),
+                            [&](const auto& entry) { return entry.second == caller.user_id; })),
+          m_store.record_limit(), "revoked tokens");
+    }
     std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });
     data.revoked[jti] = expires_at;
+    data.revoked_by[jti] = caller.user_id;
   });
   logging::info("token revoked", {{"user", caller.user_id}, {"jti", jti}});
 }

@@ -107,7 +107,15 @@ std::string store_to_json(const StoreData& data) {
   for (const auto& [jti, exp] : data.revoked) {
     revoked[jti] = exp;
   }
-  json doc{{"version", 1}, {"boxes", boxes}, {"tokens", tokens}, {"revoked", revoked}};
+  json revoked_by = json::object();
+  for (const auto& [jti, owner] : data.revoked_by) {
+    revoked_by[jti] = owner;
+  }
+  json doc{{"version", 1},
+           {"boxes", boxes},
+           {"tokens", tokens},
+           {"revoked", revoked},
+           {"revoked_by", revoked_by}};
   net_records_to_json(data, doc);
   return doc.dump(2) + "\n";
 }
@@ -134,6 +142,13 @@ StoreData store_from_json(const std::string& text) {
     }
     for (const auto& [jti, exp] : revoked.items()) {
       data.revoked[jti] = exp.get<std::int64_t>();
+    }
+    if (doc.contains("revoked_by")) {
+      for (const auto& [jti, owner] : doc.at("revoked_by").items()) {
+        if (data.revoked.count(jti) != 0) {
+          data.revoked_by[jti] = owner.get<std::string>();
+        }
+      }
     }
     net_records_from_json(doc, data);
   } catch (const json::exception& e) {

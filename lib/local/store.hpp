@@ -126,6 +126,9 @@ struct StoreData {
   std::vector<BoxRecord> boxes;
   std::vector<TokenRecord> tokens;
   std::map<std::string, std::int64_t> revoked;  // jti -> its expiry (pruned after)
+  // jti -> who revoked it (each user's revocations count against
+  // --max-records; entries from before this was kept have none).
+  std::map<std::string, std::string> revoked_by;
   std::vector<ProxyRecord> proxies;
   std::vector<TemplateRecord> templates;
   std::vector<DomainRecord> domains;

@@ -146,3 +146,19 @@ TEST_CASE("identity: the server's config names its image, zone and isolation") {
   CHECK(server.zone == "localhost");
   CHECK(server.isolation.empty());  // the fake runtime isolates nothing
 }
+
+TEST_CASE("identity: a user's revocations stop at the record limit") {
+  IdentityWorld w;
+  w.store.set_record_limit(3);
+  for (int i = 0; i < 3; ++i) {
+    const auto self = w.caller("alice");  // a fresh exchange token each time
+    w.identity.revoke_token(self, self.jti);
+  }
+  const auto token = *w.auth.exchange("bxd_alice");
+  const auto fourth = w.check(token.token);
+  CHECK(failure_of([&] { w.identity.revoke_token(fourth, fourth.jti); }).first ==
+        Fault::ResourceExhausted);
+  CHECK(w.check(token.token).failure == AuthFailure::None);  // not revoked
+  const auto bobs = w.caller("bob");  // another user's revocations are his own
+  w.identity.revoke_token(bobs, bobs.jti);
+}
