@@ -148,10 +148,31 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
     snap.disk_bytes = box.disk_bytes;
     snap.source_vm = box.name;
     snap.updated_at = rpc::now_secs();
-    m_store.update([&](StoreData& data) {
-      std::erase_if(data.snapshots, [&](const SnapshotRecord& s) { return s.id == snap.id; });
-      data.snapshots.push_back(snap);
-    });
+    const bool is_new = !existing;
+    try {
+      m_store.update([&](StoreData& data) {
+        if (is_new) {
+          // Again, now under the store's lock: saves of several boxes at
+          // once passed the check above together (and could take one name
+          // twice).
+          std::size_t owned = 0;
+          for (const auto& s : data.snapshots) {
+            if (s.owner == user && s.name == snap.name) {
+              fail(Fault::AlreadyExists, "snapshot name '" + snap.name + "' already exists");
+            }
+            owned += s.owner == user ? 1 : 0;
+          }
+          rpc::check_record_room(owned, m_store.record_limit(), "snapshots");
+        }
+        std::erase_if(data.snapshots, [&](const SnapshotRecord& s) { return s.id == snap.id; });
+        data.snapshots.push_back(snap);
+      });
+    } catch (...) {
+      if (is_new) {
+        remove_tree(dir(snap.id));  // the copy no record names
+      }
+      throw;
+    }
     logging::info("snapshot " + snap.name + " v" + std::to_string(snap.version) + " (" + snap.id +
                   ") of box " + box.name + " saved for " + user + ", " +
                   std::to_string(snap.size_bytes) + " bytes");

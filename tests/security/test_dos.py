@@ -518,6 +518,38 @@ def records_stop_at_a_quota_and_a_flood_of_them_stalls_nobody(t):
 
 
 @suite.test
+def snapshots_saved_at_once_stop_at_the_quota_too(t):
+    # The snapshot quota was checked before the copy and the record added
+    # after it: saves of several boxes at once all passed the check. Each
+    # box gets a few MiB so that the copies overlap.
+    t.require_isolation()
+    server = t.new_server("snaps", args=["--max-records", "2"])
+    alice = t.cli("alice", server=server)
+    boxes = [alice.create_box(t.box_name("snap")) for _ in range(4)]
+    for vm in boxes:
+        alice.exec(vm, "head -c 8M /dev/urandom > /home/boxd/bulk").expect_ok()
+    results = [None] * len(boxes)
+
+    def save(i):
+        results[i] = alice.run("snapshot", "create", boxes[i], f"s{i}", timeout=120)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(len(boxes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    made = [r for r in results if r.code == 0]
+    expect(len(made) <= 2, f"ATTACK WORKED: {len(made)} snapshots saved at once past a quota of 2")
+    expect(all(r.code == 6 for r in results if r.code != 0),
+           f"refused saves exit 6: {[(r.code, r.stderr.strip()) for r in results]!r}")
+    listed = alice.run("snapshot", "list", "--json").expect_ok().json()
+    expect(len(listed) == len(made), f"snapshots listed {len(listed)}, saved {len(made)}")
+    leftovers = list((server.state_dir / "snapshots").glob("snap-*"))
+    expect(len(leftovers) == len(made),
+           f"snapshot copies on disk: {len(leftovers)} for {len(made)} saved: {leftovers!r}")
+
+
+@suite.test
 def a_fifo_at_etc_hosts_does_not_hang_the_server(t):
     """Root in a box replaces its /etc/hosts with a FIFO. When a box joins or
     leaves a network the server rewrites every member's /etc/hosts with its
