@@ -159,16 +159,36 @@ IssuedToken Auth::issue(const std::string& user_id, const std::string& key_id,
       const auto now = now_secs();
       std::erase_if(data.tokens, [now](const TokenRecord& r) { return r.expires_at < now; });
       rpc::check_record_room(
-          static_cast<std::size_t>(std::count_if(data.tokens.begin(), data.tokens.end(),
-                                                 [&](const TokenRecord& r) {
-                                                   return r.owner == user_id &&
-                                                          data.revoked.count(r.jti) == 0;
-                                                 })),
+          data.tokens,
+          [&](const TokenRecord& r) {
+            return r.owner == user_id && data.revoked.count(r.jti) == 0;
+          },
           m_store.record_limit(), "tokens");
       data.tokens.push_back(TokenRecord{t.jti, user_id, t.issued_at, t.expires_at});
     });
   }
   return t;
+}
+
+// The key the token comes from must still be the server's, for the same
+// user. An older token without one: its user must still have a key, and it
+// must be short-lived (an exchange token) or listed (a CreateToken one,
+// which its owner can see and revoke).
+bool Auth::key_stands(const JwtClaims& claims) const {
+  if (!claims.key_id.empty()) {
+    const auto it = m_key_ids.find(claims.key_id);
+    return it != m_key_ids.end() && it->second == claims.subject;
+  }
+  const bool user_has_key = std::any_of(m_key_ids.begin(), m_key_ids.end(), [&](const auto& entry) {
+    return entry.second == claims.subject;
+  });
+  if (!user_has_key) {
+    return false;
+  }
+  return claims.expires_at - claims.issued_at <= m_ttl || m_store.read([&](const StoreData& data) {
+    return std::any_of(data.tokens.begin(), data.tokens.end(),
+                       [&](const TokenRecord& r) { return r.jti == claims.jti; });
+  });
 }
 
 AuthResult Auth::check(const std::optional<std::string>& authorization) const {
@@ -193,24 +213,7 @@ AuthResult Auth::check(const std::optional<std::string>& authorization) const {
     result.failure = AuthFailure::Invalid;
     return result;
   }
-  // The key the token comes from must still be the server's, for the same
-  // user. An older token without one: its user must still have a key, and
-  // it must be short-lived (an exchange token) or listed (a CreateToken
-  // one, which its owner can see and revoke).
-  const bool key_current =
-      claims->key_id.empty()
-          ? std::any_of(m_key_ids.begin(), m_key_ids.end(),
-                        [&](const auto& entry) { return entry.second == claims->subject; }) &&
-                (claims->expires_at - claims->issued_at <= m_ttl ||
-                 m_store.read([&](const StoreData& data) {
-                   return std::any_of(data.tokens.begin(), data.tokens.end(),
-                                      [&](const TokenRecord& r) { return r.jti == claims->jti; });
-                 }))
-          : [&] {
-              const auto it = m_key_ids.find(claims->key_id);
-              return it != m_key_ids.end() && it->second == claims->subject;
-            }();
-  if (!key_current) {
+  if (!key_stands(*claims)) {
     result.failure = AuthFailure::Invalid;
     return result;
   }

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 
+#include "common/jwt.hpp"
 #include "local/store.hpp"
 
 namespace boxd::local {
@@ -79,6 +80,7 @@ class Auth {
   std::int64_t m_ttl;
 
   std::string key_id_of(const std::string& key_digest) const;
+  bool key_stands(const JwtClaims& claims) const;
 };
 
 // The per-state-dir signing secret (<dir>/jwt_secret, created 0600 on first use).

@@ -36,17 +36,15 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
-#include <cstdlib>
+#include <charconv>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -147,43 +145,6 @@ struct MountIdentity {
   std::string root;    // "/" for the root of a file system of its own
 };
 
-struct MountLine {
-  std::string id;
-  std::string device;
-  std::string root;
-  std::string point;
-};
-
-// The fields of a /proc/<pid>/mountinfo line we need (escapes undone).
-std::optional<MountLine> parse_mount_line(const std::string& line) {
-  std::istringstream in(line);
-  std::string parent;
-  MountLine m;
-  if (!(in >> m.id >> parent >> m.device >> m.root >> m.point)) {
-    return std::nullopt;
-  }
-  m.root = unescape_mount_path(m.root);
-  m.point = unescape_mount_path(m.point);
-  return m;
-}
-
-std::vector<MountLine> read_mountinfo(const std::string& path) {
-  std::vector<MountLine> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto m = parse_mount_line(line)) {
-      lines.push_back(std::move(*m));
-    }
-  }
-  return lines;
-}
-
-bool below_or_at(const std::string& path, const std::string& dir) {
-  return dir == "/" || path == dir ||
-         (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
-}
-
 // The disk directory's identity, from the server's own mount table: the
 // mount it lies in (by its mount id; on a kernel without STATX_MNT_ID, the
 // longest mount point above it on its device, which btrfs subvolumes, whose
@@ -200,11 +161,10 @@ std::optional<MountIdentity> mount_identity(const std::filesystem::path& source)
   const std::string device =
       std::to_string(sx.stx_dev_major) + ":" + std::to_string(sx.stx_dev_minor);
   const bool by_id = (sx.stx_mask & STATX_MNT_ID) != 0;
-  const std::string id = std::to_string(sx.stx_mnt_id);
-  std::optional<MountLine> best;
+  std::optional<MountInfoLine> best;
   for (auto& m : read_mountinfo("/proc/self/mountinfo")) {
-    const bool ours = by_id ? m.id == id : m.device == device;
-    if (ours && below_or_at(path, m.point) && (!best || m.point.size() > best->point.size())) {
+    const bool ours = by_id ? m.id == sx.stx_mnt_id : m.device == device;
+    if (ours && path_under(path, m.point) && (!best || m.point.size() > best->point.size())) {
       best = std::move(m);
     }
   }
@@ -219,40 +179,21 @@ std::optional<MountIdentity> mount_identity(const std::filesystem::path& source)
   return MountIdentity{best->device, root};
 }
 
-// Where the disk is mounted in the namespace whose mountinfo this is.
-struct DiskMount {
-  std::uint64_t id = 0;
-  std::string point;
-};
-
-std::vector<DiskMount> mounts_of(const std::string& mountinfo, const MountIdentity& disk) {
-  std::vector<DiskMount> mounts;
-  for (const auto& m : read_mountinfo(mountinfo)) {
-    if (m.device == disk.device && below_or_at(m.root, disk.root)) {
-      mounts.push_back(DiskMount{std::strtoull(m.id.c_str(), nullptr, 10), m.point});
-    }
-  }
+// The disk's mounts in the namespace whose mountinfo this is.
+std::vector<MountInfoLine> mounts_of(const std::string& mountinfo, const MountIdentity& disk) {
+  std::vector<MountInfoLine> mounts = read_mountinfo(mountinfo);
+  std::erase_if(mounts, [&](const MountInfoLine& m) {
+    return m.device != disk.device || !path_under(m.root, disk.root);
+  });
   return mounts;
 }
 
-// "self/fd/<fd>" into `out` (room for 32 bytes), without allocating (in a
-// forked child).
-void fd_link(int fd, char* out) {
-  char digits[16];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + fd % 10);
-    fd /= 10;
-  } while (fd > 0 && n < 15);
-  const char prefix[] = "self/fd/";
-  int at = 0;
-  for (const char c : std::string_view(prefix)) {
-    out[at++] = c;
-  }
-  while (n > 0) {
-    out[at++] = digits[--n];
-  }
-  out[at] = '\0';
+// "self/fd/<fd>" into `out`, without allocating (in a forked child).
+void fd_link(int fd, std::array<char, 32>& out) {
+  constexpr std::string_view k_prefix = "self/fd/";
+  std::copy(k_prefix.begin(), k_prefix.end(), out.begin());
+  char* end = std::to_chars(out.data() + k_prefix.size(), out.data() + out.size() - 1, fd).ptr;
+  *end = '\0';
 }
 
 // A box with a user namespace of its own sees the disk idmapped through it:
@@ -354,7 +295,7 @@ void remove_injected_mount(int init_pid, std::uint64_t start_time,
   // the mount where it went.
   constexpr int k_rounds = 20;
   for (int round = 0; round < k_rounds; ++round) {
-    std::vector<DiskMount> mounts = mounts_of(mountinfo, *identity);
+    std::vector<MountInfoLine> mounts = mounts_of(mountinfo, *identity);
     if (mounts.empty()) {
       return;
     }
@@ -363,7 +304,7 @@ void remove_injected_mount(int init_pid, std::uint64_t start_time,
                                           mounts.front().point + " (it was attached at " + target +
                                           "); try again");
     }
-    std::sort(mounts.begin(), mounts.end(), [](const DiskMount& a, const DiskMount& b) {
+    std::sort(mounts.begin(), mounts.end(), [](const MountInfoLine& a, const MountInfoLine& b) {
       return a.point.size() > b.point.size();
     });
     const int ns = open_mnt_ns(init_pid, start_time);
@@ -381,13 +322,12 @@ void remove_injected_mount(int init_pid, std::uint64_t start_time,
         struct statx sx {};
         if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) == 0 &&
             (sx.stx_mask & STATX_MNT_ID) != 0 && sx.stx_mnt_id == mount.id) {
-          char link[32];
+          std::array<char, 32> link{};
           fd_link(fd, link);
           // "self/fd/N" in the host's /proc: the mount's root, whatever
-          // happens to its path now.
-          if (fchdir(proc_fd) == 0 && umount2(link, MNT_DETACH) < 0 && errno != EINVAL &&
-              errno != ENOENT) {
-            return {5, errno};
+          // happens to its path now. A failure shows in the next round.
+          if (fchdir(proc_fd) == 0) {
+            umount2(link.data(), MNT_DETACH);
           }
         }
         close(fd);
@@ -395,7 +335,7 @@ void remove_injected_mount(int init_pid, std::uint64_t start_time,
       return {};
     });
     close(ns);
-    if (failure.step != 0 && failure.step != 5) {
+    if (failure.step != 0) {
       throw Error(ErrorClass::Internal,
                   "unmounting " + target + " failed" +
                       (failure.error != 0 ? std::string(": ") + std::strerror(failure.error) : ""));

@@ -73,10 +73,9 @@ BoundDomain Domains::bind(const std::string& user, const std::string& given,
       }
     }
     std::erase_if(data.domains, [&](const DomainRecord& d) { return d.domain == domain; });
-    rpc::check_record_room(static_cast<std::size_t>(std::count_if(
-                               data.domains.begin(), data.domains.end(),
-                               [&](const DomainRecord& d) { return d.owner == user; })),
-                           m_store.record_limit(), "domains");
+    rpc::check_record_room(
+        data.domains, [&](const DomainRecord& d) { return d.owner == user; },
+        m_store.record_limit(), "domains");
     data.domains.push_back(DomainRecord{domain, user, box.id, rpc::now_secs()});
   });
   logging::info("domain " + domain + " bound to box " + box.name + " (" + user + ")");

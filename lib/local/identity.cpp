@@ -91,9 +91,7 @@ void Identity::revoke_token(const AuthResult& caller, const std::string& jti) {
     // state without end.
     if (data.revoked.count(jti) == 0) {
       rpc::check_record_room(
-          static_cast<std::size_t>(
-              std::count_if(data.revoked_by.begin(), data.revoked_by.end(),
-                            [&](const auto& entry) { return entry.second == caller.user_id; })),
+          data.revoked_by, [&](const auto& entry) { return entry.second == caller.user_id; },
           m_store.record_limit(), "revoked tokens");
     }
     std::erase_if(data.tokens, [&](const TokenRecord& t) { return t.jti == jti; });

@@ -31,15 +31,6 @@ namespace {
 constexpr std::uint64_t k_watched_events =
     FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_ONDIR;
 
-// `path` is `dir` or below it.
-bool under(const std::string& path, const std::string& dir) {
-  if (dir == "/") {
-    return !path.empty() && path[0] == '/';
-  }
-  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-         (path.size() == dir.size() || path[dir.size()] == '/');
-}
-
 void collect_roots(const fs::path& dir, bool top, const fs::path& hidden,
                    std::vector<fs::path>& out) {
   std::error_code ec;
@@ -52,7 +43,7 @@ void collect_roots(const fs::path& dir, bool top, const fs::path& hidden,
     if ((top && box_own_top_dir(path.filename().native())) || path == hidden) {
       continue;
     }
-    if (under(hidden.native(), path.native())) {
+    if (path_under(hidden.native(), path.native())) {
       collect_roots(path, false, hidden, out);
       continue;
     }
@@ -507,7 +498,7 @@ void MaskIndex::all_stale() {
 }
 
 bool MaskIndex::hidden_path(const std::string& path) const {
-  return under(path, m_hidden.native());
+  return path_under(path, m_hidden.native());
 }
 
 MaskIndex::Root* MaskIndex::root_of(const std::string& path, std::string& rel) {
@@ -555,7 +546,7 @@ bool MaskIndex::apply_path(const std::string& path, bool attrib_only) {
 void MaskIndex::apply_outside(const std::string& path, bool attrib_only) {
   const std::string parent = fs::path(path).parent_path().native();
   if (!attrib_only &&
-      (parent == "/" || (under(m_hidden.native(), parent) && parent != m_hidden.native()))) {
+      (parent == "/" || (path_under(m_hidden.native(), parent) && parent != m_hidden.native()))) {
     m_roots_stale = true;
   }
 }
@@ -612,22 +603,10 @@ void MaskIndex::apply_below(Root& root, const std::string& rel, bool attrib_only
 // Mount points at, below or above an indexed directory ("<id> <path>").
 std::set<std::string> MaskIndex::relevant_mounts() {
   std::set<std::string> mounts;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id;
-    std::string parent;
-    std::string device;
-    std::string source_root;
-    std::string point;
-    if (!(fields >> id >> parent >> device >> source_root >> point)) {
-      continue;
-    }
-    point = unescape_mount_path(point);
+  for (const auto& m : read_mountinfo("/proc/self/mountinfo")) {
     for (const auto& [dir, root] : m_roots) {
-      if (under(point, dir) || under(dir, point)) {
-        mounts.insert(id + " " + point);
+      if (path_under(m.point, dir) || path_under(dir, m.point)) {
+        mounts.insert(std::to_string(m.id) + " " + m.point);
         break;
       }
     }
@@ -646,10 +625,10 @@ void MaskIndex::check_mounts() {
   for (const auto& entry : changed) {
     const std::string point = entry.substr(entry.find(' ') + 1);
     for (auto& [dir, root] : m_roots) {
-      if (under(point, dir) || under(dir, point)) {
+      if (path_under(point, dir) || path_under(dir, point)) {
         root.stale = true;
       }
-      if (under(dir, point) && dir != point) {
+      if (path_under(dir, point) && dir != point) {
         m_roots_stale = true;
       }
     }

@@ -28,9 +28,7 @@ void prune_orphans(StoreData& data) {
 // proxy aside): at most `limit`.
 void check_proxy_room(const StoreData& data, const std::string& box_id, int limit) {
   rpc::check_record_room(
-      static_cast<std::size_t>(std::count_if(
-          data.proxies.begin(), data.proxies.end(),
-          [&](const ProxyRecord& p) { return p.box_id == box_id && !p.name.empty(); })),
+      data.proxies, [&](const ProxyRecord& p) { return p.box_id == box_id && !p.name.empty(); },
       limit, "proxies and exposed ports on a box");
 }
 

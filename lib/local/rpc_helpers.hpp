@@ -3,6 +3,7 @@
 // clocks, ids, name and size checks (failing with fault.hpp).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -43,6 +44,12 @@ inline void check_record_room(std::size_t count, int limit, const std::string& w
     fail(Fault::ResourceExhausted, "quota exceeded: at most " + std::to_string(limit) + " " + what +
                                        " (the server's --max-records)");
   }
+}
+// The same, counting the records of `records` that `mine` holds for.
+template <class Records, class Mine>
+void check_record_room(const Records& records, Mine&& mine, int limit, const std::string& what) {
+  check_record_room(static_cast<std::size_t>(std::count_if(records.begin(), records.end(), mine)),
+                    limit, what);
 }
 
 // "<prefix>-" + 16 hex digits.

@@ -56,6 +56,31 @@ std::string unescape_mount_path(const std::string& text) {
   return out;
 }
 
+std::vector<MountInfoLine> read_mountinfo(const std::string& path) {
+  std::vector<MountInfoLine> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string parent;
+    MountInfoLine m;
+    if (fields >> m.id >> parent >> m.device >> m.root >> m.point) {
+      m.root = unescape_mount_path(m.root);
+      m.point = unescape_mount_path(m.point);
+      lines.push_back(std::move(m));
+    }
+  }
+  return lines;
+}
+
+bool path_under(const std::string& path, const std::string& dir) {
+  if (dir == "/") {
+    return !path.empty() && path[0] == '/';
+  }
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
 std::string ns_link(int pid, const char* ns) {
   char buffer[128];
   const std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;

@@ -122,6 +122,19 @@ std::string ns_link(int pid, const char* ns);
 // escapes of space, tab, newline and backslash undone.
 std::string unescape_mount_path(const std::string& text);
 
+// The fields of a /proc/<pid>/mountinfo line that mount lookups use
+// (escapes undone).
+struct MountInfoLine {
+  std::uint64_t id = 0;  // the mount id (statx's STATX_MNT_ID)
+  std::string device;    // "major:minor"
+  std::string root;      // the mounted path within its file system
+  std::string point;     // where it is mounted
+};
+std::vector<MountInfoLine> read_mountinfo(const std::string& path);
+
+// True when the absolute `path` is `dir` or below it ("/" holds every path).
+bool path_under(const std::string& path, const std::string& dir);
+
 // True when pid runs with the given start time and is not a zombie.
 bool process_matches(int pid, std::uint64_t start_time);
 

@@ -105,6 +105,12 @@ void Snapshots::copy_into(const BoxRecord& box, const std::string& id) {
   remove_tree(old_dir);
 }
 
+void Snapshots::check_snapshot_room(const StoreData& data, const std::string& user) const {
+  rpc::check_record_room(
+      data.snapshots, [&](const SnapshotRecord& s) { return s.owner == user; },
+      m_store.record_limit(), "snapshots");
+}
+
 SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
                                const std::string& name) {
   SnapshotRecord snap;
@@ -125,12 +131,7 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
     });
     snap = existing.value_or(SnapshotRecord{});
     if (!existing) {
-      m_store.read([&](const StoreData& data) {
-        rpc::check_record_room(static_cast<std::size_t>(std::count_if(
-                                   data.snapshots.begin(), data.snapshots.end(),
-                                   [&](const SnapshotRecord& s) { return s.owner == user; })),
-                               m_store.record_limit(), "snapshots");
-      });
+      m_store.read([&](const StoreData& data) { check_snapshot_room(data, user); });
       snap.id = rpc::new_id("snap");
       snap.name = wanted;
       snap.owner = user;
@@ -155,14 +156,13 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
           // Again, now under the store's lock: saves of several boxes at
           // once passed the check above together (and could take one name
           // twice).
-          std::size_t owned = 0;
-          for (const auto& s : data.snapshots) {
-            if (s.owner == user && s.name == snap.name) {
-              fail(Fault::AlreadyExists, "snapshot name '" + snap.name + "' already exists");
-            }
-            owned += s.owner == user ? 1 : 0;
+          if (std::any_of(data.snapshots.begin(), data.snapshots.end(),
+                          [&](const SnapshotRecord& s) {
+                            return s.owner == user && s.name == snap.name;
+                          })) {
+            fail(Fault::AlreadyExists, "snapshot name '" + snap.name + "' already exists");
           }
-          rpc::check_record_room(owned, m_store.record_limit(), "snapshots");
+          check_snapshot_room(data, user);
         }
         std::erase_if(data.snapshots, [&](const SnapshotRecord& s) { return s.id == snap.id; });
         data.snapshots.push_back(snap);

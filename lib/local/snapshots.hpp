@@ -61,6 +61,8 @@ class Snapshots {
   // Copies the box's disk into the snapshot's directory, replacing the old
   // data only once the copy is complete.
   void copy_into(const BoxRecord& box, const std::string& id);
+  // Room for one more of the user's snapshots (--max-records).
+  void check_snapshot_room(const StoreData& data, const std::string& user) const;
 
   std::filesystem::path m_state_dir;
   Store& m_store;

@@ -8,6 +8,7 @@ without harming the host."""
 
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -119,18 +120,26 @@ CONNECTION_CAP = 12
 ATTACKER_UID = 65534      # nobody: a local user with no key at all
 
 
+def child_as(uid, body):
+    """Runs body() in a forked child with `uid` as its user and group ids
+    (the parent's pid is returned at once); the child exits after it."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setgid(uid)
+        os.setuid(uid)
+        body()
+    finally:
+        os._exit(0)
+
+
 def open_connections_as(uid, port, count, hold_secs, out):
     """A child process with `uid` that opens `count` TCP connections to the
     gRPC port (half over IPv4, half from IPv6 sockets) and reports (via pipe `out`) how many the server kept open a
     second later (it sends its HTTP/2 settings on each; a refused one is
     reset), then holds them for hold_secs."""
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        import socket
-        os.setgid(uid)
-        os.setuid(uid)
+    def body():
         socks = []
         for i in range(count):
             try:
@@ -159,8 +168,8 @@ def open_connections_as(uid, port, count, hold_secs, out):
                 pass
         os.write(out, f"{alive}\n".encode())
         time.sleep(hold_secs)
-    finally:
-        os._exit(0)
+
+    return child_as(uid, body)
 
 
 @suite.test
@@ -217,14 +226,7 @@ def hold_http_as(uid, port, count, payload, hold_secs):
     """A child process with `uid` that opens `count` connections to `port`,
     sends `payload` on each (a request whose body never comes) and holds
     them for hold_secs, reopening each one the server closes."""
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        import socket
-        os.setgid(uid)
-        os.setuid(uid)
-
+    def body():
         def opened():
             try:
                 sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -248,8 +250,8 @@ def hold_http_as(uid, port, count, payload, hold_secs):
                         sock.close()
                     socks[i] = opened()
             time.sleep(0.05)
-    finally:
-        os._exit(0)
+
+    return child_as(uid, body)
 
 
 @suite.test

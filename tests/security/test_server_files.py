@@ -227,6 +227,17 @@ def hardlinks_to_host_files_leak_and_change_nothing(t):
                  f"ATTACK WORKED? the host's {victim_path} after writes through hardlinks")
 
 
+def box_and_disk(t, name):
+    """A new box of alice's and a new 16 MiB disk of hers (destroyed at
+    the end), not attached yet."""
+    world(t)
+    vm = t.alice.create_box(t.box_name(name))
+    disk = t.box_name(f"{name}-disk")
+    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
+    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
+    return vm, disk
+
+
 @suite.test
 def a_detached_disk_leaves_the_box_even_after_the_box_moved_it(t):
     # The box renames the directory above the disk's mount point (the mount
@@ -235,11 +246,7 @@ def a_detached_disk_leaves_the_box_even_after_the_box_moved_it(t):
     # destroy` kept writing into a deleted image (outside every quota, a
     # loop device leaked); with disks as plain directories, destroy then
     # walked a tree the box could still change (found by review).
-    world(t)
-    vm = t.alice.create_box(t.box_name("moved"))
-    disk = t.box_name("dodge")
-    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
-    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
+    vm, disk = box_and_disk(t, "moved")
     t.alice.run("disk", "attach", disk, vm, "--mount", "/home/boxd/p/d").expect_ok()
     info = t.alice.exec(vm, "grep ' /home/boxd/p/d ' /proc/self/mountinfo").stdout
     expect("nosuid" in info and "nodev" in info,
@@ -269,8 +276,7 @@ def detach_cannot_be_aimed_at_the_masks_over_proc(t):
     # Detach unmounted by path, following symlinks in the path's parents:
     # with the disk at ~/x/<name> and ~/x replaced by a symlink to /proc,
     # it unmounted the mask over /proc/<name> instead (a review found it).
-    world(t)
-    vm = t.alice.create_box(t.box_name("masks"))
+    vm, disk = box_and_disk(t, "masks")
     masked = [line.split()[4] for line in
               t.alice.exec(vm, "cat /proc/self/mountinfo").stdout.splitlines()
               if len(line.split()) > 4 and line.split()[4].startswith("/proc/")
@@ -279,9 +285,6 @@ def detach_cannot_be_aimed_at_the_masks_over_proc(t):
         fail(f"box {vm} has no mount over a /proc file to aim at (its mountinfo lists none)")
     target = masked[0]
     name = target.rsplit("/", 1)[1]
-    disk = t.box_name("aim")
-    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
-    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
     t.alice.run("disk", "attach", disk, vm, "--mount", f"/home/boxd/x/{name}").expect_ok()
     t.alice.exec(vm, "mv /home/boxd/x /home/boxd/x2 && ln -s /proc /home/boxd/x").expect_ok()
     t.alice.run("disk", "detach", disk, vm).expect_ok()
@@ -293,11 +296,7 @@ def detach_cannot_be_aimed_at_the_masks_over_proc(t):
 
 @suite.test
 def a_read_only_disk_is_read_only(t):
-    world(t)
-    vm = t.alice.create_box(t.box_name("ro"))
-    disk = t.box_name("rod")
-    t.alice.run("disk", "create", disk, "--size", "16M").expect_ok()
-    t.at_end(lambda: t.alice.run("disk", "destroy", disk, "--yes", timeout=60))
+    vm, disk = box_and_disk(t, "ro")
     t.alice.run("disk", "attach", disk, vm, "--mount", "/home/boxd/ro").expect_ok()
     t.alice.exec(vm, "echo seed > /home/boxd/ro/seed").expect_ok()
     t.alice.run("disk", "detach", disk, vm).expect_ok()
