@@ -28,7 +28,7 @@ _boxd_options() {
   case "$1" in
     "") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "box create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "box create") echo "--image --vcpu --memory --disk --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -61,7 +61,7 @@ _boxd_options() {
     "box jobs kill") echo "--signal -s --grace --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "box jobs rm") echo "--ended --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "template create") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --disk --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "template create") echo "--image --vcpu --memory --disk --auto-suspend-timeout --auto-destroy-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "template delete") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "snapshot") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -105,7 +105,7 @@ _boxd_options() {
     "mcp") echo "--read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "mcp config") echo "--write --name --read-only --allow-boxes --max-boxes --max-output --exec-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "machine") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
-    "machine new") echo "--image --vcpu --memory --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
+    "machine new") echo "--image --vcpu --memory --disk --auto-suspend-timeout --auto-destroy-timeout --template --from-snapshot --env --restart-policy --network --wait --wait-timeout --version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "machine list") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "machine get") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
     "machine fork") echo "--version --api-key --token --environment --api-url --exchange-url --profile --json --quiet -q --verbose -v --no-color --help" ;;
@@ -146,6 +146,7 @@ _boxd_takes_value() {
   case "$1|$2" in
     "box create|--auto-destroy-timeout") return 0 ;;
     "box create|--auto-suspend-timeout") return 0 ;;
+    "box create|--disk") return 0 ;;
     "box create|--env") return 0 ;;
     "box create|--from-snapshot") return 0 ;;
     "box create|--image") return 0 ;;
@@ -268,6 +269,7 @@ _boxd_takes_value() {
     "machine jobs kill|-s") return 0 ;;
     "machine new|--auto-destroy-timeout") return 0 ;;
     "machine new|--auto-suspend-timeout") return 0 ;;
+    "machine new|--disk") return 0 ;;
     "machine new|--env") return 0 ;;
     "machine new|--from-snapshot") return 0 ;;
     "machine new|--image") return 0 ;;

@@ -101,6 +101,7 @@ complete -c boxd -n "__boxd_path_is 'box'" -a jobs -d 'List a box\'s detached jo
 complete -c boxd -n "__boxd_path_is 'box create'" -l image -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l vcpu -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l memory -r
+complete -c boxd -n "__boxd_path_is 'box create'" -l disk -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l auto-suspend-timeout -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l auto-destroy-timeout -r
 complete -c boxd -n "__boxd_path_is 'box create'" -l template -r
@@ -185,9 +186,9 @@ complete -c boxd -n "__boxd_path_is 'template'" -a delete -d 'Delete templates (
 complete -c boxd -n "__boxd_path_is 'template create'" -l image -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l vcpu -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l memory -r
+complete -c boxd -n "__boxd_path_is 'template create'" -l disk -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l auto-suspend-timeout -r
 complete -c boxd -n "__boxd_path_is 'template create'" -l auto-destroy-timeout -r
-complete -c boxd -n "__boxd_path_is 'template create'" -l disk -r
 complete -c boxd -n "__boxd_arg_is 'template delete' 0 more" -a "(timeout 2 boxd __complete templates 2>/dev/null)"
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a create -d 'Save a copy of a box\'s disk (saving a name again bumps its version)'
 complete -c boxd -n "__boxd_path_is 'snapshot'" -a list -d 'List your snapshots'
@@ -344,6 +345,7 @@ complete -c boxd -n "__boxd_path_is 'machine'" -a jobs -d 'List a box\'s detache
 complete -c boxd -n "__boxd_path_is 'machine new'" -l image -r
 complete -c boxd -n "__boxd_path_is 'machine new'" -l vcpu -r
 complete -c boxd -n "__boxd_path_is 'machine new'" -l memory -r
+complete -c boxd -n "__boxd_path_is 'machine new'" -l disk -r
 complete -c boxd -n "__boxd_path_is 'machine new'" -l auto-suspend-timeout -r
 complete -c boxd -n "__boxd_path_is 'machine new'" -l auto-destroy-timeout -r
 complete -c boxd -n "__boxd_path_is 'machine new'" -l template -r

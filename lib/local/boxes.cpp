@@ -93,6 +93,7 @@ BoxSpec Boxes::spec_of(const BoxRecord& box) const {
   spec.limits.memory_bytes = box.memory_bytes;
   spec.limits.vcpu = box.vcpu;
   spec.limits.pids = m_options.box_pids_max;
+  spec.disk_bytes = box.disk_bytes;
   return spec;
 }
 
@@ -587,6 +588,8 @@ void Boxes::shutdown() {
   for (auto& box : m_store.boxes()) {
     if (box.status != BoxStatus::Stopped && box.status != BoxStatus::Failed) {
       running.push_back(std::move(box));
+    } else {
+      m_runtime.release(spec_of(box));  // a disk a fork or snapshot left mounted, say
     }
   }
   // Several at a time: each stop mostly waits (for the init to exit, the

@@ -3,11 +3,16 @@
 // size, loop-mounted on the disk's directory <state>/disks/<id>/ on the
 // host; the box gets a bind mount of that directory as before, so writing
 // past the size fails inside the box with ENOSPC, like on a real volume.
+// A box's own disk is such an image too (<state>/boxes/<id>/disk.img on
+// <state>/boxes/<id>/disk, runtime_namespace.cpp), mounted while the box
+// runs; fork and snapshots copy the image (copy()).
 //
 // How it works: mkfs.ext4 (no reserved blocks, root directory owned by the
 // box user, lazy inode tables so a 10 GiB disk is made in well under a
 // second and takes a few MB until written) on a file ftruncate()d to the
-// size; `mount -o loop` (util-linux sets up the loop device and frees it at
+// size; `mount -o loop,discard` (discard: a file deleted in the disk gives
+// its blocks back to the host, so the image takes what the disk holds now,
+// not the most it ever held; util-linux sets up the loop device and frees it at
 // unmount). A graceful server stop unmounts every image (no loop device is
 // left behind) and the next start mounts them again; after a kill -9 the
 // mounts stay and are adopted. DestroyDisk unmounts and removes the image.
@@ -43,6 +48,21 @@ class DiskImages {
   // Mounts the disk's image on `dir` unless it is mounted already. No-op
   // for a directory-only disk (no image).
   static void ensure_mounted(const std::filesystem::path& dir);
+  // Writes what the file system mounted on `dir` holds in memory to its
+  // image (syncfs); no-op when `dir` is not a mount point.
+  static void sync(const std::filesystem::path& dir);
+  // Copies the image of the disk at `from` to that of `to` (a new file;
+  // holes stay holes). The source must not change meanwhile: unmounted, or
+  // synced with no writer (a frozen box). The copy is what a crash at that
+  // moment would leave: mounting it replays the journal.
+  static void copy(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Grows the unmounted image of the disk at `dir` and its file system to
+  // `size` bytes (no-op when it is that large already).
+  static void grow(const std::filesystem::path& dir, std::uint64_t size);
+  // The bytes the image of the disk at `dir` takes on the host (0: none).
+  static std::uint64_t allocated_bytes(const std::filesystem::path& dir);
+  // Whether the disk at `dir` is an image (a regular file beside it).
+  static bool has_image(const std::filesystem::path& dir);
   // Unmounts `dir` if it is a mount point (the loop device goes with it).
   static void unmount(const std::filesystem::path& dir);
   // Unmounts `dir` if it is a mount point and removes the image.

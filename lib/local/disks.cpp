@@ -16,6 +16,7 @@
 #include "local/fault.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/runtime_support.hpp"
+#include "local/snapshots.hpp"
 
 namespace boxd::local {
 
@@ -93,9 +94,13 @@ DiskRecord Disks::create(const std::string& user, const std::string& name,
   disk.size_bytes = size_bytes == 0 ? k_default_disk_bytes : size_bytes;
   disk.created_at = rpc::now_secs();
   check_size(disk.size_bytes, "disk size");
+  // Read before the disks' lock: the store's lock is never taken inside it
+  // the other way round (Snapshots::save).
+  const std::uint64_t snapshot_bytes =
+      m_store.read([&](const StoreData& data) { return snapshot_bytes_of(data, user); });
   m_records.update([&](std::vector<DiskRecord>& disks) {
     int count = 0;
-    std::uint64_t total = 0;
+    std::uint64_t total = snapshot_bytes;
     for (const auto& d : disks) {
       if (d.owner == disk.owner && d.name == name) {
         fail(Fault::AlreadyExists, "disk name '" + name + "' already exists");
@@ -281,11 +286,26 @@ void Disks::check_quota(int count, std::uint64_t total, std::uint64_t adding) co
     fail(Fault::ResourceExhausted,
          "quota exceeded: at most " + std::to_string(m_options.max_disks) + " disks");
   }
-  if (total + adding > m_options.max_disk_bytes) {
-    fail(Fault::ResourceExhausted,
-         "quota exceeded: your disks would total " + format_size(total + adding) + ", at most " +
-             format_size(m_options.max_disk_bytes) + " (" + format_size(total) + " in use)");
+  check_bytes(total, adding);
+}
+
+void Disks::check_bytes(std::uint64_t in_use, std::uint64_t adding) const {
+  if (in_use + adding > m_options.max_disk_bytes) {
+    fail(Fault::ResourceExhausted, "quota exceeded: your disks and snapshots would total " +
+                                       format_size(in_use + adding) + ", at most " +
+                                       format_size(m_options.max_disk_bytes) + " (" +
+                                       format_size(in_use) + " in use)");
   }
+}
+
+std::uint64_t Disks::bytes_of(const std::string& user) const {
+  std::uint64_t total = 0;
+  for (const auto& disk : m_records.all()) {
+    if (disk.owner == user) {
+      total += disk.size_bytes;
+    }
+  }
+  return total;
 }
 
 void Disks::prepare_images() {

@@ -77,6 +77,11 @@ class Disks {
   // A user with `count` disks of `total` bytes adds one of `adding` bytes
   // (--max-disks, --max-disk-bytes).
   void check_quota(int count, std::uint64_t total, std::uint64_t adding) const;
+  // --max-disk-bytes alone: `in_use` bytes (disk sizes and snapshot bytes)
+  // plus `adding`.
+  void check_bytes(std::uint64_t in_use, std::uint64_t adding) const;
+  // The sizes of the user's disks together.
+  std::uint64_t bytes_of(const std::string& user) const;
 
   // At startup: decides whether disks are size-limited images (says so in
   // the log) and mounts the images of existing disks.

@@ -63,6 +63,10 @@ struct BoxSpec {
   std::vector<std::pair<std::string, std::string>> env;  // box-level env (CreateVm env)
   BoxLimits limits;
   std::vector<BoxNetworkRef> networks;
+  // The disk's size: where images work, the box can write no more than
+  // this. create() makes a disk of it (0: 10 GiB); copy_disk() grows the
+  // copy to it when it is larger than the source (0: the source's size).
+  std::uint64_t disk_bytes = 0;
 };
 
 // One layer of isolation and whether this runtime has it in force here.
@@ -137,6 +141,10 @@ class Runtime {
   virtual void resume(const BoxSpec& box, const BoxHandle& handle) = 0;
   // Removes the box's directory (after stop).
   virtual void destroy(const BoxSpec& box) = 0;
+  // Lets go of what a box that does not run holds on the host (its disk
+  // image's mount and loop device); stop() and a failed boot() do it, the
+  // server's shutdown does it for every box that was not running.
+  virtual void release(const BoxSpec& /*box*/) {}
   // Starts a command inside the running box. Throws a FaultError
   // (fault.hpp: FailedPrecondition, "VM 'NAME' is stopped" / "... is
   // suspended") when the box is not running or is frozen, a boxd::Error

@@ -59,6 +59,7 @@
 #include "local/box_idmap.hpp"
 #include "local/box_mounts.hpp"
 #include "local/box_network.hpp"
+#include "local/disk_images.hpp"
 #include "local/fault.hpp"
 #include "local/host_masks.hpp"
 #include "local/mask_index.hpp"
@@ -233,6 +234,8 @@ std::vector<IsolationLayer> namespace_layers() {
   };
 }
 
+constexpr std::uint64_t k_default_box_disk_bytes = 10ULL << 30;
+
 class NamespaceRuntime final : public Runtime {
  public:
   explicit NamespaceRuntime(const RuntimeOptions& options)
@@ -242,6 +245,17 @@ class NamespaceRuntime final : public Runtime {
     // benchmarks' baseline for the index).
     if (!env_is("BOXD_LOCAL_MASK_INDEX", "0")) {
       m_masks = std::make_unique<MaskIndex>(m_masks_hidden);
+    }
+    // A box's disk is an ext4 image of its size where loop devices work
+    // (the state dir's file system is everyone's: a box must not fill it).
+    // BOXD_LOCAL_BOX_DISK_IMAGES=0: plain directories (the benchmarks'
+    // baseline). Unit tests (no state dir) keep directories.
+    if (options.state_dir.empty()) {
+      m_disk_problem = "no state directory";
+    } else if (env_is("BOXD_LOCAL_BOX_DISK_IMAGES", "0")) {
+      m_disk_problem = "BOXD_LOCAL_BOX_DISK_IMAGES=0";
+    } else {
+      m_disk_problem = DiskImages::probe(options.state_dir);
     }
   }
 
@@ -254,8 +268,14 @@ class NamespaceRuntime final : public Runtime {
     ensure_dir(box.dir, 0700);
     DurableFiles files;
     const std::uint32_t base = box_id_base(box.dir, &files);
-    if (fs::exists(disk)) {
+    if (DiskImages::has_image(disk)) {
+      DiskImages::ensure_mounted(disk);
       ensure_disk_ids(disk, base);  // a disk left half-made: what it has joins the range
+    } else if (fs::exists(disk)) {
+      ensure_disk_ids(disk, base);
+    } else if (m_disk_problem.empty()) {
+      DiskImages::create(disk, box.disk_bytes != 0 ? box.disk_bytes : k_default_box_disk_bytes,
+                         base, base);
     }
     const auto own = [base](const fs::path& path, std::uint32_t uid, std::uint32_t gid) {
       if (chown(path.c_str(), base + uid, base + gid) < 0) {
@@ -302,6 +322,10 @@ class NamespaceRuntime final : public Runtime {
   void copy_disk(const BoxSpec& src, const BoxSpec& dst) override {
     const fs::path from = src.dir / "disk";
     const fs::path to = dst.dir / "disk";
+    if (DiskImages::has_image(from)) {
+      copy_disk_image(from, to, dst);
+      return;
+    }
     if (!fs::is_directory(from)) {
       throw Error(ErrorClass::Internal, "box " + src.name + " has no disk to copy");
     }
@@ -330,6 +354,24 @@ class NamespaceRuntime final : public Runtime {
   }
 
   BoxHandle boot(const BoxSpec& box) override {
+    try {
+      return boot_with_disk(box);
+    } catch (...) {
+      release(box);  // a failed box holds no loop device
+      throw;
+    }
+  }
+
+  void release(const BoxSpec& box) override {
+    try {
+      DiskImages::unmount(box.dir / "disk");
+    } catch (const std::exception& e) {
+      logging::warn(std::string("could not unmount the box's disk: ") + e.what(),
+                    {{"box", box.name}});
+    }
+  }
+
+  BoxHandle boot_with_disk(const BoxSpec& box) {
     const BootPaths paths = prepare_boot_dirs(box);
     std::vector<std::string> argv_strings = {"boxd",
                                              "local",
@@ -433,6 +475,9 @@ class NamespaceRuntime final : public Runtime {
     reap_orphans();
     m_network.detach(box, handle.init_pid);
     m_inits.forget(handle.init_pid);
+    // A stopped box's disk image is not mounted (boot mounts it again), so
+    // the loop devices in use are those of the running boxes.
+    release(box);
     if (ours) {
       append_console(box.dir, "boxd: box stopped");
     }
@@ -452,6 +497,7 @@ class NamespaceRuntime final : public Runtime {
     m_cgroup.remove(box.id);
     m_network.detach(box, 0);
     release_box_ids(box.dir);
+    DiskImages::remove(box.dir / "disk");
     remove_tree(box.dir);
   }
 
@@ -528,6 +574,14 @@ class NamespaceRuntime final : public Runtime {
                       "not readable by others masked; /home, /root, /tmp, the server's state not "
                       "shown"});
     layers.push_back(mask_layer());
+    layers.push_back(
+        {"disk size", m_disk_problem.empty(),
+         m_disk_problem.empty()
+             ? "each box's disk is an ext4 image of its size (disk_bytes) on a loop device: "
+               "writing past it fails in the box (ENOSPC), the host's file system stays free"
+             : "box disks are plain directories on the state dir's file system, their sizes "
+               "not enforced (" +
+                   m_disk_problem + ")"});
     const int dumpable = suid_dumpable();
     layers.push_back(
         {"undumpable server", dumpable != 1,
@@ -567,6 +621,35 @@ class NamespaceRuntime final : public Runtime {
   std::string bridge_subnet() const override { return m_network.subnet(); }
 
  private:
+  // copy_disk() of a disk image: the image is copied (the source is
+  // stopped, or frozen and synced first), then mounted once to give the
+  // copy dst's identity and unmounted again, which also leaves it clean
+  // (its journal replayed). A copy keeps the source's size, or grows to
+  // dst's when that is larger (the server refuses a smaller one).
+  void copy_disk_image(const fs::path& from, const fs::path& to, const BoxSpec& dst) {
+    DiskImages::sync(from);
+    ensure_dir(dst.dir, 0700);
+    DiskImages::unmount(to);
+    remove_tree(to);
+    DiskImages::copy(from, to);
+    ensure_dir(to, 0755);
+    DiskImages::ensure_mounted(to);
+    try {
+      if (fs::is_directory(to / "upper" / "etc")) {
+        DurableFiles files;
+        add_identity(files, disk_id_base(to), dst);
+        files.commit();
+      }
+    } catch (...) {
+      DiskImages::unmount(to);
+      throw;
+    }
+    DiskImages::unmount(to);
+    if (dst.disk_bytes != 0) {
+      DiskImages::grow(to, dst.disk_bytes);
+    }
+  }
+
   // What boot() hands the box's init (as arguments).
   struct BootPaths {
     std::string box_dir;  // canonical
@@ -577,6 +660,7 @@ class NamespaceRuntime final : public Runtime {
   // The disk's directories (made when missing) and the id base its files
   // are shifted to; refuses a state dir the overlay options cannot carry.
   BootPaths prepare_boot_dirs(const BoxSpec& box) {
+    DiskImages::ensure_mounted(box.dir / "disk");
     if (!fs::is_directory(box.dir / "disk" / "upper") ||
         !fs::is_directory(box.dir / "disk" / "home")) {
       create(box);
@@ -926,6 +1010,7 @@ class NamespaceRuntime final : public Runtime {
   BoxNetwork m_network;
   const fs::path m_masks_hidden;
   std::unique_ptr<MaskIndex> m_masks;  // null: every boot walks the host's directories
+  std::string m_disk_problem;          // why new box disks are not images ("" = they are)
   ProcessWatch m_inits;                // alive(): a pidfd per box init
   // After the cgroups and the network: destroyed (its middles killed) first.
   // BOXD_LOCAL_WARM_EXEC=0 turns warm middles off (every exec starts cold):

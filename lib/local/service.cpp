@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "common/names.hpp"
+#include "common/sizes.hpp"
 #include "local/chunk_wire.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/rpc_log.hpp"
@@ -31,6 +32,16 @@ void apply_vm_config(BoxRecord& box, const api::VmConfig& config) {
     }
     box.auto_destroy_timeout_secs = config.srf().auto_destroy_timeout_secs();
   }
+}
+
+void apply_copy_config(BoxRecord& box, const api::VmConfig& config) {
+  const std::uint64_t source_bytes = box.disk_bytes;
+  if (config.disk_bytes() != 0 && config.disk_bytes() < source_bytes) {
+    fail(Fault::InvalidArgument, "disk size " + format_size(config.disk_bytes()) +
+                                     " is smaller than the source's " + format_size(source_bytes) +
+                                     ": a copied disk can grow, not shrink");
+  }
+  apply_vm_config(box, config);
 }
 
 api::GetVmResponse to_get_vm_response(const BoxRecord& box) {
@@ -103,6 +114,9 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
                          m_disks.apply(box, handle);
                        },
                        [this](const BoxRecord& box) { m_disks.forget(box); }}) {
+  m_snapshots.set_quota(SnapshotQuota{
+      [this](const std::string& user) { return m_disks.bytes_of(user); },
+      [this](std::uint64_t in_use, std::uint64_t adding) { m_disks.check_bytes(in_use, adding); }});
   // UploadFileStream as raw bytes (upload_file_stream). The generated
   // service numbers its methods in the order of the proto's service, which
   // is the descriptor's. MarkMethodStreamed also marks the method
@@ -305,7 +319,7 @@ grpc::Status BoxdService::ForkVm(grpc::ServerContext* context, const api::ForkVm
         auth.user_id, request->source_vm_id(), request->name(),
         [&](BoxRecord& fork) {
           m_disks.check_size(request->config().disk_bytes(), "disk size");
-          apply_vm_config(fork, request->config());
+          apply_copy_config(fork, request->config());
         },
         box);
     fill_created(*response, box, m_proxies.url_of(box), ms);

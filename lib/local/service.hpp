@@ -287,6 +287,9 @@ api::GetVmResponse to_get_vm_response(const BoxRecord& box);
 
 // The fields of a create request's VmConfig that are set override the record's.
 void apply_vm_config(BoxRecord& box, const api::VmConfig& config);
+// apply_vm_config for a box whose disk is a copy (fork, from a snapshot):
+// its disk can grow but not shrink below the source's (INVALID_ARGUMENT).
+void apply_copy_config(BoxRecord& box, const api::VmConfig& config);
 
 // Fills a CreateVmResponse or ForkVmResponse for a box that just booted.
 template <typename Response>

@@ -68,7 +68,7 @@ grpc::Status BoxdService::CreateVmFromSnapshot(grpc::ServerContext* context,
         auth.user_id, request->snapshot(), request->name(),
         [&](BoxRecord& made) {
           m_disks.check_size(request->config().disk_bytes(), "disk size");
-          apply_vm_config(made, request->config());
+          apply_copy_config(made, request->config());
         },
         box);
     fill_created(*response, box, m_proxies.url_of(box), ms);

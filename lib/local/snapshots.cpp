@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "common/log.hpp"
+#include "local/disk_images.hpp"
 #include "local/fault.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/runtime_support.hpp"
@@ -36,7 +37,23 @@ std::uint64_t disk_usage(const fs::path& root) {
   return total;
 }
 
+// What a box's disk takes on the host: its image's blocks, or its files'.
+std::uint64_t host_bytes_of_disk(const fs::path& disk) {
+  return DiskImages::has_image(disk) ? DiskImages::allocated_bytes(disk) : disk_usage(disk);
+}
+
 }  // namespace
+
+std::uint64_t snapshot_bytes_of(const StoreData& data, const std::string& user,
+                                const std::string& except) {
+  std::uint64_t total = 0;
+  for (const auto& s : data.snapshots) {
+    if (s.owner == user && s.id != except) {
+      total += s.size_bytes;
+    }
+  }
+  return total;
+}
 
 Snapshots::Snapshots(std::filesystem::path state_dir, Store& store, Boxes& boxes)
     : m_state_dir(std::move(state_dir)), m_store(store), m_boxes(boxes) {}
@@ -105,6 +122,14 @@ void Snapshots::copy_into(const BoxRecord& box, const std::string& id) {
   remove_tree(old_dir);
 }
 
+void Snapshots::check_bytes_room(const StoreData& data, const std::string& user,
+                                 const std::string& id, std::uint64_t disk_bytes,
+                                 std::uint64_t adding) const {
+  if (m_quota.check) {
+    m_quota.check(disk_bytes + snapshot_bytes_of(data, user, id), adding);
+  }
+}
+
 void Snapshots::check_snapshot_room(const StoreData& data, const std::string& user) const {
   rpc::check_record_room(
       data.snapshots, [&](const SnapshotRecord& s) { return s.owner == user; },
@@ -138,6 +163,13 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
       snap.version = 0;
       snap.created_at = rpc::now_secs();
     }
+    // The copy takes about what the box's disk takes now; the quota is
+    // checked against that first and against the copy's real size after.
+    const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
+    m_store.read([&](const StoreData& data) {
+      check_bytes_room(data, user, snap.id, disk_bytes,
+                       host_bytes_of_disk(m_boxes.spec_of(box).dir / "disk"));
+    });
     auto lock = m_boxes.op_lock(snap.id);
     std::lock_guard guard(*lock);
     copy_into(box, snap.id);
@@ -163,6 +195,7 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
             fail(Fault::AlreadyExists, "snapshot name '" + snap.name + "' already exists");
           }
           check_snapshot_room(data, user);
+          check_bytes_room(data, user, snap.id, disk_bytes, snap.size_bytes);
         }
         std::erase_if(data.snapshots, [&](const SnapshotRecord& s) { return s.id == snap.id; });
         data.snapshots.push_back(snap);

@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "local/boxes.hpp"
@@ -36,9 +37,24 @@
 
 namespace boxd::local {
 
+// The bytes the user's snapshots take (their size_bytes), but for the one
+// whose id is `except`.
+std::uint64_t snapshot_bytes_of(const StoreData& data, const std::string& user,
+                                const std::string& except = "");
+
+// Snapshots count against --max-disk-bytes with the user's disks (the
+// service wires this to Disks).
+struct SnapshotQuota {
+  // The sizes of the user's disks. Never called under the store's lock.
+  std::function<std::uint64_t(const std::string& user)> disk_bytes;
+  // Fails (RESOURCE_EXHAUSTED) when `adding` bytes do not fit next to `in_use`.
+  std::function<void(std::uint64_t in_use, std::uint64_t adding)> check;
+};
+
 class Snapshots {
  public:
   Snapshots(std::filesystem::path state_dir, Store& store, Boxes& boxes);
+  void set_quota(SnapshotQuota quota) { m_quota = std::move(quota); }
 
   // Saves the caller's box `vm` as snapshot `name` ("" = the box's name).
   SnapshotRecord save(const std::string& user, const std::string& vm, const std::string& name);
@@ -63,10 +79,15 @@ class Snapshots {
   void copy_into(const BoxRecord& box, const std::string& id);
   // Room for one more of the user's snapshots (--max-records).
   void check_snapshot_room(const StoreData& data, const std::string& user) const;
+  // Room for `adding` bytes of snapshot `id` (replacing its old data) next to
+  // the user's disks (`disk_bytes`) and other snapshots (--max-disk-bytes).
+  void check_bytes_room(const StoreData& data, const std::string& user, const std::string& id,
+                        std::uint64_t disk_bytes, std::uint64_t adding) const;
 
   std::filesystem::path m_state_dir;
   Store& m_store;
   Boxes& m_boxes;
+  SnapshotQuota m_quota;
 };
 
 }  // namespace boxd::local

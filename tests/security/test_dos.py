@@ -386,6 +386,90 @@ def disk_names(cli):
     return [d.get("name") for d in cli.run("disk", "list", "--json").expect_ok().json()]
 
 
+BOX_DISK = "64M"
+BOX_DISK_MIB = 64
+BOX_FILL_MIB = 128        # what the box tries to write in each of three places
+
+
+def host_bytes_under(path):
+    """Bytes the files under `path` take on the host file system it is on
+    (st_blocks, like `du -x`: a file system mounted below is not counted, its
+    image file is)."""
+    device = os.lstat(path).st_dev
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if os.lstat(os.path.join(root, d)).st_dev == device]
+        for name in files:
+            st = os.lstat(os.path.join(root, name))
+            if st.st_dev == device:
+                total += st.st_blocks * 512
+    return total
+
+
+@suite.test
+def a_box_cannot_fill_the_hosts_disk(t):
+    # The box's disk (its upper layer, /home, /root, /tmp) used to be a
+    # plain directory on the state dir's file system, usually /: a box with
+    # a 64 MiB disk wrote as much as it liked there.
+    t.require_isolation()
+    vm = t.alice.create_box(t.box_name("fill"), "--disk", BOX_DISK)
+    box_dir = os.path.join(t.server.state_dir, "boxes", t.alice.get(vm)["vm_id"])
+    before = host_bytes_under(box_dir)
+    writes = {"/home/boxd/fill": "", "/var/fill": "sudo ", "/tmp/fill": ""}
+    script = "; ".join(f"{sudo}dd if=/dev/zero of={path} bs=1M count={BOX_FILL_MIB} status=none;"
+                       f" echo {path}=$?" for path, sudo in writes.items())
+    result = t.alice.exec(vm, script, timeout=120)
+    grown_mib = (host_bytes_under(box_dir) - before) >> 20
+    print(f"     (the box tried {len(writes) * BOX_FILL_MIB} MiB with --disk {BOX_DISK}; the host "
+          f"holds {grown_mib} MiB more for it)", flush=True)
+    expect(grown_mib <= BOX_DISK_MIB + 8,
+           result.describe(f"ATTACK WORKED: a box with --disk {BOX_DISK} made the host hold "
+                           f"{grown_mib} MiB more"))
+    expect("No space left on device" in result.stderr,
+           result.describe("writing past the disk's size did not fail with ENOSPC"))
+    # The box still works, and what it deletes goes back to the host.
+    t.alice.exec(vm, "rm -f /home/boxd/fill /tmp/fill && sudo rm -f /var/fill",
+                 timeout=60).expect_ok()
+    eventually(lambda: host_bytes_under(box_dir) - before < 16 << 20, timeout=20,
+               what="the space of deleted files given back to the host")
+    t.alice.exec(vm, "echo ok > /home/boxd/after", timeout=30).expect_ok()
+
+
+SNAP_QUOTA_MIB = 96
+SNAP_BULK_MIB = 40
+
+
+@suite.test
+def snapshots_count_against_the_disk_quota(t):
+    # A snapshot is a copy of the box's disk on the host. Snapshots had no
+    # size limit: snapshots of one box, saved again and again under new
+    # names, filled the host's disk past --max-disk-bytes.
+    t.require_isolation()
+    server = t.new_server("snapbytes", args=["--max-disk-bytes", f"{SNAP_QUOTA_MIB}M"])
+    alice = t.cli("alice", server=server)
+    vm = alice.create_box(t.box_name("bulk"), "--disk", "64M")
+    alice.exec(vm, f"head -c {SNAP_BULK_MIB}M /dev/urandom > /home/boxd/bulk").expect_ok()
+    results = [alice.run("snapshot", "create", vm, f"copy{i}", timeout=120) for i in range(4)]
+    made = [r for r in results if r.code == 0]
+    held_mib = host_bytes_under(server.state_dir / "snapshots") >> 20
+    print(f"     ({len(made)} of {len(results)} snapshots of {SNAP_BULK_MIB} MiB saved, the host "
+          f"holds {held_mib} MiB for them, --max-disk-bytes {SNAP_QUOTA_MIB}M)", flush=True)
+    expect(held_mib <= SNAP_QUOTA_MIB,
+           f"ATTACK WORKED: {len(made)} snapshots saved, {held_mib} MiB on the host under "
+           f"--max-disk-bytes {SNAP_QUOTA_MIB}M")
+    refused = [r for r in results if r.code != 0]
+    expect(refused and all(r.code == 6 and "quota exceeded" in r.stderr for r in refused),
+           f"refused saves exit 6 with 'quota exceeded': "
+           f"{[(r.code, r.stderr.strip()) for r in results]!r}")
+    # Disks share the quota with snapshots; deleting a snapshot makes room.
+    disk = alice.run("disk", "create", t.box_name("d"), "--size", f"{SNAP_QUOTA_MIB - 8}M")
+    expect_equal(disk.code, 6, disk.describe("a disk past what the snapshots left"))
+    for i, result in enumerate(results):
+        if result.code == 0:
+            alice.run("snapshot", "delete", f"copy{i}").expect_ok()
+    alice.run("snapshot", "create", vm, "again", timeout=120).expect_ok()
+
+
 @suite.test
 def disk_sizes_beyond_the_filesystem_are_refused(t):
     t.require_isolation()

@@ -12,6 +12,7 @@
 #include "local/boxes.hpp"
 #include "local/disks.hpp"
 #include "local/fault.hpp"
+#include "local/snapshots.hpp"
 #include "local/store.hpp"
 #include "local_fault_support.hpp"
 #include "local_test_support.hpp"
@@ -79,10 +80,40 @@ TEST_CASE("disks: the count and byte quotas are per user") {
   w.disks.create("bob", "one", 40 * k_mib);
   CHECK(failure_of([&] { w.disks.create("bob", "two", 32 * k_mib); }) ==
         std::pair{Fault::ResourceExhausted,
-                  std::string("quota exceeded: your disks would total 72MiB, at most 64MiB "
-                              "(40MiB in use)")});
+                  std::string("quota exceeded: your disks and snapshots would total 72MiB, at "
+                              "most 64MiB (40MiB in use)")});
   CHECK(w.disks.list("alice").size() == 2);
   CHECK(w.disks.list("bob").size() == 1);
+}
+
+TEST_CASE("disks: a user's snapshots take from the same --max-disk-bytes") {
+  DiskWorld w(20, 64 * k_mib);
+  w.store.update([](StoreData& data) {
+    SnapshotRecord snap;
+    snap.id = "snap-1";
+    snap.owner = "alice";
+    snap.size_bytes = 40 * k_mib;
+    data.snapshots.push_back(snap);
+  });
+  CHECK(failure_of([&] { w.disks.create("alice", "big", 32 * k_mib); }) ==
+        std::pair{Fault::ResourceExhausted,
+                  std::string("quota exceeded: your disks and snapshots would total 72MiB, at "
+                              "most 64MiB (40MiB in use)")});
+  w.disks.create("alice", "small", 16 * k_mib);
+  w.disks.create("bob", "big", 64 * k_mib);  // alice's snapshots are not bob's
+  CHECK(w.disks.bytes_of("alice") == 16 * k_mib);
+  // What a snapshot save checks (Snapshots::save through SnapshotQuota):
+  // alice's disks and her other snapshots, plus the new copy.
+  const auto in_use =
+      w.store.read([](const StoreData& data) { return snapshot_bytes_of(data, "alice"); });
+  CHECK(in_use == 40 * k_mib);
+  CHECK(w.store.read([](const StoreData& data) {
+    return snapshot_bytes_of(data, "alice", "snap-1");
+  }) == 0);  // the snapshot a save replaces does not count
+  CHECK(failure_of([&] {
+          w.disks.check_bytes(w.disks.bytes_of("alice") + in_use, 9 * k_mib);
+        }).first == Fault::ResourceExhausted);
+  w.disks.check_bytes(w.disks.bytes_of("alice") + in_use, 8 * k_mib);
 }
 
 TEST_CASE("disks: names are unique per user and checked; a new disk is a directory") {

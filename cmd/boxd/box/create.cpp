@@ -16,12 +16,12 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
   cmd->add_option("NAME", options.name, "Box name (a DNS label; default: picked by the server)")
       ->check(box_name_validator());
   define_vm_config_flags(cmd, options);
-  cmd->add_option(
-      "--template", options.template_name,
-      "Create from this template (name or id); --vcpu, --memory and the timeouts override it");
+  cmd->add_option("--template", options.template_name,
+                  "Create from this template (name or id); --vcpu, --memory, --disk and the "
+                  "timeouts override it");
   cmd->add_option("--from-snapshot", options.snapshot,
-                  "Create from this snapshot (name or id): its disk and size; --vcpu, --memory and "
-                  "the timeouts override it");
+                  "Create from this snapshot (name or id): its disk and size; --vcpu, --memory, "
+                  "--disk (larger only) and the timeouts override it");
   cmd->add_option_function<std::vector<std::string>>(
          "--env",
          [&options](const std::vector<std::string>& pairs) {
@@ -48,7 +48,7 @@ CLI::App* define_box_create(CLI::App& parent, CreateOptions& options) {
   cmd->footer(
       "Examples:\n"
       "  boxd box create web\n"
-      "  boxd box create web --vcpu 4 --memory 16G --env PORT=8080\n"
+      "  boxd box create web --vcpu 4 --memory 16G --disk 20G --env PORT=8080\n"
       "  boxd box create web --template small --memory 8G\n"
       "  boxd box create api --network backend\n"
       "  boxd box create web-copy --from-snapshot before-upgrade\n"
@@ -78,6 +78,7 @@ api::v1::CreateVmRequest create_request(const CreateOptions& options) {
   auto* config = request.mutable_config();
   config->set_vcpu(options.vcpu);
   config->set_memory_bytes(options.memory_bytes);
+  config->set_disk_bytes(options.disk_bytes);
   if (options.auto_suspend_timeout_secs) {
     config->mutable_srf()->set_auto_suspend_timeout_secs(*options.auto_suspend_timeout_secs);
   }

@@ -20,6 +20,7 @@ struct CreateOptions {
   std::string snapshot;       // non-empty: CreateVmFromSnapshot (config flags override)
   unsigned vcpu = 0;          // 0: default
   std::uint64_t memory_bytes = 0;
+  std::uint64_t disk_bytes = 0;  // 0: the server's default
   std::vector<std::pair<std::string, std::string>> env;
   std::string restart_policy;         // "", "always", "never"
   std::vector<std::string> networks;  // --network NAME (repeatable)

@@ -12,11 +12,6 @@ CLI::App* define_template_create(CLI::App& parent, TemplateCreateOptions& option
       ->required()
       ->check(box_name_validator());
   define_vm_config_flags(cmd, options);
-  cmd->add_option_function<std::string>(
-         "--disk", [&options](const std::string& text) { options.disk_bytes = *parse_size(text); },
-         "Disk size: 10G, 20GiB or bytes")
-      ->type_name("SIZE")
-      ->check(size_validator());
   cmd->footer(
       "Examples:\n"
       "  boxd template create small --vcpu 1 --memory 4G\n"
