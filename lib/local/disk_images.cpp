@@ -1,6 +1,8 @@
 #include "local/disk_images.hpp"
 
 #include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -87,7 +91,9 @@ void mkfs(const fs::path& image, std::uint64_t size, unsigned uid, unsigned gid)
   }
 }
 
-void mount_image(const fs::path& image, const fs::path& dir) {
+// mount(8): sets up the loop device (reusing one that already has the
+// image) and mounts it.
+void mount_with_tool(const fs::path& image, const fs::path& dir) {
   const std::string tool = mount_path();
   if (tool.empty()) {
     throw Error(ErrorClass::Internal, "mount is not installed");
@@ -97,6 +103,84 @@ void mount_image(const fs::path& image, const fs::path& dir) {
   if (result.status != 0) {
     throw Error(ErrorClass::Internal, "cannot loop-mount " + image.filename().string() + ": " +
                                           first_line(result.error_output));
+  }
+}
+
+// The loop device that `backing` (a canonical path) is attached to now, or
+// "". Two loop devices over one image would be two file systems writing
+// one file: an image whose file system lives on (a mount left in another
+// namespace) is mounted again through its own device, as mount(8) does.
+std::string loop_device_of(const std::string& backing) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/block", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("loop")) {
+      continue;
+    }
+    auto text = read_file(entry.path() / "loop" / "backing_file");  // only while attached
+    if (!text) {
+      continue;
+    }
+    while (!text->empty() && text->back() == '\n') {
+      text->pop_back();
+    }
+    if (*text == backing) {
+      return "/dev/" + name;
+    }
+  }
+  return "";
+}
+
+// A free loop device with `backing` attached; it detaches itself when its
+// last user goes (autoclear): this descriptor, then the mount.
+std::pair<std::string, UniqueFd> attach_loop(const std::string& backing) {
+  const UniqueFd file(open(backing.c_str(), O_RDWR | O_CLOEXEC));
+  const UniqueFd control(open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!file.valid() || !control.valid()) {
+    throw_errno("open " + std::string(file.valid() ? "/dev/loop-control" : backing));
+  }
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int number = ioctl(control.get(), LOOP_CTL_GET_FREE);
+    if (number < 0) {
+      throw_errno("find a free loop device");
+    }
+    std::string device = "/dev/loop" + std::to_string(number);
+    UniqueFd loop(open(device.c_str(), O_RDWR | O_CLOEXEC));
+    if (!loop.valid()) {
+      throw_errno("open " + device);
+    }
+    loop_config config{};
+    config.fd = static_cast<std::uint32_t>(file.get());
+    config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+    backing.copy(reinterpret_cast<char*>(config.info.lo_file_name), LO_NAME_SIZE - 1);
+    if (ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0) {
+      return {std::move(device), std::move(loop)};
+    }
+    if (errno != EBUSY) {
+      throw_errno("attach to " + device);
+    }
+    // Another process took it between GET_FREE and CONFIGURE: next one.
+  }
+  throw Error(ErrorClass::Internal, "no free loop device");
+}
+
+// Attaches and mounts without running mount(8) (~5 ms less per box start);
+// mount(8) where the kernel or /dev does not allow it (no LOOP_CONFIGURE
+// before Linux 5.8, no /dev/loopN node in some containers).
+void mount_image(const fs::path& image, const fs::path& dir) {
+  const std::string backing = fs::weakly_canonical(image).string();
+  std::string device = loop_device_of(backing);
+  UniqueFd attached;
+  if (device.empty()) {
+    try {
+      std::tie(device, attached) = attach_loop(backing);
+    } catch (const std::exception&) {
+      mount_with_tool(image, dir);
+      return;
+    }
+  }
+  if (mount(device.c_str(), dir.c_str(), "ext4", MS_NOSUID | MS_NODEV, "discard") < 0) {
+    throw_errno("mount " + image.filename().string() + " (" + device + ")");
   }
 }
 
@@ -177,19 +261,46 @@ bool DiskImages::is_mount_point(const fs::path& dir) {
   return here.st_dev != parent.st_dev;
 }
 
+void DiskImages::make_image(const fs::path& image, std::uint64_t size, unsigned uid, unsigned gid) {
+  make_sparse(image, size);
+  try {
+    mkfs(image, size, uid, gid);
+  } catch (...) {
+    unlink(image.c_str());
+    throw;
+  }
+}
+
 void DiskImages::create(const fs::path& dir, std::uint64_t size, unsigned uid, unsigned gid) {
   const fs::path image = image_of(dir);
   ensure_dir(dir.parent_path(), 0700);
   ensure_dir(dir, 0755);
-  make_sparse(image, size);
+  make_image(image, size, uid, gid);
   try {
-    mkfs(image, size, uid, gid);
     mount_image(image, dir);
   } catch (...) {
     unlink(image.c_str());
     throw;
   }
   // mkfs's lost+found would show up in the box; fsck recreates it if needed.
+  rmdir((dir / "lost+found").c_str());
+}
+
+void DiskImages::adopt(const fs::path& dir, unsigned uid, unsigned gid) {
+  const fs::path image = image_of(dir);
+  try {
+    ensure_dir(dir, 0755);
+    mount_image(image, dir);
+    if (chown(dir.c_str(), uid, gid) < 0) {
+      const int saved = errno;
+      unmount_dir(dir);
+      errno = saved;
+      throw_errno("chown " + dir.string());
+    }
+  } catch (...) {
+    unlink(image.c_str());
+    throw;
+  }
   rmdir((dir / "lost+found").c_str());
 }
 

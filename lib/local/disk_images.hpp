@@ -9,13 +9,17 @@
 //
 // How it works: mkfs.ext4 (no reserved blocks, root directory owned by the
 // box user, lazy inode tables so a 10 GiB disk is made in well under a
-// second and takes a few MB until written) on a file ftruncate()d to the
-// size; `mount -o loop,discard` (discard: a file deleted in the disk gives
+// second and takes a few MB until written, a journal of at most 16 MiB) on a
+// file ftruncate()d to the size; the image is attached to a free loop device
+// (LOOP_CONFIGURE, autoclear: the device goes with the last unmount) and
+// mounted nosuid,nodev,discard (discard: a file deleted in the disk gives
 // its blocks back to the host, so the image takes what the disk holds now,
-// not the most it ever held; util-linux sets up the loop device and frees it at
-// unmount). A graceful server stop unmounts every image (no loop device is
-// left behind) and the next start mounts them again; after a kill -9 the
-// mounts stay and are adopted. DestroyDisk unmounts and removes the image.
+// not the most it ever held). An image already on a loop device (its file
+// system alive in some mount namespace) is mounted through that device,
+// never a second one; mount(8) does it all where the ioctls are refused. A
+// graceful server stop unmounts every image (no loop device is left
+// behind) and the next start mounts them again; after a kill -9 the mounts
+// stay and are adopted. DestroyDisk unmounts and removes the image.
 //
 // What can go wrong: loop devices need root and a /dev/loop-control the
 // container lets us use, and mkfs.ext4 must be installed. probe() tries the
@@ -45,6 +49,14 @@ class DiskImages {
   // behind, when any step fails.
   static void create(const std::filesystem::path& dir, std::uint64_t size, unsigned uid,
                      unsigned gid);
+  // Makes an unmounted image file (size bytes, ext4, root owned by
+  // uid:gid) at `image`; nothing is left behind when it fails.
+  static void make_image(const std::filesystem::path& image, std::uint64_t size, unsigned uid,
+                         unsigned gid);
+  // create() for an image made by make_image() and already moved to
+  // image_of(dir): mounts it on `dir` and gives its root to uid:gid. The
+  // image is removed when that fails.
+  static void adopt(const std::filesystem::path& dir, unsigned uid, unsigned gid);
   // Mounts the disk's image on `dir` unless it is mounted already. No-op
   // for a directory-only disk (no image).
   static void ensure_mounted(const std::filesystem::path& dir);

@@ -64,6 +64,7 @@
 #include "local/host_masks.hpp"
 #include "local/mask_index.hpp"
 #include "local/runtime_support.hpp"
+#include "local/spare_images.hpp"
 #include "local/warm_pool.hpp"
 
 #include <fcntl.h>
@@ -257,6 +258,10 @@ class NamespaceRuntime final : public Runtime {
     } else {
       m_disk_problem = DiskImages::probe(options.state_dir);
     }
+    if (m_disk_problem.empty() && !env_is("BOXD_LOCAL_SPARE_DISKS", "0")) {
+      m_spares = std::make_unique<SpareImages>(options.state_dir / "boxes" / ".spare",
+                                               k_default_box_disk_bytes, 2);
+    }
   }
 
   std::string kind() const override { return "namespace"; }
@@ -274,8 +279,12 @@ class NamespaceRuntime final : public Runtime {
     } else if (fs::exists(disk)) {
       ensure_disk_ids(disk, base);
     } else if (m_disk_problem.empty()) {
-      DiskImages::create(disk, box.disk_bytes != 0 ? box.disk_bytes : k_default_box_disk_bytes,
-                         base, base);
+      const std::uint64_t size = box.disk_bytes != 0 ? box.disk_bytes : k_default_box_disk_bytes;
+      if (m_spares && size == m_spares->size() && m_spares->take(DiskImages::image_of(disk))) {
+        DiskImages::adopt(disk, base, base);
+      } else {
+        DiskImages::create(disk, size, base, base);
+      }
     }
     const auto own = [base](const fs::path& path, std::uint32_t uid, std::uint32_t gid) {
       if (chown(path.c_str(), base + uid, base + gid) < 0) {
@@ -1011,7 +1020,10 @@ class NamespaceRuntime final : public Runtime {
   const fs::path m_masks_hidden;
   std::unique_ptr<MaskIndex> m_masks;  // null: every boot walks the host's directories
   std::string m_disk_problem;          // why new box disks are not images ("" = they are)
-  ProcessWatch m_inits;                // alive(): a pidfd per box init
+  // Box disks of the default size made ahead (null: no images, or
+  // BOXD_LOCAL_SPARE_DISKS=0, the benchmarks' baseline).
+  std::unique_ptr<SpareImages> m_spares;
+  ProcessWatch m_inits;  // alive(): a pidfd per box init
   // After the cgroups and the network: destroyed (its middles killed) first.
   // BOXD_LOCAL_WARM_EXEC=0 turns warm middles off (every exec starts cold):
   // the benchmarks' baseline for them.

@@ -26,7 +26,10 @@ How it works:
   the CLI returns (the box is running then); each is destroyed, untimed,
   before the next. Its baseline (box.create.walk) alternates with it on a
   server started with BOXD_LOCAL_MASK_INDEX=0, whose every boot walks the
-  host's directories for what to mask instead of taking the server's list.
+  host's directories for what to mask instead of taking the server's list,
+  and (box.create.dir) on a server started with BOXD_LOCAL_BOX_DISK_IMAGES=0,
+  whose box disks are plain directories rather than ext4 images on loop
+  devices (what the disk's size limit costs a create).
 - Interactive echo: a PTY (pty.fork) runs `boxd box exec -t vm -- 'stty raw
   -echo; exec cat'` (readline-like: the remote program echoes each byte
   itself); each keystroke is written to the PTY master and timed until the
@@ -370,6 +373,11 @@ class Bench:
         # box_create() only.
         self.walk_server = BoxdServer(self.binary, work / "boxd-walk",
                                       {"BOXD_LOCAL_MASK_INDEX": "0"})
+        # The baseline for box disks as ext4 images: a server whose box
+        # disks are plain directories (BOXD_LOCAL_BOX_DISK_IMAGES=0, no size
+        # limit), used by box_create() only.
+        self.dir_server = BoxdServer(self.binary, work / "boxd-dir",
+                                     {"BOXD_LOCAL_BOX_DISK_IMAGES": "0"})
         self.sshd = SshServer(work / "ssh")
         # --scale N: a third server holding N idle boxes (its own bridge subnet
         # big enough for them), started by scale() only.
@@ -515,6 +523,7 @@ class Bench:
         self.server.stop()
         self.cold_server.stop()
         self.walk_server.stop()
+        self.dir_server.stop()
         self.scale_cleanup()
 
     # --- the measurements
@@ -651,7 +660,9 @@ class Bench:
         each box is destroyed untimed before the next, so the server holds
         only `vm` and the one being created. box.create.walk: the same on a
         server whose every boot walks the host's directories for masks (no
-        mask list), alternating with the first."""
+        mask list), alternating with the first. box.create.dir: the same on
+        a server whose box disks are plain directories instead of ext4
+        images (the cost of the disk's size limit)."""
         runs = []
         if self.wanted("box.create"):
             runs.append(("box.create", "box create (boot), one at a time", env))
@@ -663,6 +674,14 @@ class Bench:
             runs.append(("box.create.walk",
                          "box create (boot), every boot walks the host (no mask list)",
                          self.env(cache, self.walk_server)))
+        if self.wanted("box.create.dir"):
+            if self.dir_server.proc is None:
+                self.dir_server.start()
+            cache = self.work / "dir-cache"
+            cache.mkdir(exist_ok=True)
+            runs.append(("box.create.dir",
+                         "box create (boot), disk a plain directory (size not enforced)",
+                         self.env(cache, self.dir_server)))
         samples = {key: [] for key, _, _ in runs}
         rss = {key: [] for key, _, _ in runs}
         for i in range(warmup + reps):
@@ -932,7 +951,7 @@ BASELINES = {
     "exec.true": ["exec.true.cold", "ssh.true"],
     "exec.idle": ["exec.idle.cold"],
     "exec.concurrent": ["exec.concurrent.cold"],
-    "box.create": ["box.create.walk"],
+    "box.create": ["box.create.walk", "box.create.dir"],
     "exec.out": ["ssh.out", "raw.tcp", "raw.cat"],
     "exec.in": ["ssh.in", "raw.tcp", "raw.cat"],
     "cp.up": ["scp.up", "raw.tcp"],

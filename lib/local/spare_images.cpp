@@ -1,0 +1,75 @@
+#include "local/spare_images.hpp"
+
+#include <stdio.h>
+
+#include <chrono>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "common/log.hpp"
+#include "local/disk_images.hpp"
+
+namespace boxd::local {
+
+namespace fs = std::filesystem;
+
+SpareImages::SpareImages(fs::path dir, std::uint64_t size, std::size_t count)
+    : m_dir(std::move(dir)), m_size(size), m_count(count) {
+  std::error_code ec;
+  fs::remove_all(m_dir, ec);
+  fs::create_directories(m_dir, ec);
+  m_thread = std::jthread([this](const std::stop_token& stop) { run(stop); });
+}
+
+SpareImages::~SpareImages() {
+  m_thread.request_stop();
+  m_wake.notify_all();
+}
+
+bool SpareImages::take(const fs::path& image) {
+  std::lock_guard lock(m_mutex);
+  while (!m_ready.empty()) {
+    const fs::path spare = std::move(m_ready.back());
+    m_ready.pop_back();
+    if (::rename(spare.c_str(), image.c_str()) == 0) {
+      m_wake.notify_all();
+      return true;
+    }
+  }
+  return false;
+}
+
+void SpareImages::run(const std::stop_token& stop) {
+  bool failed_before = false;
+  while (!stop.stop_requested()) {
+    fs::path name;
+    {
+      std::unique_lock lock(m_mutex);
+      m_wake.wait(lock, stop, [this] { return m_ready.size() < m_count; });
+      if (stop.stop_requested()) {
+        return;
+      }
+      name = m_dir / (std::to_string(m_made++) + ".img");
+    }
+    const fs::path partial = m_dir / "partial";
+    try {
+      std::error_code ec;
+      fs::remove(DiskImages::image_of(partial), ec);
+      DiskImages::make_image(DiskImages::image_of(partial), m_size, 0, 0);
+      fs::rename(DiskImages::image_of(partial), name);
+      std::lock_guard lock(m_mutex);
+      m_ready.push_back(name);
+      failed_before = false;
+    } catch (const std::exception& e) {
+      if (!failed_before) {
+        logging::warn(std::string("could not make a spare box disk: ") + e.what());
+      }
+      failed_before = true;
+      std::unique_lock lock(m_mutex);
+      m_wake.wait_for(lock, stop, std::chrono::seconds(30), [] { return false; });
+    }
+  }
+}
+
+}  // namespace boxd::local
