@@ -131,6 +131,18 @@ void DurableFiles::add(const std::filesystem::path& path, std::string_view conte
   m_pending.push_back(std::move(p));
 }
 
+void DurableFiles::commit_unsynced() {
+  for (auto& p : m_pending) {
+    if (::close(p.fd.release()) != 0) {
+      fail("cannot write", p.tmp.empty() ? p.target : p.tmp);
+    }
+    if (!p.tmp.empty()) {
+      rename_into_place(p.tmp, p.target);
+    }
+  }
+  m_pending.clear();
+}
+
 void DurableFiles::commit() {
   for (const auto& p : m_pending) {
     // Only a hint (start writing now): the fsync below is the guarantee.

@@ -74,6 +74,10 @@ class DurableFiles {
   // the batch: fsynced with the others, then its directory.
   void keep(const std::filesystem::path& path);
   void commit();
+  // Puts the files in place without an fsync each: for files on one file
+  // system that the caller then syncs whole (syncfs, an unmount), which
+  // costs one journal commit instead of one per file.
+  void commit_unsynced();
 
  private:
   struct Pending {

@@ -1,6 +1,10 @@
 #include "local/spare_images.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -13,6 +17,8 @@
 namespace boxd::local {
 
 namespace fs = std::filesystem;
+
+constexpr auto k_refill_delay = std::chrono::milliseconds(60);
 
 SpareImages::SpareImages(fs::path dir, std::uint64_t size, std::size_t count)
     : m_dir(std::move(dir)), m_size(size), m_count(count) {
@@ -41,12 +47,22 @@ bool SpareImages::take(const fs::path& image) {
 }
 
 void SpareImages::run(const std::stop_token& stop) {
+  // Idle priority for this thread and the mkfs it runs (a child inherits
+  // it): the spare made after a take must not slow the boot that took it.
+  sched_param idle{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+  syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, static_cast<int>(gettid()),
+          3 << 13 /* IOPRIO_CLASS_IDLE */);
   bool failed_before = false;
   while (!stop.stop_requested()) {
     fs::path name;
     {
       std::unique_lock lock(m_mutex);
       m_wake.wait(lock, stop, [this] { return m_ready.size() < m_count; });
+      // Not at once: the box that took one is still booting, and its
+      // fsyncs would wait for mkfs's writes (one journal on the state dir's
+      // file system). A box create takes ~20 ms.
+      m_wake.wait_for(lock, stop, k_refill_delay, [] { return false; });
       if (stop.stop_requested()) {
         return;
       }
