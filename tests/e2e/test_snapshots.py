@@ -44,6 +44,40 @@ def restore_brings_back_the_snapshotted_data(t):
     expect(isinstance(info.get("created_at"), int) and info["created_at"] > 0, "created_at")
 
 
+def home_size_mib(cli, vm):
+    """The size of the file system the box's /home is on, in MiB (df)."""
+    out = cli.sh(vm, "df -Pk /home | tail -1").split()
+    return int(out[1]) // 1024
+
+
+@suite.test
+def a_copy_keeps_its_disk_size_and_may_grow_it(t):
+    # The box's disk is an image of --disk's size (as root: namespace
+    # runtime); fork and --from-snapshot copy it, may ask for more, never less.
+    t.require_isolation()
+    vm = t.alice.create_box(t.box_name("sized"), "--disk", "64M")
+    expect_equal(t.alice.get(vm).get("disk_bytes"), 64 << 20, "disk_bytes of the box")
+    size = home_size_mib(t.alice, vm)
+    expect(40 <= size <= 64, f"/home of a --disk 64M box is {size} MiB")
+    t.alice.sh(vm, "echo kept > ~/note")
+    t.alice.run("snapshot", "create", vm, "sized", timeout=60).expect_ok()
+    bigger = t.box_name("bigger")
+    t.alice.run("box", "create", bigger, "--from-snapshot", "sized", "--disk", "128M",
+                timeout=60).expect_ok()
+    t.alice.created.append(bigger)
+    expect_equal(t.alice.sh(bigger, "cat ~/note").strip(), "kept", "data of the grown copy")
+    grown = home_size_mib(t.alice, bigger)
+    expect(100 <= grown <= 128, f"/home of the copy grown to 128M is {grown} MiB")
+    t.alice.run("box", "create", t.box_name("smaller"), "--from-snapshot", "sized", "--disk",
+                "32M", timeout=60).expect_exit(5).expect_error_line(
+        "disk size 32MiB is smaller than the source's 64MiB: a copied disk can grow, not shrink")
+    fork = t.box_name("sized-fork")
+    t.alice.run("box", "fork", vm, fork, timeout=60).expect_ok()
+    t.alice.created.append(fork)
+    expect_equal(home_size_mib(t.alice, fork), size, "/home size of the fork")
+    expect_equal(t.alice.get(fork).get("disk_bytes"), 64 << 20, "disk_bytes of the fork")
+
+
 @suite.test
 def same_name_bumps_the_version_and_replaces_the_data(t):
     vm = t.alice.create_box(t.box_name("ver"))

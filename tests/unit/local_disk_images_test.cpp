@@ -1,5 +1,6 @@
 // Disk images (disk_images.hpp): the sparse copy that fork and snapshots
-// use for box disks, and growing a copy. The copy needs no privileges; the
+// use for box disks, growing a copy, and the spare images made ahead
+// (spare_images.hpp). The copy needs no privileges; the
 // grow test makes, mounts and unmounts a real ext4 image, so it needs root
 // and loop devices (as the server's images do) and says so when it cannot.
 #include <doctest/doctest.h>
@@ -8,12 +9,15 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "common/files.hpp"
 #include "local/disk_images.hpp"
+#include "local/spare_images.hpp"
 #include "local_test_support.hpp"
 
 using namespace boxd::local;
@@ -94,4 +98,32 @@ TEST_CASE("disk images: a copy grows to a larger size and keeps its files") {
   DiskImages::remove(disk);
   CHECK_FALSE(DiskImages::is_mount_point(copy));
   CHECK_FALSE(fs::exists(DiskImages::image_of(copy)));
+}
+
+TEST_CASE("spare images: one is ready after a while, a take moves it, the thread makes the next") {
+  test::TempDir dir;
+  if (!fs::exists("/usr/sbin/mkfs.ext4") && !fs::exists("/sbin/mkfs.ext4")) {
+    MESSAGE("not run: mkfs.ext4 is not installed");
+    return;
+  }
+  fs::create_directories(dir.path() / "spare");
+  std::ofstream(dir.path() / "spare" / "left-from-a-crash") << "x";
+  SpareImages spares(dir.path() / "spare", 8 * k_mib, 1);
+  CHECK(spares.size() == 8 * k_mib);
+  CHECK_FALSE(fs::exists(dir.path() / "spare" / "left-from-a-crash"));
+  const auto take_within = [&](const fs::path& image) {
+    for (int i = 0; i < 200; ++i) {
+      if (spares.take(image)) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  };
+  REQUIRE(take_within(dir.path() / "a.img"));
+  CHECK(fs::file_size(dir.path() / "a.img") == 8 * k_mib);
+  CHECK_FALSE(spares.take(dir.path() / "b.img"));  // the next one is not made at once
+  REQUIRE(take_within(dir.path() / "b.img"));
+  // Two file systems, not one file twice (each spare is its own mkfs).
+  CHECK(read_all(dir.path() / "a.img") != read_all(dir.path() / "b.img"));
 }
