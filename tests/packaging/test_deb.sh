@@ -5,7 +5,8 @@
 #   - dpkg -x into a temp root; <root>/usr/bin/boxd version runs;
 #   - `file` says "statically linked";
 #   - the binary alone in an otherwise empty chroot runs `boxd version`;
-#   - the control file has the CMake project version and no Depends;
+#   - the control file has the CMake project version, no Depends, and
+#     Recommends what the local server runs;
 #   - `man --warnings` renders the man page without a single warning;
 #   - the installed bash completion completes `boxd bo` to `box`;
 #   - zsh and fish completions are where those shells look for them;
@@ -85,6 +86,8 @@ grep -qx 'Package: boxd' <<<"$control" || fail "control: Package is not boxd"
 grep -qx "Version: $project_version" <<<"$control" || fail "control: Version is not $project_version"
 grep -qx 'Architecture: amd64' <<<"$control" || fail "control: Architecture is not amd64"
 grep -q '^Depends:' <<<"$control" && fail "control: a static binary needs no Depends"
+grep -qx 'Recommends: e2fsprogs, iptables, mount' <<<"$control" ||
+  fail "control: Recommends is not what boxd local serve runs (e2fsprogs, iptables, mount)"
 [[ $failures == 0 ]] && pass "control file"
 
 # The man page renders without warnings.
