@@ -106,11 +106,15 @@ void mount_with_tool(const fs::path& image, const fs::path& dir) {
   }
 }
 
-// The loop device that `backing` (a canonical path) is attached to now, or
-// "". Two loop devices over one image would be two file systems writing
-// one file: an image whose file system lives on (a mount left in another
-// namespace) is mounted again through its own device, as mount(8) does.
-std::string loop_device_of(const std::string& backing) {
+// The loop device `image` (its canonical path `backing`) is attached to now,
+// open (so that it cannot detach meanwhile and be given to another image),
+// or "" and no descriptor. Two loop devices over one image would be two file
+// systems writing one file: an image whose file system lives on (a mount
+// left in another mount namespace) is mounted again through its own device,
+// as mount(8) does. The path in sysfs finds the candidates; the device's
+// own record of the file (device and inode) decides.
+std::pair<std::string, UniqueFd> loop_device_of(const std::string& backing,
+                                                const struct stat& image) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/sys/block", ec)) {
     const std::string name = entry.path().filename().string();
@@ -124,11 +128,18 @@ std::string loop_device_of(const std::string& backing) {
     while (!text->empty() && text->back() == '\n') {
       text->pop_back();
     }
-    if (*text == backing) {
-      return "/dev/" + name;
+    if (*text != backing) {
+      continue;
+    }
+    std::string device = "/dev/" + name;
+    UniqueFd loop(open(device.c_str(), O_RDWR | O_CLOEXEC));
+    loop_info64 info{};
+    if (loop.valid() && ioctl(loop.get(), LOOP_GET_STATUS64, &info) == 0 &&
+        info.lo_inode == image.st_ino && info.lo_device == image.st_dev) {
+      return {std::move(device), std::move(loop)};
     }
   }
-  return "";
+  return {"", UniqueFd()};
 }
 
 // A free loop device with `backing` attached; it detaches itself when its
@@ -169,8 +180,11 @@ std::pair<std::string, UniqueFd> attach_loop(const std::string& backing) {
 // before Linux 5.8, no /dev/loopN node in some containers).
 void mount_image(const fs::path& image, const fs::path& dir) {
   const std::string backing = fs::weakly_canonical(image).string();
-  std::string device = loop_device_of(backing);
-  UniqueFd attached;
+  struct stat st {};
+  if (stat(backing.c_str(), &st) < 0) {
+    throw_errno("stat " + image.filename().string());
+  }
+  auto [device, attached] = loop_device_of(backing, st);
   if (device.empty()) {
     try {
       std::tie(device, attached) = attach_loop(backing);
@@ -372,11 +386,29 @@ void DiskImages::grow(const fs::path& dir, std::uint64_t size) {
   if (tool.empty()) {
     throw Error(ErrorClass::Internal, "resize2fs is not installed");
   }
+  // Only an image no file system uses: resize2fs under a live one (its
+  // loop device still attached, e.g. pinned by a mount in another
+  // namespace) corrupts it.
+  const std::string backing = fs::weakly_canonical(image).string();
+  if (!loop_device_of(backing, st).first.empty()) {
+    throw Error(ErrorClass::Internal,
+                "cannot grow " + image.filename().string() + ": its file system is still in use");
+  }
+  // A copy of a mounted image has a journal to replay: e2fsck replays it
+  // (and checks the rest) before resize2fs, which would otherwise change
+  // the file system under that journal.
+  const std::string fsck = first_existing({"/usr/sbin/e2fsck", "/sbin/e2fsck"});
+  if (fsck.empty()) {
+    throw Error(ErrorClass::Internal, "e2fsck is not installed");
+  }
+  const auto checked = run_command({fsck, "-f", "-y", image.string()});
+  if (checked.status >= 4) {
+    throw Error(ErrorClass::Internal, "e2fsck of " + image.filename().string() +
+                                          " failed: " + first_line(checked.error_output));
+  }
   if (truncate(image.c_str(), static_cast<off_t>(size)) < 0) {
     throw_errno("size " + image.string());
   }
-  // -f: the image was just unmounted clean; resize2fs would otherwise ask
-  // for an fsck because it was mounted since the last one.
   const auto result = run_command({tool, "-f", image.string()});
   if (result.status != 0) {
     truncate(image.c_str(), st.st_size);
@@ -408,6 +440,14 @@ void DiskImages::ensure_mounted(const fs::path& dir) {
 
 void DiskImages::unmount(const fs::path& dir) {
   if (is_mount_point(dir)) {
+    // Written out first: if a copy of this mount lives on in another mount
+    // namespace (any local user can make one with unshare), the unmount
+    // below does not write the file system back, and the image must be
+    // complete for a copy or a later mount through the same device.
+    try {
+      sync(dir);
+    } catch (const std::exception&) {
+    }
     unmount_dir(dir);
   }
 }

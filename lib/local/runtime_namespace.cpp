@@ -236,6 +236,9 @@ std::vector<IsolationLayer> namespace_layers() {
 }
 
 constexpr std::uint64_t k_default_box_disk_bytes = 10ULL << 30;
+// In a box's dir: its disk is a copy whose identity files (hostname,
+// hosts) its next boot writes.
+constexpr const char* k_identity_pending = "identity-pending";
 
 class NamespaceRuntime final : public Runtime {
  public:
@@ -640,10 +643,12 @@ class NamespaceRuntime final : public Runtime {
 
  private:
   // copy_disk() of a disk image: the image is copied (the source is
-  // stopped, or frozen and synced first), then mounted once to give the
-  // copy dst's identity and unmounted again, which also leaves it clean
-  // (its journal replayed). A copy keeps the source's size, or grows to
-  // dst's when that is larger (the server refuses a smaller one).
+  // stopped, or frozen and synced first) and grown to dst's size when that
+  // is larger (the server refuses a smaller one). The copy is never mounted
+  // here: a mount in the host's namespace can be pinned by any local user
+  // (unshare copies the mount table), which would leave a live file system
+  // under the resize or under the next copy. dst's identity (hostname,
+  // hosts) is written at its first boot instead (k_identity_pending).
   void copy_disk_image(const fs::path& from, const fs::path& to, const BoxSpec& dst) {
     DiskImages::sync(from);
     ensure_dir(dst.dir, 0700);
@@ -651,21 +656,29 @@ class NamespaceRuntime final : public Runtime {
     remove_tree(to);
     DiskImages::copy(from, to);
     ensure_dir(to, 0755);
-    DiskImages::ensure_mounted(to);
-    try {
-      if (fs::is_directory(to / "upper" / "etc")) {
-        DurableFiles files;
-        add_identity(files, disk_id_base(to), dst);
-        files.commit_unsynced();  // the unmount below writes them
-      }
-    } catch (...) {
-      DiskImages::unmount(to);
-      throw;
-    }
-    DiskImages::unmount(to);
     if (dst.disk_bytes != 0) {
       DiskImages::grow(to, dst.disk_bytes);
     }
+    write_file_atomic(dst.dir / k_identity_pending, "", 0600, Sync::Durable);
+  }
+
+  // A copied disk's identity files, at the boot after the copy.
+  void write_pending_identity(const BoxSpec& box, const fs::path& disk) {
+    const fs::path pending = box.dir / k_identity_pending;
+    if (!fs::exists(pending)) {
+      return;
+    }
+    if (fs::is_directory(disk / "upper" / "etc")) {
+      DurableFiles files;
+      add_identity(files, disk_id_base(disk), box);
+      if (DiskImages::is_mount_point(disk)) {
+        files.commit_unsynced();
+        DiskImages::sync(disk);
+      } else {
+        files.commit();
+      }
+    }
+    fs::remove(pending);
   }
 
   // What boot() hands the box's init (as arguments).
@@ -679,6 +692,7 @@ class NamespaceRuntime final : public Runtime {
   // are shifted to; refuses a state dir the overlay options cannot carry.
   BootPaths prepare_boot_dirs(const BoxSpec& box) {
     DiskImages::ensure_mounted(box.dir / "disk");
+    write_pending_identity(box, box.dir / "disk");
     if (!fs::is_directory(box.dir / "disk" / "upper") ||
         !fs::is_directory(box.dir / "disk" / "home")) {
       create(box);

@@ -75,6 +75,10 @@ def a_copy_keeps_its_disk_size_and_may_grow_it(t):
     t.alice.run("box", "fork", vm, fork, timeout=60).expect_ok()
     t.alice.created.append(fork)
     expect_equal(home_size_mib(t.alice, fork), size, "/home size of the fork")
+    # The copy's identity files are written at its first boot.
+    expect_equal(t.alice.sh(fork, "cat /etc/hostname").strip(), fork, "/etc/hostname of the fork")
+    hosts = t.alice.sh(bigger, "cat /etc/hosts")
+    expect(f"\t{bigger}\n" in hosts and vm not in hosts, f"/etc/hosts of the restored box: {hosts!r}")
     expect_equal(t.alice.get(fork).get("disk_bytes"), 64 << 20, "disk_bytes of the fork")
 
 
