@@ -264,6 +264,7 @@ BoxRecord Boxes::draft(const std::string& owner, const BoxDraft& wanted) const {
 
 std::int64_t Boxes::provision(BoxRecord& box,
                               const std::function<void(const BoxSpec&)>& fill_disk) {
+  const std::uint64_t disks = m_disk_quota.disk_bytes ? m_disk_quota.disk_bytes(box.owner) : 0;
   m_store.update([&](StoreData& data) {
     int count = 0;
     for (const auto& b : data.boxes) {
@@ -278,6 +279,9 @@ std::int64_t Boxes::provision(BoxRecord& box,
     if (count >= m_options.max_boxes) {
       fail(Fault::ResourceExhausted,
            "quota exceeded: at most " + std::to_string(m_options.max_boxes) + " boxes");
+    }
+    if (m_disk_quota.check) {
+      m_disk_quota.check(disks + disk_bytes_in_store(data, box.owner), box.disk_bytes);
     }
     box.status = BoxStatus::Starting;
     box.created_at = rpc::now_secs();

@@ -58,6 +58,9 @@ struct BoxDraft {
 class Boxes {
  public:
   Boxes(BoxesOptions options, Store& store, Runtime& runtime, BoxHooks hooks = {});
+  // A new box's disk size counts against --max-disk-bytes (checked when it
+  // is reserved: create, fork, from a snapshot).
+  void set_disk_quota(DiskQuota quota) { m_disk_quota = std::move(quota); }
 
   Runtime& runtime() { return m_runtime; }
   BoxSpec spec_of(const BoxRecord& box) const;
@@ -139,6 +142,7 @@ class Boxes {
   Store& m_store;
   Runtime& m_runtime;
   BoxHooks m_hooks;
+  DiskQuota m_disk_quota;
   std::mutex m_locks_mutex;
   std::map<std::string, std::shared_ptr<std::mutex>> m_op_locks;
 };

@@ -16,7 +16,6 @@
 #include "local/fault.hpp"
 #include "local/rpc_helpers.hpp"
 #include "local/runtime_support.hpp"
-#include "local/snapshots.hpp"
 
 namespace boxd::local {
 
@@ -96,11 +95,11 @@ DiskRecord Disks::create(const std::string& user, const std::string& name,
   check_size(disk.size_bytes, "disk size");
   // Read before the disks' lock: the store's lock is never taken inside it
   // the other way round (Snapshots::save).
-  const std::uint64_t snapshot_bytes =
-      m_store.read([&](const StoreData& data) { return snapshot_bytes_of(data, user); });
+  const std::uint64_t stored_bytes =
+      m_store.read([&](const StoreData& data) { return disk_bytes_in_store(data, user); });
   m_records.update([&](std::vector<DiskRecord>& disks) {
     int count = 0;
-    std::uint64_t total = snapshot_bytes;
+    std::uint64_t total = stored_bytes;
     for (const auto& d : disks) {
       if (d.owner == disk.owner && d.name == name) {
         fail(Fault::AlreadyExists, "disk name '" + name + "' already exists");
@@ -291,10 +290,10 @@ void Disks::check_quota(int count, std::uint64_t total, std::uint64_t adding) co
 
 void Disks::check_bytes(std::uint64_t in_use, std::uint64_t adding) const {
   if (in_use + adding > m_options.max_disk_bytes) {
-    fail(Fault::ResourceExhausted, "quota exceeded: your disks and snapshots would total " +
-                                       format_size(in_use + adding) + ", at most " +
-                                       format_size(m_options.max_disk_bytes) + " (" +
-                                       format_size(in_use) + " in use)");
+    fail(Fault::ResourceExhausted,
+         "quota exceeded: your disks, boxes' disks and snapshots would total " +
+             format_size(in_use + adding) + ", at most " + format_size(m_options.max_disk_bytes) +
+             " (" + format_size(in_use) + " in use)");
   }
 }
 

@@ -40,7 +40,7 @@ namespace boxd::local {
 struct DisksOptions {
   std::filesystem::path state_dir;              // disks live in <state_dir>/disks/<id>
   int max_disks = 20;                           // per user
-  std::uint64_t max_disk_bytes = 200ULL << 30;  // per user: all disks; per box disk
+  std::uint64_t max_disk_bytes = 500ULL << 30;  // per user: disks, box disks, snapshots
 };
 
 // What an attach asks for.

@@ -32,7 +32,7 @@ struct ServeOptions {
   // tokens; named proxies and exposed ports per box (the same as
   // store.hpp's k_default_record_limit).
   int max_records = 256;
-  std::uint64_t max_disk_bytes = 200ULL << 30;  // per user, all disks together
+  std::uint64_t max_disk_bytes = 500ULL << 30;  // per user: disks, box disks, snapshots
   std::uint64_t box_pids_max = 2048;            // pids.max of every box (0 = no limit)
   std::string runtime = "auto";                 // auto | namespace | process
   // Abuse limits of the HTTP endpoints (key exchange, proxy), each endpoint

@@ -114,9 +114,11 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
                          m_disks.apply(box, handle);
                        },
                        [this](const BoxRecord& box) { m_disks.forget(box); }}) {
-  m_snapshots.set_quota(SnapshotQuota{
+  const DiskQuota quota{
       [this](const std::string& user) { return m_disks.bytes_of(user); },
-      [this](std::uint64_t in_use, std::uint64_t adding) { m_disks.check_bytes(in_use, adding); }});
+      [this](std::uint64_t in_use, std::uint64_t adding) { m_disks.check_bytes(in_use, adding); }};
+  m_snapshots.set_quota(quota);
+  m_boxes.set_disk_quota(quota);
   // UploadFileStream as raw bytes (upload_file_stream). The generated
   // service numbers its methods in the order of the proto's service, which
   // is the descriptor's. MarkMethodStreamed also marks the method

@@ -55,7 +55,7 @@ struct ServiceOptions {
   std::filesystem::path state_dir;
   int max_boxes = 50;
   int max_disks = 20;                           // disks per user
-  std::uint64_t max_disk_bytes = 200ULL << 30;  // per user: all disks; per box disk
+  std::uint64_t max_disk_bytes = 500ULL << 30;  // per user: disks, box disks, snapshots
   std::uint64_t box_pids_max = 2048;            // pids.max of every box (0 = no limit)
   int proxy_port = 9480;
   std::string url_scheme = "http";

@@ -44,17 +44,6 @@ std::uint64_t host_bytes_of_disk(const fs::path& disk) {
 
 }  // namespace
 
-std::uint64_t snapshot_bytes_of(const StoreData& data, const std::string& user,
-                                const std::string& except) {
-  std::uint64_t total = 0;
-  for (const auto& s : data.snapshots) {
-    if (s.owner == user && s.id != except) {
-      total += s.size_bytes;
-    }
-  }
-  return total;
-}
-
 Snapshots::Snapshots(std::filesystem::path state_dir, Store& store, Boxes& boxes)
     : m_state_dir(std::move(state_dir)), m_store(store), m_boxes(boxes) {}
 
@@ -126,7 +115,7 @@ void Snapshots::check_bytes_room(const StoreData& data, const std::string& user,
                                  const std::string& id, std::uint64_t disk_bytes,
                                  std::uint64_t adding) const {
   if (m_quota.check) {
-    m_quota.check(disk_bytes + snapshot_bytes_of(data, user, id), adding);
+    m_quota.check(disk_bytes + disk_bytes_in_store(data, user, id), adding);
   }
 }
 

@@ -37,24 +37,10 @@
 
 namespace boxd::local {
 
-// The bytes the user's snapshots take (their size_bytes), but for the one
-// whose id is `except`.
-std::uint64_t snapshot_bytes_of(const StoreData& data, const std::string& user,
-                                const std::string& except = "");
-
-// Snapshots count against --max-disk-bytes with the user's disks (the
-// service wires this to Disks).
-struct SnapshotQuota {
-  // The sizes of the user's disks. Never called under the store's lock.
-  std::function<std::uint64_t(const std::string& user)> disk_bytes;
-  // Fails (RESOURCE_EXHAUSTED) when `adding` bytes do not fit next to `in_use`.
-  std::function<void(std::uint64_t in_use, std::uint64_t adding)> check;
-};
-
 class Snapshots {
  public:
   Snapshots(std::filesystem::path state_dir, Store& store, Boxes& boxes);
-  void set_quota(SnapshotQuota quota) { m_quota = std::move(quota); }
+  void set_quota(DiskQuota quota) { m_quota = std::move(quota); }
 
   // Saves the caller's box `vm` as snapshot `name` ("" = the box's name).
   SnapshotRecord save(const std::string& user, const std::string& vm, const std::string& name);
@@ -87,7 +73,7 @@ class Snapshots {
   std::filesystem::path m_state_dir;
   Store& m_store;
   Boxes& m_boxes;
-  SnapshotQuota m_quota;
+  DiskQuota m_quota;
 };
 
 }  // namespace boxd::local

@@ -192,4 +192,20 @@ std::vector<BoxRecord> Store::boxes() const {
   return m_data.boxes;
 }
 
+std::uint64_t disk_bytes_in_store(const StoreData& data, const std::string& user,
+                                  const std::string& except_snapshot) {
+  std::uint64_t total = 0;
+  for (const auto& b : data.boxes) {
+    if (b.owner == user) {
+      total += b.disk_bytes;
+    }
+  }
+  for (const auto& s : data.snapshots) {
+    if (s.owner == user && s.id != except_snapshot) {
+      total += s.size_bytes;
+    }
+  }
+  return total;
+}
+
 }  // namespace boxd::local

@@ -197,4 +197,20 @@ class Store {
 // Finds a box by name or id among the owner's boxes (pointer into data).
 BoxRecord* find_box_in(StoreData& data, const std::string& owner, const std::string& name_or_id);
 
+// What the user's records in the store count against --max-disk-bytes:
+// each box's disk size (disk_bytes, what the box may come to take) and what
+// each snapshot's copy takes, but snapshot `except_snapshot` (one a save
+// replaces). The user's disks (disks.hpp) count too, kept apart.
+std::uint64_t disk_bytes_in_store(const StoreData& data, const std::string& user,
+                                  const std::string& except_snapshot = "");
+
+// --max-disk-bytes for what Boxes and Snapshots add (the service wires it to
+// Disks).
+struct DiskQuota {
+  // The sizes of the user's disks. Never called under the store's lock.
+  std::function<std::uint64_t(const std::string& user)> disk_bytes;
+  // Fails (RESOURCE_EXHAUSTED) when `adding` bytes do not fit next to `in_use`.
+  std::function<void(std::uint64_t in_use, std::uint64_t adding)> check;
+};
+
 }  // namespace boxd::local

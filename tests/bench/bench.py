@@ -708,8 +708,10 @@ class Bench:
         if count > 1020:
             raise BenchError("--scale: a Linux bridge has at most 1024 ports (one per box)")
         subnet = free_bridge_subnet(count)
+        # Each box's disk (10G by default) counts against --max-disk-bytes.
         self.scale_server = BoxdServer(self.binary, self.work / "boxd-scale", max_boxes=count + 5,
-                                       extra_args=["--bridge-subnet", subnet])
+                                       extra_args=["--bridge-subnet", subnet, "--max-disk-bytes",
+                                                   f"{(count + 5) * 10}G"])
         self.scale_server.start()
         pid = self.scale_server.proc.pid
         env = self.env(server=self.scale_server)

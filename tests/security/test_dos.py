@@ -435,7 +435,7 @@ def a_box_cannot_fill_the_hosts_disk(t):
     t.alice.exec(vm, "echo ok > /home/boxd/after", timeout=30).expect_ok()
 
 
-SNAP_QUOTA_MIB = 96
+SNAP_QUOTA_MIB = 160       # the box's 64M disk and two snapshots of ~45 MiB fit, not three
 SNAP_BULK_MIB = 40
 
 
@@ -461,13 +461,41 @@ def snapshots_count_against_the_disk_quota(t):
     expect(refused and all(r.code == 6 and "quota exceeded" in r.stderr for r in refused),
            f"refused saves exit 6 with 'quota exceeded': "
            f"{[(r.code, r.stderr.strip()) for r in results]!r}")
-    # Disks share the quota with snapshots; deleting a snapshot makes room.
-    disk = alice.run("disk", "create", t.box_name("d"), "--size", f"{SNAP_QUOTA_MIB - 8}M")
+    # Disks share the quota with snapshots and boxes' disks; deleting a
+    # snapshot makes room.
+    disk = alice.run("disk", "create", t.box_name("d"), "--size", f"{SNAP_QUOTA_MIB - 64 - 8}M")
     expect_equal(disk.code, 6, disk.describe("a disk past what the snapshots left"))
     for i, result in enumerate(results):
         if result.code == 0:
             alice.run("snapshot", "delete", f"copy{i}").expect_ok()
     alice.run("snapshot", "create", vm, "again", timeout=120).expect_ok()
+
+
+@suite.test
+def boxes_disks_count_against_the_disk_quota(t):
+    # Each box's disk is limited, but nothing limited how many a user had:
+    # 8 boxes of 11G and more, on a host with 12 GB free (a review found it).
+    # Their sizes now take from --max-disk-bytes with disks and snapshots.
+    t.require_isolation()
+    server = t.new_server("boxbytes", args=["--max-disk-bytes", "1G"])
+    alice = t.cli("alice", server=server)
+    names = [t.box_name("b") for _ in range(4)]
+    results = [alice.run("box", "create", name, "--disk", "400M", timeout=60) for name in names]
+    made = [name for name, r in zip(names, results) if r.code == 0]
+    alice.created.extend(made)
+    expect(len(made) == 2, f"ATTACK WORKED: {len(made)} boxes of 400M under --max-disk-bytes 1G: "
+                           f"{[(r.code, r.stderr.strip()) for r in results]!r}")
+    expect(all(r.code == 6 and "quota exceeded" in r.stderr for r in results if r.code != 0),
+           f"refused creates exit 6: {[(r.code, r.stderr.strip()) for r in results]!r}")
+    default = alice.run("box", "create", t.box_name("default"), timeout=60)
+    expect_equal(default.code, 6, default.describe("a box of the default 10G under a 1G quota"))
+    fork = alice.run("box", "fork", made[0], t.box_name("fork"), timeout=60)
+    expect_equal(fork.code, 6, fork.describe("a fork of a 400M box with 224M left"))
+    disk = alice.run("disk", "create", t.box_name("d"), "--size", "300M")
+    expect_equal(disk.code, 6, disk.describe("a disk of 300M with 224M left"))
+    # bob has a quota of his own.
+    t.cli("bob", server=server).run("box", "create", t.box_name("bob"), "--disk", "900M",
+                                    timeout=60).expect_ok()
 
 
 @suite.test

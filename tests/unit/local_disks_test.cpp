@@ -42,6 +42,7 @@ struct DiskWorld {
 
   BoxRecord create_box(const std::string& user, const std::string& name) {
     BoxRecord box = boxes.draft(user, BoxDraft{name, {}, {}, {}, {}});
+    box.disk_bytes = k_mib;  // boxes' disks count against the disk quota too
     boxes.create(box);
     return boxes.require(user, name);
   }
@@ -80,13 +81,13 @@ TEST_CASE("disks: the count and byte quotas are per user") {
   w.disks.create("bob", "one", 40 * k_mib);
   CHECK(failure_of([&] { w.disks.create("bob", "two", 32 * k_mib); }) ==
         std::pair{Fault::ResourceExhausted,
-                  std::string("quota exceeded: your disks and snapshots would total 72MiB, at "
-                              "most 64MiB (40MiB in use)")});
+                  std::string("quota exceeded: your disks, boxes' disks and snapshots would "
+                              "total 72MiB, at most 64MiB (40MiB in use)")});
   CHECK(w.disks.list("alice").size() == 2);
   CHECK(w.disks.list("bob").size() == 1);
 }
 
-TEST_CASE("disks: a user's snapshots take from the same --max-disk-bytes") {
+TEST_CASE("disks: a user's snapshots and boxes' disks take from the same --max-disk-bytes") {
   DiskWorld w(20, 64 * k_mib);
   w.store.update([](StoreData& data) {
     SnapshotRecord snap;
@@ -97,23 +98,59 @@ TEST_CASE("disks: a user's snapshots take from the same --max-disk-bytes") {
   });
   CHECK(failure_of([&] { w.disks.create("alice", "big", 32 * k_mib); }) ==
         std::pair{Fault::ResourceExhausted,
-                  std::string("quota exceeded: your disks and snapshots would total 72MiB, at "
-                              "most 64MiB (40MiB in use)")});
+                  std::string("quota exceeded: your disks, boxes' disks and snapshots would "
+                              "total 72MiB, at most 64MiB (40MiB in use)")});
   w.disks.create("alice", "small", 16 * k_mib);
   w.disks.create("bob", "big", 64 * k_mib);  // alice's snapshots are not bob's
   CHECK(w.disks.bytes_of("alice") == 16 * k_mib);
-  // What a snapshot save checks (Snapshots::save through SnapshotQuota):
+  // What a snapshot save checks (Snapshots::save through DiskQuota):
   // alice's disks and her other snapshots, plus the new copy.
   const auto in_use =
-      w.store.read([](const StoreData& data) { return snapshot_bytes_of(data, "alice"); });
+      w.store.read([](const StoreData& data) { return disk_bytes_in_store(data, "alice"); });
   CHECK(in_use == 40 * k_mib);
   CHECK(w.store.read([](const StoreData& data) {
-    return snapshot_bytes_of(data, "alice", "snap-1");
+    return disk_bytes_in_store(data, "alice", "snap-1");
   }) == 0);  // the snapshot a save replaces does not count
   CHECK(failure_of([&] {
           w.disks.check_bytes(w.disks.bytes_of("alice") + in_use, 9 * k_mib);
         }).first == Fault::ResourceExhausted);
   w.disks.check_bytes(w.disks.bytes_of("alice") + in_use, 8 * k_mib);
+  // A box's disk counts by its size, from the moment its record exists.
+  w.store.update([](StoreData& data) {
+    BoxRecord box;
+    box.id = "box-1";
+    box.owner = "alice";
+    box.disk_bytes = 4 * k_mib;
+    data.boxes.push_back(box);
+  });
+  CHECK(w.store.read([](const StoreData& data) { return disk_bytes_in_store(data, "alice"); }) ==
+        44 * k_mib);
+  CHECK(failure_of([&] { w.disks.create("alice", "more", 5 * k_mib); }).first ==
+        Fault::ResourceExhausted);
+  w.disks.create("alice", "last", 4 * k_mib);  // 16 + 4 + 40 + 4 = 64
+}
+
+TEST_CASE("boxes: a new box's disk size takes from --max-disk-bytes") {
+  DiskWorld w(20, 64 * k_mib);
+  w.boxes.set_disk_quota(DiskQuota{
+      [&](const std::string& user) { return w.disks.bytes_of(user); },
+      [&](std::uint64_t in_use, std::uint64_t adding) { w.disks.check_bytes(in_use, adding); }});
+  w.disks.create("alice", "data", 32 * k_mib);
+  BoxRecord box = w.boxes.draft("alice", BoxDraft{"one", {}, {}, {}, {}});
+  box.disk_bytes = 24 * k_mib;
+  w.boxes.create(box);
+  BoxRecord big = w.boxes.draft("alice", BoxDraft{"two", {}, {}, {}, {}});
+  big.disk_bytes = 16 * k_mib;
+  CHECK(failure_of([&] { w.boxes.create(big); }) ==
+        std::pair{Fault::ResourceExhausted,
+                  std::string("quota exceeded: your disks, boxes' disks and snapshots would "
+                              "total 72MiB, at most 64MiB (56MiB in use)")});
+  CHECK_FALSE(w.store.find_box("alice", big.id));  // nothing reserved
+  big.disk_bytes = 8 * k_mib;
+  w.boxes.create(big);
+  BoxRecord bobs = w.boxes.draft("bob", BoxDraft{"one", {}, {}, {}, {}});
+  bobs.disk_bytes = 64 * k_mib;
+  w.boxes.create(bobs);  // bob's own quota
 }
 
 TEST_CASE("disks: names are unique per user and checked; a new disk is a directory") {

@@ -65,7 +65,8 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
         }
         options.max_disk_bytes = *bytes;
       },
-      "Per user: the disks' sizes together, and each box's disk, at most this (default 200G)");
+      "Per user: disks, boxes' disks (their sizes) and snapshots together at most this "
+      "(default 500G: 50 boxes of the default 10G)");
   command
       .add_option("--box-pids-max", options.box_pids_max,
                   "Processes and threads per box (cgroup pids.max; 0 = no limit)")
