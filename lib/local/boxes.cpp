@@ -264,6 +264,7 @@ BoxRecord Boxes::draft(const std::string& owner, const BoxDraft& wanted) const {
 
 std::int64_t Boxes::provision(BoxRecord& box,
                               const std::function<void(const BoxSpec&)>& fill_disk) {
+  auto quota_lock = m_disk_quota.hold();
   const std::uint64_t disks = m_disk_quota.disk_bytes ? m_disk_quota.disk_bytes(box.owner) : 0;
   m_store.update([&](StoreData& data) {
     int count = 0;
@@ -287,6 +288,9 @@ std::int64_t Boxes::provision(BoxRecord& box,
     box.created_at = rpc::now_secs();
     data.boxes.push_back(box);
   });
+  if (quota_lock.owns_lock()) {
+    quota_lock.unlock();  // the record holds its room from here on
+  }
   const auto spec = spec_of(box);
   try {
     if (fill_disk) {

@@ -28,6 +28,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -82,6 +84,9 @@ class Disks {
   void check_bytes(std::uint64_t in_use, std::uint64_t adding) const;
   // The sizes of the user's disks together.
   std::uint64_t bytes_of(const std::string& user) const;
+  // The lock boxes and snapshots take for --max-disk-bytes (DiskQuota);
+  // create() takes it too.
+  void set_quota_lock(std::shared_ptr<std::mutex> lock) { m_quota_lock = std::move(lock); }
 
   // At startup: decides whether disks are size-limited images (says so in
   // the log) and mounts the images of existing disks.
@@ -112,6 +117,7 @@ class Disks {
   Runtime& m_runtime;
   DiskStore m_records;
   bool m_images = false;  // set by prepare_images()
+  std::shared_ptr<std::mutex> m_quota_lock;
 };
 
 }  // namespace boxd::local

@@ -351,6 +351,32 @@ class NamespaceRuntime final : public Runtime {
       throw Error(ErrorClass::Internal, "box " + src.name + " has no disk to copy");
     }
     ensure_dir(dst.dir, 0700);
+    // A box's copy of a disk from before disk images (a plain directory)
+    // becomes an image of the box's size where images work: a fork must
+    // not keep a disk without a limit. A snapshot's copy (dst.disk_bytes
+    // 0) stays as it is; a box made from it gets an image then.
+    const bool into_image = m_disk_problem.empty() && dst.disk_bytes != 0 && !fs::exists(to);
+    if (into_image) {
+      const std::uint32_t base = disk_id_base(from);
+      DiskImages::create(to, dst.disk_bytes, base, base);
+    }
+    try {
+      copy_disk_tree(src, from, to, dst);
+    } catch (...) {
+      if (into_image) {
+        DiskImages::remove(to);
+      }
+      throw;
+    }
+    if (into_image) {
+      DiskImages::unmount(to);
+    }
+  }
+
+  // copy_disk() of a plain directory into `to` (a directory or a mounted
+  // image): cp -a of each part, the source's id base, dst's identity.
+  void copy_disk_tree(const BoxSpec& src, const fs::path& from, const fs::path& to,
+                      const BoxSpec& dst) {
     ensure_dir(to, 0755);
     for (const char* part : {"upper", "home", "root", "tmp"}) {
       remove_tree(to / part);

@@ -116,7 +116,9 @@ BoxdService::BoxdService(ServiceOptions options, Store& store, Auth& auth, Runti
                        [this](const BoxRecord& box) { m_disks.forget(box); }}) {
   const DiskQuota quota{
       [this](const std::string& user) { return m_disks.bytes_of(user); },
-      [this](std::uint64_t in_use, std::uint64_t adding) { m_disks.check_bytes(in_use, adding); }};
+      [this](std::uint64_t in_use, std::uint64_t adding) { m_disks.check_bytes(in_use, adding); },
+      std::make_shared<std::mutex>()};
+  m_disks.set_quota_lock(quota.lock);
   m_snapshots.set_quota(quota);
   m_boxes.set_disk_quota(quota);
   // UploadFileStream as raw bytes (upload_file_stream). The generated

@@ -154,11 +154,14 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
     }
     // The copy takes about what the box's disk takes now; the quota is
     // checked against that first and against the copy's real size after.
-    const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
-    m_store.read([&](const StoreData& data) {
-      check_bytes_room(data, user, snap.id, disk_bytes,
-                       host_bytes_of_disk(m_boxes.spec_of(box).dir / "disk"));
-    });
+    {
+      const auto quota_lock = m_quota.hold();
+      const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
+      m_store.read([&](const StoreData& data) {
+        check_bytes_room(data, user, snap.id, disk_bytes,
+                         host_bytes_of_disk(m_boxes.spec_of(box).dir / "disk"));
+      });
+    }
     auto lock = m_boxes.op_lock(snap.id);
     std::lock_guard guard(*lock);
     copy_into(box, snap.id);
@@ -172,6 +175,8 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
     snap.updated_at = rpc::now_secs();
     const bool is_new = !existing;
     try {
+      const auto quota_lock = m_quota.hold();
+      const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
       m_store.update([&](StoreData& data) {
         if (is_new) {
           // Again, now under the store's lock: saves of several boxes at

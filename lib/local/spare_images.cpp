@@ -34,7 +34,12 @@ SpareImages::~SpareImages() {
 }
 
 bool SpareImages::take(const fs::path& image) {
-  std::lock_guard lock(m_mutex);
+  // Never waits: the thread holding the lock runs at idle priority and may
+  // not get a CPU soon on a busy host; the caller then makes an image.
+  std::unique_lock lock(m_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return false;
+  }
   while (!m_ready.empty()) {
     const fs::path spare = std::move(m_ready.back());
     m_ready.pop_back();

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -211,6 +212,15 @@ struct DiskQuota {
   std::function<std::uint64_t(const std::string& user)> disk_bytes;
   // Fails (RESOURCE_EXHAUSTED) when `adding` bytes do not fit next to `in_use`.
   std::function<void(std::uint64_t in_use, std::uint64_t adding)> check;
+  // Held from reading what is in use until the new record is added, by
+  // disks, boxes and snapshots alike (taken before the store's or the
+  // disks' lock), so that creates at once do not each see room for
+  // themselves only.
+  std::shared_ptr<std::mutex> lock;
+
+  std::unique_lock<std::mutex> hold() const {
+    return lock ? std::unique_lock<std::mutex>(*lock) : std::unique_lock<std::mutex>();
+  }
 };
 
 }  // namespace boxd::local

@@ -232,6 +232,7 @@ class Server:
         self.info = {}
         self.starts = 0
         self.start_error = None
+        self.env = {}  # extra environment for the next start (BOXD_LOCAL_* switches)
 
     # The URLs of the running instance (they change on every restart).
     @property
@@ -270,6 +271,7 @@ class Server:
         env["XDG_DATA_HOME"] = str(self.dir / "home" / "data")
         env["XDG_CONFIG_HOME"] = str(self.dir / "home" / "config")
         env["XDG_CACHE_HOME"] = str(self.dir / "home" / "cache")
+        env.update(self.env)
         (self.dir / "home").mkdir(exist_ok=True)
         with open(stdout_path, "wb") as out, open(self.log_path, "ab") as log:
             log.write(f"==== start {self.starts}: {shlex.join(self.argv())}\n".encode())

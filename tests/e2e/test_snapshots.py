@@ -83,6 +83,38 @@ def a_copy_keeps_its_disk_size_and_may_grow_it(t):
 
 
 @suite.test
+def a_fork_of_a_disk_from_before_images_gets_an_image(t):
+    # A server from before disk images kept box disks as plain directories,
+    # and an upgraded server keeps them so; a fork or a box made from their
+    # snapshot gets an image of its size (or a fork would keep a disk
+    # without a limit for ever).
+    t.require_isolation()
+    server = t.new_server("legacy", start=False)
+    server.env = {"BOXD_LOCAL_BOX_DISK_IMAGES": "0"}
+    server.start()
+    cli = t.cli("alice", server=server)
+    old = cli.create_box(t.box_name("old"), "--disk", "64M")
+    cli.sh(old, "echo kept > ~/note")
+    expect(home_size_mib(cli, old) > 1024, "the old box's disk is the host's file system")
+    cli.run("snapshot", "create", old, "old-snap", timeout=60).expect_ok()
+    server.stop()
+    server.env = {}
+    server.start()
+    expect(home_size_mib(cli, old) > 1024, "an old box keeps its directory")
+    fork = t.box_name("old-fork")
+    cli.run("box", "fork", old, fork, timeout=60).expect_ok()
+    cli.created.append(fork)
+    restored = t.box_name("old-restored")
+    cli.run("box", "create", restored, "--from-snapshot", "old-snap", timeout=60).expect_ok()
+    cli.created.append(restored)
+    for vm in (fork, restored):
+        size = home_size_mib(cli, vm)
+        expect(40 <= size <= 64, f"/home of {vm} is {size} MiB, not its 64M image")
+        expect_equal(cli.sh(vm, "cat ~/note").strip(), "kept", f"data of {vm}")
+        expect_equal(cli.sh(vm, "cat /etc/hostname").strip(), vm, f"/etc/hostname of {vm}")
+
+
+@suite.test
 def same_name_bumps_the_version_and_replaces_the_data(t):
     vm = t.alice.create_box(t.box_name("ver"))
     t.alice.sh(vm, "echo one > ~/v")

@@ -4,8 +4,13 @@
 // (prepare_images() is never called), as on a host without loop devices.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/files.hpp"
 #include "fake_runtime.hpp"
@@ -151,6 +156,43 @@ TEST_CASE("boxes: a new box's disk size takes from --max-disk-bytes") {
   BoxRecord bobs = w.boxes.draft("bob", BoxDraft{"one", {}, {}, {}, {}});
   bobs.disk_bytes = 64 * k_mib;
   w.boxes.create(bobs);  // bob's own quota
+}
+
+TEST_CASE("disks and boxes created at once stay within --max-disk-bytes together") {
+  for (int round = 0; round < 5; ++round) {
+    DiskWorld w(50, 64 * k_mib);
+    DiskQuota quota{
+        [&](const std::string& user) { return w.disks.bytes_of(user); },
+        [&](std::uint64_t in_use, std::uint64_t adding) { w.disks.check_bytes(in_use, adding); },
+        std::make_shared<std::mutex>()};
+    w.disks.set_quota_lock(quota.lock);
+    w.boxes.set_disk_quota(quota);
+    std::atomic<int> made{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 12; ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          if (i % 2 == 0) {
+            w.disks.create("alice", "d" + std::to_string(i), 16 * k_mib);
+          } else {
+            BoxRecord box =
+                w.boxes.draft("alice", BoxDraft{"b" + std::to_string(i), {}, {}, {}, {}});
+            box.disk_bytes = 16 * k_mib;
+            w.boxes.create(box);
+          }
+          ++made;
+        } catch (const std::exception&) {
+        }
+      });
+    }
+    for (auto& thread : threads) {
+      thread.join();
+    }
+    CHECK(made.load() == 4);  // 4 x 16 MiB = the whole 64 MiB
+    const auto stored =
+        w.store.read([](const StoreData& data) { return disk_bytes_in_store(data, "alice"); });
+    CHECK(stored + w.disks.bytes_of("alice") == 64 * k_mib);
+  }
 }
 
 TEST_CASE("disks: names are unique per user and checked; a new disk is a directory") {
