@@ -8,7 +8,9 @@ without harming the host."""
 
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -496,6 +498,69 @@ def boxes_disks_count_against_the_disk_quota(t):
     # bob has a quota of his own.
     t.cli("bob", server=server).run("box", "create", t.box_name("bob"), "--disk", "900M",
                                     timeout=60).expect_ok()
+
+
+def pin_mounts_as(uid, seconds):
+    """A child with `uid` that copies the host's mount table every 5 ms for
+    `seconds` (`unshare -Urm sleep 1`: each copy lives a second), so that
+    any mount the host has at any moment stays alive in a namespace of its
+    own for a while. Returns the child's pid."""
+    def body():
+        deadline = time.monotonic() + seconds
+        pins = []
+        while time.monotonic() < deadline:
+            pins.append(subprocess.Popen(["unshare", "-Urm", "sleep", "1"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.005)
+            pins = [p for p in pins if p.poll() is None]
+        for p in pins:
+            p.wait()
+    return child_as(uid, body)
+
+
+@suite.test
+def a_local_users_mount_namespaces_do_not_corrupt_box_disks(t):
+    # A local user without a key copies the host's mount table again and
+    # again (unshare -m in a user namespace of their own), so that a box
+    # disk mounted at that moment stays alive there after the server
+    # unmounts it. A review caught the short mount of a copied disk that
+    # way, and the resize that followed ran under the live file system:
+    # e2fsck found illegal blocks in the grown box's disk.
+    t.require_isolation()
+    probe = subprocess.run(["unshare", "-Urm", "true"], user=ATTACKER_UID,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if probe.returncode != 0:
+        t.skip("unprivileged user namespaces are off here: no local user can copy mounts")
+    cli = t.alice
+    src = cli.create_box(t.box_name("pinsrc"), "--disk", "64M")
+    cli.sh(src, "head -c 4M /dev/urandom > ~/data && sha256sum ~/data > ~/data.sum")
+    cli.run("snapshot", "create", src, "pin-src", timeout=60).expect_ok()
+    pinner = pin_mounts_as(ATTACKER_UID, 12)
+    made = []
+    try:
+        for i in range(5):
+            vm = t.box_name("pinned")
+            cli.run("box", "create", vm, "--from-snapshot", "pin-src", "--disk", "96M",
+                    timeout=60).expect_ok()
+            cli.created.append(vm)
+            made.append(vm)
+            cli.sh(vm, "sha256sum -c ~/data.sum >/dev/null && head -c 8M /dev/urandom > ~/more")
+            cli.run("box", "stop", vm, timeout=60).expect_ok()
+    finally:
+        os.kill(pinner, signal.SIGKILL)
+        os.waitpid(pinner, 0)
+    time.sleep(1.5)  # the last copies of the mount table end
+    for vm in made:
+        image = os.path.join(t.server.state_dir, "boxes", cli.get(vm)["vm_id"], "disk.img")
+        check = subprocess.run(["e2fsck", "-f", "-n", image], capture_output=True, text=True)
+        expect(check.returncode == 0,
+               f"ATTACK WORKED: the disk of {vm}, made while a local user copied the mount "
+               f"table, is damaged (e2fsck exit {check.returncode}): "
+               f"{(check.stdout + check.stderr).strip()[-600:]}")
+    cli.run("box", "start", made[0], timeout=60).expect_ok()
+    size = int(cli.sh(made[0], "df -Pk /home | tail -1").split()[1]) // 1024
+    expect(80 <= size <= 96, f"/home of a box grown to 96M is {size} MiB")
+    cli.sh(made[0], "sha256sum -c ~/data.sum >/dev/null")
 
 
 @suite.test
