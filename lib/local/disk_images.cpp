@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -162,6 +163,9 @@ std::pair<std::string, UniqueFd> attach_loop(const std::string& backing) {
     }
     loop_config config{};
     config.fd = static_cast<std::uint32_t>(file.get());
+    // Buffered at first (mkfs's blocks are still in the host's page cache,
+    // so the mount and a new box's first writes are quick); direct_io()
+    // switches once the box runs.
     config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
     backing.copy(reinterpret_cast<char*>(config.info.lo_file_name), LO_NAME_SIZE - 1);
     if (ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0) {
@@ -422,6 +426,29 @@ std::uint64_t DiskImages::allocated_bytes(const fs::path& dir) {
     return 0;
   }
   return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+void DiskImages::direct_io(const fs::path& dir) {
+  struct stat st {};
+  if (!is_mount_point(dir) || stat(dir.c_str(), &st) < 0) {
+    return;
+  }
+  // /sys/dev/block/MAJ:MIN -> .../block/loopN (there may be no udev for
+  // /dev/block/).
+  std::error_code ec;
+  const fs::path sys = fs::read_symlink(
+      "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)),
+      ec);
+  const std::string name = sys.filename().string();
+  if (ec || !name.starts_with("loop")) {
+    return;
+  }
+  const UniqueFd loop(open(("/dev/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+  if (loop.valid()) {
+    // Refused (EINVAL) where the host's file system cannot do direct I/O:
+    // it stays buffered then.
+    ioctl(loop.get(), LOOP_SET_DIRECT_IO, 1UL);
+  }
 }
 
 bool DiskImages::has_image(const fs::path& dir) {

@@ -73,6 +73,14 @@ class DiskImages {
   static void grow(const std::filesystem::path& dir, std::uint64_t size);
   // The bytes the image of the disk at `dir` takes on the host (0: none).
   static std::uint64_t allocated_bytes(const std::filesystem::path& dir);
+  // Switches the loop device of the image mounted on `dir` to direct I/O:
+  // its pages are then cached once, by the file system in it, not a second
+  // time as the image file's on the host. Buffered, a 1 GiB upload replaced
+  // five times took 0.4, 0.8, 3.6, 2.5, 5.5 s (the dirty pages twice over
+  // throttle the writer); direct, 0.4-0.8 s each. Not at the mount: mkfs's
+  // blocks are still in the host's page cache, and a new box's mount and
+  // first writes are ~5 ms quicker through it. No-op where refused.
+  static void direct_io(const std::filesystem::path& dir);
   // Whether the disk at `dir` is an image (a regular file beside it).
   static bool has_image(const std::filesystem::path& dir);
   // Unmounts `dir` if it is a mount point (the loop device goes with it).
