@@ -65,8 +65,7 @@ void add_limit_flags(CLI::App& command, local::ServeOptions& options) {
         }
         options.max_disk_bytes = *bytes;
       },
-      "Per user: disks, boxes' disks (their sizes) and snapshots together at most this "
-      "(default 500G: 50 boxes of the default 10G)");
+      "Per user: disks, boxes' disks and snapshots, all together (default 500G)");
   command
       .add_option("--box-pids-max", options.box_pids_max,
                   "Processes and threads per box (cgroup pids.max; 0 = no limit)")
