@@ -457,12 +457,11 @@ bool DiskImages::has_image(const fs::path& dir) {
 }
 
 void DiskImages::ensure_mounted(const fs::path& dir) {
-  const fs::path image = image_of(dir);
-  if (!fs::exists(image) || is_mount_point(dir)) {
+  if (!has_image(dir) || is_mount_point(dir)) {
     return;
   }
   ensure_dir(dir, 0755);
-  mount_image(image, dir);
+  mount_image(image_of(dir), dir);
 }
 
 void DiskImages::unmount(const fs::path& dir) {

@@ -93,10 +93,7 @@ DiskRecord Disks::create(const std::string& user, const std::string& name,
   disk.size_bytes = size_bytes == 0 ? k_default_disk_bytes : size_bytes;
   disk.created_at = rpc::now_secs();
   check_size(disk.size_bytes, "disk size");
-  std::unique_lock<std::mutex> quota_lock;
-  if (m_quota_lock) {
-    quota_lock = std::unique_lock(*m_quota_lock);
-  }
+  const auto quota_lock = DiskQuota::hold_lock(m_quota_lock);
   // Read before the disks' lock: the store's lock is never taken inside it
   // the other way round (Snapshots::save).
   const std::uint64_t stored_bytes =

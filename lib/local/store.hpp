@@ -218,7 +218,10 @@ struct DiskQuota {
   // themselves only.
   std::shared_ptr<std::mutex> lock;
 
-  std::unique_lock<std::mutex> hold() const {
+  std::unique_lock<std::mutex> hold() const { return hold_lock(lock); }
+
+  // `lock` held, or nothing held when there is no lock (unit tests).
+  static std::unique_lock<std::mutex> hold_lock(const std::shared_ptr<std::mutex>& lock) {
     return lock ? std::unique_lock<std::mutex>(*lock) : std::unique_lock<std::mutex>();
   }
 };

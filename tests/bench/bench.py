@@ -666,22 +666,17 @@ class Bench:
         runs = []
         if self.wanted("box.create"):
             runs.append(("box.create", "box create (boot), one at a time", env))
-        if self.wanted("box.create.walk"):
-            if self.walk_server.proc is None:
-                self.walk_server.start()
-            cache = self.work / "walk-cache"
-            cache.mkdir(exist_ok=True)
-            runs.append(("box.create.walk",
-                         "box create (boot), every boot walks the host (no mask list)",
-                         self.env(cache, self.walk_server)))
-        if self.wanted("box.create.dir"):
-            if self.dir_server.proc is None:
-                self.dir_server.start()
-            cache = self.work / "dir-cache"
-            cache.mkdir(exist_ok=True)
-            runs.append(("box.create.dir",
-                         "box create (boot), disk a plain directory (size not enforced)",
-                         self.env(cache, self.dir_server)))
+        for key, label, server, cache in (
+                ("box.create.walk", "box create (boot), every boot walks the host (no mask list)",
+                 self.walk_server, "walk-cache"),
+                ("box.create.dir", "box create (boot), disk a plain directory (size not enforced)",
+                 self.dir_server, "dir-cache")):
+            if not self.wanted(key):
+                continue
+            if server.proc is None:
+                server.start()
+            (self.work / cache).mkdir(exist_ok=True)
+            runs.append((key, label, self.env(self.work / cache, server)))
         samples = {key: [] for key, _, _ in runs}
         rss = {key: [] for key, _, _ in runs}
         for i in range(warmup + reps):

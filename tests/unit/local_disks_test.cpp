@@ -52,6 +52,37 @@ struct DiskWorld {
     return boxes.require(user, name);
   }
 
+  // The quota the service wires (service.cpp): Boxes and Disks share it.
+  void wire_quota() {
+    const DiskQuota quota{
+        [this](const std::string& user) { return disks.bytes_of(user); },
+        [this](std::uint64_t in_use, std::uint64_t adding) { disks.check_bytes(in_use, adding); },
+        std::make_shared<std::mutex>()};
+    disks.set_quota_lock(quota.lock);
+    boxes.set_disk_quota(quota);
+  }
+
+  // A record put straight into the store: a snapshot or a box of
+  // `bytes` (its copy, its disk) that `owner` has.
+  void add_snapshot(const std::string& id, const std::string& owner, std::uint64_t bytes) {
+    store.update([&](StoreData& data) {
+      SnapshotRecord snap;
+      snap.id = id;
+      snap.owner = owner;
+      snap.size_bytes = bytes;
+      data.snapshots.push_back(snap);
+    });
+  }
+  void add_box_record(const std::string& id, const std::string& owner, std::uint64_t bytes) {
+    store.update([&](StoreData& data) {
+      BoxRecord box;
+      box.id = id;
+      box.owner = owner;
+      box.disk_bytes = bytes;
+      data.boxes.push_back(box);
+    });
+  }
+
   // Whether the runtime has a disk mounted at `target` of the box.
   bool mounted(const BoxRecord& box, const std::string& target) const {
     return runtime.mounts.count(box.id + ":" + target) != 0;
@@ -94,13 +125,7 @@ TEST_CASE("disks: the count and byte quotas are per user") {
 
 TEST_CASE("disks: a user's snapshots and boxes' disks take from the same --max-disk-bytes") {
   DiskWorld w(20, 64 * k_mib);
-  w.store.update([](StoreData& data) {
-    SnapshotRecord snap;
-    snap.id = "snap-1";
-    snap.owner = "alice";
-    snap.size_bytes = 40 * k_mib;
-    data.snapshots.push_back(snap);
-  });
+  w.add_snapshot("snap-1", "alice", 40 * k_mib);
   CHECK(failure_of([&] { w.disks.create("alice", "big", 32 * k_mib); }) ==
         std::pair{Fault::ResourceExhausted,
                   std::string("quota exceeded: your disks, boxes' disks and snapshots would "
@@ -121,13 +146,7 @@ TEST_CASE("disks: a user's snapshots and boxes' disks take from the same --max-d
         }).first == Fault::ResourceExhausted);
   w.disks.check_bytes(w.disks.bytes_of("alice") + in_use, 8 * k_mib);
   // A box's disk counts by its size, from the moment its record exists.
-  w.store.update([](StoreData& data) {
-    BoxRecord box;
-    box.id = "box-1";
-    box.owner = "alice";
-    box.disk_bytes = 4 * k_mib;
-    data.boxes.push_back(box);
-  });
+  w.add_box_record("box-1", "alice", 4 * k_mib);
   CHECK(w.store.read([](const StoreData& data) { return disk_bytes_in_store(data, "alice"); }) ==
         44 * k_mib);
   CHECK(failure_of([&] { w.disks.create("alice", "more", 5 * k_mib); }).first ==
@@ -137,9 +156,7 @@ TEST_CASE("disks: a user's snapshots and boxes' disks take from the same --max-d
 
 TEST_CASE("boxes: a new box's disk size takes from --max-disk-bytes") {
   DiskWorld w(20, 64 * k_mib);
-  w.boxes.set_disk_quota(DiskQuota{
-      [&](const std::string& user) { return w.disks.bytes_of(user); },
-      [&](std::uint64_t in_use, std::uint64_t adding) { w.disks.check_bytes(in_use, adding); }});
+  w.wire_quota();
   w.disks.create("alice", "data", 32 * k_mib);
   BoxRecord box = w.boxes.draft("alice", BoxDraft{"one", {}, {}, {}, {}});
   box.disk_bytes = 24 * k_mib;
@@ -161,12 +178,7 @@ TEST_CASE("boxes: a new box's disk size takes from --max-disk-bytes") {
 TEST_CASE("disks and boxes created at once stay within --max-disk-bytes together") {
   for (int round = 0; round < 5; ++round) {
     DiskWorld w(50, 64 * k_mib);
-    DiskQuota quota{
-        [&](const std::string& user) { return w.disks.bytes_of(user); },
-        [&](std::uint64_t in_use, std::uint64_t adding) { w.disks.check_bytes(in_use, adding); },
-        std::make_shared<std::mutex>()};
-    w.disks.set_quota_lock(quota.lock);
-    w.boxes.set_disk_quota(quota);
+    w.wire_quota();
     std::atomic<int> made{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < 12; ++i) {
