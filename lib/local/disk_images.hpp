@@ -16,7 +16,9 @@
 // its blocks back to the host, so the image takes what the disk holds now,
 // not the most it ever held). An image already on a loop device (its file
 // system alive in some mount namespace) is mounted through that device,
-// never a second one; mount(8) does it all where the ioctls are refused. A
+// never a second one (found through an index of the loop devices this
+// process attached, seeded by one scan of /sys/block); mount(8) does it all
+// where the ioctls are refused. A
 // graceful server stop unmounts every image (no loop device is left
 // behind) and the next start mounts them again; after a kill -9 the mounts
 // stay and are adopted. DestroyDisk unmounts and removes the image.

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -98,6 +99,52 @@ TEST_CASE("disk images: a copy grows to a larger size and keeps its files") {
   DiskImages::remove(disk);
   CHECK_FALSE(DiskImages::is_mount_point(copy));
   CHECK_FALSE(fs::exists(DiskImages::image_of(copy)));
+}
+
+TEST_CASE("disk images: an image its loop device still holds is mounted again through it") {
+  test::TempDir dir;
+  const std::string problem = DiskImages::probe(dir.path());
+  if (!problem.empty()) {
+    MESSAGE("not run: disk images do not work here (" << problem << ")");
+    return;
+  }
+  const fs::path disk = dir.path() / "disk";
+  DiskImages::create(disk, 16 * k_mib, 0, 0);
+  std::ofstream(disk / "kept") << "data";
+  struct stat mounted {};
+  REQUIRE(stat(disk.c_str(), &mounted) == 0);
+  // Someone keeps the file system's device open past the unmount, as a
+  // mount left in another mount namespace does: the loop device (autoclear)
+  // stays attached to the image.
+  const fs::path device =
+      fs::read_symlink("/sys/dev/block/" + std::to_string(major(mounted.st_dev)) + ":" +
+                       std::to_string(minor(mounted.st_dev)))
+          .filename();
+  const int held = open(("/dev/" + device.string()).c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  DiskImages::unmount(disk);
+  CHECK_FALSE(DiskImages::is_mount_point(disk));
+  CHECK(fs::exists("/sys/block" / device / "loop" / "backing_file"));
+  // A second loop device would be a second file system over the same file.
+  DiskImages::ensure_mounted(disk);
+  struct stat again {};
+  REQUIRE(stat(disk.c_str(), &again) == 0);
+  CHECK(again.st_dev == mounted.st_dev);
+  CHECK(read_all(disk / "kept") == "data");
+  DiskImages::unmount(disk);
+  CHECK_THROWS_WITH(DiskImages::grow(disk, 32 * k_mib),
+                    doctest::Contains("its file system is still in use"));
+  close(held);
+  // Released: the device detaches, and the image is mounted on a device
+  // of its own again (the index drops what no longer holds it).
+  for (int i = 0; i < 100 && fs::exists("/sys/block" / device / "loop" / "backing_file"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  DiskImages::grow(disk, 32 * k_mib);
+  DiskImages::ensure_mounted(disk);
+  CHECK(read_all(disk / "kept") == "data");
+  DiskImages::remove(disk);
+  CHECK_FALSE(fs::exists(DiskImages::image_of(disk)));
 }
 
 TEST_CASE("spare images: one is ready after a while, a take moves it, the thread makes the next") {
