@@ -91,6 +91,12 @@ void fsync_dir(const std::filesystem::path& dir) {
 
 }  // namespace
 
+void remove_file_durably(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) == 0) {
+    fsync_dir(dir_of(path));
+  }
+}
+
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode,
                        Sync sync) {
   std::filesystem::path tmp;

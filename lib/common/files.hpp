@@ -88,6 +88,10 @@ class DurableFiles {
   std::vector<Pending> m_pending;
 };
 
+// Removes a file and fsyncs its directory, so that after a machine crash
+// the file is gone for good (nothing when it did not exist).
+void remove_file_durably(const std::filesystem::path& path);
+
 // Whole file, or nullopt if it does not exist. Throws boxd::Error on other errors.
 std::optional<std::string> read_file(const std::filesystem::path& path);
 // Creates the directory (and parents) and sets its mode (e.g. 0700).

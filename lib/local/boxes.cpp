@@ -538,6 +538,14 @@ void Boxes::recover_one(const BoxRecord& box) {
         auto fields = box_fields(box);
         fields.emplace_back("init_pid", static_cast<std::int64_t>(box.handle.init_pid));
         logging::info("box adopted", fields);
+        // A running box the last server froze for a fork or snapshot copy
+        // and never thawed (it stopped in the middle): thawed, or every
+        // exec in it would be refused as suspended.
+        try {
+          m_runtime.resume(spec, box.handle);
+        } catch (const std::exception& e) {
+          logging::warn(std::string("could not thaw the box: ") + e.what(), box_fields(box));
+        }
         adopt_limits(box);
         return;
       }

@@ -3,8 +3,11 @@ create|list|get|delete` and `boxd box create NAME --from-snapshot S`. A
 snapshot is a real copy of the box's disk taken with the box frozen; a box
 created from it boots with that data, and snapshots survive a restart."""
 
+import glob
 import os
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from boxdtest import Suite, expect, expect_equal  # noqa: E402
@@ -112,6 +115,41 @@ def a_fork_of_a_disk_from_before_images_gets_an_image(t):
         expect(40 <= size <= 64, f"/home of {vm} is {size} MiB, not its 64M image")
         expect_equal(cli.sh(vm, "cat ~/note").strip(), "kept", f"data of {vm}")
         expect_equal(cli.sh(vm, "cat /etc/hostname").strip(), vm, f"/etc/hostname of {vm}")
+
+
+@suite.test
+def a_fork_cut_short_by_a_crash_fails_and_its_source_runs_on(t):
+    # kill -9 of the server while a fork copies the disk image. After the
+    # restart the fork must be failed, not a box booted on a fresh empty
+    # disk in place of the copy; the source, frozen for the copy, must run
+    # again (it was adopted frozen, so every exec in it hung).
+    t.require_isolation()
+    server = t.new_server("forkcrash")
+    cli = t.cli("alice", server=server)
+    src = cli.create_box(t.box_name("big"), "--disk", "2G")
+    cli.sh(src, "head -c 1500M /dev/urandom > ~/big && echo kept > ~/note", timeout=120)
+    fork = t.box_name("big-fork")
+    proc = subprocess.Popen([t.bin, "box", "fork", src, fork], env=cli.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pattern = str(server.state_dir / "boxes" / "*" / "disk.img.partial")
+    deadline = time.monotonic() + 60
+    while not glob.glob(pattern) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    expect(glob.glob(pattern), "the fork's copy was never seen in progress")
+    server.kill9()
+    proc.wait(30)
+    server.start()
+    cli.created.append(fork)
+    expect_equal(cli.status(fork), "failed", "a fork whose copy did not finish")
+    cli.run("box", "start", fork, timeout=60).expect_failure()
+    expect_equal(cli.status(src), "running", "the source")
+    expect_equal(cli.run("box", "exec", src, "--", "cat", "/home/boxd/note",
+                         timeout=20).expect_ok().stdout, "kept\n", "the source's data")
+    # The source can be forked again, and that copy is whole.
+    again = t.box_name("big-fork2")
+    cli.run("box", "fork", src, again, timeout=120).expect_ok()
+    cli.created.append(again)
+    expect_equal(cli.sh(again, "cat ~/note"), "kept\n", "a later fork's data")
 
 
 @suite.test
