@@ -173,7 +173,7 @@ void MaskIndex::run() {
     try {
       drain();
     } catch (const std::exception&) {
-      all_stale();  // walked again before the next boot
+      all_stale("an event could not be applied");  // walked again before the next boot
     }
   }
 }
@@ -184,7 +184,7 @@ HostMaskList MaskIndex::snapshot() {
   try {
     settle();
   } catch (const std::exception&) {
-    all_stale();
+    all_stale("the list could not be settled");
     return {};  // the init walks every directory itself
   }
   HostMaskList list;
@@ -285,7 +285,7 @@ void MaskIndex::apply(const char* event, std::size_t length) {
   fanotify_event_metadata meta{};
   std::memcpy(&meta, event, sizeof meta);
   if ((meta.mask & FAN_Q_OVERFLOW) != 0) {
-    all_stale();
+    all_stale("the event queue overflowed");
     return;
   }
   const bool attrib_only =
@@ -331,7 +331,7 @@ void MaskIndex::apply(const char* event, std::size_t length) {
     check_links(object, where.paths);
   }
   if (where.unresolvable) {
-    all_stale();  // cannot tell what changed: walk before the next boot
+    all_stale("an event named no path");  // cannot tell what changed: walk before the next boot
     return;
   }
   if (where.gone || where.paths.empty()) {
@@ -466,7 +466,7 @@ void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& p
   }
   if (!looked && (paths.empty() || lstat(paths.front().c_str(), &st) < 0)) {
     // Neither the handle nor the name the event came with: walk.
-    all_stale();
+    all_stale("a linked file could not be looked at");
     return;
   }
   if (S_ISDIR(st.st_mode) || st.st_nlink < 2) {
@@ -477,6 +477,8 @@ void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& p
       std::make_pair(static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino));
   auto known = m_links.find(key);
   if (masked && (known == m_links.end() || !known->second)) {
+    logging::debug("host masks: a private file has more links",
+                   {{"path", paths.empty() ? std::string("?") : paths.front()}});
     for (auto& [dir, root] : m_roots) {
       root.stale = root.stale || root.dev == st.st_dev;
     }
@@ -487,7 +489,8 @@ void MaskIndex::check_links(FidRecord& object, const std::vector<std::string>& p
   m_links[key] = masked;
 }
 
-void MaskIndex::all_stale() {
+void MaskIndex::all_stale(const char* why) {
+  logging::debug("host masks: every directory is walked again", {{"why", why}});
   // Events may be lost (an overflow): a directory that left the state
   // unseen must not stay known as the state's.
   m_boxes_own_dirs.clear();
@@ -626,6 +629,7 @@ void MaskIndex::check_mounts() {
     const std::string point = entry.substr(entry.find(' ') + 1);
     for (auto& [dir, root] : m_roots) {
       if (path_under(point, dir) || path_under(dir, point)) {
+        logging::debug("host masks: a mount changed", {{"dir", dir}, {"mount", point}});
         root.stale = true;
       }
       if (path_under(dir, point) && dir != point) {
