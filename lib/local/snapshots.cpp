@@ -86,8 +86,7 @@ std::vector<SnapshotRecord> Snapshots::list(const std::string& user) const {
   return mine;
 }
 
-void Snapshots::copy_into(const BoxRecord& box, const std::string& id) {
-  const fs::path final_dir = dir(id);
+void Snapshots::copy_to_temp(const BoxRecord& box, const std::string& id) {
   const fs::path temp_dir = dir(id + ".new");
   remove_tree(temp_dir);
   fs::create_directories(temp_dir.parent_path());
@@ -101,14 +100,17 @@ void Snapshots::copy_into(const BoxRecord& box, const std::string& id) {
     remove_tree(temp_dir);
     throw;
   }
+}
+
+void Snapshots::swap_in(const std::string& id) {
+  const fs::path final_dir = dir(id);
   const fs::path old_dir = dir(id + ".old");
   remove_tree(old_dir);
   std::error_code ec;
   if (fs::exists(final_dir)) {
     fs::rename(final_dir, old_dir, ec);
   }
-  fs::rename(temp_dir, final_dir);
-  remove_tree(old_dir);
+  fs::rename(dir(id + ".new"), final_dir);
 }
 
 void Snapshots::check_bytes_room(const StoreData& data, const std::string& user,
@@ -164,47 +166,57 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
     }
     auto lock = m_boxes.op_lock(snap.id);
     std::lock_guard guard(*lock);
-    copy_into(box, snap.id);
+    copy_to_temp(box, snap.id);
     snap.version += 1;
     snap.status = SnapshotStatus::Ready;
-    snap.size_bytes = disk_usage(dir(snap.id));
+    snap.size_bytes = disk_usage(dir(snap.id + ".new"));
     snap.vcpu = box.vcpu;
     snap.memory_bytes = box.memory_bytes;
     snap.disk_bytes = box.disk_bytes;
     snap.source_vm = box.name;
     snap.updated_at = rpc::now_secs();
-    const bool is_new = !existing;
-    try {
-      const auto quota_lock = m_quota.hold();
-      const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
-      m_store.update([&](StoreData& data) {
-        if (is_new) {
-          // Again, now under the store's lock: saves of several boxes at
-          // once passed the check above together (and could take one name
-          // twice).
-          if (std::any_of(data.snapshots.begin(), data.snapshots.end(),
-                          [&](const SnapshotRecord& s) {
-                            return s.owner == user && s.name == snap.name;
-                          })) {
-            fail(Fault::AlreadyExists, "snapshot name '" + snap.name + "' already exists");
-          }
-          check_snapshot_room(data, user);
-          check_bytes_room(data, user, snap.id, disk_bytes, snap.size_bytes);
-        }
-        std::erase_if(data.snapshots, [&](const SnapshotRecord& s) { return s.id == snap.id; });
-        data.snapshots.push_back(snap);
-      });
-    } catch (...) {
-      if (is_new) {
-        remove_tree(dir(snap.id));  // the copy no record names
-      }
-      throw;
-    }
+    record_copy(user, snap, !existing);
     logging::info("snapshot " + snap.name + " v" + std::to_string(snap.version) + " (" + snap.id +
                   ") of box " + box.name + " saved for " + user + ", " +
                   std::to_string(snap.size_bytes) + " bytes");
   });
   return snap;
+}
+
+// The copy in dir(id + ".new") becomes snapshot `snap`'s data and record,
+// once its real size fits the quota (in place of the old data's); refused,
+// the copy goes and an old version stays as it was.
+void Snapshots::record_copy(const std::string& user, const SnapshotRecord& snap, bool is_new) {
+  try {
+    const auto quota_lock = m_quota.hold();
+    const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
+    m_store.update([&](StoreData& data) {
+      if (is_new) {
+        // Again, now under the store's lock: saves of several boxes at
+        // once passed the check above together (and could take one name
+        // twice).
+        if (std::any_of(data.snapshots.begin(), data.snapshots.end(), [&](const SnapshotRecord& s) {
+              return s.owner == user && s.name == snap.name;
+            })) {
+          fail(Fault::AlreadyExists, "snapshot name '" + snap.name + "' already exists");
+        }
+        check_snapshot_room(data, user);
+      }
+      // The copy's real size, in place of the old data's when it replaces
+      // a version (the box may have written more since the estimate).
+      check_bytes_room(data, user, snap.id, disk_bytes, snap.size_bytes);
+      swap_in(snap.id);
+      std::erase_if(data.snapshots, [&](const SnapshotRecord& s) { return s.id == snap.id; });
+      data.snapshots.push_back(snap);
+    });
+  } catch (...) {
+    remove_tree(dir(snap.id + ".new"));  // the copy no record names; an old version stays
+    if (is_new) {
+      remove_tree(dir(snap.id));
+    }
+    throw;
+  }
+  remove_tree(dir(snap.id + ".old"));
 }
 
 void Snapshots::remove(const std::string& user, const std::string& key) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,9 @@ class FakeRuntime final : public Runtime {
     copies_while_frozen.push_back(frozen.count(src.id) != 0);
     if (!dst.dir.empty()) {
       std::filesystem::create_directories(dst.dir);
+      if (copy_bytes > 0) {  // what the copy takes on the host
+        std::ofstream(dst.dir / "data") << std::string(copy_bytes, 'x');
+      }
     }
     disks[dst.id] = disks[src.id];
   }
@@ -117,10 +121,11 @@ class FakeRuntime final : public Runtime {
   // The box's init dies (OOM, kill -9) without the domain knowing.
   void kill_init(const std::string& box_id) { running.erase(box_id); }
 
-  std::map<std::string, std::string> disks;         // box id -> its "disk"
-  std::map<std::string, int> running;               // box id -> init pid
-  std::set<std::string> frozen;                     // box ids
-  std::map<std::string, std::string> mounts;        // "box id:target" -> source
+  std::map<std::string, std::string> disks;   // box id -> its "disk"
+  std::map<std::string, int> running;         // box id -> init pid
+  std::set<std::string> frozen;               // box ids
+  std::map<std::string, std::string> mounts;  // "box id:target" -> source
+  std::size_t copy_bytes = 0;  // copy_disk() writes a file of this many bytes into dst.dir
   std::vector<bool> copies_while_frozen;            // one per copy_disk: was the source frozen?
   std::set<std::string> busy;                       // box ids with an exec in flight
   std::vector<std::vector<std::string>> self_runs;  // the args of every run_self

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -203,6 +205,38 @@ TEST_CASE("a snapshot copies the frozen box; saving the name again bumps its ver
   CHECK(snapshots.list("bob").empty());
   CHECK(failure_of([&] { snapshots.get("bob", "src"); }) ==
         std::pair{Fault::NotFound, std::string("snapshot 'src' not found")});
+}
+
+TEST_CASE("a snapshot saved again is checked after its copy; refused, its old version stays") {
+  Domain d;
+  Snapshots snapshots(d.dir.path(), d.store, d.boxes);
+  std::vector<std::uint64_t> added;
+  snapshots.set_quota(DiskQuota{[](const std::string&) { return std::uint64_t{0}; },
+                                [&](std::uint64_t, std::uint64_t adding) {
+                                  added.push_back(adding);
+                                  if (adding > (1U << 20)) {  // room for 1 MiB more
+                                    fail(Fault::ResourceExhausted, "quota exceeded");
+                                  }
+                                },
+                                std::make_shared<std::mutex>()});
+  d.create("alice", "src");
+  d.runtime.copy_bytes = 64 * 1024;
+  const auto first = snapshots.save("alice", "src", "keep");
+  // The box wrote more between the estimate before the copy (its disk as
+  // it was) and the copy: the copy's real size is what counts.
+  d.runtime.copy_bytes = 2U << 20;
+  CHECK(failure_of([&] { snapshots.save("alice", "src", "keep"); }) ==
+        std::pair{Fault::ResourceExhausted, std::string("quota exceeded")});
+  REQUIRE_FALSE(added.empty());
+  CHECK(added.back() >= (2U << 20));
+  CHECK(snapshots.get("alice", "keep").version == 1);
+  CHECK(std::filesystem::file_size(snapshots.dir(first.id) / "data") == 64 * 1024);
+  CHECK_FALSE(std::filesystem::exists(snapshots.dir(first.id + ".new")));
+  CHECK_FALSE(std::filesystem::exists(snapshots.dir(first.id + ".old")));
+  d.runtime.copy_bytes = 128 * 1024;
+  CHECK(snapshots.save("alice", "src", "keep").version == 2);
+  CHECK(std::filesystem::file_size(snapshots.dir(first.id) / "data") == 128 * 1024);
+  CHECK_FALSE(std::filesystem::exists(snapshots.dir(first.id + ".old")));
 }
 
 TEST_CASE("a snapshot of a failed box is refused; a box made from one has its data") {
