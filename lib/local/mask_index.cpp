@@ -400,6 +400,37 @@ std::string MaskIndex::fid_key(FidRecord& record) {
   return key;
 }
 
+// The indexed root that directory `fd` is in (itself or below it), found
+// through "..", or nullptr when it is in none; `unknown` when the walk up
+// failed.
+MaskIndex::Root* MaskIndex::root_above(int fd, bool& unknown) {
+  UniqueFd current(openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  struct stat here {};
+  if (!current.valid() || fstat(current.get(), &here) < 0) {
+    unknown = true;
+    return nullptr;
+  }
+  for (int depth = 0; depth < 16384; ++depth) {
+    for (auto& [path, root] : m_roots) {
+      if (root.dev == here.st_dev && root.ino == here.st_ino) {
+        return &root;
+      }
+    }
+    UniqueFd parent(openat(current.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat above {};
+    if (!parent.valid() || fstat(parent.get(), &above) < 0) {
+      break;
+    }
+    if (above.st_dev == here.st_dev && above.st_ino == here.st_ino) {
+      return nullptr;  // "/": above every root
+    }
+    current = std::move(parent);
+    here = above;
+  }
+  unknown = true;
+  return nullptr;
+}
+
 // The path of an event's entry through every mount of its file system we
 // hold: a bind mount shows the same directory under another listed path.
 MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& name) {
@@ -425,10 +456,21 @@ MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& nam
     }
     bool too_long = false;
     std::string path = resolve_fd(dir.get(), too_long);
+    if (path.empty() && too_long) {
+      // Too long to read: found by walking up. Below a root, that root is
+      // walked again; below none (/tmp, which boxes get their own of),
+      // nothing to do. Before, every such event made every directory
+      // stale: a program making paths past PATH_MAX in /tmp cost the next
+      // box create a walk of the whole host (~0.5 s).
+      bool unknown = false;
+      if (Root* root = root_above(dir.get(), unknown)) {
+        root->stale = true;
+      }
+      where.unresolvable = unknown;
+      continue;
+    }
     if (path.empty()) {
-      // Too long: it may be anywhere. Else deleted (a box's overlay work
-      // directory, mostly), and what it held with it.
-      (too_long ? where.unresolvable : where.gone) = true;
+      where.gone = true;  // deleted (a box's overlay work directory, mostly), and what it held
       continue;
     }
     where.dirs.push_back(path);

@@ -327,7 +327,9 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     REQUIRE(file >= 0);
     close(file);
     close(fd);
+    const auto walks = index.stats().walks;
     CHECK(mask_index_test_masks(index, host.a).count(deep + "/deep-key") == 1);
+    CHECK(index.stats().walks == walks + 1);  // that directory only
     const std::string remove = "rm -rf '" + (host.a / "x (deleted)").string() + "'";
     CHECK(std::system(remove.c_str()) == 0);  // past PATH_MAX: fd-relative removal
   }
@@ -374,8 +376,26 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
       REQUIRE(fchmod(held, 0700) == 0);  // an event on a deleted directory
       close(held);
     }
+    // Paths past PATH_MAX, which /proc cannot name: found by walking up.
+    int fd = open(host.out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const std::string part(200, 'o');
+    for (int i = 0; i < 22; ++i) {
+      REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
+      const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      close(fd);
+      REQUIRE(next >= 0);
+      fd = next;
+    }
+    const int file = openat(fd, "deep-key", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(file >= 0);
+    close(file);
+    REQUIRE(fchmodat(fd, "deep-key", 0644, 0) == 0);
+    close(fd);
     CHECK(mask_index_test_masks(index, host.a) == Set{});
     CHECK(index.stats().walks == walks);
+    const std::string remove = "rm -rf '" + (host.out / part).string() + "'";
+    CHECK(std::system(remove.c_str()) == 0);
   }
   SUBCASE("the server's own state is never listed nor walked") {
     mask_index_test_file(host.state / "box-secret", 0600);
