@@ -107,10 +107,15 @@ void Snapshots::swap_in(const std::string& id) {
   const fs::path old_dir = dir(id + ".old");
   remove_tree(old_dir);
   std::error_code ec;
-  if (fs::exists(final_dir)) {
-    fs::rename(final_dir, old_dir, ec);
+  const bool had_old = fs::exists(final_dir) && (fs::rename(final_dir, old_dir, ec), !ec);
+  try {
+    fs::rename(dir(id + ".new"), final_dir);
+  } catch (...) {
+    if (had_old) {
+      fs::rename(old_dir, final_dir, ec);  // the old version stays
+    }
+    throw;
   }
-  fs::rename(dir(id + ".new"), final_dir);
 }
 
 void Snapshots::check_bytes_room(const StoreData& data, const std::string& user,
