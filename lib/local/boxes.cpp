@@ -5,18 +5,23 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/jwt.hpp"
 #include "common/log.hpp"
 #include "common/names.hpp"
 #include "local/fault.hpp"
 #include "local/rpc_helpers.hpp"
+#include "local/runtime_support.hpp"
 
 namespace boxd::local {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -178,6 +183,11 @@ std::int64_t Boxes::boot_and_record(const BoxRecord& box) {
   const auto started = std::chrono::steady_clock::now();
   BoxHandle handle;
   try {
+    if (fs::exists(spec_of(box).dir / k_disk_copy_marker)) {
+      fail(Fault::FailedPrecondition,
+           "the disk of VM '" + box.name +
+               "' is an unfinished copy (the server stopped while it was made): destroy it");
+    }
     handle = m_runtime.boot(spec_of(box));
   } catch (...) {
     set_status(box.id, BoxStatus::Failed);
@@ -264,6 +274,26 @@ BoxRecord Boxes::draft(const std::string& owner, const BoxDraft& wanted) const {
 
 std::int64_t Boxes::provision(BoxRecord& box,
                               const std::function<void(const BoxSpec&)>& fill_disk) {
+  // A copied disk: marked unfinished before the record exists, so that no
+  // crash leaves a record recovery would boot on an empty disk.
+  const fs::path copy_marker = spec_of(box).dir / k_disk_copy_marker;
+  if (fill_disk) {
+    ensure_dir(copy_marker.parent_path(), 0700);
+    write_file_atomic(copy_marker, "", 0600, Sync::Durable);
+  }
+  try {
+    return provision_marked(box, fill_disk, copy_marker);
+  } catch (...) {
+    if (fill_disk && !m_store.find_box(box.owner, box.id)) {
+      remove_tree(copy_marker.parent_path());  // refused before its record: nothing else is there
+    }
+    throw;
+  }
+}
+
+std::int64_t Boxes::provision_marked(BoxRecord& box,
+                                     const std::function<void(const BoxSpec&)>& fill_disk,
+                                     const fs::path& copy_marker) {
   auto quota_lock = m_disk_quota.hold();
   const std::uint64_t disks = m_disk_quota.disk_bytes ? m_disk_quota.disk_bytes(box.owner) : 0;
   m_store.update([&](StoreData& data) {
@@ -295,6 +325,7 @@ std::int64_t Boxes::provision(BoxRecord& box,
   try {
     if (fill_disk) {
       fill_disk(spec);
+      remove_file_durably(copy_marker);
     } else {
       m_runtime.create(spec);
     }
@@ -502,19 +533,49 @@ BoxRecord Boxes::resize(const std::string& user, const std::string& vm, std::uin
 void Boxes::copy_disk_frozen(const BoxRecord& source, const BoxSpec& dst) {
   const auto spec = spec_of(source);
   const bool freeze = source.status == BoxStatus::Running && m_runtime.alive(spec, source.handle);
+  // Only a crash needs it (a machine crash ends the box as well): no fsync.
+  const fs::path frozen = spec.dir / k_frozen_for_copy_marker;
   if (freeze) {
+    try {
+      write_file_atomic(frozen, "", 0600, Sync::None);
+    } catch (const std::exception& e) {  // the copy goes on; a crash would leave it frozen
+      logging::warn(std::string("cannot mark the box frozen for the copy: ") + e.what(),
+                    box_fields(source));
+    }
     m_runtime.suspend(spec, source.handle);
   }
+  const auto thaw = [&] {
+    if (freeze) {
+      m_runtime.resume(spec, source.handle);
+      std::error_code ec;
+      fs::remove(frozen, ec);
+    }
+  };
   try {
     m_runtime.copy_disk(spec, dst);
   } catch (...) {
-    if (freeze) {
-      m_runtime.resume(spec, source.handle);
-    }
+    thaw();
     throw;
   }
-  if (freeze) {
-    m_runtime.resume(spec, source.handle);
+  thaw();
+}
+
+// A running box the last server froze for a fork or snapshot copy and
+// never thawed (it stopped in the middle) is thawed, or every exec in it
+// would be refused as suspended. Only such a box: a thaw of every box
+// would also continue the jobs its user stopped.
+void Boxes::thaw_after_copy(const BoxRecord& box) {
+  const auto spec = spec_of(box);
+  const fs::path frozen = spec.dir / k_frozen_for_copy_marker;
+  if (!fs::exists(frozen)) {
+    return;
+  }
+  try {
+    m_runtime.resume(spec, box.handle);
+    fs::remove(frozen);
+    logging::info("box thawed (frozen for a copy when the last server stopped)", box_fields(box));
+  } catch (const std::exception& e) {
+    logging::warn(std::string("could not thaw the box: ") + e.what(), box_fields(box));
   }
 }
 
@@ -538,14 +599,7 @@ void Boxes::recover_one(const BoxRecord& box) {
         auto fields = box_fields(box);
         fields.emplace_back("init_pid", static_cast<std::int64_t>(box.handle.init_pid));
         logging::info("box adopted", fields);
-        // A running box the last server froze for a fork or snapshot copy
-        // and never thawed (it stopped in the middle): thawed, or every
-        // exec in it would be refused as suspended.
-        try {
-          m_runtime.resume(spec, box.handle);
-        } catch (const std::exception& e) {
-          logging::warn(std::string("could not thaw the box: ") + e.what(), box_fields(box));
-        }
+        thaw_after_copy(box);
         adopt_limits(box);
         return;
       }

@@ -131,7 +131,12 @@ class Boxes {
  private:
   void refresh_liveness(BoxRecord& box);
   void adopt_limits(const BoxRecord& box);
+  void thaw_after_copy(const BoxRecord& box);
   void recover_one(const BoxRecord& box);
+  // provision() once a copied disk's dir holds k_disk_copy_marker.
+  std::int64_t provision_marked(BoxRecord& box,
+                                const std::function<void(const BoxSpec&)>& fill_disk,
+                                const std::filesystem::path& copy_marker);
   // Stops the box as its record says once its op_lock is held (listed:
   // the record as shutdown() found it, before taking the lock).
   void stop_for_shutdown(const BoxRecord& listed);

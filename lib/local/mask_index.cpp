@@ -400,35 +400,41 @@ std::string MaskIndex::fid_key(FidRecord& record) {
   return key;
 }
 
-// The indexed root that directory `fd` is in (itself or below it), found
-// through "..", or nullptr when it is in none; `unknown` when the walk up
-// failed.
-MaskIndex::Root* MaskIndex::root_above(int fd, bool& unknown) {
+// Marks stale every indexed root that directory `fd` is in (itself or below
+// it), found through ".." up to "/": all of them, since two roots may be
+// one directory (a bind mount). False when the walk failed or went deeper
+// than k_max_depth (then the caller cannot tell where the change was): a
+// lookup costs two system calls a level, and events in a chain of tiny
+// names could otherwise keep the event thread busy for milliseconds each.
+bool MaskIndex::mark_roots_above(int fd) {
+  constexpr int k_max_depth = 128;  // PATH_MAX is 16 names of 255 bytes
   UniqueFd current(openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   struct stat here {};
   if (!current.valid() || fstat(current.get(), &here) < 0) {
-    unknown = true;
-    return nullptr;
+    return false;
   }
-  for (int depth = 0; depth < 16384; ++depth) {
+  std::vector<Root*> found;
+  for (int depth = 0; depth < k_max_depth; ++depth) {
     for (auto& [path, root] : m_roots) {
       if (root.dev == here.st_dev && root.ino == here.st_ino) {
-        return &root;
+        found.push_back(&root);
       }
     }
     UniqueFd parent(openat(current.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
     struct stat above {};
     if (!parent.valid() || fstat(parent.get(), &above) < 0) {
-      break;
+      return false;
     }
-    if (above.st_dev == here.st_dev && above.st_ino == here.st_ino) {
-      return nullptr;  // "/": above every root
+    if (above.st_dev == here.st_dev && above.st_ino == here.st_ino) {  // "/"
+      for (Root* root : found) {
+        root->stale = true;
+      }
+      return true;
     }
     current = std::move(parent);
     here = above;
   }
-  unknown = true;
-  return nullptr;
+  return false;
 }
 
 // The path of an event's entry through every mount of its file system we
@@ -457,16 +463,12 @@ MaskIndex::Where MaskIndex::locate(FidRecord& dir_record, const std::string& nam
     bool too_long = false;
     std::string path = resolve_fd(dir.get(), too_long);
     if (path.empty() && too_long) {
-      // Too long to read: found by walking up. Below a root, that root is
+      // Too long to read: found by walking up. Below roots, those are
       // walked again; below none (/tmp, which boxes get their own of),
       // nothing to do. Before, every such event made every directory
       // stale: a program making paths past PATH_MAX in /tmp cost the next
       // box create a walk of the whole host (~0.5 s).
-      bool unknown = false;
-      if (Root* root = root_above(dir.get(), unknown)) {
-        root->stale = true;
-      }
-      where.unresolvable = unknown;
+      where.unresolvable = !mark_roots_above(dir.get());
       continue;
     }
     if (path.empty()) {

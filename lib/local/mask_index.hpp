@@ -130,7 +130,7 @@ class MaskIndex {
   static void read_records(const char* event, std::size_t offset, std::size_t length,
                            FidRecord& dir_record, FidRecord& object, std::string& name);
   Where locate(FidRecord& dir_record, const std::string& name);
-  Root* root_above(int fd, bool& unknown);
+  bool mark_roots_above(int fd);
   void all_stale(const char* why);
   void apply_below(Root& root, const std::string& rel, bool attrib_only);
   void check_mounts();

@@ -56,6 +56,19 @@ struct BoxNetworkRef {
   std::string subnet;  // the network's CIDR (its boxes get addresses there)
 };
 
+// Files Boxes keeps in a box's dir (BoxSpec::dir) around a disk copy
+// (fork, a box from a snapshot) so that a server that stops in the middle
+// leaves the next one a trace:
+// - k_disk_copy_marker in the new box's dir, written (durably) before its
+//   record and removed once its disk is whole: a box that still has it is
+//   never booted (its boot fails, recovery marks it Failed), since a
+//   runtime would give it a fresh empty disk (or a partial one);
+// - k_frozen_for_copy_marker in the source box's dir while Boxes holds it
+//   frozen for the copy: a restarted server thaws a running box that has
+//   it, and only such a box (a job its user stopped stays stopped).
+constexpr const char* k_disk_copy_marker = "disk-copy-unfinished";
+constexpr const char* k_frozen_for_copy_marker = "frozen-for-copy";
+
 struct BoxSpec {
   std::string id;
   std::string name;

@@ -239,12 +239,6 @@ constexpr std::uint64_t k_default_box_disk_bytes = 10ULL << 30;
 // In a box's dir: its disk is a copy whose identity files (hostname,
 // hosts) its next boot writes.
 constexpr const char* k_identity_pending = "identity-pending";
-// In a box's (or snapshot's) dir while copy_disk() fills its disk: a box
-// that still has it was forked or restored by a server that stopped in the
-// middle. Booting it would give it a fresh empty disk (or a partial tree)
-// in place of the copy, so its boot fails instead (recovery marks it
-// Failed), and it is never copied from.
-constexpr const char* k_disk_copying = "disk-copy-unfinished";
 
 class NamespaceRuntime final : public Runtime {
  public:
@@ -347,12 +341,36 @@ class NamespaceRuntime final : public Runtime {
   }
 
   void copy_disk(const BoxSpec& src, const BoxSpec& dst) override {
-    refuse_unfinished_copy(src);
+    const fs::path from = src.dir / "disk";
+    const fs::path to = dst.dir / "disk";
+    if (DiskImages::has_image(from)) {
+      copy_disk_image(from, to, dst);
+      return;
+    }
+    if (!fs::is_directory(from)) {
+      throw Error(ErrorClass::Internal, "box " + src.name + " has no disk to copy");
+    }
     ensure_dir(dst.dir, 0700);
-    const fs::path marker = dst.dir / k_disk_copying;
-    write_file_atomic(marker, src.id + "\n", 0600, Sync::Durable);
-    copy_disk_unmarked(src, dst);
-    remove_file_durably(marker);
+    // A box's copy of a disk from before disk images (a plain directory)
+    // becomes an image of the box's size where images work: a fork must
+    // not keep a disk without a limit. A snapshot's copy (dst.disk_bytes
+    // 0) stays as it is; a box made from it gets an image then.
+    const bool into_image = m_disk_problem.empty() && dst.disk_bytes != 0 && !fs::exists(to);
+    if (into_image) {
+      const std::uint32_t base = disk_id_base(from);
+      DiskImages::create(to, dst.disk_bytes, base, base);
+    }
+    try {
+      copy_disk_tree(src, from, to, dst);
+    } catch (...) {
+      if (into_image) {
+        DiskImages::remove(to);
+      }
+      throw;
+    }
+    if (into_image) {
+      DiskImages::unmount(to);
+    }
   }
 
   // copy_disk() of a plain directory into `to` (a directory or a mounted
@@ -655,47 +673,6 @@ class NamespaceRuntime final : public Runtime {
   std::string bridge_subnet() const override { return m_network.subnet(); }
 
  private:
-  static void refuse_unfinished_copy(const BoxSpec& box) {
-    if (fs::exists(box.dir / k_disk_copying)) {
-      throw Error(ErrorClass::Internal, "the disk of " + box.name +
-                                            " is an unfinished copy: the server stopped while "
-                                            "it was being forked or restored");
-    }
-  }
-
-  void copy_disk_unmarked(const BoxSpec& src, const BoxSpec& dst) {
-    const fs::path from = src.dir / "disk";
-    const fs::path to = dst.dir / "disk";
-    if (DiskImages::has_image(from)) {
-      copy_disk_image(from, to, dst);
-      return;
-    }
-    if (!fs::is_directory(from)) {
-      throw Error(ErrorClass::Internal, "box " + src.name + " has no disk to copy");
-    }
-    ensure_dir(dst.dir, 0700);
-    // A box's copy of a disk from before disk images (a plain directory)
-    // becomes an image of the box's size where images work: a fork must
-    // not keep a disk without a limit. A snapshot's copy (dst.disk_bytes
-    // 0) stays as it is; a box made from it gets an image then.
-    const bool into_image = m_disk_problem.empty() && dst.disk_bytes != 0 && !fs::exists(to);
-    if (into_image) {
-      const std::uint32_t base = disk_id_base(from);
-      DiskImages::create(to, dst.disk_bytes, base, base);
-    }
-    try {
-      copy_disk_tree(src, from, to, dst);
-    } catch (...) {
-      if (into_image) {
-        DiskImages::remove(to);
-      }
-      throw;
-    }
-    if (into_image) {
-      DiskImages::unmount(to);
-    }
-  }
-
   // copy_disk() of a disk image: the image is copied (the source is
   // stopped, or frozen and synced first) and grown to dst's size when that
   // is larger (the server refuses a smaller one). The copy is never mounted
@@ -745,7 +722,6 @@ class NamespaceRuntime final : public Runtime {
   // The disk's directories (made when missing) and the id base its files
   // are shifted to; refuses a state dir the overlay options cannot carry.
   BootPaths prepare_boot_dirs(const BoxSpec& box) {
-    refuse_unfinished_copy(box);
     DiskImages::ensure_mounted(box.dir / "disk");
     write_pending_identity(box, box.dir / "disk");
     if (!fs::is_directory(box.dir / "disk" / "upper") ||

@@ -105,7 +105,6 @@ void Snapshots::copy_to_temp(const BoxRecord& box, const std::string& id) {
 void Snapshots::swap_in(const std::string& id) {
   const fs::path final_dir = dir(id);
   const fs::path old_dir = dir(id + ".old");
-  remove_tree(old_dir);
   std::error_code ec;
   const bool had_old = fs::exists(final_dir) && (fs::rename(final_dir, old_dir, ec), !ec);
   try {
@@ -192,6 +191,7 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
 // once its real size fits the quota (in place of the old data's); refused,
 // the copy goes and an old version stays as it was.
 void Snapshots::record_copy(const std::string& user, const SnapshotRecord& snap, bool is_new) {
+  remove_tree(dir(snap.id + ".old"));  // a crash's leftover: not under the locks (it may be GiBs)
   try {
     const auto quota_lock = m_quota.hold();
     const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -45,8 +46,14 @@ class FakeRuntime final : public Runtime {
     copies_while_frozen.push_back(frozen.count(src.id) != 0);
     if (!dst.dir.empty()) {
       std::filesystem::create_directories(dst.dir);
-      if (copy_bytes > 0) {  // what the copy takes on the host
-        std::ofstream(dst.dir / "data") << std::string(copy_bytes, 'x');
+      if (copy_bytes >
+          0) {  // what the copy takes on the host (random: no file system compresses it)
+        std::string data(copy_bytes, '\0');
+        std::mt19937_64 random(copy_bytes);
+        for (char& c : data) {
+          c = static_cast<char>(random());
+        }
+        std::ofstream(dst.dir / "data", std::ios::binary) << data;
       }
     }
     disks[dst.id] = disks[src.id];

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "common/files.hpp"
 #include "fake_runtime.hpp"
 #include "local/boxes.hpp"
 #include "local/domains.hpp"
@@ -181,6 +182,39 @@ TEST_CASE("recover reboots what should run and settles transient statuses") {
   CHECK(d.store.find_box("alice", "up")->status == BoxStatus::Running);
   CHECK_FALSE(d.store.find_box("alice", "dying").has_value());
   CHECK(d.store.find_box("alice", "halting")->status == BoxStatus::Stopped);
+}
+
+TEST_CASE("a copy the server did not finish is failed at recovery; a source it froze is thawed") {
+  Domain d;
+  const auto src = d.create("alice", "src");
+  BoxRecord fork;
+  d.boxes.fork("alice", "src", "copy", {}, fork);
+  const auto fork_dir = d.boxes.spec_of(fork).dir;
+  const auto src_dir = d.boxes.spec_of(src).dir;
+  CHECK_FALSE(std::filesystem::exists(fork_dir / k_disk_copy_marker));  // a finished copy
+  CHECK_FALSE(std::filesystem::exists(src_dir / k_frozen_for_copy_marker));
+  CHECK(d.runtime.frozen.empty());
+
+  // What a server stopped in the middle of a fork leaves: the new box
+  // recorded "starting" with its copy marked unfinished, the source frozen.
+  std::filesystem::create_directories(fork_dir);
+  boxd::write_file_atomic(fork_dir / k_disk_copy_marker, "", 0600);
+  d.boxes.set_status(fork.id, BoxStatus::Starting);
+  d.runtime.kill_init(fork.id);
+  d.runtime.suspend(d.boxes.spec_of(src), src.handle);
+  std::filesystem::create_directories(src_dir);
+  boxd::write_file_atomic(src_dir / k_frozen_for_copy_marker, "", 0600);
+  // A box its user froze (a stopped job, say) has no marker.
+  const auto other = d.create("alice", "other");
+  d.runtime.suspend(d.boxes.spec_of(other), other.handle);
+  const int boots = d.runtime.boots;
+  d.boxes.recover();
+  CHECK(d.runtime.boots == boots);  // not booted on a fresh disk
+  CHECK(d.store.find_box("alice", "copy")->status == BoxStatus::Failed);
+  CHECK(failure_of([&] { d.boxes.start("alice", "copy"); }).first == Fault::FailedPrecondition);
+  CHECK(d.runtime.frozen.count(src.id) == 0);
+  CHECK_FALSE(std::filesystem::exists(src_dir / k_frozen_for_copy_marker));
+  CHECK(d.runtime.frozen.count(other.id) == 1);
 }
 
 TEST_CASE("a snapshot copies the frozen box; saving the name again bumps its version") {

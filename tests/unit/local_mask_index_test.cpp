@@ -452,5 +452,28 @@ TEST_CASE(
   REQUIRE(chmod((host.a / "shared" / "f").c_str(), 0600) == 0);
   CHECK(mask_index_test_masks(index, host.a).count("shared/f") == 1);
   CHECK(mask_index_test_masks(index, host.b) == Set{"f"});
+  // Past PATH_MAX in the shared directory: the walk up meets b's directory
+  // (the bind) before a's, and both show the file.
+  int fd = open((host.a / "shared").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  const std::string part(200, 's');
+  std::string deep;
+  for (int i = 0; i < 22; ++i) {
+    REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
+    const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    REQUIRE(next >= 0);
+    fd = next;
+    deep += (deep.empty() ? "" : "/") + part;
+  }
+  index.snapshot();  // the directories are in; the file's event alone is past PATH_MAX
+  const int file = openat(fd, "deep-key", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(file >= 0);
+  close(file);
+  close(fd);
+  CHECK(mask_index_test_masks(index, host.b).count(deep + "/deep-key") == 1);
+  CHECK(mask_index_test_masks(index, host.a).count("shared/" + deep + "/deep-key") == 1);
   REQUIRE(umount2(host.b.c_str(), MNT_DETACH) == 0);
+  const std::string remove = "rm -rf '" + (host.a / "shared" / part).string() + "'";
+  CHECK(std::system(remove.c_str()) == 0);
 }
