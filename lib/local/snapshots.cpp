@@ -1,8 +1,12 @@
 #include "local/snapshots.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>  // renameat2
+#include <cstring>
 #include <mutex>
 #include <system_error>
 
@@ -104,17 +108,16 @@ void Snapshots::copy_to_temp(const BoxRecord& box, const std::string& id) {
 
 void Snapshots::swap_in(const std::string& id) {
   const fs::path final_dir = dir(id);
-  const fs::path old_dir = dir(id + ".old");
-  std::error_code ec;
-  const bool had_old = fs::exists(final_dir) && (fs::rename(final_dir, old_dir, ec), !ec);
-  try {
-    fs::rename(dir(id + ".new"), final_dir);
-  } catch (...) {
-    if (had_old) {
-      fs::rename(old_dir, final_dir, ec);  // the old version stays
+  const fs::path new_dir = dir(id + ".new");
+  // One atomic exchange when there is an old version: at no time, crash
+  // or not, is there no dir(id). The old data ends in dir(id + ".new").
+  if (fs::exists(final_dir)) {
+    if (renameat2(AT_FDCWD, new_dir.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) < 0) {
+      fail(Fault::Internal, "cannot put snapshot " + id + " in place: " + std::strerror(errno));
     }
-    throw;
+    return;
   }
+  fs::rename(new_dir, final_dir);
 }
 
 void Snapshots::check_bytes_room(const StoreData& data, const std::string& user,
@@ -191,11 +194,14 @@ SnapshotRecord Snapshots::save(const std::string& user, const std::string& vm,
 // once its real size fits the quota (in place of the old data's); refused,
 // the copy goes and an old version stays as it was.
 void Snapshots::record_copy(const std::string& user, const SnapshotRecord& snap, bool is_new) {
-  remove_tree(dir(snap.id + ".old"));  // a crash's leftover: not under the locks (it may be GiBs)
+  remove_tree(dir(snap.id + ".old"));  // left by an older server: not under the locks (GiBs)
   try {
     const auto quota_lock = m_quota.hold();
     const std::uint64_t disk_bytes = m_quota.disk_bytes ? m_quota.disk_bytes(user) : 0;
     m_store.update([&](StoreData& data) {
+      // Deleted since save() looked (it held no lock then): a new record.
+      is_new = is_new || std::none_of(data.snapshots.begin(), data.snapshots.end(),
+                                      [&](const SnapshotRecord& s) { return s.id == snap.id; });
       if (is_new) {
         // Again, now under the store's lock: saves of several boxes at
         // once passed the check above together (and could take one name
@@ -221,7 +227,7 @@ void Snapshots::record_copy(const std::string& user, const SnapshotRecord& snap,
     }
     throw;
   }
-  remove_tree(dir(snap.id + ".old"));
+  remove_tree(dir(snap.id + ".new"));  // the old version's data, swapped out
 }
 
 void Snapshots::remove(const std::string& user, const std::string& key) {

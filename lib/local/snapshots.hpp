@@ -63,9 +63,9 @@ class Snapshots {
   // Copies the box's disk into the snapshot's temp directory (dir(id +
   // ".new")); the old data stays until swap_in().
   void copy_to_temp(const BoxRecord& box, const std::string& id);
-  // The copy made by copy_to_temp() becomes the snapshot's data; the old
-  // data is left in dir(id + ".old") for the caller to remove (outside any
-  // lock: it may be GiBs).
+  // The copy made by copy_to_temp() becomes the snapshot's data, in one
+  // exchange; the old data is left in dir(id + ".new") for the caller to
+  // remove (outside any lock: it may be GiBs).
   void swap_in(const std::string& id);
   void record_copy(const std::string& user, const SnapshotRecord& snap, bool is_new);
   // Room for one more of the user's snapshots (--max-records).

@@ -270,7 +270,7 @@ TEST_CASE("a snapshot saved again is checked after its copy; refused, its old ve
   d.runtime.copy_bytes = 128 * 1024;
   CHECK(snapshots.save("alice", "src", "keep").version == 2);
   CHECK(std::filesystem::file_size(snapshots.dir(first.id) / "data") == 128 * 1024);
-  CHECK_FALSE(std::filesystem::exists(snapshots.dir(first.id + ".old")));
+  CHECK_FALSE(std::filesystem::exists(snapshots.dir(first.id + ".new")));
 }
 
 TEST_CASE("a snapshot of a failed box is refused; a box made from one has its data") {
