@@ -188,6 +188,8 @@ std::int64_t Boxes::boot_and_record(const BoxRecord& box) {
            "the disk of VM '" + box.name +
                "' is an unfinished copy (the server stopped while it was made): destroy it");
     }
+    std::error_code ec;
+    fs::remove(spec_of(box).dir / k_frozen_for_copy_marker, ec);  // a new boot is not frozen
     handle = m_runtime.boot(spec_of(box));
   } catch (...) {
     set_status(box.id, BoxStatus::Failed);

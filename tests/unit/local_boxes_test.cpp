@@ -215,6 +215,13 @@ TEST_CASE("a copy the server did not finish is failed at recovery; a source it f
   CHECK(d.runtime.frozen.count(src.id) == 0);
   CHECK_FALSE(std::filesystem::exists(src_dir / k_frozen_for_copy_marker));
   CHECK(d.runtime.frozen.count(other.id) == 1);
+  // A box booted again is not frozen: a marker left from before goes.
+  const auto other_dir = d.boxes.spec_of(other).dir;
+  std::filesystem::create_directories(other_dir);
+  boxd::write_file_atomic(other_dir / k_frozen_for_copy_marker, "", 0600);
+  d.boxes.stop("alice", "other");
+  d.boxes.start("alice", "other");
+  CHECK_FALSE(std::filesystem::exists(other_dir / k_frozen_for_copy_marker));
 }
 
 TEST_CASE("a snapshot copies the frozen box; saving the name again bumps its version") {
