@@ -36,6 +36,24 @@ void write_at(int fd, off_t offset, const std::string& data) {
   REQUIRE(pwrite(fd, data.data(), data.size(), offset) == static_cast<ssize_t>(data.size()));
 }
 
+// Whether images can be made and mounted here (root, loop devices,
+// mkfs.ext4); says why not when they cannot.
+bool disk_images_work(const fs::path& scratch) {
+  const std::string problem = DiskImages::probe(scratch);
+  if (!problem.empty()) {
+    MESSAGE("not run: disk images do not work here (" << problem << ")");
+  }
+  return problem.empty();
+}
+
+// A mounted 16 MiB disk `dir`/disk holding the file "kept".
+fs::path kept_disk(const fs::path& dir) {
+  const fs::path disk = dir / "disk";
+  DiskImages::create(disk, 16 * k_mib, 0, 0);
+  std::ofstream(disk / "kept") << "data";
+  return disk;
+}
+
 }  // namespace
 
 TEST_CASE("disk images: a copy has the same bytes and keeps the holes") {
@@ -74,14 +92,10 @@ TEST_CASE("disk images: a copy has the same bytes and keeps the holes") {
 
 TEST_CASE("disk images: a copy grows to a larger size and keeps its files") {
   test::TempDir dir;
-  const std::string problem = DiskImages::probe(dir.path());
-  if (!problem.empty()) {
-    MESSAGE("not run: disk images do not work here (" << problem << ")");
+  if (!disk_images_work(dir.path())) {
     return;
   }
-  const fs::path disk = dir.path() / "disk";
-  DiskImages::create(disk, 16 * k_mib, 0, 0);
-  std::ofstream(disk / "kept") << "data";
+  const fs::path disk = kept_disk(dir.path());
   DiskImages::unmount(disk);
   DiskImages::copy(disk, dir.path() / "copy");
   const fs::path copy = dir.path() / "copy";
@@ -103,14 +117,10 @@ TEST_CASE("disk images: a copy grows to a larger size and keeps its files") {
 
 TEST_CASE("disk images: an image its loop device still holds is mounted again through it") {
   test::TempDir dir;
-  const std::string problem = DiskImages::probe(dir.path());
-  if (!problem.empty()) {
-    MESSAGE("not run: disk images do not work here (" << problem << ")");
+  if (!disk_images_work(dir.path())) {
     return;
   }
-  const fs::path disk = dir.path() / "disk";
-  DiskImages::create(disk, 16 * k_mib, 0, 0);
-  std::ofstream(disk / "kept") << "data";
+  const fs::path disk = kept_disk(dir.path());
   struct stat mounted {};
   REQUIRE(stat(disk.c_str(), &mounted) == 0);
   // Someone keeps the file system's device open past the unmount, as a

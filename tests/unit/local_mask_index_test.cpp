@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -92,6 +93,38 @@ bool mask_index_test_can_run() {
   }
   MESSAGE("skipped: fanotify on a file system needs root");
   return false;
+}
+
+// 22 directories of 200-byte names below `top`: a path past PATH_MAX,
+// which /proc cannot name. Returns an fd on the deepest (the caller closes
+// it) and its path relative to `top`.
+std::pair<int, std::string> mask_index_test_deep_dirs(const fs::path& top, char letter) {
+  int fd = open(top.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  const std::string part(200, letter);
+  std::string rel;
+  for (int i = 0; i < 22; ++i) {
+    REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
+    const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    REQUIRE(next >= 0);
+    fd = next;
+    rel += (rel.empty() ? "" : "/") + part;
+  }
+  return {fd, rel};
+}
+
+// A private file `name` in directory `dir` (by fd: its path may be too long).
+void mask_index_test_private_file_at(int dir, const char* name) {
+  const int file = openat(dir, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(file >= 0);
+  close(file);
+}
+
+// Removes a tree that may go past PATH_MAX (rm works relative to fds).
+void mask_index_test_remove(const fs::path& path) {
+  const std::string remove = "rm -rf '" + path.string() + "'";
+  CHECK(std::system(remove.c_str()) == 0);
 }
 
 using Set = std::set<std::string>;
@@ -310,28 +343,15 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     CHECK(mask_index_test_masks(index, host.a) == Set{});
     mask_index_test_file(host.a / "x (deleted)" / "key", 0600);
     CHECK(mask_index_test_masks(index, host.a) == Set{"x (deleted)/key"});
-    std::string deep = "x (deleted)";
-    int fd = open((host.a / deep).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    const std::string part(200, 'd');
-    for (int i = 0; i < 22; ++i) {  // > 4096 bytes of path
-      REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
-      const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      close(fd);
-      REQUIRE(next >= 0);
-      fd = next;
-      deep += "/" + part;
-    }
+    const auto [fd, rel] = mask_index_test_deep_dirs(host.a / "x (deleted)", 'd');
+    const std::string deep = "x (deleted)/" + rel;
     CHECK(mask_index_test_masks(index, host.a).count("x (deleted)/key") == 1);
-    const int file = openat(fd, "deep-key", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    REQUIRE(file >= 0);
-    close(file);
+    mask_index_test_private_file_at(fd, "deep-key");
     close(fd);
     const auto walks = index.stats().walks;
     CHECK(mask_index_test_masks(index, host.a).count(deep + "/deep-key") == 1);
     CHECK(index.stats().walks == walks + 1);  // that directory only
-    const std::string remove = "rm -rf '" + (host.a / "x (deleted)").string() + "'";
-    CHECK(std::system(remove.c_str()) == 0);  // past PATH_MAX: fd-relative removal
+    mask_index_test_remove(host.a / "x (deleted)");
   }
   SUBCASE("a directory made next to the others is indexed, one removed is dropped") {
     mask_index_test_dir(host.tmp.path() / "c", 0755);
@@ -377,25 +397,13 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
       close(held);
     }
     // Paths past PATH_MAX, which /proc cannot name: found by walking up.
-    int fd = open(host.out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    const std::string part(200, 'o');
-    for (int i = 0; i < 22; ++i) {
-      REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
-      const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      close(fd);
-      REQUIRE(next >= 0);
-      fd = next;
-    }
-    const int file = openat(fd, "deep-key", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    REQUIRE(file >= 0);
-    close(file);
+    const auto [fd, rel] = mask_index_test_deep_dirs(host.out, 'o');
+    mask_index_test_private_file_at(fd, "deep-key");
     REQUIRE(fchmodat(fd, "deep-key", 0644, 0) == 0);
     close(fd);
     CHECK(mask_index_test_masks(index, host.a) == Set{});
     CHECK(index.stats().walks == walks);
-    const std::string remove = "rm -rf '" + (host.out / part).string() + "'";
-    CHECK(std::system(remove.c_str()) == 0);
+    mask_index_test_remove(host.out / std::string(200, 'o'));
   }
   SUBCASE("the server's own state is never listed nor walked") {
     mask_index_test_file(host.state / "box-secret", 0600);
@@ -454,26 +462,12 @@ TEST_CASE(
   CHECK(mask_index_test_masks(index, host.b) == Set{"f"});
   // Past PATH_MAX in the shared directory: the walk up meets b's directory
   // (the bind) before a's, and both show the file.
-  int fd = open((host.a / "shared").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  const std::string part(200, 's');
-  std::string deep;
-  for (int i = 0; i < 22; ++i) {
-    REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
-    const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    close(fd);
-    REQUIRE(next >= 0);
-    fd = next;
-    deep += (deep.empty() ? "" : "/") + part;
-  }
+  const auto [fd, deep] = mask_index_test_deep_dirs(host.a / "shared", 's');
   index.snapshot();  // the directories are in; the file's event alone is past PATH_MAX
-  const int file = openat(fd, "deep-key", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  REQUIRE(file >= 0);
-  close(file);
+  mask_index_test_private_file_at(fd, "deep-key");
   close(fd);
   CHECK(mask_index_test_masks(index, host.b).count(deep + "/deep-key") == 1);
   CHECK(mask_index_test_masks(index, host.a).count("shared/" + deep + "/deep-key") == 1);
   REQUIRE(umount2(host.b.c_str(), MNT_DETACH) == 0);
-  const std::string remove = "rm -rf '" + (host.a / "shared" / part).string() + "'";
-  CHECK(std::system(remove.c_str()) == 0);
+  mask_index_test_remove(host.a / "shared" / std::string(200, 's'));
 }
