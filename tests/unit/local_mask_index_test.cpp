@@ -95,15 +95,16 @@ bool mask_index_test_can_run() {
   return false;
 }
 
-// 22 directories of 200-byte names below `top`: a path past PATH_MAX,
-// which /proc cannot name. Returns an fd on the deepest (the caller closes
-// it) and its path relative to `top`.
-std::pair<int, std::string> mask_index_test_deep_dirs(const fs::path& top, char letter) {
+// `levels` directories of `length`-byte names below `top` (22 of 200: a
+// path past PATH_MAX, which /proc cannot name). Returns an fd on the
+// deepest (the caller closes it) and its path relative to `top`.
+std::pair<int, std::string> mask_index_test_deep_dirs(const fs::path& top, char letter,
+                                                      int levels = 22, std::size_t length = 200) {
   int fd = open(top.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(fd >= 0);
-  const std::string part(200, letter);
+  const std::string part(length, letter);
   std::string rel;
-  for (int i = 0; i < 22; ++i) {
+  for (int i = 0; i < levels; ++i) {
     REQUIRE(mkdirat(fd, part.c_str(), 0755) == 0);
     const int next = openat(fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     close(fd);
@@ -352,6 +353,19 @@ TEST_CASE("mask list: every change made before a snapshot is in it") {
     CHECK(mask_index_test_masks(index, host.a).count(deep + "/deep-key") == 1);
     CHECK(index.stats().walks == walks + 1);  // that directory only
     mask_index_test_remove(host.a / "x (deleted)");
+  }
+  SUBCASE("a path deeper than the walk up goes (a local user's chain of short names)") {
+    // 140 levels of 30 bytes: past PATH_MAX and past the 128 levels the
+    // event thread walks up. It gives up and walks every directory before
+    // the next boot, as for any event it cannot place: the file is masked.
+    const auto [fd, rel] = mask_index_test_deep_dirs(host.a, 'c', 140, 30);
+    index.snapshot();
+    mask_index_test_private_file_at(fd, "deep-key");
+    close(fd);
+    const auto walks = index.stats().walks;
+    CHECK(mask_index_test_masks(index, host.a).count(rel + "/deep-key") == 1);
+    CHECK(index.stats().walks == walks + 2);  // a and b
+    mask_index_test_remove(host.a / std::string(30, 'c'));
   }
   SUBCASE("a directory made next to the others is indexed, one removed is dropped") {
     mask_index_test_dir(host.tmp.path() / "c", 0755);
